@@ -1,0 +1,201 @@
+// The content-addressed object store: blob files under objects/ab/<sha256>
+// plus an LMDB index (objects, snapshots, refs with history).
+//
+// Invariants (MUST):
+// - An object's file name is the SHA-256 of its bytes; nothing is indexed
+//   before its file is complete, fsynced and renamed into place.
+// - A Batch commits its objects, snapshots and ref updates in one LMDB
+//   transaction: all or nothing. A process killed at any point leaves the
+//   store as before or as after; the next open sweeps what a dead writer left.
+// - Reads verify: read() re-hashes, scrub() re-hashes everything.
+//
+// Concurrency: any number of threads and processes may read at any time.
+// Writers (Batch) are serialized across threads and processes by an exclusive
+// lock on <dir>/lock; a thread must not open a second Batch while it holds one.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "airlock/store/env.h"
+#include "airlock/store/snapshot.h"
+#include "airlock/verify/digest.h"
+#include "airlock/verify/error.h"
+#include "airlock/verify/file.h"
+#include "airlock/verify/time.h"
+
+namespace airlock {
+
+struct ObjectInfo {
+  Digest id;
+  std::uint64_t size = 0;
+  TimePoint first_seen{};
+};
+
+// An open object file, positioned at 0. The caller owns the descriptor.
+struct ObjectFile {
+  UniqueFd fd;
+  std::uint64_t size = 0;
+};
+
+struct SnapshotInfo {
+  Digest id;
+  std::string repo;
+  std::string kind;
+  TimePoint synced_at{};
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct RefUpdate {
+  std::uint64_t seq = 0;  // 1, 2, 3 ... per ref
+  std::optional<Digest> target;  // empty when the ref was removed
+  TimePoint time{};
+  std::string note;  // who/why, free text
+};
+
+struct ScrubProblem {
+  Digest id;
+  std::string message;  // one line: "missing" or "expected sha256 X, actual Y"
+};
+
+struct ScrubReport {
+  std::uint64_t checked = 0;
+  std::uint64_t bytes = 0;
+  std::vector<ScrubProblem> missing;
+  std::vector<ScrubProblem> corrupt;
+  bool ok() const { return missing.empty() && corrupt.empty(); }
+};
+
+struct StoreOptions {
+  Env* env = nullptr;                          // Env::system() when null; must outlive the store
+  std::size_t initial_map_size = 64ull << 20;  // LMDB map; grows on demand
+  bool read_only = false;                      // no writes, no sweep
+};
+
+class Store;
+
+// One object being written: bytes are hashed while they go to a temporary
+// file beside the objects. Destroying an unfinished sink removes the file.
+class ObjectSink {
+ public:
+  ~ObjectSink();
+  ObjectSink(ObjectSink&&) noexcept;
+  ObjectSink& operator=(ObjectSink&&) noexcept;
+
+  // limit once more than the expected size has been written; io on write errors.
+  Status write(std::span<const std::uint8_t> bytes);
+  Status write(std::string_view bytes);
+  std::uint64_t size() const;
+
+ private:
+  friend class Batch;
+  struct State;
+  explicit ObjectSink(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// A set of changes committed together. Holds the store's writer lock from
+// creation until commit() or destruction. Destroying an uncommitted batch
+// removes every object file it placed that the index does not name.
+class Batch {
+ public:
+  ~Batch();
+  Batch(Batch&&) noexcept;
+  Batch& operator=(Batch&&) noexcept;
+
+  // Starts an object. With expected_size, writing more is refused (limit).
+  Result<ObjectSink> begin_object(std::optional<Digest> expected = {},
+                                  std::optional<std::uint64_t> expected_size = {});
+  // Verifies digest and size against what was expected (corrupt on mismatch,
+  // and the file is removed), fsyncs, and places the file under objects/.
+  Result<Digest> finish_object(ObjectSink sink);
+
+  Result<Digest> put_bytes(std::string_view bytes, std::optional<Digest> expected = {});
+  // Reads fd to its end.
+  Result<Digest> put_fd(int fd, std::optional<Digest> expected = {},
+                        std::optional<std::uint64_t> expected_size = {});
+
+  // Stores the snapshot's canonical JSON as an object and indexes it.
+  // refused when an entry's object is neither in the store nor in this batch
+  // (or has another size).
+  Result<Digest> add_snapshot(const Snapshot& snapshot);
+  // Indexes a snapshot whose JSON object is already in the store or batch.
+  Status register_snapshot(const Digest& id);
+
+  // Points name at target (or removes it when target is empty), appended to
+  // the ref's history with note.
+  void set_ref(std::string name, std::optional<Digest> target, std::string note);
+
+  bool contains(const Digest& id) const;  // in this batch or the store
+  std::size_t object_count() const;
+
+  // One LMDB transaction. After success the batch is spent.
+  Status commit();
+
+ private:
+  friend class Store;
+  struct State;
+  explicit Batch(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+class Store {
+ public:
+  // Opens (creating when missing) the store under dir. Unless read-only,
+  // removes temporary files and unindexed objects a dead writer left behind,
+  // when no other writer is active.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir,
+                                             StoreOptions options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::filesystem::path& dir() const;
+
+  Result<bool> contains(const Digest& id) const;
+  Result<ObjectInfo> stat(const Digest& id) const;  // not_found when not indexed
+  // Opens the object's file for reading (e.g. to send it); does not re-hash.
+  Result<ObjectFile> open_object(const Digest& id) const;
+  // Reads and re-hashes; corrupt with expected/actual when the bytes are wrong,
+  // limit when the object is larger than max_size.
+  Result<std::string> read(const Digest& id, std::uint64_t max_size = 64ull << 20) const;
+  Status verify_object(const Digest& id) const;
+  Result<std::vector<ObjectInfo>> list_objects() const;
+  Result<std::uint64_t> object_count() const;
+
+  // Blocks until this caller is the only writer.
+  Result<Batch> begin_batch();
+  // Single-object conveniences: a batch of one.
+  Result<Digest> put_bytes(std::string_view bytes, std::optional<Digest> expected = {});
+  Result<Digest> put_fd(int fd, std::optional<Digest> expected = {},
+                        std::optional<std::uint64_t> expected_size = {});
+  Result<Digest> put_file(const std::filesystem::path& path, std::optional<Digest> expected = {});
+
+  Result<Digest> put_snapshot(const Snapshot& snapshot);
+  Result<Snapshot> get_snapshot(const Digest& id) const;  // not_found unless indexed as a snapshot
+  Result<std::vector<SnapshotInfo>> list_snapshots() const;  // oldest first
+
+  Status set_ref(std::string name, std::optional<Digest> target, std::string note = {});
+  Result<Digest> get_ref(std::string_view name) const;  // not_found when unset
+  // All refs whose name starts with prefix, sorted by name.
+  Result<std::vector<std::pair<std::string, Digest>>> list_refs(std::string_view prefix = {}) const;
+  Result<std::vector<RefUpdate>> ref_history(std::string_view name) const;  // oldest first
+
+  // Re-hashes every indexed object.
+  Result<ScrubReport> scrub() const;
+
+ private:
+  friend class Batch;
+  friend class ObjectSink;
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace airlock

@@ -1,0 +1,72 @@
+// RAII over LMDB handles, private to the store.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "airlock/verify/error.h"
+
+namespace airlock::lmdb {
+
+inline std::unexpected<Error> fail_rc(std::string_view what, int rc) {
+  Code code = rc == MDB_NOTFOUND ? Code::not_found : (rc == MDB_MAP_FULL ? Code::limit : Code::io);
+  return fail(code, "index " + std::string(what) + ": " + mdb_strerror(rc));
+}
+
+inline MDB_val val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+inline MDB_val val(std::span<const std::uint8_t> s) {
+  return MDB_val{s.size(), const_cast<std::uint8_t*>(s.data())};
+}
+inline std::string_view view(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+// A transaction that aborts on destruction unless committed.
+class Txn {
+ public:
+  Txn() = default;
+  explicit Txn(MDB_txn* txn) : txn_(txn) {}
+  ~Txn() {
+    if (txn_) mdb_txn_abort(txn_);
+  }
+  Txn(Txn&& o) noexcept : txn_(std::exchange(o.txn_, nullptr)) {}
+  Txn& operator=(Txn&& o) noexcept {
+    if (this != &o) {
+      if (txn_) mdb_txn_abort(txn_);
+      txn_ = std::exchange(o.txn_, nullptr);
+    }
+    return *this;
+  }
+  MDB_txn* get() const { return txn_; }
+  // Consumes the transaction; returns the LMDB code.
+  int commit() { return mdb_txn_commit(std::exchange(txn_, nullptr)); }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+class Cursor {
+ public:
+  Cursor(MDB_txn* txn, MDB_dbi dbi) { rc_ = mdb_cursor_open(txn, dbi, &cur_); }
+  ~Cursor() {
+    if (cur_) mdb_cursor_close(cur_);
+  }
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  int status() const { return rc_; }
+  int get(MDB_val* k, MDB_val* v, MDB_cursor_op op) { return mdb_cursor_get(cur_, k, v, op); }
+
+ private:
+  MDB_cursor* cur_ = nullptr;
+  int rc_ = 0;
+};
+
+}  // namespace airlock::lmdb

@@ -1,0 +1,889 @@
+#include "airlock/store/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <mutex>
+#include <shared_mutex>
+
+#include "lmdb.h"
+
+namespace airlock {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxRefName = 255;
+
+void put_le64(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+std::uint64_t get_le64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
+  return v;
+}
+
+std::string encode_object(std::uint64_t size, TimePoint first_seen) {
+  std::string v(16, '\0');
+  auto* p = reinterpret_cast<std::uint8_t*>(v.data());
+  put_le64(p, size);
+  put_le64(p + 8, static_cast<std::uint64_t>(first_seen.time_since_epoch().count()));
+  return v;
+}
+
+Result<ObjectInfo> decode_object(const Digest& id, const MDB_val& v) {
+  if (v.mv_size != 16) {
+    return fail(Code::corrupt, "index entry for " + id.hex() + " has " +
+                                   std::to_string(v.mv_size) + " bytes, expected 16");
+  }
+  auto* p = static_cast<const std::uint8_t*>(v.mv_data);
+  ObjectInfo info;
+  info.id = id;
+  info.size = get_le64(p);
+  info.first_seen = TimePoint(std::chrono::seconds(static_cast<std::int64_t>(get_le64(p + 8))));
+  return info;
+}
+
+std::string history_key(std::string_view name, std::uint64_t seq) {
+  std::string k(name);
+  k.push_back('\0');
+  for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>(seq >> (8 * i)));
+  return k;
+}
+
+Status check_ref_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxRefName ||
+      name.find('\0') != std::string_view::npos) {
+    return fail(Code::invalid_input, "ref name must be 1-255 bytes without NUL");
+  }
+  return {};
+}
+
+// Collects the LMDB writes of one transaction and remembers whether the map
+// ran full, so the caller can grow it and retry.
+struct WriteCtx {
+  MDB_txn* txn;
+  bool map_full = false;
+
+  Status put(MDB_dbi dbi, MDB_val key, MDB_val value) {
+    int rc = mdb_put(txn, dbi, &key, &value, 0);
+    if (rc == MDB_MAP_FULL) map_full = true;
+    if (rc != 0) return lmdb::fail_rc("put", rc);
+    return {};
+  }
+  Status del(MDB_dbi dbi, MDB_val key) {
+    int rc = mdb_del(txn, dbi, &key, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::fail_rc("delete", rc);
+    return {};
+  }
+};
+
+Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_size,
+                                  const fs::path& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return fail_errno(path.string());
+  if (static_cast<std::uint64_t>(st.st_size) > max_size) {
+    return fail(Code::limit, "object " + id.hex() + " has " + std::to_string(st.st_size) +
+                                 " bytes, more than the limit of " + std::to_string(max_size));
+  }
+  std::string out;
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t used = 0;
+  while (used < out.size()) {
+    ssize_t n = ::read(fd, out.data() + used, out.size() - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno(path.string());
+    }
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  out.resize(used);
+  Digest actual = sha256(out);
+  if (actual != id) {
+    return fail(Code::corrupt, "object " + path.string() + " is corrupt: expected sha256 " +
+                                   id.hex() + ", actual " + actual.hex());
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Store::Impl
+
+struct Store::Impl {
+  fs::path dir, objects_dir, tmp_dir, index_dir, lock_path, dirty_path;
+  Env* env = nullptr;
+  bool read_only = false;
+  MDB_env* mdb = nullptr;
+  MDB_dbi objects{}, snapshots{}, refs{}, history{};
+  mutable std::shared_mutex map_mutex;  // shared: any transaction; unique: map resize
+
+  ~Impl() {
+    if (mdb) mdb_env_close(mdb);
+  }
+
+  fs::path object_path(const Digest& id) const {
+    auto hex = id.hex();
+    return objects_dir / hex.substr(0, 2) / hex;
+  }
+
+  void adopt_map_size() const {
+    std::unique_lock lk(map_mutex);
+    mdb_env_set_mapsize(mdb, 0);
+  }
+
+  Status grow_map() {
+    std::unique_lock lk(map_mutex);
+    MDB_envinfo info;
+    mdb_env_info(mdb, &info);
+    int rc = mdb_env_set_mapsize(mdb, info.me_mapsize * 2);
+    if (rc != 0) return lmdb::fail_rc("resize", rc);
+    return {};
+  }
+
+  // Runs f inside a read transaction.
+  template <class F>
+  auto read(F&& f) const -> decltype(f(std::declval<MDB_txn*>())) {
+    for (int attempt = 0;; ++attempt) {
+      std::shared_lock lk(map_mutex);
+      MDB_txn* raw = nullptr;
+      int rc = mdb_txn_begin(mdb, nullptr, MDB_RDONLY, &raw);
+      if (rc == MDB_MAP_RESIZED && attempt < 8) {
+        lk.unlock();
+        adopt_map_size();
+        continue;
+      }
+      if (rc != 0) return lmdb::fail_rc("read", rc);
+      lmdb::Txn txn(raw);
+      return f(raw);
+    }
+  }
+
+  // Runs f inside a write transaction and commits it, growing the map and
+  // retrying from the start when it runs full.
+  Status write(const std::function<Status(WriteCtx&)>& f) {
+    if (read_only) return fail(Code::refused, "store " + dir.string() + " is open read-only");
+    for (int attempt = 0; attempt < 48; ++attempt) {
+      std::shared_lock lk(map_mutex);
+      MDB_txn* raw = nullptr;
+      int rc = mdb_txn_begin(mdb, nullptr, 0, &raw);
+      if (rc == MDB_MAP_RESIZED) {
+        lk.unlock();
+        adopt_map_size();
+        continue;
+      }
+      if (rc != 0) return lmdb::fail_rc("begin", rc);
+      lmdb::Txn txn(raw);
+      WriteCtx ctx{raw};
+      if (auto s = f(ctx); !s) {
+        if (!ctx.map_full) return s;
+        txn = lmdb::Txn();
+        lk.unlock();
+        if (auto g = grow_map(); !g) return g;
+        continue;
+      }
+      rc = txn.commit();
+      if (rc == MDB_MAP_FULL) {
+        lk.unlock();
+        if (auto g = grow_map(); !g) return g;
+        continue;
+      }
+      if (rc != 0) return lmdb::fail_rc("commit", rc);
+      return {};
+    }
+    return fail(Code::limit, "index of " + dir.string() + " could not grow large enough");
+  }
+
+  Result<std::optional<ObjectInfo>> lookup(MDB_txn* txn, const Digest& id) const {
+    MDB_val k = lmdb::val(id.span()), v;
+    int rc = mdb_get(txn, objects, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::optional<ObjectInfo>{};
+    if (rc != 0) return lmdb::fail_rc("get", rc);
+    auto info = decode_object(id, v);
+    if (!info) return fail(info.error());
+    return std::optional<ObjectInfo>(*info);
+  }
+
+  Result<std::optional<ObjectInfo>> lookup(const Digest& id) const {
+    return read([&](MDB_txn* txn) { return lookup(txn, id); });
+  }
+
+  Result<UniqueFd> lock_writer(bool wait) const {
+    auto fd = open_file(lock_path, O_RDWR | O_CREAT, 0644);
+    if (!fd) return fail(fd.error());
+    int rc;
+    do {
+      rc = ::flock(fd->get(), LOCK_EX | (wait ? 0 : LOCK_NB));
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+      if (errno == EWOULDBLOCK) return fail(Code::refused, "store is busy");
+      return fail_errno("lock " + lock_path.string());
+    }
+    return std::move(*fd);
+  }
+
+  // Removes what a dead writer left: every temporary file, and, when the
+  // dirty marker says a batch did not finish, object files the index does
+  // not name. Caller holds the writer lock.
+  Status sweep() {
+    std::error_code ec;
+    for (auto& entry : fs::directory_iterator(tmp_dir, ec)) fs::remove(entry.path(), ec);
+    if (!fs::exists(dirty_path)) return {};
+    for (auto& shard : fs::directory_iterator(objects_dir, ec)) {
+      if (!shard.is_directory()) continue;
+      for (auto& file : fs::directory_iterator(shard.path(), ec)) {
+        auto id = Digest::parse(file.path().filename().string());
+        if (!id) continue;  // not ours; leave it alone
+        auto found = lookup(*id);
+        if (!found) return fail(found.error());
+        if (!*found) fs::remove(file.path(), ec);
+      }
+    }
+    if (::unlink(dirty_path.c_str()) != 0 && errno != ENOENT) {
+      return fail_errno("remove " + dirty_path.string());
+    }
+    return {};
+  }
+};
+
+// ---------------------------------------------------------------------------
+// ObjectSink
+
+struct ObjectSink::State {
+  Store::Impl* store = nullptr;
+  UniqueFd fd;
+  fs::path tmp;
+  Hasher hasher;
+  std::uint64_t size = 0;
+  std::optional<Digest> expected;
+  std::optional<std::uint64_t> expected_size;
+  std::optional<Error> failed;
+
+  ~State() {
+    fd.reset();
+    if (!tmp.empty()) ::unlink(tmp.c_str());
+  }
+};
+
+ObjectSink::ObjectSink(std::unique_ptr<State> state) : state_(std::move(state)) {}
+ObjectSink::~ObjectSink() = default;
+ObjectSink::ObjectSink(ObjectSink&&) noexcept = default;
+ObjectSink& ObjectSink::operator=(ObjectSink&&) noexcept = default;
+
+Status ObjectSink::write(std::span<const std::uint8_t> bytes) {
+  auto& st = *state_;
+  if (st.failed) return fail(*st.failed);
+  if (st.expected_size && st.size + bytes.size() > *st.expected_size) {
+    st.failed = Error{Code::limit, "object is larger than the declared " +
+                                       std::to_string(*st.expected_size) + " bytes"};
+    return fail(*st.failed);
+  }
+  if (auto s = st.store->env->write(st.fd.get(), bytes); !s) {
+    st.failed = s.error().context("writing object to " + st.tmp.string());
+    return fail(*st.failed);
+  }
+  st.hasher.update(bytes);
+  st.size += bytes.size();
+  return {};
+}
+
+Status ObjectSink::write(std::string_view bytes) {
+  return write(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+}
+
+std::uint64_t ObjectSink::size() const { return state_->size; }
+
+// ---------------------------------------------------------------------------
+// Batch
+
+struct Batch::State {
+  Store::Impl* store = nullptr;
+  UniqueFd lock;
+  std::map<Digest, std::uint64_t> objects;  // finished in this batch (placed or deduplicated)
+  std::vector<Digest> placed;               // renamed into place by this batch, not yet indexed
+  std::vector<SnapshotInfo> snapshots;
+  struct RefChange {
+    std::string name;
+    std::optional<Digest> target;
+    std::string note;
+  };
+  std::vector<RefChange> refs;
+  bool marker = false;
+  bool spent = false;
+
+  ~State() {
+    if (spent || store == nullptr) return;
+    // Abort: remove what this batch placed; none of it is indexed.
+    for (const auto& id : placed) ::unlink(store->object_path(id).c_str());
+    if (marker) ::unlink(store->dirty_path.c_str());
+  }
+
+  Status ensure_marker() {
+    if (marker) return {};
+    auto fd = open_file(store->dirty_path, O_WRONLY | O_CREAT, 0644);
+    if (!fd) return fail(fd.error());
+    marker = true;
+    fd->reset();
+    return store->env->sync_dir(store->dir);
+  }
+
+  // The size of an object in this batch or the store, if present.
+  Result<std::optional<std::uint64_t>> size_of(const Digest& id) const {
+    if (auto it = objects.find(id); it != objects.end()) return std::optional(it->second);
+    auto info = store->lookup(id);
+    if (!info) return fail(info.error());
+    if (!*info) return std::optional<std::uint64_t>{};
+    return std::optional((*info)->size);
+  }
+
+  Status check_snapshot(const Snapshot& snap) const {
+    for (const auto& e : snap.entries) {
+      auto size = size_of(e.sha256);
+      if (!size) return fail(size.error());
+      if (!*size) {
+        return fail(Code::refused, "snapshot of " + snap.repo + " references " + e.path +
+                                       " (sha256 " + e.sha256.hex() + ") which is not in the store");
+      }
+      if (**size != e.size) {
+        return fail(Code::refused, "snapshot of " + snap.repo + " says " + e.path + " has " +
+                                       std::to_string(e.size) + " bytes, the stored object has " +
+                                       std::to_string(**size));
+      }
+    }
+    return {};
+  }
+};
+
+Batch::Batch(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Batch::~Batch() = default;
+Batch::Batch(Batch&&) noexcept = default;
+Batch& Batch::operator=(Batch&&) noexcept = default;
+
+Result<ObjectSink> Batch::begin_object(std::optional<Digest> expected,
+                                       std::optional<std::uint64_t> expected_size) {
+  if (state_->spent) return fail(Code::invalid_input, "batch already committed");
+  auto* store = state_->store;
+  auto sink = std::make_unique<ObjectSink::State>();
+  sink->store = store;
+  sink->expected = expected;
+  sink->expected_size = expected_size;
+  std::string tmpl = (store->tmp_dir / "obj-XXXXXX").string();
+  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd < 0) return fail_errno("create temporary object in " + store->tmp_dir.string());
+  sink->fd = UniqueFd(fd);
+  sink->tmp = tmpl;
+  if (::fchmod(fd, 0644) != 0) return fail_errno(tmpl);
+  return ObjectSink(std::move(sink));
+}
+
+Result<Digest> Batch::finish_object(ObjectSink sink) {
+  auto& st = *sink.state_;
+  auto* store = state_->store;
+  if (st.failed) return fail(*st.failed);
+  if (st.expected_size && st.size != *st.expected_size) {
+    return fail(Code::corrupt, "object has " + std::to_string(st.size) + " bytes, expected " +
+                                   std::to_string(*st.expected_size));
+  }
+  Digest id = st.hasher.finish();
+  if (st.expected && id != *st.expected) {
+    return fail(Code::corrupt,
+                "object content does not match: expected sha256 " + st.expected->hex() +
+                    ", actual " + id.hex());
+  }
+  // Already present: deduplicated, the temporary file goes with the sink.
+  auto known = state_->size_of(id);
+  if (!known) return fail(known.error());
+  if (*known) {
+    state_->objects.emplace(id, st.size);
+    return id;
+  }
+  if (auto s = store->env->sync(st.fd.get(), st.tmp.string()); !s) return fail(s.error());
+  st.fd.reset();
+  if (auto s = state_->ensure_marker(); !s) return fail(s.error());
+  auto final_path = store->object_path(id);
+  auto shard = final_path.parent_path();
+  if (::mkdir(shard.c_str(), 0755) == 0) {
+    if (auto s = store->env->sync_dir(store->objects_dir); !s) return fail(s.error());
+  } else if (errno != EEXIST) {
+    return fail_errno("create " + shard.string());
+  }
+  if (auto s = store->env->rename(st.tmp, final_path); !s) return fail(s.error());
+  st.tmp.clear();
+  state_->placed.push_back(id);
+  state_->objects.emplace(id, st.size);
+  if (auto s = store->env->sync_dir(shard); !s) return fail(s.error());
+  return id;
+}
+
+Result<Digest> Batch::put_bytes(std::string_view bytes, std::optional<Digest> expected) {
+  auto sink = begin_object(expected, {});
+  if (!sink) return fail(sink.error());
+  if (auto s = sink->write(bytes); !s) return fail(s.error());
+  return finish_object(std::move(*sink));
+}
+
+Result<Digest> Batch::put_fd(int fd, std::optional<Digest> expected,
+                             std::optional<std::uint64_t> expected_size) {
+  auto sink = begin_object(expected, expected_size);
+  if (!sink) return fail(sink.error());
+  auto s = read_chunks(fd, [&](std::span<const std::uint8_t> chunk) { return sink->write(chunk); });
+  if (!s) return fail(s.error());
+  return finish_object(std::move(*sink));
+}
+
+Result<Digest> Batch::add_snapshot(const Snapshot& snapshot) {
+  auto text = snapshot.to_canonical_json();
+  if (!text) return fail(text.error());
+  if (auto s = state_->check_snapshot(snapshot); !s) return fail(s.error());
+  auto id = put_bytes(*text);
+  if (!id) return id;
+  state_->snapshots.push_back(SnapshotInfo{*id, snapshot.repo, snapshot.kind, snapshot.synced_at,
+                                           snapshot.entries.size(), snapshot.total_size()});
+  return id;
+}
+
+Status Batch::register_snapshot(const Digest& id) {
+  auto size = state_->size_of(id);
+  if (!size) return fail(size.error());
+  if (!*size) return fail(Code::refused, "snapshot " + id.hex() + " is not in the store");
+  auto path = state_->store->object_path(id);
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) return fail(fd.error());
+  auto text = read_verified(fd->get(), id, 1ull << 30, path);
+  if (!text) return fail(text.error());
+  auto snap = Snapshot::parse(*text);
+  if (!snap) return fail(snap.error().context("snapshot " + id.hex()));
+  if (auto s = state_->check_snapshot(*snap); !s) return s;
+  state_->snapshots.push_back(
+      SnapshotInfo{id, snap->repo, snap->kind, snap->synced_at, snap->entries.size(), snap->total_size()});
+  return {};
+}
+
+void Batch::set_ref(std::string name, std::optional<Digest> target, std::string note) {
+  state_->refs.push_back({std::move(name), target, std::move(note)});
+}
+
+bool Batch::contains(const Digest& id) const {
+  auto size = state_->size_of(id);
+  return size && size->has_value();
+}
+
+std::size_t Batch::object_count() const { return state_->objects.size(); }
+
+Status Batch::commit() {
+  auto& st = *state_;
+  if (st.spent) return fail(Code::invalid_input, "batch already committed");
+  for (const auto& r : st.refs) {
+    if (auto s = check_ref_name(r.name); !s) return s;
+  }
+  auto* store = st.store;
+  TimePoint now = store->env->now();
+  auto status = store->write([&](WriteCtx& w) -> Status {
+    for (const auto& [id, size] : st.objects) {
+      auto existing = store->lookup(w.txn, id);
+      if (!existing) return fail(existing.error());
+      if (*existing) continue;  // keep the first-seen time
+      if (auto s = w.put(store->objects, lmdb::val(id.span()), lmdb::val(encode_object(size, now)));
+          !s) {
+        return s;
+      }
+    }
+    for (const auto& snap : st.snapshots) {
+      json info{{"repo", snap.repo},         {"kind", snap.kind},
+                {"synced_at", format_time(snap.synced_at)}, {"entries", snap.entries},
+                {"bytes", snap.bytes}};
+      if (auto s = w.put(store->snapshots, lmdb::val(snap.id.span()), lmdb::val(info.dump())); !s) {
+        return s;
+      }
+    }
+    for (const auto& r : st.refs) {
+      // Next history number: one past the last entry for this name.
+      std::uint64_t seq = 1;
+      {
+        lmdb::Cursor cur(w.txn, store->history);
+        if (cur.status() != 0) return lmdb::fail_rc("cursor", cur.status());
+        std::string probe = r.name;
+        probe.push_back('\x01');
+        MDB_val k = lmdb::val(probe), v;
+        int rc = cur.get(&k, &v, MDB_SET_RANGE);
+        rc = rc == 0 ? cur.get(&k, &v, MDB_PREV) : cur.get(&k, &v, MDB_LAST);
+        std::string prefix = r.name + '\0';
+        if (rc == 0 && lmdb::view(k).starts_with(prefix) && k.mv_size == prefix.size() + 8) {
+          auto* p = static_cast<const std::uint8_t*>(k.mv_data) + prefix.size();
+          std::uint64_t last = 0;
+          for (int i = 0; i < 8; ++i) last = last << 8 | p[i];
+          seq = last + 1;
+        }
+      }
+      json entry{{"target", r.target ? json(r.target->hex()) : json(nullptr)},
+                 {"time", format_time(now)},
+                 {"note", r.note}};
+      if (auto s = w.put(store->history, lmdb::val(history_key(r.name, seq)), lmdb::val(entry.dump()));
+          !s) {
+        return s;
+      }
+      Status s = r.target ? w.put(store->refs, lmdb::val(r.name), lmdb::val(r.target->span()))
+                          : w.del(store->refs, lmdb::val(r.name));
+      if (!s) return s;
+    }
+    return {};
+  });
+  if (!status) return status;
+  st.spent = true;
+  if (st.marker) ::unlink(store->dirty_path.c_str());
+  st.lock.reset();
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// Store
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+const fs::path& Store::dir() const { return impl_->dir; }
+
+Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, StoreOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->objects_dir = dir / "objects";
+  impl->tmp_dir = dir / "tmp";
+  impl->index_dir = dir / "index";
+  impl->lock_path = dir / "lock";
+  impl->dirty_path = dir / "dirty";
+  impl->env = options.env ? options.env : &Env::system();
+  impl->read_only = options.read_only;
+  if (!options.read_only) {
+    for (const auto& d : {impl->objects_dir, impl->tmp_dir, impl->index_dir}) {
+      if (auto s = make_dirs(d); !s) return fail(s.error());
+    }
+  } else if (!fs::is_directory(impl->index_dir)) {
+    return fail(Code::not_found, "no store at " + dir.string());
+  }
+  int rc = mdb_env_create(&impl->mdb);
+  if (rc != 0) return lmdb::fail_rc("create", rc);
+  mdb_env_set_maxdbs(impl->mdb, 8);
+  mdb_env_set_mapsize(impl->mdb, options.initial_map_size);
+  unsigned flags = MDB_NOTLS | (options.read_only ? MDB_RDONLY : 0);
+  rc = mdb_env_open(impl->mdb, impl->index_dir.c_str(), flags, 0644);
+  if (rc != 0) return lmdb::fail_rc("open " + impl->index_dir.string(), rc);
+
+  // Open (and, when writable, create) the tables.
+  {
+    MDB_txn* raw = nullptr;
+    rc = mdb_txn_begin(impl->mdb, nullptr, options.read_only ? MDB_RDONLY : 0, &raw);
+    if (rc == MDB_MAP_RESIZED) {
+      mdb_env_set_mapsize(impl->mdb, 0);
+      rc = mdb_txn_begin(impl->mdb, nullptr, options.read_only ? MDB_RDONLY : 0, &raw);
+    }
+    if (rc != 0) return lmdb::fail_rc("begin", rc);
+    lmdb::Txn txn(raw);
+    unsigned create = options.read_only ? 0 : MDB_CREATE;
+    struct {
+      const char* name;
+      MDB_dbi* dbi;
+    } tables[] = {{"objects", &impl->objects},
+                  {"snapshots", &impl->snapshots},
+                  {"refs", &impl->refs},
+                  {"ref_history", &impl->history}};
+    for (auto& t : tables) {
+      rc = mdb_dbi_open(raw, t.name, create, t.dbi);
+      if (rc != 0) return lmdb::fail_rc(std::string("open table ") + t.name, rc);
+    }
+    rc = txn.commit();
+    if (rc != 0) return lmdb::fail_rc("commit", rc);
+  }
+
+  if (!options.read_only) {
+    auto lock = impl->lock_writer(/*wait=*/false);
+    if (lock) {
+      if (auto s = impl->sweep(); !s) return fail(s.error());
+    }
+  }
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<bool> Store::contains(const Digest& id) const {
+  auto info = impl_->lookup(id);
+  if (!info) return fail(info.error());
+  return info->has_value();
+}
+
+Result<ObjectInfo> Store::stat(const Digest& id) const {
+  auto info = impl_->lookup(id);
+  if (!info) return fail(info.error());
+  if (!*info) return fail(Code::not_found, "object " + id.hex() + " is not in the store");
+  return **info;
+}
+
+Result<ObjectFile> Store::open_object(const Digest& id) const {
+  auto info = stat(id);
+  if (!info) return fail(info.error());
+  auto path = impl_->object_path(id);
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) {
+    if (fd.error().code == Code::not_found) {
+      return fail(Code::corrupt, "object " + id.hex() + " is indexed but its file " +
+                                     path.string() + " is missing");
+    }
+    return fail(fd.error());
+  }
+  struct stat st;
+  if (::fstat(fd->get(), &st) != 0) return fail_errno(path.string());
+  if (static_cast<std::uint64_t>(st.st_size) != info->size) {
+    return fail(Code::corrupt, "object " + path.string() + " is corrupt: expected " +
+                                   std::to_string(info->size) + " bytes, actual " +
+                                   std::to_string(st.st_size));
+  }
+  return ObjectFile{std::move(*fd), info->size};
+}
+
+Result<std::string> Store::read(const Digest& id, std::uint64_t max_size) const {
+  auto file = open_object(id);
+  if (!file) return fail(file.error());
+  return read_verified(file->fd.get(), id, max_size, impl_->object_path(id));
+}
+
+Status Store::verify_object(const Digest& id) const {
+  auto file = open_object(id);
+  if (!file) return fail(file.error());
+  auto h = hash_fd(file->fd.get());
+  if (!h) return fail(h.error());
+  if (h->digest != id) {
+    return fail(Code::corrupt, "object " + impl_->object_path(id).string() +
+                                   " is corrupt: expected sha256 " + id.hex() + ", actual " +
+                                   h->digest.hex());
+  }
+  return {};
+}
+
+Result<std::vector<ObjectInfo>> Store::list_objects() const {
+  return impl_->read([&](MDB_txn* txn) -> Result<std::vector<ObjectInfo>> {
+    std::vector<ObjectInfo> out;
+    lmdb::Cursor cur(txn, impl_->objects);
+    if (cur.status() != 0) return lmdb::fail_rc("cursor", cur.status());
+    MDB_val k, v;
+    for (int rc = cur.get(&k, &v, MDB_FIRST); rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
+      auto id = Digest::from_raw(std::span(static_cast<const std::uint8_t*>(k.mv_data), k.mv_size));
+      if (!id) return fail(Code::corrupt, "index holds a malformed object key");
+      auto info = decode_object(*id, v);
+      if (!info) return fail(info.error());
+      out.push_back(*info);
+    }
+    return out;
+  });
+}
+
+Result<std::uint64_t> Store::object_count() const {
+  return impl_->read([&](MDB_txn* txn) -> Result<std::uint64_t> {
+    MDB_stat st;
+    int rc = mdb_stat(txn, impl_->objects, &st);
+    if (rc != 0) return lmdb::fail_rc("stat", rc);
+    return static_cast<std::uint64_t>(st.ms_entries);
+  });
+}
+
+Result<Batch> Store::begin_batch() {
+  if (impl_->read_only) return fail(Code::refused, "store " + impl_->dir.string() + " is open read-only");
+  auto lock = impl_->lock_writer(/*wait=*/true);
+  if (!lock) return fail(lock.error());
+  auto state = std::make_unique<Batch::State>();
+  state->store = impl_.get();
+  state->lock = std::move(*lock);
+  // A writer that died since this store was opened may have left debris.
+  if (auto s = impl_->sweep(); !s) return fail(s.error());
+  return Batch(std::move(state));
+}
+
+Result<Digest> Store::put_bytes(std::string_view bytes, std::optional<Digest> expected) {
+  auto batch = begin_batch();
+  if (!batch) return fail(batch.error());
+  auto id = batch->put_bytes(bytes, expected);
+  if (!id) return id;
+  if (auto s = batch->commit(); !s) return fail(s.error());
+  return id;
+}
+
+Result<Digest> Store::put_fd(int fd, std::optional<Digest> expected,
+                             std::optional<std::uint64_t> expected_size) {
+  auto batch = begin_batch();
+  if (!batch) return fail(batch.error());
+  auto id = batch->put_fd(fd, expected, expected_size);
+  if (!id) return id;
+  if (auto s = batch->commit(); !s) return fail(s.error());
+  return id;
+}
+
+Result<Digest> Store::put_file(const fs::path& path, std::optional<Digest> expected) {
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) return fail(fd.error());
+  auto id = put_fd(fd->get(), expected);
+  if (!id) return fail(id.error().context(path.string()));
+  return id;
+}
+
+Result<Digest> Store::put_snapshot(const Snapshot& snapshot) {
+  auto batch = begin_batch();
+  if (!batch) return fail(batch.error());
+  auto id = batch->add_snapshot(snapshot);
+  if (!id) return id;
+  if (auto s = batch->commit(); !s) return fail(s.error());
+  return id;
+}
+
+Result<Snapshot> Store::get_snapshot(const Digest& id) const {
+  auto known = impl_->read([&](MDB_txn* txn) -> Result<bool> {
+    MDB_val k = lmdb::val(id.span()), v;
+    int rc = mdb_get(txn, impl_->snapshots, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return lmdb::fail_rc("get", rc);
+    return true;
+  });
+  if (!known) return fail(known.error());
+  if (!*known) return fail(Code::not_found, "no snapshot " + id.hex());
+  auto text = read(id, 1ull << 30);
+  if (!text) return fail(text.error());
+  auto snap = Snapshot::parse(*text);
+  if (!snap) return fail(snap.error().context("snapshot " + id.hex()));
+  return snap;
+}
+
+Result<std::vector<SnapshotInfo>> Store::list_snapshots() const {
+  auto list = impl_->read([&](MDB_txn* txn) -> Result<std::vector<SnapshotInfo>> {
+    std::vector<SnapshotInfo> out;
+    lmdb::Cursor cur(txn, impl_->snapshots);
+    if (cur.status() != 0) return lmdb::fail_rc("cursor", cur.status());
+    MDB_val k, v;
+    for (int rc = cur.get(&k, &v, MDB_FIRST); rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
+      auto id = Digest::from_raw(std::span(static_cast<const std::uint8_t*>(k.mv_data), k.mv_size));
+      json info = json::parse(lmdb::view(v), nullptr, false);
+      if (!id || info.is_discarded() || !info.is_object()) {
+        return fail(Code::corrupt, "index holds a malformed snapshot entry");
+      }
+      auto t = parse_time(info.value("synced_at", ""));
+      if (!t) return fail(Code::corrupt, "index holds a malformed snapshot time");
+      out.push_back(SnapshotInfo{*id, info.value("repo", ""), info.value("kind", ""), *t,
+                                 info.value("entries", std::uint64_t{0}),
+                                 info.value("bytes", std::uint64_t{0})});
+    }
+    return out;
+  });
+  if (!list) return list;
+  std::stable_sort(list->begin(), list->end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
+    return a.synced_at < b.synced_at;
+  });
+  return list;
+}
+
+Status Store::set_ref(std::string name, std::optional<Digest> target, std::string note) {
+  if (auto s = check_ref_name(name); !s) return s;
+  auto batch = begin_batch();
+  if (!batch) return fail(batch.error());
+  batch->set_ref(std::move(name), target, std::move(note));
+  return batch->commit();
+}
+
+Result<Digest> Store::get_ref(std::string_view name) const {
+  return impl_->read([&](MDB_txn* txn) -> Result<Digest> {
+    MDB_val k = lmdb::val(name), v;
+    int rc = mdb_get(txn, impl_->refs, &k, &v);
+    if (rc == MDB_NOTFOUND) return fail(Code::not_found, "ref '" + std::string(name) + "' is not set");
+    if (rc != 0) return lmdb::fail_rc("get", rc);
+    auto d = Digest::from_raw(std::span(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size));
+    if (!d) return fail(Code::corrupt, "ref '" + std::string(name) + "' holds a malformed value");
+    return *d;
+  });
+}
+
+Result<std::vector<std::pair<std::string, Digest>>> Store::list_refs(std::string_view prefix) const {
+  using List = std::vector<std::pair<std::string, Digest>>;
+  return impl_->read([&](MDB_txn* txn) -> Result<List> {
+    List out;
+    lmdb::Cursor cur(txn, impl_->refs);
+    if (cur.status() != 0) return lmdb::fail_rc("cursor", cur.status());
+    MDB_val k = lmdb::val(prefix), v;
+    int rc = prefix.empty() ? cur.get(&k, &v, MDB_FIRST) : cur.get(&k, &v, MDB_SET_RANGE);
+    for (; rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
+      auto name = lmdb::view(k);
+      if (!name.starts_with(prefix)) break;
+      auto d = Digest::from_raw(std::span(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size));
+      if (!d) return fail(Code::corrupt, "ref '" + std::string(name) + "' holds a malformed value");
+      out.emplace_back(std::string(name), *d);
+    }
+    return out;
+  });
+}
+
+Result<std::vector<RefUpdate>> Store::ref_history(std::string_view name) const {
+  return impl_->read([&](MDB_txn* txn) -> Result<std::vector<RefUpdate>> {
+    std::vector<RefUpdate> out;
+    lmdb::Cursor cur(txn, impl_->history);
+    if (cur.status() != 0) return lmdb::fail_rc("cursor", cur.status());
+    std::string prefix(name);
+    prefix.push_back('\0');
+    MDB_val k = lmdb::val(prefix), v;
+    for (int rc = cur.get(&k, &v, MDB_SET_RANGE); rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
+      auto key = lmdb::view(k);
+      if (!key.starts_with(prefix) || key.size() != prefix.size() + 8) break;
+      RefUpdate u;
+      for (std::size_t i = prefix.size(); i < key.size(); ++i) {
+        u.seq = u.seq << 8 | static_cast<std::uint8_t>(key[i]);
+      }
+      json entry = json::parse(lmdb::view(v), nullptr, false);
+      if (entry.is_discarded() || !entry.is_object()) {
+        return fail(Code::corrupt, "ref history of '" + std::string(name) + "' is malformed");
+      }
+      if (entry["target"].is_string()) {
+        auto d = Digest::parse(entry["target"].get<std::string>());
+        if (!d) return fail(Code::corrupt, "ref history holds a malformed target");
+        u.target = *d;
+      }
+      auto t = parse_time(entry.value("time", ""));
+      if (!t) return fail(Code::corrupt, "ref history holds a malformed time");
+      u.time = *t;
+      u.note = entry.value("note", "");
+      out.push_back(std::move(u));
+    }
+    return out;
+  });
+}
+
+Result<ScrubReport> Store::scrub() const {
+  auto objects = list_objects();
+  if (!objects) return fail(objects.error());
+  ScrubReport report;
+  for (const auto& info : *objects) {
+    auto path = impl_->object_path(info.id);
+    ++report.checked;
+    auto fd = open_file(path, O_RDONLY);
+    if (!fd) {
+      if (fd.error().code != Code::not_found) return fail(fd.error());
+      report.missing.push_back({info.id, path.string() + ": missing"});
+      continue;
+    }
+    auto h = hash_fd(fd->get());
+    if (!h) return fail(h.error().context(path.string()));
+    report.bytes += h->size;
+    if (h->digest != info.id || h->size != info.size) {
+      report.corrupt.push_back(
+          {info.id, path.string() + ": expected sha256 " + info.id.hex() + " (" +
+                        std::to_string(info.size) + " bytes), actual " + h->digest.hex() + " (" +
+                        std::to_string(h->size) + " bytes)"});
+    }
+  }
+  return report;
+}
+
+}  // namespace airlock

@@ -1,0 +1,98 @@
+#include "test_support.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "airlock/verify/file.h"
+
+namespace airlock::testing {
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base ? base : "/tmp") + "/airlock-test-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::map<std::string, std::string> tree_fingerprint(const fs::path& root) {
+  std::map<std::string, std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator();
+       ++it) {
+    if (!it->is_regular_file()) continue;
+    auto h = hash_file(it->path());
+    out[fs::relative(it->path(), root).string()] = h ? h->hex() : "unreadable";
+  }
+  return out;
+}
+
+void FaultEnv::hook(const std::string& op) {
+  int n = ++counts_[op];
+  if (before) before(op, n);
+}
+
+Status FaultEnv::write(int fd, std::span<const std::uint8_t> bytes) {
+  hook("write");
+  if (write_budget >= 0) {
+    if (static_cast<std::int64_t>(bytes.size()) > write_budget) {
+      // Write what fits, as a real full disk does, then fail.
+      auto fits = static_cast<std::size_t>(write_budget);
+      write_budget = 0;
+      if (auto s = Env::write(fd, bytes.first(fits)); !s) return s;
+      return fail_errno("write", ENOSPC);
+    }
+    write_budget -= static_cast<std::int64_t>(bytes.size());
+  }
+  return Env::write(fd, bytes);
+}
+
+Status FaultEnv::sync(int fd, std::string_view what) {
+  hook("sync");
+  return Env::sync(fd, what);
+}
+
+Status FaultEnv::rename(const fs::path& from, const fs::path& to) {
+  hook("rename");
+  return Env::rename(from, to);
+}
+
+Status FaultEnv::sync_dir(const fs::path& dir) {
+  hook("sync_dir");
+  return Env::sync_dir(dir);
+}
+
+TimePoint FaultEnv::now() {
+  hook("now");
+  return TimePoint(std::chrono::seconds(now_seconds.load())); }
+
+std::string random_bytes(std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string out(n, '\0');
+  for (auto& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+}  // namespace airlock::testing

@@ -1,0 +1,60 @@
+// Shared helpers for airlock's tests.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "airlock/store/env.h"
+#include "airlock/verify/digest.h"
+
+namespace airlock::testing {
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_text(const std::filesystem::path& path, const std::string& text);
+std::string read_text(const std::filesystem::path& path);
+
+// Every regular file below root (relative path -> sha256 hex of its bytes),
+// for asserting that a directory is exactly as it was.
+std::map<std::string, std::string> tree_fingerprint(const std::filesystem::path& root);
+
+// An Env that fails or stops at chosen points.
+class FaultEnv : public Env {
+ public:
+  // Total bytes that may be written before writes fail with ENOSPC; -1: no limit.
+  std::int64_t write_budget = -1;
+  // Called before each operation with its name ("write", "sync", "rename",
+  // "sync_dir", "now") and a running count of that operation; may kill the process.
+  std::function<void(const std::string&, int)> before;
+  std::atomic<std::int64_t> now_seconds{1'800'000'000};
+
+  Status write(int fd, std::span<const std::uint8_t> bytes) override;
+  Status sync(int fd, std::string_view what) override;
+  Status rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
+  Status sync_dir(const std::filesystem::path& dir) override;
+  TimePoint now() override;
+
+ private:
+  std::map<std::string, int> counts_;
+  void hook(const std::string& op);
+};
+
+std::string random_bytes(std::size_t n, std::uint32_t seed);
+
+}  // namespace airlock::testing

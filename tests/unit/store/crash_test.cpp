@@ -1,0 +1,160 @@
+// A writer killed with SIGKILL at any point of a batch leaves the store
+// exactly as before (or, after commit, exactly as after), and the next open
+// sweeps whatever the dead writer left on disk.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "airlock/store/store.h"
+#include "test_support.h"
+
+namespace airlock {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+struct CrashPoint {
+  const char* op;  // FaultEnv operation, "now" (start of commit) or "after_commit"
+  int count;       // die before the count-th such operation
+  bool lands;      // whether the batch is expected to be in the store afterwards
+};
+
+std::ostream& operator<<(std::ostream& os, const CrashPoint& p) {
+  return os << p.op << "#" << p.count;
+}
+
+class CrashTest : public ::testing::TestWithParam<CrashPoint> {};
+
+struct State {
+  std::map<std::string, std::string> objects_dir;
+  std::set<Digest> indexed;
+  std::vector<std::pair<std::string, Digest>> refs;
+  bool operator==(const State&) const = default;
+};
+
+State capture(const fs::path& dir) {
+  auto store = Store::open(dir).value();
+  State s;
+  s.objects_dir = testing::tree_fingerprint(dir / "objects");
+  auto objects = store->list_objects().value();
+  for (auto& o : objects) s.indexed.insert(o.id);
+  s.refs = store->list_refs().value();
+  return s;
+}
+
+constexpr int kObjects = 8;
+
+std::string payload(int i) { return testing::random_bytes(64 * 1024 + i, 100 + i); }
+
+// The batch the child runs: kObjects new objects, one already present, a ref.
+Status run_batch(Store& store) {
+  auto batch = store.begin_batch();
+  if (!batch) return fail(batch.error());
+  for (int i = 0; i < kObjects; ++i) {
+    if (auto id = batch->put_bytes(payload(i)); !id) return fail(id.error());
+  }
+  if (auto id = batch->put_bytes("existing"); !id) return fail(id.error());
+  batch->set_ref("channel/test/debian", sha256(payload(0)), "import");
+  return batch->commit();
+}
+
+TEST_P(CrashTest, KilledWriterLeavesStoreAsBeforeOrAfter) {
+  const CrashPoint point = GetParam();
+  TempDir before_dir, crash_dir;
+  for (const auto* d : {&before_dir, &crash_dir}) {
+    auto store = Store::open(d->path()).value();
+    ASSERT_TRUE(store->put_bytes("existing"));
+    ASSERT_TRUE(store->set_ref("channel/test/debian", sha256(std::string_view("existing")), "seed"));
+  }
+  // The expected "after" state: the same batch run to completion elsewhere.
+  TempDir after_dir;
+  {
+    auto store = Store::open(after_dir.path()).value();
+    ASSERT_TRUE(store->put_bytes("existing"));
+    ASSERT_TRUE(store->set_ref("channel/test/debian", sha256(std::string_view("existing")), "seed"));
+    ASSERT_TRUE(run_batch(*store));
+  }
+  const State before = capture(crash_dir.path());
+  const State after = capture(after_dir.path());
+  ASSERT_NE(before, after);
+
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    testing::FaultEnv env;
+    env.before = [&](const std::string& op, int n) {
+      if (op == point.op && n == point.count) ::raise(SIGKILL);
+    };
+    auto store = Store::open(crash_dir.path(), {.env = &env});
+    if (!store) ::_exit(2);
+    if (!run_batch(**store)) ::_exit(3);
+    if (std::string(point.op) == "after_commit") ::raise(SIGKILL);
+    ::_exit(0);  // the crash point was never reached
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+  ASSERT_EQ(WTERMSIG(status), SIGKILL);
+
+  const State recovered = capture(crash_dir.path());  // reopening sweeps
+  EXPECT_EQ(recovered, point.lands ? after : before);
+  EXPECT_TRUE(testing::tree_fingerprint(crash_dir / "tmp").empty());
+  EXPECT_FALSE(fs::exists(crash_dir / "dirty"));
+  auto store = Store::open(crash_dir.path()).value();
+  EXPECT_TRUE(store->scrub()->ok());
+  // And the store still works: the batch can be run again.
+  ASSERT_TRUE(run_batch(*store));
+  EXPECT_EQ(store->object_count().value(), kObjects + 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Points, CrashTest,
+    ::testing::Values(CrashPoint{"write", 1, false},      // first object half-way
+                      CrashPoint{"sync", 3, false},       // third object written, not synced
+                      CrashPoint{"rename", 1, false},     // before the first object is placed
+                      CrashPoint{"rename", 5, false},     // four objects placed, unindexed
+                      CrashPoint{"sync_dir", 9, false},   // after renames, mid-way
+                      CrashPoint{"now", 1, false},        // all placed, commit about to start
+                      CrashPoint{"after_commit", 0, true}),
+    [](const auto& info) {
+      return std::string(info.param.op) + "_" + std::to_string(info.param.count);
+    });
+
+TEST(CrashRecovery, OpenSweepsLeftoverTempFilesAndUnindexedBlobs) {
+  TempDir dir;
+  Digest keep;
+  {
+    auto store = Store::open(dir.path()).value();
+    keep = store->put_bytes("keep").value();
+  }
+  // Debris as a dead writer leaves it: a temp file, an unindexed blob, the marker.
+  testing::write_text(dir / "tmp" / "obj-abc123", "half written");
+  auto orphan = sha256(std::string_view("orphan"));
+  fs::create_directories(dir / "objects" / orphan.hex().substr(0, 2));
+  testing::write_text(dir / "objects" / orphan.hex().substr(0, 2) / orphan.hex(), "orphan");
+  testing::write_text(dir / "dirty", "");
+  auto store = Store::open(dir.path()).value();
+  EXPECT_TRUE(testing::tree_fingerprint(dir / "tmp").empty());
+  EXPECT_FALSE(fs::exists(dir / "objects" / orphan.hex().substr(0, 2) / orphan.hex()));
+  EXPECT_FALSE(fs::exists(dir / "dirty"));
+  EXPECT_EQ(store->read(keep).value(), "keep");
+}
+
+TEST(CrashRecovery, OpenDoesNotSweepWhileAnotherWriterIsActive) {
+  TempDir dir;
+  auto store = Store::open(dir.path()).value();
+  auto batch = store->begin_batch().value();
+  auto id = batch.put_bytes("in flight").value();
+  // A second handle (as another process would) opens while the batch is open.
+  auto other = Store::open(dir.path()).value();
+  EXPECT_TRUE(fs::exists(dir / "objects" / id.hex().substr(0, 2) / id.hex()));
+  ASSERT_TRUE(batch.commit());
+  EXPECT_EQ(other->read(id).value(), "in flight");
+}
+
+}  // namespace
+}  // namespace airlock

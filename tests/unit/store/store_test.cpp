@@ -1,0 +1,333 @@
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "airlock/store/store.h"
+#include "test_support.h"
+
+namespace airlock {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+std::unique_ptr<Store> open_store(const fs::path& dir, StoreOptions opts = {}) {
+  auto s = Store::open(dir, opts);
+  if (!s) ADD_FAILURE() << s.error().message;
+  return std::move(*s);
+}
+
+fs::path blob_path(const fs::path& store, const Digest& id) {
+  return store / "objects" / id.hex().substr(0, 2) / id.hex();
+}
+
+TEST(Store, PutReadRoundTrip) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto id = store->put_bytes("hello world");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(*id, sha256(std::string_view("hello world")));
+  EXPECT_TRUE(fs::exists(blob_path(dir.path(), *id)));
+  EXPECT_EQ(store->read(*id).value(), "hello world");
+  auto info = store->stat(*id).value();
+  EXPECT_EQ(info.size, 11u);
+  EXPECT_TRUE(store->contains(*id).value());
+  EXPECT_EQ(store->object_count().value(), 1u);
+  auto file = store->open_object(*id);
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->size, 11u);
+}
+
+TEST(Store, LargeObjectFromFileRoundTrip) {
+  TempDir dir;
+  auto data = testing::random_bytes(5 * (1 << 20) + 3, 11);
+  testing::write_text(dir / "big", data);
+  auto store = open_store(dir / "store");
+  auto id = store->put_file(dir / "big", sha256(data));
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_EQ(store->read(*id).value(), data);
+  EXPECT_TRUE(store->verify_object(*id));
+}
+
+TEST(Store, ReopenSeesObjects) {
+  TempDir dir;
+  Digest id;
+  {
+    auto store = open_store(dir.path());
+    id = store->put_bytes("persist me").value();
+  }
+  auto store = open_store(dir.path());
+  EXPECT_EQ(store->read(id).value(), "persist me");
+}
+
+TEST(Store, DedupKeepsOneFileAndFirstSeenTime) {
+  TempDir dir;
+  testing::FaultEnv env;
+  auto store = open_store(dir.path(), {.env = &env});
+  auto a = store->put_bytes("same").value();
+  env.now_seconds += 1000;
+  auto b = store->put_bytes("same").value();
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(store->object_count().value(), 1u);
+  EXPECT_EQ(store->stat(a)->first_seen.time_since_epoch().count(), 1'800'000'000);
+  int files = 0;
+  for (auto& e : fs::recursive_directory_iterator(dir / "objects")) files += e.is_regular_file();
+  EXPECT_EQ(files, 1);
+}
+
+TEST(Store, HashMismatchLeavesNoFileAndNoIndexEntry) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto claimed = sha256(std::string_view("what was promised"));
+  auto r = store->put_bytes("what arrived", claimed);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::corrupt);
+  EXPECT_EQ(r.error().message, "object content does not match: expected sha256 " + claimed.hex() +
+                                   ", actual " + sha256(std::string_view("what arrived")).hex());
+  EXPECT_EQ(store->object_count().value(), 0u);
+  EXPECT_TRUE(testing::tree_fingerprint(dir / "objects").empty());
+  EXPECT_TRUE(testing::tree_fingerprint(dir / "tmp").empty());
+}
+
+TEST(Store, SizeLimitStopsOversizedObject) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto batch = store->begin_batch().value();
+  auto sink = batch.begin_object({}, 4).value();
+  ASSERT_TRUE(sink.write(std::string_view("abcd")));
+  auto s = sink.write(std::string_view("e"));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Code::limit);
+  EXPECT_EQ(s.error().message, "object is larger than the declared 4 bytes");
+  EXPECT_FALSE(batch.finish_object(std::move(sink)));
+  auto short_sink = batch.begin_object({}, 10).value();
+  ASSERT_TRUE(short_sink.write(std::string_view("abc")));
+  auto r = batch.finish_object(std::move(short_sink));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "object has 3 bytes, expected 10");
+  EXPECT_TRUE(testing::tree_fingerprint(dir / "tmp").empty());
+}
+
+TEST(Store, PutManyWithOneBadMemberCommitsNothing) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto keep = store->put_bytes("already here").value();
+  auto before = testing::tree_fingerprint(dir / "objects");
+  {
+    auto batch = store->begin_batch().value();
+    ASSERT_TRUE(batch.put_bytes("one"));
+    ASSERT_TRUE(batch.put_bytes("two"));
+    ASSERT_TRUE(batch.put_bytes("already here"));
+    auto bad = batch.put_bytes("three", sha256(std::string_view("not three")));
+    ASSERT_FALSE(bad);
+    // The caller abandons the batch on the first failure: nothing lands.
+  }
+  EXPECT_EQ(store->object_count().value(), 1u);
+  EXPECT_TRUE(store->contains(keep).value());
+  EXPECT_FALSE(store->contains(sha256(std::string_view("one"))).value());
+  EXPECT_EQ(testing::tree_fingerprint(dir / "objects"), before);
+  EXPECT_FALSE(fs::exists(dir / "dirty"));
+}
+
+TEST(Store, BatchCommitsAllTogether) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto batch = store->begin_batch().value();
+  std::vector<Digest> ids;
+  for (int i = 0; i < 50; ++i) ids.push_back(batch.put_bytes("object " + std::to_string(i)).value());
+  // Not visible before commit.
+  EXPECT_FALSE(store->contains(ids[0]).value());
+  ASSERT_TRUE(batch.commit());
+  EXPECT_EQ(store->object_count().value(), 50u);
+  for (auto& id : ids) EXPECT_TRUE(store->verify_object(id));
+}
+
+TEST(Store, CorruptBlobIsReportedByReadAndScrub) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto good = store->put_bytes("good object").value();
+  auto victim = store->put_bytes("victim object").value();
+  auto gone = store->put_bytes("soon missing").value();
+  {
+    std::string bytes = testing::read_text(blob_path(dir.path(), victim));
+    bytes[0] ^= 1;
+    testing::write_text(blob_path(dir.path(), victim), bytes);
+  }
+  fs::remove(blob_path(dir.path(), gone));
+  auto actual = sha256(std::string_view("wictim object"));
+  auto r = store->read(victim);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::corrupt);
+  EXPECT_EQ(r.error().message, "object " + blob_path(dir.path(), victim).string() +
+                                   " is corrupt: expected sha256 " + victim.hex() + ", actual " +
+                                   actual.hex());
+  auto report = store->scrub().value();
+  EXPECT_EQ(report.checked, 3u);
+  ASSERT_EQ(report.corrupt.size(), 1u);
+  EXPECT_EQ(report.corrupt[0].id, victim);
+  EXPECT_NE(report.corrupt[0].message.find("actual " + actual.hex()), std::string::npos);
+  ASSERT_EQ(report.missing.size(), 1u);
+  EXPECT_EQ(report.missing[0].id, gone);
+  EXPECT_FALSE(report.ok());
+  EXPECT_TRUE(store->read(good));
+  auto missing = store->open_object(gone);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Code::corrupt);
+}
+
+TEST(Store, ReadOfUnknownObjectIsNotFound) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto r = store->read(sha256(std::string_view("never stored")));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::not_found);
+}
+
+TEST(Store, FullDiskLeavesNothingBehind) {
+  TempDir dir;
+  testing::FaultEnv env;
+  auto store = open_store(dir.path(), {.env = &env});
+  auto keep = store->put_bytes("before the disk filled").value();
+  auto before = testing::tree_fingerprint(dir / "objects");
+  env.write_budget = 1000;
+  auto big = testing::random_bytes(1 << 20, 3);
+  auto r = store->put_bytes(big);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::io);
+  EXPECT_NE(r.error().message.find("No space left on device"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(testing::tree_fingerprint(dir / "objects"), before);
+  EXPECT_TRUE(testing::tree_fingerprint(dir / "tmp").empty());
+  EXPECT_EQ(store->object_count().value(), 1u);
+  EXPECT_TRUE(store->contains(keep).value());
+}
+
+TEST(Store, IndexMapGrowsInsteadOfFailing) {
+  TempDir dir;
+  auto store = open_store(dir.path(), {.initial_map_size = 64 * 1024});
+  auto batch = store->begin_batch().value();
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(batch.put_bytes(std::to_string(i)));
+  auto s = batch.commit();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(store->object_count().value(), 5000u);
+  // A second process-level handle adopts the grown map.
+  auto again = open_store(dir.path(), {.initial_map_size = 64 * 1024});
+  EXPECT_EQ(again->object_count().value(), 5000u);
+}
+
+TEST(Store, RefsKeepHistory) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto a = store->put_bytes("a").value();
+  auto b = store->put_bytes("b").value();
+  EXPECT_EQ(store->get_ref("channel/test/debian").error().code, Code::not_found);
+  ASSERT_TRUE(store->set_ref("channel/test/debian", a, "alice: first"));
+  ASSERT_TRUE(store->set_ref("channel/test/debian", b, "alice: patch day"));
+  ASSERT_TRUE(store->set_ref("channel/prod/debian", a, "bob: promote"));
+  ASSERT_TRUE(store->set_ref("other", b, ""));
+  EXPECT_EQ(store->get_ref("channel/test/debian").value(), b);
+  auto hist = store->ref_history("channel/test/debian").value();
+  ASSERT_EQ(hist.size(), 2u);
+  EXPECT_EQ(hist[0].seq, 1u);
+  EXPECT_EQ(hist[0].target, a);
+  EXPECT_EQ(hist[0].note, "alice: first");
+  EXPECT_EQ(hist[1].seq, 2u);
+  EXPECT_EQ(hist[1].target, b);
+  auto channels = store->list_refs("channel/").value();
+  ASSERT_EQ(channels.size(), 2u);
+  EXPECT_EQ(channels[0].first, "channel/prod/debian");
+  EXPECT_EQ(channels[1].first, "channel/test/debian");
+  EXPECT_EQ(store->list_refs().value().size(), 3u);
+  ASSERT_TRUE(store->set_ref("other", std::nullopt, "removed"));
+  EXPECT_EQ(store->get_ref("other").error().code, Code::not_found);
+  auto other = store->ref_history("other").value();
+  ASSERT_EQ(other.size(), 2u);
+  EXPECT_FALSE(other[1].target);
+  EXPECT_EQ(store->set_ref("", a).error().code, Code::invalid_input);
+}
+
+TEST(Store, ConcurrentReadersDuringWrites) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  std::vector<Digest> seeded;
+  for (int i = 0; i < 20; ++i) seeded.push_back(store->put_bytes("seed " + std::to_string(i)).value());
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, failures{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&, t] {
+      while (!stop) {
+        auto& id = seeded[(reads + t) % seeded.size()];
+        if (!store->read(id)) ++failures;
+        ++reads;
+      }
+    });
+  }
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(store->put_bytes("new " + std::to_string(i)));
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(store->object_count().value(), 220u);
+}
+
+TEST(Store, TwoProcessesReadWhileOneWrites) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto seed = store->put_bytes("seed").value();
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The writer process: its own handle on the same store.
+    auto writer = Store::open(dir.path());
+    if (!writer) ::_exit(2);
+    for (int i = 0; i < 300; ++i) {
+      if (!(*writer)->put_bytes("child " + std::to_string(i))) ::_exit(3);
+    }
+    ::_exit(0);
+  }
+  int errors = 0;
+  std::uint64_t last = 0;
+  for (int i = 0; i < 2000; ++i) {
+    if (!store->read(seed)) ++errors;
+    auto n = store->object_count();
+    if (!n || *n < last) ++errors;  // counts only grow: every read sees a committed state
+    if (n) last = *n;
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(store->object_count().value(), 301u);
+  EXPECT_TRUE(store->read(sha256(std::string_view("child 299"))));
+}
+
+TEST(Store, ConcurrentWritersAreSerialized) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        auto batch = store->begin_batch();
+        if (!batch || !batch->put_bytes(std::to_string(t) + "/" + std::to_string(i)) ||
+            !batch->commit()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(store->object_count().value(), 200u);
+  EXPECT_TRUE(store->scrub()->ok());
+}
+
+}  // namespace
+}  // namespace airlock

@@ -1,0 +1,73 @@
+// Small, safe file primitives shared by every module: an owning descriptor,
+// bounded whole-file reads, and atomic replacement (temp -> fsync -> rename ->
+// fsync dir).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "airlock/verify/error.h"
+
+namespace airlock {
+
+// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// Opens with O_CLOEXEC; not_found when the file is absent, io otherwise.
+Result<UniqueFd> open_file(const std::filesystem::path& path, int flags, mode_t mode = 0);
+
+// Reads a whole file; limit when it is larger than max_bytes (checked before
+// reading and again while reading, so a growing file cannot exceed it).
+Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes);
+
+// Reads fd from its current offset to the end in large chunks (1 MiB), handing
+// each to fn; stops at the first error from read or from fn.
+Status read_chunks(int fd, const std::function<Status(std::span<const std::uint8_t>)>& fn);
+
+// Writes all bytes, retrying short writes and EINTR.
+Status write_all(int fd, std::span<const std::uint8_t> bytes);
+Status write_all(int fd, std::string_view bytes);
+
+Status fsync_fd(int fd, std::string_view what);
+// fsyncs a directory so that renames and creations inside it are durable.
+Status fsync_dir(const std::filesystem::path& dir);
+
+// Replaces path with contents atomically: the file is either the old one or
+// the new one, never a mix. mode applies to the new file.
+Status atomic_write_file(const std::filesystem::path& path, std::string_view contents,
+                         mode_t mode = 0644);
+
+// Creates the directory and its parents; io on failure.
+Status make_dirs(const std::filesystem::path& dir);
+
+}  // namespace airlock

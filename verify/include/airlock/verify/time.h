@@ -1,0 +1,25 @@
+// Wall-clock time in the one text form airlock writes: RFC 3339 UTC,
+// whole seconds, "2026-11-22T10:51:33Z".
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "airlock/verify/error.h"
+
+namespace airlock {
+
+using TimePoint = std::chrono::sys_seconds;
+
+std::string format_time(TimePoint t);
+// Accepts "YYYY-MM-DDTHH:MM:SSZ" and numeric offsets ("+02:00"), optional
+// fractional seconds (truncated). Anything else is invalid_input.
+Result<TimePoint> parse_time(std::string_view text);
+
+// The clock, injectable where tests need to move time.
+using Clock = std::function<TimePoint()>;
+TimePoint system_now();
+
+}  // namespace airlock

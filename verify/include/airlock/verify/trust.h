@@ -1,0 +1,68 @@
+// The trust policy: which keys may sign bundles, when, and how many must agree.
+//
+// trust.json: {"threshold": N, "keys": [{"name", "keyid", "public_key" (PEM),
+// "not_before"?, "not_after"?}]}. The policy is a value; loading and saving
+// are explicit.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "airlock/verify/ed25519.h"
+#include "airlock/verify/error.h"
+#include "airlock/verify/time.h"
+
+namespace airlock {
+
+struct TrustedKey {
+  std::string name;
+  PublicKey key;
+  std::optional<TimePoint> not_before;
+  std::optional<TimePoint> not_after;
+
+  bool valid_at(TimePoint now) const;
+};
+
+// One signature as it appears in a signatures file: who claims to have signed,
+// and the signature bytes (any length; checked before use).
+struct SignatureEntry {
+  KeyId keyid;
+  std::vector<std::uint8_t> sig;
+};
+
+struct TrustCheck {
+  int threshold = 0;
+  std::vector<std::string> signers;  // names of trusted keys whose signature verified
+  std::vector<std::string> problems; // e.g. "alice: signature does not verify"
+  bool met() const { return static_cast<int>(signers.size()) >= threshold; }
+  // One line for a refusal: "2 valid signatures of 3 required (alice: key expired ...)".
+  std::string summary() const;
+};
+
+class TrustPolicy {
+ public:
+  int threshold = 1;
+  std::vector<TrustedKey> keys;
+
+  static Result<TrustPolicy> parse(std::string_view json);
+  static Result<TrustPolicy> load(const std::filesystem::path& path);
+  std::string to_json() const;
+  // Replaces path atomically (temp file, fsync, rename).
+  Status save(const std::filesystem::path& path) const;
+
+  // Adds a key; refuses a duplicate key id or name.
+  Status add(TrustedKey key);
+  // Removes by key id; not_found when absent.
+  Status remove(const KeyId& id);
+  const TrustedKey* find(const KeyId& id) const;
+
+  // Counts distinct valid signatures over message by trusted keys that are
+  // within their validity window at now. Unknown key ids are ignored; several
+  // signatures from one key count once. Only an operational failure is an Error.
+  Result<TrustCheck> check(std::string_view message, const std::vector<SignatureEntry>& signatures,
+                           TimePoint now) const;
+};
+
+}  // namespace airlock

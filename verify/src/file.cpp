@@ -1,0 +1,137 @@
+#include "airlock/verify/file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <random>
+#include <vector>
+
+namespace airlock {
+
+void UniqueFd::reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+Result<UniqueFd> open_file(const std::filesystem::path& path, int flags, mode_t mode) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return fail_errno(path.string());
+  return UniqueFd(fd);
+}
+
+Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) return fail(fd.error());
+  struct stat st;
+  if (::fstat(fd->get(), &st) != 0) return fail_errno(path.string());
+  if (!S_ISREG(st.st_mode)) return fail(Code::invalid_input, path.string() + ": not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    return fail(Code::limit, path.string() + ": " + std::to_string(st.st_size) +
+                                 " bytes exceeds the limit of " + std::to_string(max_bytes));
+  }
+  std::string out;
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t used = 0;
+  for (;;) {
+    if (used == out.size()) {
+      if (out.size() > max_bytes) break;
+      out.resize(out.size() + 4096);
+    }
+    ssize_t n = ::read(fd->get(), out.data() + used, out.size() - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno(path.string());
+    }
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  if (used > max_bytes) {
+    return fail(Code::limit,
+                path.string() + ": file exceeds the limit of " + std::to_string(max_bytes) + " bytes");
+  }
+  out.resize(used);
+  return out;
+}
+
+Status read_chunks(int fd, const std::function<Status(std::span<const std::uint8_t>)>& fn) {
+  std::vector<std::uint8_t> buf(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("read");
+    }
+    if (n == 0) return {};
+    if (auto s = fn(std::span(buf.data(), static_cast<std::size_t>(n))); !s) return s;
+  }
+}
+
+Status write_all(int fd, std::span<const std::uint8_t> bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("write");
+    }
+    bytes = bytes.subspan(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+Status write_all(int fd, std::string_view bytes) {
+  return write_all(fd, std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+}
+
+Status fsync_fd(int fd, std::string_view what) {
+  if (::fsync(fd) != 0) return fail_errno(std::string("fsync ") + std::string(what));
+  return {};
+}
+
+Status fsync_dir(const std::filesystem::path& dir) {
+  auto fd = open_file(dir.empty() ? std::filesystem::path(".") : dir, O_RDONLY | O_DIRECTORY);
+  if (!fd) return fail(fd.error());
+  return fsync_fd(fd->get(), dir.string());
+}
+
+Status atomic_write_file(const std::filesystem::path& path, std::string_view contents, mode_t mode) {
+  auto dir = path.parent_path();
+  std::random_device rd;
+  auto tmp = path;
+  tmp += ".tmp-" + std::to_string(rd()) + std::to_string(::getpid());
+  auto fd = open_file(tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
+  if (!fd) return fail(fd.error());
+  auto cleanup = [&] { ::unlink(tmp.c_str()); };
+  if (::fchmod(fd->get(), mode) != 0) {
+    cleanup();
+    return fail_errno(tmp.string());
+  }
+  if (auto s = write_all(fd->get(), contents); !s) {
+    cleanup();
+    return fail(s.error().context(path.string()));
+  }
+  if (auto s = fsync_fd(fd->get(), path.string()); !s) {
+    cleanup();
+    return s;
+  }
+  fd->reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    auto err = errno;
+    cleanup();
+    return fail_errno("rename " + path.string(), err);
+  }
+  return fsync_dir(dir);
+}
+
+Status make_dirs(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail(Code::io, dir.string() + ": " + ec.message());
+  return {};
+}
+
+}  // namespace airlock
