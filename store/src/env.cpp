@@ -1,5 +1,8 @@
 #include "airlock/store/env.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "airlock/verify/file.h"
@@ -16,6 +19,13 @@ Status Env::rename(const std::filesystem::path& from, const std::filesystem::pat
 }
 
 Status Env::sync_dir(const std::filesystem::path& dir) { return fsync_dir(dir); }
+
+Status Env::sync_filesystem(const std::filesystem::path& path) {
+  auto fd = open_file(path, O_RDONLY | O_DIRECTORY);
+  if (!fd) return fail(fd.error());
+  if (::syncfs(fd->get()) != 0) return fail_errno("syncfs " + path.string());
+  return {};
+}
 
 TimePoint Env::now() { return system_now(); }
 

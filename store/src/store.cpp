@@ -23,6 +23,9 @@ using json = nlohmann::json;
 namespace {
 
 constexpr std::size_t kMaxRefName = 255;
+// Batches with more new objects than this flush the filesystem once at commit
+// instead of fsyncing every file.
+constexpr std::size_t kGroupSyncThreshold = 8;
 
 void put_le64(std::uint8_t* p, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
@@ -311,8 +314,13 @@ std::uint64_t ObjectSink::size() const { return state_->size; }
 struct Batch::State {
   Store::Impl* store = nullptr;
   UniqueFd lock;
-  std::map<Digest, std::uint64_t> objects;  // finished in this batch (placed or deduplicated)
-  std::vector<Digest> placed;               // renamed into place by this batch, not yet indexed
+  std::map<Digest, std::uint64_t> objects;  // finished in this batch (new or deduplicated)
+  struct Pending {
+    Digest id;
+    fs::path tmp;  // verified bytes, waiting in tmp/ for commit
+  };
+  std::vector<Pending> pending;  // new objects, in the order they were finished
+  std::vector<Digest> placed;    // renamed into objects/ during commit, not yet indexed
   std::vector<SnapshotInfo> snapshots;
   struct RefChange {
     std::string name;
@@ -325,7 +333,8 @@ struct Batch::State {
 
   ~State() {
     if (spent || store == nullptr) return;
-    // Abort: remove what this batch placed; none of it is indexed.
+    // Abort: remove what this batch wrote; none of it is indexed.
+    for (const auto& p : pending) ::unlink(p.tmp.c_str());
     for (const auto& id : placed) ::unlink(store->object_path(id).c_str());
     if (marker) ::unlink(store->dirty_path.c_str());
   }
@@ -337,6 +346,54 @@ struct Batch::State {
     marker = true;
     fd->reset();
     return store->env->sync_dir(store->dir);
+  }
+
+  // Where an object's bytes are now: its temporary file while pending, else its place.
+  fs::path path_of(const Digest& id) const {
+    for (const auto& p : pending) {
+      if (p.id == id) return p.tmp;
+    }
+    return store->object_path(id);
+  }
+
+  // Makes every pending object durable, then moves it into place. Small
+  // batches fsync file by file; larger ones flush the filesystem once
+  // (group commit), which costs one flush instead of one per object.
+  Status place_pending() {
+    if (pending.empty()) return {};
+    Env& env = *store->env;
+    const bool group = pending.size() > kGroupSyncThreshold;
+    if (group) {
+      if (auto s = env.sync_filesystem(store->tmp_dir); !s) return s;
+    } else {
+      for (const auto& p : pending) {
+        auto fd = open_file(p.tmp, O_RDONLY);
+        if (!fd) return fail(fd.error());
+        if (auto s = env.sync(fd->get(), p.tmp.string()); !s) return s;
+      }
+    }
+    if (auto s = ensure_marker(); !s) return s;
+    std::vector<fs::path> dirs;
+    bool new_shard = false;
+    for (const auto& p : pending) {
+      auto final_path = store->object_path(p.id);
+      auto shard = final_path.parent_path();
+      if (::mkdir(shard.c_str(), 0755) == 0) {
+        new_shard = true;
+      } else if (errno != EEXIST) {
+        return fail_errno("create " + shard.string());
+      }
+      if (auto s = env.rename(p.tmp, final_path); !s) return s;
+      placed.push_back(p.id);
+      if (std::find(dirs.begin(), dirs.end(), shard) == dirs.end()) dirs.push_back(shard);
+    }
+    pending.clear();
+    if (group) return env.sync_filesystem(store->objects_dir);
+    if (new_shard) dirs.push_back(store->objects_dir);
+    for (const auto& d : dirs) {
+      if (auto s = env.sync_dir(d); !s) return s;
+    }
+    return {};
   }
 
   // The size of an object in this batch or the store, if present.
@@ -390,7 +447,6 @@ Result<ObjectSink> Batch::begin_object(std::optional<Digest> expected,
 
 Result<Digest> Batch::finish_object(ObjectSink sink) {
   auto& st = *sink.state_;
-  auto* store = state_->store;
   if (st.failed) return fail(*st.failed);
   if (st.expected_size && st.size != *st.expected_size) {
     return fail(Code::corrupt, "object has " + std::to_string(st.size) + " bytes, expected " +
@@ -409,21 +465,9 @@ Result<Digest> Batch::finish_object(ObjectSink sink) {
     state_->objects.emplace(id, st.size);
     return id;
   }
-  if (auto s = store->env->sync(st.fd.get(), st.tmp.string()); !s) return fail(s.error());
   st.fd.reset();
-  if (auto s = state_->ensure_marker(); !s) return fail(s.error());
-  auto final_path = store->object_path(id);
-  auto shard = final_path.parent_path();
-  if (::mkdir(shard.c_str(), 0755) == 0) {
-    if (auto s = store->env->sync_dir(store->objects_dir); !s) return fail(s.error());
-  } else if (errno != EEXIST) {
-    return fail_errno("create " + shard.string());
-  }
-  if (auto s = store->env->rename(st.tmp, final_path); !s) return fail(s.error());
-  st.tmp.clear();
-  state_->placed.push_back(id);
+  state_->pending.push_back({id, std::exchange(st.tmp, {})});
   state_->objects.emplace(id, st.size);
-  if (auto s = store->env->sync_dir(shard); !s) return fail(s.error());
   return id;
 }
 
@@ -458,7 +502,7 @@ Status Batch::register_snapshot(const Digest& id) {
   auto size = state_->size_of(id);
   if (!size) return fail(size.error());
   if (!*size) return fail(Code::refused, "snapshot " + id.hex() + " is not in the store");
-  auto path = state_->store->object_path(id);
+  auto path = state_->path_of(id);
   auto fd = open_file(path, O_RDONLY);
   if (!fd) return fail(fd.error());
   auto text = read_verified(fd->get(), id, 1ull << 30, path);
@@ -489,6 +533,7 @@ Status Batch::commit() {
     if (auto s = check_ref_name(r.name); !s) return s;
   }
   auto* store = st.store;
+  if (auto s = st.place_pending(); !s) return s;
   TimePoint now = store->env->now();
   auto status = store->write([&](WriteCtx& w) -> Status {
     for (const auto& [id, size] : st.objects) {

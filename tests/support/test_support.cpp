@@ -84,6 +84,11 @@ Status FaultEnv::sync_dir(const fs::path& dir) {
   return Env::sync_dir(dir);
 }
 
+Status FaultEnv::sync_filesystem(const fs::path& path) {
+  hook("sync_fs");
+  return Env::sync_filesystem(path);
+}
+
 TimePoint FaultEnv::now() {
   hook("now");
   return TimePoint(std::chrono::seconds(now_seconds.load())); }

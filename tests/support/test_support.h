@@ -40,7 +40,7 @@ class FaultEnv : public Env {
   // Total bytes that may be written before writes fail with ENOSPC; -1: no limit.
   std::int64_t write_budget = -1;
   // Called before each operation with its name ("write", "sync", "rename",
-  // "sync_dir", "now") and a running count of that operation; may kill the process.
+  // "sync_dir", "sync_fs", "now") and a running count of that operation; may kill the process.
   std::function<void(const std::string&, int)> before;
   std::atomic<std::int64_t> now_seconds{1'800'000'000};
 
@@ -48,6 +48,7 @@ class FaultEnv : public Env {
   Status sync(int fd, std::string_view what) override;
   Status rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
   Status sync_dir(const std::filesystem::path& dir) override;
+  Status sync_filesystem(const std::filesystem::path& path) override;
   TimePoint now() override;
 
  private:

@@ -46,7 +46,8 @@ State capture(const fs::path& dir) {
   return s;
 }
 
-constexpr int kObjects = 8;
+// More than the store's group-sync threshold, so commit flushes the filesystem once.
+constexpr int kObjects = 12;
 
 std::string payload(int i) { return testing::random_bytes(64 * 1024 + i, 100 + i); }
 
@@ -113,16 +114,34 @@ TEST_P(CrashTest, KilledWriterLeavesStoreAsBeforeOrAfter) {
 
 INSTANTIATE_TEST_SUITE_P(
     Points, CrashTest,
-    ::testing::Values(CrashPoint{"write", 1, false},      // first object half-way
-                      CrashPoint{"sync", 3, false},       // third object written, not synced
-                      CrashPoint{"rename", 1, false},     // before the first object is placed
-                      CrashPoint{"rename", 5, false},     // four objects placed, unindexed
-                      CrashPoint{"sync_dir", 9, false},   // after renames, mid-way
-                      CrashPoint{"now", 1, false},        // all placed, commit about to start
+    ::testing::Values(CrashPoint{"write", 1, false},         // first object half-way
+                      CrashPoint{"write", 7, false},         // several objects in tmp/
+                      CrashPoint{"sync_fs", 1, false},       // all written, not yet durable
+                      CrashPoint{"rename", 1, false},        // durable, none placed
+                      CrashPoint{"rename", 6, false},        // five placed, unindexed
+                      CrashPoint{"sync_fs", 2, false},       // all placed, directories not flushed
+                      CrashPoint{"now", 1, false},           // index commit about to start
                       CrashPoint{"after_commit", 0, true}),
     [](const auto& info) {
       return std::string(info.param.op) + "_" + std::to_string(info.param.count);
     });
+
+// A small batch fsyncs each file and directory instead of the whole filesystem.
+TEST(CrashRecovery, SmallBatchSyncsFilesOneByOne) {
+  TempDir dir;
+  testing::FaultEnv env;
+  std::map<std::string, int> ops;
+  env.before = [&](const std::string& op, int) { ++ops[op]; };
+  auto store = Store::open(dir.path(), {.env = &env}).value();
+  auto batch = store->begin_batch().value();
+  ASSERT_TRUE(batch.put_bytes("a"));
+  ASSERT_TRUE(batch.put_bytes("b"));
+  ASSERT_TRUE(batch.commit());
+  EXPECT_EQ(ops["sync"], 2);
+  EXPECT_EQ(ops["rename"], 2);
+  EXPECT_EQ(ops["sync_fs"], 0);
+  EXPECT_GE(ops["sync_dir"], 2);  // the marker's directory and each shard
+}
 
 TEST(CrashRecovery, OpenSweepsLeftoverTempFilesAndUnindexedBlobs) {
   TempDir dir;
@@ -150,8 +169,9 @@ TEST(CrashRecovery, OpenDoesNotSweepWhileAnotherWriterIsActive) {
   auto batch = store->begin_batch().value();
   auto id = batch.put_bytes("in flight").value();
   // A second handle (as another process would) opens while the batch is open.
+  ASSERT_EQ(testing::tree_fingerprint(dir / "tmp").size(), 1u);
   auto other = Store::open(dir.path()).value();
-  EXPECT_TRUE(fs::exists(dir / "objects" / id.hex().substr(0, 2) / id.hex()));
+  EXPECT_EQ(testing::tree_fingerprint(dir / "tmp").size(), 1u);
   ASSERT_TRUE(batch.commit());
   EXPECT_EQ(other->read(id).value(), "in flight");
 }

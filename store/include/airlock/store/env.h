@@ -22,6 +22,8 @@ class Env {
   virtual Status sync(int fd, std::string_view what);
   virtual Status rename(const std::filesystem::path& from, const std::filesystem::path& to);
   virtual Status sync_dir(const std::filesystem::path& dir);
+  // Makes everything written to the filesystem holding path durable (syncfs).
+  virtual Status sync_filesystem(const std::filesystem::path& path);
   virtual TimePoint now();
 
   // The process-wide real environment. Thread-safe.
