@@ -1,0 +1,120 @@
+// The transfer log: append-only JSON Lines, one record per line, each record
+// a leaf of an RFC 6962 Merkle tree, with signed checkpoints inline.
+//
+// Every record is {"n": <index>, "time": <RFC 3339>, "event": <name>, <fields>,
+// "prev_root": <hex root of the tree over records 0..n-1>}. prev_root chains
+// each record to everything before it, so an edit, deletion or reordering is
+// found at the first record it touches; checkpoint records
+// ({"event": "checkpoint", "size", "root", "note"}) carry a C2SP signed note
+// over the tree of all records before them.
+//
+// Several processes may append to one log: appends hold an exclusive lock on
+// the file and first read what others appended. A failed append (e.g. disk
+// full) truncates the file back to where it was.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "airlock/store/env.h"
+#include "airlock/verify/checkpoint.h"
+#include "airlock/verify/digest.h"
+#include "airlock/verify/ed25519.h"
+#include "airlock/verify/error.h"
+#include "airlock/verify/time.h"
+
+namespace airlock {
+
+struct LogRecordInput {
+  std::string event;        // e.g. "import"
+  std::string fields_json;  // a JSON object of the event's fields ("{}" for none)
+};
+
+struct LogOptions {
+  Env* env = nullptr;  // Env::system() when null; used for writes and the clock
+};
+
+// The origin line of checkpoints signed by key: "airlock/<first 16 hex of its key id>".
+std::string log_origin(const PublicKey& key);
+// The signed-note key name airlock uses for log keys.
+inline constexpr std::string_view kLogKeyName = "airlock-log";
+
+class TransferLog {
+ public:
+  // Opens the log at path, creating an empty one when missing. Reads every
+  // record and checks the chain of n and prev_root; refuses (corrupt) a log
+  // whose last line is incomplete or whose chain is broken, naming the record.
+  static Result<std::unique_ptr<TransferLog>> open(const std::filesystem::path& path,
+                                                   LogOptions options = {});
+  ~TransferLog();
+
+  // Appends records with one write; returns the n of the first. Not synced:
+  // call sync() before reporting the effect as done. invalid_input when a
+  // fields_json is not an object or uses n, time, event or prev_root.
+  Result<std::uint64_t> append(std::string_view event, std::string_view fields_json);
+  Result<std::uint64_t> append_many(std::span<const LogRecordInput> records);
+  Status sync();
+
+  // Appends a checkpoint record signed by key over all records so far, and
+  // syncs. Returns the signed note.
+  Result<std::string> checkpoint(const PrivateKey& key);
+
+  // Reads records other processes appended since the last look.
+  Status refresh();
+
+  std::uint64_t size() const;
+  Digest root() const;
+  Result<Digest> root_at(std::uint64_t size) const;
+  Result<std::string> record(std::uint64_t n) const;  // the line, without newline
+  Result<std::vector<Digest>> inclusion_proof(std::uint64_t n, std::uint64_t size) const;
+  Result<std::vector<Digest>> consistency_proof(std::uint64_t m, std::uint64_t n) const;
+  // The most recent checkpoint record's index and note, if any.
+  std::optional<std::pair<std::uint64_t, std::string>> latest_checkpoint() const;
+  const std::filesystem::path& path() const;
+
+ private:
+  struct Impl;
+  explicit TransferLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct LogVerification {
+  std::uint64_t records = 0;
+  std::uint64_t checkpoints = 0;
+  std::optional<Checkpoint> last_checkpoint;
+  std::uint64_t uncovered = 0;  // records after the last checkpoint
+  Digest root;                  // root over all records
+};
+
+// Checks a log file completely, reading only: every line's n and prev_root,
+// every checkpoint's signature (by one of keys), size, root and consistency
+// with the checkpoint before it, and that the log contains every tree in
+// known_checkpoints (signed notes seen earlier, e.g. exported before). On the
+// first problem returns corrupt (tampering) or refused (bad signature) naming
+// the first bad record.
+Result<LogVerification> verify_log_file(const std::filesystem::path& path,
+                                        std::span<const PublicKey> keys,
+                                        std::span<const std::string> known_checkpoints = {});
+
+// An inclusion proof for record n against the first checkpoint in the log
+// that covers it, as JSON: {"n", "record", "tree_size", "proof": [hex...],
+// "checkpoint": <signed note>}. not_found when no checkpoint covers record n yet.
+Result<std::string> prove_record(const std::filesystem::path& path, std::uint64_t n);
+
+struct ProofCheck {
+  std::uint64_t n = 0;
+  std::string record;
+  Checkpoint checkpoint;
+  std::string signer;
+};
+// Verifies a proof made by prove_record: the checkpoint's signature by one of
+// keys, and the record's inclusion in that checkpoint's tree.
+Result<ProofCheck> verify_proof(std::string_view proof_json, std::span<const PublicKey> keys);
+
+}  // namespace airlock

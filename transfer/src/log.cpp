@@ -1,0 +1,513 @@
+#include "airlock/transfer/log.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "airlock/verify/file.h"
+#include "airlock/verify/merkle.h"
+
+namespace airlock {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+constexpr std::size_t kMaxLine = 1 << 20;  // a record longer than 1 MiB is refused
+constexpr std::size_t kReadChunk = 4 << 20;
+constexpr std::string_view kPrevPrefix = ",\"prev_root\":\"";
+constexpr std::string_view kCheckpointMark = ",\"event\":\"checkpoint\",";
+
+std::unexpected<Error> corrupt(const fs::path& path, std::string what) {
+  return fail(Code::corrupt, "transfer log " + path.string() + ": " + what);
+}
+
+// Holds an exclusive flock on fd for its lifetime.
+class FileLock {
+ public:
+  static Result<FileLock> acquire(int fd, const fs::path& path) {
+    int rc;
+    do {
+      rc = ::flock(fd, LOCK_EX);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) return fail_errno("lock " + path.string());
+    return FileLock(fd);
+  }
+  FileLock(FileLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  ~FileLock() {
+    if (fd_ >= 0) ::flock(fd_, LOCK_UN);
+  }
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// The structural chain over lines as this code writes them: n counts up from
+// 0 and prev_root is the root of everything before. Fast: it reads the fixed
+// prefix and suffix of each line and parses JSON only for checkpoint records.
+struct Chain {
+  std::vector<Digest> leaves;
+  std::vector<std::uint64_t> offsets;  // byte offset of each line
+  merkle::CompactRange range;
+  std::optional<std::pair<std::uint64_t, std::string>> latest_checkpoint;
+  std::uint64_t bytes = 0;  // length of the complete lines taken in
+
+  Status take(std::string_view line, const fs::path& path) {
+    const std::uint64_t n = leaves.size();
+    auto where = "record " + std::to_string(n);
+    if (line.size() > kMaxLine) return corrupt(path, where + " is longer than 1 MiB");
+    std::uint64_t found = 0;
+    if (!line.starts_with("{\"n\":")) return corrupt(path, where + " does not start with its n");
+    auto digits = line.substr(5);
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), found);
+    if (ec != std::errc() || ptr == digits.data() || *ptr != ',') {
+      return corrupt(path, where + " does not start with its n");
+    }
+    if (found != n) {
+      return corrupt(path, where + " has n=" + std::to_string(found) +
+                               " (records were deleted, inserted or reordered)");
+    }
+    const std::size_t tail = kPrevPrefix.size() + 64 + 2;
+    if (line.size() < tail || !line.ends_with("\"}") ||
+        line.substr(line.size() - tail, kPrevPrefix.size()) != kPrevPrefix) {
+      return corrupt(path, where + " does not end with its prev_root");
+    }
+    auto prev = Digest::parse(line.substr(line.size() - 66, 64));
+    if (!prev) return corrupt(path, where + " has a malformed prev_root");
+    if (*prev != range.root()) {
+      return corrupt(path, n == 0 ? "record 0 has a wrong prev_root"
+                                  : "record " + std::to_string(n - 1) +
+                                        " was altered: record " + std::to_string(n) +
+                                        " holds tree head " + prev->hex() +
+                                        ", the records before it hash to " + range.root().hex());
+    }
+    if (line.find(kCheckpointMark) != std::string_view::npos) {
+      json j = json::parse(line, nullptr, false);
+      if (j.is_object() && j.value("event", "") == "checkpoint" && j.contains("note") &&
+          j["note"].is_string()) {
+        latest_checkpoint.emplace(n, j["note"].get<std::string>());
+      }
+    }
+    auto leaf = merkle::leaf_hash(line);
+    leaves.push_back(leaf);
+    offsets.push_back(bytes);
+    range.append(leaf);
+    bytes += line.size() + 1;
+    return {};
+  }
+};
+
+// Reads fd from offset to its end, handing every complete line (without its
+// newline) to on_line. Returns how many bytes follow the last newline: a
+// record cut off mid-write.
+Result<std::size_t> for_each_line(int fd, const fs::path& path, std::uint64_t offset,
+                                  const std::function<Status(std::string_view)>& on_line) {
+  std::string pending;
+  std::vector<char> buf(kReadChunk);
+  for (;;) {
+    ssize_t got = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("read " + path.string());
+    }
+    if (got == 0) break;
+    offset += static_cast<std::uint64_t>(got);
+    pending.append(buf.data(), static_cast<std::size_t>(got));
+    std::size_t start = 0;
+    for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n', start)) {
+      if (auto s = on_line(std::string_view(pending).substr(start, nl - start)); !s) {
+        return fail(s.error());
+      }
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+    if (pending.size() > kMaxLine) return corrupt(path, "a record is longer than 1 MiB");
+  }
+  return pending.size();
+}
+
+// Takes every complete line after chain.bytes into the chain; an incomplete
+// last line is corrupt and left untouched on disk.
+Status read_lines(int fd, const fs::path& path, Chain& chain) {
+  auto torn = for_each_line(fd, path, chain.bytes,
+                            [&](std::string_view line) { return chain.take(line, path); });
+  if (!torn) return fail(torn.error());
+  if (*torn > 0) {
+    return corrupt(path, "record " + std::to_string(chain.leaves.size()) +
+                             " is incomplete: the file ends without a newline after " +
+                             std::to_string(*torn) +
+                             " bytes (a write was cut off); it is kept as it is for inspection");
+  }
+  return {};
+}
+
+Result<json> parse_fields(std::string_view fields_json) {
+  json fields = json::parse(fields_json, nullptr, false);
+  if (fields.is_discarded() || !fields.is_object()) {
+    return fail(Code::invalid_input, "log record fields must be a JSON object");
+  }
+  for (const char* reserved : {"n", "time", "event", "prev_root"}) {
+    if (fields.contains(reserved)) {
+      return fail(Code::invalid_input, std::string("log record fields may not set '") + reserved + "'");
+    }
+  }
+  return fields;
+}
+
+std::string make_line(std::uint64_t n, TimePoint time, std::string_view event, const json& fields,
+                      const Digest& prev_root) {
+  ojson line;
+  line["n"] = n;
+  line["time"] = format_time(time);
+  line["event"] = event;
+  for (const auto& [k, v] : fields.items()) line[k] = v;
+  line["prev_root"] = prev_root.hex();
+  return line.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string log_origin(const PublicKey& key) { return "airlock/" + key.id().hex().substr(0, 16); }
+
+struct TransferLog::Impl {
+  fs::path path;
+  Env* env = nullptr;
+  UniqueFd fd;
+  mutable std::mutex mu;
+  Chain chain;
+
+  Status catch_up() {
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return fail_errno(path.string());
+    if (static_cast<std::uint64_t>(st.st_size) == chain.bytes) return {};
+    if (static_cast<std::uint64_t>(st.st_size) < chain.bytes) {
+      return corrupt(path, "the file shrank from " + std::to_string(chain.bytes) + " to " +
+                               std::to_string(st.st_size) + " bytes while open");
+    }
+    return read_lines(fd.get(), path, chain);
+  }
+
+  // Caller holds mu and the file lock, and has caught up.
+  Result<std::uint64_t> write_lines(std::span<const std::pair<std::string, json>> records) {
+    const std::uint64_t first = chain.leaves.size();
+    const TimePoint now = env->now();
+    merkle::CompactRange range = chain.range;
+    std::string out;
+    std::vector<std::pair<std::uint64_t, std::size_t>> spans;  // offset in out, length
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      auto line = make_line(first + i, now, records[i].first, records[i].second, range.root());
+      if (line.size() > kMaxLine) return fail(Code::limit, "log record is longer than 1 MiB");
+      range.append(merkle::leaf_hash(line));
+      spans.emplace_back(out.size(), line.size());
+      out += line;
+      out += '\n';
+    }
+    auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
+    if (auto s = env->write(fd.get(), bytes); !s) {
+      // Put the file back exactly as it was: no torn record is left behind.
+      if (::ftruncate(fd.get(), static_cast<off_t>(chain.bytes)) != 0) {
+        return fail(s.error().context("appending to " + path.string() +
+                                      " failed and the partial record could not be removed"));
+      }
+      return fail(s.error().context("appending to " + path.string()));
+    }
+    for (const auto& [off, len] : spans) {
+      if (auto t = chain.take(std::string_view(out).substr(off, len), path); !t) return fail(t.error());
+    }
+    return first;
+  }
+};
+
+TransferLog::TransferLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TransferLog::~TransferLog() = default;
+
+Result<std::unique_ptr<TransferLog>> TransferLog::open(const fs::path& path, LogOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->env = options.env ? options.env : &Env::system();
+  if (!path.parent_path().empty()) {
+    if (auto s = make_dirs(path.parent_path()); !s) return fail(s.error());
+  }
+  auto fd = open_file(path, O_RDWR | O_APPEND | O_CREAT, 0644);
+  if (!fd) return fail(fd.error());
+  impl->fd = std::move(*fd);
+  {
+    auto lock = FileLock::acquire(impl->fd.get(), path);
+    if (!lock) return fail(lock.error());
+    if (auto s = impl->catch_up(); !s) return fail(s.error());
+  }
+  return std::unique_ptr<TransferLog>(new TransferLog(std::move(impl)));
+}
+
+Result<std::uint64_t> TransferLog::append(std::string_view event, std::string_view fields_json) {
+  LogRecordInput r{std::string(event), std::string(fields_json)};
+  return append_many(std::span(&r, 1));
+}
+
+Result<std::uint64_t> TransferLog::append_many(std::span<const LogRecordInput> records) {
+  std::vector<std::pair<std::string, json>> parsed;
+  parsed.reserve(records.size());
+  for (const auto& r : records) {
+    if (r.event.empty() || r.event == "checkpoint") {
+      return fail(Code::invalid_input, "log record needs an event other than 'checkpoint'");
+    }
+    auto fields = parse_fields(r.fields_json);
+    if (!fields) return fail(fields.error());
+    parsed.emplace_back(r.event, std::move(*fields));
+  }
+  std::lock_guard lk(impl_->mu);
+  auto lock = FileLock::acquire(impl_->fd.get(), impl_->path);
+  if (!lock) return fail(lock.error());
+  if (auto s = impl_->catch_up(); !s) return fail(s.error());
+  return impl_->write_lines(parsed);
+}
+
+Status TransferLog::sync() { return impl_->env->sync(impl_->fd.get(), impl_->path.string()); }
+
+Result<std::string> TransferLog::checkpoint(const PrivateKey& key) {
+  std::lock_guard lk(impl_->mu);
+  auto lock = FileLock::acquire(impl_->fd.get(), impl_->path);
+  if (!lock) return fail(lock.error());
+  if (auto s = impl_->catch_up(); !s) return fail(s.error());
+  Checkpoint cp{log_origin(key.public_key()), impl_->chain.leaves.size(), impl_->chain.range.root()};
+  auto note = sign_checkpoint(cp, key, kLogKeyName);
+  if (!note) return fail(note.error());
+  json fields{{"size", cp.size}, {"root", cp.root.hex()}, {"note", *note}};
+  std::pair<std::string, json> record{"checkpoint", std::move(fields)};
+  auto n = impl_->write_lines(std::span(&record, 1));
+  if (!n) return fail(n.error());
+  if (auto s = impl_->env->sync(impl_->fd.get(), impl_->path.string()); !s) return fail(s.error());
+  return *note;
+}
+
+Status TransferLog::refresh() {
+  std::lock_guard lk(impl_->mu);
+  return impl_->catch_up();
+}
+
+std::uint64_t TransferLog::size() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->chain.leaves.size();
+}
+
+Digest TransferLog::root() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->chain.range.root();
+}
+
+Result<Digest> TransferLog::root_at(std::uint64_t size) const {
+  std::lock_guard lk(impl_->mu);
+  if (size > impl_->chain.leaves.size()) {
+    return fail(Code::not_found, "the log has only " + std::to_string(impl_->chain.leaves.size()) +
+                                     " records");
+  }
+  return merkle::root(std::span(impl_->chain.leaves).first(size));
+}
+
+Result<std::string> TransferLog::record(std::uint64_t n) const {
+  std::lock_guard lk(impl_->mu);
+  const auto& c = impl_->chain;
+  if (n >= c.leaves.size()) return fail(Code::not_found, "no record " + std::to_string(n));
+  std::uint64_t end = n + 1 < c.offsets.size() ? c.offsets[n + 1] : c.bytes;
+  std::string line(end - c.offsets[n] - 1, '\0');
+  ssize_t got = ::pread(impl_->fd.get(), line.data(), line.size(), static_cast<off_t>(c.offsets[n]));
+  if (got != static_cast<ssize_t>(line.size())) return fail_errno("read " + impl_->path.string());
+  if (merkle::leaf_hash(line) != c.leaves[n]) {
+    return corrupt(impl_->path, "record " + std::to_string(n) + " changed on disk");
+  }
+  return line;
+}
+
+Result<std::vector<Digest>> TransferLog::inclusion_proof(std::uint64_t n, std::uint64_t size) const {
+  std::lock_guard lk(impl_->mu);
+  if (n >= size || size > impl_->chain.leaves.size()) {
+    return fail(Code::not_found, "no record " + std::to_string(n) + " in a tree of size " +
+                                     std::to_string(size));
+  }
+  return merkle::inclusion_proof(std::span(impl_->chain.leaves).first(size), n);
+}
+
+Result<std::vector<Digest>> TransferLog::consistency_proof(std::uint64_t m, std::uint64_t n) const {
+  std::lock_guard lk(impl_->mu);
+  if (m > n || n > impl_->chain.leaves.size()) {
+    return fail(Code::invalid_input, "no consistency proof from " + std::to_string(m) + " to " +
+                                         std::to_string(n));
+  }
+  return merkle::consistency_proof(std::span(impl_->chain.leaves).first(n), m);
+}
+
+std::optional<std::pair<std::uint64_t, std::string>> TransferLog::latest_checkpoint() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->chain.latest_checkpoint;
+}
+
+const fs::path& TransferLog::path() const { return impl_->path; }
+
+// ---------------------------------------------------------------------------
+// Verification, reading only.
+
+namespace {
+
+// Full check of one record on top of the structural chain.
+Status check_record(std::string_view line, std::uint64_t n, const fs::path& path) {
+  json j = json::parse(line, nullptr, false);
+  auto where = "record " + std::to_string(n);
+  if (j.is_discarded() || !j.is_object()) return corrupt(path, where + " is not a JSON object");
+  if (!j.contains("time") || !j["time"].is_string() || !parse_time(j["time"].get<std::string>())) {
+    return corrupt(path, where + " has no valid time");
+  }
+  if (!j.contains("event") || !j["event"].is_string() || j["event"].get<std::string>().empty()) {
+    return corrupt(path, where + " has no event");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<LogVerification> verify_log_file(const fs::path& path, std::span<const PublicKey> keys,
+                                        std::span<const std::string> known_checkpoints) {
+  if (keys.empty()) return fail(Code::invalid_input, "verifying a log needs the log's public key");
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) return fail(fd.error());
+  Chain chain;
+  LogVerification out;
+  std::optional<Checkpoint> previous;
+  std::uint64_t checkpoints = 0;
+  auto on_line = [&](std::string_view line) -> Status {
+    const std::uint64_t n = chain.leaves.size();
+    const Digest root_before = chain.range.root();
+    if (auto s = chain.take(line, path); !s) return s;
+    if (auto s = check_record(line, n, path); !s) return s;
+    if (line.find(kCheckpointMark) == std::string_view::npos) return {};
+    json j = json::parse(line, nullptr, false);
+    if (j.value("event", "") != "checkpoint") return {};
+    auto where = "checkpoint record " + std::to_string(n);
+    if (!j.contains("note") || !j["note"].is_string()) return corrupt(path, where + " has no note");
+    auto v = verify_checkpoint(j["note"].get<std::string>(), keys);
+    if (!v) return fail(v.error().code, "transfer log " + path.string() + ": " + where + ": " + v.error().message);
+    const auto& cp = v->checkpoint;
+    if (cp.size != n || cp.root != root_before) {
+      return corrupt(path, where + " signs tree size " + std::to_string(cp.size) + " root " +
+                               cp.root.hex() + ", but the " + std::to_string(n) +
+                               " records before it hash to " + root_before.hex());
+    }
+    if (previous) {
+      if (previous->origin != cp.origin) {
+        return corrupt(path, where + " has origin '" + cp.origin + "', earlier ones '" +
+                                 previous->origin + "'");
+      }
+      auto proof = merkle::consistency_proof(std::span(chain.leaves).first(n), previous->size);
+      if (!merkle::verify_consistency(previous->size, cp.size, previous->root, cp.root, proof)) {
+        return corrupt(path, where + " is not consistent with the checkpoint before it");
+      }
+    }
+    previous = cp;
+    ++checkpoints;
+    return {};
+  };
+  auto torn = for_each_line(fd->get(), path, 0, on_line);
+  if (!torn) return fail(torn.error());
+  if (*torn > 0) {
+    return corrupt(path, "record " + std::to_string(chain.leaves.size()) +
+                             " is incomplete: the file ends without a newline (truncated tail)");
+  }
+  for (const auto& note : known_checkpoints) {
+    auto v = verify_checkpoint(note, keys);
+    if (!v) return fail(v.error().context("known checkpoint"));
+    const auto& cp = v->checkpoint;
+    if (cp.size > chain.leaves.size()) {
+      return corrupt(path, "the log has " + std::to_string(chain.leaves.size()) +
+                               " records, but a checkpoint signed earlier covers " +
+                               std::to_string(cp.size) + ": records were removed from the end");
+    }
+    auto root = merkle::root(std::span(chain.leaves).first(cp.size));
+    if (root != cp.root) {
+      return corrupt(path, "the first " + std::to_string(cp.size) +
+                               " records do not match a checkpoint signed earlier (root " +
+                               cp.root.hex() + ", log gives " + root.hex() + ")");
+    }
+  }
+  out.records = chain.leaves.size();
+  out.checkpoints = checkpoints;
+  out.last_checkpoint = previous;
+  out.uncovered = previous ? out.records - previous->size : out.records;
+  out.root = chain.range.root();
+  return out;
+}
+
+Result<std::string> prove_record(const fs::path& path, std::uint64_t n) {
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) return fail(fd.error());
+  Chain chain;
+  std::optional<std::string> record;
+  std::optional<std::pair<std::uint64_t, std::string>> covering;  // first checkpoint after n
+  auto torn = for_each_line(fd->get(), path, 0, [&](std::string_view line) -> Status {
+    const std::uint64_t i = chain.leaves.size();
+    if (auto s = chain.take(line, path); !s) return s;
+    if (i == n) record = std::string(line);
+    if (i > n && !covering && chain.latest_checkpoint && chain.latest_checkpoint->first == i) {
+      covering = chain.latest_checkpoint;
+    }
+    return {};
+  });
+  if (!torn) return fail(torn.error());
+  if (!record) return fail(Code::not_found, "no record " + std::to_string(n));
+  if (!covering) {
+    return fail(Code::not_found, "record " + std::to_string(n) +
+                                     " is not covered by a checkpoint yet; prove it after the next one");
+  }
+  const std::uint64_t size = covering->first;
+  json proof = json::array();
+  for (const auto& d : merkle::inclusion_proof(std::span(chain.leaves).first(size), n)) {
+    proof.push_back(d.hex());
+  }
+  json out{{"n", n}, {"record", *record}, {"tree_size", size}, {"proof", proof},
+           {"checkpoint", covering->second}};
+  return out.dump(2) + "\n";
+}
+
+Result<ProofCheck> verify_proof(std::string_view proof_json, std::span<const PublicKey> keys) {
+  auto bad = [](std::string what) { return fail(Code::invalid_input, "inclusion proof: " + what); };
+  json j = json::parse(proof_json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  if (!j.contains("n") || !j["n"].is_number_unsigned() || !j.contains("record") ||
+      !j["record"].is_string() || !j.contains("tree_size") || !j["tree_size"].is_number_unsigned() ||
+      !j.contains("proof") || !j["proof"].is_array() || !j.contains("checkpoint") ||
+      !j["checkpoint"].is_string()) {
+    return bad("needs n, record, tree_size, proof and checkpoint");
+  }
+  ProofCheck out;
+  out.n = j["n"].get<std::uint64_t>();
+  out.record = j["record"].get<std::string>();
+  std::vector<Digest> path;
+  for (const auto& p : j["proof"]) {
+    if (!p.is_string()) return bad("proof entries must be hex digests");
+    auto d = Digest::parse(p.get<std::string>());
+    if (!d) return bad(d.error().message);
+    path.push_back(*d);
+  }
+  auto v = verify_checkpoint(j["checkpoint"].get<std::string>(), keys);
+  if (!v) return fail(v.error());
+  out.checkpoint = v->checkpoint;
+  out.signer = v->signer;
+  if (out.checkpoint.size != j["tree_size"].get<std::uint64_t>()) {
+    return fail(Code::refused, "inclusion proof: tree_size does not match the checkpoint");
+  }
+  if (!merkle::verify_inclusion(out.n, out.checkpoint.size, merkle::leaf_hash(out.record), path,
+                                out.checkpoint.root)) {
+    return fail(Code::refused, "inclusion proof: record " + std::to_string(out.n) +
+                                   " is not in the tree of size " +
+                                   std::to_string(out.checkpoint.size) + " that the checkpoint signs");
+  }
+  return out;
+}
+
+}  // namespace airlock
