@@ -49,6 +49,12 @@ std::map<std::string, std::string> tree_fingerprint(const fs::path& root) {
   return out;
 }
 
+std::map<std::string, std::string> store_fingerprint(const fs::path& store) {
+  auto out = tree_fingerprint(store);
+  out.erase("index/lock.mdb");
+  return out;
+}
+
 void FaultEnv::hook(const std::string& op) {
   int n = ++counts_[op];
   if (before) before(op, n);

@@ -33,6 +33,9 @@ std::string read_text(const std::filesystem::path& path);
 // Every regular file below root (relative path -> sha256 hex of its bytes),
 // for asserting that a directory is exactly as it was.
 std::map<std::string, std::string> tree_fingerprint(const std::filesystem::path& root);
+// The same for a store directory, leaving out LMDB's reader lock table,
+// which readers touch without changing anything stored.
+std::map<std::string, std::string> store_fingerprint(const std::filesystem::path& store);
 
 // An Env that fails or stops at chosen points.
 class FaultEnv : public Env {

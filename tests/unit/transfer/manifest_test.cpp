@@ -1,0 +1,121 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "airlock/transfer/manifest.h"
+
+namespace airlock {
+namespace {
+
+using json = nlohmann::json;
+
+Manifest sample() {
+  Manifest m;
+  m.stream = "debian-security";
+  m.sequence = 2;
+  m.previous = sha256(std::string_view("previous manifest"));
+  m.kind = "delta";
+  m.created = parse_time("2026-11-22T10:00:00Z").value();
+  m.expires = parse_time("2026-12-22T10:00:00Z").value();
+  m.producer = "airlock-mirror 0.1.0";
+  m.snapshots = {{sha256(std::string_view("snap")), "debian-security"}};
+  m.objects = {{sha256(std::string_view("a")), 1}, {sha256(std::string_view("bb")), 2}};
+  std::sort(m.objects.begin(), m.objects.end(),
+            [](const BundleObject& a, const BundleObject& b) { return a.sha256 < b.sha256; });
+  m.archive_size = tar_size_for(m.objects);
+  m.volumes = {{"data.000", 100, sha256(std::string_view("v0"))},
+               {"data.001", 7, sha256(std::string_view("v1"))}};
+  m.log_json = R"([{"event":"sync","n":0}])";
+  return m;
+}
+
+TEST(Manifest, RoundTrip) {
+  auto m = sample();
+  auto text = m.to_json();
+  auto back = Manifest::parse(text);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->to_json(), text);
+  EXPECT_EQ(back->objects, m.objects);
+  EXPECT_EQ(back->volumes, m.volumes);
+  EXPECT_EQ(back->previous, m.previous);
+  EXPECT_EQ(back->payload_size(), 3u);
+  EXPECT_NE(back->find(sha256(std::string_view("bb"))), nullptr);
+  EXPECT_EQ(back->find(sha256(std::string_view("zz"))), nullptr);
+  EXPECT_EQ(tar_size_for(m.objects), 1024u + 2 * 1024u);
+}
+
+TEST(Manifest, NamesAndSizes) {
+  EXPECT_EQ(bundle_dir_name("debian", 7), "airlock-debian-000007");
+  EXPECT_EQ(volume_name(12), "data.012");
+  EXPECT_TRUE(valid_stream_name("debian-security.1"));
+  for (std::string bad : {"", "-x", "Debian", "a/b", "a b", ".."}) {
+    EXPECT_FALSE(valid_stream_name(bad)) << bad;
+  }
+  for (std::string bad : {std::string(65, 'a')}) {
+    EXPECT_FALSE(valid_stream_name(bad)) << bad;
+  }
+}
+
+// Each edit of a valid manifest and the message that names it.
+TEST(Manifest, RefusesMalformedFields) {
+  auto base = json::parse(sample().to_json());
+  struct Case {
+    std::function<void(json&)> edit;
+    std::string message;
+  } cases[] = {
+      {[](json& j) { j["format"] = "airlock-bundle/2"; }, "unsupported format 'airlock-bundle/2'"},
+      {[](json& j) { j["extra"] = 1; }, "fields must be exactly"},
+      {[](json& j) { j.erase("volumes"); }, "fields must be exactly"},
+      {[](json& j) { j["stream"] = "../etc"; }, "stream must be"},
+      {[](json& j) { j["sequence"] = 0; }, "sequence must be"},
+      {[](json& j) { j["sequence"] = -3; }, "sequence must be"},
+      {[](json& j) { j["kind"] = "partial"; }, "kind must be"},
+      {[](json& j) { j["previous"] = nullptr; }, "must name its previous manifest"},
+      {[](json& j) { j["kind"] = "full"; }, "previous must be null"},
+      {[](json& j) { j["previous"] = "ABC"; }, "previous"},
+      {[](json& j) { j["created"] = "yesterday"; }, "created"},
+      {[](json& j) { j["expires"] = j["created"]; }, "expires must be after created"},
+      {[](json& j) { j["objects"][0]["size"] = "1"; }, "size must be a non-negative integer"},
+      {[](json& j) { std::swap(j["objects"][0], j["objects"][1]); }, "objects must be sorted"},
+      {[](json& j) { j["objects"][1] = j["objects"][0]; }, "objects must be sorted by sha256 and unique"},
+      {[](json& j) { j["objects"][0]["size"] = 1ull << 40; }, "larger than 8 GiB"},
+      {[](json& j) { j["archive_size"] = 4096; }, "archive_size 4096 does not match"},
+      {[](json& j) { j["volumes"][1]["name"] = "data.002"; }, "volume 1 must be named data.001"},
+      {[](json& j) { j["volumes"][0]["name"] = "../data.000"; }, "volume 0 must be named data.000"},
+      {[](json& j) { j["volumes"] = json::array(); }, "volumes must list 1 to 1000"},
+      {[](json& j) { j["volumes"][0]["size"] = 0; }, "volume data.000 is empty"},
+      {[](json& j) { j["snapshots"][0]["repo"] = "a/b"; }, "snapshot repo name"},
+      {[](json& j) { j["snapshots"].push_back(j["snapshots"][0]); }, "listed twice"},
+      {[](json& j) { j["log"] = json::array({1}); }, "log must be an array of records"},
+  };
+  for (const auto& c : cases) {
+    auto doc = base;
+    c.edit(doc);
+    auto r = Manifest::parse(doc.dump());
+    ASSERT_FALSE(r) << c.message;
+    EXPECT_EQ(r.error().code, Code::invalid_input);
+    EXPECT_NE(r.error().message.find(c.message), std::string::npos)
+        << "expected '" << c.message << "' in '" << r.error().message << "'";
+  }
+  EXPECT_FALSE(Manifest::parse("not json"));
+  EXPECT_FALSE(Manifest::parse("[]"));
+  EXPECT_FALSE(Manifest::parse(""));
+}
+
+TEST(Signatures, RoundTripAndStrictParse) {
+  auto key = PrivateKey::generate().value();
+  auto sig = key.sign(std::string_view("m")).value();
+  std::vector<SignatureEntry> sigs{{key.public_key().id(), {sig.begin(), sig.end()}}};
+  auto text = signatures_to_json(sigs);
+  auto back = parse_signatures(text);
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ((*back)[0].keyid, key.public_key().id());
+  EXPECT_EQ((*back)[0].sig, sigs[0].sig);
+  EXPECT_FALSE(parse_signatures(R"({"signatures":[{"keyid":"x","sig":"AA=="}]})"));
+  EXPECT_FALSE(parse_signatures(R"({"signatures":{}})"));
+  EXPECT_FALSE(parse_signatures(R"({"sigs":[]})"));
+}
+
+}  // namespace
+}  // namespace airlock

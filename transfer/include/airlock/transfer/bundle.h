@@ -1,0 +1,144 @@
+// Signed, content-addressed bundles on removable media.
+//
+//   airlock-<stream>-<seq>/manifest.json, manifest.sig.json, data.000 ... data.NNN
+//
+// The volumes are consecutive byte ranges of one zstd-compressed ustar stream
+// holding exactly the manifest's objects as regular files objects/<sha256>,
+// sorted, mode 0644, uid/gid 0, mtime 0: the same inputs give the same bytes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "airlock/store/store.h"
+#include "airlock/transfer/manifest.h"
+#include "airlock/verify/trust.h"
+
+namespace airlock {
+
+// Progress of long work: bytes done of bytes total (total 0 when unknown).
+using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+inline constexpr std::uint64_t kDefaultVolumeSize = 4ull << 30;
+
+struct ExportRequest {
+  const Store* store = nullptr;
+  std::vector<Digest> snapshots;  // snapshot ids to carry
+  std::set<Digest> exclude;       // objects the receiver already holds (empty: carry all)
+  std::string stream;
+  std::uint64_t sequence = 1;
+  std::optional<Digest> previous;
+  bool full = false;
+  TimePoint created{};
+  TimePoint expires{};
+  std::string producer;
+  std::string log_json = "[]";  // producer's log records to carry, a JSON array
+  std::uint64_t volume_size = kDefaultVolumeSize;
+  int zstd_level = 3;    // 1..19
+  int zstd_threads = 0;  // 0: one per core
+  std::vector<const PrivateKey*> keys;  // at least one
+  std::filesystem::path out_dir;        // the media root; the bundle goes in a new directory below
+  ProgressFn progress;
+};
+
+struct ExportResult {
+  std::filesystem::path dir;
+  Manifest manifest;
+  Digest manifest_sha256;
+  std::uint64_t bytes = 0;  // total volume bytes
+};
+
+// Writes the bundle into <out_dir>/<name>.partial, fsyncs everything and
+// renames it into place. Every object is re-hashed as it is read from the
+// store. On failure nothing that looks like a complete bundle is left.
+Result<ExportResult> write_bundle(const ExportRequest& request);
+
+// Adds key's signature to an existing bundle's manifest.sig.json (replaced
+// atomically); nothing else changes. refused when key already signed.
+Status cosign_bundle(const std::filesystem::path& bundle_dir, const PrivateKey& key);
+
+// --- Reading --------------------------------------------------------------
+
+struct VerifiedManifest {
+  Manifest manifest;
+  std::string raw;        // the exact signed bytes
+  Digest sha256;          // of raw: the bundle's identity, the next bundle's "previous"
+  TrustCheck trust;
+};
+
+// Import steps 1-2: reads manifest.json (capped at 64 MiB) and
+// manifest.sig.json, checks the signature threshold over the raw bytes before
+// parsing anything, then parses and checks format and expiry. refused /
+// invalid_input / limit with one line on failure.
+Result<VerifiedManifest> read_manifest(const std::filesystem::path& bundle_dir,
+                                       const TrustPolicy& trust, TimePoint now);
+
+// Finds each volume in the first of dirs that has it.
+struct VolumeLocation {
+  BundleVolume volume;
+  std::optional<std::filesystem::path> path;  // empty when no dir has it
+};
+std::vector<VolumeLocation> locate_volumes(const Manifest& manifest,
+                                           std::span<const std::filesystem::path> dirs);
+
+// Import step 3: every volume present with the declared size and SHA-256, and
+// no data.NNN file in dirs that the manifest does not list. refused naming
+// the first bad volume.
+Status check_volumes(const Manifest& manifest, std::span<const std::filesystem::path> dirs,
+                     const ProgressFn& progress = {});
+
+// Checks only the volumes present in dirs (one disc at a time); returns the
+// names of those still missing.
+Result<std::vector<std::string>> check_present_volumes(const Manifest& manifest,
+                                                       std::span<const std::filesystem::path> dirs);
+
+// Receives the objects of a bundle as they stream out of it.
+class BundleSink {
+ public:
+  virtual ~BundleSink() = default;
+  virtual Status begin(const BundleObject& object) = 0;
+  virtual Status write(std::span<const std::uint8_t> bytes) = 0;
+  // Called after the reader has checked the bytes hash to object.sha256.
+  virtual Status end() = 0;
+};
+
+// Import step 4: decompresses the volumes (zstd with a bounded window, never
+// more than the declared archive size) and checks every tar entry: a regular
+// file named objects/<sha256> listed in the manifest with its declared size,
+// in order, once; nothing unlisted, nothing missing; each object's bytes hash
+// to its name. Streams each object into sink. Writes nothing itself.
+Status extract_bundle(const Manifest& manifest, std::span<const std::filesystem::path> dirs,
+                      BundleSink& sink, const ProgressFn& progress = {});
+
+// The entry checks of extract_bundle over an uncompressed tar stream given
+// as bytes (for fuzzing and tests).
+Status check_tar_entries(const Manifest& manifest, std::span<const std::uint8_t> tar,
+                         BundleSink& sink);
+
+// A sink that keeps nothing (airlock-verify).
+class DiscardSink : public BundleSink {
+ public:
+  Status begin(const BundleObject&) override { return {}; }
+  Status write(std::span<const std::uint8_t>) override { return {}; }
+  Status end() override { return {}; }
+};
+
+// A sink that puts every object into a store batch (import).
+class BatchSink : public BundleSink {
+ public:
+  explicit BatchSink(Batch& batch) : batch_(batch) {}
+  Status begin(const BundleObject& object) override;
+  Status write(std::span<const std::uint8_t> bytes) override;
+  Status end() override;
+
+ private:
+  Batch& batch_;
+  std::optional<ObjectSink> current_;
+};
+
+}  // namespace airlock

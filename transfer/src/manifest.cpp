@@ -1,0 +1,269 @@
+#include "airlock/transfer/manifest.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "airlock/verify/encoding.h"
+
+namespace airlock {
+namespace {
+
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+constexpr std::size_t kMaxVolumes = 1000;
+constexpr std::size_t kMaxSignatures = 64;
+
+std::unexpected<Error> bad(std::string what) {
+  return fail(Code::invalid_input, "manifest: " + what);
+}
+
+bool valid_repo_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return name != "." && name != "..";
+}
+
+Result<Digest> digest_field(const json& obj, const char* field, const std::string& where) {
+  if (!obj.contains(field) || !obj[field].is_string()) {
+    return bad(where + ": " + field + " must be a 64-hex-digit string");
+  }
+  auto d = Digest::parse(obj[field].get<std::string>());
+  if (!d) return bad(where + ": " + field + ": " + d.error().message);
+  return *d;
+}
+
+Result<std::uint64_t> size_field(const json& obj, const char* field, const std::string& where) {
+  if (!obj.contains(field) || !obj[field].is_number_unsigned()) {
+    return bad(where + ": " + field + " must be a non-negative integer");
+  }
+  return obj[field].get<std::uint64_t>();
+}
+
+bool has_exactly(const json& obj, std::initializer_list<const char*> fields) {
+  if (!obj.is_object() || obj.size() != fields.size()) return false;
+  for (const char* f : fields) {
+    if (!obj.contains(f)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool valid_stream_name(std::string_view stream) {
+  if (stream.empty() || stream.size() > 64) return false;
+  for (std::size_t i = 0; i < stream.size(); ++i) {
+    char c = stream[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!(alnum || (i > 0 && (c == '.' || c == '_' || c == '-')))) return false;
+  }
+  return true;
+}
+
+std::string bundle_dir_name(std::string_view stream, std::uint64_t sequence) {
+  char seq[24];
+  std::snprintf(seq, sizeof seq, "%06llu", static_cast<unsigned long long>(sequence));
+  return "airlock-" + std::string(stream) + "-" + seq;
+}
+
+std::string volume_name(std::size_t index) {
+  char name[16];
+  std::snprintf(name, sizeof name, "data.%03zu", index);
+  return name;
+}
+
+std::uint64_t tar_size_for(const std::vector<BundleObject>& objects) {
+  std::uint64_t total = 1024;  // two zero blocks end the archive
+  for (const auto& o : objects) total += 512 + (o.size + 511) / 512 * 512;
+  return total;
+}
+
+std::uint64_t Manifest::payload_size() const {
+  std::uint64_t total = 0;
+  for (const auto& o : objects) total += o.size;
+  return total;
+}
+
+const BundleObject* Manifest::find(const Digest& id) const {
+  auto it = std::lower_bound(objects.begin(), objects.end(), id,
+                             [](const BundleObject& o, const Digest& d) { return o.sha256 < d; });
+  if (it == objects.end() || it->sha256 != id) return nullptr;
+  return &*it;
+}
+
+std::string Manifest::to_json() const {
+  ojson doc;
+  doc["format"] = kBundleFormat;
+  doc["stream"] = stream;
+  doc["sequence"] = sequence;
+  doc["previous"] = previous ? ojson(previous->hex()) : ojson(nullptr);
+  doc["kind"] = kind;
+  doc["created"] = format_time(created);
+  doc["expires"] = format_time(expires);
+  doc["producer"] = producer;
+  ojson snaps = ojson::array();
+  for (const auto& s : snapshots) snaps.push_back(ojson{{"id", s.id.hex()}, {"repo", s.repo}});
+  doc["snapshots"] = std::move(snaps);
+  ojson objs = ojson::array();
+  for (const auto& o : objects) objs.push_back(ojson{{"sha256", o.sha256.hex()}, {"size", o.size}});
+  doc["objects"] = std::move(objs);
+  doc["archive_size"] = archive_size;
+  ojson vols = ojson::array();
+  for (const auto& v : volumes) {
+    vols.push_back(ojson{{"name", v.name}, {"size", v.size}, {"sha256", v.sha256.hex()}});
+  }
+  doc["volumes"] = std::move(vols);
+  doc["log"] = ojson::parse(log_json, nullptr, false);
+  if (doc["log"].is_discarded()) doc["log"] = ojson::array();
+  return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+Result<Manifest> Manifest::parse(std::string_view text) {
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return bad("not a JSON object");
+  if (!doc.contains("format") || !doc["format"].is_string()) return bad("format is missing");
+  if (doc["format"].get<std::string>() != kBundleFormat) {
+    return bad("unsupported format '" + doc["format"].get<std::string>() + "' (expected " +
+               std::string(kBundleFormat) + ")");
+  }
+  if (!has_exactly(doc, {"format", "stream", "sequence", "previous", "kind", "created", "expires",
+                         "producer", "snapshots", "objects", "archive_size", "volumes", "log"})) {
+    return bad("fields must be exactly format, stream, sequence, previous, kind, created, "
+               "expires, producer, snapshots, objects, archive_size, volumes, log");
+  }
+  Manifest m;
+  if (!doc["stream"].is_string() || !valid_stream_name(doc["stream"].get<std::string>())) {
+    return bad("stream must be 1-64 characters of a-z 0-9 . _ -");
+  }
+  m.stream = doc["stream"].get<std::string>();
+  if (!doc["sequence"].is_number_unsigned() || doc["sequence"].get<std::uint64_t>() < 1 ||
+      doc["sequence"].get<std::uint64_t>() > 999999) {
+    return bad("sequence must be an integer from 1 to 999999");
+  }
+  m.sequence = doc["sequence"].get<std::uint64_t>();
+  if (!doc["kind"].is_string() ||
+      (doc["kind"].get<std::string>() != "delta" && doc["kind"].get<std::string>() != "full")) {
+    return bad("kind must be \"delta\" or \"full\"");
+  }
+  m.kind = doc["kind"].get<std::string>();
+  if (!doc["previous"].is_null()) {
+    auto p = digest_field(doc, "previous", "previous");
+    if (!p) return fail(p.error());
+    m.previous = *p;
+  }
+  if ((m.kind == "full" || m.sequence == 1) && m.previous) {
+    return bad("previous must be null for a full bundle or sequence 1");
+  }
+  if (m.kind == "delta" && m.sequence > 1 && !m.previous) {
+    return bad("a delta bundle after sequence 1 must name its previous manifest");
+  }
+  for (const char* f : {"created", "expires"}) {
+    if (!doc[f].is_string()) return bad(std::string(f) + " must be an RFC 3339 time");
+    auto t = parse_time(doc[f].get<std::string>());
+    if (!t) return bad(std::string(f) + ": " + t.error().message);
+    (std::string(f) == "created" ? m.created : m.expires) = *t;
+  }
+  if (m.expires <= m.created) return bad("expires must be after created");
+  if (!doc["producer"].is_string() || doc["producer"].get<std::string>().size() > 1024) {
+    return bad("producer must be a string of at most 1024 bytes");
+  }
+  m.producer = doc["producer"].get<std::string>();
+
+  if (!doc["snapshots"].is_array()) return bad("snapshots must be an array");
+  std::set<Digest> snapshot_ids;
+  for (const auto& s : doc["snapshots"]) {
+    if (!has_exactly(s, {"id", "repo"}) || !s["repo"].is_string()) {
+      return bad("each snapshot needs exactly id and repo");
+    }
+    auto id = digest_field(s, "id", "snapshot");
+    if (!id) return fail(id.error());
+    if (!valid_repo_name(s["repo"].get<std::string>())) return bad("snapshot repo name is not valid");
+    if (!snapshot_ids.insert(*id).second) return bad("snapshot " + id->hex() + " is listed twice");
+    m.snapshots.push_back({*id, s["repo"].get<std::string>()});
+  }
+
+  if (!doc["objects"].is_array()) return bad("objects must be an array");
+  m.objects.reserve(doc["objects"].size());
+  for (const auto& o : doc["objects"]) {
+    if (!has_exactly(o, {"sha256", "size"})) return bad("each object needs exactly sha256 and size");
+    auto id = digest_field(o, "sha256", "object");
+    if (!id) return fail(id.error());
+    auto size = size_field(o, "size", "object " + id->hex());
+    if (!size) return fail(size.error());
+    if (*size > kMaxObjectSize) return bad("object " + id->hex() + " is larger than 8 GiB");
+    if (!m.objects.empty() && !(m.objects.back().sha256 < *id)) {
+      return bad("objects must be sorted by sha256 and unique (at " + id->hex() + ")");
+    }
+    m.objects.push_back({*id, *size});
+  }
+  auto archive_size = size_field(doc, "archive_size", "archive");
+  if (!archive_size) return fail(archive_size.error());
+  m.archive_size = *archive_size;
+  if (m.archive_size != tar_size_for(m.objects)) {
+    return bad("archive_size " + std::to_string(m.archive_size) + " does not match the objects (" +
+               std::to_string(tar_size_for(m.objects)) + ")");
+  }
+
+  if (!doc["volumes"].is_array() || doc["volumes"].empty() ||
+      doc["volumes"].size() > kMaxVolumes) {
+    return bad("volumes must list 1 to 1000 volumes");
+  }
+  for (const auto& v : doc["volumes"]) {
+    if (!has_exactly(v, {"name", "size", "sha256"}) || !v["name"].is_string()) {
+      return bad("each volume needs exactly name, size and sha256");
+    }
+    auto expected = volume_name(m.volumes.size());
+    if (v["name"].get<std::string>() != expected) {
+      return bad("volume " + std::to_string(m.volumes.size()) + " must be named " + expected);
+    }
+    auto size = size_field(v, "size", expected);
+    if (!size) return fail(size.error());
+    if (*size == 0) return bad("volume " + expected + " is empty");
+    auto sha = digest_field(v, "sha256", expected);
+    if (!sha) return fail(sha.error());
+    m.volumes.push_back({expected, *size, *sha});
+  }
+
+  if (!doc["log"].is_array()) return bad("log must be an array of records");
+  for (const auto& r : doc["log"]) {
+    if (!r.is_object()) return bad("log must be an array of records");
+  }
+  m.log_json = doc["log"].dump();
+  return m;
+}
+
+Result<std::vector<SignatureEntry>> parse_signatures(std::string_view text) {
+  auto sbad = [](std::string what) { return fail(Code::invalid_input, "signatures: " + what); };
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !has_exactly(doc, {"signatures"}) || !doc["signatures"].is_array()) {
+    return sbad("expected {\"signatures\": [...]}");
+  }
+  if (doc["signatures"].size() > kMaxSignatures) return sbad("more than 64 signatures");
+  std::vector<SignatureEntry> out;
+  for (const auto& s : doc["signatures"]) {
+    if (!has_exactly(s, {"keyid", "sig"}) || !s["keyid"].is_string() || !s["sig"].is_string()) {
+      return sbad("each signature needs exactly keyid and sig");
+    }
+    auto id = KeyId::parse(s["keyid"].get<std::string>());
+    if (!id) return sbad(id.error().message);
+    auto sig = base64_decode(s["sig"].get<std::string>());
+    if (!sig) return sbad("sig is not base64");
+    out.push_back({*id, std::move(*sig)});
+  }
+  return out;
+}
+
+std::string signatures_to_json(const std::vector<SignatureEntry>& signatures) {
+  ojson list = ojson::array();
+  for (const auto& s : signatures) {
+    list.push_back(ojson{{"keyid", s.keyid.hex()}, {"sig", base64_encode(s.sig)}});
+  }
+  return ojson{{"signatures", std::move(list)}}.dump(2) + "\n";
+}
+
+}  // namespace airlock

@@ -1,0 +1,155 @@
+#include "zstd_stream.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+namespace airlock::bundle_io {
+
+Status VolumeWriter::close_current() {
+  if (!fd_) return {};
+  auto name = volume_name(volumes_.size());
+  if (auto s = fsync_fd(fd_.get(), name); !s) return s;
+  fd_.reset();
+  volumes_.push_back({name, in_current_, hasher_.finish()});
+  hasher_ = Hasher();
+  in_current_ = 0;
+  return {};
+}
+
+Status VolumeWriter::write(std::span<const std::uint8_t> bytes) {
+  while (!bytes.empty()) {
+    if (!fd_) {
+      auto path = dir_ / volume_name(volumes_.size());
+      auto fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+      if (!fd) return fail(fd.error());
+      fd_ = std::move(*fd);
+    }
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), volume_size_ - in_current_));
+    if (auto s = write_all(fd_.get(), bytes.first(n)); !s) {
+      return fail(s.error().context("writing " + volume_name(volumes_.size())));
+    }
+    hasher_.update(bytes.first(n));
+    in_current_ += n;
+    total_ += n;
+    bytes = bytes.subspan(n);
+    if (in_current_ == volume_size_) {
+      if (auto s = close_current(); !s) return s;
+    }
+  }
+  return {};
+}
+
+Status VolumeWriter::finish() { return close_current(); }
+
+ZstdWriter::ZstdWriter(VolumeWriter& out, int level, int threads)
+    : out_(out), cctx_(ZSTD_createCCtx()), buf_(ZSTD_CStreamOutSize()) {
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Multithreaded output is the same for any worker count >= 1, so bundles
+  // stay reproducible across machines. A library without threads ignores it.
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_nbWorkers, threads);
+}
+
+ZstdWriter::~ZstdWriter() { ZSTD_freeCCtx(cctx_); }
+
+Status ZstdWriter::pump(ZSTD_inBuffer& in, ZSTD_EndDirective mode) {
+  for (;;) {
+    ZSTD_outBuffer out{buf_.data(), buf_.size(), 0};
+    std::size_t remaining = ZSTD_compressStream2(cctx_, &out, &in, mode);
+    if (ZSTD_isError(remaining)) {
+      return fail(Code::io, std::string("zstd compression failed: ") + ZSTD_getErrorName(remaining));
+    }
+    if (out.pos > 0) {
+      if (auto s = out_.write(std::span(buf_.data(), out.pos)); !s) return s;
+    }
+    bool done = mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size;
+    if (done) return {};
+  }
+}
+
+Status ZstdWriter::write(std::span<const std::uint8_t> bytes) {
+  ZSTD_inBuffer in{bytes.data(), bytes.size(), 0};
+  in_ += bytes.size();
+  return pump(in, ZSTD_e_continue);
+}
+
+Status ZstdWriter::finish() {
+  ZSTD_inBuffer in{nullptr, 0, 0};
+  return pump(in, ZSTD_e_end);
+}
+
+ZstdReader::ZstdReader(std::vector<std::filesystem::path> volumes, std::uint64_t limit)
+    : volumes_(std::move(volumes)), limit_(limit), dctx_(ZSTD_createDCtx()),
+      in_buf_(ZSTD_DStreamInSize() * 4) {
+  ZSTD_DCtx_setParameter(dctx_, ZSTD_d_windowLogMax, kWindowLogMax);
+}
+
+ZstdReader::~ZstdReader() { ZSTD_freeDCtx(dctx_); }
+
+Result<bool> ZstdReader::refill() {
+  for (;;) {
+    if (!fd_) {
+      if (next_volume_ >= volumes_.size()) return false;
+      auto fd = open_file(volumes_[next_volume_], O_RDONLY);
+      if (!fd) return fail(fd.error());
+      ::posix_fadvise(fd->get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+      fd_ = std::move(*fd);
+      ++next_volume_;
+    }
+    ssize_t n = ::read(fd_.get(), in_buf_.data(), in_buf_.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("read " + volumes_[next_volume_ - 1].string());
+    }
+    if (n == 0) {
+      fd_.reset();
+      continue;
+    }
+    in_ = ZSTD_inBuffer{in_buf_.data(), static_cast<std::size_t>(n), 0};
+    consumed_ += static_cast<std::uint64_t>(n);
+    return true;
+  }
+}
+
+Result<std::size_t> ZstdReader::read(std::span<std::uint8_t> out) {
+  if (produced_ > limit_) return std::size_t{0};
+  // Never produce more than limit + 1 bytes in all.
+  std::size_t cap = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), limit_ + 1 - produced_));
+  ZSTD_outBuffer ob{out.data(), cap, 0};
+  for (;;) {
+    if (in_.pos == in_.size && !input_done_) {
+      auto more = refill();
+      if (!more) return fail(more.error());
+      if (!*more) input_done_ = true;
+    }
+    const std::size_t in_before = in_.pos;
+    std::size_t hint = ZSTD_decompressStream(dctx_, &ob, &in_);
+    if (ZSTD_isError(hint)) {
+      return fail(Code::refused, std::string("the compressed data is malformed: ") +
+                                     ZSTD_getErrorName(hint));
+    }
+    const bool progress = ob.pos > 0 || in_.pos > in_before;
+    // Only a call that moved data says where the frame stands; an idle call
+    // after a finished frame asks for the next frame's header.
+    if (progress) last_hint_ = hint;
+    if (ob.pos > 0) break;
+    if (!progress && in_.pos < in_.size) {
+      return fail(Code::refused, "the compressed data is malformed: the decoder is stuck");
+    }
+    if (!progress && in_.pos == in_.size && input_done_) {
+      if (last_hint_ != 0) {
+        return fail(Code::refused,
+                    "the compressed data ends in the middle of a frame (a volume is truncated)");
+      }
+      return std::size_t{0};
+    }
+  }
+  produced_ += ob.pos;
+  return ob.pos;
+}
+
+}  // namespace airlock::bundle_io

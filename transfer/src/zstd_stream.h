@@ -1,0 +1,96 @@
+// zstd streaming over volume files, private to the bundle code.
+//
+// Compression and decompression go through libzstd directly rather than
+// libarchive's zstd filter: the reader must bound the decoder's window and
+// count every decompressed byte against the signed archive size, which the
+// filter does not expose.
+#pragma once
+
+#include <zstd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "airlock/transfer/manifest.h"
+#include "airlock/verify/digest.h"
+#include "airlock/verify/file.h"
+
+namespace airlock::bundle_io {
+
+// Largest decoder window accepted: 2^24 bytes (levels up to 19 use at most 2^23).
+inline constexpr int kWindowLogMax = 24;
+
+// Splits a byte stream into files data.000, data.001 ... of at most
+// volume_size bytes in dir, hashing and fsyncing each.
+class VolumeWriter {
+ public:
+  VolumeWriter(std::filesystem::path dir, std::uint64_t volume_size)
+      : dir_(std::move(dir)), volume_size_(volume_size) {}
+  Status write(std::span<const std::uint8_t> bytes);
+  Status finish();
+  const std::vector<BundleVolume>& volumes() const { return volumes_; }
+  std::uint64_t total() const { return total_; }
+
+ private:
+  Status close_current();
+  std::filesystem::path dir_;
+  std::uint64_t volume_size_;
+  UniqueFd fd_;
+  Hasher hasher_;
+  std::uint64_t in_current_ = 0;
+  std::uint64_t total_ = 0;
+  std::vector<BundleVolume> volumes_;
+};
+
+class ZstdWriter {
+ public:
+  ZstdWriter(VolumeWriter& out, int level, int threads);
+  ~ZstdWriter();
+  ZstdWriter(const ZstdWriter&) = delete;
+  ZstdWriter& operator=(const ZstdWriter&) = delete;
+  Status write(std::span<const std::uint8_t> bytes);
+  Status finish();
+  std::uint64_t bytes_in() const { return in_; }
+
+ private:
+  Status pump(ZSTD_inBuffer& in, ZSTD_EndDirective mode);
+  VolumeWriter& out_;
+  ZSTD_CCtx* cctx_;
+  std::vector<std::uint8_t> buf_;
+  std::uint64_t in_ = 0;
+};
+
+// Reads the volumes' bytes in order, then decompresses them, producing at
+// most limit + 1 bytes in all (so a caller can see that the limit was
+// exceeded without the decoder running further).
+class ZstdReader {
+ public:
+  ZstdReader(std::vector<std::filesystem::path> volumes, std::uint64_t limit);
+  ~ZstdReader();
+  ZstdReader(const ZstdReader&) = delete;
+  ZstdReader& operator=(const ZstdReader&) = delete;
+  // Fills out with up to out.size() decompressed bytes; 0 at the end of the
+  // data. refused for malformed or truncated compressed data.
+  Result<std::size_t> read(std::span<std::uint8_t> out);
+  std::uint64_t produced() const { return produced_; }
+  std::uint64_t consumed() const { return consumed_; }
+
+ private:
+  Result<bool> refill();  // false at the end of the last volume
+  std::vector<std::filesystem::path> volumes_;
+  std::size_t next_volume_ = 0;
+  UniqueFd fd_;
+  std::uint64_t limit_;
+  ZSTD_DCtx* dctx_;
+  std::vector<std::uint8_t> in_buf_;
+  ZSTD_inBuffer in_{nullptr, 0, 0};
+  std::size_t last_hint_ = 1;  // 0 once a frame is complete
+  bool input_done_ = false;
+  std::uint64_t produced_ = 0;
+  std::uint64_t consumed_ = 0;
+};
+
+}  // namespace airlock::bundle_io
