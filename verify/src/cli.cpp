@@ -12,6 +12,31 @@ int report_error(std::string_view program, const Error& error) {
   return exit_code(error);
 }
 
+Result<std::uint64_t> parse_size(std::string_view text) {
+  auto bad = [&] {
+    return fail(Code::invalid_input,
+                "'" + std::string(text) + "' is not a size (a number with an optional K, M, G or T)");
+  };
+  if (text.empty()) return bad();
+  int shift = 0;
+  switch (text.back()) {
+    case 'K': case 'k': shift = 10; break;
+    case 'M': case 'm': shift = 20; break;
+    case 'G': case 'g': shift = 30; break;
+    case 'T': case 't': shift = 40; break;
+    default: break;
+  }
+  auto digits = shift ? text.substr(0, text.size() - 1) : text;
+  if (digits.empty() || digits.size() > 15) return bad();
+  std::uint64_t value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return bad();
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (value == 0 || value > (~0ull >> shift)) return bad();
+  return value << shift;
+}
+
 std::string human_bytes(std::uint64_t bytes) {
   static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   if (bytes < 1024) return std::to_string(bytes) + " B";

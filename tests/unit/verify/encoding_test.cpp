@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "airlock/verify/cli.h"
 #include "airlock/verify/encoding.h"
 #include "airlock/verify/file.h"
 #include "airlock/verify/time.h"
@@ -45,6 +46,22 @@ TEST(Time, FormatsAndParsesRfc3339) {
                           "2026-02-30T00:00:00Z", "2026-11-22T10:51:33Zjunk", "yesterday"}) {
     EXPECT_FALSE(parse_time(bad)) << bad;
   }
+}
+
+TEST(Cli, ParseSizeWithSuffixes) {
+  EXPECT_EQ(parse_size("4096").value(), 4096u);
+  EXPECT_EQ(parse_size("640K").value(), 640u << 10);
+  EXPECT_EQ(parse_size("700M").value(), 700ull << 20);
+  EXPECT_EQ(parse_size("4G").value(), 4ull << 30);
+  EXPECT_EQ(parse_size("1t").value(), 1ull << 40);
+  for (std::string bad : {"", "G", "0", "-1", "4GB", "1.5G", "4 G", "99999999999999999"}) {
+    auto r = parse_size(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, Code::invalid_input);
+  }
+  EXPECT_EQ(human_bytes(0), "0 B");
+  EXPECT_EQ(human_bytes(1536), "1.5 KiB");
+  EXPECT_EQ(human_bytes(3ull << 30), "3.0 GiB");
 }
 
 TEST(File, ReadFileEnforcesLimit) {

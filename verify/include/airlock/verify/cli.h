@@ -15,6 +15,10 @@ namespace airlock {
 // Prints "<program>: <message>" to stderr and returns the exit code for it.
 int report_error(std::string_view program, const Error& error);
 
+// Parses a size with an optional binary suffix: "4096", "640K", "700M", "4G",
+// "1T" (K = 1024). invalid_input for anything else or zero.
+Result<std::uint64_t> parse_size(std::string_view text);
+
 // "0 B", "512 B", "1.5 KiB", "3.2 GiB".
 std::string human_bytes(std::uint64_t bytes);
 
