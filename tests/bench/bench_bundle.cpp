@@ -125,21 +125,48 @@ int main(int argc, char** argv) {
   req.zstd_threads = 0;
   req.keys = {&key};
   req.out_dir = root / "media";
-  Measured ours = in_child([&] { return write_bundle(req).has_value(); });
-  double baseline = bench::time_command(
-      {"sh", "-c", "tar -cf - -C '" + (root / "store" / "objects").string() + "' . | zstd -1 -T0 -q > '" +
-                       (root / "baseline.tar.zst").string() + "'"});
+  // Each side runs twice, alternating, and the best time counts: page-cache
+  // and write-back effects hit both sides alike.
   auto bundle_dir = root / "media" / bundle_dir_name("bench", 1);
+  auto best = [](Measured a, Measured b) {
+    if (a.seconds < 0 || (b.seconds >= 0 && b.seconds < a.seconds)) std::swap(a, b);
+    a.max_rss_kib = std::max(a.max_rss_kib, b.max_rss_kib);
+    return a;
+  };
+  auto tar_zstd = [&] {
+    return bench::time_command({"sh", "-c", "tar -cf - -C '" + (root / "store" / "objects").string() +
+                                                 "' . | zstd -1 -T0 -q -f -o '" +
+                                                 (root / "baseline.tar.zst").string() + "'"});
+  };
+  auto export_once = [&] {
+    fs::remove_all(bundle_dir);
+    return in_child([&] { return write_bundle(req).has_value(); });
+  };
+  double baseline = tar_zstd();
+  Measured ours = export_once();
+  baseline = std::min(baseline, tar_zstd());
+  ours = best(ours, export_once());
 
   // Verify-read versus hashing the same volume bytes.
-  Measured verify = in_child([&] {
-    auto vm = read_manifest(bundle_dir, trust, system_now());
-    if (!vm) return false;
-    std::vector<fs::path> dirs{bundle_dir};
-    if (!check_volumes(vm->manifest, dirs)) return false;
-    DiscardSink sink;
-    return extract_bundle(vm->manifest, dirs, sink).has_value();
-  });
+  auto verify_once = [&] {
+    return in_child([&] {
+      auto vm = read_manifest(bundle_dir, trust, system_now());
+      if (!vm) return false;
+      std::vector<fs::path> dirs{bundle_dir};
+      if (!check_volumes(vm->manifest, dirs)) return false;
+      DiscardSink sink;
+      return extract_bundle(vm->manifest, dirs, sink).has_value();
+    });
+  };
+  std::vector<std::string> dgst{"openssl", "dgst", "-sha256"};
+  for (const auto& e : fs::directory_iterator(bundle_dir)) {
+    if (e.path().filename().string().starts_with("data.")) dgst.push_back(e.path().string());
+  }
+  double hash_baseline = bench::time_command(dgst);
+  Measured verify = verify_once();
+  hash_baseline = std::min(hash_baseline, bench::time_command(dgst));
+  verify = best(verify, verify_once());
+
   // The two phases apart, to see where the time goes.
   Measured phase_volumes = in_child([&] {
     auto vm = read_manifest(bundle_dir, trust, system_now());
@@ -152,13 +179,8 @@ int main(int argc, char** argv) {
     DiscardSink sink;
     return vm && extract_bundle(vm->manifest, dirs, sink).has_value();
   });
-  std::vector<std::string> dgst{"openssl", "dgst", "-sha256"};
-  for (const auto& e : fs::directory_iterator(bundle_dir)) {
-    if (e.path().filename().string().starts_with("data.")) dgst.push_back(e.path().string());
-  }
-  double hash_baseline = bench::time_command(dgst);
 
-  std::printf("bench_bundle: %d objects, %s payload\n", n, human_bytes(total).c_str());
+  std::printf("bench_bundle: %d objects, %s payload (best of 2 runs each)\n", n, human_bytes(total).c_str());
   std::printf("  export (zstd -1, all cores)   %7.2f s   peak RSS %5ld MiB\n", ours.seconds,
               ours.max_rss_kib / 1024);
   std::printf("  tar | zstd -1 -T0             %7.2f s\n", baseline);

@@ -542,21 +542,20 @@ Status read_entries(archive* a, const Manifest& manifest, BundleSink& sink,
 }
 
 struct ReadClient {
-  bundle_io::ZstdReader* zstd = nullptr;
-  std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(kChunk);
+  bundle_io::DecompressAhead* ahead = nullptr;
   std::optional<Error> error;
 };
 
 la_ssize_t read_callback(archive* a, void* client, const void** out) {
   auto* c = static_cast<ReadClient*>(client);
-  auto n = c->zstd->read(c->buf);
-  if (!n) {
-    c->error = n.error();
-    archive_set_error(a, EIO, "%s", n.error().message.c_str());
+  auto chunk = c->ahead->next();
+  if (!chunk) {
+    c->error = chunk.error();
+    archive_set_error(a, EIO, "%s", chunk.error().message.c_str());
     return -1;
   }
-  *out = c->buf.data();
-  return static_cast<la_ssize_t>(*n);
+  *out = chunk->data();
+  return static_cast<la_ssize_t>(chunk->size());
 }
 
 ArchiveReader tar_only_reader() {
@@ -576,14 +575,15 @@ Status extract_bundle(const Manifest& manifest, std::span<const fs::path> dirs, 
     paths.push_back(*loc.path);
   }
   bundle_io::ZstdReader zstd(paths, manifest.archive_size);
+  bundle_io::DecompressAhead ahead(zstd, kChunk, 4);
   ReadClient client;
-  client.zstd = &zstd;
+  client.ahead = &ahead;
   auto bound = [&]() -> Status {
-    if (zstd.produced() > manifest.archive_size) {
+    if (ahead.delivered() > manifest.archive_size) {
       return fail(Code::limit, "bundle decompresses to more than the declared " +
                                    std::to_string(manifest.archive_size) + " bytes");
     }
-    if (progress) progress(zstd.produced(), manifest.archive_size);
+    if (progress) progress(ahead.delivered(), manifest.archive_size);
     return {};
   };
   {
@@ -601,15 +601,14 @@ Status extract_bundle(const Manifest& manifest, std::span<const fs::path> dirs, 
     }
   }
   // Past the tar's end there must be nothing but the end of the stream.
-  std::vector<std::uint8_t> rest(kChunk);
   for (;;) {
-    auto n = zstd.read(rest);
-    if (!n) return fail(n.error());
-    if (*n == 0) break;
+    auto chunk = ahead.next();
+    if (!chunk) return fail(chunk.error());
+    if (chunk->empty()) break;
     if (auto b = bound(); !b) return b;
   }
-  if (zstd.produced() != manifest.archive_size) {
-    return refused("bundle decompresses to " + std::to_string(zstd.produced()) +
+  if (ahead.delivered() != manifest.archive_size) {
+    return refused("bundle decompresses to " + std::to_string(ahead.delivered()) +
                    " bytes, the manifest says " + std::to_string(manifest.archive_size));
   }
   return {};

@@ -16,6 +16,7 @@ Status VolumeWriter::close_current() {
   volumes_.push_back({name, in_current_, hasher_.finish()});
   hasher_ = Hasher();
   in_current_ = 0;
+  flushed_ = 0;
   return {};
 }
 
@@ -33,6 +34,13 @@ Status VolumeWriter::write(std::span<const std::uint8_t> bytes) {
     }
     hasher_.update(bytes.first(n));
     in_current_ += n;
+    // Start writeback as we go, so the fsync at the end of the volume finds
+    // little left to write and the disk works while we compress.
+    if (in_current_ - flushed_ >= kWritebackStep) {
+      ::sync_file_range(fd_.get(), static_cast<off_t>(flushed_),
+                        static_cast<off_t>(in_current_ - flushed_), SYNC_FILE_RANGE_WRITE);
+      flushed_ = in_current_;
+    }
     total_ += n;
     bytes = bytes.subspan(n);
     if (in_current_ == volume_size_) {
@@ -150,6 +158,76 @@ Result<std::size_t> ZstdReader::read(std::span<std::uint8_t> out) {
   }
   produced_ += ob.pos;
   return ob.pos;
+}
+
+DecompressAhead::DecompressAhead(ZstdReader& reader, std::size_t chunk, std::size_t depth)
+    : reader_(reader), slots_(std::max<std::size_t>(depth, 2)) {
+  for (auto& s : slots_) s.bytes.resize(chunk);
+  thread_ = std::thread([this] { run(); });
+}
+
+DecompressAhead::~DecompressAhead() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void DecompressAhead::run() {
+  for (;;) {
+    std::size_t slot;
+    {
+      std::unique_lock lk(mu_);
+      // One slot stays with the consumer while it parses the chunk it took.
+      cv_.wait(lk, [&] { return stop_ || filled_ + (holding_ ? 1 : 0) < slots_.size(); });
+      if (stop_) return;
+      slot = tail_;
+    }
+    Slot& s = slots_[slot];
+    auto n = reader_.read(s.bytes);
+    bool end = !n || *n == 0;
+    {
+      std::lock_guard lk(mu_);
+      if (n) {
+        s.size = *n;
+        s.error.reset();
+      } else {
+        s.size = 0;
+        s.error = n.error();
+      }
+      tail_ = (tail_ + 1) % slots_.size();
+      ++filled_;
+    }
+    cv_.notify_all();
+    if (end) return;
+  }
+}
+
+Result<std::span<const std::uint8_t>> DecompressAhead::next() {
+  std::unique_lock lk(mu_);
+  if (holding_) {
+    holding_ = false;  // the previous chunk goes back to the producer
+    cv_.notify_all();
+  }
+  if (finished_) return std::span<const std::uint8_t>();
+  cv_.wait(lk, [&] { return filled_ > 0; });
+  Slot& s = slots_[head_];
+  head_ = (head_ + 1) % slots_.size();
+  --filled_;
+  if (s.error) {
+    finished_ = true;
+    return fail(*s.error);
+  }
+  if (s.size == 0) {
+    finished_ = true;
+    return std::span<const std::uint8_t>();
+  }
+  holding_ = true;
+  delivered_ += s.size;
+  cv_.notify_all();
+  return std::span<const std::uint8_t>(s.bytes.data(), s.size);
 }
 
 }  // namespace airlock::bundle_io

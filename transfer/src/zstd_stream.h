@@ -8,8 +8,12 @@
 
 #include <zstd.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <span>
 #include <string>
 #include <vector>
@@ -41,7 +45,9 @@ class VolumeWriter {
   UniqueFd fd_;
   Hasher hasher_;
   std::uint64_t in_current_ = 0;
+  std::uint64_t flushed_ = 0;  // bytes of the current volume handed to writeback
   std::uint64_t total_ = 0;
+  static constexpr std::uint64_t kWritebackStep = 32ull << 20;
   std::vector<BundleVolume> volumes_;
 };
 
@@ -91,6 +97,40 @@ class ZstdReader {
   bool input_done_ = false;
   std::uint64_t produced_ = 0;
   std::uint64_t consumed_ = 0;
+};
+
+// Runs a ZstdReader on its own thread, a few chunks ahead of the caller, so
+// that decompression overlaps with parsing and hashing. Memory: depth chunks.
+class DecompressAhead {
+ public:
+  DecompressAhead(ZstdReader& reader, std::size_t chunk, std::size_t depth);
+  ~DecompressAhead();  // stops and joins the thread
+  DecompressAhead(const DecompressAhead&) = delete;
+  DecompressAhead& operator=(const DecompressAhead&) = delete;
+
+  // The next chunk (valid until the next call); empty at the end of the data.
+  Result<std::span<const std::uint8_t>> next();
+  std::uint64_t delivered() const { return delivered_; }
+
+ private:
+  struct Slot {
+    std::vector<std::uint8_t> bytes;
+    std::size_t size = 0;
+    std::optional<Error> error;
+  };
+  void run();
+  ZstdReader& reader_;
+  std::vector<Slot> slots_;
+  std::size_t head_ = 0;   // next slot the consumer takes
+  std::size_t tail_ = 0;   // next slot the producer fills
+  std::size_t filled_ = 0; // slots ready for the consumer
+  bool holding_ = false;   // the consumer still holds the slot before head_
+  bool stop_ = false;
+  bool finished_ = false;  // the producer delivered the end or an error
+  std::uint64_t delivered_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
 };
 
 }  // namespace airlock::bundle_io
