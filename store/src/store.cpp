@@ -130,7 +130,7 @@ struct Store::Impl {
   Env* env = nullptr;
   bool read_only = false;
   MDB_env* mdb = nullptr;
-  MDB_dbi objects{}, snapshots{}, refs{}, history{};
+  MDB_dbi objects{}, snapshots{}, refs{}, history{}, meta{};
   mutable std::shared_mutex map_mutex;  // shared: any transaction; unique: map resize
 
   ~Impl() {
@@ -328,6 +328,7 @@ struct Batch::State {
     std::string note;
   };
   std::vector<RefChange> refs;
+  std::vector<std::pair<std::string, std::optional<std::string>>> metas;
   bool marker = false;
   bool spent = false;
 
@@ -519,6 +520,10 @@ void Batch::set_ref(std::string name, std::optional<Digest> target, std::string 
   state_->refs.push_back({std::move(name), target, std::move(note)});
 }
 
+void Batch::set_meta(std::string key, std::optional<std::string> value) {
+  state_->metas.emplace_back(std::move(key), std::move(value));
+}
+
 bool Batch::contains(const Digest& id) const {
   auto size = state_->size_of(id);
   return size && size->has_value();
@@ -531,6 +536,9 @@ Status Batch::commit() {
   if (st.spent) return fail(Code::invalid_input, "batch already committed");
   for (const auto& r : st.refs) {
     if (auto s = check_ref_name(r.name); !s) return s;
+  }
+  for (const auto& m : st.metas) {
+    if (auto s = check_ref_name(m.first); !s) return s;
   }
   auto* store = st.store;
   if (auto s = st.place_pending(); !s) return s;
@@ -581,6 +589,11 @@ Status Batch::commit() {
       }
       Status s = r.target ? w.put(store->refs, lmdb::val(r.name), lmdb::val(r.target->span()))
                           : w.del(store->refs, lmdb::val(r.name));
+      if (!s) return s;
+    }
+    for (const auto& [key, value] : st.metas) {
+      Status s = value ? w.put(store->meta, lmdb::val(key), lmdb::val(*value))
+                       : w.del(store->meta, lmdb::val(key));
       if (!s) return s;
     }
     return {};
@@ -642,7 +655,8 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, StoreOptions opt
     } tables[] = {{"objects", &impl->objects},
                   {"snapshots", &impl->snapshots},
                   {"refs", &impl->refs},
-                  {"ref_history", &impl->history}};
+                  {"ref_history", &impl->history},
+                  {"meta", &impl->meta}};
     for (auto& t : tables) {
       rc = mdb_dbi_open(raw, t.name, create, t.dbi);
       if (rc != 0) return lmdb::fail_rc(std::string("open table ") + t.name, rc);
@@ -900,6 +914,40 @@ Result<std::vector<RefUpdate>> Store::ref_history(std::string_view name) const {
       u.time = *t;
       u.note = entry.value("note", "");
       out.push_back(std::move(u));
+    }
+    return out;
+  });
+}
+
+Status Store::set_meta(std::string key, std::optional<std::string> value) {
+  if (auto s = check_ref_name(key); !s) return s;
+  auto batch = begin_batch();
+  if (!batch) return fail(batch.error());
+  batch->set_meta(std::move(key), std::move(value));
+  return batch->commit();
+}
+
+Result<std::string> Store::get_meta(std::string_view key) const {
+  return impl_->read([&](MDB_txn* txn) -> Result<std::string> {
+    MDB_val k = lmdb::val(key), v;
+    int rc = mdb_get(txn, impl_->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) return fail(Code::not_found, "no value for '" + std::string(key) + "'");
+    if (rc != 0) return lmdb::fail_rc("get", rc);
+    return std::string(lmdb::view(v));
+  });
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Store::list_meta(std::string_view prefix) const {
+  using List = std::vector<std::pair<std::string, std::string>>;
+  return impl_->read([&](MDB_txn* txn) -> Result<List> {
+    List out;
+    lmdb::Cursor cur(txn, impl_->meta);
+    if (cur.status() != 0) return lmdb::fail_rc("cursor", cur.status());
+    MDB_val k = lmdb::val(prefix), v;
+    int rc = prefix.empty() ? cur.get(&k, &v, MDB_FIRST) : cur.get(&k, &v, MDB_SET_RANGE);
+    for (; rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
+      if (!lmdb::view(k).starts_with(prefix)) break;
+      out.emplace_back(std::string(lmdb::view(k)), std::string(lmdb::view(v)));
     }
     return out;
   });

@@ -250,6 +250,25 @@ TEST(Store, RefsKeepHistory) {
   EXPECT_EQ(store->set_ref("", a).error().code, Code::invalid_input);
 }
 
+TEST(Store, MetaValuesCommitWithTheBatch) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  EXPECT_EQ(store->get_meta("stream/debian").error().code, Code::not_found);
+  ASSERT_TRUE(store->set_meta("stream/debian", std::string("{\"sequence\":1}")));
+  ASSERT_TRUE(store->set_meta("stream/other", std::string("x")));
+  ASSERT_TRUE(store->set_meta("fetch/a", std::string("etag")));
+  EXPECT_EQ(store->get_meta("stream/debian").value(), "{\"sequence\":1}");
+  EXPECT_EQ(store->list_meta("stream/").value().size(), 2u);
+  {
+    auto batch = store->begin_batch().value();
+    batch.set_meta("stream/debian", std::string("{\"sequence\":2}"));
+    // Abandoned: nothing changes.
+  }
+  EXPECT_EQ(store->get_meta("stream/debian").value(), "{\"sequence\":1}");
+  ASSERT_TRUE(store->set_meta("stream/other", std::nullopt));
+  EXPECT_EQ(store->list_meta("stream/").value().size(), 1u);
+}
+
 TEST(Store, ConcurrentReadersDuringWrites) {
   TempDir dir;
   auto store = open_store(dir.path());

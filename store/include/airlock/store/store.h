@@ -132,6 +132,10 @@ class Batch {
   // the ref's history with note.
   void set_ref(std::string name, std::optional<Digest> target, std::string note);
 
+  // Sets (or, with an empty optional, deletes) a small metadata value:
+  // per-program state such as fetch validators or a stream's last export.
+  void set_meta(std::string key, std::optional<std::string> value);
+
   bool contains(const Digest& id) const;  // in this batch or the store
   std::size_t object_count() const;
 
@@ -186,6 +190,11 @@ class Store {
   // All refs whose name starts with prefix, sorted by name.
   Result<std::vector<std::pair<std::string, Digest>>> list_refs(std::string_view prefix = {}) const;
   Result<std::vector<RefUpdate>> ref_history(std::string_view name) const;  // oldest first
+
+  // Metadata values (see Batch::set_meta); not_found when unset.
+  Status set_meta(std::string key, std::optional<std::string> value);
+  Result<std::string> get_meta(std::string_view key) const;
+  Result<std::vector<std::pair<std::string, std::string>>> list_meta(std::string_view prefix) const;
 
   // Re-hashes every indexed object.
   Result<ScrubReport> scrub() const;

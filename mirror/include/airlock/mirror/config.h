@@ -1,0 +1,38 @@
+// mirror.toml: the upstream repositories a low-side home mirrors.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "airlock/verify/error.h"
+
+namespace airlock::mirror {
+
+struct RepoConfig {
+  std::string name;
+  std::string kind;  // "apt" (rpm and files are planned)
+  std::string url;   // repository root, without a trailing slash
+  std::vector<std::string> suites;
+  std::vector<std::string> components;
+  std::vector<std::string> architectures;
+  std::filesystem::path keyring;
+  std::vector<std::string> packages;  // shell globs; empty: every package
+  bool check_valid_until = true;
+  bool translations = true;  // fetch i18n/Translation-en when the Release lists it
+};
+
+struct MirrorConfig {
+  std::vector<RepoConfig> repos;
+
+  // invalid_input naming the file, the repository and the field on any problem.
+  static Result<MirrorConfig> load(const std::filesystem::path& path);
+  static Result<MirrorConfig> parse(std::string_view toml, const std::string& origin);
+  const RepoConfig* find(std::string_view name) const;
+};
+
+// The commented template `init` writes.
+std::string config_template();
+
+}  // namespace airlock::mirror

@@ -1,0 +1,69 @@
+// Downloading from upstream: libcurl multi with parallel transfers,
+// keep-alive, retries with backoff, resume with Range, conditional requests,
+// and hashing while the bytes arrive.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "airlock/verify/digest.h"
+#include "airlock/verify/error.h"
+
+namespace airlock::mirror {
+
+struct FetchJob {
+  std::string url;
+  std::filesystem::path dest;  // the body goes here; a partial file is resumed
+  std::optional<Digest> expected_sha256;
+  std::optional<std::uint64_t> expected_size;  // more bytes than this are refused
+  std::string if_none_match;      // ETag of the copy we hold: a 304 means unchanged
+  std::string if_modified_since;  // Last-Modified of the copy we hold
+};
+
+struct FetchResult {
+  int http_status = 0;
+  bool not_modified = false;  // 304
+  bool missing = false;       // 404 or 410
+  std::string etag;
+  std::string last_modified;
+  Digest sha256;
+  std::uint64_t size = 0;
+  int attempts = 0;
+  bool resumed = false;
+  std::optional<Error> error;  // set when the job failed for good
+};
+
+struct FetchProgress {
+  std::size_t files_done = 0, files_total = 0;
+  std::uint64_t bytes_done = 0, bytes_total = 0;
+};
+
+struct FetchOptions {
+  int jobs = 8;
+  int retries = 5;  // further attempts after the first, for 5xx, 429 and network errors
+  std::chrono::milliseconds backoff{300};  // doubled on each retry
+  std::chrono::seconds connect_timeout{15};
+  std::chrono::seconds stall_timeout{30};  // abort a transfer that moves nothing for this long
+  std::function<void(const FetchProgress&)> progress;
+};
+
+// Thread-compatible: one fetch() at a time per fetcher.
+class Fetcher {
+ public:
+  virtual ~Fetcher() = default;
+  // Runs every job; results are in the order of jobs. A job that fails leaves
+  // its partial file for a later resume, except when the bytes were wrong
+  // (hash or size), which removes it.
+  virtual std::vector<FetchResult> fetch(const std::vector<FetchJob>& jobs,
+                                         const FetchOptions& options) = 0;
+};
+
+std::unique_ptr<Fetcher> make_curl_fetcher();
+
+}  // namespace airlock::mirror

@@ -1,0 +1,333 @@
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "airlock/mirror/fetcher.h"
+#include "airlock/verify/file.h"
+
+namespace airlock::mirror {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+struct Transfer {
+  std::size_t index = 0;
+  const FetchJob* job = nullptr;
+  FetchResult* result = nullptr;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  UniqueFd fd;
+  Hasher hasher;
+  std::uint64_t offset = 0;   // bytes kept from an earlier attempt
+  std::uint64_t written = 0;  // bytes in dest now
+  bool body_started = false;
+  bool write_body = false;
+  std::optional<Error> refusal;  // the bytes were wrong: no retry
+  std::string etag, last_modified;
+  char errbuf[CURL_ERROR_SIZE] = {};
+
+  ~Transfer() {
+    if (easy) curl_easy_cleanup(easy);
+    if (headers) curl_slist_free_all(headers);
+  }
+};
+
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {  // a new response (after a redirect): forget the old headers
+    t->etag.clear();
+    t->last_modified.clear();
+  }
+  auto colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    std::string name(line.substr(0, colon));
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    if (name == "etag") t->etag = trim(line.substr(colon + 1));
+    if (name == "last-modified") t->last_modified = trim(line.substr(colon + 1));
+  }
+  return size * n;
+}
+
+std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::size_t len = size * n;
+  if (!t->body_started) {
+    t->body_started = true;
+    long code = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    t->write_body = code == 200 || code == 206;
+    if (code == 200 && t->offset > 0) {
+      // The server ignored our Range: start over.
+      if (::ftruncate(t->fd.get(), 0) != 0) return 0;
+      ::lseek(t->fd.get(), 0, SEEK_SET);
+      t->hasher = Hasher();
+      t->offset = 0;
+      t->written = 0;
+    }
+  }
+  if (!t->write_body) return len;  // an error page: not kept
+  if (t->job->expected_size && t->written + len > *t->job->expected_size) {
+    t->refusal = Error{Code::refused, t->job->url + " is larger than the " +
+                                          std::to_string(*t->job->expected_size) +
+                                          " bytes the signed index declares"};
+    return 0;
+  }
+  auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(data), len);
+  if (!write_all(t->fd.get(), bytes)) return 0;
+  t->hasher.update(bytes);
+  t->written += len;
+  return len;
+}
+
+class CurlFetcher : public Fetcher {
+ public:
+  std::vector<FetchResult> fetch(const std::vector<FetchJob>& jobs, const FetchOptions& options) override;
+
+ private:
+  std::unique_ptr<Transfer> start(std::size_t index, const FetchJob& job, FetchResult& result,
+                                  const FetchOptions& options);
+  // Decides what a finished transfer means; returns true when it should be retried.
+  bool finish(Transfer& t, CURLcode code, const FetchOptions& options);
+};
+
+std::unique_ptr<Transfer> CurlFetcher::start(std::size_t index, const FetchJob& job,
+                                             FetchResult& result, const FetchOptions& options) {
+  auto t = std::make_unique<Transfer>();
+  t->index = index;
+  t->job = &job;
+  t->result = &result;
+  ++result.attempts;
+  int fd = ::open(job.dest.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    result.error = fail_errno(job.dest.string()).error();
+    return nullptr;
+  }
+  t->fd.reset(fd);
+  // Resume: hash what an earlier attempt kept, then ask only for the rest.
+  auto kept = read_chunks(t->fd.get(), [&](std::span<const std::uint8_t> c) -> Status {
+    t->hasher.update(c);
+    t->offset += c.size();
+    return {};
+  });
+  if (!kept) {
+    result.error = kept.error();
+    return nullptr;
+  }
+  t->written = t->offset;
+  ::lseek(t->fd.get(), 0, SEEK_END);
+
+  t->easy = curl_easy_init();
+  CURL* e = t->easy;
+  curl_easy_setopt(e, CURLOPT_URL, job.url.c_str());
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.stall_timeout.count()));
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "airlock-mirror/0.1");
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, nullptr);  // bytes exactly as published
+  if (t->offset > 0) {
+    curl_easy_setopt(e, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(t->offset));
+    result.resumed = true;
+  } else {
+    if (!job.if_none_match.empty()) {
+      t->headers = curl_slist_append(t->headers, ("If-None-Match: " + job.if_none_match).c_str());
+    }
+    if (!job.if_modified_since.empty()) {
+      t->headers = curl_slist_append(t->headers, ("If-Modified-Since: " + job.if_modified_since).c_str());
+    }
+    if (t->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  }
+  return t;
+}
+
+bool CurlFetcher::finish(Transfer& t, CURLcode code, const FetchOptions& options) {
+  FetchResult& r = *t.result;
+  long status = 0;
+  curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+  r.http_status = static_cast<int>(status);
+  const bool attempts_left = r.attempts <= options.retries;
+  auto drop_partial = [&] {
+    t.fd.reset();
+    ::unlink(t.job->dest.c_str());
+  };
+  if (t.refusal) {
+    drop_partial();
+    r.error = *t.refusal;
+    return false;
+  }
+  if (code != CURLE_OK) {
+    if (code == CURLE_RANGE_ERROR || status == 416) {
+      drop_partial();  // what we kept is not a prefix the server can continue
+      if (attempts_left) return true;
+    }
+    std::string what = t.errbuf[0] ? t.errbuf : curl_easy_strerror(code);
+    if (attempts_left) return true;  // timeouts, dropped connections: keep the partial, retry
+    r.error = Error{Code::io, "GET " + t.job->url + ": " + what + " (after " +
+                                  std::to_string(r.attempts) + " attempts)"};
+    return false;
+  }
+  if (status == 304) {
+    r.not_modified = true;
+    t.fd.reset();
+    if (t.offset == 0) ::unlink(t.job->dest.c_str());
+    return false;
+  }
+  if (status == 404 || status == 410) {
+    r.missing = true;
+    drop_partial();
+    return false;
+  }
+  if (status == 416) {
+    drop_partial();
+    if (attempts_left) return true;
+  }
+  if (status >= 500 || status == 429 || status == 408) {
+    if (attempts_left) return true;
+    r.error = Error{Code::io, "GET " + t.job->url + ": HTTP " + std::to_string(status) + " (after " +
+                                  std::to_string(r.attempts) + " attempts)"};
+    return false;
+  }
+  if (status != 200 && status != 206) {
+    drop_partial();
+    r.error = Error{Code::io, "GET " + t.job->url + ": HTTP " + std::to_string(status)};
+    return false;
+  }
+  r.etag = t.etag;
+  r.last_modified = t.last_modified;
+  r.size = t.written;
+  r.sha256 = t.hasher.finish();
+  if (t.job->expected_size && r.size != *t.job->expected_size) {
+    drop_partial();
+    r.error = Error{Code::refused, t.job->url + " has " + std::to_string(r.size) +
+                                       " bytes, the signed index says " +
+                                       std::to_string(*t.job->expected_size)};
+    return false;
+  }
+  if (t.job->expected_sha256 && r.sha256 != *t.job->expected_sha256) {
+    drop_partial();
+    r.error = Error{Code::refused, t.job->url + " does not match the signed index: expected sha256 " +
+                                       t.job->expected_sha256->hex() + ", actual " + r.sha256.hex()};
+    return false;
+  }
+  if (auto s = fsync_fd(t.fd.get(), t.job->dest.string()); !s) {
+    r.error = s.error();
+    return false;
+  }
+  r.error.reset();
+  return false;
+}
+
+std::vector<FetchResult> CurlFetcher::fetch(const std::vector<FetchJob>& jobs,
+                                            const FetchOptions& options) {
+  global_init();
+  std::vector<FetchResult> results(jobs.size());
+  CURLM* multi = curl_multi_init();
+  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(std::max(1, options.jobs)));
+  struct Waiting {
+    std::size_t index;
+    Clock::time_point not_before;
+  };
+  std::deque<Waiting> waiting;
+  for (std::size_t i = 0; i < jobs.size(); ++i) waiting.push_back({i, Clock::now()});
+  std::vector<std::unique_ptr<Transfer>> active;
+  FetchProgress progress;
+  progress.files_total = jobs.size();
+  for (const auto& j : jobs) progress.bytes_total += j.expected_size.value_or(0);
+  std::uint64_t finished_bytes = 0;
+  auto last_report = Clock::now() - std::chrono::seconds(1);
+
+  while (!waiting.empty() || !active.empty()) {
+    // Start what may start.
+    auto now = Clock::now();
+    for (auto it = waiting.begin();
+         it != waiting.end() && static_cast<int>(active.size()) < std::max(1, options.jobs);) {
+      if (it->not_before > now) {
+        ++it;
+        continue;
+      }
+      auto t = start(it->index, jobs[it->index], results[it->index], options);
+      it = waiting.erase(it);
+      if (!t) {
+        ++progress.files_done;
+        continue;
+      }
+      curl_multi_add_handle(multi, t->easy);
+      active.push_back(std::move(t));
+    }
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      CURLcode code = msg->data.result;
+      curl_multi_remove_handle(multi, msg->easy_handle);
+      bool retry = finish(*t, code, options);
+      auto it = std::find_if(active.begin(), active.end(), [&](auto& p) { return p.get() == t; });
+      std::size_t index = t->index;
+      if (retry) {
+        auto delay = options.backoff * (1 << std::min(results[index].attempts - 1, 6));
+        waiting.push_back({index, Clock::now() + delay});
+      } else {
+        ++progress.files_done;
+        finished_bytes += results[index].size;
+      }
+      active.erase(it);
+    }
+    if (options.progress && Clock::now() - last_report > std::chrono::milliseconds(100)) {
+      std::uint64_t in_flight = 0;
+      for (const auto& t : active) in_flight += t->written;
+      progress.bytes_done = finished_bytes + in_flight;
+      options.progress(progress);
+      last_report = Clock::now();
+    }
+    if (!active.empty()) {
+      curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+    } else if (!waiting.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  if (options.progress) {
+    progress.bytes_done = finished_bytes;
+    options.progress(progress);
+  }
+  curl_multi_cleanup(multi);
+  return results;
+}
+
+}  // namespace
+
+std::unique_ptr<Fetcher> make_curl_fetcher() { return std::make_unique<CurlFetcher>(); }
+
+}  // namespace airlock::mirror
