@@ -223,7 +223,7 @@ Result<SuiteState> AptSync::fetch_release(const std::string& suite) {
   FetchJob job;
   job.url = url(inrelease);
   job.dest = opt_.workdir / "meta" / (suite + ".InRelease");
-  job.expected_size = 64ull << 20;
+  job.max_size = 64ull << 20;
   std::error_code ec;
   fs::remove(job.dest, ec);
   if (held) {
@@ -258,8 +258,8 @@ Result<SuiteState> AptSync::fetch_release(const std::string& suite) {
     }
   } else if (r.missing || r.not_modified) {
     // No InRelease: Release with a detached Release.gpg.
-    FetchJob rel{url(s.dists + "Release"), opt_.workdir / "meta" / (suite + ".Release"), {}, 64ull << 20, {}, {}};
-    FetchJob sig{url(s.dists + "Release.gpg"), opt_.workdir / "meta" / (suite + ".Release.gpg"), {}, 1ull << 20, {}, {}};
+    FetchJob rel{url(s.dists + "Release"), opt_.workdir / "meta" / (suite + ".Release"), {}, {}, 64ull << 20, {}, {}};
+    FetchJob sig{url(s.dists + "Release.gpg"), opt_.workdir / "meta" / (suite + ".Release.gpg"), {}, {}, 1ull << 20, {}, {}};
     fs::remove(rel.dest, ec);
     fs::remove(sig.dest, ec);
     auto two = opt_.fetcher->fetch({rel, sig}, fo);
@@ -364,7 +364,7 @@ Result<std::vector<FetchResult>> AptSync::fetch(std::vector<Want>& wants, const 
   if (auto s = make_dirs(opt_.workdir / "partial"); !s) return fail(s.error());
   std::vector<FetchJob> jobs;
   for (const auto& w : wants) {
-    jobs.push_back({w.url, partial(w.sha256), w.sha256, w.size, {}, {}});
+    jobs.push_back({w.url, partial(w.sha256), w.sha256, w.size, w.size, {}, {}});
   }
   FetchOptions fo;
   fo.jobs = opt_.jobs;
@@ -377,7 +377,10 @@ Result<std::vector<FetchResult>> AptSync::fetch(std::vector<Want>& wants, const 
   }
   if (!retry.empty()) {
     std::vector<FetchJob> again;
-    for (auto i : retry) again.push_back({wants[i].fallback_url, partial(wants[i].sha256), wants[i].sha256, wants[i].size, {}, {}});
+    for (auto i : retry) {
+      again.push_back({wants[i].fallback_url, partial(wants[i].sha256), wants[i].sha256, wants[i].size,
+                       wants[i].size, {}, {}});
+    }
     auto more = opt_.fetcher->fetch(again, fo);
     for (std::size_t k = 0; k < retry.size(); ++k) results[retry[k]] = more[k];
   }

@@ -85,10 +85,10 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
     }
   }
   if (!t->write_body) return len;  // an error page: not kept
-  if (t->job->expected_size && t->written + len > *t->job->expected_size) {
-    t->refusal = Error{Code::refused, t->job->url + " is larger than the " +
-                                          std::to_string(*t->job->expected_size) +
-                                          " bytes the signed index declares"};
+  const std::uint64_t cap = t->job->expected_size.value_or(t->job->max_size);
+  if (t->written + len > cap) {
+    t->refusal = Error{Code::refused, t->job->url + " is larger than " + std::to_string(cap) + " bytes" +
+                                          (t->job->expected_size ? ", the size the signed index declares" : "")};
     return 0;
   }
   auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(data), len);

@@ -21,7 +21,8 @@ struct FetchJob {
   std::string url;
   std::filesystem::path dest;  // the body goes here; a partial file is resumed
   std::optional<Digest> expected_sha256;
-  std::optional<std::uint64_t> expected_size;  // more bytes than this are refused
+  std::optional<std::uint64_t> expected_size;  // exactly this many bytes, or refused
+  std::uint64_t max_size = 1ull << 40;          // without expected_size: more is refused
   std::string if_none_match;      // ETag of the copy we hold: a 304 means unchanged
   std::string if_modified_since;  // Last-Modified of the copy we hold
 };
