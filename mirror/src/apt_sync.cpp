@@ -105,7 +105,7 @@ Result<std::optional<Snapshot>> latest_snapshot(const Store& store, std::string_
   if (!list) return fail(list.error());
   const SnapshotInfo* best = nullptr;
   for (const auto& s : *list) {
-    if (s.repo == repo && (!best || s.synced_at >= best->synced_at)) best = &s;
+    if (s.repo == repo) best = &s;  // the list is oldest first
   }
   if (!best) return std::optional<Snapshot>{};
   auto snap = store.get_snapshot(best->id);

@@ -76,8 +76,7 @@ Result<ExportSummary> export_stream(Store& store, TransferLog& log, const Export
   std::map<std::string, SnapshotInfo> newest;
   for (const auto& s : *list) {
     if (!opt.repos.empty() && std::find(opt.repos.begin(), opt.repos.end(), s.repo) == opt.repos.end()) continue;
-    auto& slot = newest[s.repo];
-    if (slot.repo.empty() || s.synced_at >= slot.synced_at) slot = s;
+    newest[s.repo] = s;  // the list is oldest first
   }
   for (const auto& r : opt.repos) {
     if (!newest.contains(r)) return fail(Code::not_found, "repository '" + r + "' has no snapshot; run sync first");

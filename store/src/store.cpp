@@ -554,12 +554,15 @@ Status Batch::commit() {
       }
     }
     for (const auto& snap : st.snapshots) {
+      MDB_val k = lmdb::val(snap.id.span()), existing;
+      if (mdb_get(w.txn, store->snapshots, &k, &existing) == 0) continue;  // keep its place
+      // seq orders snapshots recorded within the same second.
+      MDB_stat stat;
+      if (int rc = mdb_stat(w.txn, store->snapshots, &stat); rc != 0) return lmdb::fail_rc("stat", rc);
       json info{{"repo", snap.repo},         {"kind", snap.kind},
                 {"synced_at", format_time(snap.synced_at)}, {"entries", snap.entries},
-                {"bytes", snap.bytes}};
-      if (auto s = w.put(store->snapshots, lmdb::val(snap.id.span()), lmdb::val(info.dump())); !s) {
-        return s;
-      }
+                {"bytes", snap.bytes},       {"seq", stat.ms_entries}};
+      if (auto s = w.put(store->snapshots, k, lmdb::val(info.dump())); !s) return s;
     }
     for (const auto& r : st.refs) {
       // Next history number: one past the last entry for this name.
@@ -835,13 +838,13 @@ Result<std::vector<SnapshotInfo>> Store::list_snapshots() const {
       if (!t) return fail(Code::corrupt, "index holds a malformed snapshot time");
       out.push_back(SnapshotInfo{*id, info.value("repo", ""), info.value("kind", ""), *t,
                                  info.value("entries", std::uint64_t{0}),
-                                 info.value("bytes", std::uint64_t{0})});
+                                 info.value("bytes", std::uint64_t{0}), info.value("seq", std::uint64_t{0})});
     }
     return out;
   });
   if (!list) return list;
-  std::stable_sort(list->begin(), list->end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
-    return a.synced_at < b.synced_at;
+  std::sort(list->begin(), list->end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
+    return std::tie(a.synced_at, a.seq) < std::tie(b.synced_at, b.seq);
   });
   return list;
 }

@@ -50,6 +50,7 @@ struct SnapshotInfo {
   TimePoint synced_at{};
   std::uint64_t entries = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t seq = 0;  // order of recording
 };
 
 struct RefUpdate {
@@ -183,7 +184,7 @@ class Store {
 
   Result<Digest> put_snapshot(const Snapshot& snapshot);
   Result<Snapshot> get_snapshot(const Digest& id) const;  // not_found unless indexed as a snapshot
-  Result<std::vector<SnapshotInfo>> list_snapshots() const;  // oldest first
+  Result<std::vector<SnapshotInfo>> list_snapshots() const;  // oldest first (synced_at, then recording order)
 
   Status set_ref(std::string name, std::optional<Digest> target, std::string note = {});
   Result<Digest> get_ref(std::string_view name) const;  // not_found when unset

@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""airlock-mirror end to end over real loopback HTTP, against signed sample
+repositories built with dpkg-deb, apt-ftparchive and gpg.
+
+    mirror_test.py AIRLOCK_MIRROR AIRLOCK_VERIFY MAKE_SAMPLE_UPSTREAM
+"""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from upstream_server import UpstreamServer  # noqa: E402
+
+MIRROR, VERIFY, MAKE_SAMPLE = sys.argv[1:4]
+del sys.argv[1:4]
+
+SAMPLE = None  # pathlib.Path, built once
+
+
+def run(*args, expect=0, home=None):
+    cmd = [MIRROR] + (["--home", str(home)] if home else []) + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if expect is not None and p.returncode != expect:
+        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}, wanted {expect}\n"
+                             f"stdout: {p.stdout}\nstderr: {p.stderr}")
+    return p
+
+
+def tree(path):
+    """Every file below path with its bytes, for 'nothing changed' checks."""
+    out = {}
+    for p in sorted(pathlib.Path(path).rglob("*")):
+        if p.is_file() and p.name != "lock.mdb":
+            out[str(p.relative_to(path))] = p.read_bytes()
+    return out
+
+
+def setUpModule():
+    global SAMPLE
+    SAMPLE = pathlib.Path(tempfile.mkdtemp(prefix="airlock-sample-"))
+    subprocess.run([MAKE_SAMPLE, str(SAMPLE)], check=True, capture_output=True)
+
+
+def tearDownModule():
+    shutil.rmtree(SAMPLE, ignore_errors=True)
+
+
+class MirrorTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="airlock-mirror-test-"))
+        self.server = UpstreamServer(SAMPLE / "day1", idle_timeout=120).start()
+        self.home = self.tmp / "home"
+        run("init", home=self.home)
+        run("keygen", "alice", home=self.home)
+        self.configure()
+
+    def tearDown(self):
+        self.server.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def configure(self, keyring=None, check_valid_until=True, packages=None):
+        text = (self.home / "mirror.toml").read_text().split("[[repo]]\nname")[0]
+        text += f"""
+[[repo]]
+name = "sample"
+kind = "apt"
+url = "{self.server.url}"
+suites = ["bookworm"]
+components = ["main"]
+architectures = ["amd64"]
+keyring = "{keyring or SAMPLE / 'keyring.gpg'}"
+check_valid_until = {'true' if check_valid_until else 'false'}
+"""
+        if packages:
+            text += "packages = [" + ", ".join(f'"{p}"' for p in packages) + "]\n"
+        (self.home / "mirror.toml").write_text(text)
+
+    def sync(self, expect=0):
+        return run("sync", "--json", home=self.home, expect=expect)
+
+    def snapshots(self):
+        return json.loads(run("snapshots", "--json", home=self.home).stdout)
+
+    def pool_gets(self):
+        return [r["path"] for r in self.server.gets("/pool/")]
+
+    # --- the normal course ----------------------------------------------------
+
+    def test_first_sync_records_a_snapshot_of_everything_verified(self):
+        out = json.loads(self.sync().stdout)[0]
+        self.assertFalse(out["unchanged"])
+        self.assertEqual(out["pool_files"], 3)
+        snaps = self.snapshots()
+        self.assertEqual(len(snaps), 1)
+        self.assertEqual(snaps[0]["id"], out["snapshot"])
+        self.assertEqual(len(self.pool_gets()), 3)
+        # Indices came by hash, as the Release asks.
+        self.assertTrue(self.server.gets("/dists/bookworm/main/binary-amd64/by-hash/SHA256/"))
+        log = run("log", "show", "--json", home=self.home).stdout.splitlines()
+        self.assertIn('"event":"sync"', log[-1])
+        run("log", "verify", home=self.home)
+
+    def test_resync_of_unchanged_upstream_costs_one_request(self):
+        first = json.loads(self.sync().stdout)[0]
+        self.server.clear_log()
+        out = json.loads(self.sync().stdout)[0]
+        self.assertTrue(out["unchanged"])
+        self.assertEqual(out["snapshot"], first["snapshot"])
+        gets = self.server.gets()
+        self.assertEqual(len(gets), 1, gets)
+        self.assertEqual(gets[0]["path"], "/dists/bookworm/InRelease")
+        self.assertEqual(gets[0]["status"], 304)
+        self.assertEqual(len(self.snapshots()), 1)
+
+    def test_patch_day_fetches_only_what_is_new_and_diff_shows_it(self):
+        first = json.loads(self.sync().stdout)[0]
+        self.server.set_root(SAMPLE / "day2")
+        self.server.clear_log()
+        second = json.loads(self.sync().stdout)[0]
+        self.assertNotEqual(second["snapshot"], first["snapshot"])
+        fetched = sorted(self.pool_gets())
+        self.assertEqual(len(fetched), 2, fetched)
+        self.assertTrue(any("hello-airlock_1.1-1" in p for p in fetched))
+        self.assertTrue(any("airlock-extra_0.9-1" in p for p in fetched))
+        diff = json.loads(run("diff", first["snapshot"][:12], second["snapshot"][:12], "--json",
+                              home=self.home).stdout)
+        changes = {(c["change"], c["package"], c["old"], c["new"]) for c in diff}
+        self.assertIn(("upgraded", "hello-airlock", "1.0-1", "1.1-1"), changes)
+        self.assertIn(("added", "airlock-extra", "", "0.9-1"), changes)
+        self.assertEqual(len(changes), 2)
+
+    def test_package_globs_select_pool_files_and_keep_indices_whole(self):
+        self.configure(packages=["hello-*"])
+        out = json.loads(self.sync().stdout)[0]
+        self.assertEqual(out["pool_files"], 1)
+        self.assertEqual([p for p in self.pool_gets()], ["/pool/main/h/hello-airlock/hello-airlock_1.0-1_amd64.deb"])
+
+    def test_dry_run_stores_nothing(self):
+        store_before = tree(self.home / "store")
+        out = json.loads(run("sync", "--dry-run", "--json", home=self.home).stdout)[0]
+        self.assertEqual(out["would_fetch_files"], 3)
+        self.assertGreater(out["would_fetch_bytes"], 2_000_000)
+        self.assertEqual(tree(self.home / "store"), store_before)
+        self.assertEqual(self.pool_gets(), [])
+
+    # --- refusals: one clear line, exit 3, no snapshot ------------------------
+
+    def assert_refused(self, fragment):
+        p = self.sync(expect=3)
+        self.assertIn(fragment, p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertEqual(self.snapshots(), [])
+        return p
+
+    def test_bad_upstream_signature(self):
+        inrelease = (SAMPLE / "day1/dists/bookworm/InRelease").read_bytes()
+        self.server.replace["/dists/bookworm/InRelease"] = inrelease.replace(b"Label: airlock-sample",
+                                                                               b"Label: airlock-evil!!")
+        self.assert_refused("InRelease has a bad signature")
+
+    def test_wrong_keyring(self):
+        self.configure(keyring=SAMPLE / "other-keyring.gpg")
+        self.assert_refused("is not signed by a key in")
+
+    def test_expired_valid_until_is_refused_unless_allowed(self):
+        self.server.set_root(SAMPLE / "expired")
+        self.assert_refused("(Valid-Until); set check_valid_until = false to accept it")
+        self.configure(check_valid_until=False)
+        self.sync()
+
+    def test_upstream_going_back_in_time_is_refused(self):
+        self.server.set_root(SAMPLE / "day2")
+        self.sync()
+        self.server.set_root(SAMPLE / "day1")
+        p = self.sync(expect=3)
+        self.assertIn("the upstream went back in time", p.stderr)
+        self.assertEqual(len(self.snapshots()), 1)
+
+    def test_packages_hash_mismatch(self):
+        base = "/dists/bookworm/main/binary-amd64/"
+        release = (SAMPLE / "day1/dists/bookworm/Release").read_text()
+        section = release.split("SHA256:\n")[1].split("\nSHA512:")[0]
+        digest = next(line.split()[0] for line in section.splitlines()
+                      if line.strip().endswith("main/binary-amd64/Packages.xz"))
+        good = (SAMPLE / "day1" / base.lstrip("/") / "Packages.xz").read_bytes()
+        bad = good[:100] + bytes([good[100] ^ 1]) + good[101:]
+        self.server.replace[base + "by-hash/SHA256/" + digest] = bad
+        self.server.replace[base + "Packages.xz"] = bad
+        self.assert_refused("does not match the signed index")
+
+    def test_pool_file_hash_mismatch_keeps_the_good_files_and_records_no_snapshot(self):
+        deb = "/pool/main/a/airlock-tools/airlock-tools_2.3-1_amd64.deb"
+        good = (SAMPLE / "day1" / deb.lstrip("/")).read_bytes()
+        self.server.replace[deb] = good[:-1] + bytes([good[-1] ^ 1])
+        p = self.assert_refused("does not match the signed index: expected sha256")
+        self.assertIn("run sync again to resume", p.stderr)
+        # The two good pool files were verified and stored: the next run fetches only the third.
+        del self.server.replace[deb]
+        self.server.clear_log()
+        self.sync()
+        self.assertEqual(self.pool_gets(), [deb])
+
+    # --- a flaky upstream ---------------------------------------------------------
+
+    def test_server_errors_are_retried(self):
+        deb = "/pool/main/h/hello-airlock/hello-airlock_1.0-1_amd64.deb"
+        self.server.fail_times[deb] = 2
+        self.sync()
+        statuses = [r["status"] for r in self.server.gets(deb)]
+        self.assertEqual(statuses, [500, 500, 200])
+
+    def test_dropped_connection_resumes_with_range(self):
+        deb = "/pool/main/l/libairlock-demo/libairlock-demo_1.0-1_amd64.deb"
+        self.server.drop_after[deb] = 500_000
+        self.sync()
+        reqs = self.server.gets(deb)
+        self.assertEqual(len(reqs), 2, reqs)
+        self.assertEqual(reqs[0].get("dropped_at"), 500_000)
+        self.assertEqual(reqs[1]["range"], "bytes=500000-")
+        self.assertEqual(reqs[1]["status"], 206)
+
+    # --- export ---------------------------------------------------------------
+
+    def test_delta_export_carries_only_new_objects_and_verifies(self):
+        media = self.tmp / "media"
+        self.sync()
+        first = json.loads(run("export", "--stream", "sample", "--out", media, "--key", "alice", "--json",
+                               home=self.home).stdout)
+        self.assertEqual(first["sequence"], 1)
+        self.server.set_root(SAMPLE / "day2")
+        self.sync()
+        second = json.loads(run("export", "--stream", "sample", "--out", media, "--key", "alice", "--json",
+                                home=self.home).stdout)
+        self.assertEqual(second["sequence"], 2)
+        # New: two .debs, Packages (3 variants), the by-arch Release is unchanged, InRelease, the snapshot.
+        self.assertEqual(second["objects"], 7)
+        changes = {(c["change"], c["package"]) for c in second["changes"]}
+        self.assertEqual(changes, {("upgraded", "hello-airlock"), ("added", "airlock-extra")})
+        manifest = json.loads((media / "airlock-sample-000002/manifest.json").read_text())
+        self.assertEqual(manifest["previous"], first["manifest_sha256"])
+        # The low side's log records travel inside the manifest.
+        self.assertTrue(any(r["event"] == "sync" for r in manifest["log"]))
+        for b in ("airlock-sample-000001", "airlock-sample-000002"):
+            v = subprocess.run([VERIFY, "bundle", media / b, "--key", self.home / "keys/alice.pub"],
+                               capture_output=True, text=True)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        # A second signer co-signs; a threshold of 2 is then met.
+        run("keygen", "bob", home=self.home)
+        run("sign", "--key", "bob", media / "airlock-sample-000002", home=self.home)
+        v = subprocess.run([VERIFY, "bundle", media / "airlock-sample-000002", "--key", self.home / "keys/alice.pub",
+                            "--key", self.home / "keys/bob.pub", "--threshold", "2"], capture_output=True, text=True)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        run("log", "verify", home=self.home)
+
+    def test_full_export_carries_everything(self):
+        media = self.tmp / "media"
+        self.sync()
+        run("export", "--stream", "sample", "--out", media, "--key", "alice", home=self.home)
+        full = json.loads(run("export", "--stream", "sample", "--out", media, "--key", "alice", "--full", "--json",
+                              home=self.home).stdout)
+        self.assertEqual(full["kind"], "full")
+        self.assertEqual(full["objects"], 9)  # 8 files and the snapshot
+
+    # --- usage ------------------------------------------------------------------
+
+    def test_help_and_usage_errors(self):
+        self.assertIn("examples:", run("--help").stdout)
+        for cmd in ("init", "keygen", "sync", "snapshots", "diff", "export", "sign", "log"):
+            self.assertIn("example", run(cmd, "--help", home=self.home).stdout, cmd)
+        p = run("export", "--stream", "sample", home=self.home, expect=2)
+        self.assertIn("needs --stream S and --out MEDIA", p.stderr)
+        p = run("frobnicate", home=self.home, expect=2)
+        self.assertIn("unknown command", p.stderr)
+        p = run("sync", home=self.tmp / "nowhere", expect=1)
+        self.assertIn("no mirror home at", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
