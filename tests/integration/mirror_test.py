@@ -140,6 +140,24 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         self.assertEqual(out["pool_files"], 1)
         self.assertEqual([p for p in self.pool_gets()], ["/pool/main/h/hello-airlock/hello-airlock_1.0-1_amd64.deb"])
 
+    def test_uncompressed_index_listed_but_not_published(self):
+        base = "/dists/bookworm/main/binary-amd64/"
+        release = (SAMPLE / "day1/dists/bookworm/Release").read_text()
+        section = release.split("SHA256:\n")[1].split("\nSHA512:")[0]
+        digest = next(line.split()[0] for line in section.splitlines()
+                      if line.strip().endswith("main/binary-amd64/Packages"))
+        self.server.hide.update({base + "Packages", base + "by-hash/SHA256/" + digest})
+        out = json.loads(self.sync().stdout)[0]
+        self.assertEqual(out["pool_files"], 3)
+        snap = json.loads(run("snapshots", "--json", home=self.home).stdout)[0]
+        self.assertEqual(snap["files"], 7)  # the uncompressed Packages is left out
+
+    def test_by_hash_missing_falls_back_to_the_canonical_path(self):
+        for p in (SAMPLE / "day1/dists/bookworm/main/binary-amd64/by-hash/SHA256").iterdir():
+            self.server.hide.add("/dists/bookworm/main/binary-amd64/by-hash/SHA256/" + p.name)
+        self.sync()
+        self.assertTrue(self.server.gets("/dists/bookworm/main/binary-amd64/Packages.xz"))
+
     def test_dry_run_stores_nothing(self):
         store_before = tree(self.home / "store")
         out = json.loads(run("sync", "--dry-run", "--json", home=self.home).stdout)[0]

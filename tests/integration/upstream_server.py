@@ -12,6 +12,7 @@ In a test:
     server.fail_times["/pool/x.deb"] = 2      # two 500s, then the file
     server.drop_after["/pool/x.deb"] = 4096   # close after 4096 body bytes, once
     server.replace["/dists/bookworm/InRelease"] = b"..."  # serve these bytes instead
+    server.hide.add("/dists/bookworm/main/binary-amd64/Packages")  # answer 404
 Standalone:
     upstream_server.py --root DIR [--port N] [--idle-timeout S]
 """
@@ -62,6 +63,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["status"] = 500
             return self.send_status(500, b"try again\n")
         body = srv.replace.get(path)
+        if path in srv.hide:
+            entry["status"] = 404
+            return self.send_status(404, b"not found\n")
         if body is None:
             full = os.path.realpath(os.path.join(srv.root, path.lstrip("/")))
             if not full.startswith(srv.root + os.sep) or not os.path.isfile(full):
@@ -125,6 +129,7 @@ class UpstreamServer:
         self.fail_times = {}
         self.drop_after = {}
         self.replace = {}
+        self.hide = set()
         self.lock = threading.Lock()
         self.started = time.time()
         self.idle_timeout = idle_timeout
