@@ -20,7 +20,8 @@ using json = nlohmann::json;
 namespace {
 
 constexpr std::uint64_t kMaxIndex = 1ull << 30;
-constexpr std::size_t kPoolBatch = 64;
+constexpr std::size_t kPoolBatchFiles = 4096;
+constexpr std::uint64_t kPoolBatchBytes = 1ull << 30;
 
 bool is_index_of(std::string_view path, std::string_view dir, std::string_view base) {
   // dir/base, dir/base.gz, dir/base.xz ...
@@ -388,18 +389,17 @@ Result<std::vector<FetchResult>> AptSync::fetch(std::vector<Want>& wants, const 
 }
 
 Status AptSync::store_files(const std::vector<Want>& wants, const std::vector<FetchResult>& results) {
-  // Files go into the store in groups; each group is one commit.
+  // Verified downloads move into the store; a commit every so many files or
+  // bytes keeps the work of an interrupted sync.
   std::optional<Batch> batch;
-  std::size_t in_batch = 0;
-  std::vector<fs::path> done;
+  std::size_t files = 0;
+  std::uint64_t bytes = 0;
   auto commit = [&]() -> Status {
     if (!batch) return {};
     if (auto s = batch->commit(); !s) return s;
     batch.reset();
-    in_batch = 0;
-    std::error_code ec;
-    for (const auto& p : done) fs::remove(p, ec);
-    done.clear();
+    files = 0;
+    bytes = 0;
     return {};
   };
   for (std::size_t i = 0; i < wants.size(); ++i) {
@@ -410,12 +410,12 @@ Status AptSync::store_files(const std::vector<Want>& wants, const std::vector<Fe
       if (!b) return fail(b.error());
       batch.emplace(std::move(*b));
     }
-    auto fd = open_file(partial(wants[i].sha256), O_RDONLY);
-    if (!fd) return fail(fd.error());
-    auto id = batch->put_fd(fd->get(), wants[i].sha256, wants[i].size);
+    // The fetcher hashed these bytes as they arrived and checked them
+    // against the signed index.
+    auto id = batch->adopt_file(partial(wants[i].sha256), r.sha256, r.size);
     if (!id) return fail(id.error().context(wants[i].path));
-    done.push_back(partial(wants[i].sha256));
-    if (++in_batch >= kPoolBatch) {
+    bytes += r.size;
+    if (++files >= kPoolBatchFiles || bytes >= kPoolBatchBytes) {
       if (auto s = commit(); !s) return s;
     }
   }

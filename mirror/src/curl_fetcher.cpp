@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -133,6 +134,25 @@ std::unique_ptr<Transfer> CurlFetcher::start(std::size_t index, const FetchJob& 
     return nullptr;
   }
   t->written = t->offset;
+  if (job.expected_size && job.expected_sha256 && t->offset == *job.expected_size) {
+    // An earlier run finished this file but did not store it: if the bytes
+    // are right there is nothing to fetch.
+    auto digest = t->hasher.finish();
+    if (digest == *job.expected_sha256) {
+      result.http_status = 200;
+      result.size = t->offset;
+      result.sha256 = digest;
+      result.error.reset();
+      return nullptr;
+    }
+    if (::ftruncate(t->fd.get(), 0) != 0) {
+      result.error = fail_errno(job.dest.string()).error();
+      return nullptr;
+    }
+    t->hasher = Hasher();
+    t->offset = 0;
+    t->written = 0;
+  }
   ::lseek(t->fd.get(), 0, SEEK_END);
 
   t->easy = curl_easy_init();
@@ -251,78 +271,108 @@ std::vector<FetchResult> CurlFetcher::fetch(const std::vector<FetchJob>& jobs,
                                             const FetchOptions& options) {
   global_init();
   std::vector<FetchResult> results(jobs.size());
-  CURLM* multi = curl_multi_init();
-  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(std::max(1, options.jobs)));
-  struct Waiting {
-    std::size_t index;
-    Clock::time_point not_before;
-  };
-  std::deque<Waiting> waiting;
-  for (std::size_t i = 0; i < jobs.size(); ++i) waiting.push_back({i, Clock::now()});
-  std::vector<std::unique_ptr<Transfer>> active;
-  FetchProgress progress;
-  progress.files_total = jobs.size();
-  for (const auto& j : jobs) progress.bytes_total += j.expected_size.value_or(0);
-  std::uint64_t finished_bytes = 0;
-  auto last_report = Clock::now() - std::chrono::seconds(1);
+  // Transfers are spread over one event loop per core: hashing the bytes as
+  // they arrive is work, and one thread would cap the rate at one core.
+  const int per_host = std::max(1, options.jobs);
+  const int loops = static_cast<int>(std::clamp<std::size_t>(
+      std::min<std::size_t>(std::thread::hardware_concurrency(), jobs.size()), 1, static_cast<std::size_t>(per_host)));
+  std::atomic<std::size_t> next{0};
+  std::atomic<std::size_t> files_done{0};
+  std::atomic<std::uint64_t> finished_bytes{0};
+  std::vector<std::atomic<std::uint64_t>> in_flight(static_cast<std::size_t>(loops));
+  std::uint64_t bytes_total = 0;
+  for (const auto& j : jobs) bytes_total += j.expected_size.value_or(0);
 
-  while (!waiting.empty() || !active.empty()) {
-    // Start what may start.
-    auto now = Clock::now();
-    for (auto it = waiting.begin();
-         it != waiting.end() && static_cast<int>(active.size()) < std::max(1, options.jobs);) {
-      if (it->not_before > now) {
-        ++it;
-        continue;
+  auto report = [&] {
+    FetchProgress p;
+    p.files_total = jobs.size();
+    p.bytes_total = bytes_total;
+    p.files_done = files_done.load();
+    p.bytes_done = finished_bytes.load();
+    for (auto& f : in_flight) p.bytes_done += f.load();
+    options.progress(p);
+  };
+
+  auto loop = [&](int me) {
+    CURLM* multi = curl_multi_init();
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(per_host));
+    struct Waiting {
+      std::size_t index;
+      Clock::time_point not_before;
+    };
+    std::deque<Waiting> retries;
+    std::vector<std::unique_ptr<Transfer>> active;
+    // This loop's share of the parallel transfers.
+    const int capacity = std::max(1, per_host / loops + (me < per_host % loops ? 1 : 0));
+    auto last_report = Clock::now() - std::chrono::seconds(1);
+    for (;;) {
+      auto now = Clock::now();
+      while (static_cast<int>(active.size()) < capacity) {
+        std::optional<std::size_t> index;
+        for (auto it = retries.begin(); it != retries.end(); ++it) {
+          if (it->not_before <= now) {
+            index = it->index;
+            retries.erase(it);
+            break;
+          }
+        }
+        if (!index) {
+          std::size_t n = next.fetch_add(1);
+          if (n >= jobs.size()) break;
+          index = n;
+        }
+        auto t = start(*index, jobs[*index], results[*index], options);
+        if (!t) {
+          ++files_done;
+          finished_bytes += results[*index].size;
+          continue;
+        }
+        curl_multi_add_handle(multi, t->easy);
+        active.push_back(std::move(t));
       }
-      auto t = start(it->index, jobs[it->index], results[it->index], options);
-      it = waiting.erase(it);
-      if (!t) {
-        ++progress.files_done;
-        continue;
+      if (active.empty() && retries.empty() && next.load() >= jobs.size()) break;
+      int running = 0;
+      curl_multi_perform(multi, &running);
+      int queued = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        Transfer* t = nullptr;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+        CURLcode code = msg->data.result;
+        curl_multi_remove_handle(multi, msg->easy_handle);
+        bool retry = finish(*t, code, options);
+        std::size_t index = t->index;
+        if (retry) {
+          auto delay = options.backoff * (1 << std::min(results[index].attempts - 1, 6));
+          retries.push_back({index, Clock::now() + delay});
+        } else {
+          ++files_done;
+          finished_bytes += results[index].size;
+        }
+        std::erase_if(active, [&](auto& p) { return p.get() == t; });
       }
-      curl_multi_add_handle(multi, t->easy);
-      active.push_back(std::move(t));
-    }
-    int running = 0;
-    curl_multi_perform(multi, &running);
-    int queued = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      Transfer* t = nullptr;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
-      CURLcode code = msg->data.result;
-      curl_multi_remove_handle(multi, msg->easy_handle);
-      bool retry = finish(*t, code, options);
-      auto it = std::find_if(active.begin(), active.end(), [&](auto& p) { return p.get() == t; });
-      std::size_t index = t->index;
-      if (retry) {
-        auto delay = options.backoff * (1 << std::min(results[index].attempts - 1, 6));
-        waiting.push_back({index, Clock::now() + delay});
-      } else {
-        ++progress.files_done;
-        finished_bytes += results[index].size;
+      std::uint64_t flying = 0;
+      for (const auto& t : active) flying += t->written;
+      in_flight[static_cast<std::size_t>(me)] = flying;
+      if (me == 0 && options.progress && Clock::now() - last_report > std::chrono::milliseconds(100)) {
+        report();
+        last_report = Clock::now();
       }
-      active.erase(it);
+      if (!active.empty()) {
+        curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+      } else if (!retries.empty()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
     }
-    if (options.progress && Clock::now() - last_report > std::chrono::milliseconds(100)) {
-      std::uint64_t in_flight = 0;
-      for (const auto& t : active) in_flight += t->written;
-      progress.bytes_done = finished_bytes + in_flight;
-      options.progress(progress);
-      last_report = Clock::now();
-    }
-    if (!active.empty()) {
-      curl_multi_poll(multi, nullptr, 0, 100, nullptr);
-    } else if (!waiting.empty()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-  if (options.progress) {
-    progress.bytes_done = finished_bytes;
-    options.progress(progress);
-  }
-  curl_multi_cleanup(multi);
+    in_flight[static_cast<std::size_t>(me)] = 0;
+    curl_multi_cleanup(multi);
+  };
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < loops; ++i) threads.emplace_back(loop, i);
+  loop(0);
+  for (auto& t : threads) t.join();
+  if (options.progress) report();
   return results;
 }
 

@@ -488,6 +488,43 @@ Result<Digest> Batch::put_fd(int fd, std::optional<Digest> expected,
   return finish_object(std::move(*sink));
 }
 
+Result<Digest> Batch::adopt_file(const fs::path& file, const Digest& id, std::uint64_t size) {
+  auto& st = *state_;
+  if (st.spent) return fail(Code::invalid_input, "batch already committed");
+  std::error_code ec;
+  auto actual = fs::file_size(file, ec);
+  if (ec) return fail(Code::io, file.string() + ": " + ec.message());
+  if (actual != size) {
+    return fail(Code::corrupt, file.string() + " has " + std::to_string(actual) + " bytes, expected " +
+                                   std::to_string(size));
+  }
+  auto known = st.size_of(id);
+  if (!known) return fail(known.error());
+  if (*known) {
+    st.objects.emplace(id, size);
+    ::unlink(file.c_str());
+    return id;
+  }
+  std::string tmpl = (st.store->tmp_dir / "obj-XXXXXX").string();
+  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd < 0) return fail_errno("create temporary object in " + st.store->tmp_dir.string());
+  ::close(fd);
+  if (::rename(file.c_str(), tmpl.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmpl.c_str());
+    if (err != EXDEV) return fail_errno("move " + file.string(), err);
+    auto in = open_file(file, O_RDONLY);  // another filesystem: copy and hash
+    if (!in) return fail(in.error());
+    auto copied = put_fd(in->get(), id, size);
+    if (copied) ::unlink(file.c_str());
+    return copied;
+  }
+  ::chmod(tmpl.c_str(), 0644);
+  st.pending.push_back({id, tmpl});
+  st.objects.emplace(id, size);
+  return id;
+}
+
 Result<Digest> Batch::add_snapshot(const Snapshot& snapshot) {
   auto text = snapshot.to_canonical_json();
   if (!text) return fail(text.error());

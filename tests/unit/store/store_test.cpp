@@ -250,6 +250,28 @@ TEST(Store, RefsKeepHistory) {
   EXPECT_EQ(store->set_ref("", a).error().code, Code::invalid_input);
 }
 
+TEST(Store, AdoptFileMovesAVerifiedDownloadIn) {
+  TempDir dir;
+  auto store = open_store(dir / "store");
+  auto data = testing::random_bytes(100000, 9);
+  testing::write_text(dir / "download", data);
+  auto batch = store->begin_batch().value();
+  auto wrong = batch.adopt_file(dir / "download", sha256(data), data.size() + 1);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, Code::corrupt);
+  ASSERT_TRUE(batch.adopt_file(dir / "download", sha256(data), data.size()));
+  EXPECT_FALSE(std::filesystem::exists(dir / "download"));  // moved, not copied
+  ASSERT_TRUE(batch.commit());
+  EXPECT_EQ(store->read(sha256(data)).value(), data);
+  // Adopting what the store already has just drops the file.
+  testing::write_text(dir / "again", data);
+  auto b2 = store->begin_batch().value();
+  ASSERT_TRUE(b2.adopt_file(dir / "again", sha256(data), data.size()));
+  EXPECT_FALSE(std::filesystem::exists(dir / "again"));
+  ASSERT_TRUE(b2.commit());
+  EXPECT_EQ(store->object_count().value(), 1u);
+}
+
 TEST(Store, MetaValuesCommitWithTheBatch) {
   TempDir dir;
   auto store = open_store(dir.path());

@@ -125,6 +125,12 @@ class Batch {
   // Stores the snapshot's canonical JSON as an object and indexes it.
   // refused when an entry's object is neither in the store nor in this batch
   // (or has another size).
+  // Takes over a complete file whose SHA-256 the caller computed over exactly
+  // the bytes it wrote (a download hashed as it arrived), moving it instead of
+  // copying. The file must be on the store's filesystem; otherwise it is
+  // copied and hashed like put_fd. The size is checked; the digest is trusted.
+  Result<Digest> adopt_file(const std::filesystem::path& file, const Digest& id, std::uint64_t size);
+
   Result<Digest> add_snapshot(const Snapshot& snapshot);
   // Indexes a snapshot whose JSON object is already in the store or batch.
   Status register_snapshot(const Digest& id);
