@@ -505,13 +505,10 @@ Result<Digest> Batch::adopt_file(const fs::path& file, const Digest& id, std::ui
     ::unlink(file.c_str());
     return id;
   }
-  std::string tmpl = (st.store->tmp_dir / "obj-XXXXXX").string();
-  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  if (fd < 0) return fail_errno("create temporary object in " + st.store->tmp_dir.string());
-  ::close(fd);
+  // Named by its digest: unique within this batch, which holds the writer lock.
+  const std::string tmpl = (st.store->tmp_dir / ("adopt-" + id.hex())).string();
   if (::rename(file.c_str(), tmpl.c_str()) != 0) {
     int err = errno;
-    ::unlink(tmpl.c_str());
     if (err != EXDEV) return fail_errno("move " + file.string(), err);
     auto in = open_file(file, O_RDONLY);  // another filesystem: copy and hash
     if (!in) return fail(in.error());
