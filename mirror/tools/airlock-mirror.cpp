@@ -77,12 +77,6 @@ struct Command {
   }
 };
 
-std::string operator_name() {
-  if (const char* u = std::getenv("USER"); u && *u) return u;
-  if (auto* pw = ::getpwuid(::getuid())) return pw->pw_name;
-  return "unknown";
-}
-
 struct Home {
   fs::path dir;
   fs::path config() const { return dir / "mirror.toml"; }

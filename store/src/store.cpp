@@ -565,6 +565,12 @@ bool Batch::contains(const Digest& id) const {
 
 std::size_t Batch::object_count() const { return state_->objects.size(); }
 
+std::vector<std::pair<Digest, fs::path>> Batch::pending_files() const {
+  std::vector<std::pair<Digest, fs::path>> out;
+  for (const auto& p : state_->pending) out.emplace_back(p.id, p.tmp);
+  return out;
+}
+
 Status Batch::commit() {
   auto& st = *state_;
   if (st.spent) return fail(Code::invalid_input, "batch already committed");

@@ -331,6 +331,8 @@ bool is_volume_name(std::string_view name) {
          std::all_of(name.begin() + 5, name.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+}  // namespace
+
 Status check_no_extra_volumes(const Manifest& manifest, std::span<const fs::path> dirs) {
   for (const auto& d : dirs) {
     std::error_code ec;
@@ -347,6 +349,8 @@ Status check_no_extra_volumes(const Manifest& manifest, std::span<const fs::path
   }
   return {};
 }
+
+namespace {
 
 Status check_volume(const VolumeLocation& loc, const ProgressFn& progress, std::uint64_t& done,
                     std::uint64_t total) {

@@ -1,6 +1,9 @@
 #include "airlock/verify/cli.h"
 
+#include <pwd.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <cstdio>
 #include <iostream>
@@ -49,6 +52,12 @@ std::string human_bytes(std::uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
+}
+
+std::string operator_name() {
+  if (const char* u = std::getenv("USER"); u && *u) return u;
+  if (auto* pw = ::getpwuid(::getuid())) return pw->pw_name;
+  return "unknown";
 }
 
 bool progress_enabled(bool quiet) { return !quiet && ::isatty(STDERR_FILENO) == 1; }

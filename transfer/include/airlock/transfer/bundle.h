@@ -92,6 +92,9 @@ std::vector<VolumeLocation> locate_volumes(const Manifest& manifest,
 Status check_volumes(const Manifest& manifest, std::span<const std::filesystem::path> dirs,
                      const ProgressFn& progress = {});
 
+// refused when any of dirs holds a data.NNN file the manifest does not list.
+Status check_no_extra_volumes(const Manifest& manifest, std::span<const std::filesystem::path> dirs);
+
 // Checks only the volumes present in dirs (one disc at a time); returns the
 // names of those still missing.
 Result<std::vector<std::string>> check_present_volumes(const Manifest& manifest,

@@ -45,6 +45,9 @@ class Progress {
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
+// Who is running the command: $USER, else the account name.
+std::string operator_name();
+
 // True when stderr is a terminal and the user did not ask for quiet.
 bool progress_enabled(bool quiet);
 

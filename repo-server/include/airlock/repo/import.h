@@ -1,0 +1,68 @@
+// Importing a bundle on the isolated side, in the order DESIGN.md fixes:
+// signatures before parsing, sequence and previous-hash against this side's
+// state, every volume hashed (and staged) before anything is decompressed,
+// every object checked as it streams into the store, every snapshot complete,
+// then one commit. A refused import changes nothing but is itself logged.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "airlock/repo/home.h"
+#include "airlock/transfer/bundle.h"
+
+namespace airlock::repo {
+
+struct ImportOptions {
+  std::string operator_name;
+  std::string media_label;
+  std::optional<std::string> publish;  // channel to publish the bundle's snapshots to
+  std::string reason;
+  std::string change_ref;
+  // Run on every new object before commit, "{}" replaced by the file's path
+  // (e.g. "clamscan --no-summary {}"); a non-zero exit refuses the import.
+  std::string scan_cmd;
+  TimePoint now{};
+  std::function<void(const std::string& phase, std::uint64_t done, std::uint64_t total)> progress;
+};
+
+struct ImportReport {
+  bool already_imported = false;
+  std::string bundle;  // airlock-<stream>-<seq>
+  Digest manifest_sha256;
+  std::string stream;
+  std::uint64_t sequence = 0;
+  std::string kind;
+  std::size_t objects = 0;       // objects the bundle carried
+  std::uint64_t bytes = 0;
+  std::vector<BundleSnapshot> snapshots;
+  std::optional<std::string> published;
+  std::vector<std::string> staged_volumes;  // volumes now waiting in staging (incomplete import)
+};
+
+// dirs[0] is the bundle directory (manifest.json); further directories may
+// hold volumes (one per disc). Volumes verified in an earlier call are kept in
+// staging, so a re-run after a bad disc reads only what is missing.
+Result<ImportReport> import_bundle(const RepoHome& home, Store& store, TransferLog& log,
+                                   const std::vector<std::filesystem::path>& dirs,
+                                   const ImportOptions& options);
+
+// The import state of a stream: the last sequence and manifest imported.
+struct StreamHead {
+  std::string stream;
+  std::uint64_t sequence = 0;
+  Digest manifest;
+  TimePoint imported_at{};
+};
+Result<std::vector<StreamHead>> stream_heads(const Store& store);
+
+// Commits batch with log records describing it, then appends them to the log
+// (and a checkpoint when key is given). A crash in between leaves the records
+// pending in the store; the next RepoHome::open_log appends them.
+Status commit_and_log(Store& store, Batch batch, TransferLog& log, std::vector<LogRecordInput> records,
+                      const PrivateKey* checkpoint_key);
+
+}  // namespace airlock::repo

@@ -1,0 +1,79 @@
+// Serving hosts: /<channel>/<repo>/<upstream path> resolved through the
+// channel's current snapshot to an object in the store, over HTTP/1.1
+// (Boost.Beast). Every request is one `pull` record in the transfer log.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "airlock/repo/home.h"
+
+namespace airlock::repo {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;
+  std::string range;
+  std::string if_none_match;
+  std::string if_modified_since;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;                // for small answers
+  std::optional<ObjectFile> file;  // for objects: send [offset, offset + length)
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  std::optional<Digest> object;  // what was asked for, for the log
+  bool head = false;             // answer without a body
+};
+
+// Turns a request into a response without touching a socket. Thread-safe.
+// Paths are percent-decoded once and matched strictly; the store is never
+// addressed by a path built from the request.
+class RequestHandler {
+ public:
+  explicit RequestHandler(const Store& store);
+  HttpResponse handle(const HttpRequest& request);
+  // What /-/health reports about the log.
+  std::function<std::string()> health;
+
+ private:
+  struct CachedSnapshot;
+  std::shared_ptr<const CachedSnapshot> snapshot(const Digest& id);
+  const Store& store_;
+  std::mutex mu_;
+  std::map<Digest, std::shared_ptr<const CachedSnapshot>> cache_;
+};
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  int threads = 0;  // 0: one per core
+  std::chrono::seconds idle_timeout{30};
+  std::size_t max_requests_per_connection = 10000;
+  std::size_t max_header_bytes = 8192;
+  std::uint64_t checkpoint_every = 1000;               // records
+  std::chrono::seconds checkpoint_interval{60};
+  std::chrono::milliseconds flush_interval{200};       // at most 1 s by contract
+  std::function<void(const std::string& address)> on_ready;
+};
+
+// Runs until SIGTERM or SIGINT: then stops accepting, lets in-flight
+// responses finish, flushes the pull log and writes a final checkpoint.
+// If the log cannot be written the server answers 503 rather than serve
+// unlogged.
+Status serve(const RepoHome& home, const ServeOptions& options);
+
+// Percent-decodes a request path once. Empty on malformed escapes, an
+// encoded slash or backslash, or NUL.
+std::optional<std::string> decode_path(std::string_view raw);
+
+}  // namespace airlock::repo

@@ -1,0 +1,273 @@
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "airlock/repo/channels.h"
+#include "airlock/repo/server.h"
+
+namespace airlock::repo {
+namespace {
+
+constexpr std::size_t kMaxTarget = 4096;
+
+std::string http_date(TimePoint t) {
+  std::time_t tt = t.time_since_epoch().count();
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::optional<TimePoint> parse_http_date(const std::string& s) {
+  std::tm tm{};
+  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end) return std::nullopt;
+  return TimePoint(std::chrono::seconds(timegm(&tm)));
+}
+
+std::string content_type(std::string_view path) {
+  auto ends = [&](std::string_view suffix) { return path.ends_with(suffix); };
+  if (ends(".deb") || ends(".udeb")) return "application/vnd.debian.binary-package";
+  if (ends(".rpm")) return "application/x-rpm";
+  if (ends(".gz")) return "application/gzip";
+  if (ends(".xz")) return "application/x-xz";
+  if (ends(".bz2")) return "application/x-bzip2";
+  if (ends(".zst")) return "application/zstd";
+  if (ends(".gpg") || ends(".asc")) return "application/pgp-signature";
+  if (ends("/InRelease") || ends("/Release") || ends("/Packages") || ends("Translation-en")) {
+    return "text/plain; charset=utf-8";
+  }
+  if (ends(".xml")) return "application/xml";
+  return "application/octet-stream";
+}
+
+HttpResponse text(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+  r.body = std::move(body);
+  return r;
+}
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> decode_path(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    if (c == '%') {
+      if (i + 2 >= raw.size()) return std::nullopt;
+      int hi = hexval(raw[i + 1]), lo = hexval(raw[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      char d = static_cast<char>(hi << 4 | lo);
+      if (d == '/' || d == '\\' || d == '\0') return std::nullopt;
+      out += d;
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  for (char c : out) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '\\') return std::nullopt;
+  }
+  return out;
+}
+
+struct RequestHandler::CachedSnapshot {
+  Snapshot snapshot;
+  std::map<std::string, Digest> by_hash_target;  // "<dir>/by-hash/SHA256/<hex>" for every entry
+};
+
+RequestHandler::RequestHandler(const Store& store) : store_(store) {}
+
+std::shared_ptr<const RequestHandler::CachedSnapshot> RequestHandler::snapshot(const Digest& id) {
+  {
+    std::lock_guard lk(mu_);
+    if (auto it = cache_.find(id); it != cache_.end()) return it->second;
+  }
+  auto snap = store_.get_snapshot(id);
+  if (!snap) return nullptr;
+  auto cached = std::make_shared<CachedSnapshot>();
+  for (const auto& e : snap->entries) {
+    auto slash = e.path.rfind('/');
+    std::string dir = slash == std::string::npos ? "" : e.path.substr(0, slash);
+    std::string key = (dir.empty() ? "" : dir + "/") + "by-hash/SHA256/" + e.sha256.hex();
+    cached->by_hash_target.emplace(key, e.sha256);
+  }
+  // apt asks by-hash for the strongest hash its Release lists (often SHA512):
+  // map every hash of every Release in the snapshot to the file it names.
+  for (const auto& e : snap->entries) {
+    if (!e.path.starts_with("dists/") || !(e.path.ends_with("/InRelease") || e.path.ends_with("/Release"))) continue;
+    if (e.size > (64u << 20)) continue;
+    auto text = store_.read(e.sha256, 64u << 20);
+    if (!text) continue;
+    const std::string base = e.path.substr(0, e.path.rfind('/') + 1);  // dists/<suite>/
+    std::string algo;
+    std::size_t pos = 0;
+    while (pos < text->size()) {
+      auto nl = text->find('\n', pos);
+      if (nl == std::string::npos) nl = text->size();
+      std::string_view line(text->data() + pos, nl - pos);
+      pos = nl + 1;
+      if (!line.empty() && line[0] != ' ') {
+        algo.clear();
+        for (const char* a : {"MD5Sum", "SHA1", "SHA256", "SHA512"}) {
+          if (line == std::string(a) + ":") algo = a;
+        }
+        continue;
+      }
+      if (algo.empty()) continue;
+      // " <hex> <size> <path>"
+      std::vector<std::string_view> words;
+      std::size_t i = 0;
+      while (i < line.size()) {
+        while (i < line.size() && line[i] == ' ') ++i;
+        std::size_t j = i;
+        while (j < line.size() && line[j] != ' ') ++j;
+        if (j > i) words.push_back(line.substr(i, j - i));
+        i = j;
+      }
+      if (words.size() != 3) continue;
+      std::string target = base + std::string(words[2]);
+      const auto* file = snap->find(target);
+      if (!file) continue;
+      auto slash = target.rfind('/');
+      cached->by_hash_target.emplace(target.substr(0, slash) + "/by-hash/" + algo + "/" + std::string(words[0]),
+                                     file->sha256);
+    }
+  }
+  cached->snapshot = std::move(*snap);
+  std::lock_guard lk(mu_);
+  if (cache_.size() > 64) cache_.clear();
+  cache_.emplace(id, cached);
+  return cached;
+}
+
+HttpResponse RequestHandler::handle(const HttpRequest& req) {
+  const bool head = req.method == "HEAD";
+  if (req.method != "GET" && !head) {
+    auto r = text(405, "method not allowed\n");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
+  auto finish = [&](HttpResponse r) {
+    r.head = head;
+    return r;
+  };
+  std::string_view target = req.target;
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  if (target.size() > kMaxTarget) return finish(text(414, "request target too long\n"));
+  if (target.empty() || target[0] != '/') return finish(text(400, "bad request target\n"));
+  auto path = decode_path(target);
+  if (!path) return finish(text(400, "bad request path\n"));
+  if (*path == "/-/health") {
+    auto r = text(200, health ? health() : "{\"status\":\"ok\"}\n");
+    r.headers[0].second = "application/json";
+    return finish(std::move(r));
+  }
+  // /<channel>/<repo>/<upstream path>, every segment non-empty, no dot segments.
+  std::vector<std::string> parts;
+  std::size_t start = 1;
+  while (start <= path->size()) {
+    auto end = path->find('/', start);
+    if (end == std::string::npos) end = path->size();
+    auto seg = path->substr(start, end - start);
+    if (seg.empty() || seg == "." || seg == "..") return finish(text(404, "not found\n"));
+    parts.push_back(std::move(seg));
+    start = end + 1;
+  }
+  if (parts.size() < 3 || !valid_channel_name(parts[0])) return finish(text(404, "not found\n"));
+  std::string rest;
+  for (std::size_t i = 2; i < parts.size(); ++i) rest += (i > 2 ? "/" : "") + parts[i];
+  auto snap_id = channel_snapshot(store_, parts[0], parts[1]);
+  if (!snap_id) return finish(text(404, "not found\n"));
+  auto cached = snapshot(*snap_id);
+  if (!cached) return finish(text(500, "snapshot unavailable\n"));
+  std::optional<Digest> object;
+  if (const auto* e = cached->snapshot.find(rest)) {
+    object = e->sha256;
+  } else if (auto it = cached->by_hash_target.find(rest); it != cached->by_hash_target.end()) {
+    object = it->second;
+  }
+  if (!object) return finish(text(404, "not found\n"));
+
+  auto info = store_.stat(*object);
+  auto file = store_.open_object(*object);
+  if (!info || !file) {
+    auto r = text(500, "object unavailable\n");
+    r.object = object;
+    return finish(std::move(r));
+  }
+  HttpResponse r;
+  r.object = object;
+  const std::string etag = "\"" + object->hex() + "\"";
+  const std::string modified = http_date(info->first_seen);
+  r.headers.emplace_back("Content-Type", content_type(rest));
+  r.headers.emplace_back("ETag", etag);
+  r.headers.emplace_back("Last-Modified", modified);
+  r.headers.emplace_back("Accept-Ranges", "bytes");
+  // Conditional requests: If-None-Match wins over If-Modified-Since.
+  bool not_modified = false;
+  if (!req.if_none_match.empty()) {
+    not_modified = req.if_none_match == etag || req.if_none_match == "*" ||
+                   req.if_none_match.find(etag) != std::string::npos;
+  } else if (!req.if_modified_since.empty()) {
+    auto since = parse_http_date(req.if_modified_since);
+    not_modified = since && info->first_seen <= *since;
+  }
+  if (not_modified) {
+    r.status = 304;
+    return finish(std::move(r));
+  }
+  const std::uint64_t size = file->size;
+  std::uint64_t first = 0, last = size ? size - 1 : 0;
+  bool ranged = false;
+  if (!req.range.empty() && req.range.starts_with("bytes=") && req.range.find(',') == std::string::npos) {
+    std::string spec = req.range.substr(6);
+    auto dash = spec.find('-');
+    bool ok = dash != std::string::npos;
+    try {
+      if (ok && dash == 0) {  // suffix: the last N bytes
+        std::uint64_t n = std::stoull(spec.substr(1));
+        ok = n > 0 && spec.size() > 1;
+        if (ok) first = n >= size ? 0 : size - n;
+      } else if (ok) {
+        first = std::stoull(spec.substr(0, dash));
+        if (dash + 1 < spec.size()) last = std::min<std::uint64_t>(std::stoull(spec.substr(dash + 1)), size ? size - 1 : 0);
+      }
+    } catch (...) {
+      ok = false;
+    }
+    if (ok && (first >= size || first > last)) {
+      auto bad = text(416, "range not satisfiable\n");
+      bad.object = object;
+      bad.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
+      return finish(std::move(bad));
+    }
+    ranged = ok;
+  }
+  if (ranged) {
+    r.status = 206;
+    r.headers.emplace_back("Content-Range",
+                           "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size));
+    r.offset = first;
+    r.length = last - first + 1;
+  } else {
+    r.offset = 0;
+    r.length = size;
+  }
+  r.file = std::move(*file);
+  return finish(std::move(r));
+}
+
+}  // namespace airlock::repo

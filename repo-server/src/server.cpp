@@ -1,0 +1,332 @@
+#include <sys/sendfile.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "airlock/repo/server.h"
+#include "pull_logger.h"
+
+namespace airlock::repo {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using json = nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+struct Shared {
+  RequestHandler* handler = nullptr;
+  PullLogger* logger = nullptr;
+  const ServeOptions* options = nullptr;
+  std::mutex mu;
+  std::set<std::weak_ptr<void>, std::owner_less<std::weak_ptr<void>>> sessions;
+  std::atomic<bool> draining{false};
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Shared& shared)
+      : stream_(std::move(socket)), shared_(shared), timer_(stream_.get_executor()) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    client_ = ec ? "unknown" : ep.address().to_string();
+  }
+
+  void start() {
+    {
+      std::lock_guard lk(shared_.mu);
+      if (shared_.sessions.size() > 4096) std::erase_if(shared_.sessions, [](auto& w) { return w.expired(); });
+      shared_.sessions.insert(std::weak_ptr<void>(shared_from_this()));
+    }
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+  // Called on stop: an idle connection closes now, a busy one after its response.
+  void drain() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->reading_) {
+        beast::error_code ec;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+        self->stream_.socket().close(ec);
+      }
+    });
+  }
+
+ private:
+  void read() {
+    if (shared_.draining) return close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_.options->max_header_bytes));
+    parser_->body_limit(0);
+    stream_.expires_after(shared_.options->idle_timeout);
+    reading_ = true;
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset || ec == net::error::bad_descriptor) {
+      return close();
+    }
+    started_ = SteadyClock::now();
+    ++requests_;
+    if (ec) {
+      // Oversized headers or a body on a GET: answer and close.
+      int status = ec == http::error::header_limit ? 431 : (ec == http::error::body_limit ? 413 : 400);
+      HttpResponse r;
+      r.status = status;
+      r.body = status == 431 ? "request header too large\n" : "bad request\n";
+      r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+      keep_alive_ = false;
+      method_ = "?";
+      target_ = "";
+      return respond(std::move(r), 11);
+    }
+    auto& req = parser_->get();
+    method_ = std::string(req.method_string());
+    target_ = std::string(req.target());
+    keep_alive_ = req.keep_alive() && requests_ < shared_.options->max_requests_per_connection &&
+                  !shared_.draining;
+    HttpResponse r;
+    if (!shared_.logger->healthy()) {
+      r.status = 503;
+      r.body = "the transfer log cannot be written; not serving unlogged\n";
+      r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+      r.headers.emplace_back("Retry-After", "60");
+    } else {
+      HttpRequest hr;
+      hr.method = method_;
+      hr.target = target_;
+      hr.range = std::string(req[http::field::range]);
+      hr.if_none_match = std::string(req[http::field::if_none_match]);
+      hr.if_modified_since = std::string(req[http::field::if_modified_since]);
+      r = shared_.handler->handle(hr);
+    }
+    respond(std::move(r), req.version());
+  }
+
+  void respond(HttpResponse r, unsigned version) {
+    response_ = std::move(r);
+    sent_ = 0;
+    if (response_.file) {
+      header_.emplace(static_cast<http::status>(response_.status), version);
+      for (auto& [k, v] : response_.headers) header_->set(k, v);
+      header_->set(http::field::server, "airlock-repo");
+      header_->content_length(response_.length);
+      header_->keep_alive(keep_alive_);
+      file_serializer_.emplace(*header_);
+      stream_.expires_after(shared_.options->idle_timeout);
+      http::async_write_header(stream_, *file_serializer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        if (ec) return self->done(false);
+        if (self->response_.head || self->response_.length == 0) return self->done(true);
+        self->file_offset_ = static_cast<off_t>(self->response_.offset);
+        self->send_file();
+      });
+      return;
+    }
+    text_.emplace(static_cast<http::status>(response_.status), version);
+    for (auto& [k, v] : response_.headers) text_->set(k, v);
+    text_->set(http::field::server, "airlock-repo");
+    text_->keep_alive(keep_alive_);
+    if (response_.status == 304) {
+      text_->body().clear();
+    } else {
+      text_->body() = response_.body;
+    }
+    text_->prepare_payload();
+    if (response_.head) text_->body().clear();
+    if (response_.head) text_->content_length(response_.body.size());
+    sent_ = response_.head || response_.status == 304 ? 0 : response_.body.size();
+    stream_.expires_after(shared_.options->idle_timeout);
+    http::async_write(stream_, *text_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->done(!ec);
+    });
+  }
+
+  // The body goes from the object file to the socket without passing through
+  // user space.
+  void send_file() {
+    auto& sock = stream_.socket();
+    if (!sock.non_blocking()) {
+      beast::error_code ec;
+      sock.non_blocking(true, ec);
+    }
+    const std::uint64_t end = response_.offset + response_.length;
+    while (static_cast<std::uint64_t>(file_offset_) < end) {
+      auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(end - static_cast<std::uint64_t>(file_offset_), 1 << 20));
+      ssize_t n = ::sendfile(sock.native_handle(), response_.file->fd.get(), &file_offset_, chunk);
+      if (n > 0) {
+        sent_ += static_cast<std::uint64_t>(n);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        timer_.expires_after(shared_.options->idle_timeout);
+        timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+          if (!ec) {  // the client stopped reading
+            beast::error_code ignore;
+            self->stream_.socket().cancel(ignore);
+          }
+        });
+        sock.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
+          self->timer_.cancel();
+          if (ec) return self->done(false);
+          self->send_file();
+        });
+        return;
+      }
+      return done(false);  // the client went away: log what was sent
+    }
+    done(true);
+  }
+
+  void done(bool ok) {
+    auto ms = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started_).count();
+    json rec{{"client", client_},
+             {"method", method_},
+             {"path", target_.substr(0, 2048)},
+             {"object", response_.object ? json(response_.object->hex()) : json(nullptr)},
+             {"status", response_.status},
+             {"bytes", sent_},
+             {"duration_ms", static_cast<double>(ms) / 1000.0}};
+    if (!ok) rec["incomplete"] = true;
+    shared_.logger->record(rec.dump());
+    response_ = HttpResponse();
+    file_serializer_.reset();
+    header_.reset();
+    text_.reset();
+    if (!ok || !keep_alive_) return close();
+    read();
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  Shared& shared_;
+  net::steady_timer timer_;
+  beast::flat_buffer buffer_{16384};
+  std::optional<http::request_parser<http::empty_body>> parser_;
+  std::optional<http::response<http::empty_body>> header_;
+  std::optional<http::response_serializer<http::empty_body>> file_serializer_;
+  std::optional<http::response<http::string_body>> text_;
+  HttpResponse response_;
+  std::string client_, method_, target_;
+  off_t file_offset_ = 0;
+  std::uint64_t sent_ = 0;
+  std::size_t requests_ = 0;
+  bool keep_alive_ = false;
+  bool reading_ = false;
+  SteadyClock::time_point started_;
+};
+
+Result<tcp::endpoint> parse_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return fail(Code::invalid_input, "--listen must be HOST:PORT, got '" + listen + "'");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  beast::error_code ec;
+  auto addr = net::ip::make_address(host, ec);
+  if (ec) return fail(Code::invalid_input, "--listen: '" + host + "' is not an IP address");
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) return fail(Code::invalid_input, "--listen: bad port in '" + listen + "'");
+  return tcp::endpoint(addr, static_cast<unsigned short>(port));
+}
+
+void accept(tcp::acceptor& acceptor, net::io_context& ioc, Shared& shared) {
+  acceptor.async_accept(net::make_strand(ioc), [&](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+    } else {
+      std::make_shared<Session>(std::move(socket), shared)->start();
+    }
+    accept(acceptor, ioc, shared);
+  });
+}
+
+}  // namespace
+
+Status serve(const RepoHome& home, const ServeOptions& options) {
+  auto endpoint = parse_listen(options.listen);
+  if (!endpoint) return fail(endpoint.error());
+  auto store = home.open_store();
+  if (!store) return fail(store.error());
+  auto log = home.open_log(**store);
+  if (!log) return fail(log.error());
+  auto key = home.log_key();
+  if (!key) return fail(key.error());
+
+  RequestHandler handler(**store);
+  PullLogger logger(**log, *key, options.checkpoint_every, options.checkpoint_interval, options.flush_interval);
+  TransferLog* log_ptr = log->get();
+  handler.health = [&logger, log_ptr] {
+    return json{{"status", logger.healthy() ? "ok" : "log-unwritable"},
+                {"log", {{"size", log_ptr->size()}, {"root", log_ptr->root().hex()}}}}
+               .dump() +
+           "\n";
+  };
+  Shared shared;
+  shared.handler = &handler;
+  shared.logger = &logger;
+  shared.options = &options;
+
+  const int threads = options.threads > 0 ? options.threads
+                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  net::io_context ioc(threads);
+  tcp::acceptor acceptor(ioc);
+  beast::error_code ec;
+  acceptor.open(endpoint->protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(*endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return fail(Code::io, "cannot listen on " + options.listen + ": " + ec.message());
+  auto bound = acceptor.local_endpoint();
+
+  {
+    json rec{{"action", "serve"}, {"listen", bound.address().to_string() + ":" + std::to_string(bound.port())}};
+    (void)(*log)->append("serve", rec.dump());
+    (void)(*log)->sync();
+  }
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](beast::error_code, int) {
+    shared.draining = true;
+    beast::error_code ignore;
+    acceptor.close(ignore);
+    std::lock_guard lk(shared.mu);
+    for (auto& weak : shared.sessions) {
+      if (auto s = weak.lock()) std::static_pointer_cast<Session>(s)->drain();
+    }
+  });
+  accept(acceptor, ioc, shared);
+  if (options.on_ready) options.on_ready(bound.address().to_string() + ":" + std::to_string(bound.port()));
+
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+
+  auto stopped = logger.stop();
+  (void)(*log)->append("serve", json{{"action", "stop"}, {"pulls", logger.written()}}.dump());
+  if (auto c = (*log)->checkpoint(*key); !c) return fail(c.error());
+  return stopped;
+}
+
+}  // namespace airlock::repo
