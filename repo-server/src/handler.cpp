@@ -189,9 +189,9 @@ HttpResponse RequestHandler::handle(const HttpRequest& req) {
   if (parts.size() < 3 || !valid_channel_name(parts[0])) return finish(text(404, "not found\n"));
   std::string rest;
   for (std::size_t i = 2; i < parts.size(); ++i) rest += (i > 2 ? "/" : "") + parts[i];
-  auto snap_id = channel_snapshot(store_, parts[0], parts[1]);
-  if (!snap_id) return finish(text(404, "not found\n"));
-  auto cached = snapshot(*snap_id);
+  auto ref = store_.ref_state("channel/" + parts[0] + "/" + parts[1]);
+  if (!ref || !ref->target) return finish(text(404, "not found\n"));
+  auto cached = snapshot(*ref->target);
   if (!cached) return finish(text(500, "snapshot unavailable\n"));
   std::optional<Digest> object;
   if (const auto* e = cached->snapshot.find(rest)) {
@@ -201,9 +201,8 @@ HttpResponse RequestHandler::handle(const HttpRequest& req) {
   }
   if (!object) return finish(text(404, "not found\n"));
 
-  auto info = store_.stat(*object);
   auto file = store_.open_object(*object);
-  if (!info || !file) {
+  if (!file) {
     auto r = text(500, "object unavailable\n");
     r.object = object;
     return finish(std::move(r));
@@ -211,7 +210,9 @@ HttpResponse RequestHandler::handle(const HttpRequest& req) {
   HttpResponse r;
   r.object = object;
   const std::string etag = "\"" + object->hex() + "\"";
-  const std::string modified = http_date(info->first_seen);
+  // What a URL answers changes when its channel changes: that is its
+  // modification time.
+  const std::string modified = http_date(ref->time);
   r.headers.emplace_back("Content-Type", content_type(rest));
   r.headers.emplace_back("ETag", etag);
   r.headers.emplace_back("Last-Modified", modified);
@@ -223,7 +224,7 @@ HttpResponse RequestHandler::handle(const HttpRequest& req) {
                    req.if_none_match.find(etag) != std::string::npos;
   } else if (!req.if_modified_since.empty()) {
     auto since = parse_http_date(req.if_modified_since);
-    not_modified = since && info->first_seen <= *since;
+    not_modified = since && ref->time <= *since;
   }
   if (not_modified) {
     r.status = 304;

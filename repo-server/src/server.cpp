@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <sys/sendfile.h>
 
 #include <boost/asio/signal_set.hpp>
@@ -265,6 +266,8 @@ void accept(tcp::acceptor& acceptor, net::io_context& ioc, Shared& shared) {
 }  // namespace
 
 Status serve(const RepoHome& home, const ServeOptions& options) {
+  // sendfile to a client that went away must fail with EPIPE, not kill us.
+  ::signal(SIGPIPE, SIG_IGN);
   auto endpoint = parse_listen(options.listen);
   if (!endpoint) return fail(endpoint.error());
   auto store = home.open_store();

@@ -64,6 +64,14 @@ std::string history_key(std::string_view name, std::uint64_t seq) {
   return k;
 }
 
+// A ref's value: the target digest, then its update time (LE seconds).
+std::optional<Digest> ref_target(const MDB_val& v) {
+  if (v.mv_size != Digest::kSize + 8) return std::nullopt;
+  auto d = Digest::from_raw(std::span(static_cast<const std::uint8_t*>(v.mv_data), Digest::kSize));
+  if (!d) return std::nullopt;
+  return *d;
+}
+
 Status check_ref_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxRefName ||
       name.find('\0') != std::string_view::npos) {
@@ -605,8 +613,11 @@ Status Batch::commit() {
       if (auto s = w.put(store->snapshots, k, lmdb::val(info.dump())); !s) return s;
     }
     for (const auto& r : st.refs) {
-      // Next history number: one past the last entry for this name.
+      // Next history number: one past the last entry for this name. Update
+      // times strictly increase per ref, so that a time names one state
+      // (HTTP Last-Modified has whole seconds).
       std::uint64_t seq = 1;
+      TimePoint when = now;
       {
         lmdb::Cursor cur(w.txn, store->history);
         if (cur.status() != 0) return lmdb::fail_rc("cursor", cur.status());
@@ -621,16 +632,28 @@ Status Batch::commit() {
           std::uint64_t last = 0;
           for (int i = 0; i < 8; ++i) last = last << 8 | p[i];
           seq = last + 1;
+          json prev = json::parse(lmdb::view(v), nullptr, false);
+          if (prev.is_object()) {
+            if (auto t = parse_time(prev.value("time", "")); t && *t >= when) when = *t + std::chrono::seconds(1);
+          }
         }
       }
       json entry{{"target", r.target ? json(r.target->hex()) : json(nullptr)},
-                 {"time", format_time(now)},
+                 {"time", format_time(when)},
                  {"note", r.note}};
       if (auto s = w.put(store->history, lmdb::val(history_key(r.name, seq)), lmdb::val(entry.dump()));
           !s) {
         return s;
       }
-      Status s = r.target ? w.put(store->refs, lmdb::val(r.name), lmdb::val(r.target->span()))
+      std::string value;
+      if (r.target) {
+        value.assign(reinterpret_cast<const char*>(r.target->bytes().data()), Digest::kSize);
+        std::string t(8, '\0');
+        put_le64(reinterpret_cast<std::uint8_t*>(t.data()),
+                 static_cast<std::uint64_t>(when.time_since_epoch().count()));
+        value += t;
+      }
+      Status s = r.target ? w.put(store->refs, lmdb::val(r.name), lmdb::val(value))
                           : w.del(store->refs, lmdb::val(r.name));
       if (!s) return s;
     }
@@ -903,9 +926,25 @@ Result<Digest> Store::get_ref(std::string_view name) const {
     int rc = mdb_get(txn, impl_->refs, &k, &v);
     if (rc == MDB_NOTFOUND) return fail(Code::not_found, "ref '" + std::string(name) + "' is not set");
     if (rc != 0) return lmdb::fail_rc("get", rc);
-    auto d = Digest::from_raw(std::span(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size));
+    auto d = ref_target(v);
     if (!d) return fail(Code::corrupt, "ref '" + std::string(name) + "' holds a malformed value");
     return *d;
+  });
+}
+
+Result<RefUpdate> Store::ref_state(std::string_view name) const {
+  return impl_->read([&](MDB_txn* txn) -> Result<RefUpdate> {
+    MDB_val k = lmdb::val(name), v;
+    int rc = mdb_get(txn, impl_->refs, &k, &v);
+    if (rc == MDB_NOTFOUND) return fail(Code::not_found, "ref '" + std::string(name) + "' is not set");
+    if (rc != 0) return lmdb::fail_rc("get", rc);
+    auto d = ref_target(v);
+    if (!d) return fail(Code::corrupt, "ref '" + std::string(name) + "' holds a malformed value");
+    RefUpdate u;
+    u.target = *d;
+    u.time = TimePoint(std::chrono::seconds(
+        static_cast<std::int64_t>(get_le64(static_cast<const std::uint8_t*>(v.mv_data) + Digest::kSize))));
+    return u;
   });
 }
 
@@ -920,7 +959,7 @@ Result<std::vector<std::pair<std::string, Digest>>> Store::list_refs(std::string
     for (; rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
       auto name = lmdb::view(k);
       if (!name.starts_with(prefix)) break;
-      auto d = Digest::from_raw(std::span(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size));
+      auto d = ref_target(v);
       if (!d) return fail(Code::corrupt, "ref '" + std::string(name) + "' holds a malformed value");
       out.emplace_back(std::string(name), *d);
     }

@@ -197,6 +197,9 @@ class Store {
 
   Status set_ref(std::string name, std::optional<Digest> target, std::string note = {});
   Result<Digest> get_ref(std::string_view name) const;  // not_found when unset
+  // The ref's target and when it was last set (update times strictly
+  // increase per ref, one second apart at least).
+  Result<RefUpdate> ref_state(std::string_view name) const;
   // All refs whose name starts with prefix, sorted by name.
   Result<std::vector<std::pair<std::string, Digest>>> list_refs(std::string_view prefix = {}) const;
   Result<std::vector<RefUpdate>> ref_history(std::string_view name) const;  // oldest first

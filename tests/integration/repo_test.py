@@ -1,0 +1,435 @@
+#!/usr/bin/env python3
+"""airlock-repo end to end: bundles made by airlock-mirror from a signed sample
+upstream are imported, published, promoted and rolled back, served over real
+HTTP to a real apt-get with its own private state, and every refusal leaves
+the store exactly as it was.
+
+    repo_test.py AIRLOCK_MIRROR AIRLOCK_REPO AIRLOCK_VERIFY MAKE_SAMPLE_UPSTREAM
+"""
+import base64
+import hashlib
+import json
+import os
+import pathlib
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from upstream_server import UpstreamServer  # noqa: E402
+
+MIRROR, REPO, VERIFY, MAKE_SAMPLE = sys.argv[1:5]
+del sys.argv[1:5]
+W = None  # the shared world: sample upstream, low side, bundles
+
+
+def run(prog, *args, expect=0, home=None, timeout=300):
+    cmd = [prog] + (["--home", str(home)] if home else []) + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if expect is not None and p.returncode != expect:
+        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}, wanted {expect}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def store_state(home):
+    out = {}
+    for p in sorted((pathlib.Path(home) / "store").rglob("*")):
+        if p.is_file() and p.name != "lock.mdb":
+            out[str(p.relative_to(home))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+class World:
+    def __init__(self):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="airlock-repo-test-"))
+        subprocess.run([MAKE_SAMPLE, self.dir / "upstream"], check=True, capture_output=True)
+        self.upstream = UpstreamServer(self.dir / "upstream/day1", idle_timeout=600).start()
+        self.low = self.dir / "low"
+        run(MIRROR, "init", home=self.low)
+        run(MIRROR, "keygen", "alice", home=self.low)
+        run(MIRROR, "keygen", "mallory", home=self.low)
+        with open(self.low / "mirror.toml", "a") as f:
+            f.write(f'\n[[repo]]\nname = "sample"\nkind = "apt"\nurl = "{self.upstream.url}"\n'
+                    f'suites = ["bookworm"]\ncomponents = ["main"]\narchitectures = ["amd64"]\n'
+                    f'keyring = "{self.dir}/upstream/keyring.gpg"\n')
+        self.media = self.dir / "media"
+        run(MIRROR, "sync", home=self.low)
+        run(MIRROR, "export", "--stream", "sample", "--out", self.media, "--key", "alice", home=self.low)
+        self.upstream.set_root(self.dir / "upstream/day2")
+        run(MIRROR, "sync", home=self.low)
+        run(MIRROR, "export", "--stream", "sample", "--out", self.media, "--key", "alice", home=self.low)
+        self.b1 = self.media / "airlock-sample-000001"
+        self.b2 = self.media / "airlock-sample-000002"
+        self.upstream.stop()
+
+    def resign(self, bundle, manifest_text, key="alice"):
+        """Writes manifest_text into bundle and signs it with key (openssl pkeyutl)."""
+        (bundle / "manifest.json").write_text(manifest_text)
+        keyfile = self.low / "keys" / f"{key}.key"
+        sig = subprocess.run(["openssl", "pkeyutl", "-sign", "-rawin", "-inkey", keyfile, "-in",
+                              bundle / "manifest.json"], capture_output=True, check=True).stdout
+        der = subprocess.run(["openssl", "pkey", "-pubin", "-in", self.low / "keys" / f"{key}.pub", "-outform",
+                              "DER"], capture_output=True, check=True).stdout
+        keyid = hashlib.sha256(der[-32:]).hexdigest()
+        (bundle / "manifest.sig.json").write_text(json.dumps(
+            {"signatures": [{"keyid": keyid, "sig": base64.b64encode(sig).decode()}]}))
+
+
+def setUpModule():
+    global W
+    W = World()
+
+
+def tearDownModule():
+    shutil.rmtree(W.dir, ignore_errors=True)
+
+
+class Server:
+    """airlock-repo serve on an ephemeral loopback port."""
+
+    def __init__(self, home):
+        self.proc = subprocess.Popen([REPO, "--home", str(home), "serve", "--listen", "127.0.0.1:0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        m = re.search(r"http://([0-9.]+:[0-9]+)/", line)
+        if not m:
+            raise AssertionError("serve did not start: " + line + self.proc.stderr.read())
+        self.addr = m.group(1)
+        self.url = "http://" + self.addr
+
+    def stop(self):
+        self.proc.terminate()
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, out, err
+
+
+class AptClient:
+    """A real apt-get with its own private state directory."""
+
+    def __init__(self, root, url, channel):
+        self.root = pathlib.Path(root)
+        for d in ("etc/apt/sources.list.d", "etc/apt/preferences.d", "etc/apt/apt.conf.d", "etc/apt/trusted.gpg.d",
+                  "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "var/log/apt"):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        (self.root / "var/lib/dpkg/status").touch()
+        keyring = W.dir / "upstream/keyring.gpg"
+        (self.root / "etc/apt/sources.list").write_text(
+            f"deb [signed-by={keyring}] {url}/{channel}/sample bookworm main\n")
+
+    def apt(self, tool, *args, expect=0):
+        opts = [f"-oDir={self.root}", f"-oDir::State::status={self.root}/var/lib/dpkg/status",
+                "-oDebug::NoLocking=1", "-oAPT::Architecture=amd64", "-oAcquire::Languages=none",
+                "-oAPT::Sandbox::User=root", "-oDir::Etc::trusted=/dev/null",
+                f"-oDir::Etc::trustedparts={self.root}/etc/apt/trusted.gpg.d"]
+        p = subprocess.run([tool] + opts + list(args), capture_output=True, text=True, timeout=120)
+        if expect is not None and p.returncode != expect:
+            raise AssertionError(f"{tool} {' '.join(args)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
+        return p
+
+    def forget_lists(self):
+        """apt refuses signed metadata older than what it holds (replay protection),
+        so after a rollback a host drops its cached lists before updating."""
+        for p in (self.root / "var/lib/apt/lists").glob("*_*"):
+            p.unlink()
+
+    def candidate(self, package):
+        out = self.apt("apt-cache", "policy", package).stdout
+        m = re.search(r"Candidate: (\S+)", out)
+        return m.group(1) if m else "(none)"
+
+    def download(self, package):
+        self.apt("apt-get", "install", "--download-only", "-y", package)
+        return sorted(p.name for p in (self.root / "var/cache/apt/archives").glob("*.deb"))
+
+
+class RepoTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="airlock-high-"))
+        self.home = self.tmp / "high"
+        run(REPO, "init", home=self.home)
+        run(REPO, "trust", "add", W.low / "keys/alice.pub", "--name", "alice", home=self.home)
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            if s.proc.poll() is None:
+                s.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def serve(self):
+        s = Server(self.home)
+        self.servers.append(s)
+        return s
+
+    def repo(self, *args, expect=0):
+        return run(REPO, *args, home=self.home, expect=expect)
+
+    def log(self, event=None):
+        lines = self.repo("log", "show", "--json").stdout.splitlines()
+        recs = [json.loads(x) for x in lines]
+        return [r for r in recs if event is None or r["event"] == event]
+
+    # --- the whole pipeline with a real apt client ------------------------------------
+
+    def test_pipeline_with_a_real_apt_client(self):
+        out = json.loads(self.repo("import", W.b1, "--publish", "test", "--operator", "olga", "--media-label",
+                                   "USB-7", "--json").stdout)
+        self.assertTrue(out["ok"])
+        self.assertEqual(out["published"], "test")
+        server = self.serve()
+        test_host = AptClient(self.tmp / "host-test", server.url, "test")
+        test_host.apt("apt-get", "update")
+        self.assertEqual(test_host.candidate("hello-airlock"), "1.0-1")
+        self.assertIn("hello-airlock_1.0-1_amd64.deb", test_host.download("hello-airlock"))
+
+        self.repo("promote", "test", "prod", "--reason", "tested", "--change-ref", "CHG-1")
+        prod = AptClient(self.tmp / "host-prod", server.url, "prod")
+        prod.apt("apt-get", "update")
+        self.assertEqual(prod.candidate("hello-airlock"), "1.0-1")
+
+        # Patch day: the next bundle, into test, then prod; the host upgrades.
+        self.repo("import", W.b2, "--publish", "test")
+        self.repo("promote", "test", "prod")
+        prod.apt("apt-get", "update")
+        self.assertEqual(prod.candidate("hello-airlock"), "1.1-1")
+        self.assertIn("hello-airlock_1.1-1_amd64.deb", prod.download("hello-airlock"))
+        self.assertEqual(prod.candidate("airlock-extra"), "0.9-1")
+
+        # Rollback: the host sees the old version again, without a server restart.
+        self.repo("rollback", "prod", "--reason", "regression", "--change-ref", "INC-9")
+        prod.apt("apt-get", "update")
+        self.assertEqual(prod.candidate("hello-airlock"), "1.1-1")  # apt keeps the newer signed Release
+        prod.forget_lists()
+        prod.apt("apt-get", "update")
+        self.assertEqual(prod.candidate("hello-airlock"), "1.0-1")
+        self.assertEqual(prod.candidate("airlock-extra"), "(none)")
+
+        code, _, _ = server.stop()
+        self.assertEqual(code, 0)
+        self.repo("log", "verify")
+        v = run(VERIFY, "log", self.home / "log/transfer.jsonl", "--key", self.home / "keys/log.pub")
+        self.assertIn("OK", v.stdout)
+        pulls = self.log("pull")
+        debs = [p for p in pulls if p["path"].endswith("hello-airlock_1.1-1_amd64.deb")]
+        self.assertEqual(len(debs), 1)
+        self.assertEqual(debs[0]["client"], "127.0.0.1")
+        self.assertEqual(debs[0]["status"], 200)
+        self.assertEqual(debs[0]["bytes"], (W.dir / "upstream/day2/pool/main/h/hello-airlock/"
+                                            "hello-airlock_1.1-1_amd64.deb").stat().st_size)
+        self.assertRegex(debs[0]["object"], "^[0-9a-f]{64}$")
+        imports = [r for r in self.log("import") if r["result"] == "imported"]
+        self.assertEqual(imports[0]["operator"], "olga")
+        self.assertEqual(imports[0]["media_label"], "USB-7")
+        self.assertTrue(any(r["record"]["event"] == "sync" for r in self.log("custody")))
+        rb = self.log("rollback")[0]
+        self.assertEqual((rb["reason"], rb["change_ref"]), ("regression", "INC-9"))
+        # The graceful stop wrote a final checkpoint after the last pull.
+        last = self.log()[-1]
+        self.assertEqual(last["event"], "checkpoint")
+
+    def test_import_again_is_a_no_op(self):
+        self.repo("import", W.b1)
+        before = store_state(self.home)
+        p = self.repo("import", W.b1)
+        self.assertIn("already imported, nothing changed", p.stdout)
+        self.assertEqual(store_state(self.home), before)
+
+    # --- refusals: exit 3, one line, the store exactly as before, a logged refusal -----
+
+    def assert_refused(self, bundle, fragment, *extra):
+        before = store_state(self.home)
+        channels = self.repo("channels").stdout
+        p = self.repo("import", bundle, *extra, expect=3)
+        self.assertIn(fragment, p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertEqual(store_state(self.home), before)
+        self.assertEqual(self.repo("channels").stdout, channels)
+        refusal = self.log("import")[-1]
+        self.assertIn(refusal["result"], ("refused", "incomplete"))
+        self.assertIn(fragment.split(" (")[0][:40], refusal["reason"] if "reason" in refusal else "incomplete")
+        return p
+
+    def copy(self, bundle):
+        dst = self.tmp / "copies" / bundle.name
+        shutil.copytree(bundle, dst)
+        return dst
+
+    def test_tampered_volume(self):
+        b = self.copy(W.b1)
+        data = bytearray((b / "data.000").read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (b / "data.000").write_bytes(data)
+        self.assert_refused(b, "volume data.000 is corrupt: expected sha256")
+
+    def test_replayed_bundle(self):
+        self.repo("import", W.b1)
+        self.repo("import", W.b2)
+        self.assert_refused(W.b1, "is already at sequence 2 (replayed or rolled back)")
+
+    def test_out_of_order_bundle(self):
+        self.assert_refused(W.b2, "skips sequence 1 of stream 'sample'")
+
+    def test_untrusted_signer(self):
+        b = self.copy(W.b1)
+        W.resign(b, (b / "manifest.json").read_text(), key="mallory")
+        self.assert_refused(b, "bundle signatures: 0 valid signatures of 1 required")
+
+    def test_edited_manifest(self):
+        b = self.copy(W.b1)
+        text = (b / "manifest.json").read_text().replace('"producer": "airlock-mirror', '"producer": "airlock-mirrox')
+        (b / "manifest.json").write_text(text)
+        self.assert_refused(b, "(alice: signature does not verify)")
+
+    def test_expired_bundle(self):
+        b = self.copy(W.b1)
+        m = json.loads((b / "manifest.json").read_text())
+        m["created"], m["expires"] = "2020-01-01T00:00:00Z", "2020-02-01T00:00:00Z"
+        W.resign(b, json.dumps(m, indent=2))
+        self.assert_refused(b, "expired at 2020-02-01T00:00:00Z")
+
+    def test_threshold_two_needs_two_signers(self):
+        self.repo("trust", "threshold", "2")
+        self.assert_refused(W.b1, "bundle signatures: 1 valid signature of 2 required")
+
+    def test_scan_command_can_refuse(self):
+        self.assert_refused(W.b1, "the scan refused object", "--scan-cmd", "false {}")
+        self.repo("import", W.b1, "--scan-cmd", "true {}")
+
+    def test_volumes_from_two_discs_over_two_calls(self):
+        b = self.copy(W.b1)
+        m = json.loads((b / "manifest.json").read_text())
+        if len(m["volumes"]) < 2:
+            # Re-split into two discs is the mirror's job; here one disc is missing its only volume.
+            disc = self.tmp / "disc2"
+            disc.mkdir()
+            shutil.move(str(b / "data.000"), disc / "data.000")
+            p = self.repo("import", b, expect=3)
+            self.assertIn("is incomplete: volume(s) data.000 missing", p.stderr)
+            self.repo("import", b, disc)
+            self.assertIn("sample", self.repo("snapshots").stdout)
+
+    # --- HTTP behaviour, checked with a raw client ----------------------------------
+
+    def http(self, server, path, method="GET", headers=None):
+        req = urllib.request.Request(server.url + path, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def raw(self, server, request):
+        host, port = server.addr.split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(request)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return data
+
+    def test_http_semantics_and_path_strictness(self):
+        self.repo("import", W.b1, "--publish", "prod")
+        server = self.serve()
+        inrelease = "/prod/sample/dists/bookworm/InRelease"
+        full = (W.dir / "upstream/day1/dists/bookworm/InRelease").read_bytes()
+        status, headers, body = self.http(server, inrelease)
+        self.assertEqual((status, body), (200, full))
+        etag = headers["ETag"]
+        self.assertEqual(etag, '"' + hashlib.sha256(full).hexdigest() + '"')
+        self.assertEqual(int(headers["Content-Length"]), len(full))
+        # Range, HEAD, conditional requests.
+        status, headers, body = self.http(server, inrelease, headers={"Range": "bytes=10-19"})
+        self.assertEqual((status, body), (206, full[10:20]))
+        self.assertEqual(headers["Content-Range"], f"bytes 10-19/{len(full)}")
+        status, headers, body = self.http(server, inrelease, headers={"Range": "bytes=-5"})
+        self.assertEqual((status, body), (206, full[-5:]))
+        status, headers, _ = self.http(server, inrelease, headers={"Range": f"bytes={len(full)}-"})
+        self.assertEqual(status, 416)
+        self.assertEqual(headers["Content-Range"], f"bytes */{len(full)}")
+        status, headers, body = self.http(server, inrelease, method="HEAD")
+        self.assertEqual((status, body, int(headers["Content-Length"])), (200, b"", len(full)))
+        status, _, body = self.http(server, inrelease, headers={"If-None-Match": etag})
+        self.assertEqual((status, body), (304, b""))
+        status, _, _ = self.http(server, inrelease, headers={"If-Modified-Since": headers["Last-Modified"]})
+        self.assertEqual(status, 304)
+        status, headers, _ = self.http(server, inrelease, method="POST")
+        self.assertEqual(status, 405)
+        self.assertEqual(headers["Allow"], "GET, HEAD")
+        # Not found, and never out of the snapshot.
+        for path in ("/prod/sample/dists/bookworm/Nope", "/test/sample/dists/bookworm/InRelease",
+                     "/prod/other/dists/bookworm/InRelease", "/prod/sample/", "/", "/prod"):
+            self.assertEqual(self.http(server, path)[0], 404, path)
+        for raw_path, want in ((b"/prod/sample/../../../etc/passwd", 404), (b"/prod/sample/%2e%2e/%2e%2e/x", 404),
+                               (b"/prod/sample/dists%2fbookworm/InRelease", 400),
+                               (b"/prod/sample/dists/bookworm/In%00Release", 400),
+                               (b"/prod/sample/dists/bookworm/%zz", 400),
+                               (b"/prod/sample/" + b"a" * 5000, 414)):
+            resp = self.raw(server, b"GET " + raw_path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            self.assertTrue(resp.startswith(b"HTTP/1.1 %d" % want), (raw_path[:60], resp[:60]))
+        # Keep-alive with pipelining: two requests in one write, two answers in order.
+        resp = self.raw(server, (b"GET " + inrelease.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n") +
+                        (b"HEAD " + inrelease.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        self.assertEqual(resp.count(b"HTTP/1.1 200 OK"), 2)
+        # Oversized headers are refused.
+        resp = self.raw(server, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 20000 + b"\r\n\r\n")
+        self.assertTrue(resp.startswith(b"HTTP/1.1 431"), resp[:40])
+        health = json.loads(self.http(server, "/-/health")[2])
+        self.assertEqual(health["status"], "ok")
+        self.assertGreater(health["log"]["size"], 0)
+
+    def test_client_disconnecting_mid_body_is_logged_with_bytes_sent(self):
+        self.repo("import", W.b1, "--publish", "prod")
+        server = self.serve()
+        deb = "/prod/sample/pool/main/l/libairlock-demo/libairlock-demo_1.0-1_amd64.deb"
+        host, port = server.addr.split(":")
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect((host, int(port)))
+        s.sendall(b"GET " + deb.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = s.recv(20000)
+        self.assertTrue(got.startswith(b"HTTP/1.1 200"))
+        s.close()
+        time.sleep(0.5)
+        server.stop()
+        rec = [r for r in self.log("pull") if r["path"] == deb][-1]
+        size = (W.dir / "upstream/day1" / deb[len("/prod/sample/"):]).stat().st_size
+        self.assertTrue(rec.get("incomplete"), rec)
+        self.assertLess(rec["bytes"], size)
+
+    def test_channel_change_by_another_process_takes_effect_without_restart(self):
+        self.repo("import", W.b1, "--publish", "test")
+        server = self.serve()
+        path = "/prod/sample/dists/bookworm/InRelease"
+        self.assertEqual(self.http(server, path)[0], 404)
+        self.repo("promote", "test", "prod")
+        self.assertEqual(self.http(server, path)[0], 200)
+
+    def test_help_and_status(self):
+        self.assertIn("examples:", run(REPO, "--help").stdout)
+        for cmd in ("init", "trust", "import", "snapshots", "channels", "publish", "promote", "rollback", "serve",
+                    "log", "scrub", "status"):
+            self.assertIn("example", self.repo(cmd, "--help").stdout, cmd)
+        self.repo("import", W.b1, "--publish", "test")
+        st = json.loads(self.repo("status", "--json").stdout)
+        self.assertEqual(st["streams"][0]["sequence"], 1)
+        self.assertEqual(st["channels"][0]["channel"], "test")
+        self.assertIn("OK", self.repo("scrub").stdout)
+        csv = self.repo("log", "export", "--format", "csv").stdout.splitlines()
+        self.assertTrue(csv[0].startswith("n,time,event"))
+        proof = self.repo("log", "prove", "0").stdout
+        (self.tmp / "p.json").write_text(proof)
+        run(VERIFY, "proof", self.tmp / "p.json", "--key", self.home / "keys/log.pub")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
