@@ -921,15 +921,9 @@ Status Store::set_ref(std::string name, std::optional<Digest> target, std::strin
 }
 
 Result<Digest> Store::get_ref(std::string_view name) const {
-  return impl_->read([&](MDB_txn* txn) -> Result<Digest> {
-    MDB_val k = lmdb::val(name), v;
-    int rc = mdb_get(txn, impl_->refs, &k, &v);
-    if (rc == MDB_NOTFOUND) return fail(Code::not_found, "ref '" + std::string(name) + "' is not set");
-    if (rc != 0) return lmdb::fail_rc("get", rc);
-    auto d = ref_target(v);
-    if (!d) return fail(Code::corrupt, "ref '" + std::string(name) + "' holds a malformed value");
-    return *d;
-  });
+  auto state = ref_state(name);
+  if (!state) return fail(state.error());
+  return *state->target;
 }
 
 Result<RefUpdate> Store::ref_state(std::string_view name) const {

@@ -1,0 +1,268 @@
+// Import on the isolated side: sequence rules, staging across media, and a
+// process killed at several points leaving the store, the channels and the
+// log as before or as after.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "airlock/repo/channels.h"
+#include "airlock/repo/import.h"
+#include "bundle_fixture.h"
+#include "test_support.h"
+
+namespace airlock::repo {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using testing::TempDir;
+
+const TimePoint kCreated = parse_time("2026-11-22T10:00:00Z").value();
+
+class ImportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    low = testing::make_sample_repo(dir / "low", 10, 300 * 1024, 3, "debian");
+    s1 = low.snapshot;
+    b1 = export_bundle(1, {}, false, 256 * 1024);
+    // A second snapshot with two more files.
+    auto snap = low.store->get_snapshot(s1).value();
+    auto batch = low.store->begin_batch().value();
+    for (int i = 0; i < 2; ++i) {
+      auto data = testing::random_bytes(50000 + i, 77 + i);
+      snap.entries.push_back({"pool/main/new" + std::to_string(i) + ".deb", batch.put_bytes(data).value(), data.size()});
+    }
+    snap.synced_at += std::chrono::hours(1);
+    s2 = batch.add_snapshot(snap).value();
+    ASSERT_TRUE(batch.commit());
+    b2 = export_bundle(2, manifest_sha(b1), false, 256 * 1024, {s2});
+    b3_full = export_bundle(3, {}, true, 256 * 1024, {s2});
+    home.dir = dir / "high";
+    ASSERT_TRUE(home.init("tester"));
+    TrustPolicy trust;
+    ASSERT_TRUE(trust.add({"alice", alice.public_key(), {}, {}}));
+    ASSERT_TRUE(trust.save(home.trust_file()));
+  }
+
+  fs::path export_bundle(std::uint64_t seq, std::optional<Digest> previous, bool full, std::uint64_t volume_size,
+                         std::vector<Digest> snaps = {}) {
+    ExportRequest r;
+    r.store = low.store.get();
+    r.snapshots = snaps.empty() ? std::vector<Digest>{s1} : snaps;
+    r.stream = "debian";
+    r.sequence = seq;
+    r.previous = previous;
+    r.full = full;
+    if (!full && seq > 1) {
+      auto m = Manifest::parse(testing::read_text(b1 / "manifest.json")).value();
+      for (const auto& o : m.objects) r.exclude.insert(o.sha256);
+    }
+    r.created = kCreated;
+    r.expires = kCreated + std::chrono::hours(24 * 30);
+    r.producer = "test";
+    r.log_json = R"([{"n":0,"event":"sync","repo":"debian"}])";
+    r.volume_size = volume_size;
+    r.keys = {&alice};
+    r.out_dir = dir / ("media" + std::to_string(seq));
+    fs::create_directories(r.out_dir);
+    auto res = write_bundle(r);
+    EXPECT_TRUE(res) << res.error().message;
+    return res->dir;
+  }
+
+  static Digest manifest_sha(const fs::path& b) { return sha256(testing::read_text(b / "manifest.json")); }
+
+  Result<ImportReport> import(std::vector<fs::path> dirs, ImportOptions opt = {}) {
+    auto store = home.open_store().value();
+    auto log = home.open_log(*store).value();
+    opt.operator_name = "tester";
+    opt.now = kCreated + std::chrono::hours(1);
+    return import_bundle(home, *store, *log, dirs, opt);
+  }
+
+  std::vector<json> log_records() {
+    std::vector<json> out;
+    std::string text = testing::read_text(home.log_file()), line;
+    for (char c : text) {
+      if (c == '\n') {
+        out.push_back(json::parse(line));
+        line.clear();
+      } else {
+        line += c;
+      }
+    }
+    return out;
+  }
+
+  TempDir dir;
+  testing::SampleRepo low;
+  Digest s1, s2;
+  fs::path b1, b2, b3_full;
+  PrivateKey alice = PrivateKey::generate().value();
+  RepoHome home;
+};
+
+TEST_F(ImportTest, ImportsPublishesAndLogsWithTheChainOfCustody) {
+  ImportOptions opt;
+  opt.publish = "test";
+  opt.media_label = "USB-1";
+  auto r = import({b1}, opt);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->already_imported);
+  auto store = home.open_store().value();
+  EXPECT_EQ(channel_snapshot(*store, "test", "debian").value(), s1);
+  auto snap = store->get_snapshot(s1).value();
+  for (const auto& e : snap.entries) EXPECT_TRUE(store->verify_object(e.sha256)) << e.path;
+  auto records = log_records();
+  bool imported = false, custody = false, published = false;
+  for (const auto& rec : records) {
+    if (rec["event"] == "import" && rec["result"] == "imported") {
+      imported = true;
+      EXPECT_EQ(rec["media_label"], "USB-1");
+      EXPECT_EQ(rec["signers"], json::array({"alice"}));
+    }
+    custody |= rec["event"] == "custody" && rec["record"]["event"] == "sync";
+    published |= rec["event"] == "publish" && rec["channel"] == "test";
+  }
+  EXPECT_TRUE(imported && custody && published);
+  EXPECT_EQ(records.back()["event"], "checkpoint");
+  EXPECT_TRUE(fs::is_empty(home.staging()));
+}
+
+TEST_F(ImportTest, SequenceRules) {
+  auto gap = import({b2});
+  ASSERT_FALSE(gap);
+  EXPECT_EQ(gap.error().code, Code::refused);
+  EXPECT_EQ(gap.error().message,
+            "bundle airlock-debian-000002 skips sequence 1 of stream 'debian': import the missing bundle(s) first, "
+            "or a full bundle");
+  ASSERT_TRUE(import({b1}));
+  auto again = import({b1});
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->already_imported);
+  ASSERT_TRUE(import({b2}));
+  auto replay = import({b1});
+  ASSERT_FALSE(replay);
+  EXPECT_NE(replay.error().message.find("is already at sequence 2 (replayed or rolled back)"), std::string::npos);
+  // The refusals were logged; nothing else changed.
+  int refused = 0;
+  for (const auto& rec : log_records()) refused += rec["event"] == "import" && rec["result"] == "refused";
+  EXPECT_EQ(refused, 2);
+}
+
+TEST_F(ImportTest, FullBundleClosesAGap) {
+  auto r = import({b3_full});
+  ASSERT_TRUE(r) << r.error().message;
+  auto store = home.open_store().value();
+  EXPECT_TRUE(store->get_snapshot(s2));
+}
+
+TEST_F(ImportTest, DeltaMustFollowTheLastImportedManifest) {
+  ASSERT_TRUE(import({b1}));
+  fs::remove_all(dir / "media2");
+  auto wrong = export_bundle(2, sha256(std::string_view("some other manifest")), false, 256 * 1024, {s2});
+  auto before = testing::store_fingerprint(home.dir / "store");
+  auto r = import({wrong});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("does not follow the last imported bundle of stream 'debian'"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), before);
+}
+
+TEST_F(ImportTest, VolumesOverSeveralDiscsAndCalls) {
+  auto m = Manifest::parse(testing::read_text(b1 / "manifest.json")).value();
+  ASSERT_GE(m.volumes.size(), 3u);
+  fs::create_directories(dir / "disc2");
+  for (std::size_t i = 1; i < m.volumes.size(); ++i) fs::rename(b1 / m.volumes[i].name, dir / "disc2" / m.volumes[i].name);
+  auto before = testing::store_fingerprint(home.dir / "store");
+  auto first = import({b1});
+  ASSERT_FALSE(first);
+  EXPECT_NE(first.error().message.find("is incomplete: volume(s) data.001"), std::string::npos) << first.error().message;
+  EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), before);
+  // The first disc's volume is staged: it need not be present any more.
+  fs::remove(b1 / "data.000");
+  auto second = import({b1, dir / "disc2"});
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE(home.open_store().value()->get_snapshot(s1));
+}
+
+TEST_F(ImportTest, ScanCommandRefusalChangesNothing) {
+  auto before = testing::store_fingerprint(home.dir / "store");
+  ImportOptions opt;
+  opt.scan_cmd = "false {}";
+  auto r = import({b1}, opt);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().message.starts_with("the scan refused object ")) << r.error().message;
+  EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), before);
+  opt.scan_cmd = "test -f {}";
+  auto ok = import({b1}, opt);
+  ASSERT_TRUE(ok) << ok.error().message;
+}
+
+struct CrashPoint {
+  const char* op;
+  int count;
+  bool lands;
+};
+
+class ImportCrashTest : public ImportTest, public ::testing::WithParamInterface<CrashPoint> {};
+
+TEST_P(ImportCrashTest, KilledImportLeavesStoreChannelsAndLogAsBeforeOrAfter) {
+  const auto point = GetParam();
+  const auto store_before = testing::store_fingerprint(home.dir / "store");
+  const auto log_before = testing::read_text(home.log_file());
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    testing::FaultEnv env;
+    env.before = [&](const std::string& op, int n) {
+      if (op == point.op && n == point.count) ::raise(SIGKILL);
+    };
+    home.store_options.env = &env;
+    ImportOptions opt;
+    opt.publish = "test";
+    (void)import({b1}, opt);
+    ::_exit(0);  // the crash point was not reached
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the import finished before " << point.op << "#" << point.count;
+
+  auto store = home.open_store().value();  // sweeps what the dead process left
+  auto log = home.open_log(*store).value();  // appends records committed but not logged
+  log.reset();
+  const bool landed = store->get_snapshot(s1).has_value();
+  EXPECT_EQ(landed, point.lands);
+  int imports = 0;
+  for (const auto& rec : log_records()) imports += rec["event"] == "import" && rec["result"] == "imported";
+  if (!point.lands) {
+    EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), store_before);
+    EXPECT_EQ(testing::read_text(home.log_file()), log_before);
+    EXPECT_FALSE(channel_snapshot(*store, "test", "debian"));
+  } else {
+    EXPECT_EQ(channel_snapshot(*store, "test", "debian").value(), s1);
+    EXPECT_EQ(imports, 1);  // logged exactly once, even though the process died before logging
+  }
+  EXPECT_TRUE(store->scrub()->ok());
+  store.reset();
+  // Importing again completes (or finds it done).
+  auto again = import({b1});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->already_imported, point.lands);
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, ImportCrashTest,
+                         ::testing::Values(CrashPoint{"write", 2, false},    // objects streaming into the store
+                                           CrashPoint{"sync_fs", 1, false},  // all staged, commit flushing
+                                           CrashPoint{"rename", 3, false},   // objects being placed
+                                           CrashPoint{"now", 1, false},      // index commit about to start
+                                           CrashPoint{"now", 2, true}),      // committed, not yet logged
+                         [](const auto& info) {
+                           return std::string(info.param.op) + "_" + std::to_string(info.param.count);
+                         });
+
+}  // namespace
+}  // namespace airlock::repo
