@@ -11,22 +11,36 @@ import sys
 import tempfile
 
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+
+try:  # jsonschema >= 4.18
+    from referencing import Registry, Resource
+except ImportError:  # Debian 12's jsonschema 4.10
+    Registry = None
 
 schema_dir = pathlib.Path(sys.argv[1])
 fixture_tool = sys.argv[2]
 
 schemas = {}
-registry = Registry()
 for path in schema_dir.glob("*.schema.json"):
     doc = json.loads(path.read_text())
     Draft202012Validator.check_schema(doc)
     schemas[path.name] = doc
-    registry = registry.with_resource(doc["$id"], Resource.from_contents(doc))
 
+if Registry is not None:
+    registry = Registry()
+    for doc in schemas.values():
+        registry = registry.with_resource(doc["$id"], Resource.from_contents(doc))
 
-def validator(name):
-    return Draft202012Validator(schemas[name], registry=registry)
+    def validator(name):
+        return Draft202012Validator(schemas[name], registry=registry)
+else:
+    from jsonschema import RefResolver
+
+    by_id = {doc["$id"]: doc for doc in schemas.values()}
+
+    def validator(name):
+        resolver = RefResolver(base_uri=schemas[name]["$id"], referrer=schemas[name], store=by_id)
+        return Draft202012Validator(schemas[name], resolver=resolver)
 
 
 checked = 0
