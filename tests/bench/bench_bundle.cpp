@@ -13,6 +13,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "airlock/repo/import.h"
 #include "airlock/transfer/bundle.h"
 #include "airlock/verify/cli.h"
 #include "bench_util.h"
@@ -180,6 +181,28 @@ int main(int argc, char** argv) {
     return vm && extract_bundle(vm->manifest, dirs, sink).has_value();
   });
 
+  // Import (issue target: <= 1.3x reading and hashing the volumes).
+  auto import_once = [&] {
+    fs::remove_all(root / "high");
+    return in_child([&] {
+      repo::RepoHome home{root / "high", {}};
+      if (!home.init("bench")) return false;
+      if (!trust.save(home.trust_file())) return false;
+      auto hs = home.open_store();
+      if (!hs) return false;
+      auto hl = home.open_log(**hs);
+      if (!hl) return false;
+      repo::ImportOptions io;
+      io.operator_name = "bench";
+      io.now = system_now();
+      auto r = repo::import_bundle(home, **hs, **hl, {bundle_dir}, io);
+      if (!r) std::cerr << r.error().message << "\n";
+      return r.has_value();
+    });
+  };
+  Measured imported = import_once();
+  imported = best(imported, import_once());
+
   std::printf("bench_bundle: %d objects, %s payload (best of 2 runs each)\n", n, human_bytes(total).c_str());
   std::printf("  export (zstd -1, all cores)   %7.2f s   peak RSS %5ld MiB\n", ours.seconds,
               ours.max_rss_kib / 1024);
@@ -192,6 +215,9 @@ int main(int argc, char** argv) {
   std::printf("  openssl dgst -sha256 volumes  %7.2f s\n", hash_baseline);
   std::printf("  ratio verify/baseline         %7.2f   (target <= 1.30)\n",
               verify.seconds / hash_baseline);
+  std::printf("  import                        %7.2f s   peak RSS %5ld MiB\n", imported.seconds,
+              imported.max_rss_kib / 1024);
+  std::printf("  ratio import/baseline         %7.2f   (target <= 1.30)\n", imported.seconds / hash_baseline);
   std::printf("  peak memory target            < 256 MiB\n");
   store.reset();
   if (!keep) fs::remove_all(root);

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# bench_serve.sh BUILD_DIR WORKDIR
+#
+# wrk with 64 connections against `airlock-repo serve` (every request logged)
+# and against nginx serving the same files from a plain directory (access log
+# on), in one run on loopback: 4 KiB files (requests/s) and 1 MiB files (MB/s).
+# Targets: >= 0.8x nginx requests/s on small files, >= 0.9x nginx throughput
+# on large files; every request logged.
+set -euo pipefail
+build="$1"; base="$2"
+work="$base/airlock-bench-serve"
+duration="${BENCH_SECONDS:-10}"
+
+need=()
+for p in nginx-light wrk; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+rm -rf "$work"; mkdir -p "$work"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$build/tests/bench/bench_serve_setup" "$work/home" "$work/www" 1000 100
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+nport=$(free_port)
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+daemon off;
+events { worker_connections 1024; }
+http {
+  access_log $work/access.log;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 10000;
+  server { listen 127.0.0.1:$nport; root $work/www; }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
+"$build/repo-server/airlock-repo" --home "$work/home" serve --listen 127.0.0.1:0 --threads 2 > "$work/serve.out" &
+serve_pid=$!; pids+=($serve_pid)
+for _ in $(seq 50); do grep -q serving "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+aaddr=$(sed -n 's|.*http://\([0-9.:]*\)/.*|\1|p' "$work/serve.out")
+sleep 0.5
+
+cat > "$work/paths.lua" <<'LUA'
+local n, prefix = 0, os.getenv("BENCH_PREFIX")
+local count = tonumber(os.getenv("BENCH_COUNT"))
+request = function()
+  n = n + 1
+  return wrk.format("GET", prefix .. (n % count))
+end
+LUA
+run_wrk() {  # run_wrk URL PREFIX COUNT -> "requests/s MB/s requests"
+  BENCH_PREFIX="$2" BENCH_COUNT="$3" wrk -t2 -c64 -d"${duration}s" -s "$work/paths.lua" "$1" > "$work/wrk.out" 2>&1
+  local rps mbs reqs
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+  mbs=$(awk '/Transfer\/sec/ {v=$2; if (v ~ /GB/) {sub(/GB/,"",v); v*=1024} else if (v ~ /MB/) {sub(/MB/,"",v)} else if (v ~ /KB/) {sub(/KB/,"",v); v/=1024}; print v}' "$work/wrk.out")
+  reqs=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+  echo "$rps $mbs $reqs"
+}
+read -r n_small_rps _ _ < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/small/f 1000)
+read -r a_small_rps _ a_small_reqs < <(run_wrk "http://$aaddr" /prod/bench/small/f 1000)
+read -r _ n_large_mbs _ < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/large/f 100)
+read -r _ a_large_mbs a_large_reqs < <(run_wrk "http://$aaddr" /prod/bench/large/f 100)
+kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+logged=$(grep -c '"event":"pull"' "$work/home/log/transfer.jsonl" || true)
+served=$((a_small_reqs + a_large_reqs))
+
+printf 'bench_serve: wrk -t2 -c64 -d%ss on loopback, logging on for both\n' "$duration"
+printf '  4 KiB files   airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f (target >= 0.80)\n' \
+  "$a_small_rps" "$n_small_rps" "$(echo "$a_small_rps / $n_small_rps" | bc -l)"
+printf '  1 MiB files   airlock %9.1f MB/s    nginx %9.1f MB/s    ratio %.2f (target >= 0.90)\n' \
+  "$a_large_mbs" "$n_large_mbs" "$(echo "$a_large_mbs / $n_large_mbs" | bc -l)"
+printf '  pull records  %s logged for %s requests wrk completed (in-flight ones at the end are logged too)\n' \
+  "$logged" "$served"
