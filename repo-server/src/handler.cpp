@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -9,6 +11,8 @@ namespace airlock::repo {
 namespace {
 
 constexpr std::size_t kMaxTarget = 4096;
+constexpr std::uint64_t kSmallObject = 64 * 1024;
+constexpr std::uint64_t kSmallCacheBytes = 64ull << 20;
 
 std::string http_date(TimePoint t) {
   std::time_t tt = t.time_since_epoch().count();
@@ -153,6 +157,19 @@ std::shared_ptr<const RequestHandler::CachedSnapshot> RequestHandler::snapshot(c
   return cached;
 }
 
+std::shared_ptr<const std::string> RequestHandler::small_object(const Digest& id, ObjectFile& file) {
+  auto content = std::make_shared<std::string>(file.size, '\0');
+  ssize_t got = ::pread(file.fd.get(), content->data(), content->size(), 0);
+  if (got != static_cast<ssize_t>(content->size())) return nullptr;
+  std::lock_guard lk(small_mu_);
+  if (small_bytes_ + content->size() > kSmallCacheBytes) {
+    small_.clear();
+    small_bytes_ = 0;
+  }
+  if (small_.emplace(id, content).second) small_bytes_ += content->size();
+  return content;
+}
+
 HttpResponse RequestHandler::handle(const HttpRequest& req) {
   const bool head = req.method == "HEAD";
   if (req.method != "GET" && !head) {
@@ -201,8 +218,20 @@ HttpResponse RequestHandler::handle(const HttpRequest& req) {
   }
   if (!object) return finish(text(404, "not found\n"));
 
-  auto file = store_.open_object(*object);
-  if (!file) {
+  std::shared_ptr<const std::string> content;
+  {
+    std::lock_guard lk(small_mu_);
+    if (auto it = small_.find(*object); it != small_.end()) content = it->second;
+  }
+  std::optional<ObjectFile> opened;
+  if (!content) {
+    auto f = store_.open_object(*object);
+    if (f) {
+      if (f->size <= kSmallObject) content = small_object(*object, *f);
+      if (!content) opened.emplace(std::move(*f));
+    }
+  }
+  if (!content && !opened) {
     auto r = text(500, "object unavailable\n");
     r.object = object;
     return finish(std::move(r));
@@ -230,7 +259,7 @@ HttpResponse RequestHandler::handle(const HttpRequest& req) {
     r.status = 304;
     return finish(std::move(r));
   }
-  const std::uint64_t size = file->size;
+  const std::uint64_t size = content ? content->size() : opened->size;
   std::uint64_t first = 0, last = size ? size - 1 : 0;
   bool ranged = false;
   if (!req.range.empty() && req.range.starts_with("bytes=") && req.range.find(',') == std::string::npos) {
@@ -267,7 +296,11 @@ HttpResponse RequestHandler::handle(const HttpRequest& req) {
     r.offset = 0;
     r.length = size;
   }
-  r.file = std::move(*file);
+  if (content) {
+    r.body = content->substr(r.offset, r.length);
+  } else {
+    r.file = std::move(*opened);
+  }
   return finish(std::move(r));
 }
 

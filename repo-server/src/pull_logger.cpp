@@ -22,14 +22,8 @@ void PullLogger::record(std::string fields_json) {
 
 Status PullLogger::flush_locked_out(std::vector<std::string>& batch) {
   if (batch.empty()) return {};
-  std::vector<LogRecordInput> records;
-  records.reserve(batch.size());
-  for (auto& f : batch) records.push_back({"pull", std::move(f)});
-  if (auto n = log_.append_many(records); !n) {
-    // Keep them for the next attempt.
-    for (std::size_t i = 0; i < records.size(); ++i) batch[i] = std::move(records[i].fields_json);
-    return fail(n.error());
-  }
+  // Kept in batch until written, for the next attempt.
+  if (auto n = log_.append_trusted("pull", batch); !n) return fail(n.error());
   if (auto s = log_.sync(); !s) return s;
   written_ += batch.size();
   since_checkpoint_ += batch.size();

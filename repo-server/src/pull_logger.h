@@ -22,7 +22,8 @@ class PullLogger {
              std::chrono::seconds checkpoint_interval, std::chrono::milliseconds flush_interval);
   ~PullLogger();
 
-  void record(std::string fields_json);
+  // fields: the record's fields as a compact JSON object without braces.
+  void record(std::string fields);
   bool healthy() const { return healthy_.load(); }
   // Flushes everything queued and writes a final checkpoint.
   Status stop();

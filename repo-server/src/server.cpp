@@ -24,6 +24,8 @@ using tcp = net::ip::tcp;
 using json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
+constexpr std::uint64_t kInlineBody = 64 * 1024;
+
 struct Shared {
   RequestHandler* handler = nullptr;
   PullLogger* logger = nullptr;
@@ -120,6 +122,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void respond(HttpResponse r, unsigned version) {
     response_ = std::move(r);
     sent_ = 0;
+    // Small bodies go out with their header in one write; large ones by sendfile.
+    if (response_.file && !response_.head && response_.length <= kInlineBody) {
+      std::string body(response_.length, '\0');
+      ssize_t got = ::pread(response_.file->fd.get(), body.data(), body.size(), static_cast<off_t>(response_.offset));
+      if (got == static_cast<ssize_t>(body.size())) {
+        response_.body = std::move(body);
+        response_.file.reset();
+      }
+    }
     if (response_.file) {
       header_.emplace(static_cast<http::status>(response_.status), version);
       for (auto& [k, v] : response_.headers) header_->set(k, v);
@@ -193,15 +204,22 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void done(bool ok) {
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started_).count();
-    json rec{{"client", client_},
-             {"method", method_},
-             {"path", target_.substr(0, 2048)},
-             {"object", response_.object ? json(response_.object->hex()) : json(nullptr)},
-             {"status", response_.status},
-             {"bytes", sent_},
-             {"duration_ms", static_cast<double>(ms) / 1000.0}};
-    if (!ok) rec["incomplete"] = true;
-    shared_.logger->record(rec.dump());
+    // Built by hand: this runs once per request. Strings go through JSON escaping.
+    std::string rec;
+    rec.reserve(256);
+    rec += "\"client\":" + json(client_).dump();
+    rec += ",\"method\":" + json(method_).dump(-1, ' ', false, json::error_handler_t::replace);
+    rec += ",\"path\":" + json(target_.substr(0, 2048)).dump(-1, ' ', false, json::error_handler_t::replace);
+    rec += ",\"object\":";
+    rec += response_.object ? "\"" + response_.object->hex() + "\"" : std::string("null");
+    rec += ",\"status\":" + std::to_string(response_.status);
+    rec += ",\"bytes\":" + std::to_string(sent_);
+    char duration[32];
+    std::snprintf(duration, sizeof duration, "%.3f", static_cast<double>(ms) / 1000.0);
+    rec += ",\"duration_ms\":";
+    rec += duration;
+    if (!ok) rec += ",\"incomplete\":true";
+    shared_.logger->record(std::move(rec));
     response_ = HttpResponse();
     file_serializer_.reset();
     header_.reset();
@@ -257,6 +275,8 @@ void accept(tcp::acceptor& acceptor, net::io_context& ioc, Shared& shared) {
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
     } else {
+      beast::error_code ignore;
+      socket.set_option(tcp::no_delay(true), ignore);  // header and body must not wait on each other
       std::make_shared<Session>(std::move(socket), shared)->start();
     }
     accept(acceptor, ioc, shared);

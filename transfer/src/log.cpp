@@ -162,15 +162,23 @@ Result<json> parse_fields(std::string_view fields_json) {
   return fields;
 }
 
-std::string make_line(std::uint64_t n, TimePoint time, std::string_view event, const json& fields,
+// The fields of a record as they appear inside its line: a compact JSON
+// object without its braces ("" for none).
+std::string inner_fields(const json& fields) {
+  auto text = fields.dump(-1, ' ', false, json::error_handler_t::replace);
+  return text.size() > 2 ? text.substr(1, text.size() - 2) : std::string();
+}
+
+std::string make_line(std::uint64_t n, TimePoint time, std::string_view event_json, std::string_view fields,
                       const Digest& prev_root) {
-  ojson line;
-  line["n"] = n;
-  line["time"] = format_time(time);
-  line["event"] = event;
-  for (const auto& [k, v] : fields.items()) line[k] = v;
-  line["prev_root"] = prev_root.hex();
-  return line.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string line = "{\"n\":" + std::to_string(n) + ",\"time\":\"" + format_time(time) + "\",\"event\":";
+  line += event_json;
+  if (!fields.empty()) {
+    line += ',';
+    line += fields;
+  }
+  line += ",\"prev_root\":\"" + prev_root.hex() + "\"}";
+  return line;
 }
 
 }  // namespace
@@ -196,7 +204,8 @@ struct TransferLog::Impl {
   }
 
   // Caller holds mu and the file lock, and has caught up.
-  Result<std::uint64_t> write_lines(std::span<const std::pair<std::string, json>> records) {
+  // records: (event as a JSON string, fields as inner_fields()).
+  Result<std::uint64_t> write_lines(std::span<const std::pair<std::string, std::string>> records) {
     const std::uint64_t first = chain.leaves.size();
     const TimePoint now = env->now();
     merkle::CompactRange range = chain.range;
@@ -253,21 +262,34 @@ Result<std::uint64_t> TransferLog::append(std::string_view event, std::string_vi
 }
 
 Result<std::uint64_t> TransferLog::append_many(std::span<const LogRecordInput> records) {
-  std::vector<std::pair<std::string, json>> parsed;
-  parsed.reserve(records.size());
+  std::vector<std::pair<std::string, std::string>> lines;
+  lines.reserve(records.size());
   for (const auto& r : records) {
     if (r.event.empty() || r.event == "checkpoint") {
       return fail(Code::invalid_input, "log record needs an event other than 'checkpoint'");
     }
     auto fields = parse_fields(r.fields_json);
     if (!fields) return fail(fields.error());
-    parsed.emplace_back(r.event, std::move(*fields));
+    lines.emplace_back(json(r.event).dump(), inner_fields(*fields));
   }
   std::lock_guard lk(impl_->mu);
   auto lock = FileLock::acquire(impl_->fd.get(), impl_->path);
   if (!lock) return fail(lock.error());
   if (auto s = impl_->catch_up(); !s) return fail(s.error());
-  return impl_->write_lines(parsed);
+  return impl_->write_lines(lines);
+}
+
+Result<std::uint64_t> TransferLog::append_trusted(std::string_view event,
+                                                  std::span<const std::string> fields_inner) {
+  const std::string ev = json(event).dump();
+  std::vector<std::pair<std::string, std::string>> lines;
+  lines.reserve(fields_inner.size());
+  for (const auto& f : fields_inner) lines.emplace_back(ev, f);
+  std::lock_guard lk(impl_->mu);
+  auto lock = FileLock::acquire(impl_->fd.get(), impl_->path);
+  if (!lock) return fail(lock.error());
+  if (auto s = impl_->catch_up(); !s) return fail(s.error());
+  return impl_->write_lines(lines);
 }
 
 Status TransferLog::sync() { return impl_->env->sync(impl_->fd.get(), impl_->path.string()); }
@@ -281,7 +303,7 @@ Result<std::string> TransferLog::checkpoint(const PrivateKey& key) {
   auto note = sign_checkpoint(cp, key, kLogKeyName);
   if (!note) return fail(note.error());
   json fields{{"size", cp.size}, {"root", cp.root.hex()}, {"note", *note}};
-  std::pair<std::string, json> record{"checkpoint", std::move(fields)};
+  std::pair<std::string, std::string> record{"\"checkpoint\"", inner_fields(fields)};
   auto n = impl_->write_lines(std::span(&record, 1));
   if (!n) return fail(n.error());
   if (auto s = impl_->env->sync(impl_->fd.get(), impl_->path.string()); !s) return fail(s.error());

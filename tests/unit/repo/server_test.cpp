@@ -27,7 +27,8 @@ class HandlerTest : public ::testing::Test {
               std::to_string(packages.size()) + " main/binary-amd64/Packages.xz\n";
     for (auto [path, data] : {std::pair{"dists/bookworm/InRelease", release},
                               std::pair{"dists/bookworm/main/binary-amd64/Packages.xz", packages},
-                              std::pair{"pool/main/h/hello.deb", deb}}) {
+                              std::pair{"pool/main/h/hello.deb", deb},
+                              std::pair{"pool/main/b/big.deb", testing::random_bytes(200000, 5)}}) {
       snap.entries.push_back({path, batch.put_bytes(data).value(), data.size()});
     }
     auto id = batch.add_snapshot(snap).value();
@@ -51,8 +52,12 @@ class HandlerTest : public ::testing::Test {
 TEST_F(HandlerTest, ResolvesPathsThroughTheChannel) {
   auto r = get("/prod/debian/pool/main/h/hello.deb");
   EXPECT_EQ(r.status, 200);
-  ASSERT_TRUE(r.file);
-  EXPECT_EQ(r.length, deb.size());
+  EXPECT_FALSE(r.file);  // small: served from memory
+  EXPECT_EQ(r.body, deb);
+  EXPECT_EQ(get("/prod/debian/pool/main/h/hello.deb", "bytes=10-19").body, deb.substr(10, 10));
+  auto big = get("/prod/debian/pool/main/b/big.deb");
+  ASSERT_TRUE(big.file);  // large: sent from the object file
+  EXPECT_EQ(big.length, 200000u);
   EXPECT_EQ(*r.object, sha256(deb));
   bool deb_type = false;
   for (auto& [k, v] : r.headers) deb_type |= k == "Content-Type" && v == "application/vnd.debian.binary-package";
@@ -111,12 +116,12 @@ TEST(PullLogger, StopsBeingHealthyWhenTheLogCannotBeWritten) {
   auto log = TransferLog::open(dir / "transfer.jsonl", {&env}).value();
   auto key = PrivateKey::generate().value();
   PullLogger logger(*log, key, 1000, std::chrono::seconds(60), std::chrono::milliseconds(20));
-  logger.record(R"({"path":"/a"})");
+  logger.record(R"("path":"/a")");
   for (int i = 0; i < 100 && logger.written() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(logger.written(), 1u);
   EXPECT_TRUE(logger.healthy());
   env.write_budget = 0;  // the disk is full
-  logger.record(R"({"path":"/b"})");
+  logger.record(R"("path":"/b")");
   for (int i = 0; i < 100 && logger.healthy(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_FALSE(logger.healthy());
   auto before = testing::read_text(dir / "transfer.jsonl");

@@ -49,9 +49,15 @@ class RequestHandler {
  private:
   struct CachedSnapshot;
   std::shared_ptr<const CachedSnapshot> snapshot(const Digest& id);
+  // Small objects are immutable and hot (indices, small packages): kept in
+  // memory, up to a total size, so they cost no file system work per request.
+  std::shared_ptr<const std::string> small_object(const Digest& id, ObjectFile& file);
   const Store& store_;
   std::mutex mu_;
   std::map<Digest, std::shared_ptr<const CachedSnapshot>> cache_;
+  std::mutex small_mu_;
+  std::map<Digest, std::shared_ptr<const std::string>> small_;
+  std::uint64_t small_bytes_ = 0;
 };
 
 struct ServeOptions {

@@ -61,6 +61,12 @@ class TransferLog {
   Result<std::uint64_t> append_many(std::span<const LogRecordInput> records);
   Status sync();
 
+  // For a producer that builds its records itself (the server's pulls):
+  // each entry is a record's fields as a compact JSON object without its
+  // braces, with no n, time, event or prev_root. Not re-parsed; the caller
+  // guarantees the form. One write for all.
+  Result<std::uint64_t> append_trusted(std::string_view event, std::span<const std::string> fields_inner);
+
   // Appends a checkpoint record signed by key over all records so far, and
   // syncs. Returns the signed note.
   Result<std::string> checkpoint(const PrivateKey& key);
