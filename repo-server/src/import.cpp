@@ -249,7 +249,22 @@ Result<ImportReport> import_bundle(const RepoHome& home, Store& store, TransferL
   std::vector<fs::path> sources(dirs.begin(), dirs.end());
   std::vector<std::string> missing;
   if (auto s = check_no_extra_volumes(m, sources); !s) return refuse(s.error());
-  if (auto s = stage_volumes(m, sources, staging, missing, opt); !s) return refuse(s.error());
+  // All volumes at hand and none staged by an earlier call: hash them where
+  // they are. Otherwise copy what is here into staging, so that a later call
+  // need only bring what is still missing.
+  std::vector<fs::path> extract_from{staging};
+  const auto located = locate_volumes(m, sources);
+  const bool all_here = std::all_of(located.begin(), located.end(), [](auto& l) { return l.path.has_value(); });
+  std::error_code staged_ec;
+  if (all_here && (!fs::exists(staging) || fs::is_empty(staging, staged_ec))) {
+    auto s = check_volumes(m, sources, [&](std::uint64_t d, std::uint64_t t) {
+      if (opt.progress) opt.progress("volumes", d, t);
+    });
+    if (!s) return refuse(s.error());
+    extract_from = sources;
+  } else if (auto s = stage_volumes(m, sources, staging, missing, opt); !s) {
+    return refuse(s.error());
+  }
   if (!missing.empty()) {
     std::string list;
     for (const auto& v : missing) list += (list.empty() ? "" : ", ") + v;
@@ -271,8 +286,7 @@ Result<ImportReport> import_bundle(const RepoHome& home, Store& store, TransferL
   if (!batch) return fail(batch.error());
   {
     BatchSink sink(*batch);
-    std::vector<fs::path> staged_dir{staging};
-    auto s = extract_bundle(m, staged_dir, sink, [&](std::uint64_t d, std::uint64_t t) {
+    auto s = extract_bundle(m, extract_from, sink, [&](std::uint64_t d, std::uint64_t t) {
       if (opt.progress) opt.progress("objects", d, t);
     });
     if (!s) return refuse(s.error());

@@ -106,8 +106,11 @@ class BundleSink {
   virtual ~BundleSink() = default;
   virtual Status begin(const BundleObject& object) = 0;
   virtual Status write(std::span<const std::uint8_t> bytes) = 0;
-  // Called after the reader has checked the bytes hash to object.sha256.
+  // Called after the reader has checked the bytes hash to object.sha256 —
+  // or, when verifies_content(), the sink checks that itself in end() and
+  // refuses a mismatch, so the bytes are hashed once.
   virtual Status end() = 0;
+  virtual bool verifies_content() const { return false; }
 };
 
 // Import step 4: decompresses the volumes (zstd with a bounded window, never
@@ -138,10 +141,12 @@ class BatchSink : public BundleSink {
   Status begin(const BundleObject& object) override;
   Status write(std::span<const std::uint8_t> bytes) override;
   Status end() override;
+  bool verifies_content() const override { return true; }  // the store hashes every object
 
  private:
   Batch& batch_;
   std::optional<ObjectSink> current_;
+  Digest expected_;
 };
 
 }  // namespace airlock
