@@ -288,6 +288,8 @@ void accept(tcp::acceptor& acceptor, net::io_context& ioc, Shared& shared) {
 Status serve(const RepoHome& home, const ServeOptions& options) {
   // sendfile to a client that went away must fail with EPIPE, not kill us.
   ::signal(SIGPIPE, SIG_IGN);
+  // A log that hits a file size limit must fail with EFBIG, not kill us.
+  ::signal(SIGXFSZ, SIG_IGN);
   auto endpoint = parse_listen(options.listen);
   if (!endpoint) return fail(endpoint.error());
   auto store = home.open_store();

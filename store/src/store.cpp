@@ -26,6 +26,7 @@ constexpr std::size_t kMaxRefName = 255;
 // Batches with more new objects than this flush the filesystem once at commit
 // instead of fsyncing every file.
 constexpr std::size_t kGroupSyncThreshold = 8;
+constexpr std::uint64_t kWritebackStep = 16ull << 20;
 
 void put_le64(std::uint8_t* p, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
@@ -281,6 +282,7 @@ struct ObjectSink::State {
   std::optional<Digest> expected;
   std::optional<std::uint64_t> expected_size;
   std::optional<Error> failed;
+  std::uint64_t flushed = 0;  // bytes handed to writeback early
 
   ~State() {
     fd.reset();
@@ -307,6 +309,13 @@ Status ObjectSink::write(std::span<const std::uint8_t> bytes) {
   }
   st.hasher.update(bytes);
   st.size += bytes.size();
+  // Start writeback as large objects arrive, so the flush at commit finds
+  // little left to write and the disk works while the caller produces bytes.
+  if (st.size - st.flushed >= kWritebackStep) {
+    ::sync_file_range(st.fd.get(), static_cast<off_t>(st.flushed), static_cast<off_t>(st.size - st.flushed),
+                      SYNC_FILE_RANGE_WRITE);
+    st.flushed = st.size;
+  }
   return {};
 }
 

@@ -94,9 +94,13 @@ def tearDownModule():
 class Server:
     """airlock-repo serve on an ephemeral loopback port."""
 
-    def __init__(self, home):
+    def __init__(self, home, file_size_limit=None):
+        def limit():
+            if file_size_limit is not None:
+                import resource
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
         self.proc = subprocess.Popen([REPO, "--home", str(home), "serve", "--listen", "127.0.0.1:0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
         line = self.proc.stdout.readline()
         m = re.search(r"http://([0-9.]+:[0-9]+)/", line)
         if not m:
@@ -405,6 +409,28 @@ class RepoTest(unittest.TestCase):
         size = (W.dir / "upstream/day1" / deb[len("/prod/sample/"):]).stat().st_size
         self.assertTrue(rec.get("incomplete"), rec)
         self.assertLess(rec["bytes"], size)
+
+    def test_server_answers_503_rather_than_serve_unlogged(self):
+        self.repo("import", W.b1, "--publish", "prod")
+        log = self.home / "log/transfer.jsonl"
+        # The log may grow by a few records only: as if the disk were full.
+        server = Server(self.home, file_size_limit=log.stat().st_size + 2500)
+        self.servers.append(server)
+        path = "/prod/sample/dists/bookworm/InRelease"
+        statuses = []
+        for _ in range(200):
+            statuses.append(self.http(server, path)[0])
+            if statuses[-1] == 503:
+                break
+            time.sleep(0.05)
+        self.assertEqual(statuses[0], 200)
+        self.assertEqual(statuses[-1], 503, statuses)
+        status, headers, body = self.http(server, path)
+        self.assertEqual(status, 503)
+        self.assertIn(b"not serving unlogged", body)
+        server.stop()
+        # Whatever was written is whole and still verifies.
+        self.repo("log", "verify")
 
     def test_channel_change_by_another_process_takes_effect_without_restart(self):
         self.repo("import", W.b1, "--publish", "test")

@@ -202,6 +202,23 @@ TEST_F(ImportTest, ScanCommandRefusalChangesNothing) {
   ASSERT_TRUE(ok) << ok.error().message;
 }
 
+TEST_F(ImportTest, FullDiskLeavesStoreAndLogExactlyAsBefore) {
+  const auto store_before = testing::store_fingerprint(home.dir / "store");
+  const auto log_before = testing::read_text(home.log_file());
+  testing::FaultEnv env;
+  env.write_budget = 100 * 1024;  // the disk fills up part-way through the objects
+  home.store_options.env = &env;
+  auto r = import({b1});
+  home.store_options.env = nullptr;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::io);
+  EXPECT_NE(r.error().message.find("No space left on device"), std::string::npos) << r.error().message;
+  EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), store_before);
+  EXPECT_EQ(testing::read_text(home.log_file()), log_before);  // not even a torn refusal record
+  auto again = import({b1});
+  ASSERT_TRUE(again) << again.error().message;
+}
+
 struct CrashPoint {
   const char* op;
   int count;
