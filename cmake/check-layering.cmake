@@ -1,19 +1,23 @@
 # Fails when a module includes a header of a module it must not depend on.
-# Allowed edges (DESIGN.md): verify <- store <- transfer <- mirror, repo-server.
-# The airlock-verify program (verify/tools) also reads bundles through transfer.
+# Allowed edges (DESIGN.md): base <- verify <- store <- transfer <- mirror,
+# repo-server; formats (upstream repository formats, pure parsing) <- mirror,
+# repo-server. The airlock-verify program (verify/tools) also reads bundles
+# through transfer.
 # Usage: cmake -DROOT=<source dir> -P check-layering.cmake
 cmake_minimum_required(VERSION 3.25)
 if(NOT ROOT)
   message(FATAL_ERROR "check-layering: pass -DROOT=<source dir>")
 endif()
 
-set(allowed_verify verify)
-set(allowed_verify_tools verify store transfer)
-set(allowed_store verify store)
-set(allowed_transfer verify store transfer)
-set(allowed_mirror verify store transfer mirror)
-set(allowed_repo verify store transfer repo)
-set(module_dirs verify store transfer mirror repo-server)
+set(allowed_base base)
+set(allowed_verify base verify)
+set(allowed_verify_tools base verify store transfer)
+set(allowed_formats base verify formats)
+set(allowed_store base verify store)
+set(allowed_transfer base verify store transfer)
+set(allowed_mirror base verify formats store transfer mirror)
+set(allowed_repo base verify formats store transfer repo)
+set(module_dirs base verify formats store transfer mirror repo-server)
 
 set(violations "")
 foreach(dir IN LISTS module_dirs)

@@ -11,7 +11,8 @@
 #include <set>
 
 #include "airlock/mirror/gpgv.h"
-#include "airlock/verify/file.h"
+#include "airlock/base/env.h"
+#include "airlock/base/file.h"
 
 namespace airlock::mirror {
 namespace fs = std::filesystem;
@@ -250,7 +251,7 @@ Result<SuiteState> AptSync::fetch_release(const std::string& suite) {
     auto bytes = store_.read(held->sha256, 64ull << 20);
     if (!bytes) return fail(bytes.error());
     auto copy = opt_.workdir / "meta" / (suite + ".InRelease.held");
-    if (auto w = atomic_write_file(copy, *bytes); !w) return fail(w.error());
+    if (auto w = Env::system().write_file_atomic(copy, *bytes); !w) return fail(w.error());
     auto text = gpgv_clearsigned(repo_.keyring, copy, scratch);
     if (!text) return fail(text.error().context(repo_.name + " " + inrelease));
     release_text = std::move(*text);

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 
 namespace airlock::mirror {
 namespace {

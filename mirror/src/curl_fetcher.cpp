@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "airlock/mirror/fetcher.h"
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 
 namespace airlock::mirror {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <sstream>
 
-#include "airlock/verify/file.h"
-#include "airlock/verify/process.h"
+#include "airlock/base/file.h"
+#include "airlock/base/process.h"
 
 namespace airlock::mirror {
 namespace fs = std::filesystem;

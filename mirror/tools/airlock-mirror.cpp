@@ -10,8 +10,9 @@
 #include "airlock/mirror/apt_sync.h"
 #include "airlock/mirror/config.h"
 #include "airlock/mirror/export.h"
-#include "airlock/verify/cli.h"
-#include "airlock/verify/file.h"
+#include "airlock/base/cli.h"
+#include "airlock/base/env.h"
+#include "airlock/base/file.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -144,7 +145,7 @@ options)");
   }
   bool wrote_config = false;
   if (!fs::exists(home.config())) {
-    if (auto s = atomic_write_file(home.config(), config_template()); !s) return error(s.error());
+    if (auto s = Env::system().write_file_atomic(home.config(), config_template()); !s) return error(s.error());
     wrote_config = true;
   }
   auto store = home.store();

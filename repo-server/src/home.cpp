@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 
 namespace airlock::repo {
 namespace fs = std::filesystem;

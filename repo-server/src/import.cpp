@@ -8,8 +8,8 @@
 #include <set>
 #include <sstream>
 
-#include "airlock/verify/file.h"
-#include "airlock/verify/process.h"
+#include "airlock/base/file.h"
+#include "airlock/base/process.h"
 
 namespace airlock::repo {
 namespace fs = std::filesystem;
@@ -72,9 +72,9 @@ Result<bool> check_sequence(const Manifest& m, const Digest& id, const StreamSta
 
 // Copies every volume not yet staged from dirs into staging, hashing it on
 // the way and refusing a wrong one; verified volumes stay for a later call.
-Status stage_volumes(const Manifest& m, const std::vector<fs::path>& dirs, const fs::path& staging,
+Status stage_volumes(Env& env, const Manifest& m, const std::vector<fs::path>& dirs, const fs::path& staging,
                      std::vector<std::string>& missing, const ImportOptions& opt) {
-  if (auto s = make_dirs(staging); !s) return s;
+  if (auto s = env.make_dirs(staging); !s) return s;
   std::uint64_t total = 0, done = 0;
   for (const auto& v : m.volumes) total += v.size;
   auto locations = locate_volumes(m, dirs);
@@ -93,9 +93,9 @@ Status stage_volumes(const Manifest& m, const std::vector<fs::path>& dirs, const
     auto in = open_file(*loc.path, O_RDONLY);
     if (!in) return fail(in.error());
     auto part = staging / (v.name + ".part");
-    auto out = open_file(part, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    auto out = env.open(part, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (!out) return fail(out.error());
-    HashingWriter writer(out->get());
+    HashingWriter writer(out->get(), env);
     auto s = read_chunks(in->get(), [&](std::span<const std::uint8_t> chunk) -> Status {
       if (writer.bytes_written() + chunk.size() > v.size) {
         return refused("volume " + v.name + " is larger than the " + std::to_string(v.size) +
@@ -107,24 +107,24 @@ Status stage_volumes(const Manifest& m, const std::vector<fs::path>& dirs, const
       return {};
     });
     if (!s) {
-      ::unlink(part.c_str());
+      (void)env.remove(part);
       return s;
     }
     auto actual = writer.finish();
     if (writer.bytes_written() != v.size) {
-      ::unlink(part.c_str());
+      (void)env.remove(part);
       return refused("volume " + v.name + " has " + std::to_string(writer.bytes_written()) +
                      " bytes, the manifest says " + std::to_string(v.size) + " (truncated)");
     }
     if (actual != v.sha256) {
-      ::unlink(part.c_str());
+      (void)env.remove(part);
       return refused("volume " + v.name + " is corrupt: expected sha256 " + v.sha256.hex() + ", actual " +
                      actual.hex());
     }
-    if (auto f = fsync_fd(out->get(), part.string()); !f) return f;
+    if (auto f = env.sync(out->get(), part.string()); !f) return f;
     out->reset();
-    if (::rename(part.c_str(), staged.c_str()) != 0) return fail_errno("stage " + v.name);
-    if (auto w = atomic_write_file(ok, actual.hex() + "\n"); !w) return w;
+    if (auto r = env.rename(part, staged); !r) return r;
+    if (auto w = env.write_file_atomic(ok, actual.hex() + "\n"); !w) return w;
   }
   return {};
 }
@@ -207,6 +207,7 @@ Result<ImportReport> import_bundle(const RepoHome& home, Store& store, TransferL
                                    const std::vector<fs::path>& dirs, const ImportOptions& opt) {
   if (dirs.empty()) return fail(Code::invalid_input, "import needs a bundle directory");
   const fs::path bundle_dir = dirs[0];
+  Env& env = home.store_options.env ? *home.store_options.env : Env::system();
   std::optional<Digest> manifest_id;
   if (auto raw = read_file(bundle_dir / "manifest.json", kMaxManifestBytes)) manifest_id = sha256(*raw);
 
@@ -262,7 +263,7 @@ Result<ImportReport> import_bundle(const RepoHome& home, Store& store, TransferL
     });
     if (!s) return refuse(s.error());
     extract_from = sources;
-  } else if (auto s = stage_volumes(m, sources, staging, missing, opt); !s) {
+  } else if (auto s = stage_volumes(env, m, sources, staging, missing, opt); !s) {
     return refuse(s.error());
   }
   if (!missing.empty()) {
@@ -349,8 +350,7 @@ Result<ImportReport> import_bundle(const RepoHome& home, Store& store, TransferL
   auto key = home.log_key();
   if (!key) return fail(key.error());
   if (auto s = commit_and_log(store, std::move(*batch), log, std::move(records), &*key); !s) return fail(s.error());
-  std::error_code ec;
-  fs::remove_all(staging, ec);
+  (void)env.remove_all(staging);
   return report;
 }
 

@@ -10,8 +10,8 @@
 #include "airlock/repo/channels.h"
 #include "airlock/repo/import.h"
 #include "airlock/repo/server.h"
-#include "airlock/verify/cli.h"
-#include "airlock/verify/file.h"
+#include "airlock/base/cli.h"
+#include "airlock/base/file.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;

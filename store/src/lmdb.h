@@ -10,7 +10,7 @@
 #include <string_view>
 #include <utility>
 
-#include "airlock/verify/error.h"
+#include "airlock/base/error.h"
 
 namespace airlock::lmdb {
 

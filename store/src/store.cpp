@@ -233,7 +233,7 @@ struct Store::Impl {
   }
 
   Result<UniqueFd> lock_writer(bool wait) const {
-    auto fd = open_file(lock_path, O_RDWR | O_CREAT, 0644);
+    auto fd = env->open(lock_path, O_RDWR | O_CREAT, 0644);
     if (!fd) return fail(fd.error());
     int rc;
     do {
@@ -251,7 +251,7 @@ struct Store::Impl {
   // not name. Caller holds the writer lock.
   Status sweep() {
     std::error_code ec;
-    for (auto& entry : fs::directory_iterator(tmp_dir, ec)) fs::remove(entry.path(), ec);
+    for (auto& entry : fs::directory_iterator(tmp_dir, ec)) (void)env->remove(entry.path());
     if (!fs::exists(dirty_path)) return {};
     for (auto& shard : fs::directory_iterator(objects_dir, ec)) {
       if (!shard.is_directory()) continue;
@@ -260,12 +260,10 @@ struct Store::Impl {
         if (!id) continue;  // not ours; leave it alone
         auto found = lookup(*id);
         if (!found) return fail(found.error());
-        if (!*found) fs::remove(file.path(), ec);
+        if (!*found) (void)env->remove(file.path());
       }
     }
-    if (::unlink(dirty_path.c_str()) != 0 && errno != ENOENT) {
-      return fail_errno("remove " + dirty_path.string());
-    }
+    if (auto s = env->remove(dirty_path); !s && s.error().code != Code::not_found) return s;
     return {};
   }
 };
@@ -286,7 +284,7 @@ struct ObjectSink::State {
 
   ~State() {
     fd.reset();
-    if (!tmp.empty()) ::unlink(tmp.c_str());
+    if (!tmp.empty()) (void)store->env->remove(tmp);
   }
 };
 
@@ -312,8 +310,7 @@ Status ObjectSink::write(std::span<const std::uint8_t> bytes) {
   // Start writeback as large objects arrive, so the flush at commit finds
   // little left to write and the disk works while the caller produces bytes.
   if (st.size - st.flushed >= kWritebackStep) {
-    ::sync_file_range(st.fd.get(), static_cast<off_t>(st.flushed), static_cast<off_t>(st.size - st.flushed),
-                      SYNC_FILE_RANGE_WRITE);
+    st.store->env->start_writeback(st.fd.get(), st.flushed, st.size - st.flushed);
     st.flushed = st.size;
   }
   return {};
@@ -352,14 +349,14 @@ struct Batch::State {
   ~State() {
     if (spent || store == nullptr) return;
     // Abort: remove what this batch wrote; none of it is indexed.
-    for (const auto& p : pending) ::unlink(p.tmp.c_str());
-    for (const auto& id : placed) ::unlink(store->object_path(id).c_str());
-    if (marker) ::unlink(store->dirty_path.c_str());
+    for (const auto& p : pending) (void)store->env->remove(p.tmp);
+    for (const auto& id : placed) (void)store->env->remove(store->object_path(id));
+    if (marker) (void)store->env->remove(store->dirty_path);
   }
 
   Status ensure_marker() {
     if (marker) return {};
-    auto fd = open_file(store->dirty_path, O_WRONLY | O_CREAT, 0644);
+    auto fd = store->env->open(store->dirty_path, O_WRONLY | O_CREAT, 0644);
     if (!fd) return fail(fd.error());
     marker = true;
     fd->reset();
@@ -396,10 +393,9 @@ struct Batch::State {
     for (const auto& p : pending) {
       auto final_path = store->object_path(p.id);
       auto shard = final_path.parent_path();
-      if (::mkdir(shard.c_str(), 0755) == 0) {
+      if (::access(shard.c_str(), F_OK) != 0) {
+        if (auto s = env.make_dir(shard); !s) return s;
         new_shard = true;
-      } else if (errno != EEXIST) {
-        return fail_errno("create " + shard.string());
       }
       if (auto s = env.rename(p.tmp, final_path); !s) return s;
       placed.push_back(p.id);
@@ -454,12 +450,10 @@ Result<ObjectSink> Batch::begin_object(std::optional<Digest> expected,
   sink->store = store;
   sink->expected = expected;
   sink->expected_size = expected_size;
-  std::string tmpl = (store->tmp_dir / "obj-XXXXXX").string();
-  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  if (fd < 0) return fail_errno("create temporary object in " + store->tmp_dir.string());
-  sink->fd = UniqueFd(fd);
-  sink->tmp = tmpl;
-  if (::fchmod(fd, 0644) != 0) return fail_errno(tmpl);
+  auto tmp = store->env->create_temp(store->tmp_dir, "obj-", 0644);
+  if (!tmp) return fail(tmp.error());
+  sink->fd = std::move(tmp->fd);
+  sink->tmp = std::move(tmp->path);
   return ObjectSink(std::move(sink));
 }
 
@@ -517,24 +511,27 @@ Result<Digest> Batch::adopt_file(const fs::path& file, const Digest& id, std::ui
   }
   auto known = st.size_of(id);
   if (!known) return fail(known.error());
+  Env& env = *st.store->env;
   if (*known) {
     st.objects.emplace(id, size);
-    ::unlink(file.c_str());
+    (void)env.remove(file);
     return id;
   }
-  // Named by its digest: unique within this batch, which holds the writer lock.
-  const std::string tmpl = (st.store->tmp_dir / ("adopt-" + id.hex())).string();
-  if (::rename(file.c_str(), tmpl.c_str()) != 0) {
-    int err = errno;
-    if (err != EXDEV) return fail_errno("move " + file.string(), err);
-    auto in = open_file(file, O_RDONLY);  // another filesystem: copy and hash
+  struct stat from, to;
+  if (::stat(file.c_str(), &from) != 0) return fail_errno(file.string());
+  if (::stat(st.store->tmp_dir.c_str(), &to) != 0) return fail_errno(st.store->tmp_dir.string());
+  if (from.st_dev != to.st_dev) {  // another filesystem: copy and hash
+    auto in = open_file(file, O_RDONLY);
     if (!in) return fail(in.error());
     auto copied = put_fd(in->get(), id, size);
-    if (copied) ::unlink(file.c_str());
+    if (copied) (void)env.remove(file);
     return copied;
   }
-  ::chmod(tmpl.c_str(), 0644);
-  st.pending.push_back({id, tmpl});
+  // Named by its digest: unique within this batch, which holds the writer lock.
+  const fs::path tmp = st.store->tmp_dir / ("adopt-" + id.hex());
+  if (auto s = env.rename(file, tmp); !s) return fail(s.error().context("move " + file.string()));
+  if (auto s = env.chmod(tmp, 0644); !s) return fail(s.error());
+  st.pending.push_back({id, tmp});
   st.objects.emplace(id, size);
   return id;
 }
@@ -675,7 +672,7 @@ Status Batch::commit() {
   });
   if (!status) return status;
   st.spent = true;
-  if (st.marker) ::unlink(store->dirty_path.c_str());
+  if (st.marker) (void)store->env->remove(store->dirty_path);
   st.lock.reset();
   return {};
 }
@@ -700,7 +697,7 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, StoreOptions opt
   impl->read_only = options.read_only;
   if (!options.read_only) {
     for (const auto& d : {impl->objects_dir, impl->tmp_dir, impl->index_dir}) {
-      if (auto s = make_dirs(d); !s) return fail(s.error());
+      if (auto s = impl->env->make_dirs(d); !s) return fail(s.error());
     }
   } else if (!fs::is_directory(impl->index_dir)) {
     return fail(Code::not_found, "no store at " + dir.string());

@@ -15,7 +15,7 @@
 
 #include "airlock/repo/import.h"
 #include "airlock/transfer/bundle.h"
-#include "airlock/verify/cli.h"
+#include "airlock/base/cli.h"
 #include "bench_util.h"
 
 using namespace airlock;

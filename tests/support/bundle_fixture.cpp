@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 #include "test_support.h"
 
 namespace airlock::testing {

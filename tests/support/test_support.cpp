@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,7 +9,7 @@
 #include <random>
 #include <sstream>
 
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 
 namespace airlock::testing {
 namespace fs = std::filesystem;
@@ -55,13 +56,30 @@ std::map<std::string, std::string> store_fingerprint(const fs::path& store) {
   return out;
 }
 
-void FaultEnv::hook(const std::string& op) {
+bool FaultEnv::hook(const std::string& op) {
   int n = ++counts_[op];
   if (before) before(op, n);
+  return !(fail_if && fail_if(op, n));
+}
+
+namespace {
+std::unexpected<Error> injected(const std::string& op) {
+  return fail(Code::io, op + ": injected failure (Input/output error)");
+}
+}  // namespace
+
+Result<UniqueFd> FaultEnv::open(const fs::path& path, int flags, mode_t mode) {
+  if ((flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0 && !hook("open")) return injected("open " + path.string());
+  return Env::open(path, flags, mode);
+}
+
+Result<TempFile> FaultEnv::create_temp(const fs::path& dir, std::string_view prefix, mode_t mode) {
+  if (!hook("create")) return injected("create in " + dir.string());
+  return Env::create_temp(dir, prefix, mode);
 }
 
 Status FaultEnv::write(int fd, std::span<const std::uint8_t> bytes) {
-  hook("write");
+  if (!hook("write")) return injected("write");
   if (write_budget >= 0) {
     if (static_cast<std::int64_t>(bytes.size()) > write_budget) {
       // Write what fits, as a real full disk does, then fail.
@@ -75,29 +93,60 @@ Status FaultEnv::write(int fd, std::span<const std::uint8_t> bytes) {
   return Env::write(fd, bytes);
 }
 
+Status FaultEnv::truncate(int fd, std::uint64_t size, std::string_view what) {
+  if (!hook("truncate")) return injected("truncate");
+  return Env::truncate(fd, size, what);
+}
+
 Status FaultEnv::sync(int fd, std::string_view what) {
-  hook("sync");
+  if (!hook("sync")) return injected("sync");
   return Env::sync(fd, what);
 }
 
 Status FaultEnv::rename(const fs::path& from, const fs::path& to) {
-  hook("rename");
+  if (!hook("rename")) return injected("rename");
   return Env::rename(from, to);
 }
 
+Status FaultEnv::remove(const fs::path& path) {
+  if (!hook("remove")) return injected("remove");
+  return Env::remove(path);
+}
+
+Status FaultEnv::remove_all(const fs::path& path) {
+  if (!hook("remove_all")) return injected("remove_all");
+  return Env::remove_all(path);
+}
+
+Status FaultEnv::make_dir(const fs::path& dir, mode_t mode) {
+  if (!hook("mkdir")) return injected("mkdir");
+  return Env::make_dir(dir, mode);
+}
+
+Status FaultEnv::make_dirs(const fs::path& dir) {
+  if (!hook("mkdirs")) return injected("mkdirs");
+  return Env::make_dirs(dir);
+}
+
+Status FaultEnv::chmod(const fs::path& path, mode_t mode) {
+  if (!hook("chmod")) return injected("chmod");
+  return Env::chmod(path, mode);
+}
+
 Status FaultEnv::sync_dir(const fs::path& dir) {
-  hook("sync_dir");
+  if (!hook("sync_dir")) return injected("sync_dir");
   return Env::sync_dir(dir);
 }
 
 Status FaultEnv::sync_filesystem(const fs::path& path) {
-  hook("sync_fs");
+  if (!hook("sync_fs")) return injected("sync_fs");
   return Env::sync_filesystem(path);
 }
 
 TimePoint FaultEnv::now() {
   hook("now");
-  return TimePoint(std::chrono::seconds(now_seconds.load())); }
+  return TimePoint(std::chrono::seconds(now_seconds.load()));
+}
 
 std::string random_bytes(std::size_t n, std::uint32_t seed) {
   std::mt19937 rng(seed);

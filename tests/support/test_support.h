@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "airlock/store/env.h"
+#include "airlock/base/env.h"
 #include "airlock/verify/digest.h"
 
 namespace airlock::testing {
@@ -42,21 +42,39 @@ class FaultEnv : public Env {
  public:
   // Total bytes that may be written before writes fail with ENOSPC; -1: no limit.
   std::int64_t write_budget = -1;
-  // Called before each operation with its name ("write", "sync", "rename",
-  // "sync_dir", "sync_fs", "now") and a running count of that operation; may kill the process.
+  // Called before each operation with its name ("open" (to write), "create",
+  // "write", "truncate", "sync", "rename", "remove", "remove_all", "mkdir",
+  // "mkdirs", "chmod", "sync_dir", "sync_fs", "now") and a running count of
+  // that operation; may kill the process.
   std::function<void(const std::string&, int)> before;
+  // When set, the operation fails (io) instead of running: called with the
+  // same name and count as before.
+  std::function<bool(const std::string&, int)> fail_if;
   std::atomic<std::int64_t> now_seconds{1'800'000'000};
 
+  Result<UniqueFd> open(const std::filesystem::path& path, int flags, mode_t mode) override;
+  Result<TempFile> create_temp(const std::filesystem::path& dir, std::string_view prefix, mode_t mode) override;
   Status write(int fd, std::span<const std::uint8_t> bytes) override;
+  Status truncate(int fd, std::uint64_t size, std::string_view what) override;
   Status sync(int fd, std::string_view what) override;
   Status rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
+  Status remove(const std::filesystem::path& path) override;
+  Status remove_all(const std::filesystem::path& path) override;
+  Status make_dir(const std::filesystem::path& dir, mode_t mode) override;
+  Status make_dirs(const std::filesystem::path& dir) override;
+  Status chmod(const std::filesystem::path& path, mode_t mode) override;
   Status sync_dir(const std::filesystem::path& dir) override;
   Status sync_filesystem(const std::filesystem::path& path) override;
   TimePoint now() override;
+  using Env::write;
+
+  // How many times each operation ran.
+  const std::map<std::string, int>& counts() const { return counts_; }
 
  private:
   std::map<std::string, int> counts_;
-  void hook(const std::string& op);
+  // Runs before and fail_if; false when the operation is to fail.
+  bool hook(const std::string& op);
 };
 
 std::string random_bytes(std::size_t n, std::uint32_t seed);

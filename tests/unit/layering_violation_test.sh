@@ -17,4 +17,15 @@ rm "$tmp/store/src/bad.cpp"
 if "$cmake" -DROOT="$tmp" -P "$script" >/dev/null 2>&1; then
   echo "layering check accepted verify -> store"; exit 1
 fi
+rm "$tmp/verify/src/bad.cpp"
+mkdir -p "$tmp/base/src" "$tmp/formats/src"
+printf '#include "airlock/verify/digest.h"\n' > "$tmp/base/src/bad.cpp"
+if "$cmake" -DROOT="$tmp" -P "$script" >/dev/null 2>&1; then
+  echo "layering check accepted base -> verify"; exit 1
+fi
+rm "$tmp/base/src/bad.cpp"
+printf '#include "airlock/store/store.h"\n' > "$tmp/formats/src/bad.cpp"
+if "$cmake" -DROOT="$tmp" -P "$script" >/dev/null 2>&1; then
+  echo "layering check accepted formats -> store"; exit 1
+fi
 echo "layering check rejects forbidden includes"

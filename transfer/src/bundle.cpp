@@ -13,7 +13,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 #include "zstd_stream.h"
 
 namespace airlock {
@@ -60,13 +60,6 @@ la_ssize_t write_callback(archive*, void* client, const void* buf, size_t len) {
   }
   c->tar_bytes += len;
   return static_cast<la_ssize_t>(len);
-}
-
-Status write_file_synced(const fs::path& path, std::string_view contents) {
-  auto fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (!fd) return fail(fd.error());
-  if (auto s = write_all(fd->get(), contents); !s) return fail(s.error().context(path.string()));
-  return fsync_fd(fd->get(), path.string());
 }
 
 Result<std::string> sign_manifest(std::string_view raw, const std::vector<const PrivateKey*>& keys,
@@ -198,13 +191,15 @@ Result<ExportResult> write_bundle(const ExportRequest& req) {
   const auto final_dir = req.out_dir / name;
   auto partial = final_dir;
   partial += ".partial";
+  Env& env = req.env ? *req.env : Env::system();
   std::error_code ec;
   if (fs::exists(final_dir, ec)) return fail(Code::refused, final_dir.string() + " already exists");
-  fs::remove_all(partial, ec);  // a leftover of an earlier failed export
-  if (auto s = make_dirs(partial); !s) return fail(s.error());
-  auto cleanup = [&] { fs::remove_all(partial, ec); };
+  // A leftover of an earlier failed export goes first.
+  if (auto s = env.remove_all(partial); !s) return fail(s.error());
+  if (auto s = env.make_dirs(partial); !s) return fail(s.error());
+  auto cleanup = [&] { (void)env.remove_all(partial); };
 
-  bundle_io::VolumeWriter volumes(partial, req.volume_size);
+  bundle_io::VolumeWriter volumes(env, partial, req.volume_size);
   {
     bundle_io::ZstdWriter zstd(volumes, req.zstd_level, req.zstd_threads);
     if (auto s = write_archive(req, m.objects, zstd, m.archive_size); !s) {
@@ -235,25 +230,24 @@ Result<ExportResult> write_bundle(const ExportRequest& req) {
   }
   for (const auto& [file, text] : {std::pair{"manifest.json", std::string_view(raw)},
                                    std::pair{"manifest.sig.json", std::string_view(*sigs)}}) {
-    if (auto s = write_file_synced(partial / file, text); !s) {
+    if (auto s = env.write_new_file(partial / file, text, 0644); !s) {
       cleanup();
       return fail(s.error());
     }
   }
-  if (auto s = fsync_dir(partial); !s) {
+  if (auto s = env.sync_dir(partial); !s) {
     cleanup();
     return fail(s.error());
   }
-  if (::rename(partial.c_str(), final_dir.c_str()) != 0) {
-    auto err = fail_errno("rename to " + final_dir.string());
+  if (auto s = env.rename(partial, final_dir); !s) {
     cleanup();
-    return err;
+    return fail(s.error());
   }
-  if (auto s = fsync_dir(req.out_dir); !s) return fail(s.error());
+  if (auto s = env.sync_dir(req.out_dir); !s) return fail(s.error());
   return ExportResult{final_dir, std::move(m), sha256(raw), volumes.total()};
 }
 
-Status cosign_bundle(const fs::path& bundle_dir, const PrivateKey& key) {
+Status cosign_bundle(const fs::path& bundle_dir, const PrivateKey& key, Env& env) {
   auto raw = read_file(bundle_dir / "manifest.json", kMaxManifestBytes);
   if (!raw) return fail(raw.error());
   auto sig_text = read_file(bundle_dir / "manifest.sig.json", kMaxSignaturesBytes);
@@ -270,7 +264,7 @@ Status cosign_bundle(const fs::path& bundle_dir, const PrivateKey& key) {
   std::vector<const PrivateKey*> keys{&key};
   auto sigs = sign_manifest(*raw, keys, std::move(*existing));
   if (!sigs) return fail(sigs.error());
-  return atomic_write_file(bundle_dir / "manifest.sig.json", *sigs, 0644);
+  return env.write_file_atomic(bundle_dir / "manifest.sig.json", *sigs, 0644);
 }
 
 // ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 #include "airlock/verify/merkle.h"
 
 namespace airlock {
@@ -222,7 +222,7 @@ struct TransferLog::Impl {
     auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
     if (auto s = env->write(fd.get(), bytes); !s) {
       // Put the file back exactly as it was: no torn record is left behind.
-      if (::ftruncate(fd.get(), static_cast<off_t>(chain.bytes)) != 0) {
+      if (!env->truncate(fd.get(), chain.bytes, path.string())) {
         return fail(s.error().context("appending to " + path.string() +
                                       " failed and the partial record could not be removed"));
       }
@@ -243,9 +243,9 @@ Result<std::unique_ptr<TransferLog>> TransferLog::open(const fs::path& path, Log
   impl->path = path;
   impl->env = options.env ? options.env : &Env::system();
   if (!path.parent_path().empty()) {
-    if (auto s = make_dirs(path.parent_path()); !s) return fail(s.error());
+    if (auto s = impl->env->make_dirs(path.parent_path()); !s) return fail(s.error());
   }
-  auto fd = open_file(path, O_RDWR | O_APPEND | O_CREAT, 0644);
+  auto fd = impl->env->open(path, O_RDWR | O_APPEND | O_CREAT, 0644);
   if (!fd) return fail(fd.error());
   impl->fd = std::move(*fd);
   {

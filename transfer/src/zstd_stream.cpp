@@ -11,7 +11,7 @@ namespace airlock::bundle_io {
 Status VolumeWriter::close_current() {
   if (!fd_) return {};
   auto name = volume_name(volumes_.size());
-  if (auto s = fsync_fd(fd_.get(), name); !s) return s;
+  if (auto s = env_.sync(fd_.get(), name); !s) return s;
   fd_.reset();
   volumes_.push_back({name, in_current_, hasher_.finish()});
   hasher_ = Hasher();
@@ -24,12 +24,12 @@ Status VolumeWriter::write(std::span<const std::uint8_t> bytes) {
   while (!bytes.empty()) {
     if (!fd_) {
       auto path = dir_ / volume_name(volumes_.size());
-      auto fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+      auto fd = env_.open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
       if (!fd) return fail(fd.error());
       fd_ = std::move(*fd);
     }
     auto n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), volume_size_ - in_current_));
-    if (auto s = write_all(fd_.get(), bytes.first(n)); !s) {
+    if (auto s = env_.write(fd_.get(), bytes.first(n)); !s) {
       return fail(s.error().context("writing " + volume_name(volumes_.size())));
     }
     hasher_.update(bytes.first(n));
@@ -37,8 +37,7 @@ Status VolumeWriter::write(std::span<const std::uint8_t> bytes) {
     // Start writeback as we go, so the fsync at the end of the volume finds
     // little left to write and the disk works while we compress.
     if (in_current_ - flushed_ >= kWritebackStep) {
-      ::sync_file_range(fd_.get(), static_cast<off_t>(flushed_),
-                        static_cast<off_t>(in_current_ - flushed_), SYNC_FILE_RANGE_WRITE);
+      env_.start_writeback(fd_.get(), flushed_, in_current_ - flushed_);
       flushed_ = in_current_;
     }
     total_ += n;

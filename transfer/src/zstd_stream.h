@@ -18,9 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "airlock/base/env.h"
 #include "airlock/transfer/manifest.h"
 #include "airlock/verify/digest.h"
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 
 namespace airlock::bundle_io {
 
@@ -31,8 +32,8 @@ inline constexpr int kWindowLogMax = 24;
 // volume_size bytes in dir, hashing and fsyncing each.
 class VolumeWriter {
  public:
-  VolumeWriter(std::filesystem::path dir, std::uint64_t volume_size)
-      : dir_(std::move(dir)), volume_size_(volume_size) {}
+  VolumeWriter(Env& env, std::filesystem::path dir, std::uint64_t volume_size)
+      : env_(env), dir_(std::move(dir)), volume_size_(volume_size) {}
   Status write(std::span<const std::uint8_t> bytes);
   Status finish();
   const std::vector<BundleVolume>& volumes() const { return volumes_; }
@@ -40,6 +41,7 @@ class VolumeWriter {
 
  private:
   Status close_current();
+  Env& env_;
   std::filesystem::path dir_;
   std::uint64_t volume_size_;
   UniqueFd fd_;

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 
 namespace airlock {
 namespace {
@@ -134,7 +134,7 @@ Result<Digest> hash_file(const std::filesystem::path& path) {
 }
 
 Status HashingWriter::write(std::span<const std::uint8_t> bytes) {
-  if (auto s = write_all(fd_, bytes); !s) return s;
+  if (auto s = env_.write(fd_, bytes); !s) return s;
   hasher_.update(bytes);
   written_ += bytes.size();
   return {};

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <optional>
 
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 
 namespace airlock {
 namespace {
@@ -123,8 +123,8 @@ std::string PublicKey::to_pem() const {
   return bio_to_string(bio.get());
 }
 
-Status PublicKey::write_file(const std::filesystem::path& path) const {
-  return atomic_write_file(path, to_pem(), 0644);
+Status PublicKey::write_file(const std::filesystem::path& path, Env& env) const {
+  return env.write_file_atomic(path, to_pem(), 0644);
 }
 
 Result<Verdict> PublicKey::verify(std::span<const std::uint8_t> message,
@@ -232,29 +232,8 @@ std::string PrivateKey::to_pem() const {
   return bio_to_string(bio.get());
 }
 
-Status PrivateKey::write_file(const std::filesystem::path& path) const {
-  int raw_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (raw_fd < 0) {
-    if (errno == EEXIST) {
-      return fail(Code::refused, path.string() + " already exists; not overwriting a key");
-    }
-    return fail_errno(path.string());
-  }
-  auto fd = std::optional<UniqueFd>(UniqueFd(raw_fd));
-  auto cleanup = [&] { ::unlink(path.c_str()); };
-  if (::fchmod(fd->get(), 0600) != 0) {
-    cleanup();
-    return fail_errno(path.string());
-  }
-  if (auto s = write_all(fd->get(), to_pem()); !s) {
-    cleanup();
-    return fail(s.error().context(path.string()));
-  }
-  if (auto s = fsync_fd(fd->get(), path.string()); !s) {
-    cleanup();
-    return s;
-  }
-  return fsync_dir(path.parent_path());
+Status PrivateKey::write_file(const std::filesystem::path& path, Env& env) const {
+  return env.write_new_file(path, to_pem(), 0600);
 }
 
 Result<Signature> PrivateKey::sign(std::span<const std::uint8_t> message) const {

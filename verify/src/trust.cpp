@@ -4,7 +4,7 @@
 #include <map>
 #include <set>
 
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 
 namespace airlock {
 namespace {
@@ -100,8 +100,8 @@ std::string TrustPolicy::to_json() const {
   return doc.dump(2) + "\n";
 }
 
-Status TrustPolicy::save(const std::filesystem::path& path) const {
-  return atomic_write_file(path, to_json(), 0644);
+Status TrustPolicy::save(const std::filesystem::path& path, Env& env) const {
+  return env.write_file_atomic(path, to_json(), 0644);
 }
 
 Status TrustPolicy::add(TrustedKey key) {

@@ -6,8 +6,8 @@
 
 #include "airlock/transfer/bundle.h"
 #include "airlock/transfer/log.h"
-#include "airlock/verify/cli.h"
-#include "airlock/verify/file.h"
+#include "airlock/base/cli.h"
+#include "airlock/base/file.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;

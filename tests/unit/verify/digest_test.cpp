@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "airlock/verify/digest.h"
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 #include "test_support.h"
 
 namespace airlock {

@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 
 #include "airlock/verify/ed25519.h"
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 #include "test_support.h"
 
 namespace airlock {

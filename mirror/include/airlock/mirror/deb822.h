@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "airlock/verify/digest.h"
-#include "airlock/verify/error.h"
-#include "airlock/verify/time.h"
+#include "airlock/base/error.h"
+#include "airlock/base/time.h"
 
 namespace airlock::apt {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "airlock/verify/digest.h"
-#include "airlock/verify/error.h"
+#include "airlock/base/error.h"
 
 namespace airlock::mirror {
 

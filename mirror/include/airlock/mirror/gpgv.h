@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <string>
 
-#include "airlock/verify/error.h"
+#include "airlock/base/error.h"
 
 namespace airlock::mirror {
 

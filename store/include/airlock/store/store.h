@@ -22,12 +22,12 @@
 #include <string_view>
 #include <vector>
 
-#include "airlock/store/env.h"
+#include "airlock/base/env.h"
 #include "airlock/store/snapshot.h"
 #include "airlock/verify/digest.h"
-#include "airlock/verify/error.h"
-#include "airlock/verify/file.h"
-#include "airlock/verify/time.h"
+#include "airlock/base/error.h"
+#include "airlock/base/file.h"
+#include "airlock/base/time.h"
 
 namespace airlock {
 

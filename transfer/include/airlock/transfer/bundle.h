@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "airlock/base/env.h"
 #include "airlock/store/store.h"
 #include "airlock/transfer/manifest.h"
 #include "airlock/verify/trust.h"
@@ -44,6 +45,7 @@ struct ExportRequest {
   std::vector<const PrivateKey*> keys;  // at least one
   std::filesystem::path out_dir;        // the media root; the bundle goes in a new directory below
   ProgressFn progress;
+  Env* env = nullptr;  // Env::system() when null
 };
 
 struct ExportResult {
@@ -60,7 +62,8 @@ Result<ExportResult> write_bundle(const ExportRequest& request);
 
 // Adds key's signature to an existing bundle's manifest.sig.json (replaced
 // atomically); nothing else changes. refused when key already signed.
-Status cosign_bundle(const std::filesystem::path& bundle_dir, const PrivateKey& key);
+Status cosign_bundle(const std::filesystem::path& bundle_dir, const PrivateKey& key,
+                     Env& env = Env::system());
 
 // --- Reading --------------------------------------------------------------
 

@@ -22,12 +22,12 @@
 #include <string_view>
 #include <vector>
 
-#include "airlock/store/env.h"
+#include "airlock/base/env.h"
 #include "airlock/verify/checkpoint.h"
 #include "airlock/verify/digest.h"
 #include "airlock/verify/ed25519.h"
-#include "airlock/verify/error.h"
-#include "airlock/verify/time.h"
+#include "airlock/base/error.h"
+#include "airlock/base/time.h"
 
 namespace airlock {
 

@@ -12,8 +12,8 @@
 
 #include "airlock/verify/digest.h"
 #include "airlock/verify/ed25519.h"
-#include "airlock/verify/error.h"
-#include "airlock/verify/time.h"
+#include "airlock/base/error.h"
+#include "airlock/base/time.h"
 #include "airlock/verify/trust.h"
 
 namespace airlock {

@@ -15,7 +15,7 @@
 
 #include "airlock/verify/digest.h"
 #include "airlock/verify/ed25519.h"
-#include "airlock/verify/error.h"
+#include "airlock/base/error.h"
 
 namespace airlock {
 

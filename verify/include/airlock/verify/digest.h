@@ -11,7 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "airlock/verify/error.h"
+#include "airlock/base/env.h"
+#include "airlock/base/error.h"
 
 namespace airlock {
 
@@ -74,17 +75,19 @@ struct FdHash {
 Result<FdHash> hash_fd(int fd);
 
 // Writes to a file descriptor while hashing and counting what was written.
-// The descriptor is borrowed, not owned. Short writes and EINTR are retried;
-// any other failure is an io error and the writer should be discarded.
+// The descriptor is borrowed, not owned; writes go through env. Short writes
+// and EINTR are retried; any other failure is an io error and the writer
+// should be discarded.
 class HashingWriter {
  public:
-  explicit HashingWriter(int fd) : fd_(fd) {}
+  explicit HashingWriter(int fd, Env& env = Env::system()) : fd_(fd), env_(env) {}
   Status write(std::span<const std::uint8_t> bytes);
   std::uint64_t bytes_written() const { return written_; }
   Digest finish() { return hasher_.finish(); }
 
  private:
   int fd_;
+  Env& env_;
   Hasher hasher_;
   std::uint64_t written_ = 0;
 };

@@ -14,7 +14,8 @@
 #include <string_view>
 
 #include "airlock/verify/digest.h"
-#include "airlock/verify/error.h"
+#include "airlock/base/env.h"
+#include "airlock/base/error.h"
 
 namespace airlock {
 
@@ -50,7 +51,7 @@ class PublicKey {
 
   std::string to_pem() const;
   // Writes the PEM to path (mode 0644), replacing it atomically.
-  Status write_file(const std::filesystem::path& path) const;
+  Status write_file(const std::filesystem::path& path, Env& env = Env::system()) const;
 
   const Raw& raw() const { return raw_; }
   const KeyId& id() const { return id_; }
@@ -85,7 +86,7 @@ class PrivateKey {
   static Result<PrivateKey> read_file(const std::filesystem::path& path);
 
   // Creates path with mode 0600; refuses to overwrite an existing file.
-  Status write_file(const std::filesystem::path& path) const;
+  Status write_file(const std::filesystem::path& path, Env& env = Env::system()) const;
   std::string to_pem() const;
 
   const PublicKey& public_key() const { return public_; }

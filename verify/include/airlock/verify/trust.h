@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "airlock/verify/ed25519.h"
-#include "airlock/verify/error.h"
-#include "airlock/verify/time.h"
+#include "airlock/base/env.h"
+#include "airlock/base/error.h"
+#include "airlock/base/time.h"
 
 namespace airlock {
 
@@ -50,7 +51,7 @@ class TrustPolicy {
   static Result<TrustPolicy> load(const std::filesystem::path& path);
   std::string to_json() const;
   // Replaces path atomically (temp file, fsync, rename).
-  Status save(const std::filesystem::path& path) const;
+  Status save(const std::filesystem::path& path, Env& env = Env::system()) const;
 
   // Adds a key; refuses a duplicate key id or name.
   Status add(TrustedKey key);

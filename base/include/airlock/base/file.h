@@ -1,6 +1,6 @@
 // Small, safe file primitives shared by every module: an owning descriptor,
-// bounded whole-file reads, and atomic replacement (temp -> fsync -> rename ->
-// fsync dir).
+// bounded whole-file reads, chunked reads and complete writes. Calls that
+// change the file system in a way crash tests must reach go through Env.
 #pragma once
 
 #include <sys/types.h>
@@ -13,7 +13,7 @@
 #include <string_view>
 #include <utility>
 
-#include "airlock/verify/error.h"
+#include "airlock/base/error.h"
 
 namespace airlock {
 
@@ -61,11 +61,6 @@ Status write_all(int fd, std::string_view bytes);
 Status fsync_fd(int fd, std::string_view what);
 // fsyncs a directory so that renames and creations inside it are durable.
 Status fsync_dir(const std::filesystem::path& dir);
-
-// Replaces path with contents atomically: the file is either the old one or
-// the new one, never a mix. mode applies to the new file.
-Status atomic_write_file(const std::filesystem::path& path, std::string_view contents,
-                         mode_t mode = 0644);
 
 // Creates the directory and its parents; io on failure.
 Status make_dirs(const std::filesystem::path& dir);

@@ -1,4 +1,4 @@
-#include "airlock/verify/error.h"
+#include "airlock/base/error.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "airlock/verify/cli.h"
+#include "airlock/base/cli.h"
 
 #include <pwd.h>
 #include <unistd.h>

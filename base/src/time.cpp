@@ -1,4 +1,4 @@
-#include "airlock/verify/time.h"
+#include "airlock/base/time.h"
 
 #include <ctime>
 

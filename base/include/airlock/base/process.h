@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "airlock/verify/error.h"
+#include "airlock/base/error.h"
 
 namespace airlock {
 

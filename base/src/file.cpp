@@ -1,11 +1,10 @@
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <random>
 #include <vector>
 
 namespace airlock {
@@ -96,35 +95,6 @@ Status fsync_dir(const std::filesystem::path& dir) {
   auto fd = open_file(dir.empty() ? std::filesystem::path(".") : dir, O_RDONLY | O_DIRECTORY);
   if (!fd) return fail(fd.error());
   return fsync_fd(fd->get(), dir.string());
-}
-
-Status atomic_write_file(const std::filesystem::path& path, std::string_view contents, mode_t mode) {
-  auto dir = path.parent_path();
-  std::random_device rd;
-  auto tmp = path;
-  tmp += ".tmp-" + std::to_string(rd()) + std::to_string(::getpid());
-  auto fd = open_file(tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
-  if (!fd) return fail(fd.error());
-  auto cleanup = [&] { ::unlink(tmp.c_str()); };
-  if (::fchmod(fd->get(), mode) != 0) {
-    cleanup();
-    return fail_errno(tmp.string());
-  }
-  if (auto s = write_all(fd->get(), contents); !s) {
-    cleanup();
-    return fail(s.error().context(path.string()));
-  }
-  if (auto s = fsync_fd(fd->get(), path.string()); !s) {
-    cleanup();
-    return s;
-  }
-  fd->reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    auto err = errno;
-    cleanup();
-    return fail_errno("rename " + path.string(), err);
-  }
-  return fsync_dir(dir);
 }
 
 Status make_dirs(const std::filesystem::path& dir) {

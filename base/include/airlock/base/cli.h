@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "airlock/verify/error.h"
+#include "airlock/base/error.h"
 
 namespace airlock {
 

@@ -1,4 +1,4 @@
-#include "airlock/verify/process.h"
+#include "airlock/base/process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "airlock/verify/file.h"
+#include "airlock/base/file.h"
 
 extern char** environ;
 

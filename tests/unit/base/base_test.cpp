@@ -1,0 +1,94 @@
+// base/: time, sizes, files and the Env's composed writes.
+#include <gtest/gtest.h>
+
+#include "airlock/base/cli.h"
+#include "airlock/base/env.h"
+#include "airlock/base/file.h"
+#include "airlock/base/time.h"
+#include "test_support.h"
+
+namespace airlock {
+namespace {
+
+TEST(Time, FormatsAndParsesRfc3339) {
+  auto t = parse_time("2026-11-22T10:51:33Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(format_time(*t), "2026-11-22T10:51:33Z");
+  EXPECT_EQ(t->time_since_epoch().count(), 1795344693);
+  auto offset = parse_time("2026-11-22T12:51:33.250+02:00");
+  ASSERT_TRUE(offset);
+  EXPECT_EQ(*offset, *t);
+  for (std::string bad : {"2026-11-22", "2026-11-22T10:51:33", "2026-13-01T00:00:00Z",
+                          "2026-02-30T00:00:00Z", "2026-11-22T10:51:33Zjunk", "yesterday"}) {
+    EXPECT_FALSE(parse_time(bad)) << bad;
+  }
+}
+
+TEST(Cli, ParseSizeWithSuffixes) {
+  EXPECT_EQ(parse_size("4096").value(), 4096u);
+  EXPECT_EQ(parse_size("640K").value(), 640u << 10);
+  EXPECT_EQ(parse_size("700M").value(), 700ull << 20);
+  EXPECT_EQ(parse_size("4G").value(), 4ull << 30);
+  EXPECT_EQ(parse_size("1t").value(), 1ull << 40);
+  for (std::string bad : {"", "G", "0", "-1", "4GB", "1.5G", "4 G", "99999999999999999"}) {
+    auto r = parse_size(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, Code::invalid_input);
+  }
+  EXPECT_EQ(human_bytes(0), "0 B");
+  EXPECT_EQ(human_bytes(1536), "1.5 KiB");
+  EXPECT_EQ(human_bytes(3ull << 30), "3.0 GiB");
+}
+
+TEST(File, ReadFileEnforcesLimit) {
+  testing::TempDir dir;
+  testing::write_text(dir / "f", std::string(100, 'x'));
+  EXPECT_TRUE(read_file(dir / "f", 100));
+  auto r = read_file(dir / "f", 99);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::limit);
+}
+
+TEST(File, AtomicWriteReplacesWholeFile) {
+  testing::TempDir dir;
+  ASSERT_TRUE(Env::system().write_file_atomic(dir / "f", "first"));
+  ASSERT_TRUE(Env::system().write_file_atomic(dir / "f", "second", 0600));
+  EXPECT_EQ(testing::read_text(dir / "f"), "second");
+  EXPECT_EQ(std::filesystem::status(dir / "f").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  // No temporary files remain beside it.
+  int files = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
+  EXPECT_EQ(files, 1);
+}
+
+TEST(Env, WriteNewFileRefusesToOverwriteAndLeavesNothingOnFailure) {
+  testing::TempDir dir;
+  ASSERT_TRUE(Env::system().write_new_file(dir / "k", "secret", 0600));
+  auto again = Env::system().write_new_file(dir / "k", "other", 0600);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Code::refused);
+  EXPECT_EQ(again.error().message, (dir / "k").string() + " already exists; not overwriting it");
+  EXPECT_EQ(testing::read_text(dir / "k"), "secret");
+  testing::FaultEnv env;
+  env.write_budget = 2;  // the disk fills up inside the file
+  auto full = env.write_new_file(dir / "n", "secret", 0600);
+  ASSERT_FALSE(full);
+  EXPECT_NE(full.error().message.find("No space left on device"), std::string::npos) << full.error().message;
+  EXPECT_FALSE(std::filesystem::exists(dir / "n"));
+}
+
+TEST(Env, AtomicWriteThatFailsKeepsTheOldFile) {
+  testing::TempDir dir;
+  ASSERT_TRUE(Env::system().write_file_atomic(dir / "f", "first"));
+  testing::FaultEnv env;
+  env.fail_if = [](const std::string& op, int) { return op == "rename"; };
+  ASSERT_FALSE(env.write_file_atomic(dir / "f", "second"));
+  EXPECT_EQ(testing::read_text(dir / "f"), "first");
+  int files = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
+  EXPECT_EQ(files, 1);
+}
+
+}  // namespace
+}  // namespace airlock
