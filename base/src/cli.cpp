@@ -3,16 +3,150 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
-namespace airlock {
+#include "airlock/base/text.h"
 
-int report_error(std::string_view program, const Error& error) {
-  std::cerr << program << ": " << error.message << "\n";
+namespace airlock::cli {
+namespace {
+
+std::string program_help(const Program& p) {
+  std::string out = "usage: " + p.name + (p.uses_home ? " [--home DIR]" : "") + " COMMAND [options]\n\n" +
+                    p.description + "\n\ncommands:\n";
+  for (const auto& c : p.commands) out += "  " + c.summary + "\n";
+  out += "\nglobal options:\n";
+  if (p.uses_home) out += "  --home DIR        the home directory (default: $AIRLOCK_HOME)\n";
+  out += "  -q, --quiet       no progress display\n"
+         "  -h, --help        this help; '" + p.name + " COMMAND --help' for a command\n"
+         "  --version         print the version\n";
+  if (!p.examples.empty()) out += "\nexamples:\n" + p.examples;
+  out += "\nExit codes: 0 success, 1 operational error, 2 usage, 3 verification refused.\n";
+  return out;
+}
+
+// Takes the global options off the front of args; returns false to stop
+// (help or version printed) with the exit code in rc.
+bool take_globals(const Program& p, std::vector<std::string>& args, Invocation& inv, int& rc) {
+  std::size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (p.uses_home && a == "--home" && i + 1 < args.size()) {
+      inv.home = args[++i];
+    } else if (p.uses_home && a.starts_with("--home=")) {
+      inv.home = a.substr(7);
+    } else if (a == "-q" || a == "--quiet") {
+      inv.quiet = true;
+    } else if (a == "-h" || a == "--help") {
+      std::cout << program_help(p);
+      rc = 0;
+      return false;
+    } else if (a == "--version") {
+      std::cout << p.name << " " << version() << "\n";
+      rc = 0;
+      return false;
+    } else {
+      break;
+    }
+  }
+  args.erase(args.begin(), args.begin() + static_cast<long>(i));
+  if (args.empty()) {
+    std::cerr << program_help(p);
+    rc = 2;
+    return false;
+  }
+  return true;
+}
+
+int dispatch(const Command& c, std::vector<std::string> rest, Invocation& inv) {
+  // --quiet is accepted after the command too.
+  std::erase_if(rest, [&](const std::string& a) { return (a == "-q" || a == "--quiet") && (inv.quiet = true); });
+  po::options_description opts(c.help + "\noptions");
+  opts.add_options()("help,h", "show this help");
+  po::positional_options_description pos;
+  if (c.options) c.options(opts, pos);
+  po::store(po::command_line_parser(rest).options(opts).positional(pos).run(), inv.vm);
+  po::notify(inv.vm);
+  if (inv.has("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  return c.run(inv);
+}
+
+}  // namespace
+
+std::string_view version() { return AIRLOCK_VERSION; }
+
+bool Invocation::progress() const { return !quiet && !json() && ::isatty(STDERR_FILENO) == 1; }
+
+int run(const Program& p, int argc, char** argv) {
+  Invocation inv;
+  inv.program = p.name;
+  if (const char* h = std::getenv("AIRLOCK_HOME"); h && p.uses_home) inv.home = h;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  int rc = 0;
+  if (!take_globals(p, args, inv, rc)) return rc;
+  inv.command = args[0];
+  const Command* command = nullptr;
+  for (const auto& c : p.commands) {
+    if (c.name == inv.command) command = &c;
+  }
+  if (!command) {
+    std::cerr << p.name << ": unknown command '" << escape_for_terminal(inv.command) << "'\n(run '" << p.name
+              << " --help')\n";
+    return 2;
+  }
+  try {
+    return dispatch(*command, std::vector<std::string>(args.begin() + 1, args.end()), inv);
+  } catch (const po::error& e) {
+    return usage(inv, e.what());
+  } catch (const std::exception& e) {
+    std::cerr << p.name << ": " << inv.command << ": internal error: " << escape_for_terminal(e.what()) << "\n";
+    return 1;
+  }
+}
+
+int fail(const Invocation& inv, const Error& error) {
+  if (inv.json()) {
+    print_json(json{{"ok", false}, {"code", std::string(code_name(error.code))},
+                    {"error", escape_invalid_utf8(error.message)}});
+  } else {
+    std::cerr << inv.program << ": " << escape_for_terminal(error.message) << "\n";
+  }
   return exit_code(error);
+}
+
+int usage(const Invocation& inv, const std::string& message) {
+  std::cerr << inv.program << ": " << inv.command << ": " << escape_for_terminal(message) << "\n(run '"
+            << inv.program << " " << inv.command << " --help')\n";
+  return 2;
+}
+
+void print_json(const json& value) {
+  std::cout << value.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+}
+
+void field(std::string_view name, std::string_view value) {
+  std::cout << name << std::string(name.size() < 11 ? 11 - name.size() : 1, ' ') << escape_for_terminal(value)
+            << "\n";
+}
+
+Result<std::chrono::seconds> parse_duration(std::string_view text) {
+  auto bad = [&] { return fail(Code::invalid_input, "'" + std::string(text) + "' is not a duration like 30d or 12h"); };
+  if (text.size() < 2 || text.size() > 12) return bad();
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') return bad();
+    n = n * 10 + (text[i] - '0');
+  }
+  switch (text.back()) {
+    case 'd': return std::chrono::seconds(n * 86400);
+    case 'h': return std::chrono::seconds(n * 3600);
+    case 'm': return std::chrono::seconds(n * 60);
+    default: return bad();
+  }
 }
 
 Result<std::uint64_t> parse_size(std::string_view text) {
@@ -60,8 +194,6 @@ std::string operator_name() {
   return "unknown";
 }
 
-bool progress_enabled(bool quiet) { return !quiet && ::isatty(STDERR_FILENO) == 1; }
-
 Progress::Progress(std::string label, bool enabled)
     : label_(std::move(label)), enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
 
@@ -103,4 +235,4 @@ void Progress::finish() {
   drawn_ = false;
 }
 
-}  // namespace airlock
+}  // namespace airlock::cli

@@ -18,6 +18,14 @@ namespace po = boost::program_options;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace airlock;
+using namespace airlock::cli;
+namespace {
+int report_error(std::string_view program, const Error& e) {
+  std::cerr << program << ": " << e.message << "\n";
+  return exit_code(e);
+}
+bool progress_enabled(bool quiet) { return !quiet && ::isatty(2) == 1; }
+}  // namespace
 using namespace airlock::mirror;
 
 namespace {
@@ -106,7 +114,7 @@ Result<PrivateKey> load_key(const Home& home, const std::string& k) {
   return PrivateKey::read_file(p);
 }
 
-Result<std::chrono::seconds> parse_duration(const std::string& text) {
+Result<std::chrono::seconds> airlock_parse_duration(const std::string& text) {
   if (text.size() < 2) return fail(Code::invalid_input, "'" + text + "' is not a duration like 30d or 12h");
   std::uint64_t n = 0;
   for (std::size_t i = 0; i + 1 < text.size(); ++i) {
@@ -452,7 +460,7 @@ options)");
   if (auto s = home.require(); !s) return error(s.error());
   auto volume = parse_size(vm["volume-size"].as<std::string>());
   if (!volume) return usage_error("export: --volume-size: " + volume.error().message);
-  auto expires = parse_duration(vm["expires"].as<std::string>());
+  auto expires = airlock_parse_duration(vm["expires"].as<std::string>());
   if (!expires) return usage_error("export: --expires: " + expires.error().message);
   std::vector<std::string> key_names;
   if (vm.count("key")) {

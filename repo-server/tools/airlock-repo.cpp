@@ -17,6 +17,14 @@ namespace po = boost::program_options;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace airlock;
+using namespace airlock::cli;
+namespace {
+int report_error(std::string_view program, const Error& e) {
+  std::cerr << program << ": " << e.message << "\n";
+  return exit_code(e);
+}
+bool progress_enabled(bool quiet) { return !quiet && ::isatty(2) == 1; }
+}  // namespace
 using namespace airlock::repo;
 
 namespace {

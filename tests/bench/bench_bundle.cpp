@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   auto key = PrivateKey::generate().value();
   TrustPolicy trust;
   (void)trust.add({"bench", key.public_key(), {}, {}});
-  std::cerr << "bench_bundle: " << n << " objects, " << human_bytes(total) << "\n";
+  std::cerr << "bench_bundle: " << n << " objects, " << cli::human_bytes(total) << "\n";
 
   // Export versus tar | zstd over the same files.
   ExportRequest req;
@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
   Measured imported = import_once();
   imported = best(imported, import_once());
 
-  std::printf("bench_bundle: %d objects, %s payload (best of 2 runs each)\n", n, human_bytes(total).c_str());
+  std::printf("bench_bundle: %d objects, %s payload (best of 2 runs each)\n", n, cli::human_bytes(total).c_str());
   std::printf("  export (zstd -1, all cores)   %7.2f s   peak RSS %5ld MiB\n", ours.seconds,
               ours.max_rss_kib / 1024);
   std::printf("  tar | zstd -1 -T0             %7.2f s\n", baseline);

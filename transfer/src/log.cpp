@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "airlock/base/file.h"
+#include "airlock/base/text.h"
 #include "airlock/verify/merkle.h"
 
 namespace airlock {
@@ -20,7 +21,7 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-constexpr std::size_t kMaxLine = 1 << 20;  // a record longer than 1 MiB is refused
+constexpr std::size_t kMaxLine = kMaxLogLine;
 constexpr std::size_t kReadChunk = 4 << 20;
 constexpr std::string_view kPrevPrefix = ",\"prev_root\":\"";
 constexpr std::string_view kCheckpointMark = ",\"event\":\"checkpoint\",";
@@ -149,17 +150,20 @@ Status read_lines(int fd, const fs::path& path, Chain& chain) {
   return {};
 }
 
-Result<json> parse_fields(std::string_view fields_json) {
-  json fields = json::parse(fields_json, nullptr, false);
-  if (fields.is_discarded() || !fields.is_object()) {
-    return fail(Code::invalid_input, "log record fields must be a JSON object");
+// Every string in value (object keys included), with invalid UTF-8 escaped.
+json sanitized(const json& value) {
+  if (value.is_string()) return escape_invalid_utf8(value.get_ref<const std::string&>());
+  if (value.is_array()) {
+    json out = json::array();
+    for (const auto& v : value) out.push_back(sanitized(v));
+    return out;
   }
-  for (const char* reserved : {"n", "time", "event", "prev_root"}) {
-    if (fields.contains(reserved)) {
-      return fail(Code::invalid_input, std::string("log record fields may not set '") + reserved + "'");
-    }
+  if (value.is_object()) {
+    json out = json::object();
+    for (const auto& [k, v] : value.items()) out[escape_invalid_utf8(k)] = sanitized(v);
+    return out;
   }
-  return fields;
+  return value;
 }
 
 // The fields of a record as they appear inside its line: a compact JSON
@@ -168,6 +172,11 @@ std::string inner_fields(const json& fields) {
   auto text = fields.dump(-1, ' ', false, json::error_handler_t::replace);
   return text.size() > 2 ? text.substr(1, text.size() - 2) : std::string();
 }
+
+// What a line adds around event and fields at most: n (20 digits), the time,
+// the keys, punctuation and prev_root.
+constexpr std::size_t kLineOverhead = std::string_view(R"({"n":,"time":"","event":,,"prev_root":""})").size() + 20 +
+                                      std::string_view("2026-11-22T10:51:33Z").size() + 64;
 
 std::string make_line(std::uint64_t n, TimePoint time, std::string_view event_json, std::string_view fields,
                       const Digest& prev_root) {
@@ -182,6 +191,26 @@ std::string make_line(std::uint64_t n, TimePoint time, std::string_view event_js
 }
 
 }  // namespace
+
+Result<PreparedRecord> prepare_record(std::string_view event, json fields) {
+  if (event.empty() || event == "checkpoint") {
+    return fail(Code::invalid_input, "log record needs an event other than 'checkpoint'");
+  }
+  if (!fields.is_object()) return fail(Code::invalid_input, "log record fields must be a JSON object");
+  for (const char* reserved : {"n", "time", "event", "prev_root"}) {
+    if (fields.contains(reserved)) {
+      return fail(Code::invalid_input, std::string("log record fields may not set '") + reserved + "'");
+    }
+  }
+  PreparedRecord out{escape_invalid_utf8(event), sanitized(fields)};
+  const std::size_t size = json(out.event).dump().size() + inner_fields(out.fields).size() + kLineOverhead;
+  if (size > kMaxLine) {
+    return fail(Code::limit, "the '" + out.event + "' log record would be " + std::to_string(size) +
+                                 " bytes, more than the log's limit of " + std::to_string(kMaxLine) +
+                                 " bytes a record");
+  }
+  return out;
+}
 
 std::string log_origin(const PublicKey& key) { return "airlock/" + key.id().hex().substr(0, 16); }
 
@@ -262,16 +291,22 @@ Result<std::uint64_t> TransferLog::append(std::string_view event, std::string_vi
 }
 
 Result<std::uint64_t> TransferLog::append_many(std::span<const LogRecordInput> records) {
+  std::vector<PreparedRecord> prepared;
+  prepared.reserve(records.size());
+  for (const auto& r : records) {
+    json fields = json::parse(r.fields_json, nullptr, false);
+    if (fields.is_discarded()) return fail(Code::invalid_input, "log record fields must be a JSON object");
+    auto p = prepare_record(r.event, std::move(fields));
+    if (!p) return fail(p.error());
+    prepared.push_back(std::move(*p));
+  }
+  return append_prepared(prepared);
+}
+
+Result<std::uint64_t> TransferLog::append_prepared(std::span<const PreparedRecord> records) {
   std::vector<std::pair<std::string, std::string>> lines;
   lines.reserve(records.size());
-  for (const auto& r : records) {
-    if (r.event.empty() || r.event == "checkpoint") {
-      return fail(Code::invalid_input, "log record needs an event other than 'checkpoint'");
-    }
-    auto fields = parse_fields(r.fields_json);
-    if (!fields) return fail(fields.error());
-    lines.emplace_back(json(r.event).dump(), inner_fields(*fields));
-  }
+  for (const auto& r : records) lines.emplace_back(json(r.event).dump(), inner_fields(r.fields));
   std::lock_guard lk(impl_->mu);
   auto lock = FileLock::acquire(impl_->fd.get(), impl_->path);
   if (!lock) return fail(lock.error());

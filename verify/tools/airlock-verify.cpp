@@ -1,5 +1,7 @@
 // airlock-verify: checks bundles, media copies, transfer logs and inclusion
 // proofs anywhere, without network code and without writing anything.
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -13,6 +15,14 @@ namespace po = boost::program_options;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace airlock;
+using namespace airlock::cli;
+namespace {
+int report_error(std::string_view program, const Error& e) {
+  std::cerr << program << ": " << e.message << "\n";
+  return exit_code(e);
+}
+bool progress_enabled(bool quiet) { return !quiet && ::isatty(2) == 1; }
+}  // namespace
 
 namespace {
 

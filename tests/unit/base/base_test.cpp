@@ -9,6 +9,8 @@
 
 namespace airlock {
 namespace {
+using cli::human_bytes;
+using cli::parse_size;
 
 TEST(Time, FormatsAndParsesRfc3339) {
   auto t = parse_time("2026-11-22T10:51:33Z");

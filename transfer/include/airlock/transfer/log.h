@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <optional>
 #include <span>
@@ -35,6 +36,22 @@ struct LogRecordInput {
   std::string event;        // e.g. "import"
   std::string fields_json;  // a JSON object of the event's fields ("{}" for none)
 };
+
+// The longest line the log holds; a longer record is refused (limit).
+inline constexpr std::size_t kMaxLogLine = 1 << 20;
+
+// A record made safe for the log and known to fit: every string (keys and
+// values, at any depth) that is not valid UTF-8 has its invalid bytes
+// escaped as \xNN, and the whole line, with the largest n, time and
+// prev_root it could get, is at most kMaxLogLine.
+struct PreparedRecord {
+  std::string event;
+  nlohmann::json fields;  // an object without n, time, event or prev_root
+};
+// invalid_input for an empty event, "checkpoint", fields that are not an
+// object or that set n, time, event or prev_root; limit (naming the event
+// and the size) for a record that would not fit.
+Result<PreparedRecord> prepare_record(std::string_view event, nlohmann::json fields);
 
 struct LogOptions {
   Env* env = nullptr;  // Env::system() when null; used for writes and the clock
@@ -59,6 +76,8 @@ class TransferLog {
   // fields_json is not an object or uses n, time, event or prev_root.
   Result<std::uint64_t> append(std::string_view event, std::string_view fields_json);
   Result<std::uint64_t> append_many(std::span<const LogRecordInput> records);
+  // Appends prepared records with one write; returns the n of the first.
+  Result<std::uint64_t> append_prepared(std::span<const PreparedRecord> records);
   Status sync();
 
   // For a producer that builds its records itself (the server's pulls):
