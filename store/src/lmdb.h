@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -68,5 +69,34 @@ class Cursor {
   MDB_cursor* cur_ = nullptr;
   int rc_ = 0;
 };
+
+// The value under key, or nullopt when there is none. The view points into
+// the map and is valid until the transaction ends.
+inline Result<std::optional<std::string_view>> get(MDB_txn* txn, MDB_dbi dbi,
+                                                   std::string_view key) {
+  MDB_val k = val(key), v;
+  int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>{};
+  if (rc != 0) return fail_rc("get", rc);
+  return std::optional(view(v));
+}
+
+// Calls f(key, value) -> Status for every record whose key starts with
+// prefix (every record for an empty prefix), in key order, and stops at the
+// first failure, which it returns. The views are valid during the call only.
+template <class F>
+Status scan(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, F&& f) {
+  Cursor cur(txn, dbi);
+  if (cur.status() != 0) return fail_rc("cursor", cur.status());
+  MDB_val k = val(prefix), v;
+  // LMDB refuses an empty key for MDB_SET_RANGE.
+  int rc = prefix.empty() ? cur.get(&k, &v, MDB_FIRST) : cur.get(&k, &v, MDB_SET_RANGE);
+  for (; rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
+    if (!view(k).starts_with(prefix)) return {};
+    if (Status s = f(view(k), view(v)); !s) return s;
+  }
+  if (rc != MDB_NOTFOUND) return fail_rc("scan", rc);
+  return {};
+}
 
 }  // namespace airlock::lmdb

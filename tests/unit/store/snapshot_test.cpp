@@ -112,6 +112,34 @@ TEST(Snapshot, StoredAsObjectWhoseIdIsItsDigest) {
   EXPECT_EQ(store->list_snapshots()->size(), 1u);
 }
 
+TEST(Snapshot, ListedBySyncTimeThenRecordingOrder) {
+  TempDir dir;
+  auto store = Store::open(dir.path()).value();
+  auto base = sample(*store);
+  auto with = [&](std::string repo, std::string_view time) {
+    Snapshot s = base;
+    s.repo = std::move(repo);
+    s.synced_at = parse_time(time).value();
+    return store->put_snapshot(s).value();
+  };
+  auto late_first = with("late-first", "2026-11-22T10:00:00Z");
+  auto late_second = with("late-second", "2026-11-22T10:00:00Z");
+  auto early = with("early", "2026-11-21T10:00:00Z");
+  auto list = store->list_snapshots().value();
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].id, early);
+  EXPECT_EQ(list[1].id, late_first);
+  EXPECT_EQ(list[2].id, late_second);
+  EXPECT_EQ(list[0].seq, 2u);
+  EXPECT_EQ(list[1].seq, 0u);
+  EXPECT_EQ(list[2].seq, 1u);
+  EXPECT_EQ(list[0].repo, "early");
+  EXPECT_EQ(list[0].kind, "apt");
+  EXPECT_EQ(list[0].synced_at, parse_time("2026-11-21T10:00:00Z").value());
+  EXPECT_EQ(list[0].entries, 3u);
+  EXPECT_EQ(list[0].bytes, base.total_size());
+}
+
 TEST(Snapshot, RefusedWhenAnObjectIsMissing) {
   TempDir dir;
   auto store = Store::open(dir.path()).value();

@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <lmdb.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -248,6 +249,82 @@ TEST(Store, RefsKeepHistory) {
   ASSERT_EQ(other.size(), 2u);
   EXPECT_FALSE(other[1].target);
   EXPECT_EQ(store->set_ref("", a).error().code, Code::invalid_input);
+}
+
+TEST(Store, RefUpdateTimesStrictlyIncreasePerRef) {
+  TempDir dir;
+  testing::FaultEnv env;  // a clock that stands still
+  auto store = open_store(dir.path(), {.env = &env});
+  auto a = store->put_bytes("a").value();
+  const TimePoint now{std::chrono::seconds(env.now_seconds.load())};
+  ASSERT_TRUE(store->set_ref("stable", a, "first"));
+  ASSERT_TRUE(store->set_ref("stable", std::nullopt, "removed"));
+  {
+    auto batch = store->begin_batch().value();
+    batch.set_ref("stable", a, "again");
+    batch.set_ref("other", a, "");
+    ASSERT_TRUE(batch.commit());
+  }
+  auto hist = store->ref_history("stable").value();
+  ASSERT_EQ(hist.size(), 3u);
+  for (std::size_t i = 0; i < hist.size(); ++i) {
+    EXPECT_EQ(hist[i].seq, i + 1);
+    EXPECT_EQ(hist[i].time, now + std::chrono::seconds(i));
+  }
+  EXPECT_FALSE(hist[1].target);
+  auto state = store->ref_state("stable").value();
+  EXPECT_EQ(state.target, a);
+  EXPECT_EQ(state.time, hist[2].time);
+  // Another ref's times are its own.
+  EXPECT_EQ(store->ref_state("other")->time, now);
+}
+
+template <class T>
+Error error_of(const Result<T>& r) {
+  return r ? Error{Code::io, "unexpectedly succeeded"} : r.error();
+}
+
+// Overwrites one record of an LMDB table of a closed store.
+void put_raw(const fs::path& store, const char* table, std::string_view key,
+             std::string_view value) {
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 8);
+  ASSERT_EQ(mdb_env_open(env, (store / "index").c_str(), 0, 0644), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_dbi_open(txn, table, 0, &dbi), 0);
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  MDB_val v{value.size(), const_cast<char*>(value.data())};
+  ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+TEST(Store, MalformedIndexRecordsAreCorruptNotMisread) {
+  TempDir dir;
+  auto id = open_store(dir.path())->put_bytes("object").value();
+  ASSERT_TRUE(open_store(dir.path())->set_ref("stable", id, "note"));
+  const std::string key(reinterpret_cast<const char*>(id.bytes().data()), Digest::kSize);
+  put_raw(dir.path(), "objects", key, "short");
+  put_raw(dir.path(), "refs", "stable", key);  // the digest without its time
+  auto store = open_store(dir.path());
+  const std::string object_message = "index entry for object " + id.hex() +
+                                     " is malformed: size: needs 8 bytes at offset 0, 5 left";
+  for (const Error& e : {error_of(store->stat(id)), error_of(store->list_objects()),
+                         error_of(store->scrub()), error_of(store->read(id))}) {
+    EXPECT_EQ(e.code, Code::corrupt);
+    EXPECT_EQ(e.message, object_message);
+  }
+  const std::string ref_message =
+      "ref 'stable' is malformed: time: needs 8 bytes at offset 32, 0 left";
+  for (const Error& e : {error_of(store->get_ref("stable")), error_of(store->list_refs())}) {
+    EXPECT_EQ(e.code, Code::corrupt);
+    EXPECT_EQ(e.message, ref_message);
+  }
+  // The history is intact and still readable.
+  EXPECT_EQ(store->ref_history("stable").value().size(), 1u);
 }
 
 TEST(Store, AdoptFileMovesAVerifiedDownloadIn) {

@@ -7,7 +7,9 @@
 // - A Batch commits its objects, snapshots and ref updates in one LMDB
 //   transaction: all or nothing. A process killed at any point leaves the
 //   store as before or as after; the next open sweeps what a dead writer left.
-// - Reads verify: read() re-hashes, scrub() re-hashes everything.
+// - Reads verify: read() re-hashes, scrub() re-hashes everything. A call
+//   that meets an index record it cannot decode fails with corrupt, naming
+//   the record, and never guesses at its content.
 //
 // Concurrency: any number of threads and processes may read at any time.
 // Writers (Batch) are serialized across threads and processes by an exclusive
@@ -122,15 +124,15 @@ class Batch {
   Result<Digest> put_fd(int fd, std::optional<Digest> expected = {},
                         std::optional<std::uint64_t> expected_size = {});
 
-  // Stores the snapshot's canonical JSON as an object and indexes it.
-  // refused when an entry's object is neither in the store nor in this batch
-  // (or has another size).
   // Takes over a complete file whose SHA-256 the caller computed over exactly
   // the bytes it wrote (a download hashed as it arrived), moving it instead of
   // copying. The file must be on the store's filesystem; otherwise it is
   // copied and hashed like put_fd. The size is checked; the digest is trusted.
   Result<Digest> adopt_file(const std::filesystem::path& file, const Digest& id, std::uint64_t size);
 
+  // Stores the snapshot's canonical JSON as an object and indexes it.
+  // refused when an entry's object is neither in the store nor in this batch
+  // (or has another size).
   Result<Digest> add_snapshot(const Snapshot& snapshot);
   // Indexes a snapshot whose JSON object is already in the store or batch.
   Status register_snapshot(const Digest& id);

@@ -1,0 +1,306 @@
+// Writing objects: a sink hashes bytes into a temporary file; a batch keeps
+// the verified files in tmp/ until commit, then makes them durable, moves
+// them under objects/ and indexes them with everything else in the batch.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "codec.h"
+#include "store_impl.h"
+
+namespace airlock {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Batches with more new objects than this flush the filesystem once at commit
+// instead of fsyncing every file.
+constexpr std::size_t kGroupSyncThreshold = 8;
+// Bytes a sink writes between asking the kernel to start writing them back.
+constexpr std::uint64_t kWritebackStep = 16ull << 20;
+
+Status spent_batch() { return fail(Code::invalid_input, "batch already committed"); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// ObjectSink
+
+struct ObjectSink::State {
+  Store::Impl* store = nullptr;
+  UniqueFd fd;
+  fs::path tmp;
+  Hasher hasher;
+  std::uint64_t size = 0;
+  std::optional<Digest> expected;
+  std::optional<std::uint64_t> expected_size;
+  std::optional<Error> failed;  // once set, every later write and finish fails with it
+  std::uint64_t flushed = 0;    // bytes handed to writeback early
+
+  ~State() {
+    fd.reset();
+    if (!tmp.empty()) (void)store->env->remove(tmp);
+  }
+};
+
+ObjectSink::ObjectSink(std::unique_ptr<State> state) : state_(std::move(state)) {}
+ObjectSink::~ObjectSink() = default;
+ObjectSink::ObjectSink(ObjectSink&&) noexcept = default;
+ObjectSink& ObjectSink::operator=(ObjectSink&&) noexcept = default;
+
+Status ObjectSink::write(std::span<const std::uint8_t> bytes) {
+  auto& st = *state_;
+  if (st.failed) return fail(*st.failed);
+  if (st.expected_size && st.size + bytes.size() > *st.expected_size) {
+    st.failed = Error{Code::limit, "object is larger than the declared " +
+                                       std::to_string(*st.expected_size) + " bytes"};
+    return fail(*st.failed);
+  }
+  if (auto s = st.store->env->write(st.fd.get(), bytes); !s) {
+    st.failed = s.error().context("writing object to " + st.tmp.string());
+    return fail(*st.failed);
+  }
+  st.hasher.update(bytes);
+  st.size += bytes.size();
+  // Start writeback as large objects arrive, so the flush at commit finds
+  // little left to write and the disk works while the caller produces bytes.
+  if (st.size - st.flushed >= kWritebackStep) {
+    st.store->env->start_writeback(st.fd.get(), st.flushed, st.size - st.flushed);
+    st.flushed = st.size;
+  }
+  return {};
+}
+
+Status ObjectSink::write(std::string_view bytes) {
+  return write(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+}
+
+std::uint64_t ObjectSink::size() const { return state_->size; }
+
+// ---------------------------------------------------------------------------
+// Batch::State: objects
+
+Batch::State::~State() {
+  if (spent || store == nullptr) return;
+  for (const auto& p : pending) (void)store->env->remove(p.tmp);
+  for (const auto& id : placed) (void)store->env->remove(store->object_path(id));
+  if (marker) (void)store->env->remove(store->dirty_path);
+}
+
+// The marker must be durable before any object lands under objects/: it is
+// what tells the next open that unindexed files there are debris.
+Status Batch::State::ensure_marker() {
+  if (marker) return {};
+  auto fd = store->env->open(store->dirty_path, O_WRONLY | O_CREAT, 0644);
+  if (!fd) return fail(fd.error());
+  marker = true;
+  fd->reset();
+  return store->env->sync_dir(store->dir);
+}
+
+fs::path Batch::State::path_of(const Digest& id) const {
+  for (const auto& p : pending) {
+    if (p.id == id) return p.tmp;
+  }
+  return store->object_path(id);
+}
+
+Result<std::optional<std::uint64_t>> Batch::State::size_of(const Digest& id) const {
+  if (auto it = objects.find(id); it != objects.end()) return std::optional(it->second);
+  auto info = store->lookup(id);
+  if (!info) return fail(info.error());
+  if (!*info) return std::optional<std::uint64_t>{};
+  return std::optional((*info)->size);
+}
+
+// Small batches fsync file by file; larger ones flush the filesystem once
+// (group commit), which costs one flush instead of one per object.
+Status Batch::State::place_pending() {
+  if (pending.empty()) return {};
+  Env& env = *store->env;
+  const bool group = pending.size() > kGroupSyncThreshold;
+  if (group) {
+    if (auto s = env.sync_filesystem(store->tmp_dir); !s) return s;
+  } else {
+    for (const auto& p : pending) {
+      auto fd = open_file(p.tmp, O_RDONLY);
+      if (!fd) return fail(fd.error());
+      if (auto s = env.sync(fd->get(), p.tmp.string()); !s) return s;
+    }
+  }
+  if (auto s = ensure_marker(); !s) return s;
+  std::vector<fs::path> dirs;
+  bool new_shard = false;
+  for (const auto& p : pending) {
+    auto final_path = store->object_path(p.id);
+    auto shard = final_path.parent_path();
+    if (::access(shard.c_str(), F_OK) != 0) {
+      if (auto s = env.make_dir(shard); !s) return s;
+      new_shard = true;
+    }
+    if (auto s = env.rename(p.tmp, final_path); !s) return s;
+    placed.push_back(p.id);
+    if (std::find(dirs.begin(), dirs.end(), shard) == dirs.end()) dirs.push_back(shard);
+  }
+  pending.clear();
+  if (group) return env.sync_filesystem(store->objects_dir);
+  if (new_shard) dirs.push_back(store->objects_dir);
+  for (const auto& d : dirs) {
+    if (auto s = env.sync_dir(d); !s) return s;
+  }
+  return {};
+}
+
+// An object already indexed keeps its entry, and so its first-seen time.
+Status Batch::State::index_objects(WriteCtx& w, TimePoint now) const {
+  for (const auto& [id, size] : objects) {
+    auto existing = store->lookup(w.txn, id);
+    if (!existing) return fail(existing.error());
+    if (*existing) continue;
+    const std::string value = store_codec::encode_object_value(ObjectInfo{id, size, now});
+    if (auto s = w.put(store->objects, store_codec::encode_digest_key(id), value); !s) return s;
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// Batch
+
+Batch::Batch(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Batch::~Batch() = default;
+Batch::Batch(Batch&&) noexcept = default;
+Batch& Batch::operator=(Batch&&) noexcept = default;
+
+Result<ObjectSink> Batch::begin_object(std::optional<Digest> expected,
+                                       std::optional<std::uint64_t> expected_size) {
+  if (state_->spent) return fail(spent_batch().error());
+  auto* store = state_->store;
+  auto sink = std::make_unique<ObjectSink::State>();
+  sink->store = store;
+  sink->expected = expected;
+  sink->expected_size = expected_size;
+  auto tmp = store->env->create_temp(store->tmp_dir, "obj-", 0644);
+  if (!tmp) return fail(tmp.error());
+  sink->fd = std::move(tmp->fd);
+  sink->tmp = std::move(tmp->path);
+  return ObjectSink(std::move(sink));
+}
+
+Result<Digest> Batch::finish_object(ObjectSink sink) {
+  auto& st = *sink.state_;
+  if (st.failed) return fail(*st.failed);
+  if (st.expected_size && st.size != *st.expected_size) {
+    return fail(Code::corrupt, "object has " + std::to_string(st.size) + " bytes, expected " +
+                                   std::to_string(*st.expected_size));
+  }
+  Digest id = st.hasher.finish();
+  if (st.expected && id != *st.expected) {
+    return fail(Code::corrupt, "object content does not match: expected sha256 " +
+                                   st.expected->hex() + ", actual " + id.hex());
+  }
+  auto known = state_->size_of(id);
+  if (!known) return fail(known.error());
+  state_->objects.emplace(id, st.size);
+  // Already present: deduplicated, the temporary file goes with the sink.
+  if (*known) return id;
+  st.fd.reset();
+  state_->pending.push_back({id, std::exchange(st.tmp, {})});
+  return id;
+}
+
+Result<Digest> Batch::put_bytes(std::string_view bytes, std::optional<Digest> expected) {
+  auto sink = begin_object(expected, {});
+  if (!sink) return fail(sink.error());
+  if (auto s = sink->write(bytes); !s) return fail(s.error());
+  return finish_object(std::move(*sink));
+}
+
+Result<Digest> Batch::put_fd(int fd, std::optional<Digest> expected,
+                             std::optional<std::uint64_t> expected_size) {
+  auto sink = begin_object(expected, expected_size);
+  if (!sink) return fail(sink.error());
+  auto s = read_chunks(fd, [&](std::span<const std::uint8_t> chunk) { return sink->write(chunk); });
+  if (!s) return fail(s.error());
+  return finish_object(std::move(*sink));
+}
+
+Result<Digest> Batch::adopt_file(const fs::path& file, const Digest& id, std::uint64_t size) {
+  auto& st = *state_;
+  if (st.spent) return fail(spent_batch().error());
+  std::error_code ec;
+  auto actual = fs::file_size(file, ec);
+  if (ec) return fail(Code::io, file.string() + ": " + ec.message());
+  if (actual != size) {
+    return fail(Code::corrupt, file.string() + " has " + std::to_string(actual) +
+                                   " bytes, expected " + std::to_string(size));
+  }
+  auto known = st.size_of(id);
+  if (!known) return fail(known.error());
+  Env& env = *st.store->env;
+  if (*known) {
+    st.objects.emplace(id, size);
+    (void)env.remove(file);
+    return id;
+  }
+  struct stat from, to;
+  if (::stat(file.c_str(), &from) != 0) return fail_errno(file.string());
+  if (::stat(st.store->tmp_dir.c_str(), &to) != 0) return fail_errno(st.store->tmp_dir.string());
+  if (from.st_dev != to.st_dev) {  // another filesystem: a rename cannot move it
+    auto in = open_file(file, O_RDONLY);
+    if (!in) return fail(in.error());
+    auto copied = put_fd(in->get(), id, size);
+    if (copied) (void)env.remove(file);
+    return copied;
+  }
+  // Named by its digest: unique within this batch, which holds the writer lock.
+  const fs::path tmp = st.store->tmp_dir / ("adopt-" + id.hex());
+  if (auto s = env.rename(file, tmp); !s) return fail(s.error().context("move " + file.string()));
+  if (auto s = env.chmod(tmp, 0644); !s) return fail(s.error());
+  st.pending.push_back({id, tmp});
+  st.objects.emplace(id, size);
+  return id;
+}
+
+bool Batch::contains(const Digest& id) const {
+  auto size = state_->size_of(id);
+  return size && size->has_value();
+}
+
+std::size_t Batch::object_count() const { return state_->objects.size(); }
+
+std::vector<std::pair<Digest, fs::path>> Batch::pending_files() const {
+  std::vector<std::pair<Digest, fs::path>> out;
+  for (const auto& p : state_->pending) out.emplace_back(p.id, p.tmp);
+  return out;
+}
+
+// Names are checked before anything moves, so that a bad name costs no I/O.
+// Objects are placed (durable, under objects/) before the transaction that
+// indexes them: the index never names a file that is not complete.
+Status Batch::commit() {
+  auto& st = *state_;
+  if (st.spent) return spent_batch();
+  for (const auto& r : st.refs) {
+    if (auto s = check_ref_name(r.name); !s) return s;
+  }
+  for (const auto& m : st.metas) {
+    if (auto s = check_ref_name(m.first); !s) return s;
+  }
+  if (auto s = st.place_pending(); !s) return s;
+  const TimePoint now = st.store->env->now();
+  auto status = st.store->write([&](WriteCtx& w) -> Status {
+    if (auto s = st.index_objects(w, now); !s) return s;
+    if (auto s = st.index_snapshots(w); !s) return s;
+    if (auto s = st.apply_ref_changes(w, now); !s) return s;
+    return st.apply_meta(w);
+  });
+  if (!status) return status;
+  st.spent = true;
+  if (st.marker) (void)st.store->env->remove(st.store->dirty_path);
+  st.lock.reset();
+  return {};
+}
+
+}  // namespace airlock

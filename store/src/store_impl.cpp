@@ -1,0 +1,202 @@
+#include "store_impl.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "codec.h"
+
+namespace airlock {
+namespace fs = std::filesystem;
+
+Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_size,
+                                  const fs::path& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return fail_errno(path.string());
+  if (static_cast<std::uint64_t>(st.st_size) > max_size) {
+    return fail(Code::limit, "object " + id.hex() + " has " + std::to_string(st.st_size) +
+                                 " bytes, more than the limit of " + std::to_string(max_size));
+  }
+  std::string out;
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t used = 0;
+  while (used < out.size()) {
+    ssize_t n = ::read(fd, out.data() + used, out.size() - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno(path.string());
+    }
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  out.resize(used);
+  Digest actual = sha256(out);
+  if (actual != id) {
+    return fail(Code::corrupt, "object " + path.string() + " is corrupt: expected sha256 " +
+                                   id.hex() + ", actual " + actual.hex());
+  }
+  return out;
+}
+
+Status WriteCtx::put(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  MDB_val k = lmdb::val(key), v = lmdb::val(value);
+  int rc = mdb_put(txn, dbi, &k, &v, 0);
+  if (rc == MDB_MAP_FULL) map_full = true;
+  if (rc != 0) return lmdb::fail_rc("put", rc);
+  return {};
+}
+
+Status WriteCtx::del(MDB_dbi dbi, std::string_view key) {
+  MDB_val k = lmdb::val(key);
+  int rc = mdb_del(txn, dbi, &k, nullptr);
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::fail_rc("delete", rc);
+  return {};
+}
+
+Store::Impl::~Impl() {
+  if (mdb) mdb_env_close(mdb);
+}
+
+Status Store::Impl::open_index(std::size_t initial_map_size) {
+  int rc = mdb_env_create(&mdb);
+  if (rc != 0) return lmdb::fail_rc("create", rc);
+  mdb_env_set_maxdbs(mdb, 8);
+  mdb_env_set_mapsize(mdb, initial_map_size);
+  // MDB_NOTLS: transactions are not tied to threads; readers may come from any.
+  unsigned flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0);
+  rc = mdb_env_open(mdb, index_dir.c_str(), flags, 0644);
+  if (rc != 0) return lmdb::fail_rc("open " + index_dir.string(), rc);
+  return open_tables();
+}
+
+Status Store::Impl::open_tables() {
+  const unsigned txn_flags = read_only ? MDB_RDONLY : 0;
+  MDB_txn* raw = nullptr;
+  int rc = mdb_txn_begin(mdb, nullptr, txn_flags, &raw);
+  if (rc == MDB_MAP_RESIZED) {  // another process grew the map
+    mdb_env_set_mapsize(mdb, 0);
+    rc = mdb_txn_begin(mdb, nullptr, txn_flags, &raw);
+  }
+  if (rc != 0) return lmdb::fail_rc("begin", rc);
+  lmdb::Txn txn(raw);
+  struct {
+    const char* name;
+    MDB_dbi* dbi;
+  } tables[] = {{"objects", &objects},
+                {"snapshots", &snapshots},
+                {"refs", &refs},
+                {"ref_history", &history},
+                {"meta", &meta}};
+  for (auto& t : tables) {
+    rc = mdb_dbi_open(raw, t.name, read_only ? 0 : MDB_CREATE, t.dbi);
+    if (rc != 0) return lmdb::fail_rc(std::string("open table ") + t.name, rc);
+  }
+  rc = txn.commit();
+  if (rc != 0) return lmdb::fail_rc("commit", rc);
+  return {};
+}
+
+fs::path Store::Impl::object_path(const Digest& id) const {
+  auto hex = id.hex();
+  return objects_dir / hex.substr(0, 2) / hex;
+}
+
+// Another process grew the map: take over its size.
+void Store::Impl::adopt_map_size() const {
+  std::unique_lock lk(map_mutex);
+  mdb_env_set_mapsize(mdb, 0);
+}
+
+// Resizing needs every transaction of this process ended, hence the unique lock.
+Status Store::Impl::grow_map() {
+  std::unique_lock lk(map_mutex);
+  MDB_envinfo info;
+  mdb_env_info(mdb, &info);
+  int rc = mdb_env_set_mapsize(mdb, info.me_mapsize * 2);
+  if (rc != 0) return lmdb::fail_rc("resize", rc);
+  return {};
+}
+
+Status Store::Impl::write(const std::function<Status(WriteCtx&)>& f) {
+  if (read_only) return fail(Code::refused, "store " + dir.string() + " is open read-only");
+  for (int attempt = 0; attempt < 48; ++attempt) {
+    std::shared_lock lk(map_mutex);
+    MDB_txn* raw = nullptr;
+    int rc = mdb_txn_begin(mdb, nullptr, 0, &raw);
+    if (rc == MDB_MAP_RESIZED) {
+      lk.unlock();
+      adopt_map_size();
+      continue;
+    }
+    if (rc != 0) return lmdb::fail_rc("begin", rc);
+    lmdb::Txn txn(raw);
+    WriteCtx ctx{raw};
+    if (auto s = f(ctx); !s) {
+      if (!ctx.map_full) return s;
+      txn = lmdb::Txn();
+      lk.unlock();
+      if (auto g = grow_map(); !g) return g;
+      continue;
+    }
+    rc = txn.commit();
+    if (rc == MDB_MAP_FULL) {
+      lk.unlock();
+      if (auto g = grow_map(); !g) return g;
+      continue;
+    }
+    if (rc != 0) return lmdb::fail_rc("commit", rc);
+    return {};
+  }
+  return fail(Code::limit, "index of " + dir.string() + " could not grow large enough");
+}
+
+Result<std::optional<ObjectInfo>> Store::Impl::lookup(MDB_txn* txn, const Digest& id) const {
+  const std::string key = store_codec::encode_digest_key(id);
+  auto value = lmdb::get(txn, objects, key);
+  if (!value) return fail(value.error());
+  if (!*value) return std::optional<ObjectInfo>{};
+  auto info = store_codec::decode_object(key, **value);
+  if (!info) return fail(info.error());
+  return std::optional(*info);
+}
+
+Result<std::optional<ObjectInfo>> Store::Impl::lookup(const Digest& id) const {
+  return read([&](MDB_txn* txn) { return lookup(txn, id); });
+}
+
+Result<UniqueFd> Store::Impl::lock_writer(bool wait) const {
+  auto fd = env->open(lock_path, O_RDWR | O_CREAT, 0644);
+  if (!fd) return fail(fd.error());
+  int rc;
+  do {
+    rc = ::flock(fd->get(), LOCK_EX | (wait ? 0 : LOCK_NB));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    if (errno == EWOULDBLOCK) return fail(Code::refused, "store is busy");
+    return fail_errno("lock " + lock_path.string());
+  }
+  return std::move(*fd);
+}
+
+Status Store::Impl::sweep() {
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator(tmp_dir, ec)) (void)env->remove(entry.path());
+  if (!fs::exists(dirty_path)) return {};
+  for (auto& shard : fs::directory_iterator(objects_dir, ec)) {
+    if (!shard.is_directory()) continue;
+    for (auto& file : fs::directory_iterator(shard.path(), ec)) {
+      auto id = Digest::parse(file.path().filename().string());
+      if (!id) continue;  // not ours; leave it alone
+      auto found = lookup(*id);
+      if (!found) return fail(found.error());
+      if (!*found) (void)env->remove(file.path());
+    }
+  }
+  if (auto s = env->remove(dirty_path); !s && s.error().code != Code::not_found) return s;
+  return {};
+}
+
+}  // namespace airlock

@@ -1,0 +1,157 @@
+// Private to the store: the LMDB environment behind a Store (Store::Impl) and
+// the state of a Batch, shared by the files that implement them.
+//
+// Who writes which table: object_writer.cpp the objects table,
+// snapshot_index.cpp the snapshots table, refs.cpp the refs, ref_history and
+// meta tables; each record's bytes come from codec.h.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "airlock/store/store.h"
+#include "lmdb.h"
+
+namespace airlock {
+
+// Largest snapshot JSON the store reads back into memory.
+constexpr std::uint64_t kMaxSnapshotSize = 1ull << 30;
+
+// Ref names and meta keys: 1-255 bytes without NUL, else invalid_input.
+Status check_ref_name(std::string_view name);
+
+// Reads fd (the object id, stored at path) to its end and re-hashes it:
+// limit when it is larger than max_size, corrupt with expected and actual
+// digests when the bytes are not the object's.
+Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_size,
+                                  const std::filesystem::path& path);
+
+// The LMDB writes of one transaction. Remembers whether the map ran full, so
+// that Store::Impl::write can grow it and run the transaction again.
+struct WriteCtx {
+  MDB_txn* txn;
+  bool map_full = false;
+
+  Status put(MDB_dbi dbi, std::string_view key, std::string_view value);
+  Status del(MDB_dbi dbi, std::string_view key);  // success when there is no such key
+};
+
+struct Store::Impl {
+  std::filesystem::path dir, objects_dir, tmp_dir, index_dir, lock_path, dirty_path;
+  Env* env = nullptr;
+  bool read_only = false;
+  MDB_env* mdb = nullptr;
+  MDB_dbi objects{}, snapshots{}, refs{}, history{}, meta{};
+  mutable std::shared_mutex map_mutex;  // shared: any transaction; unique: map resize
+
+  ~Impl();
+
+  // Opens the LMDB environment under index_dir and its tables (creating
+  // them unless read-only). The paths, env and read_only must be set.
+  Status open_index(std::size_t initial_map_size);
+
+  std::filesystem::path object_path(const Digest& id) const;
+
+  // Runs f(MDB_txn*) inside a read transaction and returns what it returns;
+  // the transaction ends when f does, so f must not keep views into it.
+  template <class F>
+  auto read(F&& f) const -> decltype(f(std::declval<MDB_txn*>())) {
+    for (int attempt = 0;; ++attempt) {
+      std::shared_lock lk(map_mutex);
+      MDB_txn* raw = nullptr;
+      int rc = mdb_txn_begin(mdb, nullptr, MDB_RDONLY, &raw);
+      if (rc == MDB_MAP_RESIZED && attempt < 8) {
+        lk.unlock();
+        adopt_map_size();
+        continue;
+      }
+      if (rc != 0) return lmdb::fail_rc("read", rc);
+      lmdb::Txn txn(raw);
+      return f(raw);
+    }
+  }
+
+  // Runs f inside a write transaction and commits it, growing the map and
+  // running f again from the start when the map runs full; f must therefore
+  // have no effect outside the transaction. refused when read-only.
+  Status write(const std::function<Status(WriteCtx&)>& f);
+
+  // The object's index entry, nullopt when it is not indexed.
+  Result<std::optional<ObjectInfo>> lookup(MDB_txn* txn, const Digest& id) const;
+  Result<std::optional<ObjectInfo>> lookup(const Digest& id) const;
+
+  // The writer lock on lock_path, held while the descriptor is open. Without
+  // wait, refused when another writer holds it.
+  Result<UniqueFd> lock_writer(bool wait) const;
+
+  // Removes what a dead writer left: every temporary file and, when the
+  // dirty marker says a batch did not finish, the object files the index
+  // does not name. The caller holds the writer lock.
+  Status sweep();
+
+ private:
+  void adopt_map_size() const;
+  Status grow_map();
+  Status open_tables();
+};
+
+struct Batch::State {
+  Store::Impl* store = nullptr;
+  UniqueFd lock;
+  std::map<Digest, std::uint64_t> objects;  // finished in this batch (new or deduplicated)
+  struct Pending {
+    Digest id;
+    std::filesystem::path tmp;  // verified bytes, waiting in tmp/ for commit
+  };
+  std::vector<Pending> pending;  // new objects, in the order they were finished
+  std::vector<Digest> placed;    // renamed into objects/ during commit, not yet indexed
+  std::vector<SnapshotInfo> snapshots;
+  struct RefChange {
+    std::string name;
+    std::optional<Digest> target;
+    std::string note;
+  };
+  std::vector<RefChange> refs;
+  std::vector<std::pair<std::string, std::optional<std::string>>> metas;
+  bool marker = false;
+  bool spent = false;
+
+  // Unless spent, removes every file this batch wrote: none of it is indexed.
+  ~State();
+
+  // Where an object's bytes are now: its temporary file while pending, else its place.
+  std::filesystem::path path_of(const Digest& id) const;
+  // The size of an object in this batch or the store, nullopt when in neither.
+  Result<std::optional<std::uint64_t>> size_of(const Digest& id) const;
+
+  // Makes every pending object durable and moves it under objects/, after
+  // setting the dirty marker that lets the next open sweep them should the
+  // index never name them.
+  Status place_pending();
+  // refused unless every entry's object is in the batch or the store, with
+  // the size the entry states.
+  Status check_snapshot(const Snapshot& snap) const;
+
+  // The steps of commit's one transaction, in this order. Each may run more
+  // than once (see Store::Impl::write).
+  Status index_objects(WriteCtx& w, TimePoint now) const;
+  Status index_snapshots(WriteCtx& w) const;
+  Status apply_ref_changes(WriteCtx& w, TimePoint now) const;
+  Status apply_meta(WriteCtx& w) const;
+
+ private:
+  Status ensure_marker();
+};
+
+}  // namespace airlock
