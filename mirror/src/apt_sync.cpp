@@ -1,7 +1,5 @@
 #include "airlock/mirror/apt_sync.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 
@@ -10,9 +8,13 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "airlock/mirror/gpgv.h"
 #include "airlock/base/env.h"
 #include "airlock/base/file.h"
+#include "airlock/formats/compress.h"
+#include "airlock/formats/packages.h"
+#include "airlock/formats/release.h"
+#include "airlock/formats/version.h"
+#include "airlock/mirror/gpgv.h"
 
 namespace airlock::mirror {
 namespace fs = std::filesystem;
@@ -70,38 +72,6 @@ Result<std::string> read_object(const Store& store, const Digest& id) { return s
 
 }  // namespace
 
-Result<std::string> decompress_index(std::string_view bytes, std::uint64_t max_size) {
-  struct Free {
-    void operator()(archive* a) const { archive_read_free(a); }
-  };
-  std::unique_ptr<archive, Free> a(archive_read_new());
-  archive_read_support_filter_all(a.get());
-  archive_read_support_format_raw(a.get());
-  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
-    return fail(Code::invalid_input, std::string("index cannot be decompressed: ") + archive_error_string(a.get()));
-  }
-  archive_entry* e = nullptr;
-  int r = archive_read_next_header(a.get(), &e);
-  if (r == ARCHIVE_EOF) return std::string();
-  if (r != ARCHIVE_OK) {
-    return fail(Code::invalid_input, std::string("index cannot be decompressed: ") + archive_error_string(a.get()));
-  }
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
-    if (n < 0) {
-      return fail(Code::invalid_input, std::string("index cannot be decompressed: ") + archive_error_string(a.get()));
-    }
-    if (n == 0) break;
-    if (out.size() + static_cast<std::size_t>(n) > max_size) {
-      return fail(Code::limit, "index decompresses to more than " + std::to_string(max_size) + " bytes");
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
-}
-
 Result<std::optional<Snapshot>> latest_snapshot(const Store& store, std::string_view repo, Digest* id) {
   auto list = store.list_snapshots();
   if (!list) return fail(list.error());
@@ -130,7 +100,7 @@ Result<std::vector<PackageVersion>> snapshot_packages(const Store& store, const 
   for (const auto& [dir, e] : chosen) {
     auto bytes = read_object(store, e->sha256);
     if (!bytes) return fail(bytes.error());
-    auto text = decompress_index(*bytes);
+    auto text = formats::decompress_index(*bytes);
     if (!text) return fail(text.error().context(e->path));
     auto records = apt::parse_packages(*text);
     if (!records) return fail(records.error().context(e->path));
@@ -434,7 +404,7 @@ Result<std::string> AptSync::index_text(const std::string& path, const Digest& i
     if (!b) return fail(b.error());
     bytes = std::move(*b);
   }
-  auto text = decompress_index(bytes);
+  auto text = formats::decompress_index(bytes);
   if (!text) return fail(text.error().context(path));
   return text;
 }

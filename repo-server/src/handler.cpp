@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "airlock/formats/clearsign.h"
+#include "airlock/formats/release.h"
 #include "airlock/repo/channels.h"
 #include "airlock/repo/server.h"
 
@@ -13,6 +15,7 @@ namespace {
 constexpr std::size_t kMaxTarget = 4096;
 constexpr std::uint64_t kSmallObject = 64 * 1024;
 constexpr std::uint64_t kSmallCacheBytes = 64ull << 20;
+constexpr std::uint64_t kMaxRelease = 64ull << 20;
 
 std::string http_date(TimePoint t) {
   std::time_t tt = t.time_since_epoch().count();
@@ -54,6 +57,27 @@ HttpResponse text(int status, std::string body) {
   return r;
 }
 
+// The parsed Release of a stored InRelease or Release. The mirror checked its
+// signature before it entered the store and the bundle carrying it was
+// verified on import, so the signature is split off here, not checked again.
+// An InRelease that is not clearsigned is read as a plain Release. Empty when
+// the file cannot be read or parsed: its files are still served by path, and
+// their SHA256 by-hash addresses still answer.
+std::optional<apt::Release> stored_release(const Store& store, const SnapshotEntry& entry) {
+  if (entry.size > kMaxRelease) return std::nullopt;
+  auto bytes = store.read(entry.sha256, kMaxRelease);
+  if (!bytes) return std::nullopt;
+  std::string text = std::move(*bytes);
+  if (entry.path.ends_with("/InRelease") && text.starts_with(formats::kSignedMessageBegin)) {
+    auto message = formats::split_clearsigned(text);
+    if (!message) return std::nullopt;
+    text = std::move(message->text);
+  }
+  auto release = apt::parse_release(text);
+  if (!release) return std::nullopt;
+  return std::move(*release);
+}
+
 int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -89,7 +113,9 @@ std::optional<std::string> decode_path(std::string_view raw) {
 
 struct RequestHandler::CachedSnapshot {
   Snapshot snapshot;
-  std::map<std::string, Digest> by_hash_target;  // "<dir>/by-hash/SHA256/<hex>" for every entry
+  // "<dir>/by-hash/SHA256/<hex>" for every entry, and every by-hash address
+  // the snapshot's Release files list, in any of their hash algorithms.
+  std::map<std::string, Digest> by_hash_target;
 };
 
 RequestHandler::RequestHandler(const Store& store) : store_(store) {}
@@ -112,42 +138,12 @@ std::shared_ptr<const RequestHandler::CachedSnapshot> RequestHandler::snapshot(c
   // map every hash of every Release in the snapshot to the file it names.
   for (const auto& e : snap->entries) {
     if (!e.path.starts_with("dists/") || !(e.path.ends_with("/InRelease") || e.path.ends_with("/Release"))) continue;
-    if (e.size > (64u << 20)) continue;
-    auto text = store_.read(e.sha256, 64u << 20);
-    if (!text) continue;
-    const std::string base = e.path.substr(0, e.path.rfind('/') + 1);  // dists/<suite>/
-    std::string algo;
-    std::size_t pos = 0;
-    while (pos < text->size()) {
-      auto nl = text->find('\n', pos);
-      if (nl == std::string::npos) nl = text->size();
-      std::string_view line(text->data() + pos, nl - pos);
-      pos = nl + 1;
-      if (!line.empty() && line[0] != ' ') {
-        algo.clear();
-        for (const char* a : {"MD5Sum", "SHA1", "SHA256", "SHA512"}) {
-          if (line == std::string(a) + ":") algo = a;
-        }
-        continue;
-      }
-      if (algo.empty()) continue;
-      // " <hex> <size> <path>"
-      std::vector<std::string_view> words;
-      std::size_t i = 0;
-      while (i < line.size()) {
-        while (i < line.size() && line[i] == ' ') ++i;
-        std::size_t j = i;
-        while (j < line.size() && line[j] != ' ') ++j;
-        if (j > i) words.push_back(line.substr(i, j - i));
-        i = j;
-      }
-      if (words.size() != 3) continue;
-      std::string target = base + std::string(words[2]);
-      const auto* file = snap->find(target);
-      if (!file) continue;
-      auto slash = target.rfind('/');
-      cached->by_hash_target.emplace(target.substr(0, slash) + "/by-hash/" + algo + "/" + std::string(words[0]),
-                                     file->sha256);
+    auto release = stored_release(store_, e);
+    if (!release) continue;
+    const std::string dir = e.path.substr(0, e.path.rfind('/') + 1);  // dists/<suite>/
+    for (const auto& [address, path] : apt::by_hash_paths(*release, dir)) {
+      const auto* file = snap->find(path);
+      if (file) cached->by_hash_target.emplace(address, file->sha256);
     }
   }
   cached->snapshot = std::move(*snap);

@@ -7,7 +7,7 @@
 #include <random>
 #include <string>
 
-#include "airlock/mirror/deb822.h"
+#include "airlock/formats/packages.h"
 #include "bench_util.h"
 
 int main(int argc, char** argv) {

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "airlock/mirror/config.h"
-#include "airlock/mirror/deb822.h"
 #include "airlock/mirror/fetcher.h"
 #include "airlock/store/store.h"
 #include "airlock/transfer/log.h"
@@ -61,9 +60,5 @@ struct PackageChange {
 // What changed from `before` (may be empty) to `after`, sorted by package.
 std::vector<PackageChange> diff_packages(const std::vector<PackageVersion>& before,
                                          const std::vector<PackageVersion>& after);
-
-// Decompresses an index (.gz, .xz, .bz2, .lzma, or plain) through libarchive's
-// raw filters, refusing more than max_size bytes.
-Result<std::string> decompress_index(std::string_view bytes, std::uint64_t max_size = 1ull << 30);
 
 }  // namespace airlock::mirror

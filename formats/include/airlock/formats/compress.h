@@ -1,0 +1,20 @@
+// Compressed repository indices (Packages.xz, primary.xml.gz, ...).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "airlock/base/error.h"
+
+namespace airlock::formats {
+
+// Decompresses an index held in memory: gzip, xz, bzip2, lzma or zstd, told
+// apart by their magic bytes (only those filters are enabled); anything else
+// is returned as it is (an uncompressed index). The output is bounded: more
+// than max_size bytes is Code::limit ("index decompresses to more than N
+// bytes"); bytes a filter cannot decode are invalid_input ("index cannot be
+// decompressed: <reason>").
+Result<std::string> decompress_index(std::string_view bytes, std::uint64_t max_size = 1ull << 30);
+
+}  // namespace airlock::formats

@@ -1,0 +1,31 @@
+// Debian Packages indices: one deb822 paragraph per binary package.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "airlock/base/error.h"
+#include "airlock/verify/digest.h"
+
+namespace airlock::apt {
+
+struct PackageRecord {
+  std::string package;
+  std::string version;
+  std::string architecture;
+  std::string filename;  // pool path relative to the repository root, as written
+  std::uint64_t size = 0;
+  Digest sha256;
+};
+
+// Parses a (decompressed) Packages index, records in the order written.
+// invalid_input for a record without Package, or without Filename, Size or
+// SHA256 (every pool file must be checkable against the signed index), for a
+// Size that is not a number or a SHA256 that is not 64 lowercase hex digits,
+// and for text that is not deb822. Filename is not checked for safety here:
+// the caller decides what a path may name.
+Result<std::vector<PackageRecord>> parse_packages(std::string_view text);
+
+}  // namespace airlock::apt

@@ -1,0 +1,58 @@
+// Decompressing indices: the compressions repositories use, and a bound.
+#include "airlock/formats/compress.h"
+
+#include <gtest/gtest.h>
+
+namespace airlock::formats {
+namespace {
+
+// "Package: x\n", compressed by gzip -9n and by xz -9.
+const unsigned char kGzip[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0x0b,
+                               0x48, 0x4c, 0xce, 0x4e, 0x4c, 0x4f, 0xb5, 0x52, 0xa8, 0xe0, 0x02,
+                               0x00, 0x41, 0xc6, 0x79, 0x0c, 0x0b, 0x00, 0x00, 0x00};
+const unsigned char kXz[] = {0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, 0x04, 0xe6, 0xd6, 0xb4, 0x46,
+                             0x02, 0x00, 0x21, 0x01, 0x1c, 0x00, 0x00, 0x00, 0x10, 0xcf, 0x58, 0xcc,
+                             0x01, 0x00, 0x0a, 0x50, 0x61, 0x63, 0x6b, 0x61, 0x67, 0x65, 0x3a, 0x20,
+                             0x78, 0x0a, 0x00, 0x00, 0x59, 0xb6, 0x0f, 0x86, 0xae, 0x8f, 0x41, 0x8a,
+                             0x00, 0x01, 0x23, 0x0b, 0xc2, 0x1b, 0xfd, 0x09, 0x1f, 0xb6, 0xf3, 0x7d,
+                             0x01, 0x00, 0x00, 0x00, 0x00, 0x04, 0x59, 0x5a};
+
+std::string bytes_of(const unsigned char* data, std::size_t size) {
+  return std::string(reinterpret_cast<const char*>(data), size);
+}
+
+TEST(Decompress, GzipXzAndPlain) {
+  EXPECT_EQ(decompress_index(bytes_of(kGzip, sizeof kGzip)).value(), "Package: x\n");
+  EXPECT_EQ(decompress_index(bytes_of(kXz, sizeof kXz)).value(), "Package: x\n");
+  EXPECT_EQ(decompress_index("Package: x\n").value(), "Package: x\n");
+  EXPECT_EQ(decompress_index("").value(),
+            "");  // an empty Packages, as published for an empty component
+}
+
+TEST(Decompress, RefusesMoreThanTheBound) {
+  EXPECT_EQ(decompress_index("Package: x\n", 11).value(), "Package: x\n");
+  for (auto bytes : {std::string("Package: x\n"), bytes_of(kXz, sizeof kXz)}) {
+    auto r = decompress_index(bytes, 10);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Code::limit);
+    EXPECT_EQ(r.error().message, "index decompresses to more than 10 bytes");
+  }
+}
+
+TEST(Decompress, RefusesCorruptCompressedBytes) {
+  auto flipped = bytes_of(kXz, sizeof kXz);
+  flipped[30] ^= 0x01;  // inside the compressed block: its CRC no longer matches
+  auto r = decompress_index(flipped);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::invalid_input);
+  EXPECT_EQ(r.error().message,
+            "index cannot be decompressed: Lzma library error: Corrupted input data");
+  auto truncated = bytes_of(kGzip, 20);
+  auto t = decompress_index(truncated);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, Code::invalid_input);
+  EXPECT_EQ(t.error().message, "index cannot be decompressed: truncated gzip input");
+}
+
+}  // namespace
+}  // namespace airlock::formats
