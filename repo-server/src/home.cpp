@@ -2,84 +2,116 @@
 
 #include <nlohmann/json.hpp>
 
-#include "airlock/base/file.h"
+#include "airlock/base/text.h"
 
 namespace airlock::repo {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-Result<bool> RepoHome::init(const std::string& operator_name) const {
-  bool created = false;
-  for (const auto& d : {dir, keys(), dir / "log", staging()}) {
-    if (auto s = make_dirs(d); !s) return fail(s.error());
+Result<InitReport> Home::init(const fs::path& dir, const std::string& operator_name, HomeOptions options) {
+  if (dir.empty()) return fail(Code::invalid_input, "no home: pass --home DIR or set AIRLOCK_HOME");
+  Env& env = options.env ? *options.env : Env::system();
+  InitReport report;
+  for (const auto& d : {dir, dir / "staging"}) {
+    if (auto s = env.make_dirs(d); !s) return fail(s.error());
   }
-  if (!fs::exists(trust_file())) {
-    TrustPolicy empty;
-    if (auto s = empty.save(trust_file()); !s) return fail(s.error());
-    created = true;
+  if (!fs::exists(dir / "trust.json")) {
+    if (auto s = TrustPolicy{}.save(dir / "trust.json", env); !s) return fail(s.error());
+    report.new_trust = true;
   }
-  auto store = open_store();
-  if (!store) return fail(store.error());
-  bool new_key = false;
-  if (!fs::exists(keys() / "log.key")) {
-    auto key = PrivateKey::generate();
-    if (!key) return fail(key.error());
-    if (auto s = key->write_file(keys() / "log.key"); !s) return fail(s.error());
-    if (auto s = key->public_key().write_file(keys() / "log.pub"); !s) return fail(s.error());
-    new_key = created = true;
-  }
-  auto log = open_log(**store);
-  if (!log) return fail(log.error());
-  if (new_key) {
-    auto key = log_key();
-    if (!key) return fail(key.error());
-    json rec{{"side", "high"}, {"operator", operator_name}, {"log_key", key->public_key().id().hex()}};
-    if (auto n = (*log)->append("init", rec.dump()); !n) return fail(n.error());
-    if (auto c = (*log)->checkpoint(*key); !c) return fail(c.error());
-  }
-  return created;
+  auto key = init_common(dir, "high", operator_name, env);
+  if (!key) return fail(key.error());
+  report.new_key = *key;
+  return report;
 }
 
-Status RepoHome::require() const {
+Result<std::unique_ptr<Home>> Home::open(const fs::path& dir, HomeOptions options) {
   if (dir.empty()) return fail(Code::invalid_input, "no home: pass --home DIR or set AIRLOCK_HOME");
-  if (!fs::exists(trust_file()) || !fs::exists(keys() / "log.key")) {
+  if (!fs::exists(dir / "trust.json") || !fs::exists(dir / "keys" / "log.key")) {
     return fail(Code::not_found, "no repository home at " + dir.string() + " (run 'airlock-repo --home " +
                                      dir.string() + " init')");
   }
-  return {};
+  std::unique_ptr<Home> home(new Home());
+  if (auto s = home->open_common(dir, options); !s) return fail(s.error());
+  return home;
 }
 
-Result<std::unique_ptr<Store>> RepoHome::open_store() const { return Store::open(dir / "store", store_options); }
+Result<TrustPolicy> Home::trust() const { return TrustPolicy::load(trust_file()); }
 
-Result<std::unique_ptr<TransferLog>> RepoHome::open_log(Store& store) const {
-  auto log = TransferLog::open(log_file(), LogOptions{store_options.env});
-  if (!log) return fail(log.error());
-  if (auto s = flush_pending_log(store, **log); !s) return fail(s.error());
-  return log;
+Result<TrustReport> Home::change_trust(const std::string& action, TrustPolicy policy, json record,
+                                       const ChangeInfo& who) {
+  record.update(who.fields());
+  record["action"] = action;
+  auto change = ledger().begin();
+  if (!change) return fail(change.error());
+  auto s = change->commit_files({{trust_file(), policy.to_json(), 0644, false}}, {{"trust", std::move(record)}});
+  if (!s) return fail(s.error());
+  TrustReport report{action, std::move(policy), false};
+  report.unreachable_threshold =
+      !report.policy.keys.empty() && report.policy.threshold > static_cast<int>(report.policy.keys.size());
+  return report;
 }
 
-Result<PrivateKey> RepoHome::log_key() const { return PrivateKey::read_file(keys() / "log.key"); }
+Result<TrustReport> Home::trust_add(const TrustKeySpec& spec, const ChangeInfo& who) {
+  auto policy = trust();
+  if (!policy) return fail(policy.error());
+  auto pub = PublicKey::read_file(spec.public_key);
+  if (!pub) return fail(pub.error());
+  // Names are shown to operators and auditors: kept as valid text.
+  const std::string name = escape_invalid_utf8(spec.name.empty() ? spec.public_key.stem().string() : spec.name);
+  if (auto s = policy->add({name, *pub, spec.not_before, spec.not_after}); !s) return fail(s.error());
+  return change_trust("add", std::move(*policy), {{"name", name}, {"keyid", pub->id().hex()}}, who);
+}
 
-Result<TrustPolicy> RepoHome::trust() const { return TrustPolicy::load(trust_file()); }
+Result<TrustReport> Home::trust_remove(const KeyId& id, const ChangeInfo& who) {
+  auto policy = trust();
+  if (!policy) return fail(policy.error());
+  json rec{{"keyid", id.hex()}};
+  if (const auto* k = policy->find(id)) rec["name"] = k->name;
+  if (auto s = policy->remove(id); !s) return fail(s.error());
+  return change_trust("remove", std::move(*policy), std::move(rec), who);
+}
 
-Status flush_pending_log(Store& store, TransferLog& log) {
-  auto pending = store.list_meta("pending-log/");
-  if (!pending) return fail(pending.error());
-  if (pending->empty()) return {};
-  std::vector<LogRecordInput> records;
-  for (const auto& [key, value] : *pending) {
-    json j = json::parse(value, nullptr, false);
-    if (!j.is_object() || !j.contains("records")) continue;
-    for (const auto& r : j["records"]) records.push_back({r.value("event", ""), r["fields"].dump()});
-  }
-  if (!records.empty()) {
-    if (auto n = log.append_many(records); !n) return fail(n.error());
-    if (auto s = log.sync(); !s) return s;
-  }
-  auto batch = store.begin_batch();
-  if (!batch) return fail(batch.error());
-  for (const auto& [key, value] : *pending) batch->set_meta(key, std::nullopt);
-  return batch->commit();
+Result<TrustReport> Home::trust_threshold(int n, const ChangeInfo& who) {
+  if (n < 1 || n > 1000) return fail(Code::invalid_input, "the threshold must be from 1 to 1000");
+  auto policy = trust();
+  if (!policy) return fail(policy.error());
+  json rec{{"from", policy->threshold}, {"threshold", n}};
+  policy->threshold = n;
+  return change_trust("threshold", std::move(*policy), std::move(rec), who);
+}
+
+Result<std::vector<SnapshotInfo>> Home::snapshots() const { return store().list_snapshots(); }
+
+Result<ScrubReport> Home::scrub(const ChangeInfo& who) {
+  auto report = store().scrub();
+  if (!report) return fail(report.error());
+  json rec = who.fields();
+  rec.update({{"checked", report->checked},
+              {"bytes", report->bytes},
+              {"missing", report->missing.size()},
+              {"corrupt", report->corrupt.size()}});
+  if (auto s = ledger().record({{"scrub", std::move(rec)}}); !s) return fail(s.error());
+  return report;
+}
+
+Result<StatusReport> Home::status() const {
+  StatusReport out;
+  auto heads = stream_heads(store());
+  if (!heads) return fail(heads.error());
+  out.streams = std::move(*heads);
+  auto channels = list_channels(store());
+  if (!channels) return fail(channels.error());
+  out.channels = std::move(*channels);
+  auto objects = store().list_objects();
+  if (!objects) return fail(objects.error());
+  out.objects = objects->size();
+  for (const auto& o : *objects) out.bytes += o.size;
+  if (auto s = log().refresh(); !s) return fail(s.error());
+  out.log_records = log().size();
+  out.log_root = log().root();
+  if (auto cp = log().latest_checkpoint()) out.last_checkpoint = cp->first;
+  return out;
 }
 
 }  // namespace airlock::repo

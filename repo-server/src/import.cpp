@@ -1,5 +1,7 @@
 #include "airlock/repo/import.h"
 
+#include "airlock/repo/home.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -18,13 +20,6 @@ using json = nlohmann::json;
 namespace {
 
 std::unexpected<Error> refused(std::string what) { return fail(Code::refused, std::move(what)); }
-
-std::string random_id() {
-  std::random_device rd;
-  std::uint8_t b[12];
-  for (auto& x : b) x = static_cast<std::uint8_t>(rd());
-  return to_hex(b);
-}
 
 struct StreamState {
   std::uint64_t sequence = 0;
@@ -158,33 +153,199 @@ Status run_scan(const std::string& cmd, const std::vector<std::pair<Digest, fs::
   return {};
 }
 
-json refusal_record(const fs::path& bundle_dir, const std::optional<Digest>& manifest, const Error& e,
-                    const ImportOptions& opt) {
-  return json{{"result", "refused"},
-              {"bundle", bundle_dir.filename().string()},
-              {"manifest", manifest ? json(manifest->hex()) : json(nullptr)},
-              {"reason", e.message},
-              {"operator", opt.operator_name},
-              {"media_label", opt.media_label}};
+// One import: the steps of DESIGN.md's import order over one change of the
+// home, so that a refusal is logged and nothing else changes.
+class Importer {
+ public:
+  Importer(Home& home, Change& change, const std::vector<fs::path>& dirs, const ImportOptions& opt)
+      : home_(home), change_(change), dirs_(dirs), opt_(opt), env_(home.env()) {}
+
+  Result<ImportReport> run();
+
+ private:
+  std::unexpected<Error> refuse(const Error& e);
+  Status verify_volumes(const Manifest& m, std::vector<fs::path>& extract_from);
+  Status extract(const Manifest& m, const std::vector<fs::path>& from);
+  std::vector<LogEntry> records(const VerifiedManifest& vm) const;
+  Result<ImportReport> commit(const VerifiedManifest& vm);
+  json who() const;
+
+  Home& home_;
+  Change& change_;
+  const std::vector<fs::path>& dirs_;
+  const ImportOptions& opt_;
+  Env& env_;
+  std::optional<Digest> manifest_id_;
+  ImportReport report_;
+  fs::path staging_;
+};
+
+json Importer::who() const {
+  return json{{"operator", opt_.operator_name}, {"media_label", opt_.media_label}};
+}
+
+// Every refusal of the bundle is logged; an operational failure (a disk, a
+// missing directory) is not the bundle's fault and is only reported.
+std::unexpected<Error> Importer::refuse(const Error& e) {
+  if (e.code == Code::io || e.code == Code::not_found) return fail(e);
+  json rec = who();
+  rec.update({{"result", "refused"},
+              {"bundle", dirs_[0].filename().string()},
+              {"manifest", manifest_id_ ? json(manifest_id_->hex()) : json(nullptr)},
+              {"reason", e.message}});
+  if (auto s = change_.record({{"import", std::move(rec)}}); !s) {
+    return fail(e.code, e.message + " (and the refusal could not be logged: " + s.error().message + ")");
+  }
+  return fail(e);
+}
+
+// Step 3: every volume hashed before anything is decompressed. All volumes
+// at hand and none staged by an earlier call: hashed where they are.
+// Otherwise what is here is copied into staging, so that a later call need
+// only bring what is still missing.
+Status Importer::verify_volumes(const Manifest& m, std::vector<fs::path>& extract_from) {
+  std::vector<fs::path> sources(dirs_.begin(), dirs_.end());
+  if (auto s = check_no_extra_volumes(m, sources); !s) return refuse(s.error());
+  const auto located = locate_volumes(m, sources);
+  const bool all_here = std::all_of(located.begin(), located.end(), [](auto& l) { return l.path.has_value(); });
+  std::error_code ec;
+  if (all_here && (!fs::exists(staging_) || fs::is_empty(staging_, ec))) {
+    auto s = check_volumes(m, sources, [&](std::uint64_t d, std::uint64_t t) {
+      if (opt_.progress) opt_.progress("volumes", d, t);
+    });
+    if (!s) return refuse(s.error());
+    extract_from = sources;
+    return {};
+  }
+  std::vector<std::string> missing;
+  if (auto s = stage_volumes(env_, m, sources, staging_, missing, opt_); !s) return refuse(s.error());
+  extract_from = {staging_};
+  if (missing.empty()) return {};
+  std::vector<std::string> staged;
+  for (const auto& v : m.volumes) {
+    if (std::find(missing.begin(), missing.end(), v.name) == missing.end()) staged.push_back(v.name);
+  }
+  report_.staged_volumes = staged;
+  json rec = who();
+  rec.update({{"result", "incomplete"}, {"bundle", report_.bundle}, {"manifest", manifest_id_->hex()},
+              {"missing", missing}, {"staged", staged}});
+  std::string list;
+  for (const auto& v : missing) list += (list.empty() ? "" : ", ") + v;
+  Error e{Code::refused, "bundle " + report_.bundle + " is incomplete: volume(s) " + list +
+                             " missing; the verified volumes are staged, run import again with the media that "
+                             "holds the rest"};
+  if (auto s = change_.record({{"import", std::move(rec)}}); !s) return fail(s.error());
+  return fail(e);
+}
+
+// Steps 4 and 5: objects stream out of the volumes into the change's batch;
+// every object a snapshot references is in the store or the bundle.
+Status Importer::extract(const Manifest& m, const std::vector<fs::path>& from) {
+  auto batch = change_.batch();
+  if (!batch) return fail(batch.error());
+  {
+    BatchSink sink(**batch);
+    auto s = extract_bundle(m, from, sink, [&](std::uint64_t d, std::uint64_t t) {
+      if (opt_.progress) opt_.progress("objects", d, t);
+    });
+    if (!s) return refuse(s.error());
+  }
+  for (const auto& snap : m.snapshots) {
+    if (auto s = (*batch)->register_snapshot(snap.id); !s) return refuse(s.error());
+  }
+  if (!opt_.scan_cmd.empty()) {
+    if (auto s = run_scan(opt_.scan_cmd, (*batch)->pending_files()); !s) return refuse(s.error());
+  }
+  return {};
+}
+
+// What the commit logs: the import, the producer's records as the chain of
+// custody, and the publications.
+std::vector<LogEntry> Importer::records(const VerifiedManifest& vm) const {
+  const Manifest& m = vm.manifest;
+  std::vector<LogEntry> out;
+  json snaps = json::array();
+  for (const auto& s : m.snapshots) snaps.push_back({{"repo", s.repo}, {"id", s.id.hex()}});
+  json rec = who();
+  rec.update({{"result", "imported"}, {"bundle", report_.bundle}, {"manifest", vm.sha256.hex()},
+              {"stream", m.stream}, {"sequence", m.sequence}, {"kind", m.kind}, {"objects", m.objects.size()},
+              {"bytes", m.payload_size()}, {"snapshots", snaps}, {"signers", vm.trust.signers},
+              {"reason", opt_.reason}, {"change_ref", opt_.change_ref}});
+  out.push_back({"import", std::move(rec)});
+  json custody = json::parse(m.log_json, nullptr, false);
+  if (custody.is_array()) {
+    for (const auto& r : custody) out.push_back({"custody", {{"bundle", report_.bundle}, {"record", r}}});
+  }
+  if (opt_.publish) {
+    for (const auto& s : m.snapshots) {
+      json pub{{"channel", *opt_.publish}, {"repo", s.repo},      {"snapshot", s.id.hex()},
+               {"operator", opt_.operator_name}, {"reason", opt_.reason}, {"change_ref", opt_.change_ref},
+               {"bundle", report_.bundle}};
+      out.push_back({"publish", std::move(pub)});
+    }
+  }
+  return out;
+}
+
+Result<ImportReport> Importer::run() {
+  const fs::path& bundle_dir = dirs_[0];
+  if (auto raw = read_file(bundle_dir / "manifest.json", kMaxManifestBytes)) manifest_id_ = sha256(*raw);
+  auto trust = home_.trust();
+  if (!trust) return fail(trust.error());
+  // Steps 1 and 2: signatures over the raw bytes, then format, expiry, sequence.
+  auto vm = read_manifest(bundle_dir, *trust, opt_.now);
+  if (!vm) return refuse(vm.error());
+  const Manifest& m = vm->manifest;
+  report_.bundle = bundle_dir_name(m.stream, m.sequence);
+  report_.manifest_sha256 = vm->sha256;
+  report_.stream = m.stream;
+  report_.sequence = m.sequence;
+  report_.kind = m.kind;
+  report_.objects = m.objects.size();
+  report_.bytes = m.payload_size();
+  report_.snapshots = m.snapshots;
+  auto state = load_stream(home_.store(), m.stream);
+  if (!state) return fail(state.error());
+  auto same = check_sequence(m, vm->sha256, *state);
+  if (!same) return refuse(same.error());
+  if (*same) {
+    report_.already_imported = true;
+    return report_;
+  }
+  staging_ = home_.staging() / vm->sha256.hex();
+  std::vector<fs::path> from;
+  if (auto s = verify_volumes(m, from); !s) return fail(s.error());
+  if (auto s = extract(m, from); !s) return fail(s.error());
+  return commit(*vm);
+}
+
+Result<ImportReport> Importer::commit(const VerifiedManifest& vm) {
+  const Manifest& m = vm.manifest;
+  auto batch = change_.batch();
+  if (!batch) return fail(batch.error());
+  if (opt_.publish) {
+    json note{{"operator", opt_.operator_name}, {"action", "import"}, {"bundle", report_.bundle},
+              {"reason", opt_.reason}, {"change_ref", opt_.change_ref}};
+    for (const auto& snap : m.snapshots) {
+      (*batch)->set_ref("channel/" + *opt_.publish + "/" + snap.repo, snap.id,
+                        note.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+    report_.published = opt_.publish;
+  }
+  (*batch)->set_meta("import/" + m.stream,
+                     json{{"sequence", m.sequence}, {"manifest", vm.sha256.hex()}, {"imported_at", format_time(opt_.now)}}
+                         .dump());
+  // Step 6: one commit, recorded in the log in the same step. A record too
+  // large for the log refuses the bundle before anything is committed.
+  if (auto s = change_.commit(records(vm)); !s) {
+    if (s.error().code == Code::limit) return refuse(s.error().context("bundle " + report_.bundle));
+    return fail(s.error());
+  }
+  (void)env_.remove_all(staging_);
+  return report_;
 }
 
 }  // namespace
-
-Status commit_and_log(Store& store, Batch batch, TransferLog& log, std::vector<LogRecordInput> records,
-                      const PrivateKey* checkpoint_key) {
-  const std::string key = "pending-log/" + random_id();
-  json pending = json::array();
-  for (const auto& r : records) pending.push_back({{"event", r.event}, {"fields", json::parse(r.fields_json)}});
-  batch.set_meta(key, json{{"records", pending}}.dump());
-  if (auto s = batch.commit(); !s) return s;
-  if (auto n = log.append_many(records); !n) return fail(n.error());
-  if (checkpoint_key) {
-    if (auto c = log.checkpoint(*checkpoint_key); !c) return fail(c.error());
-  } else if (auto s = log.sync(); !s) {
-    return s;
-  }
-  return store.set_meta(key, std::nullopt);
-}
 
 Result<std::vector<StreamHead>> stream_heads(const Store& store) {
   auto list = store.list_meta("import/");
@@ -203,155 +364,12 @@ Result<std::vector<StreamHead>> stream_heads(const Store& store) {
   return out;
 }
 
-Result<ImportReport> import_bundle(const RepoHome& home, Store& store, TransferLog& log,
-                                   const std::vector<fs::path>& dirs, const ImportOptions& opt) {
+Result<ImportReport> Home::import(const std::vector<fs::path>& dirs, const ImportOptions& options) {
   if (dirs.empty()) return fail(Code::invalid_input, "import needs a bundle directory");
-  const fs::path bundle_dir = dirs[0];
-  Env& env = home.store_options.env ? *home.store_options.env : Env::system();
-  std::optional<Digest> manifest_id;
-  if (auto raw = read_file(bundle_dir / "manifest.json", kMaxManifestBytes)) manifest_id = sha256(*raw);
-
-  // Every refusal is logged; nothing else changes.
-  auto refuse = [&](const Error& e) -> std::unexpected<Error> {
-    (void)log.append("import", refusal_record(bundle_dir, manifest_id, e, opt).dump());
-    (void)log.sync();
-    return fail(e);
-  };
-
-  auto trust = home.trust();
-  if (!trust) return fail(trust.error());
-  auto vm = read_manifest(bundle_dir, *trust, opt.now);
-  if (!vm) {
-    if (vm.error().code == Code::not_found || vm.error().code == Code::io) return fail(vm.error());
-    return refuse(vm.error());
-  }
-  const Manifest& m = vm->manifest;
-  ImportReport report;
-  report.bundle = bundle_dir_name(m.stream, m.sequence);
-  report.manifest_sha256 = vm->sha256;
-  report.stream = m.stream;
-  report.sequence = m.sequence;
-  report.kind = m.kind;
-  report.objects = m.objects.size();
-  report.bytes = m.payload_size();
-  report.snapshots = m.snapshots;
-
-  auto state = load_stream(store, m.stream);
-  if (!state) return fail(state.error());
-  auto same = check_sequence(m, vm->sha256, *state);
-  if (!same) return refuse(same.error());
-  if (*same) {
-    report.already_imported = true;
-    return report;
-  }
-
-  // Step 3: every volume, hashed into staging before anything is decompressed.
-  const fs::path staging = home.staging() / vm->sha256.hex();
-  std::vector<fs::path> sources(dirs.begin(), dirs.end());
-  std::vector<std::string> missing;
-  if (auto s = check_no_extra_volumes(m, sources); !s) return refuse(s.error());
-  // All volumes at hand and none staged by an earlier call: hash them where
-  // they are. Otherwise copy what is here into staging, so that a later call
-  // need only bring what is still missing.
-  std::vector<fs::path> extract_from{staging};
-  const auto located = locate_volumes(m, sources);
-  const bool all_here = std::all_of(located.begin(), located.end(), [](auto& l) { return l.path.has_value(); });
-  std::error_code staged_ec;
-  if (all_here && (!fs::exists(staging) || fs::is_empty(staging, staged_ec))) {
-    auto s = check_volumes(m, sources, [&](std::uint64_t d, std::uint64_t t) {
-      if (opt.progress) opt.progress("volumes", d, t);
-    });
-    if (!s) return refuse(s.error());
-    extract_from = sources;
-  } else if (auto s = stage_volumes(env, m, sources, staging, missing, opt); !s) {
-    return refuse(s.error());
-  }
-  if (!missing.empty()) {
-    std::string list;
-    for (const auto& v : missing) list += (list.empty() ? "" : ", ") + v;
-    std::vector<std::string> staged;
-    for (const auto& v : m.volumes) {
-      if (std::find(missing.begin(), missing.end(), v.name) == missing.end()) staged.push_back(v.name);
-    }
-    json rec{{"result", "incomplete"}, {"bundle", report.bundle}, {"manifest", vm->sha256.hex()},
-             {"missing", missing}, {"staged", staged}, {"operator", opt.operator_name}, {"media_label", opt.media_label}};
-    (void)log.append("import", rec.dump());
-    (void)log.sync();
-    return fail(Code::refused, "bundle " + report.bundle + " is incomplete: volume(s) " + list +
-                                   " missing; the verified volumes are staged, run import again with the "
-                                   "media that holds the rest");
-  }
-
-  // Step 4: objects stream out of the staged volumes into a store batch.
-  auto batch = store.begin_batch();
-  if (!batch) return fail(batch.error());
-  {
-    BatchSink sink(*batch);
-    auto s = extract_bundle(m, extract_from, sink, [&](std::uint64_t d, std::uint64_t t) {
-      if (opt.progress) opt.progress("objects", d, t);
-    });
-    if (!s) return refuse(s.error());
-  }
-  // Step 5: every object a snapshot references is in the store or the bundle.
-  for (const auto& snap : m.snapshots) {
-    if (auto s = batch->register_snapshot(snap.id); !s) return refuse(s.error());
-  }
-  if (!opt.scan_cmd.empty()) {
-    if (auto s = run_scan(opt.scan_cmd, batch->pending_files()); !s) return refuse(s.error());
-  }
-
-  // Step 6: one commit, recorded in the log in the same step.
-  json note{{"operator", opt.operator_name}, {"action", "import"}, {"bundle", report.bundle},
-            {"reason", opt.reason}, {"change_ref", opt.change_ref}};
-  if (opt.publish) {
-    for (const auto& snap : m.snapshots) {
-      batch->set_ref("channel/" + *opt.publish + "/" + snap.repo, snap.id, note.dump());
-    }
-    report.published = opt.publish;
-  }
-  batch->set_meta("import/" + m.stream, json{{"sequence", m.sequence},
-                                              {"manifest", vm->sha256.hex()},
-                                              {"imported_at", format_time(opt.now)}}
-                                            .dump());
-  std::vector<LogRecordInput> records;
-  json snaps = json::array();
-  for (const auto& s : m.snapshots) snaps.push_back({{"repo", s.repo}, {"id", s.id.hex()}});
-  json signers = vm->trust.signers;
-  records.push_back({"import", json{{"result", "imported"},
-                                    {"bundle", report.bundle},
-                                    {"manifest", vm->sha256.hex()},
-                                    {"stream", m.stream},
-                                    {"sequence", m.sequence},
-                                    {"kind", m.kind},
-                                    {"objects", m.objects.size()},
-                                    {"bytes", m.payload_size()},
-                                    {"snapshots", snaps},
-                                    {"signers", signers},
-                                    {"operator", opt.operator_name},
-                                    {"media_label", opt.media_label},
-                                    {"reason", opt.reason},
-                                    {"change_ref", opt.change_ref}}
-                                   .dump()});
-  // The producer's records travel as the chain of custody.
-  json custody = json::parse(m.log_json, nullptr, false);
-  if (custody.is_array()) {
-    for (const auto& r : custody) {
-      records.push_back({"custody", json{{"bundle", report.bundle}, {"record", r}}.dump()});
-    }
-  }
-  if (opt.publish) {
-    for (const auto& s : m.snapshots) {
-      records.push_back({"publish", json{{"channel", *opt.publish}, {"repo", s.repo}, {"snapshot", s.id.hex()},
-                                         {"operator", opt.operator_name}, {"reason", opt.reason},
-                                         {"change_ref", opt.change_ref}, {"bundle", report.bundle}}
-                                        .dump()});
-    }
-  }
-  auto key = home.log_key();
-  if (!key) return fail(key.error());
-  if (auto s = commit_and_log(store, std::move(*batch), log, std::move(records), &*key); !s) return fail(s.error());
-  (void)env.remove_all(staging);
-  return report;
+  auto change = ledger().begin();
+  if (!change) return fail(change.error());
+  Importer importer(*this, *change, dirs, options);
+  return importer.run();
 }
 
 }  // namespace airlock::repo

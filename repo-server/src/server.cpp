@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "airlock/repo/server.h"
+
+#include "airlock/repo/home.h"
 #include "pull_logger.h"
 
 namespace airlock::repo {
@@ -285,23 +287,16 @@ void accept(tcp::acceptor& acceptor, net::io_context& ioc, Shared& shared) {
 
 }  // namespace
 
-Status serve(const RepoHome& home, const ServeOptions& options) {
+Status Home::serve(const ServeOptions& options) {
   // sendfile to a client that went away must fail with EPIPE, not kill us.
   ::signal(SIGPIPE, SIG_IGN);
   // A log that hits a file size limit must fail with EFBIG, not kill us.
   ::signal(SIGXFSZ, SIG_IGN);
   auto endpoint = parse_listen(options.listen);
   if (!endpoint) return fail(endpoint.error());
-  auto store = home.open_store();
-  if (!store) return fail(store.error());
-  auto log = home.open_log(**store);
-  if (!log) return fail(log.error());
-  auto key = home.log_key();
-  if (!key) return fail(key.error());
-
-  RequestHandler handler(**store);
-  PullLogger logger(**log, *key, options.checkpoint_every, options.checkpoint_interval, options.flush_interval);
-  TransferLog* log_ptr = log->get();
+  RequestHandler handler(store());
+  PullLogger logger(log(), log_key(), options.checkpoint_every, options.checkpoint_interval, options.flush_interval);
+  TransferLog* log_ptr = &log();
   handler.health = [&logger, log_ptr] {
     return json{{"status", logger.healthy() ? "ok" : "log-unwritable"},
                 {"log", {{"size", log_ptr->size()}, {"root", log_ptr->root().hex()}}}}
@@ -327,8 +322,7 @@ Status serve(const RepoHome& home, const ServeOptions& options) {
 
   {
     json rec{{"action", "serve"}, {"listen", bound.address().to_string() + ":" + std::to_string(bound.port())}};
-    (void)(*log)->append("serve", rec.dump());
-    (void)(*log)->sync();
+    if (auto s = ledger().record({{"serve", std::move(rec)}}); !s) return s;
   }
   net::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](beast::error_code, int) {
@@ -349,8 +343,7 @@ Status serve(const RepoHome& home, const ServeOptions& options) {
   for (auto& t : pool) t.join();
 
   auto stopped = logger.stop();
-  (void)(*log)->append("serve", json{{"action", "stop"}, {"pulls", logger.written()}}.dump());
-  if (auto c = (*log)->checkpoint(*key); !c) return fail(c.error());
+  if (auto s = ledger().record({{"serve", {{"action", "stop"}, {"pulls", logger.written()}}}}); !s) return s;
   return stopped;
 }
 

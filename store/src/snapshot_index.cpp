@@ -127,4 +127,18 @@ Result<std::vector<SnapshotInfo>> Store::list_snapshots() const {
   return list;
 }
 
+Result<Digest> resolve_snapshot(const Store& store, std::string_view text) {
+  auto list = store.list_snapshots();
+  if (!list) return fail(list.error());
+  std::optional<Digest> found;
+  for (const auto& s : *list) {
+    if (text.size() >= 6 && s.id.hex().starts_with(text)) {
+      if (found && *found != s.id) return fail(Code::invalid_input, "'" + std::string(text) + "' matches several snapshots");
+      found = s.id;
+    }
+  }
+  if (!found) return fail(Code::not_found, "no snapshot '" + std::string(text) + "'");
+  return *found;
+}
+
 }  // namespace airlock

@@ -1,46 +1,102 @@
-// The isolated side's home: trust policy, store, transfer log and its key,
-// staging for imports in progress.
+// The isolated side's home and its commands: one method per command of
+// airlock-repo, each returning a value the program prints as text or JSON.
 //
-//   <home>/trust.json  keys/log.key keys/log.pub  store/  log/transfer.jsonl  staging/
+//   <home>/trust.json  keys/log.key keys/log.pub  store/  log/  staging/
+//
+// Every state change (trust, import accepted or refused, publish, promote,
+// rollback, scrub) goes through the home's ledger: the change and its log
+// record are both made or both absent, whatever happens (transfer/ledger.h).
+// Strings from the command line or from bundles may hold any bytes: they are
+// logged with invalid UTF-8 escaped. No method throws.
 #pragma once
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
-#include "airlock/store/store.h"
-#include "airlock/transfer/log.h"
-#include "airlock/verify/ed25519.h"
+#include "airlock/repo/channels.h"
+#include "airlock/repo/import.h"
+#include "airlock/repo/server.h"
+#include "airlock/transfer/home.h"
 #include "airlock/verify/trust.h"
 
 namespace airlock::repo {
 
-struct RepoHome {
-  std::filesystem::path dir;
-  StoreOptions store_options;  // tests inject faults here
-
-  std::filesystem::path trust_file() const { return dir / "trust.json"; }
-  std::filesystem::path keys() const { return dir / "keys"; }
-  std::filesystem::path log_file() const { return dir / "log" / "transfer.jsonl"; }
-  std::filesystem::path staging() const { return dir / "staging"; }
-
-  // Creates the layout, an empty trust policy (threshold 1, no keys) and the
-  // log key, keeping whatever exists. Returns whether anything was created.
-  Result<bool> init(const std::string& operator_name) const;
-  // not_found naming `airlock-repo init` when dir is not a repository home.
-  Status require() const;
-
-  Result<std::unique_ptr<Store>> open_store() const;
-  // Opens the log and appends any record an interrupted command committed
-  // but did not log yet (see pending records in import.h).
-  Result<std::unique_ptr<TransferLog>> open_log(Store& store) const;
-  Result<PrivateKey> log_key() const;
-  Result<TrustPolicy> trust() const;
+struct InitReport {
+  bool new_trust = false;  // an empty trust policy was written
+  bool new_key = false;    // the log key pair was made
 };
 
-// Meta keys of log records committed with a state change and not yet in the
-// log: "pending-log/<id>" -> {"event", "fields"}. A crash between the commit
-// and the log append leaves one; the next command appends it.
-Status flush_pending_log(Store& store, TransferLog& log);
+struct TrustKeySpec {
+  std::filesystem::path public_key;  // PEM file
+  std::string name;                  // empty: the file's stem
+  std::optional<TimePoint> not_before, not_after;
+};
+
+struct TrustReport {
+  std::string action;  // add, remove, threshold
+  TrustPolicy policy;  // as it is now
+  // The threshold is higher than the number of keys: nothing can be imported.
+  bool unreachable_threshold = false;
+};
+
+struct StatusReport {
+  std::vector<StreamHead> streams;
+  std::vector<ChannelEntry> channels;
+  std::uint64_t objects = 0, bytes = 0;
+  std::uint64_t log_records = 0;
+  Digest log_root;
+  std::optional<std::uint64_t> last_checkpoint;
+};
+
+class Home : public HomeBase {
+ public:
+  // Creates the layout (an empty trust policy, store, log, log key pair and
+  // an `init` record), keeping whatever exists.
+  static Result<InitReport> init(const std::filesystem::path& dir, const std::string& operator_name,
+                                 HomeOptions options = {});
+  // not_found naming `airlock-repo init` when dir is not a repository home;
+  // invalid_input when dir is empty.
+  static Result<std::unique_ptr<Home>> open(const std::filesystem::path& dir, HomeOptions options = {});
+
+  std::filesystem::path trust_file() const { return dir() / "trust.json"; }
+  std::filesystem::path staging() const { return dir() / "staging"; }
+
+  Result<TrustPolicy> trust() const;
+  // refused for a key or name already trusted; not_found for an unknown key.
+  Result<TrustReport> trust_add(const TrustKeySpec& key, const ChangeInfo& who);
+  Result<TrustReport> trust_remove(const KeyId& key, const ChangeInfo& who);
+  // invalid_input unless 1 <= n <= 1000.
+  Result<TrustReport> trust_threshold(int n, const ChangeInfo& who);
+
+  // Verifies and imports a bundle (see import.h). A refusal changes nothing
+  // but is itself logged.
+  Result<ImportReport> import(const std::vector<std::filesystem::path>& dirs, const ImportOptions& options);
+
+  Result<std::vector<SnapshotInfo>> snapshots() const;
+  Result<std::vector<ChannelEntry>> channels() const;
+  // Points channel/repo at snapshot (a snapshot of repo).
+  Result<ChannelEntry> publish(const std::string& repo, const Digest& snapshot, const std::string& channel,
+                               const ChangeInfo& who);
+  // Copies from's snapshots (all repositories, or only repos) to `to`.
+  Result<std::vector<ChannelEntry>> promote(const std::string& from, const std::string& to,
+                                            const std::vector<std::string>& repos, const ChangeInfo& who);
+  // Moves each repository of channel (or only repos) one step back.
+  Result<std::vector<ChannelEntry>> rollback(const std::string& channel, const std::vector<std::string>& repos,
+                                             const ChangeInfo& who);
+
+  // Serves hosts until SIGTERM or SIGINT (see server.h).
+  Status serve(const ServeOptions& options);
+  // Re-hashes every object; logged.
+  Result<ScrubReport> scrub(const ChangeInfo& who);
+  Result<StatusReport> status() const;
+
+ private:
+  Home() = default;
+  Result<TrustReport> change_trust(const std::string& action, TrustPolicy policy, nlohmann::json record,
+                                   const ChangeInfo& who);
+};
 
 }  // namespace airlock::repo

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "airlock/repo/home.h"
+#include "airlock/store/store.h"
 #include "airlock/transfer/bundle.h"
 
 namespace airlock::repo {
@@ -43,13 +43,6 @@ struct ImportReport {
   std::vector<std::string> staged_volumes;  // volumes now waiting in staging (incomplete import)
 };
 
-// dirs[0] is the bundle directory (manifest.json); further directories may
-// hold volumes (one per disc). Volumes verified in an earlier call are kept in
-// staging, so a re-run after a bad disc reads only what is missing.
-Result<ImportReport> import_bundle(const RepoHome& home, Store& store, TransferLog& log,
-                                   const std::vector<std::filesystem::path>& dirs,
-                                   const ImportOptions& options);
-
 // The import state of a stream: the last sequence and manifest imported.
 struct StreamHead {
   std::string stream;
@@ -58,11 +51,5 @@ struct StreamHead {
   TimePoint imported_at{};
 };
 Result<std::vector<StreamHead>> stream_heads(const Store& store);
-
-// Commits batch with log records describing it, then appends them to the log
-// (and a checkpoint when key is given). A crash in between leaves the records
-// pending in the store; the next RepoHome::open_log appends them.
-Status commit_and_log(Store& store, Batch batch, TransferLog& log, std::vector<LogRecordInput> records,
-                      const PrivateKey* checkpoint_key);
 
 }  // namespace airlock::repo

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "airlock/repo/home.h"
+#include "airlock/store/store.h"
 
 namespace airlock::repo {
 
@@ -71,12 +71,11 @@ struct ServeOptions {
   std::chrono::milliseconds flush_interval{200};       // at most 1 s by contract
   std::function<void(const std::string& address)> on_ready;
 };
+// Home::serve runs until SIGTERM or SIGINT: then it stops accepting, lets
+// in-flight responses finish, flushes the pull log and writes a final
+// checkpoint. If the log cannot be written the server answers 503 rather
+// than serve unlogged.
 
-// Runs until SIGTERM or SIGINT: then stops accepting, lets in-flight
-// responses finish, flushes the pull log and writes a final checkpoint.
-// If the log cannot be written the server answers 503 rather than serve
-// unlogged.
-Status serve(const RepoHome& home, const ServeOptions& options);
 
 // Percent-decodes a request path once. Empty on malformed escapes, an
 // encoded slash or backslash, or NUL.

@@ -222,4 +222,8 @@ class Store {
   std::unique_ptr<Impl> impl_;
 };
 
+// The snapshot whose id is text or starts with text (at least 6 hex
+// digits). not_found when none, invalid_input when several match.
+Result<Digest> resolve_snapshot(const Store& store, std::string_view text);
+
 }  // namespace airlock

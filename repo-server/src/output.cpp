@@ -1,0 +1,146 @@
+#include "airlock/repo/output.h"
+
+#include <iostream>
+
+#include "airlock/base/cli.h"
+#include "airlock/base/text.h"
+
+namespace airlock::repo {
+using json = nlohmann::json;
+
+namespace {
+
+json optional_time(const std::optional<TimePoint>& t) { return t ? json(format_time(*t)) : json(nullptr); }
+
+// "name       value", as cli::field, onto out.
+void field(std::ostream& out, std::string_view name, std::string_view value) {
+  out << name << std::string(name.size() < 11 ? 11 - name.size() : 1, ' ') << escape_for_terminal(value) << "\n";
+}
+
+}  // namespace
+
+json to_json(const TrustPolicy& policy) {
+  json out{{"threshold", policy.threshold}, {"keys", json::array()}};
+  for (const auto& k : policy.keys) {
+    out["keys"].push_back({{"name", k.name}, {"keyid", k.key.id().hex()}, {"not_before", optional_time(k.not_before)},
+                           {"not_after", optional_time(k.not_after)}});
+  }
+  return out;
+}
+
+json to_json(const TrustReport& r) {
+  json out = to_json(r.policy);
+  out["action"] = r.action;
+  out["unreachable_threshold"] = r.unreachable_threshold;
+  return out;
+}
+
+json to_json(const ImportReport& r) {
+  json snaps = json::array();
+  for (const auto& s : r.snapshots) snaps.push_back({{"repo", s.repo}, {"id", s.id.hex()}});
+  return json{{"ok", true},         {"already_imported", r.already_imported},
+              {"bundle", r.bundle}, {"manifest_sha256", r.manifest_sha256.hex()},
+              {"stream", r.stream}, {"sequence", r.sequence},
+              {"kind", r.kind},     {"objects", r.objects},
+              {"bytes", r.bytes},   {"snapshots", snaps},
+              {"published", r.published ? json(*r.published) : json(nullptr)}};
+}
+
+json to_json(const std::vector<SnapshotInfo>& snapshots) {
+  json out = json::array();
+  for (const auto& s : snapshots) {
+    out.push_back({{"id", s.id.hex()}, {"repo", s.repo}, {"kind", s.kind}, {"synced_at", format_time(s.synced_at)},
+                   {"files", s.entries}, {"bytes", s.bytes}});
+  }
+  return out;
+}
+
+json to_json(const ChannelEntry& e) { return {{"channel", e.channel}, {"repo", e.repo}, {"snapshot", e.snapshot.hex()}}; }
+
+json to_json(const std::vector<ChannelEntry>& entries) {
+  json out = json::array();
+  for (const auto& e : entries) out.push_back(to_json(e));
+  return out;
+}
+
+json to_json(const ScrubReport& r) {
+  json missing = json::array(), corrupt = json::array();
+  for (const auto& p : r.missing) missing.push_back({{"object", p.id.hex()}, {"problem", p.message}});
+  for (const auto& p : r.corrupt) corrupt.push_back({{"object", p.id.hex()}, {"problem", p.message}});
+  return {{"ok", r.ok()}, {"checked", r.checked}, {"bytes", r.bytes}, {"missing", missing}, {"corrupt", corrupt}};
+}
+
+json to_json(const StatusReport& r) {
+  json out{{"streams", json::array()}, {"channels", to_json(r.channels)}, {"objects", r.objects}, {"bytes", r.bytes},
+           {"log", {{"records", r.log_records}, {"root", r.log_root.hex()},
+                    {"last_checkpoint", r.last_checkpoint ? json(*r.last_checkpoint) : json(nullptr)}}}};
+  for (const auto& h : r.streams) {
+    out["streams"].push_back({{"stream", h.stream}, {"sequence", h.sequence}, {"manifest", h.manifest.hex()},
+                              {"imported_at", format_time(h.imported_at)}});
+  }
+  return out;
+}
+
+void print_trust(std::ostream& out, const TrustPolicy& policy) {
+  field(out, "threshold", std::to_string(policy.threshold));
+  for (const auto& k : policy.keys) {
+    out << k.key.id().hex() << "  " << escape_for_terminal(k.name)
+        << (k.not_before ? "  from " + format_time(*k.not_before) : "")
+        << (k.not_after ? "  until " + format_time(*k.not_after) : "") << "\n";
+  }
+}
+
+void print_trust_change(std::ostream& out, const TrustReport& r) {
+  if (r.unreachable_threshold) {
+    std::cerr << "airlock-repo: note: the threshold " << r.policy.threshold << " is higher than the "
+              << r.policy.keys.size() << " trusted key(s); no bundle can be imported until more are added\n";
+  }
+  out << "trust " << r.action << ": done (threshold " << r.policy.threshold << ", " << r.policy.keys.size()
+      << " key(s))\n";
+}
+
+void print_import(std::ostream& out, const ImportReport& r) {
+  if (r.already_imported) {
+    out << r.bundle << ": already imported, nothing changed\n";
+    return;
+  }
+  field(out, "imported", r.bundle + " (" + r.kind + ")");
+  field(out, "manifest", "sha256 " + r.manifest_sha256.hex());
+  field(out, "objects", std::to_string(r.objects) + " (" + cli::human_bytes(r.bytes) + ")");
+  for (const auto& s : r.snapshots) field(out, "snapshot", s.repo + " " + s.id.hex());
+  if (r.published) field(out, "published", "to channel " + *r.published);
+}
+
+void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapshots) {
+  for (const auto& s : snapshots) {
+    out << s.id.hex() << "  " << format_time(s.synced_at) << "  " << escape_for_terminal(s.repo) << "  " << s.entries
+        << " files  " << cli::human_bytes(s.bytes) << "\n";
+  }
+}
+
+void print_channel(std::ostream& out, const ChannelEntry& e) {
+  out << e.channel << "  " << escape_for_terminal(e.repo) << "  " << e.snapshot.hex() << "\n";
+}
+
+void print_channels(std::ostream& out, const std::vector<ChannelEntry>& entries) {
+  for (const auto& e : entries) print_channel(out, e);
+}
+
+void print_scrub(std::ostream& out, const ScrubReport& r) {
+  for (const auto& p : r.missing) out << "missing  " << escape_for_terminal(p.message) << "\n";
+  for (const auto& p : r.corrupt) out << "corrupt  " << escape_for_terminal(p.message) << "\n";
+  out << "checked " << r.checked << " objects (" << cli::human_bytes(r.bytes)
+      << "): " << (r.ok() ? "OK" : "PROBLEMS FOUND") << "\n";
+}
+
+void print_status(std::ostream& out, const StatusReport& r) {
+  for (const auto& h : r.streams) {
+    field(out, "stream", h.stream + ": sequence " + std::to_string(h.sequence) + ", imported " +
+                             format_time(h.imported_at));
+  }
+  for (const auto& e : r.channels) field(out, "channel", e.channel + "/" + e.repo + " -> " + e.snapshot.hex());
+  field(out, "store", std::to_string(r.objects) + " objects, " + cli::human_bytes(r.bytes));
+  field(out, "log", std::to_string(r.log_records) + " records, root " + r.log_root.hex());
+}
+
+}  // namespace airlock::repo

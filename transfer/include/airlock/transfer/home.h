@@ -1,0 +1,95 @@
+// What the homes of both sides share: the directory layout below them, the
+// object store, the transfer log with the key that signs its checkpoints,
+// the ledger through which every state change goes, and reading the log.
+//
+//   <home>/keys/log.key (0600), keys/log.pub   store/   log/transfer.jsonl, log/commit.lock
+//
+// mirror::Home and repo::Home derive from it and add their side's commands.
+// A HomeBase is used by one thread at a time (the server shares its store
+// and log with its own threads as documented there).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "airlock/base/env.h"
+#include "airlock/store/store.h"
+#include "airlock/transfer/ledger.h"
+#include "airlock/transfer/log.h"
+#include "airlock/verify/ed25519.h"
+
+namespace airlock {
+
+struct HomeOptions {
+  Env* env = nullptr;  // Env::system() when null; must outlive the home
+};
+
+// Who makes a change and why: written into its log record.
+struct ChangeInfo {
+  std::string operator_name;
+  std::string reason;
+  std::string change_ref;
+
+  // {"operator", "reason", "change_ref"} for a log record.
+  nlohmann::json fields() const {
+    return {{"operator", operator_name}, {"reason", reason}, {"change_ref", change_ref}};
+  }
+};
+
+enum class LogFormat { text, jsonl, csv };
+
+struct LogFilter {
+  std::optional<std::string> event;  // only records of this event
+};
+
+class HomeBase {
+ public:
+  virtual ~HomeBase();
+  HomeBase(const HomeBase&) = delete;
+  HomeBase& operator=(const HomeBase&) = delete;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path keys_dir() const { return dir_ / "keys"; }
+  std::filesystem::path log_file() const { return dir_ / "log" / "transfer.jsonl"; }
+  Store& store() const { return *store_; }
+  TransferLog& log() const { return *log_; }
+  Ledger& ledger() const { return *ledger_; }
+  Env& env() const { return *env_; }
+  const PrivateKey& log_key() const { return *log_key_; }
+
+  // Writes the records that pass filter to out: text (one line a record,
+  // escaped for a terminal), jsonl (the exact bytes) or csv (one row a
+  // record, cells safe for spreadsheets). corrupt, naming the record, for a
+  // line that is not a JSON object; nothing after it is written.
+  Status write_log(const LogFilter& filter, LogFormat format, std::ostream& out) const;
+  // Checks every record and checkpoint of the log against keys/log.pub.
+  Result<LogVerification> verify_log() const;
+  // An inclusion proof for record n (see prove_record).
+  Result<std::string> prove(std::uint64_t n) const;
+  // The newest signed checkpoint (a C2SP signed note), for auditors to keep.
+  Result<std::string> checkpoint_note() const;
+
+ protected:
+  HomeBase() = default;
+  // Creates keys/, log/ and the store, the log key pair when missing, and
+  // an `init` record (fields: side, operator, log_key) when the log is empty.
+  // Returns whether a new log key was made.
+  static Result<bool> init_common(const std::filesystem::path& dir, const std::string& side,
+                                  const std::string& operator_name, Env& env);
+  // Opens store, log and key, and finishes what a dead process left pending.
+  Status open_common(const std::filesystem::path& dir, const HomeOptions& options);
+
+ private:
+  std::filesystem::path dir_;
+  Env* env_ = nullptr;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<TransferLog> log_;
+  std::optional<PrivateKey> log_key_;
+  std::unique_ptr<Ledger> ledger_;
+};
+
+}  // namespace airlock
