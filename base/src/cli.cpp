@@ -128,9 +128,9 @@ void print_json(const json& value) {
   std::cout << value.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }
 
-void field(std::string_view name, std::string_view value) {
-  std::cout << name << std::string(name.size() < 11 ? 11 - name.size() : 1, ' ') << escape_for_terminal(value)
-            << "\n";
+void field(std::string_view name, std::string_view value, std::size_t column) {
+  std::cout << name << std::string(name.size() < column ? column - name.size() : 1, ' ')
+            << escape_for_terminal(value) << "\n";
 }
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {

@@ -81,9 +81,9 @@ int usage(const Invocation& inv, const std::string& message);
 
 // Prints JSON (indented) on stdout.
 void print_json(const json& value);
-// "name       value": a name padded to a column, then the value, escaped for
-// the terminal.
-void field(std::string_view name, std::string_view value);
+// "name       value": a name padded to a column (at least one space), then
+// the value, escaped for the terminal.
+void field(std::string_view name, std::string_view value, std::size_t column = 11);
 
 // Parses a size with an optional binary suffix: "4096", "640K", "700M", "4G",
 // "1T" (K = 1024). invalid_input for anything else or zero.
