@@ -163,136 +163,172 @@ cli::Command command(std::string name, std::string summary, std::string help,
   return {std::move(name), std::move(summary), std::move(help), std::move(options), std::move(run)};
 }
 
+const std::string kUsage = "usage: airlock-repo --home DIR ";
+
+cli::Command init_command() {
+  return command("init", "init                                 create the home: trust.json, store, log, log key",
+          kUsage + "init\n\nCreates the home: an empty trust policy, the store, the transfer log and its key\n"
+              "keys/log.key (give keys/log.pub to auditors). Safe to run again.\n\nexample:\n  airlock-repo --home /srv/airlock init\n",
+          nullptr, init);
+}
+
+cli::Command trust_command() {
+  return command("trust", "trust add PUB | list | remove KEYID | threshold N   who may sign bundles",
+          kUsage + "trust add PUB [--name N] [--not-before T] [--not-after T] | list | remove KEYID | threshold N\n\n"
+              "The trust policy: which Ed25519 keys may sign bundles, within which dates, and how\n"
+              "many distinct signatures a bundle needs (2: no single person can push a bundle\n"
+              "in). Every change is logged with a checkpoint.\n\nexamples:\n"
+              "  airlock-repo --home /srv/airlock trust add alice.pub --name alice\n"
+              "  airlock-repo --home /srv/airlock trust threshold 2 --reason \"two-person rule\"\n",
+          [](Opts& o, Pos& p) {
+            o.add_options()("action", po::value<std::string>(), "add, list, remove, threshold")(
+                "arg", po::value<std::string>(), "PUB, KEYID or N")("name", po::value<std::string>(), "key name")(
+                "not-before", po::value<std::string>(), "valid from (RFC 3339)")(
+                "not-after", po::value<std::string>(), "valid until (RFC 3339)")("json", "print JSON");
+            change_options(o);
+            p.add("action", 1).add("arg", 1);
+          },
+          trust);
+}
+
+cli::Command import_command() {
+  return command("import", "import BUNDLE_DIR [VOLUME_DIR...]    verify a bundle and import it atomically",
+          kUsage + "import BUNDLE_DIR [VOLUME_DIR...] [options]\n\n"
+              "Verifies and imports a bundle, refusing with one line (exit 3) at the first\n"
+              "problem: signatures over the raw manifest against the trust policy; format and\n"
+              "expiry; sequence (the same bundle again is a no-op, an older or skipped one is\n"
+              "refused, a delta must follow the last imported bundle); every volume's SHA-256\n"
+              "before anything is decompressed; every object as it streams into the store;\n"
+              "every snapshot complete. Then one atomic commit, logged with who imported it,\n"
+              "from which media, and the exporting side's log records. A refused import\n"
+              "changes nothing and is itself logged. Volumes may come from several directories\n"
+              "(discs), in one call or over several: verified volumes wait in staging.\n\nexamples:\n"
+              "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000042 --publish test\n"
+              "  airlock-repo --home /srv/airlock import /media/disc1/airlock-debian-000043 /media/disc2 --media-label \"DVD 43\"\n"
+              "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000044 --scan-cmd \"clamscan --no-summary {}\"\n",
+          [](Opts& o, Pos& p) {
+            o.add_options()("dirs", po::value<std::vector<std::string>>(), "bundle directory, then volume directories")(
+                "media-label", po::value<std::string>(), "label of the media it came on")(
+                "publish", po::value<std::string>(), "publish the bundle's snapshots to this channel")(
+                "scan-cmd", po::value<std::string>(), "scanner run on each new object; {} is its path")(
+                "json", "print the result as JSON");
+            change_options(o);
+            p.add("dirs", -1);
+          },
+          import);
+}
+
+cli::Command snapshots_command() {
+  return command("snapshots", "snapshots                            snapshots in the store",
+          kUsage + "snapshots [--json]\n\nThe snapshots imported so far, oldest first.\n\nexample:\n  airlock-repo --home /srv/airlock snapshots\n",
+          [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); },
+          [](const Invocation& inv) { return with_home(inv, [](Home& x) { return x.snapshots(); }, print_snapshots); });
+}
+
+cli::Command channels_command() {
+  return command("channels", "channels                             what each channel serves",
+          kUsage + "channels [--json]\n\nWhat each channel serves: channel, repository, snapshot.\n\nexample:\n  airlock-repo --home /srv/airlock channels --json\n",
+          [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); },
+          [](const Invocation& inv) { return with_home(inv, [](Home& x) { return x.channels(); }, print_channels); });
+}
+
+cli::Command publish_command() {
+  return command("publish", "publish REPO SNAPSHOT --channel CH   point a channel at a snapshot",
+          kUsage + "publish REPO SNAPSHOT --channel CH [--reason R] [--change-ref C]\n\n"
+              "Points channel CH's REPO at SNAPSHOT (an id or a unique prefix of 6 or more\n"
+              "digits). Hosts see it on their next request; the change is logged.\n\nexample:\n"
+              "  airlock-repo --home /srv/airlock publish debian 3f2a9c --channel test\n",
+          [](Opts& o, Pos& p) {
+            o.add_options()("repo", po::value<std::string>(), "repository")(
+                "snapshot", po::value<std::string>(), "snapshot")("channel", po::value<std::string>(), "channel")(
+                "json", "print JSON");
+            change_options(o);
+            p.add("repo", 1).add("snapshot", 1);
+          },
+          [](const Invocation& inv) {
+            if (!inv.has("repo") || !inv.has("snapshot") || !inv.has("channel")) {
+              return cli::usage(inv, "needs REPO SNAPSHOT --channel CH");
+            }
+            return with_home(inv, [&](Home& x) { return publish(x, inv); }, print_channel);
+          });
+}
+
+cli::Command promote_command() {
+  return command("promote", "promote FROM TO [REPO...]            copy a channel's snapshots to another (test -> prod)",
+          kUsage + "promote FROM TO [REPO...] [--reason R] [--change-ref C]\n\n"
+              "Copies channel FROM's snapshots (all repositories, or the ones named) to TO:\n"
+              "what was tested becomes what production hosts get.\n\nexample:\n"
+              "  airlock-repo --home /srv/airlock promote test prod --reason \"tested\" --change-ref CHG-1234\n",
+          [](Opts& o, Pos& p) {
+            o.add_options()("from", po::value<std::string>(), "source channel")(
+                "to", po::value<std::string>(), "target channel")(
+                "repos", po::value<std::vector<std::string>>(), "repositories")("json", "print JSON");
+            change_options(o);
+            p.add("from", 1).add("to", 1).add("repos", -1);
+          },
+          [](const Invocation& inv) {
+            if (!inv.has("from") || !inv.has("to")) return cli::usage(inv, "needs FROM and TO");
+            return with_home(inv, [&](Home& x) {
+              return x.promote(inv.str("from"), inv.str("to"), list(inv, "repos"), who(inv));
+            }, print_channels);
+          });
+}
+
+cli::Command rollback_command() {
+  return command("rollback", "rollback CH [REPO...]                one step back in a channel's history",
+          kUsage + "rollback CH [REPO...] [--reason R] [--change-ref C]\n\n"
+              "Moves channel CH (all repositories, or the ones named) one step back in its\n"
+              "history: hosts get the previous snapshot again on their next update.\n\nexample:\n"
+              "  airlock-repo --home /srv/airlock rollback prod --reason \"regression\" --change-ref INC-77\n",
+          [](Opts& o, Pos& p) {
+            o.add_options()("channel", po::value<std::string>(), "channel")(
+                "repos", po::value<std::vector<std::string>>(), "repositories")("json", "print JSON");
+            change_options(o);
+            p.add("channel", 1).add("repos", -1);
+          },
+          [](const Invocation& inv) {
+            if (!inv.has("channel")) return cli::usage(inv, "needs CH");
+            return with_home(inv, [&](Home& x) {
+              return x.rollback(inv.str("channel"), list(inv, "repos"), who(inv));
+            }, print_channels);
+          });
+}
+
+cli::Command serve_command() {
+  return command("serve", "serve [--listen 127.0.0.1:8080]      serve channels to apt hosts over HTTP", serve_help(),
+          [](Opts& o, Pos&) {
+            o.add_options()("listen", po::value<std::string>(), "address and port (default 127.0.0.1:8080)")(
+                "threads", po::value<int>(), "worker threads (default: one per core)")(
+                "idle-timeout", po::value<int>(), "seconds before an idle connection closes (default 30)");
+          },
+          serve);
+}
+
+cli::Command scrub_command() {
+  return command("scrub", "scrub                                re-hash every object in the store",
+          kUsage + "scrub [--json]\n\nRe-hashes every object in the store and reports missing or corrupt ones\n"
+              "(expected and actual SHA-256). Exit 3 when anything is wrong. Logged.\n\nexample:\n  airlock-repo --home /srv/airlock scrub\n",
+          [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); change_options(o); }, scrub);
+}
+
+cli::Command status_command() {
+  return command("status", "status                               streams, channels, store size, log head",
+          kUsage + "status [--json]\n\nThe last import of each stream, what each channel serves, the store's size\n"
+              "and the log's head.\n\nexample:\n  airlock-repo --home /srv/airlock status --json\n",
+          [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); },
+          [](const Invocation& inv) { return with_home(inv, [](Home& x) { return x.status(); }, print_status); });
+}
+
+cli::Command home_log_command() {
+  return log_command("airlock-repo", [](const Invocation& inv) -> Result<std::unique_ptr<HomeBase>> {
+    auto home = Home::open(inv.home);
+    if (!home) return fail(home.error());
+    return std::unique_ptr<HomeBase>(std::move(*home));
+  });
+}
+
 std::vector<cli::Command> commands() {
-  const std::string h = "usage: airlock-repo --home DIR ";
-  return {
-      command("init", "init                                 create the home: trust.json, store, log, log key",
-              h + "init\n\nCreates the home: an empty trust policy, the store, the transfer log and its key\n"
-                  "keys/log.key (give keys/log.pub to auditors). Safe to run again.\n\nexample:\n  airlock-repo --home /srv/airlock init\n",
-              nullptr, init),
-      command("trust", "trust add PUB | list | remove KEYID | threshold N   who may sign bundles",
-              h + "trust add PUB [--name N] [--not-before T] [--not-after T] | list | remove KEYID | threshold N\n\n"
-                  "The trust policy: which Ed25519 keys may sign bundles, within which dates, and how\n"
-                  "many distinct signatures a bundle needs (2: no single person can push a bundle\n"
-                  "in). Every change is logged with a checkpoint.\n\nexamples:\n"
-                  "  airlock-repo --home /srv/airlock trust add alice.pub --name alice\n"
-                  "  airlock-repo --home /srv/airlock trust threshold 2 --reason \"two-person rule\"\n",
-              [](Opts& o, Pos& p) {
-                o.add_options()("action", po::value<std::string>(), "add, list, remove, threshold")(
-                    "arg", po::value<std::string>(), "PUB, KEYID or N")("name", po::value<std::string>(), "key name")(
-                    "not-before", po::value<std::string>(), "valid from (RFC 3339)")(
-                    "not-after", po::value<std::string>(), "valid until (RFC 3339)")("json", "print JSON");
-                change_options(o);
-                p.add("action", 1).add("arg", 1);
-              },
-              trust),
-      command("import", "import BUNDLE_DIR [VOLUME_DIR...]    verify a bundle and import it atomically",
-              h + "import BUNDLE_DIR [VOLUME_DIR...] [options]\n\n"
-                  "Verifies and imports a bundle, refusing with one line (exit 3) at the first\n"
-                  "problem: signatures over the raw manifest against the trust policy; format and\n"
-                  "expiry; sequence (the same bundle again is a no-op, an older or skipped one is\n"
-                  "refused, a delta must follow the last imported bundle); every volume's SHA-256\n"
-                  "before anything is decompressed; every object as it streams into the store;\n"
-                  "every snapshot complete. Then one atomic commit, logged with who imported it,\n"
-                  "from which media, and the exporting side's log records. A refused import\n"
-                  "changes nothing and is itself logged. Volumes may come from several directories\n"
-                  "(discs), in one call or over several: verified volumes wait in staging.\n\nexamples:\n"
-                  "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000042 --publish test\n"
-                  "  airlock-repo --home /srv/airlock import /media/disc1/airlock-debian-000043 /media/disc2 --media-label \"DVD 43\"\n"
-                  "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000044 --scan-cmd \"clamscan --no-summary {}\"\n",
-              [](Opts& o, Pos& p) {
-                o.add_options()("dirs", po::value<std::vector<std::string>>(), "bundle directory, then volume directories")(
-                    "media-label", po::value<std::string>(), "label of the media it came on")(
-                    "publish", po::value<std::string>(), "publish the bundle's snapshots to this channel")(
-                    "scan-cmd", po::value<std::string>(), "scanner run on each new object; {} is its path")(
-                    "json", "print the result as JSON");
-                change_options(o);
-                p.add("dirs", -1);
-              },
-              import),
-      command("snapshots", "snapshots                            snapshots in the store",
-              h + "snapshots [--json]\n\nThe snapshots imported so far, oldest first.\n\nexample:\n  airlock-repo --home /srv/airlock snapshots\n",
-              [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); },
-              [](const Invocation& inv) { return with_home(inv, [](Home& x) { return x.snapshots(); }, print_snapshots); }),
-      command("channels", "channels                             what each channel serves",
-              h + "channels [--json]\n\nWhat each channel serves: channel, repository, snapshot.\n\nexample:\n  airlock-repo --home /srv/airlock channels --json\n",
-              [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); },
-              [](const Invocation& inv) { return with_home(inv, [](Home& x) { return x.channels(); }, print_channels); }),
-      command("publish", "publish REPO SNAPSHOT --channel CH   point a channel at a snapshot",
-              h + "publish REPO SNAPSHOT --channel CH [--reason R] [--change-ref C]\n\n"
-                  "Points channel CH's REPO at SNAPSHOT (an id or a unique prefix of 6 or more\n"
-                  "digits). Hosts see it on their next request; the change is logged.\n\nexample:\n"
-                  "  airlock-repo --home /srv/airlock publish debian 3f2a9c --channel test\n",
-              [](Opts& o, Pos& p) {
-                o.add_options()("repo", po::value<std::string>(), "repository")(
-                    "snapshot", po::value<std::string>(), "snapshot")("channel", po::value<std::string>(), "channel")(
-                    "json", "print JSON");
-                change_options(o);
-                p.add("repo", 1).add("snapshot", 1);
-              },
-              [](const Invocation& inv) {
-                if (!inv.has("repo") || !inv.has("snapshot") || !inv.has("channel")) {
-                  return cli::usage(inv, "needs REPO SNAPSHOT --channel CH");
-                }
-                return with_home(inv, [&](Home& x) { return publish(x, inv); }, print_channel);
-              }),
-      command("promote", "promote FROM TO [REPO...]            copy a channel's snapshots to another (test -> prod)",
-              h + "promote FROM TO [REPO...] [--reason R] [--change-ref C]\n\n"
-                  "Copies channel FROM's snapshots (all repositories, or the ones named) to TO:\n"
-                  "what was tested becomes what production hosts get.\n\nexample:\n"
-                  "  airlock-repo --home /srv/airlock promote test prod --reason \"tested\" --change-ref CHG-1234\n",
-              [](Opts& o, Pos& p) {
-                o.add_options()("from", po::value<std::string>(), "source channel")(
-                    "to", po::value<std::string>(), "target channel")(
-                    "repos", po::value<std::vector<std::string>>(), "repositories")("json", "print JSON");
-                change_options(o);
-                p.add("from", 1).add("to", 1).add("repos", -1);
-              },
-              [](const Invocation& inv) {
-                if (!inv.has("from") || !inv.has("to")) return cli::usage(inv, "needs FROM and TO");
-                return with_home(inv, [&](Home& x) {
-                  return x.promote(inv.str("from"), inv.str("to"), list(inv, "repos"), who(inv));
-                }, print_channels);
-              }),
-      command("rollback", "rollback CH [REPO...]                one step back in a channel's history",
-              h + "rollback CH [REPO...] [--reason R] [--change-ref C]\n\n"
-                  "Moves channel CH (all repositories, or the ones named) one step back in its\n"
-                  "history: hosts get the previous snapshot again on their next update.\n\nexample:\n"
-                  "  airlock-repo --home /srv/airlock rollback prod --reason \"regression\" --change-ref INC-77\n",
-              [](Opts& o, Pos& p) {
-                o.add_options()("channel", po::value<std::string>(), "channel")(
-                    "repos", po::value<std::vector<std::string>>(), "repositories")("json", "print JSON");
-                change_options(o);
-                p.add("channel", 1).add("repos", -1);
-              },
-              [](const Invocation& inv) {
-                if (!inv.has("channel")) return cli::usage(inv, "needs CH");
-                return with_home(inv, [&](Home& x) {
-                  return x.rollback(inv.str("channel"), list(inv, "repos"), who(inv));
-                }, print_channels);
-              }),
-      command("serve", "serve [--listen 127.0.0.1:8080]      serve channels to apt hosts over HTTP", serve_help(),
-              [](Opts& o, Pos&) {
-                o.add_options()("listen", po::value<std::string>(), "address and port (default 127.0.0.1:8080)")(
-                    "threads", po::value<int>(), "worker threads (default: one per core)")(
-                    "idle-timeout", po::value<int>(), "seconds before an idle connection closes (default 30)");
-              },
-              serve),
-      command("scrub", "scrub                                re-hash every object in the store",
-              h + "scrub [--json]\n\nRe-hashes every object in the store and reports missing or corrupt ones\n"
-                  "(expected and actual SHA-256). Exit 3 when anything is wrong. Logged.\n\nexample:\n  airlock-repo --home /srv/airlock scrub\n",
-              [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); change_options(o); }, scrub),
-      command("status", "status                               streams, channels, store size, log head",
-              h + "status [--json]\n\nThe last import of each stream, what each channel serves, the store's size\n"
-                  "and the log's head.\n\nexample:\n  airlock-repo --home /srv/airlock status --json\n",
-              [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); },
-              [](const Invocation& inv) { return with_home(inv, [](Home& x) { return x.status(); }, print_status); }),
-      log_command("airlock-repo", [](const Invocation& inv) -> Result<std::unique_ptr<HomeBase>> {
-        auto home = Home::open(inv.home);
-        if (!home) return fail(home.error());
-        return std::unique_ptr<HomeBase>(std::move(*home));
-      }),
-  };
+  return {init_command(), trust_command(), import_command(), snapshots_command(), channels_command(), publish_command(), promote_command(), rollback_command(), serve_command(), scrub_command(), status_command(), home_log_command()};
 }
 
 }  // namespace
