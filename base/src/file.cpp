@@ -97,6 +97,11 @@ Status fsync_dir(const std::filesystem::path& dir) {
   return fsync_fd(fd->get(), dir.string());
 }
 
+bool path_exists(const std::filesystem::path& path) noexcept {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec);
+}
+
 Status make_dirs(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

@@ -1,4 +1,5 @@
 #include "airlock/repo/channels.h"
+#include "airlock/base/json.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -136,7 +137,7 @@ Result<std::optional<Digest>> previous_snapshot(const Store& store, const std::s
   std::vector<Digest> stack;
   for (const auto& u : *history) {
     json n = json::parse(u.note, nullptr, false);
-    if (n.is_object() && n.value("action", "") == "rollback") {
+    if (n.is_object() && json_string(n, "action") == "rollback") {
       if (!stack.empty()) stack.pop_back();
     } else if (u.target) {
       stack.push_back(*u.target);

@@ -1,4 +1,5 @@
 #include "airlock/repo/home.h"
+#include "airlock/base/file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -15,7 +16,7 @@ Result<InitReport> Home::init(const fs::path& dir, const std::string& operator_n
   for (const auto& d : {dir, dir / "staging"}) {
     if (auto s = env.make_dirs(d); !s) return fail(s.error());
   }
-  if (!fs::exists(dir / "trust.json")) {
+  if (!path_exists(dir / "trust.json")) {
     if (auto s = TrustPolicy{}.save(dir / "trust.json", env); !s) return fail(s.error());
     report.new_trust = true;
   }
@@ -27,7 +28,7 @@ Result<InitReport> Home::init(const fs::path& dir, const std::string& operator_n
 
 Result<std::unique_ptr<Home>> Home::open(const fs::path& dir, HomeOptions options) {
   if (dir.empty()) return fail(Code::invalid_input, "no home: pass --home DIR or set AIRLOCK_HOME");
-  if (!fs::exists(dir / "trust.json") || !fs::exists(dir / "keys" / "log.key")) {
+  if (!path_exists(dir / "trust.json") || !path_exists(dir / "keys" / "log.key")) {
     return fail(Code::not_found, "no repository home at " + dir.string() + " (run 'airlock-repo --home " +
                                      dir.string() + " init')");
   }

@@ -1,4 +1,5 @@
 #include "airlock/repo/import.h"
+#include "airlock/base/json.h"
 
 #include "airlock/repo/home.h"
 
@@ -36,9 +37,9 @@ Result<StreamState> load_stream(const Store& store, const std::string& stream) {
   }
   json j = json::parse(*text, nullptr, false);
   if (!j.is_object()) return fail(Code::corrupt, "import state of stream '" + stream + "' is malformed");
-  st.sequence = j.value("sequence", std::uint64_t{0});
-  if (auto d = Digest::parse(j.value("manifest", ""))) st.manifest = *d;
-  st.imported_at = j.value("imported_at", "");
+  st.sequence = json_u64(j, "sequence");
+  if (auto d = Digest::parse(json_string(j, "manifest"))) st.manifest = *d;
+  st.imported_at = json_string(j, "imported_at");
   return st;
 }
 
@@ -77,7 +78,7 @@ Status stage_volumes(Env& env, const Manifest& m, const std::vector<fs::path>& d
     const auto& v = loc.volume;
     auto staged = staging / v.name;
     auto ok = staging / (v.name + ".ok");
-    if (fs::exists(ok) && fs::exists(staged)) {
+    if (path_exists(ok) && path_exists(staged)) {
       done += v.size;
       continue;
     }
@@ -209,7 +210,7 @@ Status Importer::verify_volumes(const Manifest& m, std::vector<fs::path>& extrac
   const auto located = locate_volumes(m, sources);
   const bool all_here = std::all_of(located.begin(), located.end(), [](auto& l) { return l.path.has_value(); });
   std::error_code ec;
-  if (all_here && (!fs::exists(staging_) || fs::is_empty(staging_, ec))) {
+  if (all_here && (!path_exists(staging_) || fs::is_empty(staging_, ec))) {
     auto s = check_volumes(m, sources, [&](std::uint64_t d, std::uint64_t t) {
       if (opt_.progress) opt_.progress("volumes", d, t);
     });
@@ -356,9 +357,9 @@ Result<std::vector<StreamHead>> stream_heads(const Store& store) {
     if (!j.is_object()) continue;
     StreamHead h;
     h.stream = key.substr(7);
-    h.sequence = j.value("sequence", std::uint64_t{0});
-    if (auto d = Digest::parse(j.value("manifest", ""))) h.manifest = *d;
-    if (auto t = parse_time(j.value("imported_at", ""))) h.imported_at = *t;
+    h.sequence = json_u64(j, "sequence");
+    if (auto d = Digest::parse(json_string(j, "manifest"))) h.manifest = *d;
+    if (auto t = parse_time(json_string(j, "imported_at"))) h.imported_at = *t;
     out.push_back(std::move(h));
   }
   return out;

@@ -31,7 +31,7 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, StoreOptions opt
     for (const auto& d : {impl->objects_dir, impl->tmp_dir, impl->index_dir}) {
       if (auto s = impl->env->make_dirs(d); !s) return fail(s.error());
     }
-  } else if (!fs::is_directory(impl->index_dir)) {
+  } else if (std::error_code ec; !fs::is_directory(impl->index_dir, ec)) {
     return fail(Code::not_found, "no store at " + dir.string());
   }
   if (auto s = impl->open_index(options.initial_map_size); !s) return fail(s.error());

@@ -184,7 +184,7 @@ Result<UniqueFd> Store::Impl::lock_writer(bool wait) const {
 Status Store::Impl::sweep() {
   std::error_code ec;
   for (auto& entry : fs::directory_iterator(tmp_dir, ec)) (void)env->remove(entry.path());
-  if (!fs::exists(dirty_path)) return {};
+  if (!path_exists(dirty_path)) return {};
   for (auto& shard : fs::directory_iterator(objects_dir, ec)) {
     if (!shard.is_directory()) continue;
     for (auto& file : fs::directory_iterator(shard.path(), ec)) {

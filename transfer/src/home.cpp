@@ -49,7 +49,7 @@ Result<bool> HomeBase::init_common(const fs::path& dir, const std::string& side,
   if (!store) return fail(store.error());
   const fs::path key_file = dir / "keys" / "log.key";
   bool new_key = false;
-  if (!fs::exists(key_file)) {
+  if (!path_exists(key_file)) {
     auto key = PrivateKey::generate();
     if (!key) return fail(key.error());
     // The public half first: the private key file is what makes the pair exist.

@@ -1,4 +1,5 @@
 #include "airlock/transfer/ledger.h"
+#include "airlock/base/json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -184,7 +185,7 @@ bool record_is(const TransferLog& log, std::uint64_t n, const PreparedRecord& wa
   auto line = log.record(n);
   if (!line) return false;
   json j = json::parse(*line, nullptr, false);
-  if (!j.is_object() || j.value("event", "") != want.event) return false;
+  if (!j.is_object() || json_string(j, "event") != want.event) return false;
   for (const char* k : {"n", "time", "event", "prev_root"}) j.erase(k);
   return j == want.fields;
 }
@@ -202,8 +203,8 @@ bool already_logged(const TransferLog& log, std::uint64_t from, const std::vecto
 }
 
 bool effect_happened(const json& effect) {
-  auto want = Digest::parse(effect.value("sha256", ""));
-  auto text = read_file(effect.value("path", ""), kMaxEffectFile);
+  auto want = Digest::parse(json_string(effect, "sha256"));
+  auto text = read_file(json_string(effect, "path"), kMaxEffectFile);
   return want && text && sha256(*text) == *want;
 }
 
@@ -246,7 +247,7 @@ Result<RecoveryReport> Ledger::recover() {
       if (r) to_append.push_back(std::move(*r));
     } else if (entry.contains("effect") && !effect_happened(entry["effect"])) {
       ++report.dropped;
-    } else if (already_logged(log_, entry.value("log_size", std::uint64_t{0}), *records)) {
+    } else if (already_logged(log_, json_u64(entry, "log_size"), *records)) {
       ++report.present;
     } else {
       ++report.appended;

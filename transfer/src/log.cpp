@@ -1,4 +1,5 @@
 #include "airlock/transfer/log.h"
+#include "airlock/base/json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -92,7 +93,7 @@ struct Chain {
     }
     if (line.find(kCheckpointMark) != std::string_view::npos) {
       json j = json::parse(line, nullptr, false);
-      if (j.is_object() && j.value("event", "") == "checkpoint" && j.contains("note") &&
+      if (j.is_object() && json_string(j, "event") == "checkpoint" && j.contains("note") &&
           j["note"].is_string()) {
         latest_checkpoint.emplace(n, j["note"].get<std::string>());
       }
@@ -445,7 +446,7 @@ Result<LogVerification> verify_log_file(const fs::path& path, std::span<const Pu
     if (auto s = check_record(line, n, path); !s) return s;
     if (line.find(kCheckpointMark) == std::string_view::npos) return {};
     json j = json::parse(line, nullptr, false);
-    if (j.value("event", "") != "checkpoint") return {};
+    if (json_string(j, "event") != "checkpoint") return {};
     auto where = "checkpoint record " + std::to_string(n);
     if (!j.contains("note") || !j["note"].is_string()) return corrupt(path, where + " has no note");
     auto v = verify_checkpoint(j["note"].get<std::string>(), keys);

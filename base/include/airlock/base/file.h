@@ -62,6 +62,9 @@ Status fsync_fd(int fd, std::string_view what);
 // fsyncs a directory so that renames and creations inside it are durable.
 Status fsync_dir(const std::filesystem::path& dir);
 
+// True when path exists; false when it does not or cannot be looked at.
+bool path_exists(const std::filesystem::path& path) noexcept;
+
 // Creates the directory and its parents; io on failure.
 Status make_dirs(const std::filesystem::path& dir);
 
