@@ -1,6 +1,7 @@
 #include "airlock/base/env.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,6 +112,20 @@ Status Env::write_new_file(const fs::path& path, std::string_view contents, mode
   if (auto s = sync(fd->get(), path.string()); !s) return undo(s.error());
   auto dir = path.parent_path();
   return sync_dir(dir.empty() ? fs::path(".") : dir);
+}
+
+Result<std::optional<UniqueFd>> Env::lock_file(const fs::path& path, bool wait) {
+  auto fd = open(path, O_RDWR | O_CREAT, 0644);
+  if (!fd) return fail(fd.error());
+  int rc;
+  do {
+    rc = ::flock(fd->get(), LOCK_EX | (wait ? 0 : LOCK_NB));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    if (errno == EWOULDBLOCK) return std::optional<UniqueFd>{};
+    return fail_errno("lock " + path.string());
+  }
+  return std::optional<UniqueFd>(std::move(*fd));
 }
 
 Env& Env::system() {

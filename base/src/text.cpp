@@ -58,24 +58,11 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
-std::string escape_invalid_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  char32_t cp;
-  for (std::size_t i = 0; i < text.size();) {
-    auto n = sequence_at(text, i, cp);
-    if (n == 0) {
-      append_byte_escape(out, static_cast<unsigned char>(text[i]));
-      ++i;
-    } else {
-      out.append(text.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
+namespace {
 
-std::string escape_for_terminal(std::string_view text) {
+// Valid UTF-8 copied; each invalid byte, and with controls each control
+// character, escaped.
+std::string escape(std::string_view text, bool controls) {
   std::string out;
   out.reserve(text.size());
   char32_t cp;
@@ -86,7 +73,7 @@ std::string escape_for_terminal(std::string_view text) {
       ++i;
       continue;
     }
-    if (!is_control(cp)) {
+    if (!controls || !is_control(cp)) {
       out.append(text.substr(i, n));
     } else if (cp < 0x100) {
       append_byte_escape(out, static_cast<unsigned char>(cp));
@@ -99,6 +86,12 @@ std::string escape_for_terminal(std::string_view text) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string escape_invalid_utf8(std::string_view text) { return escape(text, false); }
+
+std::string escape_for_terminal(std::string_view text) { return escape(text, true); }
 
 std::string csv_cell(std::string_view text) {
   std::string cell = escape_for_terminal(text);

@@ -168,17 +168,10 @@ Result<std::optional<ObjectInfo>> Store::Impl::lookup(const Digest& id) const {
 }
 
 Result<UniqueFd> Store::Impl::lock_writer(bool wait) const {
-  auto fd = env->open(lock_path, O_RDWR | O_CREAT, 0644);
-  if (!fd) return fail(fd.error());
-  int rc;
-  do {
-    rc = ::flock(fd->get(), LOCK_EX | (wait ? 0 : LOCK_NB));
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) {
-    if (errno == EWOULDBLOCK) return fail(Code::refused, "store is busy");
-    return fail_errno("lock " + lock_path.string());
-  }
-  return std::move(*fd);
+  auto lock = env->lock_file(lock_path, wait);
+  if (!lock) return fail(lock.error());
+  if (!*lock) return fail(Code::refused, "store is busy");
+  return std::move(**lock);
 }
 
 Status Store::Impl::sweep() {

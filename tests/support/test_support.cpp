@@ -38,6 +38,13 @@ std::string read_text(const fs::path& path) {
   return ss.str();
 }
 
+std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(read_text(path));
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line, nullptr, false));
+  return out;
+}
+
 std::map<std::string, std::string> tree_fingerprint(const fs::path& root) {
   std::map<std::string, std::string> out;
   std::error_code ec;

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "airlock/base/env.h"
 #include "airlock/verify/digest.h"
@@ -28,6 +30,8 @@ class TempDir {
 };
 
 void write_text(const std::filesystem::path& path, const std::string& text);
+// Every line of a JSON Lines file, parsed (a transfer log).
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
 std::string read_text(const std::filesystem::path& path);
 
 // Every regular file below root (relative path -> sha256 hex of its bytes),

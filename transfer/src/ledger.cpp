@@ -20,22 +20,6 @@ namespace {
 constexpr std::string_view kPendingPrefix = "pending-log/";
 constexpr std::uint64_t kMaxEffectFile = 64ull << 20;
 
-// Opens the lock file and takes its exclusive lock. With wait false, an
-// empty optional means another process holds it.
-Result<std::optional<UniqueFd>> take_lock(Env& env, const fs::path& file, bool wait) {
-  auto fd = env.open(file, O_RDWR | O_CREAT, 0644);
-  if (!fd) return fail(fd.error());
-  int rc;
-  do {
-    rc = ::flock(fd->get(), LOCK_EX | (wait ? 0 : LOCK_NB));
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) {
-    if (errno == EWOULDBLOCK) return std::optional<UniqueFd>{};
-    return fail_errno("lock " + file.string());
-  }
-  return std::optional<UniqueFd>(std::move(*fd));
-}
-
 Result<std::vector<PreparedRecord>> prepare_all(std::vector<LogEntry>& records) {
   std::vector<PreparedRecord> out;
   out.reserve(records.size());
@@ -164,7 +148,7 @@ Ledger::Ledger(Store& store, TransferLog& log, const PrivateKey& log_key, fs::pa
     : store_(store), log_(log), key_(log_key), lock_file_(std::move(lock_file)), env_(env) {}
 
 Result<Change> Ledger::begin() {
-  auto lock = take_lock(env_, lock_file_, /*wait=*/true);
+  auto lock = env_.lock_file(lock_file_, /*wait=*/true);
   if (!lock) return fail(lock.error());
   auto state = std::make_unique<Change::State>();
   state->ledger = this;
@@ -228,7 +212,7 @@ Result<RecoveryReport> Ledger::recover() {
   auto pending = store_.list_meta(kPendingPrefix);
   if (!pending) return fail(pending.error());
   if (pending->empty()) return report;
-  auto lock = take_lock(env_, lock_file_, /*wait=*/false);
+  auto lock = env_.lock_file(lock_file_, /*wait=*/false);
   if (!lock) return fail(lock.error());
   if (!*lock) {
     report.skipped = true;

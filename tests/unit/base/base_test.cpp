@@ -4,6 +4,7 @@
 #include "airlock/base/cli.h"
 #include "airlock/base/env.h"
 #include "airlock/base/file.h"
+#include "airlock/base/text.h"
 #include "airlock/base/time.h"
 #include "test_support.h"
 
@@ -90,6 +91,38 @@ TEST(Env, AtomicWriteThatFailsKeepsTheOldFile) {
   int files = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
   EXPECT_EQ(files, 1);
+}
+
+TEST(Text, InvalidUtf8IsEscapedByteByByteAndValidTextKept) {
+  EXPECT_EQ(escape_invalid_utf8("plain ascii"), "plain ascii");
+  EXPECT_EQ(escape_invalid_utf8("gr\xc3\xbc\xc3\x9f"), "gr\xc3\xbc\xc3\x9f");  // grüß
+  EXPECT_EQ(escape_invalid_utf8("a\xff" "b"), "a\\xffb");
+  EXPECT_EQ(escape_invalid_utf8("\xc3"), "\\xc3");                      // truncated sequence
+  EXPECT_EQ(escape_invalid_utf8("\xc0\xaf"), "\\xc0\\xaf");             // overlong '/'
+  EXPECT_EQ(escape_invalid_utf8("\xed\xa0\x80"), "\\xed\\xa0\\x80");    // a surrogate
+  EXPECT_EQ(escape_invalid_utf8("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // above U+10FFFF
+  EXPECT_TRUE(is_valid_utf8(escape_invalid_utf8("\xff\xfe\x80")));
+  EXPECT_FALSE(is_valid_utf8("\xff"));
+}
+
+TEST(Text, TerminalEscapingDefusesControlAndBidiCharacters) {
+  EXPECT_EQ(escape_for_terminal("ok\x1b[31mred\x07"), "ok\\x1b[31mred\\x07");
+  EXPECT_EQ(escape_for_terminal("line\nbreak\r\t"), "line\\x0abreak\\x0d\\x09");
+  EXPECT_EQ(escape_for_terminal("a\xe2\x80\xae" "b"), "a\\u{202e}b");  // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(escape_for_terminal("\xc2\x9b" "c"), "\\x9bc");             // C1 CSI
+  EXPECT_EQ(escape_for_terminal("\x7f\xff"), "\\x7f\\xff");
+  EXPECT_EQ(escape_for_terminal("caf\xc3\xa9"), "caf\xc3\xa9");
+}
+
+TEST(Text, CsvCellsCannotStartAFormula) {
+  EXPECT_EQ(csv_cell("plain"), "plain");
+  EXPECT_EQ(csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+  EXPECT_EQ(csv_cell("+1"), "'+1");
+  EXPECT_EQ(csv_cell("-1"), "'-1");
+  EXPECT_EQ(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(csv_cell("a,b"), "\"a,b\"");
+  EXPECT_EQ(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(csv_cell("two\nlines"), "two\\x0alines");
 }
 
 }  // namespace

@@ -83,19 +83,7 @@ class RepoFixture : public ::testing::Test {
     return (*h)->import(dirs, opt);
   }
 
-  std::vector<json> log_records() {
-    std::vector<json> out;
-    std::string text = testing::read_text(home.log_file()), line;
-    for (char c : text) {
-      if (c == '\n') {
-        out.push_back(json::parse(line));
-        line.clear();
-      } else {
-        line += c;
-      }
-    }
-    return out;
-  }
+  std::vector<json> log_records() { return testing::read_jsonl(home.log_file()); }
 
   TempDir dir;
   testing::SampleRepo low;

@@ -37,19 +37,7 @@ class LedgerTest : public ::testing::Test {
     return h;
   }
 
-  std::vector<json> records() {
-    std::vector<json> out;
-    std::string text = testing::read_text(dir / "log" / "transfer.jsonl"), line;
-    for (char c : text) {
-      if (c == '\n') {
-        out.push_back(json::parse(line));
-        line.clear();
-      } else {
-        line += c;
-      }
-    }
-    return out;
-  }
+  std::vector<json> records() { return testing::read_jsonl(dir / "log" / "transfer.jsonl"); }
 
   int count(const std::string& event) {
     int n = 0;

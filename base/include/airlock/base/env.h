@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -69,6 +70,10 @@ class Env {
   // file is either the old one or the new one, never a mix.
   Status write_file_atomic(const std::filesystem::path& path, std::string_view contents,
                            mode_t mode = 0644);
+  // Opens (creating it) the lock file path and takes an exclusive flock on
+  // it, held until the descriptor closes. With wait false, an empty optional
+  // means another process holds it.
+  Result<std::optional<UniqueFd>> lock_file(const std::filesystem::path& path, bool wait);
   // Creates path (which must not exist: refused otherwise) with mode, writes
   // contents and syncs file and directory. A failure removes the file.
   Status write_new_file(const std::filesystem::path& path, std::string_view contents, mode_t mode);
