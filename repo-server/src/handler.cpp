@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <expected>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -85,6 +86,159 @@ int hexval(char c) {
   return -1;
 }
 
+HttpResponse method_not_allowed() {
+  auto r = text(405, "method not allowed\n");
+  r.headers.emplace_back("Allow", "GET, HEAD");
+  return r;
+}
+
+HttpResponse health_response(const std::function<std::string()>& health) {
+  auto r = text(200, health ? health() : "{\"status\":\"ok\"}\n");
+  r.headers[0].second = "application/json";
+  return r;
+}
+
+// What /<channel>/<repo>/<upstream path> names.
+struct Route {
+  std::string channel;
+  std::string repo;
+  std::string rest;  // the upstream path, segments joined by '/'
+};
+
+// The request target without its query, percent-decoded once (decode_path).
+// 414 when it is too long, 400 when it is not absolute or does not decode.
+std::expected<std::string, HttpResponse> request_path(std::string_view target) {
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  if (target.size() > kMaxTarget) return std::unexpected(text(414, "request target too long\n"));
+  if (target.empty() || target[0] != '/') return std::unexpected(text(400, "bad request target\n"));
+  auto path = decode_path(target);
+  if (!path) return std::unexpected(text(400, "bad request path\n"));
+  return std::move(*path);
+}
+
+// Splits a decoded path into channel, repo and upstream path. Empty (answered
+// 404) unless there are at least three segments, every one non-empty and none
+// a dot segment, and the channel name is valid.
+std::optional<Route> parse_route(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    auto seg = path.substr(start, end - start);
+    if (seg.empty() || seg == "." || seg == "..") return std::nullopt;
+    parts.push_back(std::move(seg));
+    start = end + 1;
+  }
+  if (parts.size() < 3 || !valid_channel_name(parts[0])) return std::nullopt;
+  std::string rest;
+  for (std::size_t i = 2; i < parts.size(); ++i) rest += (i > 2 ? "/" : "") + parts[i];
+  return Route{std::move(parts[0]), std::move(parts[1]), std::move(rest)};
+}
+
+// Whether the client's copy is current (answered 304). If-None-Match wins
+// over If-Modified-Since; an unparsable date counts as modified.
+bool not_modified(const HttpRequest& req, const std::string& etag, TimePoint modified) {
+  if (!req.if_none_match.empty()) {
+    return req.if_none_match == etag || req.if_none_match == "*" ||
+           req.if_none_match.find(etag) != std::string::npos;
+  }
+  if (!req.if_modified_since.empty()) {
+    auto since = parse_http_date(req.if_modified_since);
+    return since && modified <= *since;
+  }
+  return false;
+}
+
+// An inclusive byte range of an object.
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+};
+
+// A single "bytes=" range of an object of size bytes: first-last (last
+// clamped to the end), first- or -suffix. Empty when the header is absent,
+// lists several ranges or does not parse: the whole object is sent. A 416
+// answer (with Content-Range: bytes */size) when it parses but starts past
+// the end or ends before it starts.
+std::expected<std::optional<ByteRange>, HttpResponse> parse_range(const std::string& range,
+                                                                  std::uint64_t size) {
+  if (range.empty() || !range.starts_with("bytes=") || range.find(',') != std::string::npos) {
+    return std::nullopt;
+  }
+  const std::string spec = range.substr(6);
+  const auto dash = spec.find('-');
+  if (dash == std::string::npos) return std::nullopt;
+  ByteRange r{0, size ? size - 1 : 0};
+  try {
+    if (dash == 0) {  // suffix: the last N bytes
+      std::uint64_t n = std::stoull(spec.substr(1));
+      if (n == 0 || spec.size() <= 1) return std::nullopt;
+      r.first = n >= size ? 0 : size - n;
+    } else {
+      r.first = std::stoull(spec.substr(0, dash));
+      if (dash + 1 < spec.size()) {
+        r.last = std::min<std::uint64_t>(std::stoull(spec.substr(dash + 1)), r.last);
+      }
+    }
+  } catch (...) {
+    return std::nullopt;
+  }
+  if (r.first >= size || r.first > r.last) {
+    auto bad = text(416, "range not satisfiable\n");
+    bad.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
+    return std::unexpected(std::move(bad));
+  }
+  return r;
+}
+
+// An object's bytes: in memory when small, otherwise its open file.
+struct ObjectBody {
+  std::shared_ptr<const std::string> content;
+  std::optional<ObjectFile> file;
+  std::uint64_t size() const { return content ? content->size() : file->size; }
+};
+
+// The answer for an object found at path, last changed (its channel moved) at
+// modified: validators and type, then 304, 416, 206 or 200.
+HttpResponse object_response(const HttpRequest& req, const Digest& object, const std::string& path,
+                             TimePoint modified, ObjectBody body) {
+  HttpResponse r;
+  r.object = object;
+  const std::string etag = "\"" + object.hex() + "\"";
+  r.headers.emplace_back("Content-Type", content_type(path));
+  r.headers.emplace_back("ETag", etag);
+  r.headers.emplace_back("Last-Modified", http_date(modified));
+  r.headers.emplace_back("Accept-Ranges", "bytes");
+  if (not_modified(req, etag, modified)) {
+    r.status = 304;
+    return r;
+  }
+  const std::uint64_t size = body.size();
+  auto range = parse_range(req.range, size);
+  if (!range) {
+    range.error().object = object;
+    return std::move(range.error());
+  }
+  if (*range) {
+    const auto [first, last] = **range;
+    r.status = 206;
+    r.headers.emplace_back("Content-Range", "bytes " + std::to_string(first) + "-" +
+                                                std::to_string(last) + "/" + std::to_string(size));
+    r.offset = first;
+    r.length = last - first + 1;
+  } else {
+    r.offset = 0;
+    r.length = size;
+  }
+  if (body.content) {
+    r.body = body.content->substr(r.offset, r.length);
+  } else {
+    r.file = std::move(body.file);
+  }
+  return r;
+}
+
 }  // namespace
 
 std::optional<std::string> decode_path(std::string_view raw) {
@@ -116,6 +270,14 @@ struct RequestHandler::CachedSnapshot {
   // "<dir>/by-hash/SHA256/<hex>" for every entry, and every by-hash address
   // the snapshot's Release files list, in any of their hash algorithms.
   std::map<std::string, Digest> by_hash_target;
+
+  // The object an upstream path names: a file of the snapshot, else a
+  // by-hash address.
+  std::optional<Digest> find(const std::string& path) const {
+    if (const auto* e = snapshot.find(path)) return e->sha256;
+    if (auto it = by_hash_target.find(path); it != by_hash_target.end()) return it->second;
+    return std::nullopt;
+  }
 };
 
 RequestHandler::RequestHandler(const Store& store) : store_(store) {}
@@ -168,136 +330,45 @@ std::shared_ptr<const std::string> RequestHandler::small_object(const Digest& id
 
 HttpResponse RequestHandler::handle(const HttpRequest& req) {
   const bool head = req.method == "HEAD";
-  if (req.method != "GET" && !head) {
-    auto r = text(405, "method not allowed\n");
-    r.headers.emplace_back("Allow", "GET, HEAD");
-    return r;
-  }
+  if (req.method != "GET" && !head) return method_not_allowed();
   auto finish = [&](HttpResponse r) {
     r.head = head;
     return r;
   };
-  std::string_view target = req.target;
-  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-  if (target.size() > kMaxTarget) return finish(text(414, "request target too long\n"));
-  if (target.empty() || target[0] != '/') return finish(text(400, "bad request target\n"));
-  auto path = decode_path(target);
-  if (!path) return finish(text(400, "bad request path\n"));
-  if (*path == "/-/health") {
-    auto r = text(200, health ? health() : "{\"status\":\"ok\"}\n");
-    r.headers[0].second = "application/json";
-    return finish(std::move(r));
-  }
-  // /<channel>/<repo>/<upstream path>, every segment non-empty, no dot segments.
-  std::vector<std::string> parts;
-  std::size_t start = 1;
-  while (start <= path->size()) {
-    auto end = path->find('/', start);
-    if (end == std::string::npos) end = path->size();
-    auto seg = path->substr(start, end - start);
-    if (seg.empty() || seg == "." || seg == "..") return finish(text(404, "not found\n"));
-    parts.push_back(std::move(seg));
-    start = end + 1;
-  }
-  if (parts.size() < 3 || !valid_channel_name(parts[0])) return finish(text(404, "not found\n"));
-  std::string rest;
-  for (std::size_t i = 2; i < parts.size(); ++i) rest += (i > 2 ? "/" : "") + parts[i];
-  auto ref = store_.ref_state("channel/" + parts[0] + "/" + parts[1]);
+  auto path = request_path(req.target);
+  if (!path) return finish(std::move(path.error()));
+  if (*path == "/-/health") return finish(health_response(health));
+  auto route = parse_route(*path);
+  if (!route) return finish(text(404, "not found\n"));
+  auto ref = store_.ref_state("channel/" + route->channel + "/" + route->repo);
   if (!ref || !ref->target) return finish(text(404, "not found\n"));
   auto cached = snapshot(*ref->target);
   if (!cached) return finish(text(500, "snapshot unavailable\n"));
-  std::optional<Digest> object;
-  if (const auto* e = cached->snapshot.find(rest)) {
-    object = e->sha256;
-  } else if (auto it = cached->by_hash_target.find(rest); it != cached->by_hash_target.end()) {
-    object = it->second;
-  }
+  auto object = cached->find(route->rest);
   if (!object) return finish(text(404, "not found\n"));
 
-  std::shared_ptr<const std::string> content;
+  // From memory when cached; otherwise opened, and read into the cache when
+  // small enough.
+  ObjectBody body;
   {
     std::lock_guard lk(small_mu_);
-    if (auto it = small_.find(*object); it != small_.end()) content = it->second;
+    if (auto it = small_.find(*object); it != small_.end()) body.content = it->second;
   }
-  std::optional<ObjectFile> opened;
-  if (!content) {
+  if (!body.content) {
     auto f = store_.open_object(*object);
     if (f) {
-      if (f->size <= kSmallObject) content = small_object(*object, *f);
-      if (!content) opened.emplace(std::move(*f));
+      if (f->size <= kSmallObject) body.content = small_object(*object, *f);
+      if (!body.content) body.file.emplace(std::move(*f));
     }
   }
-  if (!content && !opened) {
+  if (!body.content && !body.file) {
     auto r = text(500, "object unavailable\n");
     r.object = object;
     return finish(std::move(r));
   }
-  HttpResponse r;
-  r.object = object;
-  const std::string etag = "\"" + object->hex() + "\"";
   // What a URL answers changes when its channel changes: that is its
   // modification time.
-  const std::string modified = http_date(ref->time);
-  r.headers.emplace_back("Content-Type", content_type(rest));
-  r.headers.emplace_back("ETag", etag);
-  r.headers.emplace_back("Last-Modified", modified);
-  r.headers.emplace_back("Accept-Ranges", "bytes");
-  // Conditional requests: If-None-Match wins over If-Modified-Since.
-  bool not_modified = false;
-  if (!req.if_none_match.empty()) {
-    not_modified = req.if_none_match == etag || req.if_none_match == "*" ||
-                   req.if_none_match.find(etag) != std::string::npos;
-  } else if (!req.if_modified_since.empty()) {
-    auto since = parse_http_date(req.if_modified_since);
-    not_modified = since && ref->time <= *since;
-  }
-  if (not_modified) {
-    r.status = 304;
-    return finish(std::move(r));
-  }
-  const std::uint64_t size = content ? content->size() : opened->size;
-  std::uint64_t first = 0, last = size ? size - 1 : 0;
-  bool ranged = false;
-  if (!req.range.empty() && req.range.starts_with("bytes=") && req.range.find(',') == std::string::npos) {
-    std::string spec = req.range.substr(6);
-    auto dash = spec.find('-');
-    bool ok = dash != std::string::npos;
-    try {
-      if (ok && dash == 0) {  // suffix: the last N bytes
-        std::uint64_t n = std::stoull(spec.substr(1));
-        ok = n > 0 && spec.size() > 1;
-        if (ok) first = n >= size ? 0 : size - n;
-      } else if (ok) {
-        first = std::stoull(spec.substr(0, dash));
-        if (dash + 1 < spec.size()) last = std::min<std::uint64_t>(std::stoull(spec.substr(dash + 1)), size ? size - 1 : 0);
-      }
-    } catch (...) {
-      ok = false;
-    }
-    if (ok && (first >= size || first > last)) {
-      auto bad = text(416, "range not satisfiable\n");
-      bad.object = object;
-      bad.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
-      return finish(std::move(bad));
-    }
-    ranged = ok;
-  }
-  if (ranged) {
-    r.status = 206;
-    r.headers.emplace_back("Content-Range",
-                           "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size));
-    r.offset = first;
-    r.length = last - first + 1;
-  } else {
-    r.offset = 0;
-    r.length = size;
-  }
-  if (content) {
-    r.body = content->substr(r.offset, r.length);
-  } else {
-    r.file = std::move(*opened);
-  }
-  return finish(std::move(r));
+  return finish(object_response(req, *object, route->rest, ref->time, std::move(body)));
 }
 
 }  // namespace airlock::repo

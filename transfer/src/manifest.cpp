@@ -53,6 +53,164 @@ bool has_exactly(const json& obj, std::initializer_list<const char*> fields) {
   return true;
 }
 
+// The manifest's field groups, each checked on its own. The envelope check
+// runs first and guarantees every field below is present, so the group
+// parsers may index the document freely. Each fills its fields of m, in the
+// order of the document, and returns invalid_input naming the first problem
+// it finds; m is then partly filled and parse discards it.
+
+// A JSON object of the supported format with exactly the manifest's fields.
+Status check_envelope(const json& doc) {
+  if (doc.is_discarded() || !doc.is_object()) return bad("not a JSON object");
+  if (!doc.contains("format") || !doc["format"].is_string()) return bad("format is missing");
+  if (doc["format"].get<std::string>() != kBundleFormat) {
+    return bad("unsupported format '" + doc["format"].get<std::string>() + "' (expected " +
+               std::string(kBundleFormat) + ")");
+  }
+  if (!has_exactly(doc, {"format", "stream", "sequence", "previous", "kind", "created", "expires",
+                         "producer", "snapshots", "objects", "archive_size", "volumes", "log"})) {
+    return bad("fields must be exactly format, stream, sequence, previous, kind, created, "
+               "expires, producer, snapshots, objects, archive_size, volumes, log");
+  }
+  return {};
+}
+
+// stream, sequence, kind and previous, and the rules that tie the last three
+// together.
+Status parse_position(const json& doc, Manifest& m) {
+  if (!doc["stream"].is_string() || !valid_stream_name(doc["stream"].get<std::string>())) {
+    return bad("stream must be 1-64 characters of a-z 0-9 . _ -");
+  }
+  m.stream = doc["stream"].get<std::string>();
+  if (!doc["sequence"].is_number_unsigned() || doc["sequence"].get<std::uint64_t>() < 1 ||
+      doc["sequence"].get<std::uint64_t>() > 999999) {
+    return bad("sequence must be an integer from 1 to 999999");
+  }
+  m.sequence = doc["sequence"].get<std::uint64_t>();
+  if (!doc["kind"].is_string() ||
+      (doc["kind"].get<std::string>() != "delta" && doc["kind"].get<std::string>() != "full")) {
+    return bad("kind must be \"delta\" or \"full\"");
+  }
+  m.kind = doc["kind"].get<std::string>();
+  if (!doc["previous"].is_null()) {
+    auto p = digest_field(doc, "previous", "previous");
+    if (!p) return fail(p.error());
+    m.previous = *p;
+  }
+  if ((m.kind == "full" || m.sequence == 1) && m.previous) {
+    return bad("previous must be null for a full bundle or sequence 1");
+  }
+  if (m.kind == "delta" && m.sequence > 1 && !m.previous) {
+    return bad("a delta bundle after sequence 1 must name its previous manifest");
+  }
+  return {};
+}
+
+// created, expires (strictly later) and producer.
+Status parse_origin(const json& doc, Manifest& m) {
+  for (const char* f : {"created", "expires"}) {
+    if (!doc[f].is_string()) return bad(std::string(f) + " must be an RFC 3339 time");
+    auto t = parse_time(doc[f].get<std::string>());
+    if (!t) return bad(std::string(f) + ": " + t.error().message);
+    (std::string(f) == "created" ? m.created : m.expires) = *t;
+  }
+  if (m.expires <= m.created) return bad("expires must be after created");
+  if (!doc["producer"].is_string() || doc["producer"].get<std::string>().size() > 1024) {
+    return bad("producer must be a string of at most 1024 bytes");
+  }
+  m.producer = doc["producer"].get<std::string>();
+  return {};
+}
+
+// Distinct snapshot ids, each with a valid repo name.
+Status parse_snapshots(const json& doc, Manifest& m) {
+  const json& list = doc["snapshots"];
+  if (!list.is_array()) return bad("snapshots must be an array");
+  auto& out = m.snapshots;
+  std::set<Digest> ids;
+  for (const auto& s : list) {
+    if (!has_exactly(s, {"id", "repo"}) || !s["repo"].is_string()) {
+      return bad("each snapshot needs exactly id and repo");
+    }
+    auto id = digest_field(s, "id", "snapshot");
+    if (!id) return fail(id.error());
+    if (!valid_repo_name(s["repo"].get<std::string>())) return bad("snapshot repo name is not valid");
+    if (!ids.insert(*id).second) return bad("snapshot " + id->hex() + " is listed twice");
+    out.push_back({*id, s["repo"].get<std::string>()});
+  }
+  return {};
+}
+
+// Objects sorted by sha256 and unique, none over kMaxObjectSize.
+Status parse_objects(const json& doc, Manifest& m) {
+  const json& list = doc["objects"];
+  if (!list.is_array()) return bad("objects must be an array");
+  auto& out = m.objects;
+  out.reserve(list.size());
+  for (const auto& o : list) {
+    if (!has_exactly(o, {"sha256", "size"})) return bad("each object needs exactly sha256 and size");
+    auto id = digest_field(o, "sha256", "object");
+    if (!id) return fail(id.error());
+    auto size = size_field(o, "size", "object " + id->hex());
+    if (!size) return fail(size.error());
+    if (*size > kMaxObjectSize) return bad("object " + id->hex() + " is larger than 8 GiB");
+    if (!out.empty() && !(out.back().sha256 < *id)) {
+      return bad("objects must be sorted by sha256 and unique (at " + id->hex() + ")");
+    }
+    out.push_back({*id, *size});
+  }
+  return {};
+}
+
+// The size of the tar stream, which the objects (parsed before) determine
+// exactly.
+Status parse_archive_size(const json& doc, Manifest& m) {
+  auto archive_size = size_field(doc, "archive_size", "archive");
+  if (!archive_size) return fail(archive_size.error());
+  m.archive_size = *archive_size;
+  if (m.archive_size != tar_size_for(m.objects)) {
+    return bad("archive_size " + std::to_string(m.archive_size) + " does not match the objects (" +
+               std::to_string(tar_size_for(m.objects)) + ")");
+  }
+  return {};
+}
+
+// 1 to kMaxVolumes volumes named data.000, data.001, ... in order, none empty.
+Status parse_volumes(const json& doc, Manifest& m) {
+  const json& list = doc["volumes"];
+  if (!list.is_array() || list.empty() || list.size() > kMaxVolumes) {
+    return bad("volumes must list 1 to 1000 volumes");
+  }
+  auto& out = m.volumes;
+  for (const auto& v : list) {
+    if (!has_exactly(v, {"name", "size", "sha256"}) || !v["name"].is_string()) {
+      return bad("each volume needs exactly name, size and sha256");
+    }
+    auto expected = volume_name(out.size());
+    if (v["name"].get<std::string>() != expected) {
+      return bad("volume " + std::to_string(out.size()) + " must be named " + expected);
+    }
+    auto size = size_field(v, "size", expected);
+    if (!size) return fail(size.error());
+    if (*size == 0) return bad("volume " + expected + " is empty");
+    auto sha = digest_field(v, "sha256", expected);
+    if (!sha) return fail(sha.error());
+    out.push_back({expected, *size, *sha});
+  }
+  return {};
+}
+
+// The producer's log records, kept as compact JSON text; each must be an object.
+Status parse_log(const json& doc, Manifest& m) {
+  const json& list = doc["log"];
+  if (!list.is_array()) return bad("log must be an array of records");
+  for (const auto& r : list) {
+    if (!r.is_object()) return bad("log must be an array of records");
+  }
+  m.log_json = list.dump();
+  return {};
+}
+
 }  // namespace
 
 bool valid_stream_name(std::string_view stream) {
@@ -125,115 +283,12 @@ std::string Manifest::to_json() const {
 
 Result<Manifest> Manifest::parse(std::string_view text) {
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) return bad("not a JSON object");
-  if (!doc.contains("format") || !doc["format"].is_string()) return bad("format is missing");
-  if (doc["format"].get<std::string>() != kBundleFormat) {
-    return bad("unsupported format '" + doc["format"].get<std::string>() + "' (expected " +
-               std::string(kBundleFormat) + ")");
-  }
-  if (!has_exactly(doc, {"format", "stream", "sequence", "previous", "kind", "created", "expires",
-                         "producer", "snapshots", "objects", "archive_size", "volumes", "log"})) {
-    return bad("fields must be exactly format, stream, sequence, previous, kind, created, "
-               "expires, producer, snapshots, objects, archive_size, volumes, log");
-  }
+  if (auto s = check_envelope(doc); !s) return fail(s.error());
   Manifest m;
-  if (!doc["stream"].is_string() || !valid_stream_name(doc["stream"].get<std::string>())) {
-    return bad("stream must be 1-64 characters of a-z 0-9 . _ -");
+  for (auto group : {parse_position, parse_origin, parse_snapshots, parse_objects,
+                     parse_archive_size, parse_volumes, parse_log}) {
+    if (auto s = group(doc, m); !s) return fail(s.error());
   }
-  m.stream = doc["stream"].get<std::string>();
-  if (!doc["sequence"].is_number_unsigned() || doc["sequence"].get<std::uint64_t>() < 1 ||
-      doc["sequence"].get<std::uint64_t>() > 999999) {
-    return bad("sequence must be an integer from 1 to 999999");
-  }
-  m.sequence = doc["sequence"].get<std::uint64_t>();
-  if (!doc["kind"].is_string() ||
-      (doc["kind"].get<std::string>() != "delta" && doc["kind"].get<std::string>() != "full")) {
-    return bad("kind must be \"delta\" or \"full\"");
-  }
-  m.kind = doc["kind"].get<std::string>();
-  if (!doc["previous"].is_null()) {
-    auto p = digest_field(doc, "previous", "previous");
-    if (!p) return fail(p.error());
-    m.previous = *p;
-  }
-  if ((m.kind == "full" || m.sequence == 1) && m.previous) {
-    return bad("previous must be null for a full bundle or sequence 1");
-  }
-  if (m.kind == "delta" && m.sequence > 1 && !m.previous) {
-    return bad("a delta bundle after sequence 1 must name its previous manifest");
-  }
-  for (const char* f : {"created", "expires"}) {
-    if (!doc[f].is_string()) return bad(std::string(f) + " must be an RFC 3339 time");
-    auto t = parse_time(doc[f].get<std::string>());
-    if (!t) return bad(std::string(f) + ": " + t.error().message);
-    (std::string(f) == "created" ? m.created : m.expires) = *t;
-  }
-  if (m.expires <= m.created) return bad("expires must be after created");
-  if (!doc["producer"].is_string() || doc["producer"].get<std::string>().size() > 1024) {
-    return bad("producer must be a string of at most 1024 bytes");
-  }
-  m.producer = doc["producer"].get<std::string>();
-
-  if (!doc["snapshots"].is_array()) return bad("snapshots must be an array");
-  std::set<Digest> snapshot_ids;
-  for (const auto& s : doc["snapshots"]) {
-    if (!has_exactly(s, {"id", "repo"}) || !s["repo"].is_string()) {
-      return bad("each snapshot needs exactly id and repo");
-    }
-    auto id = digest_field(s, "id", "snapshot");
-    if (!id) return fail(id.error());
-    if (!valid_repo_name(s["repo"].get<std::string>())) return bad("snapshot repo name is not valid");
-    if (!snapshot_ids.insert(*id).second) return bad("snapshot " + id->hex() + " is listed twice");
-    m.snapshots.push_back({*id, s["repo"].get<std::string>()});
-  }
-
-  if (!doc["objects"].is_array()) return bad("objects must be an array");
-  m.objects.reserve(doc["objects"].size());
-  for (const auto& o : doc["objects"]) {
-    if (!has_exactly(o, {"sha256", "size"})) return bad("each object needs exactly sha256 and size");
-    auto id = digest_field(o, "sha256", "object");
-    if (!id) return fail(id.error());
-    auto size = size_field(o, "size", "object " + id->hex());
-    if (!size) return fail(size.error());
-    if (*size > kMaxObjectSize) return bad("object " + id->hex() + " is larger than 8 GiB");
-    if (!m.objects.empty() && !(m.objects.back().sha256 < *id)) {
-      return bad("objects must be sorted by sha256 and unique (at " + id->hex() + ")");
-    }
-    m.objects.push_back({*id, *size});
-  }
-  auto archive_size = size_field(doc, "archive_size", "archive");
-  if (!archive_size) return fail(archive_size.error());
-  m.archive_size = *archive_size;
-  if (m.archive_size != tar_size_for(m.objects)) {
-    return bad("archive_size " + std::to_string(m.archive_size) + " does not match the objects (" +
-               std::to_string(tar_size_for(m.objects)) + ")");
-  }
-
-  if (!doc["volumes"].is_array() || doc["volumes"].empty() ||
-      doc["volumes"].size() > kMaxVolumes) {
-    return bad("volumes must list 1 to 1000 volumes");
-  }
-  for (const auto& v : doc["volumes"]) {
-    if (!has_exactly(v, {"name", "size", "sha256"}) || !v["name"].is_string()) {
-      return bad("each volume needs exactly name, size and sha256");
-    }
-    auto expected = volume_name(m.volumes.size());
-    if (v["name"].get<std::string>() != expected) {
-      return bad("volume " + std::to_string(m.volumes.size()) + " must be named " + expected);
-    }
-    auto size = size_field(v, "size", expected);
-    if (!size) return fail(size.error());
-    if (*size == 0) return bad("volume " + expected + " is empty");
-    auto sha = digest_field(v, "sha256", expected);
-    if (!sha) return fail(sha.error());
-    m.volumes.push_back({expected, *size, *sha});
-  }
-
-  if (!doc["log"].is_array()) return bad("log must be an array of records");
-  for (const auto& r : doc["log"]) {
-    if (!r.is_object()) return bad("log must be an array of records");
-  }
-  m.log_json = doc["log"].dump();
   return m;
 }
 

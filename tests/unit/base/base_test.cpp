@@ -1,10 +1,13 @@
-// base/: time, sizes, files and the Env's composed writes.
+// base/: time, sizes, files, the Env's composed writes and helper programs.
 #include <gtest/gtest.h>
+
+#include <csignal>
 
 #include "airlock/base/cli.h"
 #include "airlock/base/env.h"
 #include "airlock/base/file.h"
 #include "airlock/base/text.h"
+#include "airlock/base/process.h"
 #include "airlock/base/time.h"
 #include "test_support.h"
 
@@ -123,6 +126,68 @@ TEST(Text, CsvCellsCannotStartAFormula) {
   EXPECT_EQ(csv_cell("a,b"), "\"a,b\"");
   EXPECT_EQ(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
   EXPECT_EQ(csv_cell("two\nlines"), "two\\x0alines");
+}
+
+TEST(Process, ReportsExitCodeAndCapturesEachStream) {
+  ProcessOptions options;
+  options.status_fd = 3;
+  options.env = {"AIRLOCK_PROCESS_TEST=from-env"};
+  auto r = run_process(
+      {"sh", "-c", "printf out; printf err >&2; printf \"$AIRLOCK_PROCESS_TEST\" >&3; exit 7"},
+      options);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->exit_code, 7);
+  EXPECT_EQ(r->signal, 0);
+  EXPECT_EQ(r->out, "out");
+  EXPECT_EQ(r->err, "err");
+  EXPECT_EQ(r->status, "from-env");
+  // A path is run as given; stdin is /dev/null, so cat ends at once.
+  auto plain = run_process({"/bin/sh", "-c", "cat; echo done"});
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_EQ(plain->exit_code, 0);
+  EXPECT_EQ(plain->out, "done\n");
+  EXPECT_EQ(plain->status, "");
+}
+
+TEST(Process, ReportsTheSignalThatKilledIt) {
+  auto r = run_process({"sh", "-c", "kill -TERM $$"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->exit_code, -1);
+  EXPECT_EQ(r->signal, SIGTERM);
+}
+
+TEST(Process, KeepsOnlyUpToTheOutputCap) {
+  ProcessOptions options;
+  options.max_output = 10;
+  // More than one pipe buffer, so the child blocks unless the rest is read and dropped.
+  auto r = run_process(
+      {"sh", "-c", "printf 0123456789abcdef; head -c 200000 /dev/zero >&2; exit 1"}, options);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_EQ(r->out, "0123456789");
+  EXPECT_EQ(r->err, std::string(10, '\0'));
+}
+
+TEST(Process, StopsAProgramThatRunsPastTheTimeout) {
+  ProcessOptions options;
+  options.timeout = std::chrono::seconds(1);
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_process({"sh", "-c", "exec sleep 30"}, options);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::limit);
+  EXPECT_EQ(r.error().message, "sh did not finish within 1 s and was stopped");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(Process, RefusesWhatCannotStart) {
+  auto missing = run_process({"airlock-no-such-program-here"});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Code::not_found);
+  EXPECT_EQ(missing.error().message, "airlock-no-such-program-here is not installed (not found)");
+  auto empty = run_process({});
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().code, Code::invalid_input);
+  EXPECT_EQ(empty.error().message, "no program to run");
 }
 
 }  // namespace

@@ -93,6 +93,119 @@ TEST_F(HandlerTest, RangesAndConditionalRequests) {
   EXPECT_EQ(get("/prod/debian/pool/main/h/hello.deb", "", "\"other\"").status, 200);
 }
 
+// The value of a response header, empty when absent.
+std::string header(const HttpResponse& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+TEST_F(HandlerTest, HeadAnswersWithoutBodyAndOtherMethodsAreRefused) {
+  auto r = handler->handle({"HEAD", "/prod/debian/pool/main/h/hello.deb", "", "", ""});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.head);
+  EXPECT_EQ(r.length, deb.size());
+  for (std::string other :
+       {"/prod/debian/missing", "/prod", "/prod/debian/pool/%zz", "/-/health"}) {
+    EXPECT_TRUE(handler->handle({"HEAD", other, "", "", ""}).head) << other;
+  }
+  EXPECT_FALSE(get("/prod/debian/pool/main/h/hello.deb").head);
+  auto post = handler->handle({"POST", "/prod/debian/pool/main/h/hello.deb", "", "", ""});
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(post.body, "method not allowed\n");
+  EXPECT_EQ(header(post, "Allow"), "GET, HEAD");
+  EXPECT_FALSE(post.object);
+}
+
+TEST_F(HandlerTest, HealthAndQueryStrings) {
+  auto ok = get("/-/health");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "{\"status\":\"ok\"}\n");
+  EXPECT_EQ(header(ok, "Content-Type"), "application/json");
+  handler->health = [] { return std::string("{\"log\":\"behind\"}\n"); };
+  EXPECT_EQ(get("/-/health?verbose=1").body, "{\"log\":\"behind\"}\n");
+  // The query is not part of the path.
+  EXPECT_EQ(get("/prod/debian/pool/main/h/hello.deb?x=/../y").body, deb);
+  // Fewer than three segments, or an unknown repo on a known channel.
+  EXPECT_EQ(get("/prod/debian").status, 404);
+  EXPECT_EQ(get("/prod/debian/").status, 404);
+  EXPECT_EQ(get("/prod/ubuntu/pool/main/h/hello.deb").status, 404);
+}
+
+TEST_F(HandlerTest, ObjectHeadersAndConditionalRequestRules) {
+  auto r = get("/prod/debian/pool/main/h/hello.deb");
+  const std::string etag = "\"" + sha256(deb).hex() + "\"";
+  EXPECT_EQ(header(r, "ETag"), etag);
+  EXPECT_EQ(header(r, "Accept-Ranges"), "bytes");
+  EXPECT_EQ(header(r, "Content-Range"), "");
+  EXPECT_EQ(header(get("/prod/debian/dists/bookworm/InRelease"), "Content-Type"),
+            "text/plain; charset=utf-8");
+  const std::string modified = header(r, "Last-Modified");
+  ASSERT_TRUE(modified.ends_with(" GMT")) << modified;
+  auto cond = [&](std::string inm, std::string ims) {
+    return handler->handle({"GET", "/prod/debian/pool/main/h/hello.deb", "", inm, ims});
+  };
+  auto not_modified = cond("", modified);
+  EXPECT_EQ(not_modified.status, 304);
+  EXPECT_EQ(not_modified.body, "");
+  EXPECT_EQ(not_modified.length, 0u);
+  EXPECT_EQ(header(not_modified, "ETag"), etag);
+  EXPECT_EQ(*not_modified.object, sha256(deb));
+  EXPECT_EQ(cond("", "Thu, 01 Jan 1970 00:00:00 GMT").status, 200);
+  EXPECT_EQ(cond("", "yesterday").status, 200);     // unparsable: modified
+  EXPECT_EQ(cond("", modified + "x").status, 200);  // trailing bytes: unparsable
+  EXPECT_EQ(cond("*", "").status, 304);
+  EXPECT_EQ(cond("\"other\", " + etag, "").status, 304);  // one of a list
+  // If-None-Match wins over If-Modified-Since, either way.
+  EXPECT_EQ(cond("\"other\"", modified).status, 200);
+  EXPECT_EQ(cond(etag, "Thu, 01 Jan 1970 00:00:00 GMT").status, 304);
+  // A conditional request that matches is answered before its range.
+  EXPECT_EQ(handler->handle({"GET", "/prod/debian/pool/main/h/hello.deb", "bytes=20000-", etag, ""})
+                .status,
+            304);
+}
+
+TEST_F(HandlerTest, RangeForms) {
+  const std::string target = "/prod/debian/pool/main/h/hello.deb";
+  auto clamped = get(target, "bytes=9000-20000");  // last past the end: up to the end
+  EXPECT_EQ(clamped.status, 206);
+  EXPECT_EQ(clamped.offset, 9000u);
+  EXPECT_EQ(clamped.length, 1000u);
+  EXPECT_EQ(clamped.body, deb.substr(9000));
+  EXPECT_EQ(header(clamped, "Content-Range"), "bytes 9000-9999/10000");
+  auto all = get(target, "bytes=-20000");  // suffix longer than the object: all of it
+  EXPECT_EQ(all.status, 206);
+  EXPECT_EQ(all.offset, 0u);
+  EXPECT_EQ(all.length, 10000u);
+  EXPECT_EQ(header(all, "Content-Range"), "bytes 0-9999/10000");
+  EXPECT_EQ(get(target, "bytes=9999-9999").body, deb.substr(9999));
+  for (std::string bad : {"bytes=10000-", "bytes=5-3", "bytes=20000-30000"}) {
+    auto r = get(target, bad);
+    EXPECT_EQ(r.status, 416) << bad;
+    EXPECT_EQ(r.body, "range not satisfiable\n") << bad;
+    EXPECT_EQ(header(r, "Content-Range"), "bytes */10000") << bad;
+    EXPECT_EQ(*r.object, sha256(deb)) << bad;
+  }
+  // Forms that do not parse are ignored: the whole object, 200.
+  for (std::string ignored : {"bytes=-0", "bytes=-", "bytes=5", "bytes=x-5", "bytes=5-y",
+                              "items=0-1", "bytes=99999999999999999999999-"}) {
+    auto r = get(target, ignored);
+    EXPECT_EQ(r.status, 200) << ignored;
+    EXPECT_EQ(r.offset, 0u) << ignored;
+    EXPECT_EQ(r.length, 10000u) << ignored;
+    EXPECT_EQ(r.body, deb) << ignored;
+    EXPECT_EQ(header(r, "Content-Range"), "") << ignored;
+  }
+  // A range of an object sent from its file.
+  auto big = get("/prod/debian/pool/main/b/big.deb", "bytes=100000-");
+  EXPECT_EQ(big.status, 206);
+  ASSERT_TRUE(big.file);
+  EXPECT_EQ(big.offset, 100000u);
+  EXPECT_EQ(big.length, 100000u);
+  EXPECT_EQ(big.body, "");
+}
+
 TEST_F(HandlerTest, StrictPaths) {
   for (std::string bad : {"/prod/debian/../../etc/passwd", "/prod/debian/pool/../pool/main/h/hello.deb",
                           "/prod/debian//pool/main/h/hello.deb", "/prod/debian/./pool/main/h/hello.deb"}) {

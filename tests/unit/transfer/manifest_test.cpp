@@ -29,6 +29,23 @@ Manifest sample() {
   return m;
 }
 
+// A valid manifest changed by one edit, and the refusal message it must get.
+struct Case {
+  std::function<void(json&)> edit;
+  std::string message;
+};
+
+// What Manifest::parse says about sample() after c.edit; the code must be
+// invalid_input. "(accepted)" when it parses.
+std::string refusal(const Case& c) {
+  auto doc = json::parse(sample().to_json());
+  c.edit(doc);
+  auto r = Manifest::parse(doc.dump());
+  if (r) return "(accepted)";
+  EXPECT_EQ(r.error().code, Code::invalid_input) << c.message;
+  return r.error().message;
+}
+
 TEST(Manifest, RoundTrip) {
   auto m = sample();
   auto text = m.to_json();
@@ -58,11 +75,7 @@ TEST(Manifest, NamesAndSizes) {
 
 // Each edit of a valid manifest and the message that names it.
 TEST(Manifest, RefusesMalformedFields) {
-  auto base = json::parse(sample().to_json());
-  struct Case {
-    std::function<void(json&)> edit;
-    std::string message;
-  } cases[] = {
+  const Case cases[] = {
       {[](json& j) { j["format"] = "airlock-bundle/2"; }, "unsupported format 'airlock-bundle/2'"},
       {[](json& j) { j["extra"] = 1; }, "fields must be exactly"},
       {[](json& j) { j.erase("volumes"); }, "fields must be exactly"},
@@ -89,17 +102,74 @@ TEST(Manifest, RefusesMalformedFields) {
       {[](json& j) { j["log"] = json::array({1}); }, "log must be an array of records"},
   };
   for (const auto& c : cases) {
-    auto doc = base;
-    c.edit(doc);
-    auto r = Manifest::parse(doc.dump());
-    ASSERT_FALSE(r) << c.message;
-    EXPECT_EQ(r.error().code, Code::invalid_input);
-    EXPECT_NE(r.error().message.find(c.message), std::string::npos)
-        << "expected '" << c.message << "' in '" << r.error().message << "'";
+    auto message = refusal(c);
+    EXPECT_NE(message.find(c.message), std::string::npos)
+        << "expected '" << c.message << "' in '" << message << "'";
   }
   EXPECT_FALSE(Manifest::parse("not json"));
   EXPECT_FALSE(Manifest::parse("[]"));
   EXPECT_FALSE(Manifest::parse(""));
+}
+
+// One malformed edit per field group and the whole refusal it gets.
+TEST(Manifest, RefusesMalformedFieldGroupsWithExactMessages) {
+  const std::string bad_hex = Digest::parse("xyz").error().message;
+  const Case cases[] = {
+      {[](json& j) { j.erase("format"); }, "format is missing"},
+      {[](json& j) { j["format"] = 1; }, "format is missing"},
+      {[](json& j) { j["stream"] = 7; }, "stream must be 1-64 characters of a-z 0-9 . _ -"},
+      {[](json& j) { j["sequence"] = 1000000; }, "sequence must be an integer from 1 to 999999"},
+      {[](json& j) { j["sequence"] = "2"; }, "sequence must be an integer from 1 to 999999"},
+      {[](json& j) { j["kind"] = 1; }, "kind must be \"delta\" or \"full\""},
+      {[](json& j) { j["sequence"] = 1; }, "previous must be null for a full bundle or sequence 1"},
+      {[](json& j) { j["previous"] = 5; }, "previous: previous must be a 64-hex-digit string"},
+      {[](json& j) { j["previous"] = "xyz"; }, "previous: previous: " + bad_hex},
+      {[](json& j) { j["created"] = 0; }, "created must be an RFC 3339 time"},
+      {[](json& j) { j["expires"] = "soon"; }, "expires: " + parse_time("soon").error().message},
+      {[](json& j) { j["producer"] = std::string(1025, 'p'); },
+       "producer must be a string of at most 1024 bytes"},
+      {[](json& j) { j["producer"] = nullptr; }, "producer must be a string of at most 1024 bytes"},
+      {[](json& j) { j["snapshots"] = json::object(); }, "snapshots must be an array"},
+      {[](json& j) { j["snapshots"][0].erase("repo"); }, "each snapshot needs exactly id and repo"},
+      {[](json& j) { j["snapshots"][0]["repo"] = 1; }, "each snapshot needs exactly id and repo"},
+      {[](json& j) { j["snapshots"][0]["id"] = "xyz"; }, "snapshot: id: " + bad_hex},
+      {[](json& j) { j["snapshots"][0]["repo"] = ".."; }, "snapshot repo name is not valid"},
+      {[](json& j) { j["objects"] = "none"; }, "objects must be an array"},
+      {[](json& j) { j["objects"][0]["extra"] = 1; }, "each object needs exactly sha256 and size"},
+      {[](json& j) { j["objects"][0]["sha256"] = 3; },
+       "object: sha256 must be a 64-hex-digit string"},
+      {[](json& j) { j["archive_size"] = -1; },
+       "archive: archive_size must be a non-negative integer"},
+      {[](json& j) { j["archive_size"] = 1; }, "archive_size 1 does not match the objects (3072)"},
+      {[](json& j) { j["volumes"] = "data.000"; }, "volumes must list 1 to 1000 volumes"},
+      {[](json& j) { j["volumes"] = json::array_t(1001, json::object()); },
+       "volumes must list 1 to 1000 volumes"},
+      {[](json& j) { j["volumes"][1].erase("sha256"); },
+       "each volume needs exactly name, size and sha256"},
+      {[](json& j) { j["volumes"][0]["name"] = 0; },
+       "each volume needs exactly name, size and sha256"},
+      {[](json& j) { j["volumes"][0]["size"] = "100"; },
+       "data.000: size must be a non-negative integer"},
+      {[](json& j) { j["volumes"][1]["sha256"] = "xyz"; }, "data.001: sha256: " + bad_hex},
+      {[](json& j) { j["log"] = json::object(); }, "log must be an array of records"},
+      {[](json& j) { j["log"] = json::array({json::object(), "x"}); },
+       "log must be an array of records"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(refusal(c), "manifest: " + c.message);
+  for (std::string not_object : {"not json", "[]", "", "42", "{"}) {
+    auto r = Manifest::parse(not_object);
+    ASSERT_FALSE(r) << not_object;
+    EXPECT_EQ(r.error().message, "manifest: not a JSON object") << not_object;
+  }
+  // A full bundle (no previous) and an empty log parse.
+  auto full = json::parse(sample().to_json());
+  full["kind"] = "full";
+  full["previous"] = nullptr;
+  full["log"] = json::array();
+  auto r = Manifest::parse(full.dump());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->previous);
+  EXPECT_EQ(r->log_json, "[]");
 }
 
 TEST(Signatures, RoundTripAndStrictParse) {
