@@ -4,13 +4,30 @@
 
 namespace airlock {
 
-std::string format_time(TimePoint t) {
+namespace {
+
+constexpr const char* kHttpDate = "%a, %d %b %Y %H:%M:%S GMT";
+
+std::string format_utc(TimePoint t, const char* format) {
   std::time_t tt = t.time_since_epoch().count();
   std::tm tm{};
   gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
+}
+
+}  // namespace
+
+std::string format_time(TimePoint t) { return format_utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
+
+std::string format_http_date(TimePoint t) { return format_utc(t, kHttpDate); }
+
+std::optional<TimePoint> parse_http_date(const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), kHttpDate, &tm);
+  if (!end || *end) return std::nullopt;
+  return TimePoint(std::chrono::seconds(timegm(&tm)));
 }
 
 Result<TimePoint> parse_time(std::string_view text) {

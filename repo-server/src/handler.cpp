@@ -18,22 +18,6 @@ constexpr std::uint64_t kSmallObject = 64 * 1024;
 constexpr std::uint64_t kSmallCacheBytes = 64ull << 20;
 constexpr std::uint64_t kMaxRelease = 64ull << 20;
 
-std::string http_date(TimePoint t) {
-  std::time_t tt = t.time_since_epoch().count();
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
-}
-
-std::optional<TimePoint> parse_http_date(const std::string& s) {
-  std::tm tm{};
-  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (!end || *end) return std::nullopt;
-  return TimePoint(std::chrono::seconds(timegm(&tm)));
-}
-
 std::string content_type(std::string_view path) {
   auto ends = [&](std::string_view suffix) { return path.ends_with(suffix); };
   if (ends(".deb") || ends(".udeb")) return "application/vnd.debian.binary-package";
@@ -208,7 +192,7 @@ HttpResponse object_response(const HttpRequest& req, const Digest& object, const
   const std::string etag = "\"" + object.hex() + "\"";
   r.headers.emplace_back("Content-Type", content_type(path));
   r.headers.emplace_back("ETag", etag);
-  r.headers.emplace_back("Last-Modified", http_date(modified));
+  r.headers.emplace_back("Last-Modified", format_http_date(modified));
   r.headers.emplace_back("Accept-Ranges", "bytes");
   if (not_modified(req, etag, modified)) {
     r.status = 304;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,9 @@ namespace airlock {
 using TimePoint = std::chrono::sys_seconds;
 
 std::string format_time(TimePoint t);
+// HTTP's IMF-fixdate: "Sun, 22 Nov 2026 10:51:33 GMT"; parsing accepts only that form.
+std::string format_http_date(TimePoint t);
+std::optional<TimePoint> parse_http_date(const std::string& text);
 // Accepts "YYYY-MM-DDTHH:MM:SSZ" and numeric offsets ("+02:00"), optional
 // fractional seconds (truncated). Anything else is invalid_input.
 Result<TimePoint> parse_time(std::string_view text);
