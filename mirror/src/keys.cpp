@@ -73,9 +73,6 @@ Result<KeyReport> Home::keygen(const std::string& name, const ChangeInfo& who) {
                                          "and not 'log'");
   }
   KeyReport report{name, keys_dir() / (name + ".key"), keys_dir() / (name + ".pub"), {}};
-  if (present(report.key_file)) {
-    return fail(Code::refused, "a key named '" + name + "' exists already (" + report.key_file.string() + ")");
-  }
   auto key = PrivateKey::generate();
   if (!key) return fail(key.error());
   report.keyid = key->public_key().id();
@@ -83,9 +80,16 @@ Result<KeyReport> Home::keygen(const std::string& name, const ChangeInfo& who) {
   rec.update({{"name", name}, {"keyid", report.keyid.hex()}});
   auto change = ledger().begin();
   if (!change) return fail(change.error());
-  // The private key is the commit point, created only where nothing is.
+  // Create-only, checked under the change lock that every keygen of this
+  // home takes. The key is then written atomically (temporary file, rename)
+  // rather than created in place: a process killed between creating the file
+  // and writing it would leave an empty key that no record describes.
+  if (present(report.key_file)) {
+    return fail(Code::refused, "a key named '" + name + "' exists already (" + report.key_file.string() + ")");
+  }
+  // The private key is the commit point.
   std::vector<FileWrite> files{{report.public_file, key->public_key().to_pem(), 0644, false},
-                               {report.key_file, key->to_pem(), 0600, true}};
+                               {report.key_file, key->to_pem(), 0600, false}};
   if (auto s = change->commit_files(std::move(files), {{"keygen", std::move(rec)}}); !s) return fail(s.error());
   return report;
 }

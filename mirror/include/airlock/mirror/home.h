@@ -85,10 +85,11 @@ class Home : public HomeBase {
   Result<MirrorConfig> config() const;
 
   // A new Ed25519 bundle signing key: keys/NAME.pub, then keys/NAME.key
-  // (0600, never replacing a file: the commit point), with a `keygen`
-  // record. invalid_input for a name other than 1-64 of A-Z a-z 0-9 . _ -
-  // (not starting with '.', not "log"); refused when keys/NAME.key exists.
-  // A NAME.pub left without its key by an interrupted keygen is replaced.
+  // (0600, written atomically: the commit point), with a `keygen` record.
+  // invalid_input for a name other than 1-64 of A-Z a-z 0-9 . _ - (not
+  // starting with '.', not "log"); refused when keys/NAME.key exists (checked
+  // under the change lock: an existing key is never replaced). A NAME.pub
+  // left without its key by an interrupted keygen is replaced.
   Result<KeyReport> keygen(const std::string& name, const ChangeInfo& who);
   // A signing key by name (keys/NAME.key) or by path; not_found naming both.
   Result<PrivateKey> load_key(const std::string& name_or_path) const;
