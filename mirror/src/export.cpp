@@ -137,12 +137,10 @@ Result<ExportRequest> bundle_request(const Store& store, const ExportOptions& op
 }  // namespace
 
 Result<StreamState> stream_state(const Store& store, const std::string& stream) {
-  StreamState st;
   auto text = store.get_meta("stream/" + stream);
-  if (!text) {
-    if (text.error().code == Code::not_found) return st;
-    return fail(text.error());
-  }
+  if (!text && text.error().code == Code::not_found) return StreamState{};  // never exported
+  if (!text) return fail(text.error());
+  StreamState st;
   json j = json::parse(*text, nullptr, false);
   const bool ok = j.is_object() && digests_field(j, "manifests", st.manifests) &&
                   digests_field(j, "snapshots", st.snapshots);
