@@ -119,18 +119,80 @@ cli::Command command(std::string name, std::string summary, std::string help, st
   return {std::move(name), std::move(summary), kUsage + std::move(help), std::move(options), std::move(run)};
 }
 
+constexpr const char* kInitHelp =
+    "init\n\nCreates the home: mirror.toml (a commented template to edit), the store, the\n"
+    "transfer log and its signing key keys/log.key. Safe to run again: nothing\n"
+    "that exists is overwritten.\n\nexample:\n  airlock-mirror --home /srv/airlock-low init\n";
+constexpr const char* kKeygenHelp =
+    "keygen NAME\n\nCreates an Ed25519 bundle signing key: keys/NAME.key (mode 0600) and\n"
+    "keys/NAME.pub. Give NAME.pub to the isolated side ('airlock-repo trust add').\n"
+    "An existing key is never replaced. Logged.\n\n"
+    "example:\n  airlock-mirror --home /srv/airlock-low keygen alice\n";
+constexpr const char* kSyncHelp =
+    "sync [REPO...] [--dry-run] [--jobs N]\n\n"
+    "Fetches each repository's signed metadata (InRelease, or Release and\n"
+    "Release.gpg), checks it with gpgv against the configured keyring, refuses\n"
+    "expired or rolled-back metadata, fetches the index files and the selected\n"
+    "pool files (each checked against the SHA-256 in the verified index) and\n"
+    "records one snapshot per repository, logged. Files already in the store are\n"
+    "not fetched again; an unchanged upstream costs one conditional request per\n"
+    "suite. A sync that fails keeps what it verified and resumes next time.\n\n"
+    "examples:\n  airlock-mirror --home /srv/airlock-low sync\n"
+    "  airlock-mirror --home /srv/airlock-low sync debian-security --jobs 16\n"
+    "  airlock-mirror --home /srv/airlock-low sync --dry-run\n";
+constexpr const char* kSnapshotsHelp =
+    "snapshots [REPO] [--json]\n\nLists the recorded snapshots, oldest first.\n\n"
+    "example:\n  airlock-mirror --home /srv/airlock-low snapshots debian-security\n";
+constexpr const char* kDiffHelp =
+    "diff SNAP_A SNAP_B [--json]\n\nPackages added, upgraded, downgraded and removed from snapshot A to B, with\n"
+    "versions. Snapshots are given by id or a unique prefix of at least 6 digits.\n\n"
+    "example:\n  airlock-mirror --home /srv/airlock-low diff 3f2a9c 81b0e4\n";
+constexpr const char* kExportHelp =
+    "export --stream S --out MEDIA [options]\n\n"
+    "Writes the stream's next bundle into MEDIA/airlock-<stream>-<sequence>/: the\n"
+    "newest snapshot of each repository and every object no earlier bundle of the\n"
+    "stream carried (everything with --full), split into volumes, signed by each\n"
+    "--key, with this side's log records since the previous export (this export's\n"
+    "own record travels with the next one). Prints what went out and the package\n"
+    "changes since the previous export: what a second signer reviews before\n"
+    "'airlock-mirror sign'.\n\nexamples:\n"
+    "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/usb --key alice\n"
+    "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/dvd --volume-size 4G --full\n"
+    "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/usb --key alice --expires 14d\n";
+constexpr const char* kSignHelp =
+    "sign --key K BUNDLE_DIR\n       airlock-mirror sign --key PATH BUNDLE_DIR   (no home)\n\n"
+    "Adds your signature to an exported bundle's manifest.sig.json; nothing else\n"
+    "changes. With a threshold of 2 on the isolated side, no single person can\n"
+    "push a bundle in. Read the export's summary (or 'airlock-verify bundle') first.\n"
+    "In a mirror home the co-signature is logged and travels with the stream's\n"
+    "next bundle; without one the key is given by path and nothing is logged.\n\n"
+    "examples:\n  airlock-mirror --home /srv/airlock-low sign --key bob /media/usb/airlock-debian-000042\n"
+    "  airlock-mirror sign --key ~/bob.key /media/usb/airlock-debian-000042\n";
+
+void export_options(Opts& o, Pos&) {
+  o.add_options()("stream", po::value<std::string>(), "stream name")("out", po::value<std::string>(), "media directory")(
+      "full", "carry everything, not only what is new")(
+      "volume-size", po::value<std::string>()->default_value("4G"), "largest volume (K, M, G suffixes)")(
+      "key", po::value<std::vector<std::string>>(), "signing key name or path; repeatable")(
+      "expires", po::value<std::string>()->default_value("30d"), "validity (d, h, m)")(
+      "repo", po::value<std::vector<std::string>>(), "only these repositories; repeatable")(
+      "level", po::value<int>()->default_value(3), "zstd level 1-19");
+  json_option(o);
+}
+
+void sign_options(Opts& o, Pos& p) {
+  o.add_options()("key", po::value<std::string>(), "signing key name (in the home) or path")(
+      "bundle", po::value<std::string>(), "bundle directory");
+  json_option(o);
+  p.add("bundle", 1);
+}
+
 std::vector<cli::Command> commands() {
   return {
       command("init", "init                      create the home: mirror.toml template, store, log, log key",
-              "init\n\nCreates the home: mirror.toml (a commented template to edit), the store, the\n"
-              "transfer log and its signing key keys/log.key. Safe to run again: nothing\n"
-              "that exists is overwritten.\n\nexample:\n  airlock-mirror --home /srv/airlock-low init\n",
-              [](Opts& o, Pos&) { json_option(o); }, init),
+              kInitHelp, [](Opts& o, Pos&) { json_option(o); }, init),
       command("keygen", "keygen NAME               create a bundle signing key keys/NAME.key (+ NAME.pub)",
-              "keygen NAME\n\nCreates an Ed25519 bundle signing key: keys/NAME.key (mode 0600) and\n"
-              "keys/NAME.pub. Give NAME.pub to the isolated side ('airlock-repo trust add').\n"
-              "An existing key is never replaced. Logged.\n\n"
-              "example:\n  airlock-mirror --home /srv/airlock-low keygen alice\n",
+              kKeygenHelp,
               [](Opts& o, Pos& p) {
                 o.add_options()("name", po::value<std::string>(), "key name");
                 json_option(o);
@@ -138,17 +200,7 @@ std::vector<cli::Command> commands() {
               },
               on_home(keygen)),
       command("sync", "sync [REPO...]            fetch and verify upstream metadata and packages, record snapshots",
-              "sync [REPO...] [--dry-run] [--jobs N]\n\n"
-              "Fetches each repository's signed metadata (InRelease, or Release and\n"
-              "Release.gpg), checks it with gpgv against the configured keyring, refuses\n"
-              "expired or rolled-back metadata, fetches the index files and the selected\n"
-              "pool files (each checked against the SHA-256 in the verified index) and\n"
-              "records one snapshot per repository, logged. Files already in the store are\n"
-              "not fetched again; an unchanged upstream costs one conditional request per\n"
-              "suite. A sync that fails keeps what it verified and resumes next time.\n\n"
-              "examples:\n  airlock-mirror --home /srv/airlock-low sync\n"
-              "  airlock-mirror --home /srv/airlock-low sync debian-security --jobs 16\n"
-              "  airlock-mirror --home /srv/airlock-low sync --dry-run\n",
+              kSyncHelp,
               [](Opts& o, Pos& p) {
                 o.add_options()("repo", po::value<std::vector<std::string>>(), "repositories (default: all)")(
                     "dry-run", "show what would be fetched; store nothing")(
@@ -158,8 +210,7 @@ std::vector<cli::Command> commands() {
               },
               on_home(sync)),
       command("snapshots", "snapshots [REPO]          list recorded snapshots",
-              "snapshots [REPO] [--json]\n\nLists the recorded snapshots, oldest first.\n\n"
-              "example:\n  airlock-mirror --home /srv/airlock-low snapshots debian-security\n",
+              kSnapshotsHelp,
               [](Opts& o, Pos& p) {
                 o.add_options()("repo", po::value<std::string>(), "only this repository");
                 json_option(o);
@@ -169,9 +220,7 @@ std::vector<cli::Command> commands() {
                 return emit(inv, h.snapshots(inv.str("repo")), print_snapshots);
               })),
       command("diff", "diff SNAP_A SNAP_B        packages added, upgraded and removed between two snapshots",
-              "diff SNAP_A SNAP_B [--json]\n\nPackages added, upgraded, downgraded and removed from snapshot A to B, with\n"
-              "versions. Snapshots are given by id or a unique prefix of at least 6 digits.\n\n"
-              "example:\n  airlock-mirror --home /srv/airlock-low diff 3f2a9c 81b0e4\n",
+              kDiffHelp,
               [](Opts& o, Pos& p) {
                 o.add_options()("a", po::value<std::string>(), "older snapshot")("b", po::value<std::string>(),
                                                                                  "newer snapshot");
@@ -180,44 +229,9 @@ std::vector<cli::Command> commands() {
               },
               on_home(diff)),
       command("export", "export --stream S --out MEDIA   write the stream's next signed bundle onto MEDIA",
-              "export --stream S --out MEDIA [options]\n\n"
-              "Writes the stream's next bundle into MEDIA/airlock-<stream>-<sequence>/: the\n"
-              "newest snapshot of each repository and every object no earlier bundle of the\n"
-              "stream carried (everything with --full), split into volumes, signed by each\n"
-              "--key, with this side's log records since the previous export (this export's\n"
-              "own record travels with the next one). Prints what went out and the package\n"
-              "changes since the previous export: what a second signer reviews before\n"
-              "'airlock-mirror sign'.\n\nexamples:\n"
-              "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/usb --key alice\n"
-              "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/dvd --volume-size 4G --full\n"
-              "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/usb --key alice --expires 14d\n",
-              [](Opts& o, Pos&) {
-                o.add_options()("stream", po::value<std::string>(), "stream name")(
-                    "out", po::value<std::string>(), "media directory")("full", "carry everything, not only what is new")(
-                    "volume-size", po::value<std::string>()->default_value("4G"), "largest volume (K, M, G suffixes)")(
-                    "key", po::value<std::vector<std::string>>(), "signing key name or path; repeatable")(
-                    "expires", po::value<std::string>()->default_value("30d"), "validity (d, h, m)")(
-                    "repo", po::value<std::vector<std::string>>(), "only these repositories; repeatable")(
-                    "level", po::value<int>()->default_value(3), "zstd level 1-19");
-                json_option(o);
-              },
-              export_bundle),
+              kExportHelp, export_options, export_bundle),
       command("sign", "sign --key K BUNDLE_DIR   add a co-signature to an exported bundle",
-              "sign --key K BUNDLE_DIR\n       airlock-mirror sign --key PATH BUNDLE_DIR   (no home)\n\n"
-              "Adds your signature to an exported bundle's manifest.sig.json; nothing else\n"
-              "changes. With a threshold of 2 on the isolated side, no single person can\n"
-              "push a bundle in. Read the export's summary (or 'airlock-verify bundle') first.\n"
-              "In a mirror home the co-signature is logged and travels with the stream's\n"
-              "next bundle; without one the key is given by path and nothing is logged.\n\n"
-              "examples:\n  airlock-mirror --home /srv/airlock-low sign --key bob /media/usb/airlock-debian-000042\n"
-              "  airlock-mirror sign --key ~/bob.key /media/usb/airlock-debian-000042\n",
-              [](Opts& o, Pos& p) {
-                o.add_options()("key", po::value<std::string>(), "signing key name (in the home) or path")(
-                    "bundle", po::value<std::string>(), "bundle directory");
-                json_option(o);
-                p.add("bundle", 1);
-              },
-              sign),
+              kSignHelp, sign_options, sign),
       log_command("airlock-mirror", [](const Invocation& inv) -> Result<std::unique_ptr<HomeBase>> {
         auto home = Home::open(inv.home);
         if (!home) return fail(home.error());
