@@ -13,7 +13,7 @@
 #include "airlock/formats/compress.h"
 #include "airlock/formats/packages.h"
 #include "airlock/formats/release.h"
-#include "airlock/formats/version.h"
+#include "apt_paths.h"
 #include "airlock/mirror/gpgv.h"
 
 namespace airlock::mirror {
@@ -23,32 +23,9 @@ using json = nlohmann::json;
 namespace {
 
 constexpr std::uint64_t kMaxIndex = 1ull << 30;
+constexpr std::uint64_t kMaxRelease = 64ull << 20;
 constexpr std::size_t kPoolBatchFiles = 4096;
 constexpr std::uint64_t kPoolBatchBytes = 1ull << 30;
-
-bool is_index_of(std::string_view path, std::string_view dir, std::string_view base) {
-  // dir/base, dir/base.gz, dir/base.xz ...
-  if (!path.starts_with(dir)) return false;
-  auto name = path.substr(dir.size());
-  if (name == base) return true;
-  if (!name.starts_with(base) || name.size() <= base.size() || name[base.size()] != '.') return false;
-  auto ext = name.substr(base.size() + 1);
-  return ext == "gz" || ext == "xz" || ext == "bz2" || ext == "lzma" || ext == "zst";
-}
-
-int variant_rank(std::string_view path) {
-  if (path.ends_with(".xz")) return 1;
-  if (path.ends_with(".gz")) return 2;
-  if (path.ends_with(".bz2")) return 3;
-  if (path.ends_with(".lzma")) return 4;
-  if (path.ends_with(".zst")) return 5;
-  return 0;  // uncompressed first
-}
-
-std::string parent(std::string_view path) {
-  auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash));
-}
 
 struct SuiteState {
   std::string suite;
@@ -68,101 +45,60 @@ struct Want {
   bool optional = false;  // an uncompressed index a server may not publish
 };
 
-Result<std::string> read_object(const Store& store, const Digest& id) { return store.read(id, kMaxIndex); }
-
-}  // namespace
-
-Result<std::optional<Snapshot>> latest_snapshot(const Store& store, std::string_view repo, Digest* id) {
-  auto list = store.list_snapshots();
-  if (!list) return fail(list.error());
-  const SnapshotInfo* best = nullptr;
-  for (const auto& s : *list) {
-    if (s.repo == repo) best = &s;  // the list is oldest first
-  }
-  if (!best) return std::optional<Snapshot>{};
-  auto snap = store.get_snapshot(best->id);
-  if (!snap) return fail(snap.error());
-  if (id) *id = best->id;
-  return std::optional<Snapshot>(std::move(*snap));
+// A string member of a JSON object, or "" when absent or not a string.
+std::string text_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-Result<std::vector<PackageVersion>> snapshot_packages(const Store& store, const Snapshot& snapshot) {
-  // One Packages variant per directory, the cheapest to read.
-  std::map<std::string, const SnapshotEntry*> chosen;
-  for (const auto& e : snapshot.entries) {
-    auto dir = parent(e.path);
-    if (!e.path.starts_with("dists/") || dir.find("/binary-") == std::string::npos) continue;
-    if (!is_index_of(e.path, dir + "/", "Packages")) continue;
-    auto& slot = chosen[dir];
-    if (!slot || variant_rank(e.path) < variant_rank(slot->path)) slot = &e;
-  }
-  std::vector<PackageVersion> out;
-  for (const auto& [dir, e] : chosen) {
-    auto bytes = read_object(store, e->sha256);
-    if (!bytes) return fail(bytes.error());
-    auto text = formats::decompress_index(*bytes);
-    if (!text) return fail(text.error().context(e->path));
-    auto records = apt::parse_packages(*text);
-    if (!records) return fail(records.error().context(e->path));
-    for (auto& r : *records) out.push_back({r.package, r.architecture, r.version});
-  }
-  return out;
+// The fetcher's single result, or an error when it broke its contract.
+Result<FetchResult> fetch_one(Fetcher& fetcher, const FetchJob& job) {
+  FetchOptions fo;
+  fo.jobs = 1;
+  auto results = fetcher.fetch({job}, fo);
+  if (results.size() != 1) return fail(Code::io, "the fetcher answered " + job.url + " with no result");
+  if (results[0].error) return fail(*results[0].error);
+  return results[0];
 }
-
-std::vector<PackageChange> diff_packages(const std::vector<PackageVersion>& before,
-                                         const std::vector<PackageVersion>& after) {
-  auto newest = [](const std::vector<PackageVersion>& list) {
-    std::map<std::pair<std::string, std::string>, std::string> m;
-    for (const auto& p : list) {
-      auto& v = m[{p.package, p.architecture}];
-      if (v.empty() || apt::compare_versions(v, p.version) < 0) v = p.version;
-    }
-    return m;
-  };
-  auto a = newest(before), b = newest(after);
-  std::vector<PackageChange> out;
-  for (const auto& [key, version] : b) {
-    auto it = a.find(key);
-    if (it == a.end()) {
-      out.push_back({PackageChange::added, key.first, key.second, "", version});
-    } else if (int c = apt::compare_versions(it->second, version); c != 0) {
-      out.push_back({c < 0 ? PackageChange::upgraded : PackageChange::downgraded, key.first, key.second,
-                     it->second, version});
-    }
-  }
-  for (const auto& [key, version] : a) {
-    if (!b.contains(key)) out.push_back({PackageChange::removed, key.first, key.second, version, ""});
-  }
-  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
-    return std::tie(x.package, x.architecture) < std::tie(y.package, y.architecture);
-  });
-  return out;
-}
-
-namespace {
 
 class AptSync {
  public:
-  AptSync(const RepoConfig& repo, Store& store, TransferLog& log, const SyncOptions& options)
-      : repo_(repo), store_(store), log_(log), opt_(options) {}
+  AptSync(const RepoConfig& repo, Ledger& ledger, const SyncOptions& options)
+      : repo_(repo), ledger_(ledger), store_(ledger.store()), env_(ledger.env()), opt_(options) {}
 
   Result<SyncReport> run();
 
  private:
-  Status load_previous();
   Result<SuiteState> fetch_release(const std::string& suite);
+  Result<std::string> release_text(SuiteState& s);
+  Result<std::string> held_release(SuiteState& s, const SnapshotEntry& held);
+  Result<std::string> detached_release(SuiteState& s);
+  Status check_release(SuiteState& s, const std::string& text);
   Status choose_indices(SuiteState& s);
+  Result<std::vector<Want>> metadata_wants(const std::vector<SuiteState>& suites);
+  Status fetch_metadata(const std::vector<SuiteState>& suites);
+  Status store_direct();
+  Result<std::map<std::string, SnapshotEntry>> select_pool(const std::vector<SuiteState>& suites);
+  Status add_pool_entries(const std::string& index, std::map<std::string, SnapshotEntry>& pool);
+  Result<std::vector<Want>> pool_wants(const std::map<std::string, SnapshotEntry>& pool);
+  Status fetch_pool(std::vector<Want>& wants);
   Result<std::vector<FetchResult>> fetch(std::vector<Want>& wants, const std::string& phase);
   Status store_files(const std::vector<Want>& wants, const std::vector<FetchResult>& results);
   Result<std::string> index_text(const std::string& path, const Digest& id);
+  Result<SyncReport> record_unchanged();
+  Result<SyncReport> record_snapshot();
+  void keep_direct(const std::string& path, const FetchResult& r, const fs::path& file);
   fs::path partial(const Digest& id) const { return opt_.workdir / "partial" / id.hex(); }
+  fs::path scratch() const { return opt_.workdir / "gpg"; }
   std::string url(const std::string& path) const { return repo_.url + "/" + path; }
 
   const RepoConfig& repo_;
+  Ledger& ledger_;
   Store& store_;
-  TransferLog& log_;
+  Env& env_;
   const SyncOptions& opt_;
   std::optional<Snapshot> prev_;
+  Digest prev_id_;
   std::map<std::string, SnapshotEntry> entries_;  // the new snapshot
   std::map<std::string, std::string> release_info_;
   std::vector<std::pair<std::string, std::string>> validators_;  // meta key -> json
@@ -177,110 +113,111 @@ class AptSync {
   SyncReport report_;
 };
 
-Status AptSync::load_previous() {
-  auto prev = latest_snapshot(store_, repo_.name);
-  if (!prev) return fail(prev.error());
-  prev_ = std::move(*prev);
-  return {};
+void AptSync::keep_direct(const std::string& path, const FetchResult& r, const fs::path& file) {
+  dry_files_[r.sha256] = file;
+  entries_[path] = SnapshotEntry{path, r.sha256, r.size};
+  direct_.push_back({path, r.sha256, r.size, file});
 }
 
 Result<SuiteState> AptSync::fetch_release(const std::string& suite) {
   SuiteState s;
   s.suite = suite;
   s.dists = "dists/" + suite + "/";
+  auto text = release_text(s);
+  if (!text) return fail(text.error());
+  if (auto c = check_release(s, *text); !c) return fail(c.error());
+  return s;
+}
+
+// The verified text of the suite's Release: a fresh InRelease, the one held
+// when the upstream answers 304, or Release checked against Release.gpg.
+Result<std::string> AptSync::release_text(SuiteState& s) {
   const std::string inrelease = s.dists + "InRelease";
   const std::string meta_key = "fetch/" + repo_.name + "/" + inrelease;
   const SnapshotEntry* held = prev_ ? prev_->find(inrelease) : nullptr;
-
   FetchJob job;
   job.url = url(inrelease);
-  job.dest = opt_.workdir / "meta" / (suite + ".InRelease");
-  job.max_size = 64ull << 20;
+  job.dest = opt_.workdir / "meta" / (s.suite + ".InRelease");
+  job.max_size = kMaxRelease;
   std::error_code ec;
   fs::remove(job.dest, ec);
-  if (held) {
-    if (auto v = store_.get_meta(meta_key)) {
-      json j = json::parse(*v, nullptr, false);
-      if (j.is_object()) {
-        job.if_none_match = j.value("etag", "");
-        job.if_modified_since = j.value("last_modified", "");
-      }
-    }
+  auto validators = held ? store_.get_meta(meta_key) : Result<std::string>();
+  if (validators && !validators->empty()) {
+    json j = json::parse(*validators, nullptr, false);
+    job.if_none_match = text_field(j, "etag");
+    job.if_modified_since = text_field(j, "last_modified");
   }
+  auto r = fetch_one(*opt_.fetcher, job);
+  if (!r) return fail(r.error());
+  if (r->not_modified && held) return held_release(s, *held);
+  if (r->missing || r->not_modified) return detached_release(s);
+  auto text = gpgv_clearsigned(repo_.keyring, job.dest, scratch());
+  if (!text) return fail(text.error().context(repo_.name + " " + inrelease));
+  keep_direct(inrelease, *r, job.dest);
+  ++report_.metadata_fetched;
+  json v{{"etag", r->etag}, {"last_modified", r->last_modified}};
+  validators_.emplace_back(meta_key, v.dump(-1, ' ', false, json::error_handler_t::replace));
+  return text;
+}
+
+// Unchanged upstream: this suite's files come from the previous snapshot,
+// and its InRelease is verified again.
+Result<std::string> AptSync::held_release(SuiteState& s, const SnapshotEntry& held) {
+  s.changed = false;
+  auto bytes = store_.read(held.sha256, kMaxRelease);
+  if (!bytes) return fail(bytes.error());
+  auto copy = opt_.workdir / "meta" / (s.suite + ".InRelease.held");
+  if (auto w = env_.write_file_atomic(copy, *bytes); !w) return fail(w.error());
+  auto text = gpgv_clearsigned(repo_.keyring, copy, scratch());
+  if (!text) return fail(text.error().context(repo_.name + " " + held.path));
+  for (const auto& e : prev_->entries) {
+    if (e.path.starts_with(s.dists)) entries_[e.path] = e;
+  }
+  return text;
+}
+
+// No InRelease: Release with a detached Release.gpg.
+Result<std::string> AptSync::detached_release(SuiteState& s) {
+  FetchJob rel{url(s.dists + "Release"), opt_.workdir / "meta" / (s.suite + ".Release"), {}, {}, kMaxRelease, {}, {}};
+  FetchJob sig{url(s.dists + "Release.gpg"), opt_.workdir / "meta" / (s.suite + ".Release.gpg"), {}, {}, 1ull << 20,
+               {}, {}};
+  std::error_code ec;
+  fs::remove(rel.dest, ec);
+  fs::remove(sig.dest, ec);
   FetchOptions fo;
   fo.jobs = 1;
-  auto results = opt_.fetcher->fetch({job}, fo);
-  auto& r = results[0];
-  if (r.error) return fail(*r.error);
-
-  std::string release_text;
-  auto scratch = opt_.workdir / "gpg";
-  if (r.not_modified && held) {
-    // Unchanged upstream: this suite's files come from the previous snapshot.
-    s.changed = false;
-    auto bytes = store_.read(held->sha256, 64ull << 20);
-    if (!bytes) return fail(bytes.error());
-    auto copy = opt_.workdir / "meta" / (suite + ".InRelease.held");
-    if (auto w = Env::system().write_file_atomic(copy, *bytes); !w) return fail(w.error());
-    auto text = gpgv_clearsigned(repo_.keyring, copy, scratch);
-    if (!text) return fail(text.error().context(repo_.name + " " + inrelease));
-    release_text = std::move(*text);
-    for (const auto& e : prev_->entries) {
-      if (e.path.starts_with(s.dists)) entries_[e.path] = e;
-    }
-  } else if (r.missing || r.not_modified) {
-    // No InRelease: Release with a detached Release.gpg.
-    FetchJob rel{url(s.dists + "Release"), opt_.workdir / "meta" / (suite + ".Release"), {}, {}, 64ull << 20, {}, {}};
-    FetchJob sig{url(s.dists + "Release.gpg"), opt_.workdir / "meta" / (suite + ".Release.gpg"), {}, {}, 1ull << 20, {}, {}};
-    fs::remove(rel.dest, ec);
-    fs::remove(sig.dest, ec);
-    auto two = opt_.fetcher->fetch({rel, sig}, fo);
-    for (std::size_t i = 0; i < 2; ++i) {
-      if (two[i].error) return fail(*two[i].error);
-      if (two[i].missing) {
-        return fail(Code::refused, repo_.name + ": " + s.dists + " has neither InRelease nor a signed Release");
-      }
-    }
-    if (auto v = gpgv_detached(repo_.keyring, sig.dest, rel.dest, scratch); !v) {
-      return fail(v.error().context(repo_.name + " " + s.dists + "Release"));
-    }
-    auto text = read_file(rel.dest, 64ull << 20);
-    if (!text) return fail(text.error());
-    release_text = *text;
-    for (auto [path, res, dest] : {std::tuple{s.dists + "Release", &two[0], rel.dest},
-                                   std::tuple{s.dists + "Release.gpg", &two[1], sig.dest}}) {
-      dry_files_[res->sha256] = dest;
-      entries_[path] = SnapshotEntry{path, res->sha256, res->size};
-      direct_.push_back({path, res->sha256, res->size, dest});
-    }
-    report_.metadata_fetched += 2;
-  } else {
-    auto text = gpgv_clearsigned(repo_.keyring, job.dest, scratch);
-    if (!text) return fail(text.error().context(repo_.name + " " + inrelease));
-    release_text = std::move(*text);
-    dry_files_[r.sha256] = job.dest;
-    entries_[inrelease] = SnapshotEntry{inrelease, r.sha256, r.size};
-    direct_.push_back({inrelease, r.sha256, r.size, job.dest});
-    ++report_.metadata_fetched;
-    json v{{"etag", r.etag}, {"last_modified", r.last_modified}};
-    validators_.emplace_back(meta_key, v.dump());
+  auto two = opt_.fetcher->fetch({rel, sig}, fo);
+  if (two.size() != 2) return fail(Code::io, "the fetcher answered " + rel.url + " with no result");
+  for (const auto& r : two) {
+    if (r.error) return fail(*r.error);
+    if (r.missing) return fail(Code::refused, repo_.name + ": " + s.dists + " has neither InRelease nor a signed Release");
   }
+  if (auto v = gpgv_detached(repo_.keyring, sig.dest, rel.dest, scratch()); !v) {
+    return fail(v.error().context(repo_.name + " " + s.dists + "Release"));
+  }
+  auto text = read_file(rel.dest, kMaxRelease);
+  if (!text) return fail(text.error());
+  keep_direct(s.dists + "Release", two[0], rel.dest);
+  keep_direct(s.dists + "Release.gpg", two[1], sig.dest);
+  report_.metadata_fetched += 2;
+  return text;
+}
 
-  auto release = apt::parse_release(release_text);
+Status AptSync::check_release(SuiteState& s, const std::string& text) {
+  auto release = apt::parse_release(text);
   if (!release) return fail(release.error().context(repo_.name + " " + s.dists));
   s.release = std::move(*release);
   if (repo_.check_valid_until && s.release.valid_until && opt_.now > *s.release.valid_until) {
-    return fail(Code::refused, repo_.name + ": " + s.dists + " expired at " +
-                                   format_time(*s.release.valid_until) +
+    return fail(Code::refused, repo_.name + ": " + s.dists + " expired at " + format_time(*s.release.valid_until) +
                                    " (Valid-Until); set check_valid_until = false to accept it");
   }
   if (prev_ && s.release.date) {
-    auto it = prev_->release.find(suite + "/Date");
-    if (it != prev_->release.end()) {
+    auto it = prev_->release.find(s.suite + "/Date");
+    auto now_date = s.release.fields.find("Date");
+    if (it != prev_->release.end() && now_date != s.release.fields.end()) {
       auto before = apt::parse_rfc2822(it->second);
       if (before && *s.release.date < *before) {
-        return fail(Code::refused, repo_.name + ": " + s.dists + " is dated " +
-                                       s.release.fields.find("Date")->second +
+        return fail(Code::refused, repo_.name + ": " + s.dists + " is dated " + now_date->second +
                                        ", older than the last snapshot's " + it->second +
                                        " (the upstream went back in time)");
       }
@@ -288,18 +225,17 @@ Result<SuiteState> AptSync::fetch_release(const std::string& suite) {
   }
   for (const char* f : {"Date", "Valid-Until", "Origin", "Label", "Suite", "Codename"}) {
     auto it = s.release.fields.find(f);
-    if (it != s.release.fields.end()) release_info_[suite + "/" + f] = it->second;
+    if (it != s.release.fields.end()) release_info_[s.suite + "/" + f] = it->second;
   }
-  return s;
+  return {};
 }
 
 Status AptSync::choose_indices(SuiteState& s) {
   const auto& rel = s.release;
   for (const auto& comp : repo_.components) {
     // Debian security lists "updates/main" but serves it under "main/".
-    std::vector<std::string> prefixes{comp + "/", "updates/" + comp + "/"};
     std::string prefix;
-    for (const auto& p : prefixes) {
+    for (const auto& p : {comp + "/", "updates/" + comp + "/"}) {
       bool listed = std::any_of(rel.files.begin(), rel.files.end(),
                                 [&](const apt::ReleaseFile& f) { return f.path.starts_with(p); });
       if (listed) {
@@ -333,46 +269,37 @@ Status AptSync::choose_indices(SuiteState& s) {
 }
 
 Result<std::vector<FetchResult>> AptSync::fetch(std::vector<Want>& wants, const std::string& phase) {
-  if (auto s = make_dirs(opt_.workdir / "partial"); !s) return fail(s.error());
+  if (auto s = env_.make_dirs(opt_.workdir / "partial"); !s) return fail(s.error());
   std::vector<FetchJob> jobs;
-  for (const auto& w : wants) {
-    jobs.push_back({w.url, partial(w.sha256), w.sha256, w.size, w.size, {}, {}});
-  }
+  for (const auto& w : wants) jobs.push_back({w.url, partial(w.sha256), w.sha256, w.size, w.size, {}, {}});
   FetchOptions fo;
   fo.jobs = opt_.jobs;
   if (opt_.progress) fo.progress = [&](const FetchProgress& p) { opt_.progress(phase, p); };
   auto results = opt_.fetcher->fetch(jobs, fo);
+  if (results.size() != jobs.size()) return fail(Code::io, "the fetcher lost results of the " + phase + " files");
   // A by-hash address the server lacks: try the canonical path once.
   std::vector<std::size_t> retry;
+  std::vector<FetchJob> again;
   for (std::size_t i = 0; i < wants.size(); ++i) {
-    if (results[i].missing && !wants[i].fallback_url.empty()) retry.push_back(i);
+    if (!results[i].missing || wants[i].fallback_url.empty()) continue;
+    retry.push_back(i);
+    again.push_back({wants[i].fallback_url, partial(wants[i].sha256), wants[i].sha256, wants[i].size, wants[i].size,
+                     {}, {}});
   }
-  if (!retry.empty()) {
-    std::vector<FetchJob> again;
-    for (auto i : retry) {
-      again.push_back({wants[i].fallback_url, partial(wants[i].sha256), wants[i].sha256, wants[i].size,
-                       wants[i].size, {}, {}});
-    }
-    auto more = opt_.fetcher->fetch(again, fo);
-    for (std::size_t k = 0; k < retry.size(); ++k) results[retry[k]] = more[k];
-  }
+  if (retry.empty()) return results;
+  auto more = opt_.fetcher->fetch(again, fo);
+  if (more.size() != again.size()) return fail(Code::io, "the fetcher lost results of the " + phase + " files");
+  for (std::size_t k = 0; k < retry.size(); ++k) results[retry[k]] = more[k];
   return results;
 }
 
 Status AptSync::store_files(const std::vector<Want>& wants, const std::vector<FetchResult>& results) {
   // Verified downloads move into the store; a commit every so many files or
-  // bytes keeps the work of an interrupted sync.
+  // bytes keeps the work of an interrupted sync. Objects only: what records
+  // the sync is its snapshot.
   std::optional<Batch> batch;
   std::size_t files = 0;
   std::uint64_t bytes = 0;
-  auto commit = [&]() -> Status {
-    if (!batch) return {};
-    if (auto s = batch->commit(); !s) return s;
-    batch.reset();
-    files = 0;
-    bytes = 0;
-    return {};
-  };
   for (std::size_t i = 0; i < wants.size(); ++i) {
     const auto& r = results[i];
     if (r.error || r.missing || r.not_modified) continue;
@@ -387,48 +314,33 @@ Status AptSync::store_files(const std::vector<Want>& wants, const std::vector<Fe
     if (!id) return fail(id.error().context(wants[i].path));
     bytes += r.size;
     if (++files >= kPoolBatchFiles || bytes >= kPoolBatchBytes) {
-      if (auto s = commit(); !s) return s;
+      if (auto s = batch->commit(); !s) return s;
+      batch.reset();
+      files = 0;
+      bytes = 0;
     }
   }
-  return commit();
+  return batch ? batch->commit() : Status{};
 }
 
 Result<std::string> AptSync::index_text(const std::string& path, const Digest& id) {
-  std::string bytes;
-  if (auto it = dry_files_.find(id); opt_.dry_run && it != dry_files_.end()) {
-    auto b = read_file(it->second, kMaxIndex);
-    if (!b) return fail(b.error());
-    bytes = std::move(*b);
-  } else {
-    auto b = read_object(store_, id);
-    if (!b) return fail(b.error());
-    bytes = std::move(*b);
-  }
-  auto text = formats::decompress_index(bytes);
+  auto it = dry_files_.find(id);
+  auto bytes = opt_.dry_run && it != dry_files_.end() ? read_file(it->second, kMaxIndex) : store_.read(id, kMaxIndex);
+  if (!bytes) return fail(bytes.error());
+  auto text = formats::decompress_index(*bytes);
   if (!text) return fail(text.error().context(path));
   return text;
 }
 
-Result<SyncReport> AptSync::run() {
-  report_.repo = repo_.name;
-  if (auto s = load_previous(); !s) return fail(s.error());
-  if (auto s = make_dirs(opt_.workdir / "meta"); !s) return fail(s.error());
-
-  std::vector<SuiteState> suites;
-  for (const auto& suite : repo_.suites) {
-    auto s = fetch_release(suite);
-    if (!s) return fail(s.error());
-    if (auto c = choose_indices(*s); !c) return fail(c.error());
-    suites.push_back(std::move(*s));
-  }
-  bool changed = std::any_of(suites.begin(), suites.end(), [](const SuiteState& s) { return s.changed; });
-
-  // Metadata: every index of a changed suite, checked against the signed Release.
+// Every index of a changed suite that the store lacks, as the signed
+// Release lists it.
+Result<std::vector<Want>> AptSync::metadata_wants(const std::vector<SuiteState>& suites) {
   std::vector<Want> meta;
   for (const auto& s : suites) {
     if (!s.changed) continue;
     for (const auto& p : s.index_paths) {
       const auto* f = s.release.find(p);
+      if (!f) return fail(Code::refused, repo_.name + ": " + s.dists + "Release does not list " + p);
       std::string path = s.dists + p;
       entries_[path] = SnapshotEntry{path, f->sha256, f->size};
       auto have = store_.contains(f->sha256);
@@ -442,34 +354,69 @@ Result<SyncReport> AptSync::run() {
       meta.push_back(std::move(w));
     }
   }
-  auto meta_results = fetch(meta, "metadata");
-  if (!meta_results) return fail(meta_results.error());
-  for (std::size_t i = 0; i < meta.size(); ++i) {
-    auto& r = (*meta_results)[i];
-    if (r.missing && meta[i].optional) {
-      entries_.erase(meta[i].path);  // listed, but only compressed variants are published
+  return meta;
+}
+
+Status AptSync::fetch_metadata(const std::vector<SuiteState>& suites) {
+  auto meta = metadata_wants(suites);
+  if (!meta) return fail(meta.error());
+  auto results = fetch(*meta, "metadata");
+  if (!results) return fail(results.error());
+  for (std::size_t i = 0; i < meta->size(); ++i) {
+    const auto& w = (*meta)[i];
+    const auto& r = (*results)[i];
+    if (r.missing && w.optional) {
+      entries_.erase(w.path);  // listed, but only compressed variants are published
       continue;
     }
-    if (r.missing) return fail(Code::refused, repo_.name + ": " + meta[i].url + " is listed in the Release but missing");
+    if (r.missing) return fail(Code::refused, repo_.name + ": " + w.url + " is listed in the Release but missing");
     if (r.error) return fail(*r.error);
     report_.metadata_fetched++;
     report_.bytes_fetched += r.size;
-    dry_files_[meta[i].sha256] = partial(meta[i].sha256);
+    dry_files_[w.sha256] = partial(w.sha256);
   }
-  if (!opt_.dry_run) {
-    if (auto s = store_files(meta, *meta_results); !s) return fail(s.error());
-    // The signed release files themselves.
-    auto batch = store_.begin_batch();
-    if (!batch) return fail(batch.error());
-    for (const auto& d : direct_) {
-      auto fd = open_file(d.file, O_RDONLY);
-      if (!fd) return fail(fd.error());
-      if (auto id = batch->put_fd(fd->get(), d.sha256, d.size); !id) return fail(id.error().context(d.path));
-    }
-    if (auto s = batch->commit(); !s) return fail(s.error());
-  }
+  if (opt_.dry_run) return {};
+  if (auto s = store_files(*meta, *results); !s) return s;
+  return store_direct();
+}
 
-  // Pool files selected from every Packages index (one variant per directory).
+// The signed release files themselves.
+Status AptSync::store_direct() {
+  auto batch = store_.begin_batch();
+  if (!batch) return fail(batch.error());
+  for (const auto& d : direct_) {
+    auto fd = open_file(d.file, O_RDONLY);
+    if (!fd) return fail(fd.error());
+    if (auto id = batch->put_fd(fd->get(), d.sha256, d.size); !id) return fail(id.error().context(d.path));
+  }
+  return batch->commit();
+}
+
+Status AptSync::add_pool_entries(const std::string& index, std::map<std::string, SnapshotEntry>& pool) {
+  auto text = index_text(index, entries_[index].sha256);
+  if (!text) return fail(text.error());
+  auto records = apt::parse_packages(*text);
+  if (!records) return fail(records.error().context(repo_.name + " " + index));
+  for (const auto& rec : *records) {
+    if (!repo_.packages.empty()) {
+      bool match = std::any_of(repo_.packages.begin(), repo_.packages.end(), [&](const std::string& g) {
+        return ::fnmatch(g.c_str(), rec.package.c_str(), 0) == 0;
+      });
+      if (!match) continue;
+    }
+    if (!is_safe_relative_path(rec.filename)) {
+      return fail(Code::refused, repo_.name + ": " + index + " names an unsafe pool path '" + rec.filename + "'");
+    }
+    auto [it, inserted] = pool.emplace(rec.filename, SnapshotEntry{rec.filename, rec.sha256, rec.size});
+    if (!inserted && it->second.sha256 != rec.sha256) {
+      return fail(Code::refused, repo_.name + ": two indices disagree about " + rec.filename);
+    }
+  }
+  return {};
+}
+
+// Pool files selected from every Packages index (one variant per directory).
+Result<std::map<std::string, SnapshotEntry>> AptSync::select_pool(const std::vector<SuiteState>& suites) {
   std::map<std::string, SnapshotEntry> pool;
   for (const auto& s : suites) {
     std::map<std::string, std::string> chosen;  // dir -> path
@@ -480,27 +427,14 @@ Result<SyncReport> AptSync::run() {
       if (slot.empty() || variant_rank(path) < variant_rank(slot)) slot = path;
     }
     for (const auto& [dir, path] : chosen) {
-      auto text = index_text(path, entries_[path].sha256);
-      if (!text) return fail(text.error());
-      auto records = apt::parse_packages(*text);
-      if (!records) return fail(records.error().context(repo_.name + " " + path));
-      for (const auto& rec : *records) {
-        if (!repo_.packages.empty()) {
-          bool match = std::any_of(repo_.packages.begin(), repo_.packages.end(), [&](const std::string& g) {
-            return ::fnmatch(g.c_str(), rec.package.c_str(), 0) == 0;
-          });
-          if (!match) continue;
-        }
-        if (!is_safe_relative_path(rec.filename)) {
-          return fail(Code::refused, repo_.name + ": " + path + " names an unsafe pool path '" + rec.filename + "'");
-        }
-        auto [it, inserted] = pool.emplace(rec.filename, SnapshotEntry{rec.filename, rec.sha256, rec.size});
-        if (!inserted && it->second.sha256 != rec.sha256) {
-          return fail(Code::refused, repo_.name + ": two indices disagree about " + rec.filename);
-        }
-      }
+      if (auto a = add_pool_entries(path, pool); !a) return fail(a.error());
     }
   }
+  return pool;
+}
+
+// Puts the pool into the new snapshot; returns what the store lacks.
+Result<std::vector<Want>> AptSync::pool_wants(const std::map<std::string, SnapshotEntry>& pool) {
   std::vector<Want> wants;
   std::set<Digest> seen;
   for (const auto& [path, e] : pool) {
@@ -512,31 +446,17 @@ Result<SyncReport> AptSync::run() {
     if (*have || !seen.insert(e.sha256).second) continue;
     wants.push_back({path, url(path), "", e.sha256, e.size, false});
   }
-  if (opt_.dry_run) {
-    report_.pool_missing = wants.size();
-    for (const auto& w : wants) report_.bytes_missing += w.size;
-    report_.unchanged = !changed;
-    return report_;
-  }
-  if (!changed) {
-    // Nothing new upstream: keep the current snapshot.
-    Digest id;
-    auto cur = latest_snapshot(store_, repo_.name, &id);
-    if (!cur) return fail(cur.error());
-    report_.unchanged = true;
-    report_.snapshot = id;
-    json rec{{"repo", repo_.name}, {"upstream", repo_.url}, {"snapshot", id.hex()}, {"unchanged", true}};
-    if (auto n = log_.append("sync", rec.dump()); !n) return fail(n.error());
-    if (auto s = log_.sync(); !s) return fail(s.error());
-    return report_;
-  }
-  auto pool_results = fetch(wants, "pool");
-  if (!pool_results) return fail(pool_results.error());
-  if (auto s = store_files(wants, *pool_results); !s) return fail(s.error());
+  return wants;
+}
+
+Status AptSync::fetch_pool(std::vector<Want>& wants) {
+  auto results = fetch(wants, "pool");
+  if (!results) return fail(results.error());
+  if (auto s = store_files(wants, *results); !s) return s;
   std::optional<Error> first;
   std::size_t failed = 0;
   for (std::size_t i = 0; i < wants.size(); ++i) {
-    auto& r = (*pool_results)[i];
+    const auto& r = (*results)[i];
     if (r.error || r.missing) {
       ++failed;
       if (!first) first = r.error ? *r.error : Error{Code::refused, wants[i].url + " is listed in the index but missing"};
@@ -545,13 +465,23 @@ Result<SyncReport> AptSync::run() {
     report_.pool_fetched++;
     report_.bytes_fetched += r.size;
   }
-  if (failed > 0) {
-    return fail(first->code, repo_.name + ": " + std::to_string(failed) + " of " + std::to_string(wants.size()) +
-                                 " pool files failed (" + first->message + "); " +
-                                 std::to_string(wants.size() - failed) +
-                                 " were stored and no snapshot was recorded: run sync again to resume");
-  }
+  if (failed == 0) return {};
+  return fail(first->code, repo_.name + ": " + std::to_string(failed) + " of " + std::to_string(wants.size()) +
+                               " pool files failed (" + first->message + "); " + std::to_string(wants.size() - failed) +
+                               " were stored and no snapshot was recorded: run sync again to resume");
+}
 
+Result<SyncReport> AptSync::record_unchanged() {
+  report_.unchanged = true;
+  report_.snapshot = prev_id_;
+  json rec{{"repo", repo_.name}, {"upstream", repo_.url}, {"snapshot", prev_id_.hex()}, {"unchanged", true},
+           {"operator", opt_.operator_name}};
+  if (auto s = ledger_.record({{"sync", std::move(rec)}}); !s) return fail(s.error());
+  return report_;
+}
+
+// The snapshot and the fetch validators, committed with the `sync` record.
+Result<SyncReport> AptSync::record_snapshot() {
   Snapshot snap;
   snap.repo = repo_.name;
   snap.kind = "apt";
@@ -559,30 +489,62 @@ Result<SyncReport> AptSync::run() {
   snap.synced_at = opt_.now;
   snap.release = release_info_;
   for (auto& [path, e] : entries_) snap.entries.push_back(e);
-  auto batch = store_.begin_batch();
+  auto change = ledger_.begin();
+  if (!change) return fail(change.error());
+  auto batch = change->batch();
   if (!batch) return fail(batch.error());
-  auto id = batch->add_snapshot(snap);
+  auto id = (*batch)->add_snapshot(snap);
   if (!id) return fail(id.error());
-  for (const auto& [key, value] : validators_) batch->set_meta(key, value);
-  if (auto s = batch->commit(); !s) return fail(s.error());
-  report_.snapshot = *id;
+  for (const auto& [key, value] : validators_) (*batch)->set_meta(key, value);
   json rec{{"repo", repo_.name},
            {"upstream", repo_.url},
            {"snapshot", id->hex()},
            {"files", snap.entries.size()},
            {"bytes", snap.total_size()},
            {"fetched_files", report_.metadata_fetched + report_.pool_fetched},
-           {"fetched_bytes", report_.bytes_fetched}};
-  if (auto n = log_.append("sync", rec.dump()); !n) return fail(n.error());
-  if (auto s = log_.sync(); !s) return fail(s.error());
+           {"fetched_bytes", report_.bytes_fetched},
+           {"operator", opt_.operator_name}};
+  if (auto s = change->commit({{"sync", std::move(rec)}}); !s) return fail(s.error());
+  report_.snapshot = *id;
   return report_;
+}
+
+Result<SyncReport> AptSync::run() {
+  report_.repo = repo_.name;
+  report_.dry_run = opt_.dry_run;
+  auto prev = latest_snapshot(store_, repo_.name, &prev_id_);
+  if (!prev) return fail(prev.error());
+  prev_ = std::move(*prev);
+  if (auto s = env_.make_dirs(opt_.workdir / "meta"); !s) return fail(s.error());
+  std::vector<SuiteState> suites;
+  for (const auto& suite : repo_.suites) {
+    auto s = fetch_release(suite);
+    if (!s) return fail(s.error());
+    if (auto c = choose_indices(*s); !c) return fail(c.error());
+    suites.push_back(std::move(*s));
+  }
+  const bool changed = std::any_of(suites.begin(), suites.end(), [](const SuiteState& s) { return s.changed; });
+  if (auto s = fetch_metadata(suites); !s) return fail(s.error());
+  auto pool = select_pool(suites);
+  if (!pool) return fail(pool.error());
+  auto wants = pool_wants(*pool);
+  if (!wants) return fail(wants.error());
+  if (opt_.dry_run) {
+    report_.pool_missing = wants->size();
+    for (const auto& w : *wants) report_.bytes_missing += w.size;
+    report_.unchanged = !changed;
+    return report_;
+  }
+  if (!changed) return record_unchanged();
+  if (auto s = fetch_pool(*wants); !s) return fail(s.error());
+  return record_snapshot();
 }
 
 }  // namespace
 
-Result<SyncReport> sync_apt(const RepoConfig& repo, Store& store, TransferLog& log, const SyncOptions& options) {
+Result<SyncReport> sync_apt(const RepoConfig& repo, Ledger& ledger, const SyncOptions& options) {
   if (!options.fetcher) return fail(Code::invalid_input, "sync needs a fetcher");
-  AptSync sync(repo, store, log, options);
+  AptSync sync(repo, ledger, options);
   return sync.run();
 }
 

@@ -1,171 +1,226 @@
 #include "airlock/mirror/export.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
-namespace airlock::mirror {
-namespace {
+#include "airlock/base/cli.h"
+#include "airlock/base/file.h"
+#include "airlock/base/text.h"
+#include "airlock/mirror/home.h"
 
+namespace airlock::mirror {
+namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct StreamState {
-  std::uint64_t sequence = 0;
-  std::optional<Digest> manifest;
-  std::vector<Digest> manifests;  // every bundle of the stream, oldest first
-  std::uint64_t log_size = 0;     // log records up to the last export
-  std::vector<Digest> snapshots;  // what the last export published
-};
+namespace {
 
-Result<StreamState> load_state(const Store& store, const std::string& stream) {
-  StreamState st;
-  auto text = store.get_meta("stream/" + stream);
-  if (!text) {
-    if (text.error().code == Code::not_found) return st;
-    return fail(text.error());
+std::uint64_t number_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+
+// The digests of a JSON array of hex strings; false when anything else.
+bool digests_field(const json& j, const char* key, std::vector<Digest>& out) {
+  auto it = j.find(key);
+  if (it == j.end()) return true;
+  if (!it->is_array()) return false;
+  for (const auto& v : *it) {
+    if (!v.is_string()) return false;
+    auto d = Digest::parse(v.get<std::string>());
+    if (!d) return false;
+    out.push_back(*d);
   }
-  json j = json::parse(*text, nullptr, false);
-  if (!j.is_object()) return fail(Code::corrupt, "stream state of '" + stream + "' is malformed");
-  st.sequence = j.value("sequence", std::uint64_t{0});
-  st.log_size = j.value("log_size", std::uint64_t{0});
-  for (const auto& m : j.value("manifests", json::array())) {
-    auto d = Digest::parse(m.get<std::string>());
-    if (!d) return fail(Code::corrupt, "stream state of '" + stream + "' is malformed");
-    st.manifests.push_back(*d);
-  }
-  if (!st.manifests.empty()) st.manifest = st.manifests.back();
-  for (const auto& m : j.value("snapshots", json::array())) {
-    auto d = Digest::parse(m.get<std::string>());
-    if (d) st.snapshots.push_back(*d);
-  }
-  return st;
+  return true;
 }
 
 std::string save_state(const StreamState& st) {
   json manifests = json::array(), snaps = json::array();
   for (const auto& m : st.manifests) manifests.push_back(m.hex());
   for (const auto& s : st.snapshots) snaps.push_back(s.hex());
-  return json{{"sequence", st.sequence}, {"manifests", manifests}, {"log_size", st.log_size},
-              {"snapshots", snaps}}
+  return json{{"sequence", st.sequence}, {"manifests", manifests}, {"log_size", st.log_size}, {"snapshots", snaps}}
       .dump();
 }
 
-Result<std::vector<PackageVersion>> packages_of(const Store& store, const std::vector<Digest>& snapshots) {
-  std::vector<PackageVersion> out;
-  for (const auto& id : snapshots) {
-    auto snap = store.get_snapshot(id);
-    if (!snap) return fail(snap.error());
-    auto pkgs = snapshot_packages(store, *snap);
-    if (!pkgs) return fail(pkgs.error());
-    out.insert(out.end(), pkgs->begin(), pkgs->end());
+// The log records [from, to) as a JSON array.
+Result<std::string> log_records(const TransferLog& log, std::uint64_t from, std::uint64_t to) {
+  json records = json::array();
+  for (std::uint64_t n = from; n < to; ++n) {
+    auto line = log.record(n);
+    if (!line) return fail(line.error());
+    json j = json::parse(*line, nullptr, false);
+    if (!j.is_object()) return fail(Code::corrupt, "transfer log record " + std::to_string(n) + " is not a JSON object");
+    records.push_back(std::move(j));
   }
+  return records.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The newest snapshot of each repository (only those named, when any).
+Result<std::vector<Digest>> newest_snapshots(const Store& store, const std::vector<std::string>& repos) {
+  auto list = store.list_snapshots();
+  if (!list) return fail(list.error());
+  std::map<std::string, Digest> newest;
+  for (const auto& s : *list) {
+    if (repos.empty() || std::find(repos.begin(), repos.end(), s.repo) != repos.end()) newest[s.repo] = s.id;
+  }
+  for (const auto& r : repos) {
+    if (!newest.contains(r)) return fail(Code::not_found, "repository '" + r + "' has no snapshot; run sync first");
+  }
+  if (newest.empty()) return fail(Code::not_found, "there is no snapshot to export; run sync first");
+  std::vector<Digest> out;
+  for (const auto& [repo, id] : newest) out.push_back(id);
   return out;
+}
+
+// Every object the stream's earlier bundles carried.
+Result<std::set<Digest>> carried_objects(const Store& store, const StreamState& state) {
+  std::set<Digest> carried;
+  for (const auto& m : state.manifests) {
+    auto raw = store.read(m, kMaxManifestBytes);
+    if (!raw) return fail(raw.error().context("manifest of an earlier bundle"));
+    auto manifest = Manifest::parse(*raw);
+    if (!manifest) return fail(manifest.error());
+    for (const auto& o : manifest->objects) carried.insert(o.sha256);
+  }
+  return carried;
+}
+
+json export_record(const ExportOptions& opt, const ExportResult& r, const std::vector<const PrivateKey*>& keys) {
+  json snaps = json::array(), keyids = json::array();
+  for (const auto& m : r.manifest.snapshots) snaps.push_back({{"repo", m.repo}, {"id", m.id.hex()}});
+  for (const auto* k : keys) keyids.push_back(k->public_key().id().hex());
+  return {{"stream", opt.stream},
+          {"sequence", r.manifest.sequence},
+          {"kind", r.manifest.kind},
+          {"manifest", r.manifest_sha256.hex()},
+          {"bundle", r.dir.filename().string()},
+          {"snapshots", snaps},
+          {"objects", r.manifest.objects.size()},
+          {"bytes", r.manifest.payload_size()},
+          {"volumes", r.manifest.volumes.size()},
+          {"signers", keyids},
+          {"operator", opt.operator_name}};
+}
+
+// The bundle to write, but for its log records.
+Result<ExportRequest> bundle_request(const Store& store, const ExportOptions& opt, const StreamState& state,
+                                     const std::vector<const PrivateKey*>& keys) {
+  auto snapshots = newest_snapshots(store, opt.repos);
+  if (!snapshots) return fail(snapshots.error());
+  ExportRequest req;
+  if (!opt.full) {
+    auto carried = carried_objects(store, state);
+    if (!carried) return fail(carried.error());
+    req.exclude = std::move(*carried);
+  }
+  req.store = &store;
+  req.snapshots = std::move(*snapshots);
+  req.stream = opt.stream;
+  req.sequence = state.sequence + 1;
+  req.previous = state.manifests.empty() ? std::nullopt : std::optional<Digest>(state.manifests.back());
+  req.full = opt.full;
+  req.created = opt.now;
+  req.expires = opt.now + opt.expires;
+  req.producer = escape_invalid_utf8(opt.producer);
+  req.volume_size = opt.volume_size;
+  req.zstd_level = opt.zstd_level;
+  req.keys = keys;
+  req.out_dir = opt.out;
+  req.progress = opt.progress;
+  return req;
 }
 
 }  // namespace
 
-Result<ExportSummary> export_stream(Store& store, TransferLog& log, const ExportOptions& opt) {
+Result<StreamState> stream_state(const Store& store, const std::string& stream) {
+  auto text = store.get_meta("stream/" + stream);
+  if (!text && text.error().code == Code::not_found) return StreamState{};  // never exported
+  if (!text) return fail(text.error());
+  StreamState st;
+  json j = json::parse(*text, nullptr, false);
+  const bool ok = j.is_object() && digests_field(j, "manifests", st.manifests) &&
+                  digests_field(j, "snapshots", st.snapshots);
+  if (!ok) return fail(Code::corrupt, "the state of stream '" + stream + "' is malformed");
+  st.sequence = number_field(j, "sequence");
+  st.log_size = number_field(j, "log_size");
+  return st;
+}
+
+Result<ExportSummary> export_stream(Ledger& ledger, const ExportOptions& opt, const std::vector<const PrivateKey*>& keys) {
   if (!valid_stream_name(opt.stream)) {
     return fail(Code::invalid_input, "stream name '" + opt.stream + "' must be 1-64 characters of a-z 0-9 . _ -");
   }
-  auto state = load_state(store, opt.stream);
+  // The whole export holds the change lock: the stream's state and the log
+  // stay as read until the export is committed.
+  auto change = ledger.begin();
+  if (!change) return fail(change.error());
+  Store& store = ledger.store();
+  auto state = stream_state(store, opt.stream);
   if (!state) return fail(state.error());
-
-  // The newest snapshot of each repository.
-  auto list = store.list_snapshots();
-  if (!list) return fail(list.error());
-  std::map<std::string, SnapshotInfo> newest;
-  for (const auto& s : *list) {
-    if (!opt.repos.empty() && std::find(opt.repos.begin(), opt.repos.end(), s.repo) == opt.repos.end()) continue;
-    newest[s.repo] = s;  // the list is oldest first
-  }
-  for (const auto& r : opt.repos) {
-    if (!newest.contains(r)) return fail(Code::not_found, "repository '" + r + "' has no snapshot; run sync first");
-  }
-  if (newest.empty()) return fail(Code::not_found, "there is no snapshot to export; run sync first");
-
-  // What earlier bundles of this stream carried.
-  std::set<Digest> carried;
-  if (!opt.full) {
-    for (const auto& m : state->manifests) {
-      auto raw = store.read(m, kMaxManifestBytes);
-      if (!raw) return fail(raw.error().context("manifest of an earlier bundle"));
-      auto manifest = Manifest::parse(*raw);
-      if (!manifest) return fail(manifest.error());
-      for (const auto& o : manifest->objects) carried.insert(o.sha256);
-    }
-  }
-
-  // The producer's log records since the last export of this stream.
-  json records = json::array();
-  for (std::uint64_t n = state->log_size; n < log.size(); ++n) {
-    auto line = log.record(n);
-    if (!line) return fail(line.error());
-    records.push_back(json::parse(*line));
-  }
-
-  ExportRequest req;
-  req.store = &store;
-  for (const auto& [repo, info] : newest) req.snapshots.push_back(info.id);
-  req.exclude = std::move(carried);
-  req.stream = opt.stream;
-  req.sequence = state->sequence + 1;
-  req.previous = state->manifest;
-  req.full = opt.full;
-  req.created = opt.now;
-  req.expires = opt.now + opt.expires;
-  req.producer = opt.producer;
-  req.log_json = records.dump();
-  req.volume_size = opt.volume_size;
-  req.zstd_level = opt.zstd_level;
-  req.keys = opt.keys;
-  req.out_dir = opt.out;
-  req.progress = opt.progress;
-  auto result = write_bundle(req);
+  auto req = bundle_request(store, opt, *state, keys);
+  if (!req) return fail(req.error());
+  if (auto s = ledger.log().refresh(); !s) return fail(s.error());
+  // The cut-off: everything logged from here on (this export's own record
+  // first) travels in the stream's next bundle.
+  const std::uint64_t cutoff = ledger.log().size();
+  auto records = log_records(ledger.log(), std::min(state->log_size, cutoff), cutoff);
+  if (!records) return fail(records.error());
+  req->log_json = std::move(*records);
+  req->env = &ledger.env();
+  if (auto s = ledger.env().make_dirs(opt.out); !s) return fail(s.error());
+  auto result = write_bundle(*req);
   if (!result) return fail(result.error());
 
   ExportSummary summary;
   summary.first = state->manifests.empty();
-  auto before = packages_of(store, state->snapshots);
-  auto after = packages_of(store, req.snapshots);
+  auto before = snapshots_packages(store, state->snapshots);
+  auto after = snapshots_packages(store, req->snapshots);
   if (before && after) summary.changes = diff_packages(*before, *after);
 
-  // Remember the manifest bytes and the stream's new head in one commit.
+  // The manifest bytes and the stream's new head, committed with the record.
   auto raw = read_file(result->dir / "manifest.json", kMaxManifestBytes);
   if (!raw) return fail(raw.error());
-  auto batch = store.begin_batch();
+  auto batch = change->batch();
   if (!batch) return fail(batch.error());
-  if (auto id = batch->put_bytes(*raw, result->manifest_sha256); !id) return fail(id.error());
+  if (auto id = (*batch)->put_bytes(*raw, result->manifest_sha256); !id) return fail(id.error());
   StreamState next = *state;
-  next.sequence = req.sequence;
+  next.sequence = req->sequence;
   next.manifests.push_back(result->manifest_sha256);
-  next.snapshots = req.snapshots;
-  next.log_size = log.size() + 1;  // the export record below travels with the next bundle
-  batch->set_meta("stream/" + opt.stream, save_state(next));
-  if (auto s = batch->commit(); !s) return fail(s.error());
-
-  json snaps = json::array();
-  for (const auto& m : result->manifest.snapshots) snaps.push_back({{"repo", m.repo}, {"id", m.id.hex()}});
-  json keyids = json::array();
-  for (const auto* k : opt.keys) keyids.push_back(k->public_key().id().hex());
-  json rec{{"stream", opt.stream},
-           {"sequence", req.sequence},
-           {"kind", result->manifest.kind},
-           {"manifest", result->manifest_sha256.hex()},
-           {"bundle", result->dir.filename().string()},
-           {"snapshots", snaps},
-           {"objects", result->manifest.objects.size()},
-           {"bytes", result->manifest.payload_size()},
-           {"volumes", result->manifest.volumes.size()},
-           {"signers", keyids}};
-  if (auto n = log.append("export", rec.dump()); !n) return fail(n.error());
-  if (opt.log_key) {
-    if (auto c = log.checkpoint(*opt.log_key); !c) return fail(c.error());
-    // The checkpoint record, too, belongs to what the next bundle carries.
-  } else if (auto s = log.sync(); !s) {
-    return fail(s.error());
-  }
+  next.snapshots = req->snapshots;
+  next.log_size = cutoff;
+  (*batch)->set_meta("stream/" + opt.stream, save_state(next));
+  if (auto s = change->commit({{"export", export_record(opt, *result, keys)}}); !s) return fail(s.error());
   summary.bundle = std::move(*result);
   return summary;
+}
+
+Result<ExportSummary> Home::export_stream(const ExportOptions& options) {
+  ExportOptions opt = options;
+  if (opt.keys.empty()) {
+    opt.keys = key_names();
+    if (opt.keys.size() != 1) {
+      return fail(Code::invalid_input, "name the signing key with --key (found " + std::to_string(opt.keys.size()) +
+                                           " in " + keys_dir().string() + ")");
+    }
+  }
+  std::vector<PrivateKey> keys;
+  for (const auto& k : opt.keys) {
+    auto key = load_key(k);
+    if (!key) return fail(key.error());
+    keys.push_back(std::move(*key));
+  }
+  if (opt.producer.empty()) {
+    char host[256] = "unknown";
+    if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
+    opt.producer = "airlock-mirror " + std::string(cli::version()) + " on " + host + " by " + opt.operator_name;
+  }
+  std::vector<const PrivateKey*> signers;
+  for (const auto& k : keys) signers.push_back(&k);
+  return mirror::export_stream(ledger(), opt, signers);
 }
 
 }  // namespace airlock::mirror

@@ -25,6 +25,13 @@ Result<fs::path> usable_keyring(const fs::path& keyring, const fs::path& workdir
   return out;
 }
 
+// gpgv reads a keyring given without a slash from its home directory.
+std::string absolute_name(const fs::path& path) {
+  std::error_code ec;
+  auto abs = fs::absolute(path, ec);
+  return ec ? path.string() : abs.string();
+}
+
 ProcessOptions status_fd3() {
   ProcessOptions o;
   o.status_fd = 3;
@@ -64,7 +71,7 @@ Result<std::string> gpgv_clearsigned(const fs::path& keyring, const fs::path& fi
   std::error_code ec;
   fs::remove(out, ec);
   auto r = run_process({"gpgv", "--homedir", workdir.string(), "--status-fd", "3", "--keyring",
-                        fs::absolute(*ring).string(), "--output", out.string(), file.string()},
+                        absolute_name(*ring), "--output", out.string(), file.string()},
                        status_fd3());
   if (!r) return fail(r.error());
   if (auto s = judge(*r, keyring, file.filename().string()); !s) return fail(s.error());
@@ -80,7 +87,7 @@ Status gpgv_detached(const fs::path& keyring, const fs::path& signature, const f
   auto ring = usable_keyring(keyring, workdir);
   if (!ring) return fail(ring.error());
   auto r = run_process({"gpgv", "--homedir", workdir.string(), "--status-fd", "3", "--keyring",
-                        fs::absolute(*ring).string(), signature.string(), data.string()},
+                        absolute_name(*ring), signature.string(), data.string()},
                        status_fd3());
   if (!r) return fail(r.error());
   return judge(*r, keyring, data.filename().string());

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <iostream>
 
-#include "airlock/repo/import.h"
+#include "airlock/repo/home.h"
 #include "airlock/transfer/bundle.h"
 #include "airlock/base/cli.h"
 #include "bench_util.h"
@@ -185,17 +185,14 @@ int main(int argc, char** argv) {
   auto import_once = [&] {
     fs::remove_all(root / "high");
     return in_child([&] {
-      repo::RepoHome home{root / "high", {}};
-      if (!home.init("bench")) return false;
-      if (!trust.save(home.trust_file())) return false;
-      auto hs = home.open_store();
-      if (!hs) return false;
-      auto hl = home.open_log(**hs);
-      if (!hl) return false;
+      if (!repo::Home::init(root / "high", "bench")) return false;
+      if (!trust.save(root / "high" / "trust.json")) return false;
+      auto home = repo::Home::open(root / "high");
+      if (!home) return false;
       repo::ImportOptions io;
       io.operator_name = "bench";
       io.now = system_now();
-      auto r = repo::import_bundle(home, **hs, **hl, {bundle_dir}, io);
+      auto r = (*home)->import({bundle_dir}, io);
       if (!r) std::cerr << r.error().message << "\n";
       return r.has_value();
     });

@@ -17,12 +17,12 @@ int main(int argc, char** argv) {
     std::cerr << "usage: bench_serve_setup HOME DOCROOT SMALL LARGE\n";
     return 2;
   }
-  repo::RepoHome home{argv[1], {}};
-  if (!home.init("bench")) return 1;
+  if (!repo::Home::init(argv[1], "bench")) return 1;
+  auto home = repo::Home::open(argv[1]);
+  if (!home) return 1;
   fs::path docroot = fs::path(argv[2]) / "prod" / "bench";
   int small = std::stoi(argv[3]), large = std::stoi(argv[4]);
-  auto store = home.open_store().value();
-  auto batch = store->begin_batch().value();
+  auto batch = (*home)->store().begin_batch().value();
   Snapshot snap;
   snap.repo = "bench";
   snap.kind = "files";

@@ -102,7 +102,9 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         # Indices came by hash, as the Release asks.
         self.assertTrue(self.server.gets("/dists/bookworm/main/binary-amd64/by-hash/SHA256/"))
         log = run("log", "show", "--json", home=self.home).stdout.splitlines()
-        self.assertIn('"event":"sync"', log[-1])
+        # The sync record, then the signed checkpoint written after every change.
+        self.assertIn('"event":"sync"', log[-2])
+        self.assertIn('"event":"checkpoint"', log[-1])
         run("log", "verify", home=self.home)
 
     def test_resync_of_unchanged_upstream_costs_one_request(self):

@@ -247,24 +247,34 @@ Result<ExportResult> write_bundle(const ExportRequest& req) {
   return ExportResult{final_dir, std::move(m), sha256(raw), volumes.total()};
 }
 
-Status cosign_bundle(const fs::path& bundle_dir, const PrivateKey& key, Env& env) {
+Result<Cosignature> cosign_manifest(const fs::path& bundle_dir, const PrivateKey& key) {
   auto raw = read_file(bundle_dir / "manifest.json", kMaxManifestBytes);
   if (!raw) return fail(raw.error());
   auto sig_text = read_file(bundle_dir / "manifest.sig.json", kMaxSignaturesBytes);
   if (!sig_text) return fail(sig_text.error());
   auto existing = parse_signatures(*sig_text);
   if (!existing) return fail(existing.error());
+  Cosignature out;
   for (const auto& s : *existing) {
     if (s.keyid == key.public_key().id()) {
       return fail(Code::refused, "bundle is already signed by key " + s.keyid.hex());
     }
+    out.signers.push_back(s.keyid);
   }
   // Co-signers sign what they read: the manifest must be one a reader accepts.
   if (auto m = Manifest::parse(*raw); !m) return fail(m.error());
   std::vector<const PrivateKey*> keys{&key};
   auto sigs = sign_manifest(*raw, keys, std::move(*existing));
   if (!sigs) return fail(sigs.error());
-  return env.write_file_atomic(bundle_dir / "manifest.sig.json", *sigs, 0644);
+  out.signatures_json = std::move(*sigs);
+  out.manifest_sha256 = sha256(*raw);
+  return out;
+}
+
+Status cosign_bundle(const fs::path& bundle_dir, const PrivateKey& key, Env& env) {
+  auto c = cosign_manifest(bundle_dir, key);
+  if (!c) return fail(c.error());
+  return env.write_file_atomic(bundle_dir / "manifest.sig.json", c->signatures_json, 0644);
 }
 
 // ---------------------------------------------------------------------------

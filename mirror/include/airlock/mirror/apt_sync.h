@@ -1,5 +1,6 @@
-// Syncing one apt repository into the store: verified metadata, selected
-// pool files, one immutable snapshot.
+// Syncing one apt repository into a home's store: verified metadata,
+// selected pool files, one immutable snapshot, committed with its `sync`
+// record through the home's ledger.
 #pragma once
 
 #include <filesystem>
@@ -10,22 +11,24 @@
 
 #include "airlock/mirror/config.h"
 #include "airlock/mirror/fetcher.h"
-#include "airlock/store/store.h"
-#include "airlock/transfer/log.h"
+#include "airlock/mirror/packages.h"
+#include "airlock/transfer/ledger.h"
 
 namespace airlock::mirror {
 
 struct SyncOptions {
-  Fetcher* fetcher = nullptr;
+  Fetcher* fetcher = nullptr;  // required; must outlive the call
   int jobs = 8;
   bool dry_run = false;
   TimePoint now{};
   std::filesystem::path workdir;  // scratch space and partial downloads (kept for resume)
+  std::string operator_name;      // written into the `sync` record (any bytes; escaped)
   std::function<void(const std::string& phase, const FetchProgress&)> progress;
 };
 
 struct SyncReport {
   std::string repo;
+  bool dry_run = false;
   bool unchanged = false;           // every suite answered 304: no new snapshot
   std::optional<Digest> snapshot;   // the new (or, unchanged, the current) snapshot
   std::size_t metadata_fetched = 0;
@@ -37,28 +40,12 @@ struct SyncReport {
   std::uint64_t bytes_missing = 0;
 };
 
-// Syncs repo. A sync that fails midway keeps what was verified and stored
-// and records no snapshot; the next run resumes. Writes a `sync` record to
-// log when a snapshot is recorded (or the upstream is unchanged).
-Result<SyncReport> sync_apt(const RepoConfig& repo, Store& store, TransferLog& log,
-                            const SyncOptions& options);
-
-// The latest snapshot of a repository, if any.
-Result<std::optional<Snapshot>> latest_snapshot(const Store& store, std::string_view repo,
-                                                Digest* id = nullptr);
-
-// Every package in a snapshot's Packages indices: (name, architecture) -> version.
-struct PackageVersion {
-  std::string package, architecture, version;
-};
-Result<std::vector<PackageVersion>> snapshot_packages(const Store& store, const Snapshot& snapshot);
-
-struct PackageChange {
-  enum Kind { added, upgraded, downgraded, removed } kind;
-  std::string package, architecture, old_version, new_version;
-};
-// What changed from `before` (may be empty) to `after`, sorted by package.
-std::vector<PackageChange> diff_packages(const std::vector<PackageVersion>& before,
-                                         const std::vector<PackageVersion>& after);
+// Syncs repo into ledger's store. Verified files are stored as they arrive
+// (objects only: a sync that fails midway keeps them, records nothing, and
+// the next run resumes). The new snapshot and the fetch validators are
+// committed in one change with a `sync` record; an unchanged upstream is a
+// `sync` record alone. A dry run stores and records nothing. refused for
+// anything the upstream's signatures or indices do not vouch for.
+Result<SyncReport> sync_apt(const RepoConfig& repo, Ledger& ledger, const SyncOptions& options);
 
 }  // namespace airlock::mirror

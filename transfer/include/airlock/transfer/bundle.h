@@ -60,8 +60,20 @@ struct ExportResult {
 // store. On failure nothing that looks like a complete bundle is left.
 Result<ExportResult> write_bundle(const ExportRequest& request);
 
-// Adds key's signature to an existing bundle's manifest.sig.json (replaced
-// atomically); nothing else changes. refused when key already signed.
+// A co-signature computed but not yet written: what manifest.sig.json is to
+// hold with the new signature added.
+struct Cosignature {
+  std::string signatures_json;  // the new manifest.sig.json contents
+  Digest manifest_sha256;       // of the manifest.json bytes signed
+  std::vector<KeyId> signers;   // key ids that had signed before
+};
+// Reads the bundle's manifest.json and manifest.sig.json and computes the
+// signatures with key's added. Writes nothing. refused when key already
+// signed; the manifest must be one a reader accepts (its errors otherwise).
+Result<Cosignature> cosign_manifest(const std::filesystem::path& bundle_dir, const PrivateKey& key);
+
+// cosign_manifest, then replaces manifest.sig.json atomically with the result;
+// nothing else changes.
 Status cosign_bundle(const std::filesystem::path& bundle_dir, const PrivateKey& key,
                      Env& env = Env::system());
 

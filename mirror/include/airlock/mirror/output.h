@@ -1,0 +1,41 @@
+// How airlock-mirror's results read: each result as JSON (--json) and as
+// text for a terminal, strings from upstream indices and paths escaped. One
+// place for both, so that the program stays an argument adapter and tests
+// check the output without starting a process.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string_view>
+#include <vector>
+
+#include "airlock/mirror/home.h"
+
+namespace airlock::mirror {
+
+nlohmann::json to_json(const InitReport& report);
+void print_init(std::ostream& out, const InitReport& report);
+nlohmann::json to_json(const KeyReport& report);
+void print_key(std::ostream& out, const KeyReport& report);
+
+// The repositories that synced (failures are reported by print_sync_errors).
+nlohmann::json to_json(const std::vector<RepoSync>& results);
+void print_sync(std::ostream& out, const std::vector<RepoSync>& results);
+// "<program>: <error>" on err for each repository that failed; returns the
+// exit code of the last failure, 0 when none failed.
+int print_sync_errors(std::ostream& err, std::string_view program, const std::vector<RepoSync>& results);
+
+nlohmann::json to_json(const std::vector<SnapshotInfo>& snapshots);
+void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapshots);
+
+// The changes, as an array of {change, package, architecture, old, new}.
+nlohmann::json to_json(const DiffReport& report);
+void print_diff(std::ostream& out, const DiffReport& report);
+
+nlohmann::json to_json(const ExportSummary& summary);
+void print_export(std::ostream& out, const ExportSummary& summary);
+
+nlohmann::json to_json(const SignReport& report);
+void print_sign(std::ostream& out, const SignReport& report);
+
+}  // namespace airlock::mirror
