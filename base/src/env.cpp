@@ -48,6 +48,14 @@ Status Env::rename(const fs::path& from, const fs::path& to) {
   return {};
 }
 
+Status Env::link(const fs::path& from, const fs::path& to) {
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    if (errno == EEXIST) return fail(Code::refused, to.string() + " already exists; not overwriting it");
+    return fail_errno("link " + to.string());
+  }
+  return {};
+}
+
 Status Env::remove(const fs::path& path) {
   if (::unlink(path.c_str()) != 0) return fail_errno("remove " + path.string());
   return {};
@@ -99,19 +107,19 @@ Status Env::write_file_atomic(const fs::path& path, std::string_view contents, m
 }
 
 Status Env::write_new_file(const fs::path& path, std::string_view contents, mode_t mode) {
-  std::error_code ec;
-  if (fs::exists(path, ec)) return fail(Code::refused, path.string() + " already exists; not overwriting it");
-  auto fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
-  if (!fd) return fail(fd.error());
-  auto undo = [&](const Error& e) {
-    (void)remove(path);
-    return fail(e);
-  };
-  if (::fchmod(fd->get(), mode) != 0) return undo(fail_errno(path.string()).error());
-  if (auto s = write(fd->get(), contents); !s) return undo(s.error().context(path.string()));
-  if (auto s = sync(fd->get(), path.string()); !s) return undo(s.error());
   auto dir = path.parent_path();
-  return sync_dir(dir.empty() ? fs::path(".") : dir);
+  if (dir.empty()) dir = ".";
+  auto tmp = create_temp(dir, "." + path.filename().string() + ".new-", mode);
+  if (!tmp) return fail(tmp.error());
+  auto written = [&]() -> Status {
+    if (auto s = write(tmp->fd.get(), contents); !s) return fail(s.error().context(path.string()));
+    if (auto s = sync(tmp->fd.get(), path.string()); !s) return s;
+    tmp->fd.reset();
+    return link(tmp->path, path);
+  }();
+  (void)remove(tmp->path);
+  if (!written) return written;
+  return sync_dir(dir);
 }
 
 Result<std::optional<UniqueFd>> Env::lock_file(const fs::path& path, bool wait) {

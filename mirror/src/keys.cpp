@@ -80,16 +80,15 @@ Result<KeyReport> Home::keygen(const std::string& name, const ChangeInfo& who) {
   rec.update({{"name", name}, {"keyid", report.keyid.hex()}});
   auto change = ledger().begin();
   if (!change) return fail(change.error());
-  // Create-only, checked under the change lock that every keygen of this
-  // home takes. The key is then written atomically (temporary file, rename)
-  // rather than created in place: a process killed between creating the file
-  // and writing it would leave an empty key that no record describes.
+  // Checked under the change lock that every keygen of this home takes,
+  // before the public half is written; the key itself is created only if
+  // absent, never replaced.
   if (present(report.key_file)) {
     return fail(Code::refused, "a key named '" + name + "' exists already (" + report.key_file.string() + ")");
   }
   // The private key is the commit point.
   std::vector<FileWrite> files{{report.public_file, key->public_key().to_pem(), 0644, false},
-                               {report.key_file, key->to_pem(), 0600, false}};
+                               {report.key_file, key->to_pem(), 0600, true}};
   if (auto s = change->commit_files(std::move(files), {{"keygen", std::move(rec)}}); !s) return fail(s.error());
   return report;
 }

@@ -10,7 +10,7 @@ namespace airlock::testing {
 namespace fs = std::filesystem;
 
 const std::set<std::string>& durable_ops() {
-  static const std::set<std::string> ops{"open",   "create", "write",   "truncate", "sync",     "rename",
+  static const std::set<std::string> ops{"open",   "create", "write",   "truncate", "sync",     "rename", "link",
                                          "remove", "remove_all", "mkdir", "mkdirs", "chmod", "sync_dir", "sync_fs"};
   return ops;
 }

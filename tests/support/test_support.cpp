@@ -115,6 +115,11 @@ Status FaultEnv::rename(const fs::path& from, const fs::path& to) {
   return Env::rename(from, to);
 }
 
+Status FaultEnv::link(const fs::path& from, const fs::path& to) {
+  if (!hook("link")) return injected("link");
+  return Env::link(from, to);
+}
+
 Status FaultEnv::remove(const fs::path& path) {
   if (!hook("remove")) return injected("remove");
   return Env::remove(path);

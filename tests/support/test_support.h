@@ -62,6 +62,7 @@ class FaultEnv : public Env {
   Status truncate(int fd, std::uint64_t size, std::string_view what) override;
   Status sync(int fd, std::string_view what) override;
   Status rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
+  Status link(const std::filesystem::path& from, const std::filesystem::path& to) override;
   Status remove(const std::filesystem::path& path) override;
   Status remove_all(const std::filesystem::path& path) override;
   Status make_dir(const std::filesystem::path& dir, mode_t mode) override;

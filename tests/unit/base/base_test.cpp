@@ -9,6 +9,7 @@
 #include "airlock/base/text.h"
 #include "airlock/base/process.h"
 #include "airlock/base/time.h"
+#include "crash_points.h"
 #include "test_support.h"
 
 namespace airlock {
@@ -188,6 +189,25 @@ TEST(Process, RefusesWhatCannotStart) {
   ASSERT_FALSE(empty);
   EXPECT_EQ(empty.error().code, Code::invalid_input);
   EXPECT_EQ(empty.error().message, "no program to run");
+}
+
+TEST(Env, ANewFileIsNeverSeenHalfWrittenWhereverTheWriterDies) {
+  testing::TempDir dir;
+  const std::string key(4096, 'k');
+  auto work = [&](Env& env) { (void)env.write_new_file(dir / "new.key", key, 0600); };
+  const auto points = testing::crash_points(work);
+  ASSERT_GE(points.size(), 4u);
+  for (const auto& point : points) {
+    SCOPED_TRACE(testing::describe(point));
+    std::filesystem::remove(dir / "new.key");
+    ASSERT_TRUE(testing::run_killed_at(point, work));
+    if (std::filesystem::exists(dir / "new.key")) {
+      EXPECT_EQ(testing::read_text(dir / "new.key"), key);
+    }
+    // What is left is a temporary file at most, never a second name.
+    ASSERT_TRUE(Env::system().write_new_file(dir / "new.key", key, 0600) ||
+                testing::read_text(dir / "new.key") == key);
+  }
 }
 
 }  // namespace

@@ -48,6 +48,8 @@ class Env {
   // that a later sync finds little left. A hint: never fails.
   virtual void start_writeback(int fd, std::uint64_t offset, std::uint64_t length);
   virtual Status rename(const std::filesystem::path& from, const std::filesystem::path& to);
+  // Gives the file at from a second name to; refused when to exists.
+  virtual Status link(const std::filesystem::path& from, const std::filesystem::path& to);
   // Removes a file; not_found when it is not there.
   virtual Status remove(const std::filesystem::path& path);
   // Removes a directory tree; success when it is not there.
@@ -74,8 +76,9 @@ class Env {
   // it, held until the descriptor closes. With wait false, an empty optional
   // means another process holds it.
   Result<std::optional<UniqueFd>> lock_file(const std::filesystem::path& path, bool wait);
-  // Creates path (which must not exist: refused otherwise) with mode, writes
-  // contents and syncs file and directory. A failure removes the file.
+  // Creates path (which must not exist: refused otherwise) with mode and
+  // contents, atomically: written and synced under a temporary name, then
+  // linked into place, so that path never exists half-written.
   Status write_new_file(const std::filesystem::path& path, std::string_view contents, mode_t mode);
 
   // The process-wide real environment. Thread-safe.
