@@ -16,20 +16,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Opts = po::options_description;
-using Pos = po::positional_options_description;
+using Opts = cli::Options;
+using Pos = cli::Positionals;
 using Run = std::function<int(const Invocation&)>;
 
 constexpr const char* kUsage = "usage: airlock-mirror --home DIR ";
 
 ChangeInfo who() { return {cli::operator_name(), {}, {}}; }
 
-// A result as JSON (--json) or text, a failure as one line; the exit code.
 template <class T, class Print>
 int emit(const Invocation& inv, const Result<T>& result, Print print) {
-  if (!result) return cli::fail(inv, result.error());
-  inv.json() ? cli::print_json(to_json(*result)) : print(std::cout, *result);
-  return 0;
+  return cli::emit(inv, result, print, [](const auto& v) { return to_json(v); });
 }
 
 // Runs body on the opened home.

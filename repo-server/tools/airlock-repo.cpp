@@ -16,8 +16,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Opts = po::options_description;
-using Pos = po::positional_options_description;
+using Opts = cli::Options;
+using Pos = cli::Positionals;
 
 void change_options(Opts& o) {
   o.add_options()("operator", po::value<std::string>(), "who does this (default: login name)")(
@@ -37,14 +37,7 @@ template <class F, class P>
 int with_home(const Invocation& inv, F f, P print) {
   auto home = Home::open(inv.home);
   if (!home) return cli::fail(inv, home.error());
-  auto r = f(**home);
-  if (!r) return cli::fail(inv, r.error());
-  if (inv.json()) {
-    cli::print_json(to_json(*r));
-  } else {
-    print(std::cout, *r);
-  }
-  return 0;
+  return cli::emit(inv, f(**home), print, [](const auto& v) { return to_json(v); });
 }
 
 int init(const Invocation& inv) {

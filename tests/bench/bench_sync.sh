@@ -9,14 +9,8 @@ set -euo pipefail
 mirror="$1"; base="$2"; n="${3:-20000}"
 work="$base/airlock-bench-sync"
 
-need=()
-for p in nginx-light aptly apt-utils gnupg bc xz-utils; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. "$(dirname "$0")/need-packages.sh"
+need_packages nginx-light aptly apt-utils gnupg bc xz-utils
 
 rm -rf "$work"; mkdir -p "$work/upstream"
 nginx_pid=""

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@ namespace airlock::cli {
 
 namespace po = boost::program_options;
 using json = nlohmann::json;
+using Options = po::options_description;
+using Positionals = po::positional_options_description;
 
 // airlock's version, from the build (CMake project VERSION).
 std::string_view version();
@@ -81,6 +84,20 @@ int usage(const Invocation& inv, const std::string& message);
 
 // Prints JSON (indented) on stdout.
 void print_json(const json& value);
+
+// Prints a command's result — as JSON with --json (as_json(value)), else as
+// print(std::cout, value) — or its failure as fail() does. Returns the exit
+// code.
+template <class T, class Print, class AsJson>
+int emit(const Invocation& inv, const Result<T>& result, Print print, AsJson as_json) {
+  if (!result) return fail(inv, result.error());
+  if (inv.json()) {
+    print_json(as_json(*result));
+  } else {
+    print(std::cout, *result);
+  }
+  return 0;
+}
 // "name       value": a name padded to a column (at least one space), then
 // the value, escaped for the terminal.
 void field(std::string_view name, std::string_view value, std::size_t column = 11);
