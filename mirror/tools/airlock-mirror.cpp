@@ -16,8 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Opts = cli::Options;
-using Pos = cli::Positionals;
 using Run = std::function<int(const Invocation&)>;
 
 constexpr const char* kUsage = "usage: airlock-mirror --home DIR ";
@@ -109,9 +107,9 @@ int sign(const Invocation& inv) {
   })(inv);
 }
 
-void json_option(Opts& o) { o.add_options()("json", "print the result as JSON"); }
+void json_option(cli::Options& o) { o.add_options()("json", "print the result as JSON"); }
 
-cli::Command command(std::string name, std::string summary, std::string help, std::function<void(Opts&, Pos&)> options,
+cli::Command command(std::string name, std::string summary, std::string help, std::function<void(cli::Options&, cli::Positionals&)> options,
                      Run run) {
   return {std::move(name), std::move(summary), kUsage + std::move(help), std::move(options), std::move(run)};
 }
@@ -166,7 +164,7 @@ constexpr const char* kSignHelp =
     "examples:\n  airlock-mirror --home /srv/airlock-low sign --key bob /media/usb/airlock-debian-000042\n"
     "  airlock-mirror sign --key ~/bob.key /media/usb/airlock-debian-000042\n";
 
-void export_options(Opts& o, Pos&) {
+void export_options(cli::Options& o, cli::Positionals&) {
   o.add_options()("stream", po::value<std::string>(), "stream name")("out", po::value<std::string>(), "media directory")(
       "full", "carry everything, not only what is new")(
       "volume-size", po::value<std::string>()->default_value("4G"), "largest volume (K, M, G suffixes)")(
@@ -177,7 +175,7 @@ void export_options(Opts& o, Pos&) {
   json_option(o);
 }
 
-void sign_options(Opts& o, Pos& p) {
+void sign_options(cli::Options& o, cli::Positionals& p) {
   o.add_options()("key", po::value<std::string>(), "signing key name (in the home) or path")(
       "bundle", po::value<std::string>(), "bundle directory");
   json_option(o);
@@ -187,10 +185,10 @@ void sign_options(Opts& o, Pos& p) {
 std::vector<cli::Command> commands() {
   return {
       command("init", "init                      create the home: mirror.toml template, store, log, log key",
-              kInitHelp, [](Opts& o, Pos&) { json_option(o); }, init),
+              kInitHelp, [](cli::Options& o, cli::Positionals&) { json_option(o); }, init),
       command("keygen", "keygen NAME               create a bundle signing key keys/NAME.key (+ NAME.pub)",
               kKeygenHelp,
-              [](Opts& o, Pos& p) {
+              [](cli::Options& o, cli::Positionals& p) {
                 o.add_options()("name", po::value<std::string>(), "key name");
                 json_option(o);
                 p.add("name", 1);
@@ -198,7 +196,7 @@ std::vector<cli::Command> commands() {
               on_home(keygen)),
       command("sync", "sync [REPO...]            fetch and verify upstream metadata and packages, record snapshots",
               kSyncHelp,
-              [](Opts& o, Pos& p) {
+              [](cli::Options& o, cli::Positionals& p) {
                 o.add_options()("repo", po::value<std::vector<std::string>>(), "repositories (default: all)")(
                     "dry-run", "show what would be fetched; store nothing")(
                     "jobs", po::value<int>()->default_value(8), "parallel downloads");
@@ -208,7 +206,7 @@ std::vector<cli::Command> commands() {
               on_home(sync)),
       command("snapshots", "snapshots [REPO]          list recorded snapshots",
               kSnapshotsHelp,
-              [](Opts& o, Pos& p) {
+              [](cli::Options& o, cli::Positionals& p) {
                 o.add_options()("repo", po::value<std::string>(), "only this repository");
                 json_option(o);
                 p.add("repo", 1);
@@ -218,7 +216,7 @@ std::vector<cli::Command> commands() {
               })),
       command("diff", "diff SNAP_A SNAP_B        packages added, upgraded and removed between two snapshots",
               kDiffHelp,
-              [](Opts& o, Pos& p) {
+              [](cli::Options& o, cli::Positionals& p) {
                 o.add_options()("a", po::value<std::string>(), "older snapshot")("b", po::value<std::string>(),
                                                                                  "newer snapshot");
                 json_option(o);
@@ -229,11 +227,7 @@ std::vector<cli::Command> commands() {
               kExportHelp, export_options, export_bundle),
       command("sign", "sign --key K BUNDLE_DIR   add a co-signature to an exported bundle",
               kSignHelp, sign_options, sign),
-      log_command("airlock-mirror", [](const Invocation& inv) -> Result<std::unique_ptr<HomeBase>> {
-        auto home = Home::open(inv.home);
-        if (!home) return fail(home.error());
-        return std::unique_ptr<HomeBase>(std::move(*home));
-      }),
+      log_command<Home>("airlock-mirror"),
   };
 }
 

@@ -16,10 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Opts = cli::Options;
-using Pos = cli::Positionals;
-
-void change_options(Opts& o) {
+void change_options(cli::Options& o) {
   o.add_options()("operator", po::value<std::string>(), "who does this (default: login name)")(
       "reason", po::value<std::string>(), "why")("change-ref", po::value<std::string>(), "change ticket");
 }
@@ -152,7 +149,7 @@ std::string serve_help() {
 }
 
 cli::Command command(std::string name, std::string summary, std::string help,
-                     std::function<void(Opts&, Pos&)> options, std::function<int(const Invocation&)> run) {
+                     std::function<void(cli::Options&, cli::Positionals&)> options, std::function<int(const Invocation&)> run) {
   return {std::move(name), std::move(summary), std::move(help), std::move(options), std::move(run)};
 }
 
@@ -173,7 +170,7 @@ cli::Command trust_command() {
               "in). Every change is logged with a checkpoint.\n\nexamples:\n"
               "  airlock-repo --home /srv/airlock trust add alice.pub --name alice\n"
               "  airlock-repo --home /srv/airlock trust threshold 2 --reason \"two-person rule\"\n",
-          [](Opts& o, Pos& p) {
+          [](cli::Options& o, cli::Positionals& p) {
             o.add_options()("action", po::value<std::string>(), "add, list, remove, threshold")(
                 "arg", po::value<std::string>(), "PUB, KEYID or N")("name", po::value<std::string>(), "key name")(
                 "not-before", po::value<std::string>(), "valid from (RFC 3339)")(
@@ -199,7 +196,7 @@ cli::Command import_command() {
               "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000042 --publish test\n"
               "  airlock-repo --home /srv/airlock import /media/disc1/airlock-debian-000043 /media/disc2 --media-label \"DVD 43\"\n"
               "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000044 --scan-cmd \"clamscan --no-summary {}\"\n",
-          [](Opts& o, Pos& p) {
+          [](cli::Options& o, cli::Positionals& p) {
             o.add_options()("dirs", po::value<std::vector<std::string>>(), "bundle directory, then volume directories")(
                 "media-label", po::value<std::string>(), "label of the media it came on")(
                 "publish", po::value<std::string>(), "publish the bundle's snapshots to this channel")(
@@ -214,14 +211,14 @@ cli::Command import_command() {
 cli::Command snapshots_command() {
   return command("snapshots", "snapshots                            snapshots in the store",
           kUsage + "snapshots [--json]\n\nThe snapshots imported so far, oldest first.\n\nexample:\n  airlock-repo --home /srv/airlock snapshots\n",
-          [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); },
+          [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); },
           [](const Invocation& inv) { return with_home(inv, [](Home& x) { return x.snapshots(); }, print_snapshots); });
 }
 
 cli::Command channels_command() {
   return command("channels", "channels                             what each channel serves",
           kUsage + "channels [--json]\n\nWhat each channel serves: channel, repository, snapshot.\n\nexample:\n  airlock-repo --home /srv/airlock channels --json\n",
-          [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); },
+          [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); },
           [](const Invocation& inv) { return with_home(inv, [](Home& x) { return x.channels(); }, print_channels); });
 }
 
@@ -231,7 +228,7 @@ cli::Command publish_command() {
               "Points channel CH's REPO at SNAPSHOT (an id or a unique prefix of 6 or more\n"
               "digits). Hosts see it on their next request; the change is logged.\n\nexample:\n"
               "  airlock-repo --home /srv/airlock publish debian 3f2a9c --channel test\n",
-          [](Opts& o, Pos& p) {
+          [](cli::Options& o, cli::Positionals& p) {
             o.add_options()("repo", po::value<std::string>(), "repository")(
                 "snapshot", po::value<std::string>(), "snapshot")("channel", po::value<std::string>(), "channel")(
                 "json", "print JSON");
@@ -252,7 +249,7 @@ cli::Command promote_command() {
               "Copies channel FROM's snapshots (all repositories, or the ones named) to TO:\n"
               "what was tested becomes what production hosts get.\n\nexample:\n"
               "  airlock-repo --home /srv/airlock promote test prod --reason \"tested\" --change-ref CHG-1234\n",
-          [](Opts& o, Pos& p) {
+          [](cli::Options& o, cli::Positionals& p) {
             o.add_options()("from", po::value<std::string>(), "source channel")(
                 "to", po::value<std::string>(), "target channel")(
                 "repos", po::value<std::vector<std::string>>(), "repositories")("json", "print JSON");
@@ -273,7 +270,7 @@ cli::Command rollback_command() {
               "Moves channel CH (all repositories, or the ones named) one step back in its\n"
               "history: hosts get the previous snapshot again on their next update.\n\nexample:\n"
               "  airlock-repo --home /srv/airlock rollback prod --reason \"regression\" --change-ref INC-77\n",
-          [](Opts& o, Pos& p) {
+          [](cli::Options& o, cli::Positionals& p) {
             o.add_options()("channel", po::value<std::string>(), "channel")(
                 "repos", po::value<std::vector<std::string>>(), "repositories")("json", "print JSON");
             change_options(o);
@@ -289,7 +286,7 @@ cli::Command rollback_command() {
 
 cli::Command serve_command() {
   return command("serve", "serve [--listen 127.0.0.1:8080]      serve channels to apt hosts over HTTP", serve_help(),
-          [](Opts& o, Pos&) {
+          [](cli::Options& o, cli::Positionals&) {
             o.add_options()("listen", po::value<std::string>(), "address and port (default 127.0.0.1:8080)")(
                 "threads", po::value<int>(), "worker threads (default: one per core)")(
                 "idle-timeout", po::value<int>(), "seconds before an idle connection closes (default 30)");
@@ -301,27 +298,21 @@ cli::Command scrub_command() {
   return command("scrub", "scrub                                re-hash every object in the store",
           kUsage + "scrub [--json]\n\nRe-hashes every object in the store and reports missing or corrupt ones\n"
               "(expected and actual SHA-256). Exit 3 when anything is wrong. Logged.\n\nexample:\n  airlock-repo --home /srv/airlock scrub\n",
-          [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); change_options(o); }, scrub);
+          [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); change_options(o); }, scrub);
 }
 
 cli::Command status_command() {
   return command("status", "status                               streams, channels, store size, log head",
           kUsage + "status [--json]\n\nThe last import of each stream, what each channel serves, the store's size\n"
               "and the log's head.\n\nexample:\n  airlock-repo --home /srv/airlock status --json\n",
-          [](Opts& o, Pos&) { o.add_options()("json", "print JSON"); },
+          [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); },
           [](const Invocation& inv) { return with_home(inv, [](Home& x) { return x.status(); }, print_status); });
 }
 
-cli::Command home_log_command() {
-  return log_command("airlock-repo", [](const Invocation& inv) -> Result<std::unique_ptr<HomeBase>> {
-    auto home = Home::open(inv.home);
-    if (!home) return fail(home.error());
-    return std::unique_ptr<HomeBase>(std::move(*home));
-  });
-}
-
 std::vector<cli::Command> commands() {
-  return {init_command(), trust_command(), import_command(), snapshots_command(), channels_command(), publish_command(), promote_command(), rollback_command(), serve_command(), scrub_command(), status_command(), home_log_command()};
+  return {init_command(),     trust_command(),    import_command(), snapshots_command(),
+          channels_command(), publish_command(),  promote_command(), rollback_command(),
+          serve_command(),    scrub_command(),    status_command(),  log_command<Home>("airlock-repo")};
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ build="$1"; base="$2"
 work="$base/airlock-bench-serve"
 duration="${BENCH_SECONDS:-10}"
 
-. "$(dirname "$0")/need-packages.sh"
+. "$(dirname "$0")/lib.sh"
 need_packages nginx-light wrk
 rm -rf "$work"; mkdir -p "$work"
 pids=()
@@ -19,22 +19,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 "$build/tests/bench/bench_serve_setup" "$work/home" "$work/www" 1000 100
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 nport=$(free_port)
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 2;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-daemon off;
-events { worker_connections 1024; }
-http {
-  access_log $work/access.log;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 10000;
-  server { listen 127.0.0.1:$nport; root $work/www; }
-}
-NGINX
+write_nginx_conf "$work" "$nport" "$work/www" "$work/access.log" "tcp_nopush on; keepalive_requests 10000;"
 nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
 "$build/repo-server/airlock-repo" --home "$work/home" serve --listen 127.0.0.1:0 --threads 2 > "$work/serve.out" &
 serve_pid=$!; pids+=($serve_pid)

@@ -9,7 +9,7 @@ set -euo pipefail
 mirror="$1"; base="$2"; n="${3:-20000}"
 work="$base/airlock-bench-sync"
 
-. "$(dirname "$0")/need-packages.sh"
+. "$(dirname "$0")/lib.sh"
 need_packages nginx-light aptly apt-utils gnupg bc xz-utils
 
 rm -rf "$work"; mkdir -p "$work/upstream"
@@ -51,19 +51,8 @@ gpg --batch --quiet --export bench@x > "$work/keyring.gpg" 2>/dev/null
    -o APT::FTPArchive::Release::Components=main release . > Release.tmp && mv Release.tmp Release && \
  gpg --batch --quiet --clearsign -o InRelease Release && gpg --batch --quiet -abs -o Release.gpg Release)
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 2;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-daemon off;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  server { listen 127.0.0.1:$port; root $work/upstream; }
-}
-NGINX
+port=$(free_port)
+write_nginx_conf "$work" "$port" "$work/upstream" off
 nginx -c "$work/nginx.conf" -p "$work" &
 nginx_pid=$!
 sleep 0.5

@@ -18,9 +18,6 @@ using json = nlohmann::json;
 
 namespace {
 
-using Opts = po::options_description;
-using Pos = po::positional_options_description;
-
 std::vector<std::string> list(const Invocation& inv, const char* name) {
   return inv.get<std::vector<std::string>>(name);
 }
@@ -181,7 +178,7 @@ int prove_cmd(const Invocation& inv) {
   return 0;
 }
 
-void bundle_options(Opts& o, Pos& p) {
+void bundle_options(cli::Options& o, cli::Positionals& p) {
   o.add_options()("dir", po::value<std::string>(), "bundle directory (holds manifest.json)")(
       "trust", po::value<std::string>(), "trust policy file (trust.json)")(
       "key", po::value<std::vector<std::string>>(), "trusted public key (PEM); repeatable")(
@@ -194,7 +191,7 @@ void bundle_options(Opts& o, Pos& p) {
   p.add("dir", 1);
 }
 
-void key_file_options(Opts& o, Pos& p, const char* file) {
+void key_file_options(cli::Options& o, cli::Positionals& p, const char* file) {
   o.add_options()("file", po::value<std::string>(), file)(
       "key", po::value<std::vector<std::string>>(), "log public key (PEM); repeatable")(
       "json", "print the result as JSON");
@@ -223,7 +220,7 @@ int main(int argc, char** argv) {
         "bad record on any edit, deletion or reordering.\n\nexamples:\n"
         "  airlock-verify log transfer.jsonl --key log.pub\n"
         "  airlock-verify log transfer.jsonl --key log.pub --checkpoint last-week.checkpoint\n",
-        [](Opts& o, Pos& p) {
+        [](cli::Options& o, cli::Positionals& p) {
           key_file_options(o, p, "the log");
           o.add_options()("checkpoint", po::value<std::vector<std::string>>(),
                           "a checkpoint (signed note) seen earlier that the log must contain; repeatable");
@@ -234,14 +231,14 @@ int main(int argc, char** argv) {
         "Checks that one log record is included in the tree a signed checkpoint\n"
         "commits to, without the rest of the log.\n\nexamples:\n"
         "  airlock-verify proof record-1234.proof.json --key log.pub\n",
-        [](Opts& o, Pos& p) { key_file_options(o, p, "the proof (JSON)"); }, proof_cmd},
+        [](cli::Options& o, cli::Positionals& p) { key_file_options(o, p, "the proof (JSON)"); }, proof_cmd},
        {"prove", "prove LOG N    print an inclusion proof for record N of a log",
         "usage: airlock-verify prove LOG N\n\n"
         "Prints an inclusion proof for record N of a transfer log against the first\n"
         "signed checkpoint that covers it. Anyone holding the log's public key can\n"
         "check it with 'airlock-verify proof'.\n\nexamples:\n"
         "  airlock-verify prove transfer.jsonl 1234 > record-1234.proof.json\n",
-        [](Opts& o, Pos& p) {
+        [](cli::Options& o, cli::Positionals& p) {
           o.add_options()("file", po::value<std::string>(), "the log")("n", po::value<std::uint64_t>(), "record number");
           p.add("file", 1).add("n", 1);
         },

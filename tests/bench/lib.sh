@@ -1,0 +1,33 @@
+# Sourced by the benchmark scripts. need_packages P... installs those of the
+# Debian packages P that are missing (the baselines: nginx, wrk, aptly ...).
+need_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# A free TCP port on loopback.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# write_nginx_conf WORK PORT ROOT ACCESS_LOG [EXTRA...]: WORK/nginx.conf
+# serving ROOT on 127.0.0.1:PORT in the foreground (nginx -c WORK/nginx.conf -p WORK).
+write_nginx_conf() {
+  local work="$1" port="$2" root="$3" access="$4"; shift 4
+  cat > "$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+daemon off;
+events { worker_connections 1024; }
+http {
+  access_log $access;
+  sendfile on;
+  $*
+  server { listen 127.0.0.1:$port; root $root; }
+}
+NGINX
+}
