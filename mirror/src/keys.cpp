@@ -4,6 +4,8 @@
 
 #include "airlock/mirror/home.h"
 
+#include "airlock/base/file.h"
+
 namespace airlock::mirror {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -16,20 +18,6 @@ bool valid_key_name(std::string_view name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
            c == '-';
   });
-}
-
-// Who made a change, for its record: the operator always, a reason and a
-// change reference when given.
-json who_fields(const ChangeInfo& who) {
-  json out{{"operator", who.operator_name}};
-  if (!who.reason.empty()) out["reason"] = who.reason;
-  if (!who.change_ref.empty()) out["change_ref"] = who.change_ref;
-  return out;
-}
-
-bool present(const fs::path& path) {
-  std::error_code ec;
-  return fs::exists(path, ec);
 }
 
 // "airlock-s-000001" for ".../airlock-s-000001/" as well.
@@ -46,8 +34,8 @@ SignReport report_of(const fs::path& bundle_dir, const PrivateKey& key, const Co
 
 Result<PrivateKey> load_signing_key(const fs::path& keys_dir, const std::string& name_or_path) {
   fs::path p = name_or_path;
-  if (!present(p) && !keys_dir.empty()) p = keys_dir / (name_or_path + ".key");
-  if (!present(p)) return fail(Code::not_found, "no key '" + name_or_path + "' (looked for " + p.string() + ")");
+  if (!path_exists(p) && !keys_dir.empty()) p = keys_dir / (name_or_path + ".key");
+  if (!path_exists(p)) return fail(Code::not_found, "no key '" + name_or_path + "' (looked for " + p.string() + ")");
   return PrivateKey::read_file(p);
 }
 
@@ -76,14 +64,14 @@ Result<KeyReport> Home::keygen(const std::string& name, const ChangeInfo& who) {
   auto key = PrivateKey::generate();
   if (!key) return fail(key.error());
   report.keyid = key->public_key().id();
-  json rec = who_fields(who);
+  json rec = who.fields();
   rec.update({{"name", name}, {"keyid", report.keyid.hex()}});
   auto change = ledger().begin();
   if (!change) return fail(change.error());
   // Checked under the change lock that every keygen of this home takes,
   // before the public half is written; the key itself is created only if
   // absent, never replaced.
-  if (present(report.key_file)) {
+  if (path_exists(report.key_file)) {
     return fail(Code::refused, "a key named '" + name + "' exists already (" + report.key_file.string() + ")");
   }
   // The private key is the commit point.
@@ -102,7 +90,7 @@ Result<SignReport> Home::sign(const fs::path& bundle_dir, const PrivateKey& key,
   if (!c) return fail(c.error());
   SignReport report = report_of(bundle_dir, key, *c);
   json rec{{"bundle", bundle_name(bundle_dir)}, {"keyid", report.keyid.hex()}, {"manifest", c->manifest_sha256.hex()}};
-  rec.update(who_fields(who));
+  rec.update(who.fields());
   std::vector<FileWrite> files{{bundle_dir / "manifest.sig.json", std::move(c->signatures_json), 0644, false}};
   if (auto s = change->commit_files(std::move(files), {{"cosign", std::move(rec)}}); !s) return fail(s.error());
   report.logged = true;
