@@ -456,6 +456,24 @@ class RepoTest(unittest.TestCase):
         (self.tmp / "p.json").write_text(proof)
         run(VERIFY, "proof", self.tmp / "p.json", "--key", self.home / "keys/log.pub")
 
+    def test_untrusted_bytes_are_logged_escaped_and_a_broken_record_stops_show(self):
+        bad = os.fsdecode(b"olga\xff\x1b[31m")
+        self.repo("import", W.b1, "--operator", bad, "--media-label", os.fsdecode(b"USB\xfe"), "--publish", "test")
+        rec = [r for r in self.log("import") if r.get("result") == "imported"][0]
+        self.assertEqual(rec["operator"], "olga\\xff\x1b[31m")
+        self.assertEqual(rec["media_label"], "USB\\xfe")
+        shown = self.repo("log", "show", "--event", "import").stdout
+        self.assertIn("operator=olga\\xff\\x1b[31m", shown)  # no raw escape reaches the terminal
+        self.assertNotIn("\x1b", shown)
+        # A last record that keeps the framing but is not JSON: show and export stop, naming it.
+        n = int(self.repo("status", "--json").stdout and json.loads(self.repo("status", "--json").stdout)["log"]["records"])
+        root = json.loads(self.repo("status", "--json").stdout)["log"]["root"]
+        with open(self.home / "log/transfer.jsonl", "a") as f:
+            f.write('{"n":%d,not json,"prev_root":"%s"}\n' % (n, root))
+        for args in (("log", "show"), ("log", "export", "--format", "csv")):
+            p = self.repo(*args, expect=3)
+            self.assertIn(f"record {n} is not a JSON object", p.stderr)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
