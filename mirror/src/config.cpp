@@ -28,6 +28,123 @@ bool valid_word(std::string_view s) {
   return true;
 }
 
+// Reads one [[repo]] table. Every refusal is invalid_input naming the file,
+// the repository (once its name is read; '?' before) and the field.
+class RepoReader {
+ public:
+  RepoReader(const toml::table& t, const std::string& origin) : t_(t), origin_(origin) {}
+
+  // names: the repositories read so far, to which this one's name is added.
+  Result<RepoConfig> read(std::set<std::string>& names) {
+    if (auto s = check_keys(); !s) return fail(s.error());
+    if (auto s = read_identity(names); !s) return fail(s.error());
+    if (auto s = read_lists(); !s) return fail(s.error());
+    if (auto s = read_trust(); !s) return fail(s.error());
+    return std::move(r_);
+  }
+
+ private:
+  std::unexpected<Error> bad(const std::string& what) const {
+    return fail(Code::invalid_input,
+                origin_ + ": repo '" + (r_.name.empty() ? "?" : r_.name) + "': " + what);
+  }
+
+  std::optional<std::string> str(const char* key) const {
+    if (auto v = t_[key].value<std::string>()) return *v;
+    return std::nullopt;
+  }
+
+  // An absent list leaves out as it is.
+  Status list(const char* key, std::vector<std::string>& out) const {
+    auto* node = t_[key].node();
+    if (!node) return {};
+    auto* arr = node->as_array();
+    if (!arr) return bad(std::string(key) + " must be a list of strings");
+    for (auto& item : *arr) {
+      auto v = item.value<std::string>();
+      if (!v) return bad(std::string(key) + " must be a list of strings");
+      out.push_back(*v);
+    }
+    return {};
+  }
+
+  // An absent flag leaves out at its default.
+  Status flag(const char* key, bool& out) const {
+    if (auto v = t_[key].node()) {
+      auto b = v->value<bool>();
+      if (!b) return bad(std::string(key) + " must be true or false");
+      out = *b;
+    }
+    return {};
+  }
+
+  Status check_keys() const {
+    static const std::set<std::string> known = {
+        "name", "kind", "url", "suites", "components", "architectures", "keyring", "packages",
+        "check_valid_until", "translations"};
+    for (auto&& [key, _] : t_) {
+      const std::string name(key.str());
+      if (!known.contains(name)) return bad("unknown key '" + name + "'");
+    }
+    return {};
+  }
+
+  // name, kind and url: which repository, and where it is.
+  Status read_identity(std::set<std::string>& names) {
+    r_.name = str("name").value_or("");
+    if (!valid_name(r_.name)) return bad("name must be 1-64 characters of a-z 0-9 - _ .");
+    if (!names.insert(r_.name).second) return bad("a repo of this name is already configured");
+    r_.kind = str("kind").value_or("");
+    if (r_.kind != "apt") {
+      if (r_.kind == "rpm" || r_.kind == "files") {
+        return bad("kind '" + r_.kind + "' is not supported yet");
+      }
+      return bad("kind must be \"apt\"");
+    }
+    r_.url = str("url").value_or("");
+    if (!(r_.url.starts_with("http://") || r_.url.starts_with("https://")) || r_.url.size() < 10) {
+      return bad("url must be an http:// or https:// address");
+    }
+    while (r_.url.ends_with('/')) r_.url.pop_back();
+    return {};
+  }
+
+  // suites, components, architectures and packages: what to mirror.
+  Status read_lists() {
+    for (auto [key, out] :
+         {std::pair{"suites", &r_.suites}, std::pair{"components", &r_.components},
+          std::pair{"architectures", &r_.architectures}, std::pair{"packages", &r_.packages}}) {
+      if (auto s = list(key, *out); !s) return s;
+    }
+    if (r_.suites.empty()) return bad("suites must list at least one suite");
+    if (r_.components.empty()) return bad("components must list at least one component");
+    if (r_.architectures.empty()) return bad("architectures must list at least one architecture");
+    for (const auto* l : {&r_.suites, &r_.components, &r_.architectures}) {
+      for (const auto& w : *l) {
+        if (!valid_word(w)) {
+          return bad("'" + w + "' is not a valid suite, component or architecture");
+        }
+      }
+    }
+    return {};
+  }
+
+  // keyring, check_valid_until and translations: how the upstream is checked.
+  Status read_trust() {
+    auto keyring = str("keyring");
+    if (!keyring || keyring->empty()) {
+      return bad("keyring (the upstream's OpenPGP keyring) is required");
+    }
+    r_.keyring = *keyring;
+    if (auto s = flag("check_valid_until", r_.check_valid_until); !s) return s;
+    return flag("translations", r_.translations);
+  }
+
+  const toml::table& t_;
+  const std::string& origin_;
+  RepoConfig r_;
+};
+
 }  // namespace
 
 const RepoConfig* MirrorConfig::find(std::string_view name) const {
@@ -61,72 +178,9 @@ Result<MirrorConfig> MirrorConfig::parse(std::string_view text, const std::strin
   for (auto& node : *repos) {
     auto* t = node.as_table();
     if (!t) return fail(Code::invalid_input, origin + ": each [[repo]] must be a table");
-    RepoConfig r;
-    auto bad = [&](const std::string& what) {
-      return fail(Code::invalid_input,
-                  origin + ": repo '" + (r.name.empty() ? "?" : r.name) + "': " + what);
-    };
-    static const std::set<std::string> known = {
-        "name", "kind", "url", "suites", "components", "architectures", "keyring", "packages",
-        "check_valid_until", "translations"};
-    for (auto&& [key, _] : *t) {
-      if (!known.contains(std::string(key.str()))) return bad("unknown key '" + std::string(key.str()) + "'");
-    }
-    auto str = [&](const char* key) -> std::optional<std::string> {
-      if (auto v = (*t)[key].value<std::string>()) return *v;
-      return std::nullopt;
-    };
-    auto list = [&](const char* key, std::vector<std::string>& out) -> Status {
-      auto* node = (*t)[key].node();
-      if (!node) return {};
-      auto* arr = node->as_array();
-      if (!arr) return bad(std::string(key) + " must be a list of strings");
-      for (auto& item : *arr) {
-        auto v = item.value<std::string>();
-        if (!v) return bad(std::string(key) + " must be a list of strings");
-        out.push_back(*v);
-      }
-      return {};
-    };
-    r.name = str("name").value_or("");
-    if (!valid_name(r.name)) return bad("name must be 1-64 characters of a-z 0-9 - _ .");
-    if (!names.insert(r.name).second) return bad("a repo of this name is already configured");
-    r.kind = str("kind").value_or("");
-    if (r.kind != "apt") {
-      if (r.kind == "rpm" || r.kind == "files") return bad("kind '" + r.kind + "' is not supported yet");
-      return bad("kind must be \"apt\"");
-    }
-    r.url = str("url").value_or("");
-    if (!(r.url.starts_with("http://") || r.url.starts_with("https://")) || r.url.size() < 10) {
-      return bad("url must be an http:// or https:// address");
-    }
-    while (r.url.ends_with('/')) r.url.pop_back();
-    for (auto [key, out] : {std::pair{"suites", &r.suites}, std::pair{"components", &r.components},
-                            std::pair{"architectures", &r.architectures}, std::pair{"packages", &r.packages}}) {
-      if (auto s = list(key, *out); !s) return fail(s.error());
-    }
-    if (r.suites.empty()) return bad("suites must list at least one suite");
-    if (r.components.empty()) return bad("components must list at least one component");
-    if (r.architectures.empty()) return bad("architectures must list at least one architecture");
-    for (const auto* l : {&r.suites, &r.components, &r.architectures}) {
-      for (const auto& w : *l) {
-        if (!valid_word(w)) return bad("'" + w + "' is not a valid suite, component or architecture");
-      }
-    }
-    auto keyring = str("keyring");
-    if (!keyring || keyring->empty()) return bad("keyring (the upstream's OpenPGP keyring) is required");
-    r.keyring = *keyring;
-    if (auto v = (*t)["check_valid_until"].node()) {
-      auto b = v->value<bool>();
-      if (!b) return bad("check_valid_until must be true or false");
-      r.check_valid_until = *b;
-    }
-    if (auto v = (*t)["translations"].node()) {
-      auto b = v->value<bool>();
-      if (!b) return bad("translations must be true or false");
-      r.translations = *b;
-    }
-    config.repos.push_back(std::move(r));
+    auto r = RepoReader(*t, origin).read(names);
+    if (!r) return fail(r.error());
+    config.repos.push_back(std::move(*r));
   }
   return config;
 }

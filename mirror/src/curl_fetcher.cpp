@@ -99,11 +99,271 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
   return len;
 }
 
+// Removes what a transfer wrote: the bytes are wrong, or not a prefix the
+// server can continue.
+void drop_partial(Transfer& t) {
+  t.fd.reset();
+  ::unlink(t.job->dest.c_str());
+}
+
+// Opens dest and takes over what an earlier attempt kept there: t.hasher and
+// t.offset cover those bytes and the file is positioned after them. Returns
+// false when no request is to be made: the kept bytes are already the whole
+// file (result says so), or dest cannot be used (result.error says why).
+bool take_over_partial(Transfer& t, FetchResult& result) {
+  const FetchJob& job = *t.job;
+  int fd = ::open(job.dest.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    result.error = fail_errno(job.dest.string()).error();
+    return false;
+  }
+  t.fd.reset(fd);
+  auto kept = read_chunks(t.fd.get(), [&](std::span<const std::uint8_t> c) -> Status {
+    t.hasher.update(c);
+    t.offset += c.size();
+    return {};
+  });
+  if (!kept) {
+    result.error = kept.error();
+    return false;
+  }
+  t.written = t.offset;
+  if (job.expected_size && job.expected_sha256 && t.offset == *job.expected_size) {
+    // An earlier run finished this file but did not store it: if the bytes
+    // are right there is nothing to fetch.
+    auto digest = t.hasher.finish();
+    if (digest == *job.expected_sha256) {
+      result.http_status = 200;
+      result.size = t.offset;
+      result.sha256 = digest;
+      result.error.reset();
+      return false;
+    }
+    if (::ftruncate(t.fd.get(), 0) != 0) {
+      result.error = fail_errno(job.dest.string()).error();
+      return false;
+    }
+    t.hasher = Hasher();
+    t.offset = 0;
+    t.written = 0;
+  }
+  ::lseek(t.fd.get(), 0, SEEK_END);
+  return true;
+}
+
+// What every request does, whatever was kept: callbacks into t, redirects
+// and protocols, timeouts, and the bytes exactly as published.
+void set_request_options(Transfer& t, const FetchOptions& options) {
+  CURL* e = t.easy;
+  curl_easy_setopt(e, CURLOPT_URL, t.job->url.c_str());
+  curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.errbuf);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.stall_timeout.count()));
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "airlock-mirror/0.1");
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, nullptr);  // bytes exactly as published
+}
+
+// A transfer that kept bytes asks for the rest with Range; one that starts
+// from nothing asks conditionally, so an unchanged file costs a 304.
+void set_resume_or_conditions(Transfer& t, FetchResult& result) {
+  if (t.offset > 0) {
+    curl_easy_setopt(t.easy, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(t.offset));
+    result.resumed = true;
+    return;
+  }
+  const FetchJob& job = *t.job;
+  if (!job.if_none_match.empty()) {
+    t.headers = curl_slist_append(t.headers, ("If-None-Match: " + job.if_none_match).c_str());
+  }
+  if (!job.if_modified_since.empty()) {
+    t.headers =
+        curl_slist_append(t.headers, ("If-Modified-Since: " + job.if_modified_since).c_str());
+  }
+  if (t.headers) curl_easy_setopt(t.easy, CURLOPT_HTTPHEADER, t.headers);
+}
+
+// The error of a job given up on after its last attempt.
+Error gave_up(const Transfer& t, const std::string& what) {
+  return Error{Code::io, "GET " + t.job->url + ": " + what + " (after " +
+                             std::to_string(t.result->attempts) + " attempts)"};
+}
+
+// The transfer broke off (code is not CURLE_OK). Returns true to retry.
+bool transport_outcome(Transfer& t, CURLcode code, long status, bool attempts_left) {
+  // What we kept is not a prefix the server can continue: start over.
+  if (code == CURLE_RANGE_ERROR || status == 416) drop_partial(t);
+  // Timeouts, dropped connections: keep the partial, retry.
+  if (attempts_left) return true;
+  t.result->error = gave_up(t, t.errbuf[0] ? t.errbuf : curl_easy_strerror(code));
+  return false;
+}
+
+// A complete response other than 200 or 206: unchanged, gone, or an error
+// worth retrying or not. Returns true to retry.
+bool status_outcome(Transfer& t, long status, bool attempts_left) {
+  FetchResult& r = *t.result;
+  if (status == 304) {
+    r.not_modified = true;
+    t.fd.reset();
+    if (t.offset == 0) ::unlink(t.job->dest.c_str());
+    return false;
+  }
+  if (status == 404 || status == 410) {
+    r.missing = true;
+    drop_partial(t);
+    return false;
+  }
+  if (status == 416) {
+    drop_partial(t);
+    if (attempts_left) return true;
+  }
+  if (status >= 500 || status == 429 || status == 408) {
+    if (attempts_left) return true;
+    r.error = gave_up(t, "HTTP " + std::to_string(status));
+    return false;
+  }
+  drop_partial(t);
+  r.error = Error{Code::io, "GET " + t.job->url + ": HTTP " + std::to_string(status)};
+  return false;
+}
+
+// A 200 or 206 body is complete: it must have the size and SHA-256 the
+// signed index declares, and is synced before it counts as fetched.
+void verify_download(Transfer& t) {
+  FetchResult& r = *t.result;
+  const FetchJob& job = *t.job;
+  r.etag = t.etag;
+  r.last_modified = t.last_modified;
+  r.size = t.written;
+  r.sha256 = t.hasher.finish();
+  if (job.expected_size && r.size != *job.expected_size) {
+    drop_partial(t);
+    r.error = Error{Code::refused, job.url + " has " + std::to_string(r.size) +
+                                       " bytes, the signed index says " +
+                                       std::to_string(*job.expected_size)};
+    return;
+  }
+  if (job.expected_sha256 && r.sha256 != *job.expected_sha256) {
+    drop_partial(t);
+    r.error = Error{Code::refused, job.url + " does not match the signed index: expected sha256 " +
+                                       job.expected_sha256->hex() + ", actual " + r.sha256.hex()};
+    return;
+  }
+  if (auto s = fsync_fd(t.fd.get(), job.dest.string()); !s) {
+    r.error = s.error();
+    return;
+  }
+  r.error.reset();
+}
+
+// What the event loops of one fetch call share. Only the atomics are written
+// by more than one thread; results[i] belongs to the loop running job i.
+struct Run {
+  Run(const std::vector<FetchJob>& jobs_, const FetchOptions& options_, int per_host_, int loops_)
+      : jobs(jobs_),
+        options(options_),
+        results(jobs_.size()),
+        per_host(per_host_),
+        loops(loops_),
+        in_flight(static_cast<std::size_t>(loops_)) {
+    for (const auto& j : jobs) bytes_total += j.expected_size.value_or(0);
+  }
+
+  // A job is over, for good: count it and its bytes.
+  void done(std::size_t index) {
+    ++files_done;
+    finished_bytes += results[index].size;
+  }
+
+  void report() const {
+    FetchProgress p;
+    p.files_total = jobs.size();
+    p.bytes_total = bytes_total;
+    p.files_done = files_done.load();
+    p.bytes_done = finished_bytes.load();
+    for (const auto& f : in_flight) p.bytes_done += f.load();
+    options.progress(p);
+  }
+
+  const std::vector<FetchJob>& jobs;
+  const FetchOptions& options;
+  std::vector<FetchResult> results;
+  const int per_host;
+  const int loops;
+  std::atomic<std::size_t> next{0};  // the next job no loop has taken
+  std::atomic<std::size_t> files_done{0};
+  std::atomic<std::uint64_t> finished_bytes{0};
+  std::vector<std::atomic<std::uint64_t>> in_flight;  // per loop: bytes of unfinished transfers
+  std::uint64_t bytes_total = 0;
+};
+
+// One event loop's own state: its multi handle, its transfers, and the jobs
+// it waits to retry.
+struct Loop {
+  struct Waiting {
+    std::size_t index;
+    Clock::time_point not_before;
+  };
+
+  // The first retry that is due, taken off the queue.
+  std::optional<std::size_t> take_due_retry(Clock::time_point now) {
+    for (auto it = retries.begin(); it != retries.end(); ++it) {
+      if (it->not_before <= now) {
+        std::size_t index = it->index;
+        retries.erase(it);
+        return index;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Publishes this loop's bytes in flight; loop 0 also reports progress, at
+  // most every 100 ms.
+  void publish_progress(Run& run) {
+    std::uint64_t flying = 0;
+    for (const auto& t : active) flying += t->written;
+    run.in_flight[static_cast<std::size_t>(me)] = flying;
+    if (me == 0 && run.options.progress &&
+        Clock::now() - last_report > std::chrono::milliseconds(100)) {
+      run.report();
+      last_report = Clock::now();
+    }
+  }
+
+  int me = 0;
+  int capacity = 1;  // this loop's share of the parallel transfers
+  CURLM* multi = nullptr;
+  std::deque<Waiting> retries;
+  std::vector<std::unique_ptr<Transfer>> active;
+  Clock::time_point last_report = Clock::now() - std::chrono::seconds(1);
+};
+
 class CurlFetcher : public Fetcher {
  public:
-  std::vector<FetchResult> fetch(const std::vector<FetchJob>& jobs, const FetchOptions& options) override;
+  std::vector<FetchResult> fetch(const std::vector<FetchJob>& jobs,
+                                 const FetchOptions& options) override;
 
  private:
+  void run_loop(Run& run, int me);
+  // Starts transfers up to the loop's capacity: due retries first, then jobs
+  // no loop has taken yet.
+  void schedule(Run& run, Loop& loop);
+  // Hands each finished transfer to finish, then queues its retry after an
+  // exponential backoff or counts the job done.
+  void collect(Run& run, Loop& loop);
+  // nullptr when no request is to be made; result says why.
   std::unique_ptr<Transfer> start(std::size_t index, const FetchJob& job, FetchResult& result,
                                   const FetchOptions& options);
   // Decides what a finished transfer means; returns true when it should be retried.
@@ -117,76 +377,10 @@ std::unique_ptr<Transfer> CurlFetcher::start(std::size_t index, const FetchJob& 
   t->job = &job;
   t->result = &result;
   ++result.attempts;
-  int fd = ::open(job.dest.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    result.error = fail_errno(job.dest.string()).error();
-    return nullptr;
-  }
-  t->fd.reset(fd);
-  // Resume: hash what an earlier attempt kept, then ask only for the rest.
-  auto kept = read_chunks(t->fd.get(), [&](std::span<const std::uint8_t> c) -> Status {
-    t->hasher.update(c);
-    t->offset += c.size();
-    return {};
-  });
-  if (!kept) {
-    result.error = kept.error();
-    return nullptr;
-  }
-  t->written = t->offset;
-  if (job.expected_size && job.expected_sha256 && t->offset == *job.expected_size) {
-    // An earlier run finished this file but did not store it: if the bytes
-    // are right there is nothing to fetch.
-    auto digest = t->hasher.finish();
-    if (digest == *job.expected_sha256) {
-      result.http_status = 200;
-      result.size = t->offset;
-      result.sha256 = digest;
-      result.error.reset();
-      return nullptr;
-    }
-    if (::ftruncate(t->fd.get(), 0) != 0) {
-      result.error = fail_errno(job.dest.string()).error();
-      return nullptr;
-    }
-    t->hasher = Hasher();
-    t->offset = 0;
-    t->written = 0;
-  }
-  ::lseek(t->fd.get(), 0, SEEK_END);
-
+  if (!take_over_partial(*t, result)) return nullptr;
   t->easy = curl_easy_init();
-  CURL* e = t->easy;
-  curl_easy_setopt(e, CURLOPT_URL, job.url.c_str());
-  curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.stall_timeout.count()));
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "airlock-mirror/0.1");
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, nullptr);  // bytes exactly as published
-  if (t->offset > 0) {
-    curl_easy_setopt(e, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(t->offset));
-    result.resumed = true;
-  } else {
-    if (!job.if_none_match.empty()) {
-      t->headers = curl_slist_append(t->headers, ("If-None-Match: " + job.if_none_match).c_str());
-    }
-    if (!job.if_modified_since.empty()) {
-      t->headers = curl_slist_append(t->headers, ("If-Modified-Since: " + job.if_modified_since).c_str());
-    }
-    if (t->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-  }
+  set_request_options(*t, options);
+  set_resume_or_conditions(*t, result);
   return t;
 }
 
@@ -196,184 +390,94 @@ bool CurlFetcher::finish(Transfer& t, CURLcode code, const FetchOptions& options
   curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
   r.http_status = static_cast<int>(status);
   const bool attempts_left = r.attempts <= options.retries;
-  auto drop_partial = [&] {
-    t.fd.reset();
-    ::unlink(t.job->dest.c_str());
-  };
   if (t.refusal) {
-    drop_partial();
+    drop_partial(t);
     r.error = *t.refusal;
     return false;
   }
-  if (code != CURLE_OK) {
-    if (code == CURLE_RANGE_ERROR || status == 416) {
-      drop_partial();  // what we kept is not a prefix the server can continue
-      if (attempts_left) return true;
-    }
-    std::string what = t.errbuf[0] ? t.errbuf : curl_easy_strerror(code);
-    if (attempts_left) return true;  // timeouts, dropped connections: keep the partial, retry
-    r.error = Error{Code::io, "GET " + t.job->url + ": " + what + " (after " +
-                                  std::to_string(r.attempts) + " attempts)"};
-    return false;
-  }
-  if (status == 304) {
-    r.not_modified = true;
-    t.fd.reset();
-    if (t.offset == 0) ::unlink(t.job->dest.c_str());
-    return false;
-  }
-  if (status == 404 || status == 410) {
-    r.missing = true;
-    drop_partial();
-    return false;
-  }
-  if (status == 416) {
-    drop_partial();
-    if (attempts_left) return true;
-  }
-  if (status >= 500 || status == 429 || status == 408) {
-    if (attempts_left) return true;
-    r.error = Error{Code::io, "GET " + t.job->url + ": HTTP " + std::to_string(status) + " (after " +
-                                  std::to_string(r.attempts) + " attempts)"};
-    return false;
-  }
-  if (status != 200 && status != 206) {
-    drop_partial();
-    r.error = Error{Code::io, "GET " + t.job->url + ": HTTP " + std::to_string(status)};
-    return false;
-  }
-  r.etag = t.etag;
-  r.last_modified = t.last_modified;
-  r.size = t.written;
-  r.sha256 = t.hasher.finish();
-  if (t.job->expected_size && r.size != *t.job->expected_size) {
-    drop_partial();
-    r.error = Error{Code::refused, t.job->url + " has " + std::to_string(r.size) +
-                                       " bytes, the signed index says " +
-                                       std::to_string(*t.job->expected_size)};
-    return false;
-  }
-  if (t.job->expected_sha256 && r.sha256 != *t.job->expected_sha256) {
-    drop_partial();
-    r.error = Error{Code::refused, t.job->url + " does not match the signed index: expected sha256 " +
-                                       t.job->expected_sha256->hex() + ", actual " + r.sha256.hex()};
-    return false;
-  }
-  if (auto s = fsync_fd(t.fd.get(), t.job->dest.string()); !s) {
-    r.error = s.error();
-    return false;
-  }
-  r.error.reset();
+  if (code != CURLE_OK) return transport_outcome(t, code, status, attempts_left);
+  if (status != 200 && status != 206) return status_outcome(t, status, attempts_left);
+  verify_download(t);
   return false;
+}
+
+void CurlFetcher::schedule(Run& run, Loop& loop) {
+  const auto now = Clock::now();
+  while (static_cast<int>(loop.active.size()) < loop.capacity) {
+    std::optional<std::size_t> index = loop.take_due_retry(now);
+    if (!index) {
+      std::size_t n = run.next.fetch_add(1);
+      if (n >= run.jobs.size()) break;
+      index = n;
+    }
+    auto t = start(*index, run.jobs[*index], run.results[*index], run.options);
+    if (!t) {
+      run.done(*index);
+      continue;
+    }
+    curl_multi_add_handle(loop.multi, t->easy);
+    loop.active.push_back(std::move(t));
+  }
+}
+
+void CurlFetcher::collect(Run& run, Loop& loop) {
+  int queued = 0;
+  while (CURLMsg* msg = curl_multi_info_read(loop.multi, &queued)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    Transfer* t = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    CURLcode code = msg->data.result;
+    curl_multi_remove_handle(loop.multi, msg->easy_handle);
+    const std::size_t index = t->index;
+    if (finish(*t, code, run.options)) {
+      auto delay = run.options.backoff * (1 << std::min(run.results[index].attempts - 1, 6));
+      loop.retries.push_back({index, Clock::now() + delay});
+    } else {
+      run.done(index);
+    }
+    std::erase_if(loop.active, [&](auto& p) { return p.get() == t; });
+  }
+}
+
+void CurlFetcher::run_loop(Run& run, int me) {
+  Loop loop;
+  loop.me = me;
+  loop.capacity = std::max(1, run.per_host / run.loops + (me < run.per_host % run.loops ? 1 : 0));
+  loop.multi = curl_multi_init();
+  curl_multi_setopt(loop.multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(run.per_host));
+  for (;;) {
+    schedule(run, loop);
+    if (loop.active.empty() && loop.retries.empty() && run.next.load() >= run.jobs.size()) break;
+    int running = 0;
+    curl_multi_perform(loop.multi, &running);
+    collect(run, loop);
+    loop.publish_progress(run);
+    if (!loop.active.empty()) {
+      curl_multi_poll(loop.multi, nullptr, 0, 100, nullptr);
+    } else if (!loop.retries.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  run.in_flight[static_cast<std::size_t>(me)] = 0;
+  curl_multi_cleanup(loop.multi);
 }
 
 std::vector<FetchResult> CurlFetcher::fetch(const std::vector<FetchJob>& jobs,
                                             const FetchOptions& options) {
   global_init();
-  std::vector<FetchResult> results(jobs.size());
   // Transfers are spread over one event loop per core: hashing the bytes as
   // they arrive is work, and one thread would cap the rate at one core.
   const int per_host = std::max(1, options.jobs);
   const int loops = static_cast<int>(std::clamp<std::size_t>(
-      std::min<std::size_t>(std::thread::hardware_concurrency(), jobs.size()), 1, static_cast<std::size_t>(per_host)));
-  std::atomic<std::size_t> next{0};
-  std::atomic<std::size_t> files_done{0};
-  std::atomic<std::uint64_t> finished_bytes{0};
-  std::vector<std::atomic<std::uint64_t>> in_flight(static_cast<std::size_t>(loops));
-  std::uint64_t bytes_total = 0;
-  for (const auto& j : jobs) bytes_total += j.expected_size.value_or(0);
-
-  auto report = [&] {
-    FetchProgress p;
-    p.files_total = jobs.size();
-    p.bytes_total = bytes_total;
-    p.files_done = files_done.load();
-    p.bytes_done = finished_bytes.load();
-    for (auto& f : in_flight) p.bytes_done += f.load();
-    options.progress(p);
-  };
-
-  auto loop = [&](int me) {
-    CURLM* multi = curl_multi_init();
-    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(per_host));
-    struct Waiting {
-      std::size_t index;
-      Clock::time_point not_before;
-    };
-    std::deque<Waiting> retries;
-    std::vector<std::unique_ptr<Transfer>> active;
-    // This loop's share of the parallel transfers.
-    const int capacity = std::max(1, per_host / loops + (me < per_host % loops ? 1 : 0));
-    auto last_report = Clock::now() - std::chrono::seconds(1);
-    for (;;) {
-      auto now = Clock::now();
-      while (static_cast<int>(active.size()) < capacity) {
-        std::optional<std::size_t> index;
-        for (auto it = retries.begin(); it != retries.end(); ++it) {
-          if (it->not_before <= now) {
-            index = it->index;
-            retries.erase(it);
-            break;
-          }
-        }
-        if (!index) {
-          std::size_t n = next.fetch_add(1);
-          if (n >= jobs.size()) break;
-          index = n;
-        }
-        auto t = start(*index, jobs[*index], results[*index], options);
-        if (!t) {
-          ++files_done;
-          finished_bytes += results[*index].size;
-          continue;
-        }
-        curl_multi_add_handle(multi, t->easy);
-        active.push_back(std::move(t));
-      }
-      if (active.empty() && retries.empty() && next.load() >= jobs.size()) break;
-      int running = 0;
-      curl_multi_perform(multi, &running);
-      int queued = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-        if (msg->msg != CURLMSG_DONE) continue;
-        Transfer* t = nullptr;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
-        CURLcode code = msg->data.result;
-        curl_multi_remove_handle(multi, msg->easy_handle);
-        bool retry = finish(*t, code, options);
-        std::size_t index = t->index;
-        if (retry) {
-          auto delay = options.backoff * (1 << std::min(results[index].attempts - 1, 6));
-          retries.push_back({index, Clock::now() + delay});
-        } else {
-          ++files_done;
-          finished_bytes += results[index].size;
-        }
-        std::erase_if(active, [&](auto& p) { return p.get() == t; });
-      }
-      std::uint64_t flying = 0;
-      for (const auto& t : active) flying += t->written;
-      in_flight[static_cast<std::size_t>(me)] = flying;
-      if (me == 0 && options.progress && Clock::now() - last_report > std::chrono::milliseconds(100)) {
-        report();
-        last_report = Clock::now();
-      }
-      if (!active.empty()) {
-        curl_multi_poll(multi, nullptr, 0, 100, nullptr);
-      } else if (!retries.empty()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-    in_flight[static_cast<std::size_t>(me)] = 0;
-    curl_multi_cleanup(multi);
-  };
-
+      std::min<std::size_t>(std::thread::hardware_concurrency(), jobs.size()), 1,
+      static_cast<std::size_t>(per_host)));
+  Run run(jobs, options, per_host, loops);
   std::vector<std::thread> threads;
-  for (int i = 1; i < loops; ++i) threads.emplace_back(loop, i);
-  loop(0);
+  for (int i = 1; i < loops; ++i) threads.emplace_back([this, &run, i] { run_loop(run, i); });
+  run_loop(run, 0);
   for (auto& t : threads) t.join();
-  if (options.progress) report();
-  return results;
+  if (options.progress) run.report();
+  return std::move(run.results);
 }
 
 }  // namespace

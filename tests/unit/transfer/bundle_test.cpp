@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <map>
+
 #include "airlock/transfer/bundle.h"
 #include "bundle_fixture.h"
 #include "test_support.h"
@@ -200,6 +203,69 @@ TEST_F(BundleTest, CosignAddsOneSignatureAndChangesNothingElse) {
   auto again = cosign_bundle(res.dir, bob);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Code::refused);
+}
+
+TEST_F(BundleTest, RefusesAnInvalidRequestAndWritesNothing) {
+  struct Case {
+    std::function<void(ExportRequest&)> edit;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {[](ExportRequest& r) { r.store = nullptr; }, "export needs a store"},
+      {[](ExportRequest& r) { r.stream = "Debian/../x"; },
+       "stream name 'Debian/../x' must be 1-64 characters of a-z 0-9 . _ -"},
+      {[](ExportRequest& r) { r.keys.clear(); }, "export needs at least one signing key"},
+      {[](ExportRequest& r) { r.volume_size = 0; }, "volume size must be at least 1 byte"},
+      {[](ExportRequest& r) { r.zstd_level = 0; }, "zstd level must be from 1 to 19"},
+      {[](ExportRequest& r) { r.zstd_level = 20; }, "zstd level must be from 1 to 19"},
+      {[](ExportRequest& r) { r.expires = r.created; }, "expiry must be after creation"},
+  };
+  for (const auto& c : cases) {
+    auto req = request();
+    c.edit(req);
+    auto res = write_bundle(req);
+    ASSERT_FALSE(res) << c.message;
+    EXPECT_EQ(res.error().code, Code::invalid_input) << c.message;
+    EXPECT_EQ(res.error().message, c.message);
+    EXPECT_TRUE(fs::is_empty(dir / "media")) << c.message;
+  }
+}
+
+TEST_F(BundleTest, AFailedStepRemovesThePartialDirectory) {
+  const auto final_dir = dir / "media" / "airlock-debian-000001";
+  const auto partial = dir / "media" / "airlock-debian-000001.partial";
+  std::map<std::string, int> counts;
+  {
+    testing::FaultEnv env;
+    auto req = request();
+    req.env = &env;
+    export_bundle(req);
+    counts = env.counts();
+    fs::remove_all(final_dir);
+  }
+  // Removing a temporary file after it was linked into place may fail
+  // without failing the write.
+  counts.erase("remove");
+  for (const auto& op :
+       {"remove_all", "mkdirs", "open", "write", "sync", "create", "link", "sync_dir", "rename"}) {
+    ASSERT_GT(counts[op], 0) << op;
+  }
+  for (const auto& [op, last] : counts) {
+    for (int n : {1, last}) {
+      testing::FaultEnv env;
+      env.fail_if = [op = op, n](const std::string& o, int k) { return o == op && k == n; };
+      auto req = request();
+      req.env = &env;
+      auto res = write_bundle(req);
+      ASSERT_FALSE(res) << op << " " << n;
+      EXPECT_EQ(res.error().code, Code::io) << op << " " << n;
+      EXPECT_FALSE(fs::exists(partial)) << op << " " << n;
+      // Only the sync of the media directory comes after the rename.
+      const bool renamed = op == "sync_dir" && n == last;
+      EXPECT_EQ(fs::exists(final_dir), renamed) << op << " " << n;
+      fs::remove_all(final_dir);
+    }
+  }
 }
 
 // --- Refusals at the manifest and volume level -----------------------------

@@ -50,6 +50,17 @@ class HostileBundleTest : public ::testing::Test {
     return refusal(listed, testing::zstd_compress(testing::make_tar(entries)));
   }
 
+  // Runs the entry checks alone over uncompressed tar bytes, into a sink
+  // that leaves the hashing to the reader.
+  Error plain_tar_refusal(const std::vector<BundleObject>& listed, const std::string& tar) {
+    Manifest m;
+    m.objects = listed;
+    DiscardSink sink;
+    auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(tar.data()), tar.size());
+    if (auto s = check_tar_entries(m, bytes, sink); !s) return s.error();
+    return Error{Code::io, "accepted"};
+  }
+
   TempDir dir;
   PrivateKey alice = PrivateKey::generate().value();
   TrustPolicy trust;
@@ -116,6 +127,49 @@ TEST_F(HostileBundleTest, MissingObject) {
   std::string second = "listed but absent";
   auto e = tar_refusal({object(good), object(second)}, {});
   EXPECT_TRUE(e.message.starts_with("bundle is missing object ")) << e.message;
+}
+
+TEST_F(HostileBundleTest, EntriesOutOfOrder) {
+  std::string other = "a good objecX";
+  auto [low, high] = std::minmax(good, other, [](const std::string& a, const std::string& b) {
+    return sha256(a) < sha256(b);
+  });
+  auto e = tar_refusal({object(good), object(other)},
+                       {{entry_name(high), high}, {entry_name(low), low}});
+  EXPECT_EQ(e.message, "bundle entry " + entry_name(low) + " is out of order");
+}
+
+TEST_F(HostileBundleTest, MissingObjectIsNamed) {
+  std::string other = "a good objecX";
+  auto [low, high] = std::minmax(good, other, [](const std::string& a, const std::string& b) {
+    return sha256(a) < sha256(b);
+  });
+  // The archive stops before the last listed object: that one is named.
+  auto e = tar_refusal({object(good), object(other)}, {{entry_name(low), low}});
+  EXPECT_EQ(e.message,
+            "bundle is missing object " + sha256(high).hex() + " listed in the manifest");
+  // The archive skips a listed object and ends on a later one: no object
+  // after the last entry is missing, so none is named.
+  e = tar_refusal({object(good), object(other)}, {{entry_name(high), high}});
+  EXPECT_EQ(e.message, "bundle is missing objects listed in the manifest");
+}
+
+TEST_F(HostileBundleTest, TruncatedEntryCannotBeRead) {
+  std::string tar = testing::make_tar({{entry_name(good), good}});
+  tar.resize(512 + 4);  // the header and the first bytes of the data
+  auto e = plain_tar_refusal({object(good)}, tar);
+  EXPECT_EQ(e.code, Code::refused);
+  EXPECT_TRUE(e.message.starts_with("bundle entry " + entry_name(good) + " cannot be read: "))
+      << e.message;
+}
+
+TEST_F(HostileBundleTest, ReaderHashesForASinkThatDoesNotVerify) {
+  // DiscardSink leaves the hash to the reader (BatchSink has the store do it).
+  std::string liar = "a good objecT";
+  auto e = plain_tar_refusal({object(good)}, testing::make_tar({{entry_name(good), liar}}));
+  EXPECT_EQ(e.code, Code::refused);
+  EXPECT_EQ(e.message, "bundle entry " + entry_name(good) + " is corrupt: its bytes hash to " +
+                           sha256(liar).hex());
 }
 
 TEST_F(HostileBundleTest, BytesThatDoNotMatchTheirName) {
