@@ -13,14 +13,17 @@ namespace airlock::cli {
 namespace {
 
 std::string program_help(const Program& p) {
-  std::string out = "usage: " + p.name + (p.uses_home ? " [--home DIR]" : "") + " COMMAND [options]\n\n" +
-                    p.description + "\n\ncommands:\n";
+  std::string out = "usage: " + p.name + (p.uses_home ? " [--home DIR]" : "") +
+                    " COMMAND [options]\n\n" + p.description + "\n\ncommands:\n";
   for (const auto& c : p.commands) out += "  " + c.summary + "\n";
   out += "\nglobal options:\n";
   if (p.uses_home) out += "  --home DIR        the home directory (default: $AIRLOCK_HOME)\n";
-  out += "  -q, --quiet       no progress display\n"
-         "  -h, --help        this help; '" + p.name + " COMMAND --help' for a command\n"
-         "  --version         print the version\n";
+  out +=
+      "  -q, --quiet       no progress display\n"
+      "  -h, --help        this help; '" +
+      p.name +
+      " COMMAND --help' for a command\n"
+      "  --version         print the version\n";
   if (!p.examples.empty()) out += "\nexamples:\n" + p.examples;
   out += "\nExit codes: 0 success, 1 operational error, 2 usage, 3 verification refused.\n";
   return out;
@@ -61,7 +64,9 @@ bool take_globals(const Program& p, std::vector<std::string>& args, Invocation& 
 
 int dispatch(const Command& c, std::vector<std::string> rest, Invocation& inv) {
   // --quiet is accepted after the command too.
-  std::erase_if(rest, [&](const std::string& a) { return (a == "-q" || a == "--quiet") && (inv.quiet = true); });
+  std::erase_if(rest, [&](const std::string& a) {
+    return (a == "-q" || a == "--quiet") && (inv.quiet = true);
+  });
   po::options_description opts(c.help + "\noptions");
   opts.add_options()("help,h", "show this help");
   po::positional_options_description pos;
@@ -94,8 +99,8 @@ int run(const Program& p, int argc, char** argv) {
     if (c.name == inv.command) command = &c;
   }
   if (!command) {
-    std::cerr << p.name << ": unknown command '" << escape_for_terminal(inv.command) << "'\n(run '" << p.name
-              << " --help')\n";
+    std::cerr << p.name << ": unknown command '" << escape_for_terminal(inv.command) << "'\n(run '"
+              << p.name << " --help')\n";
     return 2;
   }
   try {
@@ -103,14 +108,16 @@ int run(const Program& p, int argc, char** argv) {
   } catch (const po::error& e) {
     return usage(inv, e.what());
   } catch (const std::exception& e) {
-    std::cerr << p.name << ": " << inv.command << ": internal error: " << escape_for_terminal(e.what()) << "\n";
+    std::cerr << p.name << ": " << inv.command
+              << ": internal error: " << escape_for_terminal(e.what()) << "\n";
     return 1;
   }
 }
 
 int fail(const Invocation& inv, const Error& error) {
   if (inv.json()) {
-    print_json(json{{"ok", false}, {"code", std::string(code_name(error.code))},
+    print_json(json{{"ok", false},
+                    {"code", std::string(code_name(error.code))},
                     {"error", escape_invalid_utf8(error.message)}});
   } else {
     std::cerr << inv.program << ": " << escape_for_terminal(error.message) << "\n";
@@ -119,8 +126,8 @@ int fail(const Invocation& inv, const Error& error) {
 }
 
 int usage(const Invocation& inv, const std::string& message) {
-  std::cerr << inv.program << ": " << inv.command << ": " << escape_for_terminal(message) << "\n(run '"
-            << inv.program << " " << inv.command << " --help')\n";
+  std::cerr << inv.program << ": " << inv.command << ": " << escape_for_terminal(message)
+            << "\n(run '" << inv.program << " " << inv.command << " --help')\n";
   return 2;
 }
 
@@ -134,7 +141,10 @@ void field(std::string_view name, std::string_view value, std::size_t column) {
 }
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
-  auto bad = [&] { return fail(Code::invalid_input, "'" + std::string(text) + "' is not a duration like 30d or 12h"); };
+  auto bad = [&] {
+    return fail(Code::invalid_input,
+                "'" + std::string(text) + "' is not a duration like 30d or 12h");
+  };
   if (text.size() < 2 || text.size() > 12) return bad();
   std::int64_t n = 0;
   for (std::size_t i = 0; i + 1 < text.size(); ++i) {
@@ -142,26 +152,44 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
     n = n * 10 + (text[i] - '0');
   }
   switch (text.back()) {
-    case 'd': return std::chrono::seconds(n * 86400);
-    case 'h': return std::chrono::seconds(n * 3600);
-    case 'm': return std::chrono::seconds(n * 60);
-    default: return bad();
+    case 'd':
+      return std::chrono::seconds(n * 86400);
+    case 'h':
+      return std::chrono::seconds(n * 3600);
+    case 'm':
+      return std::chrono::seconds(n * 60);
+    default:
+      return bad();
   }
 }
 
 Result<std::uint64_t> parse_size(std::string_view text) {
   auto bad = [&] {
-    return fail(Code::invalid_input,
-                "'" + std::string(text) + "' is not a size (a number with an optional K, M, G or T)");
+    return fail(
+        Code::invalid_input,
+        "'" + std::string(text) + "' is not a size (a number with an optional K, M, G or T)");
   };
   if (text.empty()) return bad();
   int shift = 0;
   switch (text.back()) {
-    case 'K': case 'k': shift = 10; break;
-    case 'M': case 'm': shift = 20; break;
-    case 'G': case 'g': shift = 30; break;
-    case 'T': case 't': shift = 40; break;
-    default: break;
+    case 'K':
+    case 'k':
+      shift = 10;
+      break;
+    case 'M':
+    case 'm':
+      shift = 20;
+      break;
+    case 'G':
+    case 'g':
+      shift = 30;
+      break;
+    case 'T':
+    case 't':
+      shift = 40;
+      break;
+    default:
+      break;
   }
   auto digits = shift ? text.substr(0, text.size() - 1) : text;
   if (digits.empty() || digits.size() > 15) return bad();
@@ -211,8 +239,8 @@ void Progress::update(std::uint64_t done, std::uint64_t total) {
   std::string line = label_ + "  " + human_bytes(done);
   if (total > 0) {
     char pct[16];
-    std::snprintf(pct, sizeof pct, "%3d%%  ", static_cast<int>(100.0 * static_cast<double>(done) /
-                                                              static_cast<double>(total)));
+    std::snprintf(pct, sizeof pct, "%3d%%  ",
+                  static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total)));
     line = label_ + "  " + pct + human_bytes(done) + " / " + human_bytes(total);
   }
   line += "  " + human_bytes(static_cast<std::uint64_t>(rate)) + "/s";

@@ -11,7 +11,9 @@
 namespace airlock {
 namespace fs = std::filesystem;
 
-Result<UniqueFd> Env::open(const fs::path& path, int flags, mode_t mode) { return open_file(path, flags, mode); }
+Result<UniqueFd> Env::open(const fs::path& path, int flags, mode_t mode) {
+  return open_file(path, flags, mode);
+}
 
 Result<TempFile> Env::create_temp(const fs::path& dir, std::string_view prefix, mode_t mode) {
   std::string tmpl = (dir / (std::string(prefix) + "XXXXXX")).string();
@@ -33,14 +35,16 @@ Status Env::write(int fd, std::string_view bytes) {
 }
 
 Status Env::truncate(int fd, std::uint64_t size, std::string_view what) {
-  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return fail_errno("truncate " + std::string(what));
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0)
+    return fail_errno("truncate " + std::string(what));
   return {};
 }
 
 Status Env::sync(int fd, std::string_view what) { return fsync_fd(fd, what); }
 
 void Env::start_writeback(int fd, std::uint64_t offset, std::uint64_t length) {
-  ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(length), SYNC_FILE_RANGE_WRITE);
+  ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(length),
+                    SYNC_FILE_RANGE_WRITE);
 }
 
 Status Env::rename(const fs::path& from, const fs::path& to) {
@@ -50,7 +54,8 @@ Status Env::rename(const fs::path& from, const fs::path& to) {
 
 Status Env::link(const fs::path& from, const fs::path& to) {
   if (::link(from.c_str(), to.c_str()) != 0) {
-    if (errno == EEXIST) return fail(Code::refused, to.string() + " already exists; not overwriting it");
+    if (errno == EEXIST)
+      return fail(Code::refused, to.string() + " already exists; not overwriting it");
     return fail_errno("link " + to.string());
   }
   return {};
@@ -69,7 +74,8 @@ Status Env::remove_all(const fs::path& path) {
 }
 
 Status Env::make_dir(const fs::path& dir, mode_t mode) {
-  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) return fail_errno("create " + dir.string());
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
+    return fail_errno("create " + dir.string());
   return {};
 }
 
@@ -93,7 +99,8 @@ TimePoint Env::now() { return system_now(); }
 
 Status Env::write_file_atomic(const fs::path& path, std::string_view contents, mode_t mode) {
   auto dir = path.parent_path();
-  auto tmp = create_temp(dir.empty() ? fs::path(".") : dir, "." + path.filename().string() + ".tmp-", mode);
+  auto tmp = create_temp(dir.empty() ? fs::path(".") : dir,
+                         "." + path.filename().string() + ".tmp-", mode);
   if (!tmp) return fail(tmp.error());
   auto undo = [&](const Error& e) {
     (void)remove(tmp->path);

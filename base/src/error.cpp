@@ -7,12 +7,18 @@ namespace airlock {
 
 std::string_view code_name(Code code) {
   switch (code) {
-    case Code::not_found: return "not_found";
-    case Code::corrupt: return "corrupt";
-    case Code::refused: return "refused";
-    case Code::invalid_input: return "invalid_input";
-    case Code::io: return "io";
-    case Code::limit: return "limit";
+    case Code::not_found:
+      return "not_found";
+    case Code::corrupt:
+      return "corrupt";
+    case Code::refused:
+      return "refused";
+    case Code::invalid_input:
+      return "invalid_input";
+    case Code::io:
+      return "io";
+    case Code::limit:
+      return "limit";
   }
   return "unknown";
 }

@@ -28,7 +28,8 @@ Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t m
   if (!fd) return fail(fd.error());
   struct stat st;
   if (::fstat(fd->get(), &st) != 0) return fail_errno(path.string());
-  if (!S_ISREG(st.st_mode)) return fail(Code::invalid_input, path.string() + ": not a regular file");
+  if (!S_ISREG(st.st_mode))
+    return fail(Code::invalid_input, path.string() + ": not a regular file");
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
     return fail(Code::limit, path.string() + ": " + std::to_string(st.st_size) +
                                  " bytes exceeds the limit of " + std::to_string(max_bytes));
@@ -50,8 +51,8 @@ Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t m
     used += static_cast<std::size_t>(n);
   }
   if (used > max_bytes) {
-    return fail(Code::limit,
-                path.string() + ": file exceeds the limit of " + std::to_string(max_bytes) + " bytes");
+    return fail(Code::limit, path.string() + ": file exceeds the limit of " +
+                                 std::to_string(max_bytes) + " bytes");
   }
   out.resize(used);
   return out;
@@ -83,7 +84,8 @@ Status write_all(int fd, std::span<const std::uint8_t> bytes) {
 }
 
 Status write_all(int fd, std::string_view bytes) {
-  return write_all(fd, std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+  return write_all(fd,
+                   std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
 }
 
 Status fsync_fd(int fd, std::string_view what) {

@@ -138,7 +138,8 @@ int wait_for(pid_t pid) {
 
 }  // namespace
 
-Result<ProcessResult> run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
+Result<ProcessResult> run_process(const std::vector<std::string>& argv,
+                                  const ProcessOptions& options) {
   if (argv.empty()) return fail(Code::invalid_input, "no program to run");
   auto child = spawn(argv, options);
   if (!child) return fail(child.error());

@@ -12,7 +12,8 @@ inline bool is_index_of(std::string_view path, std::string_view dir, std::string
   if (!path.starts_with(dir)) return false;
   auto name = path.substr(dir.size());
   if (name == base) return true;
-  if (!name.starts_with(base) || name.size() <= base.size() || name[base.size()] != '.') return false;
+  if (!name.starts_with(base) || name.size() <= base.size() || name[base.size()] != '.')
+    return false;
   auto ext = name.substr(base.size() + 1);
   return ext == "gz" || ext == "xz" || ext == "bz2" || ext == "lzma" || ext == "zst";
 }

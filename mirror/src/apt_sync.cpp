@@ -13,8 +13,8 @@
 #include "airlock/formats/compress.h"
 #include "airlock/formats/packages.h"
 #include "airlock/formats/release.h"
-#include "apt_paths.h"
 #include "airlock/mirror/gpgv.h"
+#include "apt_paths.h"
 
 namespace airlock::mirror {
 namespace fs = std::filesystem;
@@ -31,7 +31,8 @@ struct SuiteState {
   std::string suite;
   std::string dists;  // "dists/<suite>/"
   apt::Release release;
-  std::vector<std::string> index_paths;  // relative to dists, the Packages/Release/Translation files
+  std::vector<std::string>
+      index_paths;  // relative to dists, the Packages/Release/Translation files
   bool changed = true;
 };
 
@@ -56,7 +57,8 @@ Result<FetchResult> fetch_one(Fetcher& fetcher, const FetchJob& job) {
   FetchOptions fo;
   fo.jobs = 1;
   auto results = fetcher.fetch({job}, fo);
-  if (results.size() != 1) return fail(Code::io, "the fetcher answered " + job.url + " with no result");
+  if (results.size() != 1)
+    return fail(Code::io, "the fetcher answered " + job.url + " with no result");
   if (results[0].error) return fail(*results[0].error);
   return results[0];
 }
@@ -178,9 +180,20 @@ Result<std::string> AptSync::held_release(SuiteState& s, const SnapshotEntry& he
 
 // No InRelease: Release with a detached Release.gpg.
 Result<std::string> AptSync::detached_release(SuiteState& s) {
-  FetchJob rel{url(s.dists + "Release"), opt_.workdir / "meta" / (s.suite + ".Release"), {}, {}, kMaxRelease, {}, {}};
-  FetchJob sig{url(s.dists + "Release.gpg"), opt_.workdir / "meta" / (s.suite + ".Release.gpg"), {}, {}, 1ull << 20,
-               {}, {}};
+  FetchJob rel{url(s.dists + "Release"),
+               opt_.workdir / "meta" / (s.suite + ".Release"),
+               {},
+               {},
+               kMaxRelease,
+               {},
+               {}};
+  FetchJob sig{url(s.dists + "Release.gpg"),
+               opt_.workdir / "meta" / (s.suite + ".Release.gpg"),
+               {},
+               {},
+               1ull << 20,
+               {},
+               {}};
   std::error_code ec;
   fs::remove(rel.dest, ec);
   fs::remove(sig.dest, ec);
@@ -190,7 +203,9 @@ Result<std::string> AptSync::detached_release(SuiteState& s) {
   if (two.size() != 2) return fail(Code::io, "the fetcher answered " + rel.url + " with no result");
   for (const auto& r : two) {
     if (r.error) return fail(*r.error);
-    if (r.missing) return fail(Code::refused, repo_.name + ": " + s.dists + " has neither InRelease nor a signed Release");
+    if (r.missing)
+      return fail(Code::refused,
+                  repo_.name + ": " + s.dists + " has neither InRelease nor a signed Release");
   }
   if (auto v = gpgv_detached(repo_.keyring, sig.dest, rel.dest, scratch()); !v) {
     return fail(v.error().context(repo_.name + " " + s.dists + "Release"));
@@ -208,7 +223,8 @@ Status AptSync::check_release(SuiteState& s, const std::string& text) {
   if (!release) return fail(release.error().context(repo_.name + " " + s.dists));
   s.release = std::move(*release);
   if (repo_.check_valid_until && s.release.valid_until && opt_.now > *s.release.valid_until) {
-    return fail(Code::refused, repo_.name + ": " + s.dists + " expired at " + format_time(*s.release.valid_until) +
+    return fail(Code::refused, repo_.name + ": " + s.dists + " expired at " +
+                                   format_time(*s.release.valid_until) +
                                    " (Valid-Until); set check_valid_until = false to accept it");
   }
   if (prev_ && s.release.date) {
@@ -244,7 +260,8 @@ Status AptSync::choose_indices(SuiteState& s) {
       }
     }
     if (prefix.empty()) {
-      return fail(Code::refused, repo_.name + ": " + s.dists + " lists nothing for component '" + comp + "'");
+      return fail(Code::refused,
+                  repo_.name + ": " + s.dists + " lists nothing for component '" + comp + "'");
     }
     for (const auto& arch : repo_.architectures) {
       std::string dir = prefix + "binary-" + arch + "/";
@@ -256,44 +273,56 @@ Status AptSync::choose_indices(SuiteState& s) {
         }
       }
       if (!any) {
-        return fail(Code::refused, repo_.name + ": " + s.dists + " lists no Packages for " + comp + "/" + arch);
+        return fail(Code::refused,
+                    repo_.name + ": " + s.dists + " lists no Packages for " + comp + "/" + arch);
       }
     }
     if (repo_.translations) {
       for (const auto& f : rel.files) {
-        if (is_index_of(f.path, prefix + "i18n/", "Translation-en")) s.index_paths.push_back(f.path);
+        if (is_index_of(f.path, prefix + "i18n/", "Translation-en"))
+          s.index_paths.push_back(f.path);
       }
     }
   }
   return {};
 }
 
-Result<std::vector<FetchResult>> AptSync::fetch(std::vector<Want>& wants, const std::string& phase) {
+Result<std::vector<FetchResult>> AptSync::fetch(std::vector<Want>& wants,
+                                                const std::string& phase) {
   if (auto s = env_.make_dirs(opt_.workdir / "partial"); !s) return fail(s.error());
   std::vector<FetchJob> jobs;
-  for (const auto& w : wants) jobs.push_back({w.url, partial(w.sha256), w.sha256, w.size, w.size, {}, {}});
+  for (const auto& w : wants)
+    jobs.push_back({w.url, partial(w.sha256), w.sha256, w.size, w.size, {}, {}});
   FetchOptions fo;
   fo.jobs = opt_.jobs;
   if (opt_.progress) fo.progress = [&](const FetchProgress& p) { opt_.progress(phase, p); };
   auto results = opt_.fetcher->fetch(jobs, fo);
-  if (results.size() != jobs.size()) return fail(Code::io, "the fetcher lost results of the " + phase + " files");
+  if (results.size() != jobs.size())
+    return fail(Code::io, "the fetcher lost results of the " + phase + " files");
   // A by-hash address the server lacks: try the canonical path once.
   std::vector<std::size_t> retry;
   std::vector<FetchJob> again;
   for (std::size_t i = 0; i < wants.size(); ++i) {
     if (!results[i].missing || wants[i].fallback_url.empty()) continue;
     retry.push_back(i);
-    again.push_back({wants[i].fallback_url, partial(wants[i].sha256), wants[i].sha256, wants[i].size, wants[i].size,
-                     {}, {}});
+    again.push_back({wants[i].fallback_url,
+                     partial(wants[i].sha256),
+                     wants[i].sha256,
+                     wants[i].size,
+                     wants[i].size,
+                     {},
+                     {}});
   }
   if (retry.empty()) return results;
   auto more = opt_.fetcher->fetch(again, fo);
-  if (more.size() != again.size()) return fail(Code::io, "the fetcher lost results of the " + phase + " files");
+  if (more.size() != again.size())
+    return fail(Code::io, "the fetcher lost results of the " + phase + " files");
   for (std::size_t k = 0; k < retry.size(); ++k) results[retry[k]] = more[k];
   return results;
 }
 
-Status AptSync::store_files(const std::vector<Want>& wants, const std::vector<FetchResult>& results) {
+Status AptSync::store_files(const std::vector<Want>& wants,
+                            const std::vector<FetchResult>& results) {
   // Verified downloads move into the store; a commit every so many files or
   // bytes keeps the work of an interrupted sync. Objects only: what records
   // the sync is its snapshot.
@@ -325,7 +354,8 @@ Status AptSync::store_files(const std::vector<Want>& wants, const std::vector<Fe
 
 Result<std::string> AptSync::index_text(const std::string& path, const Digest& id) {
   auto it = dry_files_.find(id);
-  auto bytes = opt_.dry_run && it != dry_files_.end() ? read_file(it->second, kMaxIndex) : store_.read(id, kMaxIndex);
+  auto bytes = opt_.dry_run && it != dry_files_.end() ? read_file(it->second, kMaxIndex)
+                                                      : store_.read(id, kMaxIndex);
   if (!bytes) return fail(bytes.error());
   auto text = formats::decompress_index(*bytes);
   if (!text) return fail(text.error().context(path));
@@ -340,13 +370,15 @@ Result<std::vector<Want>> AptSync::metadata_wants(const std::vector<SuiteState>&
     if (!s.changed) continue;
     for (const auto& p : s.index_paths) {
       const auto* f = s.release.find(p);
-      if (!f) return fail(Code::refused, repo_.name + ": " + s.dists + "Release does not list " + p);
+      if (!f)
+        return fail(Code::refused, repo_.name + ": " + s.dists + "Release does not list " + p);
       std::string path = s.dists + p;
       entries_[path] = SnapshotEntry{path, f->sha256, f->size};
       auto have = store_.contains(f->sha256);
       if (!have) return fail(have.error());
       if (*have) continue;
-      Want w{path, url(path), "", f->sha256, f->size, variant_rank(p) == 0 && !p.ends_with("/Release")};
+      Want w{path,      url(path), "",
+             f->sha256, f->size,   variant_rank(p) == 0 && !p.ends_with("/Release")};
       if (s.release.acquire_by_hash) {
         w.fallback_url = w.url;
         w.url = url(s.dists + parent(p) + "/by-hash/SHA256/" + f->sha256.hex());
@@ -369,7 +401,9 @@ Status AptSync::fetch_metadata(const std::vector<SuiteState>& suites) {
       entries_.erase(w.path);  // listed, but only compressed variants are published
       continue;
     }
-    if (r.missing) return fail(Code::refused, repo_.name + ": " + w.url + " is listed in the Release but missing");
+    if (r.missing)
+      return fail(Code::refused,
+                  repo_.name + ": " + w.url + " is listed in the Release but missing");
     if (r.error) return fail(*r.error);
     report_.metadata_fetched++;
     report_.bytes_fetched += r.size;
@@ -387,27 +421,31 @@ Status AptSync::store_direct() {
   for (const auto& d : direct_) {
     auto fd = open_file(d.file, O_RDONLY);
     if (!fd) return fail(fd.error());
-    if (auto id = batch->put_fd(fd->get(), d.sha256, d.size); !id) return fail(id.error().context(d.path));
+    if (auto id = batch->put_fd(fd->get(), d.sha256, d.size); !id)
+      return fail(id.error().context(d.path));
   }
   return batch->commit();
 }
 
-Status AptSync::add_pool_entries(const std::string& index, std::map<std::string, SnapshotEntry>& pool) {
+Status AptSync::add_pool_entries(const std::string& index,
+                                 std::map<std::string, SnapshotEntry>& pool) {
   auto text = index_text(index, entries_[index].sha256);
   if (!text) return fail(text.error());
   auto records = apt::parse_packages(*text);
   if (!records) return fail(records.error().context(repo_.name + " " + index));
   for (const auto& rec : *records) {
     if (!repo_.packages.empty()) {
-      bool match = std::any_of(repo_.packages.begin(), repo_.packages.end(), [&](const std::string& g) {
-        return ::fnmatch(g.c_str(), rec.package.c_str(), 0) == 0;
-      });
+      bool match = std::any_of(
+          repo_.packages.begin(), repo_.packages.end(),
+          [&](const std::string& g) { return ::fnmatch(g.c_str(), rec.package.c_str(), 0) == 0; });
       if (!match) continue;
     }
     if (!is_safe_relative_path(rec.filename)) {
-      return fail(Code::refused, repo_.name + ": " + index + " names an unsafe pool path '" + rec.filename + "'");
+      return fail(Code::refused,
+                  repo_.name + ": " + index + " names an unsafe pool path '" + rec.filename + "'");
     }
-    auto [it, inserted] = pool.emplace(rec.filename, SnapshotEntry{rec.filename, rec.sha256, rec.size});
+    auto [it, inserted] =
+        pool.emplace(rec.filename, SnapshotEntry{rec.filename, rec.sha256, rec.size});
     if (!inserted && it->second.sha256 != rec.sha256) {
       return fail(Code::refused, repo_.name + ": two indices disagree about " + rec.filename);
     }
@@ -416,7 +454,8 @@ Status AptSync::add_pool_entries(const std::string& index, std::map<std::string,
 }
 
 // Pool files selected from every Packages index (one variant per directory).
-Result<std::map<std::string, SnapshotEntry>> AptSync::select_pool(const std::vector<SuiteState>& suites) {
+Result<std::map<std::string, SnapshotEntry>> AptSync::select_pool(
+    const std::vector<SuiteState>& suites) {
   std::map<std::string, SnapshotEntry> pool;
   for (const auto& s : suites) {
     std::map<std::string, std::string> chosen;  // dir -> path
@@ -459,22 +498,30 @@ Status AptSync::fetch_pool(std::vector<Want>& wants) {
     const auto& r = (*results)[i];
     if (r.error || r.missing) {
       ++failed;
-      if (!first) first = r.error ? *r.error : Error{Code::refused, wants[i].url + " is listed in the index but missing"};
+      if (!first)
+        first = r.error
+                    ? *r.error
+                    : Error{Code::refused, wants[i].url + " is listed in the index but missing"};
       continue;
     }
     report_.pool_fetched++;
     report_.bytes_fetched += r.size;
   }
   if (failed == 0) return {};
-  return fail(first->code, repo_.name + ": " + std::to_string(failed) + " of " + std::to_string(wants.size()) +
-                               " pool files failed (" + first->message + "); " + std::to_string(wants.size() - failed) +
-                               " were stored and no snapshot was recorded: run sync again to resume");
+  return fail(first->code,
+              repo_.name + ": " + std::to_string(failed) + " of " + std::to_string(wants.size()) +
+                  " pool files failed (" + first->message + "); " +
+                  std::to_string(wants.size() - failed) +
+                  " were stored and no snapshot was recorded: run sync again to resume");
 }
 
 Result<SyncReport> AptSync::record_unchanged() {
   report_.unchanged = true;
   report_.snapshot = prev_id_;
-  json rec{{"repo", repo_.name}, {"upstream", repo_.url}, {"snapshot", prev_id_.hex()}, {"unchanged", true},
+  json rec{{"repo", repo_.name},
+           {"upstream", repo_.url},
+           {"snapshot", prev_id_.hex()},
+           {"unchanged", true},
            {"operator", opt_.operator_name}};
   if (auto s = ledger_.record({{"sync", std::move(rec)}}); !s) return fail(s.error());
   return report_;
@@ -523,7 +570,8 @@ Result<SyncReport> AptSync::run() {
     if (auto c = choose_indices(*s); !c) return fail(c.error());
     suites.push_back(std::move(*s));
   }
-  const bool changed = std::any_of(suites.begin(), suites.end(), [](const SuiteState& s) { return s.changed; });
+  const bool changed =
+      std::any_of(suites.begin(), suites.end(), [](const SuiteState& s) { return s.changed; });
   if (auto s = fetch_metadata(suites); !s) return fail(s.error());
   auto pool = select_pool(suites);
   if (!pool) return fail(pool.error());

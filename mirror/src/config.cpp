@@ -19,7 +19,8 @@ bool valid_name(std::string_view s) {
 }
 
 bool valid_word(std::string_view s) {
-  if (s.empty() || s.size() > 128 || s.find("..") != std::string_view::npos || s.front() == '/') return false;
+  if (s.empty() || s.size() > 128 || s.find("..") != std::string_view::npos || s.front() == '/')
+    return false;
   for (char c : s) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_' || c == '.' || c == '/' || c == '+';
@@ -79,9 +80,10 @@ class RepoReader {
   }
 
   Status check_keys() const {
-    static const std::set<std::string> known = {
-        "name", "kind", "url", "suites", "components", "architectures", "keyring", "packages",
-        "check_valid_until", "translations"};
+    static const std::set<std::string> known = {"name",        "kind",       "url",
+                                                "suites",      "components", "architectures",
+                                                "keyring",     "packages",   "check_valid_until",
+                                                "translations"};
     for (auto&& [key, _] : t_) {
       const std::string name(key.str());
       if (!known.contains(name)) return bad("unknown key '" + name + "'");
@@ -160,18 +162,20 @@ Result<MirrorConfig> MirrorConfig::parse(std::string_view text, const std::strin
     doc = toml::parse(text, origin);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return fail(Code::invalid_input, origin + ":" + std::to_string(where.line) + ": " +
-                                         std::string(e.description()));
+    return fail(Code::invalid_input,
+                origin + ":" + std::to_string(where.line) + ": " + std::string(e.description()));
   }
   MirrorConfig config;
   for (auto&& [key, _] : doc) {
     if (key.str() != "repo") {
-      return fail(Code::invalid_input, origin + ": unknown top-level key '" + std::string(key.str()) + "'");
+      return fail(Code::invalid_input,
+                  origin + ": unknown top-level key '" + std::string(key.str()) + "'");
     }
   }
   auto* repos = doc["repo"].as_array();
   if (!repos) {
-    if (doc.contains("repo")) return fail(Code::invalid_input, origin + ": 'repo' must be [[repo]] tables");
+    if (doc.contains("repo"))
+      return fail(Code::invalid_input, origin + ": 'repo' must be [[repo]] tables");
     return config;
   }
   std::set<std::string> names;

@@ -10,8 +10,8 @@
 #include <mutex>
 #include <thread>
 
-#include "airlock/mirror/fetcher.h"
 #include "airlock/base/file.h"
+#include "airlock/mirror/fetcher.h"
 
 namespace airlock::mirror {
 namespace {
@@ -25,7 +25,8 @@ void global_init() {
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' '))
+    s.remove_suffix(1);
   return std::string(s);
 }
 
@@ -88,8 +89,9 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
   if (!t->write_body) return len;  // an error page: not kept
   const std::uint64_t cap = t->job->expected_size.value_or(t->job->max_size);
   if (t->written + len > cap) {
-    t->refusal = Error{Code::refused, t->job->url + " is larger than " + std::to_string(cap) + " bytes" +
-                                          (t->job->expected_size ? ", the size the signed index declares" : "")};
+    t->refusal = Error{Code::refused,
+                       t->job->url + " is larger than " + std::to_string(cap) + " bytes" +
+                           (t->job->expected_size ? ", the size the signed index declares" : "")};
     return 0;
   }
   auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(data), len);

@@ -42,7 +42,10 @@ std::string save_state(const StreamState& st) {
   json manifests = json::array(), snaps = json::array();
   for (const auto& m : st.manifests) manifests.push_back(m.hex());
   for (const auto& s : st.snapshots) snaps.push_back(s.hex());
-  return json{{"sequence", st.sequence}, {"manifests", manifests}, {"log_size", st.log_size}, {"snapshots", snaps}}
+  return json{{"sequence", st.sequence},
+              {"manifests", manifests},
+              {"log_size", st.log_size},
+              {"snapshots", snaps}}
       .dump();
 }
 
@@ -53,24 +56,30 @@ Result<std::string> log_records(const TransferLog& log, std::uint64_t from, std:
     auto line = log.record(n);
     if (!line) return fail(line.error());
     json j = json::parse(*line, nullptr, false);
-    if (!j.is_object()) return fail(Code::corrupt, "transfer log record " + std::to_string(n) + " is not a JSON object");
+    if (!j.is_object())
+      return fail(Code::corrupt,
+                  "transfer log record " + std::to_string(n) + " is not a JSON object");
     records.push_back(std::move(j));
   }
   return records.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 // The newest snapshot of each repository (only those named, when any).
-Result<std::vector<Digest>> newest_snapshots(const Store& store, const std::vector<std::string>& repos) {
+Result<std::vector<Digest>> newest_snapshots(const Store& store,
+                                             const std::vector<std::string>& repos) {
   auto list = store.list_snapshots();
   if (!list) return fail(list.error());
   std::map<std::string, Digest> newest;
   for (const auto& s : *list) {
-    if (repos.empty() || std::find(repos.begin(), repos.end(), s.repo) != repos.end()) newest[s.repo] = s.id;
+    if (repos.empty() || std::find(repos.begin(), repos.end(), s.repo) != repos.end())
+      newest[s.repo] = s.id;
   }
   for (const auto& r : repos) {
-    if (!newest.contains(r)) return fail(Code::not_found, "repository '" + r + "' has no snapshot; run sync first");
+    if (!newest.contains(r))
+      return fail(Code::not_found, "repository '" + r + "' has no snapshot; run sync first");
   }
-  if (newest.empty()) return fail(Code::not_found, "there is no snapshot to export; run sync first");
+  if (newest.empty())
+    return fail(Code::not_found, "there is no snapshot to export; run sync first");
   std::vector<Digest> out;
   for (const auto& [repo, id] : newest) out.push_back(id);
   return out;
@@ -89,9 +98,11 @@ Result<std::set<Digest>> carried_objects(const Store& store, const StreamState& 
   return carried;
 }
 
-json export_record(const ExportOptions& opt, const ExportResult& r, const std::vector<const PrivateKey*>& keys) {
+json export_record(const ExportOptions& opt, const ExportResult& r,
+                   const std::vector<const PrivateKey*>& keys) {
   json snaps = json::array(), keyids = json::array();
-  for (const auto& m : r.manifest.snapshots) snaps.push_back({{"repo", m.repo}, {"id", m.id.hex()}});
+  for (const auto& m : r.manifest.snapshots)
+    snaps.push_back({{"repo", m.repo}, {"id", m.id.hex()}});
   for (const auto* k : keys) keyids.push_back(k->public_key().id().hex());
   return {{"stream", opt.stream},
           {"sequence", r.manifest.sequence},
@@ -107,7 +118,8 @@ json export_record(const ExportOptions& opt, const ExportResult& r, const std::v
 }
 
 // The bundle to write, but for its log records.
-Result<ExportRequest> bundle_request(const Store& store, const ExportOptions& opt, const StreamState& state,
+Result<ExportRequest> bundle_request(const Store& store, const ExportOptions& opt,
+                                     const StreamState& state,
                                      const std::vector<const PrivateKey*>& keys) {
   auto snapshots = newest_snapshots(store, opt.repos);
   if (!snapshots) return fail(snapshots.error());
@@ -121,7 +133,8 @@ Result<ExportRequest> bundle_request(const Store& store, const ExportOptions& op
   req.snapshots = std::move(*snapshots);
   req.stream = opt.stream;
   req.sequence = state.sequence + 1;
-  req.previous = state.manifests.empty() ? std::nullopt : std::optional<Digest>(state.manifests.back());
+  req.previous =
+      state.manifests.empty() ? std::nullopt : std::optional<Digest>(state.manifests.back());
   req.full = opt.full;
   req.created = opt.now;
   req.expires = opt.now + opt.expires;
@@ -150,9 +163,11 @@ Result<StreamState> stream_state(const Store& store, const std::string& stream) 
   return st;
 }
 
-Result<ExportSummary> export_stream(Ledger& ledger, const ExportOptions& opt, const std::vector<const PrivateKey*>& keys) {
+Result<ExportSummary> export_stream(Ledger& ledger, const ExportOptions& opt,
+                                    const std::vector<const PrivateKey*>& keys) {
   if (!valid_stream_name(opt.stream)) {
-    return fail(Code::invalid_input, "stream name '" + opt.stream + "' must be 1-64 characters of a-z 0-9 . _ -");
+    return fail(Code::invalid_input,
+                "stream name '" + opt.stream + "' must be 1-64 characters of a-z 0-9 . _ -");
   }
   // The whole export holds the change lock: the stream's state and the log
   // stay as read until the export is committed.
@@ -193,7 +208,8 @@ Result<ExportSummary> export_stream(Ledger& ledger, const ExportOptions& opt, co
   next.snapshots = req->snapshots;
   next.log_size = cutoff;
   (*batch)->set_meta("stream/" + opt.stream, save_state(next));
-  if (auto s = change->commit({{"export", export_record(opt, *result, keys)}}); !s) return fail(s.error());
+  if (auto s = change->commit({{"export", export_record(opt, *result, keys)}}); !s)
+    return fail(s.error());
   summary.bundle = std::move(*result);
   return summary;
 }
@@ -203,8 +219,9 @@ Result<ExportSummary> Home::export_stream(const ExportOptions& options) {
   if (opt.keys.empty()) {
     opt.keys = key_names();
     if (opt.keys.size() != 1) {
-      return fail(Code::invalid_input, "name the signing key with --key (found " + std::to_string(opt.keys.size()) +
-                                           " in " + keys_dir().string() + ")");
+      return fail(Code::invalid_input, "name the signing key with --key (found " +
+                                           std::to_string(opt.keys.size()) + " in " +
+                                           keys_dir().string() + ")");
     }
   }
   std::vector<PrivateKey> keys;
@@ -216,7 +233,8 @@ Result<ExportSummary> Home::export_stream(const ExportOptions& options) {
   if (opt.producer.empty()) {
     char host[256] = "unknown";
     if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
-    opt.producer = "airlock-mirror " + std::string(cli::version()) + " on " + host + " by " + opt.operator_name;
+    opt.producer = "airlock-mirror " + std::string(cli::version()) + " on " + host + " by " +
+                   opt.operator_name;
   }
   std::vector<const PrivateKey*> signers;
   for (const auto& k : keys) signers.push_back(&k);

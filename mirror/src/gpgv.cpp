@@ -21,7 +21,8 @@ Result<fs::path> usable_keyring(const fs::path& keyring, const fs::path& workdir
   auto r = run_process({"gpg", "--batch", "--homedir", workdir.string(), "--dearmor", "--output",
                         out.string(), keyring.string()});
   if (!r) return fail(r.error());
-  if (r->exit_code != 0) return fail(Code::invalid_input, "keyring " + keyring.string() + " cannot be dearmored");
+  if (r->exit_code != 0)
+    return fail(Code::invalid_input, "keyring " + keyring.string() + " cannot be dearmored");
   return out;
 }
 
@@ -53,17 +54,22 @@ Status judge(const ProcessResult& r, const fs::path& keyring, const std::string&
     if (tag == "NO_PUBKEY" || tag == "ERRSIG") missing = arg;
     if (tag == "EXPKEYSIG" || tag == "REVKEYSIG") bad = true;
   }
-  if (bad) return fail(Code::refused, what + " has a bad signature (checked against " + keyring.string() + ")");
+  if (bad)
+    return fail(Code::refused,
+                what + " has a bad signature (checked against " + keyring.string() + ")");
   if (valid && r.exit_code == 0) return {};
   if (!missing.empty()) {
-    return fail(Code::refused, what + " is not signed by a key in " + keyring.string() + " (key " + missing + ")");
+    return fail(Code::refused,
+                what + " is not signed by a key in " + keyring.string() + " (key " + missing + ")");
   }
-  return fail(Code::refused, what + " has no valid signature (checked against " + keyring.string() + ")");
+  return fail(Code::refused,
+              what + " has no valid signature (checked against " + keyring.string() + ")");
 }
 
 }  // namespace
 
-Result<std::string> gpgv_clearsigned(const fs::path& keyring, const fs::path& file, const fs::path& workdir) {
+Result<std::string> gpgv_clearsigned(const fs::path& keyring, const fs::path& file,
+                                     const fs::path& workdir) {
   if (auto s = make_dirs(workdir); !s) return fail(s.error());
   auto ring = usable_keyring(keyring, workdir);
   if (!ring) return fail(ring.error());

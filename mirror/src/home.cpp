@@ -17,7 +17,8 @@ bool present(const fs::path& path) {
 }
 
 // The configured repositories named (all of them when names is empty).
-Result<std::vector<const RepoConfig*>> choose(const MirrorConfig& config, const std::vector<std::string>& names,
+Result<std::vector<const RepoConfig*>> choose(const MirrorConfig& config,
+                                              const std::vector<std::string>& names,
                                               const fs::path& file) {
   std::vector<const RepoConfig*> out;
   for (const auto& name : names) {
@@ -34,17 +35,20 @@ Result<std::vector<const RepoConfig*>> choose(const MirrorConfig& config, const 
 
 }  // namespace
 
-Result<InitReport> Home::init(const fs::path& dir, const std::string& operator_name, HomeOptions options) {
+Result<InitReport> Home::init(const fs::path& dir, const std::string& operator_name,
+                              HomeOptions options) {
   if (dir.empty()) return no_home();
   Env& env = options.env ? *options.env : Env::system();
   for (const auto& d : {dir, dir / "work"}) {
     if (auto s = env.make_dirs(d); !s) return fail(s.error());
   }
   std::error_code ec;
-  InitReport report{fs::absolute(dir, ec), dir / "mirror.toml", dir / "keys" / "log.pub", false, false};
+  InitReport report{fs::absolute(dir, ec), dir / "mirror.toml", dir / "keys" / "log.pub", false,
+                    false};
   if (ec) report.home = dir;
   if (!present(report.config)) {
-    if (auto s = env.write_file_atomic(report.config, config_template()); !s) return fail(s.error());
+    if (auto s = env.write_file_atomic(report.config, config_template()); !s)
+      return fail(s.error());
     report.new_config = true;
   }
   auto key = init_common(dir, "low", operator_name, env);
@@ -60,8 +64,8 @@ bool Home::is_home(const fs::path& dir) {
 Result<std::unique_ptr<Home>> Home::open(const fs::path& dir, HomeOptions options) {
   if (dir.empty()) return no_home();
   if (!is_home(dir)) {
-    return fail(Code::not_found, "no mirror home at " + dir.string() + " (run 'airlock-mirror --home " +
-                                     dir.string() + " init')");
+    return fail(Code::not_found, "no mirror home at " + dir.string() +
+                                     " (run 'airlock-mirror --home " + dir.string() + " init')");
   }
   std::unique_ptr<Home> home(new Home());
   if (auto s = home->open_common(dir, options); !s) return fail(s.error());
@@ -70,9 +74,11 @@ Result<std::unique_ptr<Home>> Home::open(const fs::path& dir, HomeOptions option
 
 Result<MirrorConfig> Home::config() const { return MirrorConfig::load(config_file()); }
 
-Result<std::vector<RepoSync>> Home::sync(const std::vector<std::string>& repos, const SyncRequest& request) {
+Result<std::vector<RepoSync>> Home::sync(const std::vector<std::string>& repos,
+                                         const SyncRequest& request) {
   if (!request.fetcher) return fail(Code::invalid_input, "sync needs a fetcher");
-  if (request.jobs < 1 || request.jobs > 64) return fail(Code::invalid_input, "--jobs must be from 1 to 64");
+  if (request.jobs < 1 || request.jobs > 64)
+    return fail(Code::invalid_input, "--jobs must be from 1 to 64");
   auto config = this->config();
   if (!config) return fail(config.error());
   auto chosen = choose(*config, repos, config_file());
@@ -87,7 +93,9 @@ Result<std::vector<RepoSync>> Home::sync(const std::vector<std::string>& repos, 
     opt.workdir = work_dir() / repo->name;
     opt.operator_name = request.operator_name;
     if (request.progress) {
-      opt.progress = [&](const std::string& phase, const FetchProgress& p) { request.progress(repo->name, phase, p); };
+      opt.progress = [&](const std::string& phase, const FetchProgress& p) {
+        request.progress(repo->name, phase, p);
+      };
     }
     out.push_back({repo->name, sync_apt(*repo, ledger(), opt)});
   }

@@ -2,9 +2,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "airlock/mirror/home.h"
-
 #include "airlock/base/file.h"
+#include "airlock/mirror/home.h"
 
 namespace airlock::mirror {
 namespace fs = std::filesystem;
@@ -15,8 +14,8 @@ namespace {
 bool valid_key_name(std::string_view name) {
   if (name.empty() || name.size() > 64 || name.front() == '.' || name == "log") return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -35,7 +34,8 @@ SignReport report_of(const fs::path& bundle_dir, const PrivateKey& key, const Co
 Result<PrivateKey> load_signing_key(const fs::path& keys_dir, const std::string& name_or_path) {
   fs::path p = name_or_path;
   if (!path_exists(p) && !keys_dir.empty()) p = keys_dir / (name_or_path + ".key");
-  if (!path_exists(p)) return fail(Code::not_found, "no key '" + name_or_path + "' (looked for " + p.string() + ")");
+  if (!path_exists(p))
+    return fail(Code::not_found, "no key '" + name_or_path + "' (looked for " + p.string() + ")");
   return PrivateKey::read_file(p);
 }
 
@@ -56,9 +56,10 @@ std::vector<std::string> Home::key_names() const {
 
 Result<KeyReport> Home::keygen(const std::string& name, const ChangeInfo& who) {
   if (!valid_key_name(name)) {
-    return fail(Code::invalid_input, "key name '" + name +
-                                         "' must be 1-64 characters of A-Z a-z 0-9 . _ -, not starting with '.', "
-                                         "and not 'log'");
+    return fail(Code::invalid_input,
+                "key name '" + name +
+                    "' must be 1-64 characters of A-Z a-z 0-9 . _ -, not starting with '.', "
+                    "and not 'log'");
   }
   KeyReport report{name, keys_dir() / (name + ".key"), keys_dir() / (name + ".pub"), {}};
   auto key = PrivateKey::generate();
@@ -72,16 +73,19 @@ Result<KeyReport> Home::keygen(const std::string& name, const ChangeInfo& who) {
   // before the public half is written; the key itself is created only if
   // absent, never replaced.
   if (path_exists(report.key_file)) {
-    return fail(Code::refused, "a key named '" + name + "' exists already (" + report.key_file.string() + ")");
+    return fail(Code::refused,
+                "a key named '" + name + "' exists already (" + report.key_file.string() + ")");
   }
   // The private key is the commit point.
   std::vector<FileWrite> files{{report.public_file, key->public_key().to_pem(), 0644, false},
                                {report.key_file, key->to_pem(), 0600, true}};
-  if (auto s = change->commit_files(std::move(files), {{"keygen", std::move(rec)}}); !s) return fail(s.error());
+  if (auto s = change->commit_files(std::move(files), {{"keygen", std::move(rec)}}); !s)
+    return fail(s.error());
   return report;
 }
 
-Result<SignReport> Home::sign(const fs::path& bundle_dir, const PrivateKey& key, const ChangeInfo& who) {
+Result<SignReport> Home::sign(const fs::path& bundle_dir, const PrivateKey& key,
+                              const ChangeInfo& who) {
   // Under the change lock: no other co-signature of this home lands between
   // reading the signatures and writing them back.
   auto change = ledger().begin();
@@ -89,10 +93,14 @@ Result<SignReport> Home::sign(const fs::path& bundle_dir, const PrivateKey& key,
   auto c = cosign_manifest(bundle_dir, key);
   if (!c) return fail(c.error());
   SignReport report = report_of(bundle_dir, key, *c);
-  json rec{{"bundle", bundle_name(bundle_dir)}, {"keyid", report.keyid.hex()}, {"manifest", c->manifest_sha256.hex()}};
+  json rec{{"bundle", bundle_name(bundle_dir)},
+           {"keyid", report.keyid.hex()},
+           {"manifest", c->manifest_sha256.hex()}};
   rec.update(who.fields());
-  std::vector<FileWrite> files{{bundle_dir / "manifest.sig.json", std::move(c->signatures_json), 0644, false}};
-  if (auto s = change->commit_files(std::move(files), {{"cosign", std::move(rec)}}); !s) return fail(s.error());
+  std::vector<FileWrite> files{
+      {bundle_dir / "manifest.sig.json", std::move(c->signatures_json), 0644, false}};
+  if (auto s = change->commit_files(std::move(files), {{"cosign", std::move(rec)}}); !s)
+    return fail(s.error());
   report.logged = true;
   return report;
 }
@@ -100,7 +108,8 @@ Result<SignReport> Home::sign(const fs::path& bundle_dir, const PrivateKey& key,
 Result<SignReport> sign_bundle(const fs::path& bundle_dir, const PrivateKey& key, Env& env) {
   auto c = cosign_manifest(bundle_dir, key);
   if (!c) return fail(c.error());
-  if (auto s = env.write_file_atomic(bundle_dir / "manifest.sig.json", c->signatures_json, 0644); !s) {
+  if (auto s = env.write_file_atomic(bundle_dir / "manifest.sig.json", c->signatures_json, 0644);
+      !s) {
     return fail(s.error());
   }
   return report_of(bundle_dir, key, *c);

@@ -10,8 +10,8 @@ namespace {
 
 // "name" padded to width, then the value escaped for a terminal.
 void line(std::ostream& out, std::string_view name, std::size_t width, std::string_view value) {
-  out << name << std::string(name.size() < width ? width - name.size() : 1, ' ') << escape_for_terminal(value)
-      << "\n";
+  out << name << std::string(name.size() < width ? width - name.size() : 1, ' ')
+      << escape_for_terminal(value) << "\n";
 }
 
 std::string short_id(const Digest& d) { return d.hex().substr(0, 12); }
@@ -30,10 +30,12 @@ json changes_json(const std::vector<PackageChange>& changes) {
 
 void print_changes(std::ostream& out, const std::vector<PackageChange>& changes) {
   for (const auto& ch : changes) {
-    std::string versions = ch.kind == PackageChange::added     ? ch.new_version
-                           : ch.kind == PackageChange::removed ? ch.old_version
-                                                               : ch.old_version + " -> " + ch.new_version;
-    line(out, "  " + std::string(change_name(ch.kind)), 13, ch.package + " (" + ch.architecture + ") " + versions);
+    std::string versions = ch.kind == PackageChange::added ? ch.new_version
+                           : ch.kind == PackageChange::removed
+                               ? ch.old_version
+                               : ch.old_version + " -> " + ch.new_version;
+    line(out, "  " + std::string(change_name(ch.kind)), 13,
+         ch.package + " (" + ch.architecture + ") " + versions);
   }
 }
 
@@ -42,32 +44,40 @@ void print_one_sync(std::ostream& out, const SyncReport& r) {
   if (r.dry_run) {
     out << escape_for_terminal(r.repo) << ": would fetch " << r.pool_missing << " pool files ("
         << cli::human_bytes(r.bytes_missing) << ") of " << r.pool_files << " selected ("
-        << cli::human_bytes(r.pool_bytes) << "); " << r.metadata_fetched << " metadata files checked"
-        << (r.unchanged ? "; upstream unchanged" : "") << "\n";
+        << cli::human_bytes(r.pool_bytes) << "); " << r.metadata_fetched
+        << " metadata files checked" << (r.unchanged ? "; upstream unchanged" : "") << "\n";
   } else if (r.unchanged) {
     out << escape_for_terminal(r.repo) << ": unchanged, snapshot " << id << "\n";
   } else {
     out << escape_for_terminal(r.repo) << ": snapshot " << id << "\n"
         << "  " << r.pool_files << " packages (" << cli::human_bytes(r.pool_bytes) << "), fetched "
-        << (r.metadata_fetched + r.pool_fetched) << " files (" << cli::human_bytes(r.bytes_fetched) << ")\n";
+        << (r.metadata_fetched + r.pool_fetched) << " files (" << cli::human_bytes(r.bytes_fetched)
+        << ")\n";
   }
 }
 
 }  // namespace
 
 json to_json(const InitReport& r) {
-  return {{"home", r.home.string()}, {"config", r.config.string()}, {"new_config", r.new_config},
-          {"log_key", r.log_pub.string()}, {"new_key", r.new_key}};
+  return {{"home", r.home.string()},
+          {"config", r.config.string()},
+          {"new_config", r.new_config},
+          {"log_key", r.log_pub.string()},
+          {"new_key", r.new_key}};
 }
 
 void print_init(std::ostream& out, const InitReport& r) {
   line(out, "home", 9, r.home.string());
-  line(out, "config", 9, r.config.string() + (r.new_config ? " (template: add your [[repo]] tables)" : " (kept)"));
+  line(out, "config", 9,
+       r.config.string() + (r.new_config ? " (template: add your [[repo]] tables)" : " (kept)"));
   line(out, "log key", 9, r.log_pub.string() + (r.new_key ? " (new)" : " (kept)"));
 }
 
 json to_json(const KeyReport& r) {
-  return {{"name", r.name}, {"key", r.key_file.string()}, {"public", r.public_file.string()}, {"keyid", r.keyid.hex()}};
+  return {{"name", r.name},
+          {"key", r.key_file.string()},
+          {"public", r.public_file.string()},
+          {"keyid", r.keyid.hex()}};
 }
 
 void print_key(std::ostream& out, const KeyReport& r) {
@@ -101,7 +111,8 @@ void print_sync(std::ostream& out, const std::vector<RepoSync>& results) {
   }
 }
 
-int print_sync_errors(std::ostream& err, std::string_view program, const std::vector<RepoSync>& results) {
+int print_sync_errors(std::ostream& err, std::string_view program,
+                      const std::vector<RepoSync>& results) {
   int rc = 0;
   for (const auto& [repo, report] : results) {
     if (report) continue;
@@ -128,8 +139,8 @@ json to_json(const std::vector<SnapshotInfo>& snapshots) {
 
 void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapshots) {
   for (const auto& s : snapshots) {
-    out << s.id.hex() << "  " << format_time(s.synced_at) << "  " << escape_for_terminal(s.repo) << "  "
-        << s.entries << " files  " << cli::human_bytes(s.bytes) << "\n";
+    out << s.id.hex() << "  " << format_time(s.synced_at) << "  " << escape_for_terminal(s.repo)
+        << "  " << s.entries << " files  " << cli::human_bytes(s.bytes) << "\n";
   }
 }
 
@@ -159,14 +170,18 @@ void print_export(std::ostream& out, const ExportSummary& s) {
   const auto& b = s.bundle;
   const auto& m = b.manifest;
   line(out, "bundle", 11, b.dir.string());
-  line(out, "sequence", 11, std::to_string(m.sequence) + " (" + m.kind +
-                                (m.previous ? ", previous " + short_id(*m.previous) : std::string()) + ")");
+  line(out, "sequence", 11,
+       std::to_string(m.sequence) + " (" + m.kind +
+           (m.previous ? ", previous " + short_id(*m.previous) : std::string()) + ")");
   line(out, "manifest", 11, "sha256 " + b.manifest_sha256.hex());
-  line(out, "volumes", 11, std::to_string(m.volumes.size()) + " (" + cli::human_bytes(b.bytes) + ")");
-  line(out, "objects", 11, std::to_string(m.objects.size()) + " (" + cli::human_bytes(m.payload_size()) + ")");
+  line(out, "volumes", 11,
+       std::to_string(m.volumes.size()) + " (" + cli::human_bytes(b.bytes) + ")");
+  line(out, "objects", 11,
+       std::to_string(m.objects.size()) + " (" + cli::human_bytes(m.payload_size()) + ")");
   for (const auto& snap : m.snapshots) line(out, "snapshot", 11, snap.repo + " " + snap.id.hex());
   line(out, "expires", 11, format_time(m.expires));
-  out << (s.first ? "packages (first export of this stream):\n" : "changes since the previous export:\n");
+  out << (s.first ? "packages (first export of this stream):\n"
+                  : "changes since the previous export:\n");
   if (s.changes.empty()) out << "  none\n";
   print_changes(out, s.changes);
 }
@@ -174,12 +189,16 @@ void print_export(std::ostream& out, const ExportSummary& s) {
 json to_json(const SignReport& r) {
   json before = json::array();
   for (const auto& k : r.signers_before) before.push_back(k.hex());
-  return {{"bundle", r.bundle.string()}, {"keyid", r.keyid.hex()}, {"manifest_sha256", r.manifest_sha256.hex()},
-          {"signers_before", before}, {"logged", r.logged}};
+  return {{"bundle", r.bundle.string()},
+          {"keyid", r.keyid.hex()},
+          {"manifest_sha256", r.manifest_sha256.hex()},
+          {"signers_before", before},
+          {"logged", r.logged}};
 }
 
 void print_sign(std::ostream& out, const SignReport& r) {
-  out << "signed " << escape_for_terminal(r.bundle.string()) << " with key " << r.keyid.hex() << "\n";
+  out << "signed " << escape_for_terminal(r.bundle.string()) << " with key " << r.keyid.hex()
+      << "\n";
 }
 
 }  // namespace airlock::mirror

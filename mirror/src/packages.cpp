@@ -15,7 +15,8 @@ namespace {
 constexpr std::uint64_t kMaxIndex = 1ull << 30;
 }  // namespace
 
-Result<std::optional<Snapshot>> latest_snapshot(const Store& store, std::string_view repo, Digest* id) {
+Result<std::optional<Snapshot>> latest_snapshot(const Store& store, std::string_view repo,
+                                                Digest* id) {
   auto list = store.list_snapshots();
   if (!list) return fail(list.error());
   const SnapshotInfo* best = nullptr;
@@ -29,7 +30,8 @@ Result<std::optional<Snapshot>> latest_snapshot(const Store& store, std::string_
   return std::optional<Snapshot>(std::move(*snap));
 }
 
-Result<std::vector<PackageVersion>> snapshot_packages(const Store& store, const Snapshot& snapshot) {
+Result<std::vector<PackageVersion>> snapshot_packages(const Store& store,
+                                                      const Snapshot& snapshot) {
   // One Packages variant per directory, the cheapest to read.
   std::map<std::string, const SnapshotEntry*> chosen;
   for (const auto& e : snapshot.entries) {
@@ -52,7 +54,8 @@ Result<std::vector<PackageVersion>> snapshot_packages(const Store& store, const 
   return out;
 }
 
-Result<std::vector<PackageVersion>> snapshots_packages(const Store& store, const std::vector<Digest>& ids) {
+Result<std::vector<PackageVersion>> snapshots_packages(const Store& store,
+                                                       const std::vector<Digest>& ids) {
   std::vector<PackageVersion> out;
   for (const auto& id : ids) {
     auto snap = store.get_snapshot(id);
@@ -66,10 +69,14 @@ Result<std::vector<PackageVersion>> snapshots_packages(const Store& store, const
 
 std::string_view change_name(PackageChange::Kind kind) {
   switch (kind) {
-    case PackageChange::added: return "added";
-    case PackageChange::upgraded: return "upgraded";
-    case PackageChange::downgraded: return "downgraded";
-    case PackageChange::removed: return "removed";
+    case PackageChange::added:
+      return "added";
+    case PackageChange::upgraded:
+      return "upgraded";
+    case PackageChange::downgraded:
+      return "downgraded";
+    case PackageChange::removed:
+      return "removed";
   }
   return "changed";
 }
@@ -91,12 +98,13 @@ std::vector<PackageChange> diff_packages(const std::vector<PackageVersion>& befo
     if (it == a.end()) {
       out.push_back({PackageChange::added, key.first, key.second, "", version});
     } else if (int c = apt::compare_versions(it->second, version); c != 0) {
-      out.push_back({c < 0 ? PackageChange::upgraded : PackageChange::downgraded, key.first, key.second,
-                     it->second, version});
+      out.push_back({c < 0 ? PackageChange::upgraded : PackageChange::downgraded, key.first,
+                     key.second, it->second, version});
     }
   }
   for (const auto& [key, version] : a) {
-    if (!b.contains(key)) out.push_back({PackageChange::removed, key.first, key.second, version, ""});
+    if (!b.contains(key))
+      out.push_back({PackageChange::removed, key.first, key.second, version, ""});
   }
   std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
     return std::tie(x.package, x.architecture) < std::tie(y.package, y.architecture);

@@ -35,7 +35,9 @@ Run on_home(std::function<int(const Invocation&, Home&)> body) {
   };
 }
 
-int init(const Invocation& inv) { return emit(inv, Home::init(inv.home, cli::operator_name()), print_init); }
+int init(const Invocation& inv) {
+  return emit(inv, Home::init(inv.home, cli::operator_name()), print_init);
+}
 
 int keygen(const Invocation& inv, Home& home) {
   if (!inv.has("name")) return cli::usage(inv, "missing NAME");
@@ -45,10 +47,14 @@ int keygen(const Invocation& inv, Home& home) {
 int sync(const Invocation& inv, Home& home) {
   auto fetcher = make_curl_fetcher();
   cli::Progress progress("sync", inv.progress());
-  SyncRequest req{fetcher.get(), inv.get<int>("jobs", 8), inv.has("dry-run"), system_now(), cli::operator_name(),
+  SyncRequest req{fetcher.get(),
+                  inv.get<int>("jobs", 8),
+                  inv.has("dry-run"),
+                  system_now(),
+                  cli::operator_name(),
                   [&](const std::string& repo, const std::string& phase, const FetchProgress& p) {
-                    progress.set_label(repo + " " + phase + " " + std::to_string(p.files_done) + "/" +
-                                       std::to_string(p.files_total) + " files");
+                    progress.set_label(repo + " " + phase + " " + std::to_string(p.files_done) +
+                                       "/" + std::to_string(p.files_total) + " files");
                     progress.update(p.bytes_done, p.bytes_total);
                   }};
   auto results = home.sync(inv.get<std::vector<std::string>>("repo"), req);
@@ -65,7 +71,8 @@ int diff(const Invocation& inv, Home& home) {
 }
 
 int export_bundle(const Invocation& inv) {
-  if (!inv.has("stream") || !inv.has("out")) return cli::usage(inv, "needs --stream S and --out MEDIA");
+  if (!inv.has("stream") || !inv.has("out"))
+    return cli::usage(inv, "needs --stream S and --out MEDIA");
   auto volume = cli::parse_size(inv.str("volume-size"));
   if (!volume) return cli::usage(inv, "--volume-size: " + volume.error().message);
   auto expires = cli::parse_duration(inv.str("expires"));
@@ -109,9 +116,10 @@ int sign(const Invocation& inv) {
 
 void json_option(cli::Options& o) { o.add_options()("json", "print the result as JSON"); }
 
-cli::Command command(std::string name, std::string summary, std::string help, std::function<void(cli::Options&, cli::Positionals&)> options,
-                     Run run) {
-  return {std::move(name), std::move(summary), kUsage + std::move(help), std::move(options), std::move(run)};
+cli::Command command(std::string name, std::string summary, std::string help,
+                     std::function<void(cli::Options&, cli::Positionals&)> options, Run run) {
+  return {std::move(name), std::move(summary), kUsage + std::move(help), std::move(options),
+          std::move(run)};
 }
 
 constexpr const char* kInitHelp =
@@ -139,7 +147,8 @@ constexpr const char* kSnapshotsHelp =
     "snapshots [REPO] [--json]\n\nLists the recorded snapshots, oldest first.\n\n"
     "example:\n  airlock-mirror --home /srv/airlock-low snapshots debian-security\n";
 constexpr const char* kDiffHelp =
-    "diff SNAP_A SNAP_B [--json]\n\nPackages added, upgraded, downgraded and removed from snapshot A to B, with\n"
+    "diff SNAP_A SNAP_B [--json]\n\nPackages added, upgraded, downgraded and removed from snapshot "
+    "A to B, with\n"
     "versions. Snapshots are given by id or a unique prefix of at least 6 digits.\n\n"
     "example:\n  airlock-mirror --home /srv/airlock-low diff 3f2a9c 81b0e4\n";
 constexpr const char* kExportHelp =
@@ -152,8 +161,10 @@ constexpr const char* kExportHelp =
     "changes since the previous export: what a second signer reviews before\n"
     "'airlock-mirror sign'.\n\nexamples:\n"
     "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/usb --key alice\n"
-    "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/dvd --volume-size 4G --full\n"
-    "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/usb --key alice --expires 14d\n";
+    "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/dvd "
+    "--volume-size 4G --full\n"
+    "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/usb --key alice "
+    "--expires 14d\n";
 constexpr const char* kSignHelp =
     "sign --key K BUNDLE_DIR\n       airlock-mirror sign --key PATH BUNDLE_DIR   (no home)\n\n"
     "Adds your signature to an exported bundle's manifest.sig.json; nothing else\n"
@@ -161,14 +172,17 @@ constexpr const char* kSignHelp =
     "push a bundle in. Read the export's summary (or 'airlock-verify bundle') first.\n"
     "In a mirror home the co-signature is logged and travels with the stream's\n"
     "next bundle; without one the key is given by path and nothing is logged.\n\n"
-    "examples:\n  airlock-mirror --home /srv/airlock-low sign --key bob /media/usb/airlock-debian-000042\n"
+    "examples:\n  airlock-mirror --home /srv/airlock-low sign --key bob "
+    "/media/usb/airlock-debian-000042\n"
     "  airlock-mirror sign --key ~/bob.key /media/usb/airlock-debian-000042\n";
 
 void export_options(cli::Options& o, cli::Positionals&) {
-  o.add_options()("stream", po::value<std::string>(), "stream name")("out", po::value<std::string>(), "media directory")(
-      "full", "carry everything, not only what is new")(
-      "volume-size", po::value<std::string>()->default_value("4G"), "largest volume (K, M, G suffixes)")(
-      "key", po::value<std::vector<std::string>>(), "signing key name or path; repeatable")(
+  o.add_options()("stream", po::value<std::string>(), "stream name")(
+      "out", po::value<std::string>(), "media directory")("full",
+                                                          "carry everything, not only what is new")(
+      "volume-size", po::value<std::string>()->default_value("4G"),
+      "largest volume (K, M, G suffixes)")("key", po::value<std::vector<std::string>>(),
+                                           "signing key name or path; repeatable")(
       "expires", po::value<std::string>()->default_value("30d"), "validity (d, h, m)")(
       "repo", po::value<std::vector<std::string>>(), "only these repositories; repeatable")(
       "level", po::value<int>()->default_value(3), "zstd level 1-19");
@@ -184,46 +198,57 @@ void sign_options(cli::Options& o, cli::Positionals& p) {
 
 std::vector<cli::Command> commands() {
   return {
-      command("init", "init                      create the home: mirror.toml template, store, log, log key",
-              kInitHelp, [](cli::Options& o, cli::Positionals&) { json_option(o); }, init),
-      command("keygen", "keygen NAME               create a bundle signing key keys/NAME.key (+ NAME.pub)",
-              kKeygenHelp,
-              [](cli::Options& o, cli::Positionals& p) {
-                o.add_options()("name", po::value<std::string>(), "key name");
-                json_option(o);
-                p.add("name", 1);
-              },
-              on_home(keygen)),
-      command("sync", "sync [REPO...]            fetch and verify upstream metadata and packages, record snapshots",
-              kSyncHelp,
-              [](cli::Options& o, cli::Positionals& p) {
-                o.add_options()("repo", po::value<std::vector<std::string>>(), "repositories (default: all)")(
-                    "dry-run", "show what would be fetched; store nothing")(
-                    "jobs", po::value<int>()->default_value(8), "parallel downloads");
-                json_option(o);
-                p.add("repo", -1);
-              },
-              on_home(sync)),
-      command("snapshots", "snapshots [REPO]          list recorded snapshots",
-              kSnapshotsHelp,
-              [](cli::Options& o, cli::Positionals& p) {
-                o.add_options()("repo", po::value<std::string>(), "only this repository");
-                json_option(o);
-                p.add("repo", 1);
-              },
-              on_home([](const Invocation& inv, Home& h) {
-                return emit(inv, h.snapshots(inv.str("repo")), print_snapshots);
-              })),
-      command("diff", "diff SNAP_A SNAP_B        packages added, upgraded and removed between two snapshots",
-              kDiffHelp,
-              [](cli::Options& o, cli::Positionals& p) {
-                o.add_options()("a", po::value<std::string>(), "older snapshot")("b", po::value<std::string>(),
-                                                                                 "newer snapshot");
-                json_option(o);
-                p.add("a", 1).add("b", 1);
-              },
-              on_home(diff)),
-      command("export", "export --stream S --out MEDIA   write the stream's next signed bundle onto MEDIA",
+      command(
+          "init",
+          "init                      create the home: mirror.toml template, store, log, log key",
+          kInitHelp, [](cli::Options& o, cli::Positionals&) { json_option(o); }, init),
+      command(
+          "keygen",
+          "keygen NAME               create a bundle signing key keys/NAME.key (+ NAME.pub)",
+          kKeygenHelp,
+          [](cli::Options& o, cli::Positionals& p) {
+            o.add_options()("name", po::value<std::string>(), "key name");
+            json_option(o);
+            p.add("name", 1);
+          },
+          on_home(keygen)),
+      command(
+          "sync",
+          "sync [REPO...]            fetch and verify upstream metadata and packages, record "
+          "snapshots",
+          kSyncHelp,
+          [](cli::Options& o, cli::Positionals& p) {
+            o.add_options()("repo", po::value<std::vector<std::string>>(),
+                            "repositories (default: all)")(
+                "dry-run", "show what would be fetched; store nothing")(
+                "jobs", po::value<int>()->default_value(8), "parallel downloads");
+            json_option(o);
+            p.add("repo", -1);
+          },
+          on_home(sync)),
+      command(
+          "snapshots", "snapshots [REPO]          list recorded snapshots", kSnapshotsHelp,
+          [](cli::Options& o, cli::Positionals& p) {
+            o.add_options()("repo", po::value<std::string>(), "only this repository");
+            json_option(o);
+            p.add("repo", 1);
+          },
+          on_home([](const Invocation& inv, Home& h) {
+            return emit(inv, h.snapshots(inv.str("repo")), print_snapshots);
+          })),
+      command(
+          "diff",
+          "diff SNAP_A SNAP_B        packages added, upgraded and removed between two snapshots",
+          kDiffHelp,
+          [](cli::Options& o, cli::Positionals& p) {
+            o.add_options()("a", po::value<std::string>(), "older snapshot")(
+                "b", po::value<std::string>(), "newer snapshot");
+            json_option(o);
+            p.add("a", 1).add("b", 1);
+          },
+          on_home(diff)),
+      command("export",
+              "export --stream S --out MEDIA   write the stream's next signed bundle onto MEDIA",
               kExportHelp, export_options, export_bundle),
       command("sign", "sign --key K BUNDLE_DIR   add a co-signature to an exported bundle",
               kSignHelp, sign_options, sign),
@@ -234,13 +259,15 @@ std::vector<cli::Command> commands() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  cli::Program program{"airlock-mirror",
-                       "The online side of airlock: mirror upstream repositories, record snapshots,\n"
-                       "export signed bundles onto removable media.",
-                       "  airlock-mirror --home /srv/airlock-low init\n"
-                       "  airlock-mirror --home /srv/airlock-low keygen alice\n"
-                       "  airlock-mirror --home /srv/airlock-low sync\n"
-                       "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/usb --key alice\n",
-                       true, commands()};
+  cli::Program program{
+      "airlock-mirror",
+      "The online side of airlock: mirror upstream repositories, record snapshots,\n"
+      "export signed bundles onto removable media.",
+      "  airlock-mirror --home /srv/airlock-low init\n"
+      "  airlock-mirror --home /srv/airlock-low keygen alice\n"
+      "  airlock-mirror --home /srv/airlock-low sync\n"
+      "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/usb --key "
+      "alice\n",
+      true, commands()};
   return cli::run(program, argc, argv);
 }

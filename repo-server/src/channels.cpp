@@ -1,9 +1,9 @@
 #include "airlock/repo/channels.h"
-#include "airlock/base/json.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "airlock/base/json.h"
 #include "airlock/repo/home.h"
 
 namespace airlock::repo {
@@ -60,8 +60,9 @@ bool selected(const std::vector<std::string>& repos, const std::string& repo) {
 
 Status check_channel(std::string_view name) {
   if (!valid_channel_name(name)) {
-    return fail(Code::invalid_input, "channel name '" + std::string(name) +
-                                         "' must be 1-32 characters of a-z 0-9 - _, starting with a letter");
+    return fail(Code::invalid_input,
+                "channel name '" + std::string(name) +
+                    "' must be 1-32 characters of a-z 0-9 - _, starting with a letter");
   }
   return {};
 }
@@ -89,18 +90,19 @@ Result<std::vector<ChannelEntry>> list_channels(const Store& store) {
   return out;
 }
 
-Result<Digest> channel_snapshot(const Store& store, std::string_view channel, std::string_view repo) {
+Result<Digest> channel_snapshot(const Store& store, std::string_view channel,
+                                std::string_view repo) {
   return store.get_ref(ref_name(channel, repo));
 }
 
-Result<ChannelEntry> Home::publish(const std::string& repo, const Digest& snapshot, const std::string& channel,
-                                  const ChangeInfo& who) {
+Result<ChannelEntry> Home::publish(const std::string& repo, const Digest& snapshot,
+                                   const std::string& channel, const ChangeInfo& who) {
   if (auto s = check_channel(channel); !s) return fail(s.error());
   auto snap = store().get_snapshot(snapshot);
   if (!snap) return fail(snap.error());
   if (snap->repo != repo) {
-    return fail(Code::invalid_input, "snapshot " + snapshot.hex() + " is of repository '" + snap->repo +
-                                         "', not '" + repo + "'");
+    return fail(Code::invalid_input, "snapshot " + snapshot.hex() + " is of repository '" +
+                                         snap->repo + "', not '" + repo + "'");
   }
   ChannelEntry e{channel, repo, snapshot};
   if (auto s = move_channels(ledger(), {e}, "publish", who); !s) return fail(s.error());
@@ -108,7 +110,8 @@ Result<ChannelEntry> Home::publish(const std::string& repo, const Digest& snapsh
 }
 
 Result<std::vector<ChannelEntry>> Home::promote(const std::string& from, const std::string& to,
-                                                const std::vector<std::string>& repos, const ChangeInfo& who) {
+                                                const std::vector<std::string>& repos,
+                                                const ChangeInfo& who) {
   if (auto s = check_channel(from); !s) return fail(s.error());
   if (auto s = check_channel(to); !s) return fail(s.error());
   auto all = list_channels(store());
@@ -119,7 +122,8 @@ Result<std::vector<ChannelEntry>> Home::promote(const std::string& from, const s
   }
   for (const auto& r : repos) {
     bool found = std::any_of(moved.begin(), moved.end(), [&](auto& e) { return e.repo == r; });
-    if (!found) return fail(Code::not_found, "channel '" + from + "' has no repository '" + r + "'");
+    if (!found)
+      return fail(Code::not_found, "channel '" + from + "' has no repository '" + r + "'");
   }
   if (moved.empty()) return fail(Code::not_found, "channel '" + from + "' is empty");
   auto s = move_channels(ledger(), moved, "promote", who, [&](json& rec) { rec["from"] = from; });
@@ -149,7 +153,8 @@ Result<std::optional<Digest>> previous_snapshot(const Store& store, const std::s
 
 }  // namespace
 
-Result<std::vector<ChannelEntry>> Home::rollback(const std::string& channel, const std::vector<std::string>& repos,
+Result<std::vector<ChannelEntry>> Home::rollback(const std::string& channel,
+                                                 const std::vector<std::string>& repos,
                                                  const ChangeInfo& who) {
   if (auto s = check_channel(channel); !s) return fail(s.error());
   auto all = list_channels(store());
@@ -160,11 +165,13 @@ Result<std::vector<ChannelEntry>> Home::rollback(const std::string& channel, con
     auto prev = previous_snapshot(store(), ref_name(channel, e.repo));
     if (!prev) return fail(prev.error());
     if (!*prev) {
-      return fail(Code::refused, "channel '" + channel + "' has no earlier snapshot of '" + e.repo + "' to roll back to");
+      return fail(Code::refused, "channel '" + channel + "' has no earlier snapshot of '" + e.repo +
+                                     "' to roll back to");
     }
     back.push_back({channel, e.repo, **prev});
   }
-  if (back.empty()) return fail(Code::not_found, "channel '" + channel + "' has nothing to roll back");
+  if (back.empty())
+    return fail(Code::not_found, "channel '" + channel + "' has nothing to roll back");
   if (auto s = move_channels(ledger(), back, "rollback", who); !s) return fail(s.error());
   return back;
 }

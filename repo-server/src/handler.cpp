@@ -283,7 +283,9 @@ std::shared_ptr<const RequestHandler::CachedSnapshot> RequestHandler::snapshot(c
   // apt asks by-hash for the strongest hash its Release lists (often SHA512):
   // map every hash of every Release in the snapshot to the file it names.
   for (const auto& e : snap->entries) {
-    if (!e.path.starts_with("dists/") || !(e.path.ends_with("/InRelease") || e.path.ends_with("/Release"))) continue;
+    if (!e.path.starts_with("dists/") ||
+        !(e.path.ends_with("/InRelease") || e.path.ends_with("/Release")))
+      continue;
     auto release = stored_release(store_, e);
     if (!release) continue;
     const std::string dir = e.path.substr(0, e.path.rfind('/') + 1);  // dists/<suite>/
@@ -299,7 +301,8 @@ std::shared_ptr<const RequestHandler::CachedSnapshot> RequestHandler::snapshot(c
   return cached;
 }
 
-std::shared_ptr<const std::string> RequestHandler::small_object(const Digest& id, ObjectFile& file) {
+std::shared_ptr<const std::string> RequestHandler::small_object(const Digest& id,
+                                                                ObjectFile& file) {
   auto content = std::make_shared<std::string>(file.size, '\0');
   ssize_t got = ::pread(file.fd.get(), content->data(), content->size(), 0);
   if (got != static_cast<ssize_t>(content->size())) return nullptr;

@@ -1,15 +1,16 @@
 #include "airlock/repo/home.h"
-#include "airlock/base/file.h"
 
 #include <nlohmann/json.hpp>
 
+#include "airlock/base/file.h"
 #include "airlock/base/text.h"
 
 namespace airlock::repo {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-Result<InitReport> Home::init(const fs::path& dir, const std::string& operator_name, HomeOptions options) {
+Result<InitReport> Home::init(const fs::path& dir, const std::string& operator_name,
+                              HomeOptions options) {
   if (dir.empty()) return fail(Code::invalid_input, "no home: pass --home DIR or set AIRLOCK_HOME");
   Env& env = options.env ? *options.env : Env::system();
   InitReport report;
@@ -29,8 +30,8 @@ Result<InitReport> Home::init(const fs::path& dir, const std::string& operator_n
 Result<std::unique_ptr<Home>> Home::open(const fs::path& dir, HomeOptions options) {
   if (dir.empty()) return fail(Code::invalid_input, "no home: pass --home DIR or set AIRLOCK_HOME");
   if (!path_exists(dir / "trust.json") || !path_exists(dir / "keys" / "log.key")) {
-    return fail(Code::not_found, "no repository home at " + dir.string() + " (run 'airlock-repo --home " +
-                                     dir.string() + " init')");
+    return fail(Code::not_found, "no repository home at " + dir.string() +
+                                     " (run 'airlock-repo --home " + dir.string() + " init')");
   }
   std::unique_ptr<Home> home(new Home());
   if (auto s = home->open_common(dir, options); !s) return fail(s.error());
@@ -45,11 +46,13 @@ Result<TrustReport> Home::change_trust(const std::string& action, TrustPolicy po
   record["action"] = action;
   auto change = ledger().begin();
   if (!change) return fail(change.error());
-  auto s = change->commit_files({{trust_file(), policy.to_json(), 0644, false}}, {{"trust", std::move(record)}});
+  auto s = change->commit_files({{trust_file(), policy.to_json(), 0644, false}},
+                                {{"trust", std::move(record)}});
   if (!s) return fail(s.error());
   TrustReport report{action, std::move(policy), false};
   report.unreachable_threshold =
-      !report.policy.keys.empty() && report.policy.threshold > static_cast<int>(report.policy.keys.size());
+      !report.policy.keys.empty() &&
+      report.policy.threshold > static_cast<int>(report.policy.keys.size());
   return report;
 }
 
@@ -59,8 +62,10 @@ Result<TrustReport> Home::trust_add(const TrustKeySpec& spec, const ChangeInfo& 
   auto pub = PublicKey::read_file(spec.public_key);
   if (!pub) return fail(pub.error());
   // Names are shown to operators and auditors: kept as valid text.
-  const std::string name = escape_invalid_utf8(spec.name.empty() ? spec.public_key.stem().string() : spec.name);
-  if (auto s = policy->add({name, *pub, spec.not_before, spec.not_after}); !s) return fail(s.error());
+  const std::string name =
+      escape_invalid_utf8(spec.name.empty() ? spec.public_key.stem().string() : spec.name);
+  if (auto s = policy->add({name, *pub, spec.not_before, spec.not_after}); !s)
+    return fail(s.error());
   return change_trust("add", std::move(*policy), {{"name", name}, {"keyid", pub->id().hex()}}, who);
 }
 

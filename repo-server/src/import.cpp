@@ -1,7 +1,4 @@
 #include "airlock/repo/import.h"
-#include "airlock/base/json.h"
-
-#include "airlock/repo/home.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,7 +9,9 @@
 #include <sstream>
 
 #include "airlock/base/file.h"
+#include "airlock/base/json.h"
 #include "airlock/base/process.h"
+#include "airlock/repo/home.h"
 
 namespace airlock::repo {
 namespace fs = std::filesystem;
@@ -36,7 +35,8 @@ Result<StreamState> load_stream(const Store& store, const std::string& stream) {
     return fail(text.error());
   }
   json j = json::parse(*text, nullptr, false);
-  if (!j.is_object()) return fail(Code::corrupt, "import state of stream '" + stream + "' is malformed");
+  if (!j.is_object())
+    return fail(Code::corrupt, "import state of stream '" + stream + "' is malformed");
   st.sequence = json_u64(j, "sequence");
   if (auto d = Digest::parse(json_string(j, "manifest"))) st.manifest = *d;
   st.imported_at = json_string(j, "imported_at");
@@ -48,8 +48,9 @@ Result<bool> check_sequence(const Manifest& m, const Digest& id, const StreamSta
   const auto name = bundle_dir_name(m.stream, m.sequence);
   if (st.manifest && *st.manifest == id) return true;  // the same bundle again
   if (st.sequence > 0 && m.sequence <= st.sequence) {
-    return refused("bundle " + name + " is sequence " + std::to_string(m.sequence) + " but stream '" + m.stream +
-                   "' is already at sequence " + std::to_string(st.sequence) + " (replayed or rolled back)");
+    return refused("bundle " + name + " is sequence " + std::to_string(m.sequence) +
+                   " but stream '" + m.stream + "' is already at sequence " +
+                   std::to_string(st.sequence) + " (replayed or rolled back)");
   }
   if (m.kind == "full") return false;
   if (m.sequence > st.sequence + 1) {
@@ -59,8 +60,9 @@ Result<bool> check_sequence(const Manifest& m, const Digest& id, const StreamSta
                    "': import the missing bundle(s) first, or a full bundle");
   }
   if (st.sequence > 0 && (!m.previous || !st.manifest || *m.previous != *st.manifest)) {
-    return refused("bundle " + name + " does not follow the last imported bundle of stream '" + m.stream +
-                   "': its previous manifest is " + (m.previous ? m.previous->hex() : std::string("none")) +
+    return refused("bundle " + name + " does not follow the last imported bundle of stream '" +
+                   m.stream + "': its previous manifest is " +
+                   (m.previous ? m.previous->hex() : std::string("none")) +
                    ", the last imported is " + st.manifest->hex());
   }
   return false;
@@ -68,8 +70,9 @@ Result<bool> check_sequence(const Manifest& m, const Digest& id, const StreamSta
 
 // Copies every volume not yet staged from dirs into staging, hashing it on
 // the way and refusing a wrong one; verified volumes stay for a later call.
-Status stage_volumes(Env& env, const Manifest& m, const std::vector<fs::path>& dirs, const fs::path& staging,
-                     std::vector<std::string>& missing, const ImportOptions& opt) {
+Status stage_volumes(Env& env, const Manifest& m, const std::vector<fs::path>& dirs,
+                     const fs::path& staging, std::vector<std::string>& missing,
+                     const ImportOptions& opt) {
   if (auto s = env.make_dirs(staging); !s) return s;
   std::uint64_t total = 0, done = 0;
   for (const auto& v : m.volumes) total += v.size;
@@ -114,8 +117,8 @@ Status stage_volumes(Env& env, const Manifest& m, const std::vector<fs::path>& d
     }
     if (actual != v.sha256) {
       (void)env.remove(part);
-      return refused("volume " + v.name + " is corrupt: expected sha256 " + v.sha256.hex() + ", actual " +
-                     actual.hex());
+      return refused("volume " + v.name + " is corrupt: expected sha256 " + v.sha256.hex() +
+                     ", actual " + actual.hex());
     }
     if (auto f = env.sync(out->get(), part.string()); !f) return f;
     out->reset();
@@ -195,7 +198,8 @@ std::unexpected<Error> Importer::refuse(const Error& e) {
               {"manifest", manifest_id_ ? json(manifest_id_->hex()) : json(nullptr)},
               {"reason", e.message}});
   if (auto s = change_.record({{"import", std::move(rec)}}); !s) {
-    return fail(e.code, e.message + " (and the refusal could not be logged: " + s.error().message + ")");
+    return fail(e.code,
+                e.message + " (and the refusal could not be logged: " + s.error().message + ")");
   }
   return fail(e);
 }
@@ -208,7 +212,8 @@ Status Importer::verify_volumes(const Manifest& m, std::vector<fs::path>& extrac
   std::vector<fs::path> sources(dirs_.begin(), dirs_.end());
   if (auto s = check_no_extra_volumes(m, sources); !s) return refuse(s.error());
   const auto located = locate_volumes(m, sources);
-  const bool all_here = std::all_of(located.begin(), located.end(), [](auto& l) { return l.path.has_value(); });
+  const bool all_here =
+      std::all_of(located.begin(), located.end(), [](auto& l) { return l.path.has_value(); });
   std::error_code ec;
   if (all_here && (!path_exists(staging_) || fs::is_empty(staging_, ec))) {
     auto s = check_volumes(m, sources, [&](std::uint64_t d, std::uint64_t t) {
@@ -219,22 +224,28 @@ Status Importer::verify_volumes(const Manifest& m, std::vector<fs::path>& extrac
     return {};
   }
   std::vector<std::string> missing;
-  if (auto s = stage_volumes(env_, m, sources, staging_, missing, opt_); !s) return refuse(s.error());
+  if (auto s = stage_volumes(env_, m, sources, staging_, missing, opt_); !s)
+    return refuse(s.error());
   extract_from = {staging_};
   if (missing.empty()) return {};
   std::vector<std::string> staged;
   for (const auto& v : m.volumes) {
-    if (std::find(missing.begin(), missing.end(), v.name) == missing.end()) staged.push_back(v.name);
+    if (std::find(missing.begin(), missing.end(), v.name) == missing.end())
+      staged.push_back(v.name);
   }
   report_.staged_volumes = staged;
   json rec = who();
-  rec.update({{"result", "incomplete"}, {"bundle", report_.bundle}, {"manifest", manifest_id_->hex()},
-              {"missing", missing}, {"staged", staged}});
+  rec.update({{"result", "incomplete"},
+              {"bundle", report_.bundle},
+              {"manifest", manifest_id_->hex()},
+              {"missing", missing},
+              {"staged", staged}});
   std::string list;
   for (const auto& v : missing) list += (list.empty() ? "" : ", ") + v;
-  Error e{Code::refused, "bundle " + report_.bundle + " is incomplete: volume(s) " + list +
-                             " missing; the verified volumes are staged, run import again with the media that "
-                             "holds the rest"};
+  Error e{Code::refused,
+          "bundle " + report_.bundle + " is incomplete: volume(s) " + list +
+              " missing; the verified volumes are staged, run import again with the media that "
+              "holds the rest"};
   if (auto s = change_.record({{"import", std::move(rec)}}); !s) return fail(s.error());
   return fail(e);
 }
@@ -268,19 +279,29 @@ std::vector<LogEntry> Importer::records(const VerifiedManifest& vm) const {
   json snaps = json::array();
   for (const auto& s : m.snapshots) snaps.push_back({{"repo", s.repo}, {"id", s.id.hex()}});
   json rec = who();
-  rec.update({{"result", "imported"}, {"bundle", report_.bundle}, {"manifest", vm.sha256.hex()},
-              {"stream", m.stream}, {"sequence", m.sequence}, {"kind", m.kind}, {"objects", m.objects.size()},
-              {"bytes", m.payload_size()}, {"snapshots", snaps}, {"signers", vm.trust.signers},
-              {"reason", opt_.reason}, {"change_ref", opt_.change_ref}});
+  rec.update({{"result", "imported"},
+              {"bundle", report_.bundle},
+              {"manifest", vm.sha256.hex()},
+              {"stream", m.stream},
+              {"sequence", m.sequence},
+              {"kind", m.kind},
+              {"objects", m.objects.size()},
+              {"bytes", m.payload_size()},
+              {"snapshots", snaps},
+              {"signers", vm.trust.signers},
+              {"reason", opt_.reason},
+              {"change_ref", opt_.change_ref}});
   out.push_back({"import", std::move(rec)});
   json custody = json::parse(m.log_json, nullptr, false);
   if (custody.is_array()) {
-    for (const auto& r : custody) out.push_back({"custody", {{"bundle", report_.bundle}, {"record", r}}});
+    for (const auto& r : custody)
+      out.push_back({"custody", {{"bundle", report_.bundle}, {"record", r}}});
   }
   if (opt_.publish) {
     for (const auto& s : m.snapshots) {
-      json pub{{"channel", *opt_.publish}, {"repo", s.repo},      {"snapshot", s.id.hex()},
-               {"operator", opt_.operator_name}, {"reason", opt_.reason}, {"change_ref", opt_.change_ref},
+      json pub{{"channel", *opt_.publish}, {"repo", s.repo},
+               {"snapshot", s.id.hex()},   {"operator", opt_.operator_name},
+               {"reason", opt_.reason},    {"change_ref", opt_.change_ref},
                {"bundle", report_.bundle}};
       out.push_back({"publish", std::move(pub)});
     }
@@ -290,7 +311,8 @@ std::vector<LogEntry> Importer::records(const VerifiedManifest& vm) const {
 
 Result<ImportReport> Importer::run() {
   const fs::path& bundle_dir = dirs_[0];
-  if (auto raw = read_file(bundle_dir / "manifest.json", kMaxManifestBytes)) manifest_id_ = sha256(*raw);
+  if (auto raw = read_file(bundle_dir / "manifest.json", kMaxManifestBytes))
+    manifest_id_ = sha256(*raw);
   auto trust = home_.trust();
   if (!trust) return fail(trust.error());
   // Steps 1 and 2: signatures over the raw bytes, then format, expiry, sequence.
@@ -325,17 +347,21 @@ Result<ImportReport> Importer::commit(const VerifiedManifest& vm) {
   auto batch = change_.batch();
   if (!batch) return fail(batch.error());
   if (opt_.publish) {
-    json note{{"operator", opt_.operator_name}, {"action", "import"}, {"bundle", report_.bundle},
-              {"reason", opt_.reason}, {"change_ref", opt_.change_ref}};
+    json note{{"operator", opt_.operator_name},
+              {"action", "import"},
+              {"bundle", report_.bundle},
+              {"reason", opt_.reason},
+              {"change_ref", opt_.change_ref}};
     for (const auto& snap : m.snapshots) {
       (*batch)->set_ref("channel/" + *opt_.publish + "/" + snap.repo, snap.id,
                         note.dump(-1, ' ', false, json::error_handler_t::replace));
     }
     report_.published = opt_.publish;
   }
-  (*batch)->set_meta("import/" + m.stream,
-                     json{{"sequence", m.sequence}, {"manifest", vm.sha256.hex()}, {"imported_at", format_time(opt_.now)}}
-                         .dump());
+  (*batch)->set_meta("import/" + m.stream, json{{"sequence", m.sequence},
+                                                {"manifest", vm.sha256.hex()},
+                                                {"imported_at", format_time(opt_.now)}}
+                                               .dump());
   // Step 6: one commit, recorded in the log in the same step. A record too
   // large for the log refuses the bundle before anything is committed.
   if (auto s = change_.commit(records(vm)); !s) {

@@ -10,11 +10,14 @@ using json = nlohmann::json;
 
 namespace {
 
-json optional_time(const std::optional<TimePoint>& t) { return t ? json(format_time(*t)) : json(nullptr); }
+json optional_time(const std::optional<TimePoint>& t) {
+  return t ? json(format_time(*t)) : json(nullptr);
+}
 
 // "name       value", as cli::field, onto out.
 void field(std::ostream& out, std::string_view name, std::string_view value) {
-  out << name << std::string(name.size() < 11 ? 11 - name.size() : 1, ' ') << escape_for_terminal(value) << "\n";
+  out << name << std::string(name.size() < 11 ? 11 - name.size() : 1, ' ')
+      << escape_for_terminal(value) << "\n";
 }
 
 }  // namespace
@@ -22,7 +25,9 @@ void field(std::ostream& out, std::string_view name, std::string_view value) {
 json to_json(const TrustPolicy& policy) {
   json out{{"threshold", policy.threshold}, {"keys", json::array()}};
   for (const auto& k : policy.keys) {
-    out["keys"].push_back({{"name", k.name}, {"keyid", k.key.id().hex()}, {"not_before", optional_time(k.not_before)},
+    out["keys"].push_back({{"name", k.name},
+                           {"keyid", k.key.id().hex()},
+                           {"not_before", optional_time(k.not_before)},
                            {"not_after", optional_time(k.not_after)}});
   }
   return out;
@@ -38,24 +43,35 @@ json to_json(const TrustReport& r) {
 json to_json(const ImportReport& r) {
   json snaps = json::array();
   for (const auto& s : r.snapshots) snaps.push_back({{"repo", s.repo}, {"id", s.id.hex()}});
-  return json{{"ok", true},         {"already_imported", r.already_imported},
-              {"bundle", r.bundle}, {"manifest_sha256", r.manifest_sha256.hex()},
-              {"stream", r.stream}, {"sequence", r.sequence},
-              {"kind", r.kind},     {"objects", r.objects},
-              {"bytes", r.bytes},   {"snapshots", snaps},
+  return json{{"ok", true},
+              {"already_imported", r.already_imported},
+              {"bundle", r.bundle},
+              {"manifest_sha256", r.manifest_sha256.hex()},
+              {"stream", r.stream},
+              {"sequence", r.sequence},
+              {"kind", r.kind},
+              {"objects", r.objects},
+              {"bytes", r.bytes},
+              {"snapshots", snaps},
               {"published", r.published ? json(*r.published) : json(nullptr)}};
 }
 
 json to_json(const std::vector<SnapshotInfo>& snapshots) {
   json out = json::array();
   for (const auto& s : snapshots) {
-    out.push_back({{"id", s.id.hex()}, {"repo", s.repo}, {"kind", s.kind}, {"synced_at", format_time(s.synced_at)},
-                   {"files", s.entries}, {"bytes", s.bytes}});
+    out.push_back({{"id", s.id.hex()},
+                   {"repo", s.repo},
+                   {"kind", s.kind},
+                   {"synced_at", format_time(s.synced_at)},
+                   {"files", s.entries},
+                   {"bytes", s.bytes}});
   }
   return out;
 }
 
-json to_json(const ChannelEntry& e) { return {{"channel", e.channel}, {"repo", e.repo}, {"snapshot", e.snapshot.hex()}}; }
+json to_json(const ChannelEntry& e) {
+  return {{"channel", e.channel}, {"repo", e.repo}, {"snapshot", e.snapshot.hex()}};
+}
 
 json to_json(const std::vector<ChannelEntry>& entries) {
   json out = json::array();
@@ -65,17 +81,30 @@ json to_json(const std::vector<ChannelEntry>& entries) {
 
 json to_json(const ScrubReport& r) {
   json missing = json::array(), corrupt = json::array();
-  for (const auto& p : r.missing) missing.push_back({{"object", p.id.hex()}, {"problem", p.message}});
-  for (const auto& p : r.corrupt) corrupt.push_back({{"object", p.id.hex()}, {"problem", p.message}});
-  return {{"ok", r.ok()}, {"checked", r.checked}, {"bytes", r.bytes}, {"missing", missing}, {"corrupt", corrupt}};
+  for (const auto& p : r.missing)
+    missing.push_back({{"object", p.id.hex()}, {"problem", p.message}});
+  for (const auto& p : r.corrupt)
+    corrupt.push_back({{"object", p.id.hex()}, {"problem", p.message}});
+  return {{"ok", r.ok()},
+          {"checked", r.checked},
+          {"bytes", r.bytes},
+          {"missing", missing},
+          {"corrupt", corrupt}};
 }
 
 json to_json(const StatusReport& r) {
-  json out{{"streams", json::array()}, {"channels", to_json(r.channels)}, {"objects", r.objects}, {"bytes", r.bytes},
-           {"log", {{"records", r.log_records}, {"root", r.log_root.hex()},
-                    {"last_checkpoint", r.last_checkpoint ? json(*r.last_checkpoint) : json(nullptr)}}}};
+  json out{{"streams", json::array()},
+           {"channels", to_json(r.channels)},
+           {"objects", r.objects},
+           {"bytes", r.bytes},
+           {"log",
+            {{"records", r.log_records},
+             {"root", r.log_root.hex()},
+             {"last_checkpoint", r.last_checkpoint ? json(*r.last_checkpoint) : json(nullptr)}}}};
   for (const auto& h : r.streams) {
-    out["streams"].push_back({{"stream", h.stream}, {"sequence", h.sequence}, {"manifest", h.manifest.hex()},
+    out["streams"].push_back({{"stream", h.stream},
+                              {"sequence", h.sequence},
+                              {"manifest", h.manifest.hex()},
                               {"imported_at", format_time(h.imported_at)}});
   }
   return out;
@@ -92,11 +121,12 @@ void print_trust(std::ostream& out, const TrustPolicy& policy) {
 
 void print_trust_change(std::ostream& out, const TrustReport& r) {
   if (r.unreachable_threshold) {
-    std::cerr << "airlock-repo: note: the threshold " << r.policy.threshold << " is higher than the "
-              << r.policy.keys.size() << " trusted key(s); no bundle can be imported until more are added\n";
+    std::cerr << "airlock-repo: note: the threshold " << r.policy.threshold
+              << " is higher than the " << r.policy.keys.size()
+              << " trusted key(s); no bundle can be imported until more are added\n";
   }
-  out << "trust " << r.action << ": done (threshold " << r.policy.threshold << ", " << r.policy.keys.size()
-      << " key(s))\n";
+  out << "trust " << r.action << ": done (threshold " << r.policy.threshold << ", "
+      << r.policy.keys.size() << " key(s))\n";
 }
 
 void print_import(std::ostream& out, const ImportReport& r) {
@@ -113,8 +143,8 @@ void print_import(std::ostream& out, const ImportReport& r) {
 
 void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapshots) {
   for (const auto& s : snapshots) {
-    out << s.id.hex() << "  " << format_time(s.synced_at) << "  " << escape_for_terminal(s.repo) << "  " << s.entries
-        << " files  " << cli::human_bytes(s.bytes) << "\n";
+    out << s.id.hex() << "  " << format_time(s.synced_at) << "  " << escape_for_terminal(s.repo)
+        << "  " << s.entries << " files  " << cli::human_bytes(s.bytes) << "\n";
   }
 }
 
@@ -135,10 +165,12 @@ void print_scrub(std::ostream& out, const ScrubReport& r) {
 
 void print_status(std::ostream& out, const StatusReport& r) {
   for (const auto& h : r.streams) {
-    field(out, "stream", h.stream + ": sequence " + std::to_string(h.sequence) + ", imported " +
-                             format_time(h.imported_at));
+    field(out, "stream",
+          h.stream + ": sequence " + std::to_string(h.sequence) + ", imported " +
+              format_time(h.imported_at));
   }
-  for (const auto& e : r.channels) field(out, "channel", e.channel + "/" + e.repo + " -> " + e.snapshot.hex());
+  for (const auto& e : r.channels)
+    field(out, "channel", e.channel + "/" + e.repo + " -> " + e.snapshot.hex());
   field(out, "store", std::to_string(r.objects) + " objects, " + cli::human_bytes(r.bytes));
   field(out, "log", std::to_string(r.log_records) + " records, root " + r.log_root.hex());
 }

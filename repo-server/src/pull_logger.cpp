@@ -3,7 +3,8 @@
 namespace airlock::repo {
 
 PullLogger::PullLogger(TransferLog& log, const PrivateKey& key, std::uint64_t checkpoint_every,
-                       std::chrono::seconds checkpoint_interval, std::chrono::milliseconds flush_interval)
+                       std::chrono::seconds checkpoint_interval,
+                       std::chrono::milliseconds flush_interval)
     : log_(log),
       key_(key),
       checkpoint_every_(checkpoint_every),
@@ -46,7 +47,8 @@ void PullLogger::run() {
     healthy_ = s.has_value();
     auto now = std::chrono::steady_clock::now();
     if (s && since_checkpoint_ > 0 &&
-        (since_checkpoint_ >= checkpoint_every_ || now - last_checkpoint_ >= checkpoint_interval_ || stopping)) {
+        (since_checkpoint_ >= checkpoint_every_ || now - last_checkpoint_ >= checkpoint_interval_ ||
+         stopping)) {
       if (auto c = log_.checkpoint(key_); c) {
         since_checkpoint_ = 0;
         last_checkpoint_ = now;

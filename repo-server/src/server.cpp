@@ -1,3 +1,5 @@
+#include "airlock/repo/server.h"
+
 #include <signal.h>
 #include <sys/sendfile.h>
 
@@ -10,8 +12,6 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include "airlock/repo/server.h"
 
 #include "airlock/repo/home.h"
 #include "pull_logger.h"
@@ -49,7 +49,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void start() {
     {
       std::lock_guard lk(shared_.mu);
-      if (shared_.sessions.size() > 4096) std::erase_if(shared_.sessions, [](auto& w) { return w.expired(); });
+      if (shared_.sessions.size() > 4096)
+        std::erase_if(shared_.sessions, [](auto& w) { return w.expired(); });
       shared_.sessions.insert(std::weak_ptr<void>(shared_from_this()));
     }
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
@@ -74,21 +75,24 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(0);
     stream_.expires_after(shared_.options->idle_timeout);
     reading_ = true;
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
     reading_ = false;
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset || ec == net::error::bad_descriptor) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+        ec == net::error::bad_descriptor) {
       return close();
     }
     started_ = SteadyClock::now();
     ++requests_;
     if (ec) {
       // Oversized headers or a body on a GET: answer and close.
-      int status = ec == http::error::header_limit ? 431 : (ec == http::error::body_limit ? 413 : 400);
+      int status =
+          ec == http::error::header_limit ? 431 : (ec == http::error::body_limit ? 413 : 400);
       HttpResponse r;
       r.status = status;
       r.body = status == 431 ? "request header too large\n" : "bad request\n";
@@ -127,7 +131,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // Small bodies go out with their header in one write; large ones by sendfile.
     if (response_.file && !response_.head && response_.length <= kInlineBody) {
       std::string body(response_.length, '\0');
-      ssize_t got = ::pread(response_.file->fd.get(), body.data(), body.size(), static_cast<off_t>(response_.offset));
+      ssize_t got = ::pread(response_.file->fd.get(), body.data(), body.size(),
+                            static_cast<off_t>(response_.offset));
       if (got == static_cast<ssize_t>(body.size())) {
         response_.body = std::move(body);
         response_.file.reset();
@@ -141,12 +146,14 @@ class Session : public std::enable_shared_from_this<Session> {
       header_->keep_alive(keep_alive_);
       file_serializer_.emplace(*header_);
       stream_.expires_after(shared_.options->idle_timeout);
-      http::async_write_header(stream_, *file_serializer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-        if (ec) return self->done(false);
-        if (self->response_.head || self->response_.length == 0) return self->done(true);
-        self->file_offset_ = static_cast<off_t>(self->response_.offset);
-        self->send_file();
-      });
+      http::async_write_header(stream_, *file_serializer_,
+                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                 if (ec) return self->done(false);
+                                 if (self->response_.head || self->response_.length == 0)
+                                   return self->done(true);
+                                 self->file_offset_ = static_cast<off_t>(self->response_.offset);
+                                 self->send_file();
+                               });
       return;
     }
     text_.emplace(static_cast<http::status>(response_.status), version);
@@ -163,9 +170,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (response_.head) text_->content_length(response_.body.size());
     sent_ = response_.head || response_.status == 304 ? 0 : response_.body.size();
     stream_.expires_after(shared_.options->idle_timeout);
-    http::async_write(stream_, *text_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->done(!ec);
-    });
+    http::async_write(
+        stream_, *text_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->done(!ec); });
   }
 
   // The body goes from the object file to the socket without passing through
@@ -178,7 +185,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const std::uint64_t end = response_.offset + response_.length;
     while (static_cast<std::uint64_t>(file_offset_) < end) {
-      auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(end - static_cast<std::uint64_t>(file_offset_), 1 << 20));
+      auto chunk = static_cast<std::size_t>(
+          std::min<std::uint64_t>(end - static_cast<std::uint64_t>(file_offset_), 1 << 20));
       ssize_t n = ::sendfile(sock.native_handle(), response_.file->fd.get(), &file_offset_, chunk);
       if (n > 0) {
         sent_ += static_cast<std::uint64_t>(n);
@@ -205,13 +213,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void done(bool ok) {
-    auto ms = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started_).count();
+    auto ms = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started_)
+                  .count();
     // Built by hand: this runs once per request. Strings go through JSON escaping.
     std::string rec;
     rec.reserve(256);
     rec += "\"client\":" + json(client_).dump();
     rec += ",\"method\":" + json(method_).dump(-1, ' ', false, json::error_handler_t::replace);
-    rec += ",\"path\":" + json(target_.substr(0, 2048)).dump(-1, ' ', false, json::error_handler_t::replace);
+    rec += ",\"path\":" +
+           json(target_.substr(0, 2048)).dump(-1, ' ', false, json::error_handler_t::replace);
     rec += ",\"object\":";
     rec += response_.object ? "\"" + response_.object->hex() + "\"" : std::string("null");
     rec += ",\"status\":" + std::to_string(response_.status);
@@ -256,9 +266,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
 Result<tcp::endpoint> parse_listen(const std::string& listen) {
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return fail(Code::invalid_input, "--listen must be HOST:PORT, got '" + listen + "'");
+  if (colon == std::string::npos)
+    return fail(Code::invalid_input, "--listen must be HOST:PORT, got '" + listen + "'");
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   beast::error_code ec;
   auto addr = net::ip::make_address(host, ec);
   if (ec) return fail(Code::invalid_input, "--listen: '" + host + "' is not an IP address");
@@ -268,7 +280,8 @@ Result<tcp::endpoint> parse_listen(const std::string& listen) {
   } catch (...) {
     port = -1;
   }
-  if (port < 0 || port > 65535) return fail(Code::invalid_input, "--listen: bad port in '" + listen + "'");
+  if (port < 0 || port > 65535)
+    return fail(Code::invalid_input, "--listen: bad port in '" + listen + "'");
   return tcp::endpoint(addr, static_cast<unsigned short>(port));
 }
 
@@ -278,7 +291,8 @@ void accept(tcp::acceptor& acceptor, net::io_context& ioc, Shared& shared) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
     } else {
       beast::error_code ignore;
-      socket.set_option(tcp::no_delay(true), ignore);  // header and body must not wait on each other
+      socket.set_option(tcp::no_delay(true),
+                        ignore);  // header and body must not wait on each other
       std::make_shared<Session>(std::move(socket), shared)->start();
     }
     accept(acceptor, ioc, shared);
@@ -295,7 +309,8 @@ Status Home::serve(const ServeOptions& options) {
   auto endpoint = parse_listen(options.listen);
   if (!endpoint) return fail(endpoint.error());
   RequestHandler handler(store());
-  PullLogger logger(log(), log_key(), options.checkpoint_every, options.checkpoint_interval, options.flush_interval);
+  PullLogger logger(log(), log_key(), options.checkpoint_every, options.checkpoint_interval,
+                    options.flush_interval);
   TransferLog* log_ptr = &log();
   handler.health = [&logger, log_ptr] {
     return json{{"status", logger.healthy() ? "ok" : "log-unwritable"},
@@ -308,8 +323,9 @@ Status Home::serve(const ServeOptions& options) {
   shared.logger = &logger;
   shared.options = &options;
 
-  const int threads = options.threads > 0 ? options.threads
-                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   net::io_context ioc(threads);
   tcp::acceptor acceptor(ioc);
   beast::error_code ec;
@@ -321,7 +337,8 @@ Status Home::serve(const ServeOptions& options) {
   auto bound = acceptor.local_endpoint();
 
   {
-    json rec{{"action", "serve"}, {"listen", bound.address().to_string() + ":" + std::to_string(bound.port())}};
+    json rec{{"action", "serve"},
+             {"listen", bound.address().to_string() + ":" + std::to_string(bound.port())}};
     if (auto s = ledger().record({{"serve", std::move(rec)}}); !s) return s;
   }
   net::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -335,7 +352,8 @@ Status Home::serve(const ServeOptions& options) {
     }
   });
   accept(acceptor, ioc, shared);
-  if (options.on_ready) options.on_ready(bound.address().to_string() + ":" + std::to_string(bound.port()));
+  if (options.on_ready)
+    options.on_ready(bound.address().to_string() + ":" + std::to_string(bound.port()));
 
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
@@ -343,7 +361,8 @@ Status Home::serve(const ServeOptions& options) {
   for (auto& t : pool) t.join();
 
   auto stopped = logger.stop();
-  if (auto s = ledger().record({{"serve", {{"action", "stop"}, {"pulls", logger.written()}}}}); !s) return s;
+  if (auto s = ledger().record({{"serve", {{"action", "stop"}, {"pulls", logger.written()}}}}); !s)
+    return s;
   return stopped;
 }
 

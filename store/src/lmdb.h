@@ -20,9 +20,7 @@ inline std::unexpected<Error> fail_rc(std::string_view what, int rc) {
   return fail(code, "index " + std::string(what) + ": " + mdb_strerror(rc));
 }
 
-inline MDB_val val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+inline MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 inline MDB_val val(std::span<const std::uint8_t> s) {
   return MDB_val{s.size(), const_cast<std::uint8_t*>(s.data())};
 }

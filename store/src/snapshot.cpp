@@ -34,19 +34,17 @@ Result<std::string> Snapshot::to_canonical_json() const {
   for (std::size_t i = 0; i < sorted.size(); ++i) {
     const auto& e = *sorted[i];
     if (!is_safe_relative_path(e.path)) {
-      return fail(Code::invalid_input, "snapshot path '" + e.path + "' is not a safe relative path");
+      return fail(Code::invalid_input,
+                  "snapshot path '" + e.path + "' is not a safe relative path");
     }
     if (i > 0 && sorted[i - 1]->path == e.path) {
       return fail(Code::invalid_input, "snapshot lists path '" + e.path + "' twice");
     }
     list.push_back(json{{"path", e.path}, {"sha256", e.sha256.hex()}, {"size", e.size}});
   }
-  json doc{{"repo", repo},
-           {"kind", kind},
-           {"upstream", upstream},
-           {"synced_at", format_time(synced_at)},
-           {"release", release},
-           {"entries", std::move(list)}};
+  json doc{{"repo", repo},         {"kind", kind},
+           {"upstream", upstream}, {"synced_at", format_time(synced_at)},
+           {"release", release},   {"entries", std::move(list)}};
   try {
     return doc.dump();
   } catch (const json::exception& e) {
@@ -59,10 +57,13 @@ Result<Snapshot> Snapshot::parse(std::string_view text) {
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) return bad("not a JSON object");
   for (const char* field : {"repo", "kind", "upstream", "synced_at"}) {
-    if (!doc.contains(field) || !doc[field].is_string()) return bad(std::string(field) + " must be a string");
+    if (!doc.contains(field) || !doc[field].is_string())
+      return bad(std::string(field) + " must be a string");
   }
-  if (!doc.contains("release") || !doc["release"].is_object()) return bad("release must be an object");
-  if (!doc.contains("entries") || !doc["entries"].is_array()) return bad("entries must be an array");
+  if (!doc.contains("release") || !doc["release"].is_object())
+    return bad("release must be an object");
+  if (!doc.contains("entries") || !doc["entries"].is_array())
+    return bad("entries must be an array");
   if (doc.size() != 6) return bad("unexpected fields");
   Snapshot s;
   s.repo = doc["repo"].get<std::string>();

@@ -133,7 +133,8 @@ Result<Digest> resolve_snapshot(const Store& store, std::string_view text) {
   std::optional<Digest> found;
   for (const auto& s : *list) {
     if (text.size() >= 6 && s.id.hex().starts_with(text)) {
-      if (found && *found != s.id) return fail(Code::invalid_input, "'" + std::string(text) + "' matches several snapshots");
+      if (found && *found != s.id)
+        return fail(Code::invalid_input, "'" + std::string(text) + "' matches several snapshots");
       found = s.id;
     }
   }

@@ -13,9 +13,9 @@
 #include <cstring>
 #include <iostream>
 
+#include "airlock/base/cli.h"
 #include "airlock/repo/home.h"
 #include "airlock/transfer/bundle.h"
-#include "airlock/base/cli.h"
 #include "bench_util.h"
 
 using namespace airlock;
@@ -44,8 +44,15 @@ Measured in_child(F&& fn) {
 }
 
 std::string text_like(std::size_t size, std::mt19937_64& rng) {
-  static const char* words[] = {"Package: ", "Version: ", "Architecture: amd64\n", "Depends: libc6 (>= 2.36), ",
-                                "Description: ", "Filename: pool/main/", "SHA256: ", "Size: ", "\n"};
+  static const char* words[] = {"Package: ",
+                                "Version: ",
+                                "Architecture: amd64\n",
+                                "Depends: libc6 (>= 2.36), ",
+                                "Description: ",
+                                "Filename: pool/main/",
+                                "SHA256: ",
+                                "Size: ",
+                                "\n"};
   std::string out;
   out.reserve(size);
   while (out.size() < size) {
@@ -64,10 +71,14 @@ int main(int argc, char** argv) {
   std::uint64_t mib = 2048, text_mib = 200;
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
-    else if (!std::strcmp(argv[i], "--mib") && i + 1 < argc) mib = std::stoull(argv[++i]);
-    else if (!std::strcmp(argv[i], "--text-mib") && i + 1 < argc) text_mib = std::stoull(argv[++i]);
-    else if (!std::strcmp(argv[i], "--keep")) keep = true;
+    if (!std::strcmp(argv[i], "--dir") && i + 1 < argc)
+      dir = argv[++i];
+    else if (!std::strcmp(argv[i], "--mib") && i + 1 < argc)
+      mib = std::stoull(argv[++i]);
+    else if (!std::strcmp(argv[i], "--text-mib") && i + 1 < argc)
+      text_mib = std::stoull(argv[++i]);
+    else if (!std::strcmp(argv[i], "--keep"))
+      keep = true;
   }
   auto root = dir / "airlock-bench-bundle";
   fs::remove_all(root);
@@ -135,9 +146,10 @@ int main(int argc, char** argv) {
     return a;
   };
   auto tar_zstd = [&] {
-    return bench::time_command({"sh", "-c", "tar -cf - -C '" + (root / "store" / "objects").string() +
-                                                 "' . | zstd -1 -T0 -q -f -o '" +
-                                                 (root / "baseline.tar.zst").string() + "'"});
+    return bench::time_command({"sh", "-c",
+                                "tar -cf - -C '" + (root / "store" / "objects").string() +
+                                    "' . | zstd -1 -T0 -q -f -o '" +
+                                    (root / "baseline.tar.zst").string() + "'"});
   };
   auto export_once = [&] {
     fs::remove_all(bundle_dir);
@@ -200,11 +212,13 @@ int main(int argc, char** argv) {
   Measured imported = import_once();
   imported = best(imported, import_once());
 
-  std::printf("bench_bundle: %d objects, %s payload (best of 2 runs each)\n", n, cli::human_bytes(total).c_str());
+  std::printf("bench_bundle: %d objects, %s payload (best of 2 runs each)\n", n,
+              cli::human_bytes(total).c_str());
   std::printf("  export (zstd -1, all cores)   %7.2f s   peak RSS %5ld MiB\n", ours.seconds,
               ours.max_rss_kib / 1024);
   std::printf("  tar | zstd -1 -T0             %7.2f s\n", baseline);
-  std::printf("  ratio export/baseline         %7.2f   (target <= 1.30)\n", ours.seconds / baseline);
+  std::printf("  ratio export/baseline         %7.2f   (target <= 1.30)\n",
+              ours.seconds / baseline);
   std::printf("  verify-read                   %7.2f s   peak RSS %5ld MiB\n", verify.seconds,
               verify.max_rss_kib / 1024);
   std::printf("    of which volume hashes      %7.2f s\n", phase_volumes.seconds);
@@ -214,7 +228,8 @@ int main(int argc, char** argv) {
               verify.seconds / hash_baseline);
   std::printf("  import                        %7.2f s   peak RSS %5ld MiB\n", imported.seconds,
               imported.max_rss_kib / 1024);
-  std::printf("  ratio import/baseline         %7.2f   (target <= 1.30)\n", imported.seconds / hash_baseline);
+  std::printf("  ratio import/baseline         %7.2f   (target <= 1.30)\n",
+              imported.seconds / hash_baseline);
   std::printf("  peak memory target            < 256 MiB\n");
   store.reset();
   if (!keep) fs::remove_all(root);

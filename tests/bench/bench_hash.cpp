@@ -16,9 +16,12 @@ int main(int argc, char** argv) {
   int runs = 3;
   std::filesystem::path dir = std::filesystem::temp_directory_path();
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--size-mib")) size_mib = std::stoull(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--runs")) runs = std::stoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
+    if (!std::strcmp(argv[i], "--size-mib"))
+      size_mib = std::stoull(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--runs"))
+      runs = std::stoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--dir"))
+      dir = argv[i + 1];
   }
   auto file = dir / "airlock-bench-hash.bin";
   bench::make_random_file(file, size_mib << 20, 42);
@@ -44,7 +47,8 @@ int main(int argc, char** argv) {
   }
   std::filesystem::remove(file);
   double mib = static_cast<double>(size_mib);
-  std::printf("bench_hash: %llu MiB, best of %d\n", static_cast<unsigned long long>(size_mib), runs);
+  std::printf("bench_hash: %llu MiB, best of %d\n", static_cast<unsigned long long>(size_mib),
+              runs);
   std::printf("  airlock hash_file      %7.3f s  %8.1f MiB/s\n", best_airlock, mib / best_airlock);
   std::printf("  openssl dgst -sha256   %7.3f s  %8.1f MiB/s\n", best_openssl, mib / best_openssl);
   std::printf("  ratio airlock/openssl  %7.3f  (target <= 1.10)\n", best_airlock / best_openssl);

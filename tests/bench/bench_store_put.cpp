@@ -15,11 +15,16 @@ int main(int argc, char** argv) {
   std::size_t small_kib = 4, large_mib = 50;
   std::filesystem::path dir = std::filesystem::temp_directory_path();
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--small")) small = std::stoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--small-kib")) small_kib = std::stoul(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--large")) large = std::stoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--large-mib")) large_mib = std::stoul(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
+    if (!std::strcmp(argv[i], "--small"))
+      small = std::stoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--small-kib"))
+      small_kib = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--large"))
+      large = std::stoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--large-mib"))
+      large_mib = std::stoul(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--dir"))
+      dir = argv[i + 1];
   }
   auto root = dir / "airlock-bench-store";
   std::filesystem::remove_all(root);
@@ -68,10 +73,10 @@ int main(int argc, char** argv) {
   double small_mb = small * static_cast<double>(small_kib << 10) / 1e6;
   double large_mb = large * static_cast<double>(large_mib << 20) / 1e6;
   std::printf("bench_store_put\n");
-  std::printf("  %6d x %3zu KiB   %7.3f s  %9.0f objects/s  %8.1f MB/s\n", small, small_kib, t_small,
-              small / t_small, small_mb / t_small);
-  std::printf("  %6d x %3zu MiB   %7.3f s  %9.1f objects/s  %8.1f MB/s\n", large, large_mib, t_large,
-              large / t_large, large_mb / t_large);
+  std::printf("  %6d x %3zu KiB   %7.3f s  %9.0f objects/s  %8.1f MB/s\n", small, small_kib,
+              t_small, small / t_small, small_mb / t_small);
+  std::printf("  %6d x %3zu MiB   %7.3f s  %9.1f objects/s  %8.1f MB/s\n", large, large_mib,
+              t_large, large / t_large, large_mb / t_large);
   store->reset();
   std::filesystem::remove_all(root);
   return 0;

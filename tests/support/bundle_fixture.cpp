@@ -29,8 +29,8 @@ SampleRepo make_sample_repo(const fs::path& dir, int count, std::size_t max_size
   for (int i = 0; i < count; ++i) {
     std::size_t size = i == 0 ? 0 : 1 + rng() % max_size;
     // Half compressible text, half random bytes, like a mirror's mix.
-    std::string data = i % 2 ? random_bytes(size, seed + i)
-                             : std::string(size, static_cast<char>('a' + i % 26));
+    std::string data =
+        i % 2 ? random_bytes(size, seed + i) : std::string(size, static_cast<char>('a' + i % 26));
     auto id = batch.put_bytes(data).value();
     auto path = "pool/main/p" + std::to_string(i) + ".deb";
     snap.entries.push_back({path, id, data.size()});
@@ -58,7 +58,9 @@ std::string make_tar(const std::vector<TarEntry>& entries) {
     archive_entry_set_pathname(entry, e.name.c_str());
     archive_entry_set_perm(entry, 0644);
     switch (e.type) {
-      case TarEntry::file: archive_entry_set_filetype(entry, AE_IFREG); break;
+      case TarEntry::file:
+        archive_entry_set_filetype(entry, AE_IFREG);
+        break;
       case TarEntry::symlink:
         archive_entry_set_filetype(entry, AE_IFLNK);
         archive_entry_set_symlink(entry, e.link.c_str());
@@ -67,17 +69,22 @@ std::string make_tar(const std::vector<TarEntry>& entries) {
         archive_entry_set_filetype(entry, AE_IFREG);
         archive_entry_set_hardlink(entry, e.link.c_str());
         break;
-      case TarEntry::directory: archive_entry_set_filetype(entry, AE_IFDIR); break;
+      case TarEntry::directory:
+        archive_entry_set_filetype(entry, AE_IFDIR);
+        break;
       case TarEntry::chardev:
         archive_entry_set_filetype(entry, AE_IFCHR);
         archive_entry_set_rdev(entry, makedev(1, 3));
         break;
-      case TarEntry::fifo: archive_entry_set_filetype(entry, AE_IFIFO); break;
+      case TarEntry::fifo:
+        archive_entry_set_filetype(entry, AE_IFIFO);
+        break;
     }
     bool has_data = e.type == TarEntry::file;
-    archive_entry_set_size(entry, has_data ? (e.declared_size >= 0 ? e.declared_size
-                                                                    : static_cast<long long>(e.data.size()))
-                                           : 0);
+    archive_entry_set_size(
+        entry,
+        has_data ? (e.declared_size >= 0 ? e.declared_size : static_cast<long long>(e.data.size()))
+                 : 0);
     archive_write_header(a, entry);
     if (has_data && !e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
     archive_entry_free(entry);

@@ -10,12 +10,14 @@ namespace airlock::testing {
 namespace fs = std::filesystem;
 
 const std::set<std::string>& durable_ops() {
-  static const std::set<std::string> ops{"open",   "create", "write",   "truncate", "sync",     "rename", "link",
-                                         "remove", "remove_all", "mkdir", "mkdirs", "chmod", "sync_dir", "sync_fs"};
+  static const std::set<std::string> ops{"open",   "create", "write",    "truncate",   "sync",
+                                         "rename", "link",   "remove",   "remove_all", "mkdir",
+                                         "mkdirs", "chmod",  "sync_dir", "sync_fs"};
   return ops;
 }
 
-std::vector<CrashPoint> crash_points(const std::function<void(Env&)>& work, const std::set<std::string>& ops) {
+std::vector<CrashPoint> crash_points(const std::function<void(Env&)>& work,
+                                     const std::set<std::string>& ops) {
   FaultEnv env;
   work(env);
   std::vector<CrashPoint> out;

@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 namespace {
 PrivateKey make_key(const fs::path& dir, const std::string& name) {
   auto key = PrivateKey::generate().value();
-  if (!key.write_file(dir / (name + ".key")) || !key.public_key().write_file(dir / (name + ".pub"))) {
+  if (!key.write_file(dir / (name + ".key")) ||
+      !key.public_key().write_file(dir / (name + ".pub"))) {
     std::abort();
   }
   return key;
@@ -67,7 +68,8 @@ int main(int argc, char** argv) {
   nlohmann::json exp{{"stream", "demo"}, {"sequence", 1}, {"manifest", res->manifest_sha256.hex()}};
   if (!log->append("export", exp.dump()) || !log->checkpoint(log_key)) return 1;
   for (int i = 0; i < 5; ++i) {
-    nlohmann::json pull{{"client", "127.0.0.1"}, {"path", "/prod/demo/pool/p" + std::to_string(i)},
+    nlohmann::json pull{{"client", "127.0.0.1"},
+                        {"path", "/prod/demo/pool/p" + std::to_string(i)},
                         {"status", 200}};
     if (!log->append("pull", pull.dump())) return 1;
   }

@@ -41,15 +41,16 @@ std::string read_text(const fs::path& path) {
 std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
   std::vector<nlohmann::json> out;
   std::istringstream in(read_text(path));
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line, nullptr, false));
+  for (std::string line; std::getline(in, line);)
+    out.push_back(nlohmann::json::parse(line, nullptr, false));
   return out;
 }
 
 std::map<std::string, std::string> tree_fingerprint(const fs::path& root) {
   std::map<std::string, std::string> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator();
-       ++it) {
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       it != fs::recursive_directory_iterator(); ++it) {
     if (!it->is_regular_file()) continue;
     auto h = hash_file(it->path());
     out[fs::relative(it->path(), root).string()] = h ? h->hex() : "unreadable";
@@ -76,7 +77,8 @@ std::unexpected<Error> injected(const std::string& op) {
 }  // namespace
 
 Result<UniqueFd> FaultEnv::open(const fs::path& path, int flags, mode_t mode) {
-  if ((flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0 && !hook("open")) return injected("open " + path.string());
+  if ((flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0 && !hook("open"))
+    return injected("open " + path.string());
   return Env::open(path, flags, mode);
 }
 

@@ -57,7 +57,8 @@ class FaultEnv : public Env {
   std::atomic<std::int64_t> now_seconds{1'800'000'000};
 
   Result<UniqueFd> open(const std::filesystem::path& path, int flags, mode_t mode) override;
-  Result<TempFile> create_temp(const std::filesystem::path& dir, std::string_view prefix, mode_t mode) override;
+  Result<TempFile> create_temp(const std::filesystem::path& dir, std::string_view prefix,
+                               mode_t mode) override;
   Status write(int fd, std::span<const std::uint8_t> bytes) override;
   Status truncate(int fd, std::uint64_t size, std::string_view what) override;
   Status sync(int fd, std::string_view what) override;

@@ -2,8 +2,8 @@
 
 namespace airlock {
 
-Result<BundleCheck> check_bundle(const std::filesystem::path& dir, const TrustPolicy& trust, TimePoint now,
-                                 const BundleCheckOptions& options) {
+Result<BundleCheck> check_bundle(const std::filesystem::path& dir, const TrustPolicy& trust,
+                                 TimePoint now, const BundleCheckOptions& options) {
   auto manifest = read_manifest(dir, trust, now);
   if (!manifest) return fail(manifest.error());
   BundleCheck out{std::move(*manifest), 0, options.volumes_only.empty(), {}};

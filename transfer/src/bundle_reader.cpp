@@ -1,8 +1,6 @@
 // Reading bundles: the signed manifest first, then the volumes' sizes and
 // hashes, then every tar entry of the decompressed stream, all before any
 // byte of it is trusted.
-#include "airlock/transfer/bundle.h"
-
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -12,6 +10,7 @@
 #include <memory>
 
 #include "airlock/base/file.h"
+#include "airlock/transfer/bundle.h"
 #include "bundle_tar.h"
 #include "zstd_stream.h"
 

@@ -1,7 +1,5 @@
 // Writing bundles: the chosen objects through tar and zstd into volumes,
 // the signed manifest beside them, and co-signatures added later.
-#include "airlock/transfer/bundle.h"
-
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -9,6 +7,7 @@
 #include <memory>
 
 #include "airlock/base/file.h"
+#include "airlock/transfer/bundle.h"
 #include "bundle_tar.h"
 #include "zstd_stream.h"
 

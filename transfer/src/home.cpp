@@ -12,9 +12,9 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr const char* kCsvColumns[] = {"time",   "event",  "operator", "client", "method",   "path",
-                                       "object", "status", "bytes",    "bundle", "channel",  "repo",
-                                       "snapshot", "result", "reason"};
+constexpr const char* kCsvColumns[] = {"time",    "event",  "operator", "client", "method",
+                                       "path",    "object", "status",   "bytes",  "bundle",
+                                       "channel", "repo",   "snapshot", "result", "reason"};
 
 std::string text_of(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
@@ -24,13 +24,14 @@ void write_text_line(std::uint64_t n, const json& j, std::ostream& out) {
     if (k == "n" || k == "time" || k == "event" || k == "prev_root" || k == "note") continue;
     rest += " " + k + "=" + text_of(v);
   }
-  out << n << "  " << escape_for_terminal(text_of(j["time"])) << "  " << escape_for_terminal(text_of(j["event"]))
-      << escape_for_terminal(rest) << "\n";
+  out << n << "  " << escape_for_terminal(text_of(j["time"])) << "  "
+      << escape_for_terminal(text_of(j["event"])) << escape_for_terminal(rest) << "\n";
 }
 
 void write_csv_line(std::uint64_t n, const json& j, std::ostream& out) {
   out << n;
-  for (const char* k : kCsvColumns) out << "," << (j.contains(k) && !j[k].is_null() ? csv_cell(text_of(j[k])) : "");
+  for (const char* k : kCsvColumns)
+    out << "," << (j.contains(k) && !j[k].is_null() ? csv_cell(text_of(j[k])) : "");
   out << "\n";
 }
 
@@ -38,8 +39,8 @@ void write_csv_line(std::uint64_t n, const json& j, std::ostream& out) {
 
 HomeBase::~HomeBase() = default;
 
-Result<bool> HomeBase::init_common(const fs::path& dir, const std::string& side, const std::string& operator_name,
-                                   Env& env) {
+Result<bool> HomeBase::init_common(const fs::path& dir, const std::string& side,
+                                   const std::string& operator_name, Env& env) {
   for (const auto& d : {dir, dir / "keys", dir / "log"}) {
     if (auto s = env.make_dirs(d); !s) return fail(s.error());
   }
@@ -53,7 +54,8 @@ Result<bool> HomeBase::init_common(const fs::path& dir, const std::string& side,
     auto key = PrivateKey::generate();
     if (!key) return fail(key.error());
     // The public half first: the private key file is what makes the pair exist.
-    if (auto s = key->public_key().write_file(dir / "keys" / "log.pub", env); !s) return fail(s.error());
+    if (auto s = key->public_key().write_file(dir / "keys" / "log.pub", env); !s)
+      return fail(s.error());
     if (auto s = key->write_file(key_file, env); !s) return fail(s.error());
     new_key = true;
   }
@@ -63,7 +65,8 @@ Result<bool> HomeBase::init_common(const fs::path& dir, const std::string& side,
   if (!log) return fail(log.error());
   if ((*log)->size() == 0) {
     Ledger ledger(**store, **log, *key, dir / "log" / "commit.lock", env);
-    json rec{{"side", side}, {"operator", operator_name}, {"log_key", key->public_key().id().hex()}};
+    json rec{
+        {"side", side}, {"operator", operator_name}, {"log_key", key->public_key().id().hex()}};
     if (auto s = ledger.record({{"init", rec}}); !s) return fail(s.error());
   }
   return new_key;
@@ -100,14 +103,21 @@ Status HomeBase::write_log(const LogFilter& filter, LogFormat format, std::ostre
     if (!line) return fail(line.error());
     json j = json::parse(*line, nullptr, false);
     if (!j.is_object() || !j.contains("event") || !j.contains("time")) {
-      return fail(Code::corrupt, "transfer log " + log_file().string() + ": record " + std::to_string(n) +
+      return fail(Code::corrupt, "transfer log " + log_file().string() + ": record " +
+                                     std::to_string(n) +
                                      " is not a JSON object with a time and an event");
     }
     if (filter.event && j["event"] != *filter.event) continue;
     switch (format) {
-      case LogFormat::jsonl: out << *line << "\n"; break;
-      case LogFormat::csv: write_csv_line(n, j, out); break;
-      case LogFormat::text: write_text_line(n, j, out); break;
+      case LogFormat::jsonl:
+        out << *line << "\n";
+        break;
+      case LogFormat::csv:
+        write_csv_line(n, j, out);
+        break;
+      case LogFormat::text:
+        write_text_line(n, j, out);
+        break;
     }
   }
   out.flush();

@@ -1,5 +1,4 @@
 #include "airlock/transfer/ledger.h"
-#include "airlock/base/json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,6 +9,7 @@
 #include <random>
 
 #include "airlock/base/file.h"
+#include "airlock/base/json.h"
 
 namespace airlock {
 namespace fs = std::filesystem;
@@ -35,7 +35,8 @@ Result<std::vector<PreparedRecord>> prepare_all(std::vector<LogEntry>& records) 
 std::string pending_key(TimePoint now) {
   std::random_device rd;
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%012lld-%08x", static_cast<long long>(now.time_since_epoch().count()), rd());
+  std::snprintf(buf, sizeof buf, "%012lld-%08x",
+                static_cast<long long>(now.time_since_epoch().count()), rd());
   return std::string(kPendingPrefix) + buf;
 }
 
@@ -54,7 +55,8 @@ std::string pending_entry(const std::vector<PreparedRecord>& records, std::uint6
 }
 
 // Appends records and writes a checkpoint.
-Status append_and_checkpoint(TransferLog& log, const PrivateKey& key, const std::vector<PreparedRecord>& records) {
+Status append_and_checkpoint(TransferLog& log, const PrivateKey& key,
+                             const std::vector<PreparedRecord>& records) {
   if (records.empty()) return {};
   if (auto n = log.append_prepared(records); !n) return fail(n.error());
   if (auto c = log.checkpoint(key); !c) return fail(c.error());
@@ -76,10 +78,12 @@ struct Change::State {
     auto& l = *ledger;
     if (auto s = append_and_checkpoint(l.log_, l.key_, records); !s) {
       return fail(s.error().code, "the change was made, but its log record could not be written (" +
-                                      s.error().message + "); it is kept and written when the home is next opened");
+                                      s.error().message +
+                                      "); it is kept and written when the home is next opened");
     }
     if (auto s = l.store_.set_meta(key, std::nullopt); !s) {
-      return fail(s.error().context("the change was made and logged, but its pending mark could not be cleared"));
+      return fail(s.error().context(
+          "the change was made and logged, but its pending mark could not be cleared"));
     }
     return {};
   }
@@ -113,7 +117,8 @@ Status Change::commit(std::vector<LogEntry> records) {
 }
 
 Status Change::commit_files(std::vector<FileWrite> files, std::vector<LogEntry> records) {
-  if (files.empty() || state_->batch) return fail(Code::invalid_input, "commit_files needs files and no batch");
+  if (files.empty() || state_->batch)
+    return fail(Code::invalid_input, "commit_files needs files and no batch");
   auto prepared = prepare_all(records);
   if (!prepared) return fail(prepared.error());
   auto& l = *state_->ledger;
@@ -121,12 +126,14 @@ Status Change::commit_files(std::vector<FileWrite> files, std::vector<LogEntry> 
   std::error_code ec;
   auto path = fs::absolute(files.back().path, ec);
   Effect effect{ec ? files.back().path : path, sha256(files.back().contents)};
-  if (auto s = l.store_.set_meta(key, pending_entry(*prepared, l.log_.size(), effect)); !s) return s;
+  if (auto s = l.store_.set_meta(key, pending_entry(*prepared, l.log_.size(), effect)); !s)
+    return s;
   for (const auto& f : files) {
     auto s = f.create_only ? l.env_.write_new_file(f.path, f.contents, f.mode)
                            : l.env_.write_file_atomic(f.path, f.contents, f.mode);
     if (!s) {
-      (void)l.store_.set_meta(key, std::nullopt);  // recovery would drop it as well: the file is not there
+      (void)l.store_.set_meta(
+          key, std::nullopt);  // recovery would drop it as well: the file is not there
       return s;
     }
   }
@@ -144,7 +151,8 @@ Status Change::record(std::vector<LogEntry> records) {
 // ---------------------------------------------------------------------------
 // Ledger
 
-Ledger::Ledger(Store& store, TransferLog& log, const PrivateKey& log_key, fs::path lock_file, Env& env)
+Ledger::Ledger(Store& store, TransferLog& log, const PrivateKey& log_key, fs::path lock_file,
+               Env& env)
     : store_(store), log_(log), key_(log_key), lock_file_(std::move(lock_file)), env_(env) {}
 
 Result<Change> Ledger::begin() {
@@ -175,7 +183,8 @@ bool record_is(const TransferLog& log, std::uint64_t n, const PreparedRecord& wa
 }
 
 // True when the log holds records, one after the other, at or after from.
-bool already_logged(const TransferLog& log, std::uint64_t from, const std::vector<PreparedRecord>& records) {
+bool already_logged(const TransferLog& log, std::uint64_t from,
+                    const std::vector<PreparedRecord>& records) {
   const std::uint64_t size = log.size();
   if (records.empty()) return true;
   for (std::uint64_t n = from; n + records.size() <= size; ++n) {
@@ -194,10 +203,12 @@ bool effect_happened(const json& effect) {
 
 // The records of a pending entry, or an empty optional when it is damaged.
 std::optional<std::vector<PreparedRecord>> pending_records(const json& entry) {
-  if (!entry.is_object() || !entry.contains("records") || !entry["records"].is_array()) return std::nullopt;
+  if (!entry.is_object() || !entry.contains("records") || !entry["records"].is_array())
+    return std::nullopt;
   std::vector<PreparedRecord> out;
   for (const auto& r : entry["records"]) {
-    if (!r.is_object() || !r.contains("event") || !r["event"].is_string() || !r.contains("fields")) return std::nullopt;
+    if (!r.is_object() || !r.contains("event") || !r["event"].is_string() || !r.contains("fields"))
+      return std::nullopt;
     auto p = prepare_record(r["event"].get<std::string>(), r["fields"]);
     if (!p) return std::nullopt;
     out.push_back(std::move(*p));
@@ -226,8 +237,10 @@ Result<RecoveryReport> Ledger::recover() {
     auto records = pending_records(entry);
     if (!records) {
       ++report.damaged;
-      auto r = prepare_record("recovery", {{"pending", key}, {"problem", "unreadable pending record"},
-                                           {"sha256", sha256(value).hex()}, {"bytes", value.size()}});
+      auto r = prepare_record("recovery", {{"pending", key},
+                                           {"problem", "unreadable pending record"},
+                                           {"sha256", sha256(value).hex()},
+                                           {"bytes", value.size()}});
       if (r) to_append.push_back(std::move(*r));
     } else if (entry.contains("effect") && !effect_happened(entry["effect"])) {
       ++report.dropped;
@@ -238,7 +251,8 @@ Result<RecoveryReport> Ledger::recover() {
       to_append.insert(to_append.end(), records->begin(), records->end());
     }
   }
-  if (auto s = append_and_checkpoint(log_, key_, to_append); !s) return fail(s.error().context("finishing a change"));
+  if (auto s = append_and_checkpoint(log_, key_, to_append); !s)
+    return fail(s.error().context("finishing a change"));
   if (to_append.empty() && report.present > 0) {
     // The records made it into the log; the checkpoint after them may not have.
     if (auto c = log_.checkpoint(key_); !c) return fail(c.error().context("finishing a change"));

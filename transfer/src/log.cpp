@@ -1,5 +1,4 @@
 #include "airlock/transfer/log.h"
-#include "airlock/base/json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -12,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "airlock/base/file.h"
+#include "airlock/base/json.h"
 #include "airlock/base/text.h"
 #include "airlock/verify/merkle.h"
 
@@ -86,9 +86,8 @@ struct Chain {
     if (!prev) return corrupt(path, where + " has a malformed prev_root");
     if (*prev != range.root()) {
       return corrupt(path, n == 0 ? "record 0 has a wrong prev_root"
-                                  : "record " + std::to_string(n - 1) +
-                                        " was altered: record " + std::to_string(n) +
-                                        " holds tree head " + prev->hex() +
+                                  : "record " + std::to_string(n - 1) + " was altered: record " +
+                                        std::to_string(n) + " holds tree head " + prev->hex() +
                                         ", the records before it hash to " + range.root().hex());
     }
     if (line.find(kCheckpointMark) != std::string_view::npos) {
@@ -176,12 +175,14 @@ std::string inner_fields(const json& fields) {
 
 // What a line adds around event and fields at most: n (20 digits), the time,
 // the keys, punctuation and prev_root.
-constexpr std::size_t kLineOverhead = std::string_view(R"({"n":,"time":"","event":,,"prev_root":""})").size() + 20 +
-                                      std::string_view("2026-11-22T10:51:33Z").size() + 64;
+constexpr std::size_t kLineOverhead =
+    std::string_view(R"({"n":,"time":"","event":,,"prev_root":""})").size() + 20 +
+    std::string_view("2026-11-22T10:51:33Z").size() + 64;
 
-std::string make_line(std::uint64_t n, TimePoint time, std::string_view event_json, std::string_view fields,
-                      const Digest& prev_root) {
-  std::string line = "{\"n\":" + std::to_string(n) + ",\"time\":\"" + format_time(time) + "\",\"event\":";
+std::string make_line(std::uint64_t n, TimePoint time, std::string_view event_json,
+                      std::string_view fields, const Digest& prev_root) {
+  std::string line =
+      "{\"n\":" + std::to_string(n) + ",\"time\":\"" + format_time(time) + "\",\"event\":";
   line += event_json;
   if (!fields.empty()) {
     line += ',';
@@ -197,18 +198,21 @@ Result<PreparedRecord> prepare_record(std::string_view event, json fields) {
   if (event.empty() || event == "checkpoint") {
     return fail(Code::invalid_input, "log record needs an event other than 'checkpoint'");
   }
-  if (!fields.is_object()) return fail(Code::invalid_input, "log record fields must be a JSON object");
+  if (!fields.is_object())
+    return fail(Code::invalid_input, "log record fields must be a JSON object");
   for (const char* reserved : {"n", "time", "event", "prev_root"}) {
     if (fields.contains(reserved)) {
-      return fail(Code::invalid_input, std::string("log record fields may not set '") + reserved + "'");
+      return fail(Code::invalid_input,
+                  std::string("log record fields may not set '") + reserved + "'");
     }
   }
   PreparedRecord out{escape_invalid_utf8(event), sanitized(fields)};
-  const std::size_t size = json(out.event).dump().size() + inner_fields(out.fields).size() + kLineOverhead;
+  const std::size_t size =
+      json(out.event).dump().size() + inner_fields(out.fields).size() + kLineOverhead;
   if (size > kMaxLine) {
     return fail(Code::limit, "the '" + out.event + "' log record would be " + std::to_string(size) +
-                                 " bytes, more than the log's limit of " + std::to_string(kMaxLine) +
-                                 " bytes a record");
+                                 " bytes, more than the log's limit of " +
+                                 std::to_string(kMaxLine) + " bytes a record");
   }
   return out;
 }
@@ -259,7 +263,8 @@ struct TransferLog::Impl {
       return fail(s.error().context("appending to " + path.string()));
     }
     for (const auto& [off, len] : spans) {
-      if (auto t = chain.take(std::string_view(out).substr(off, len), path); !t) return fail(t.error());
+      if (auto t = chain.take(std::string_view(out).substr(off, len), path); !t)
+        return fail(t.error());
     }
     return first;
   }
@@ -296,7 +301,8 @@ Result<std::uint64_t> TransferLog::append_many(std::span<const LogRecordInput> r
   prepared.reserve(records.size());
   for (const auto& r : records) {
     json fields = json::parse(r.fields_json, nullptr, false);
-    if (fields.is_discarded()) return fail(Code::invalid_input, "log record fields must be a JSON object");
+    if (fields.is_discarded())
+      return fail(Code::invalid_input, "log record fields must be a JSON object");
     auto p = prepare_record(r.event, std::move(fields));
     if (!p) return fail(p.error());
     prepared.push_back(std::move(*p));
@@ -335,7 +341,8 @@ Result<std::string> TransferLog::checkpoint(const PrivateKey& key) {
   auto lock = FileLock::acquire(impl_->fd.get(), impl_->path);
   if (!lock) return fail(lock.error());
   if (auto s = impl_->catch_up(); !s) return fail(s.error());
-  Checkpoint cp{log_origin(key.public_key()), impl_->chain.leaves.size(), impl_->chain.range.root()};
+  Checkpoint cp{log_origin(key.public_key()), impl_->chain.leaves.size(),
+                impl_->chain.range.root()};
   auto note = sign_checkpoint(cp, key, kLogKeyName);
   if (!note) return fail(note.error());
   json fields{{"size", cp.size}, {"root", cp.root.hex()}, {"note", *note}};
@@ -364,8 +371,8 @@ Digest TransferLog::root() const {
 Result<Digest> TransferLog::root_at(std::uint64_t size) const {
   std::lock_guard lk(impl_->mu);
   if (size > impl_->chain.leaves.size()) {
-    return fail(Code::not_found, "the log has only " + std::to_string(impl_->chain.leaves.size()) +
-                                     " records");
+    return fail(Code::not_found,
+                "the log has only " + std::to_string(impl_->chain.leaves.size()) + " records");
   }
   return merkle::root(std::span(impl_->chain.leaves).first(size));
 }
@@ -376,7 +383,8 @@ Result<std::string> TransferLog::record(std::uint64_t n) const {
   if (n >= c.leaves.size()) return fail(Code::not_found, "no record " + std::to_string(n));
   std::uint64_t end = n + 1 < c.offsets.size() ? c.offsets[n + 1] : c.bytes;
   std::string line(end - c.offsets[n] - 1, '\0');
-  ssize_t got = ::pread(impl_->fd.get(), line.data(), line.size(), static_cast<off_t>(c.offsets[n]));
+  ssize_t got =
+      ::pread(impl_->fd.get(), line.data(), line.size(), static_cast<off_t>(c.offsets[n]));
   if (got != static_cast<ssize_t>(line.size())) return fail_errno("read " + impl_->path.string());
   if (merkle::leaf_hash(line) != c.leaves[n]) {
     return corrupt(impl_->path, "record " + std::to_string(n) + " changed on disk");
@@ -384,11 +392,12 @@ Result<std::string> TransferLog::record(std::uint64_t n) const {
   return line;
 }
 
-Result<std::vector<Digest>> TransferLog::inclusion_proof(std::uint64_t n, std::uint64_t size) const {
+Result<std::vector<Digest>> TransferLog::inclusion_proof(std::uint64_t n,
+                                                         std::uint64_t size) const {
   std::lock_guard lk(impl_->mu);
   if (n >= size || size > impl_->chain.leaves.size()) {
-    return fail(Code::not_found, "no record " + std::to_string(n) + " in a tree of size " +
-                                     std::to_string(size));
+    return fail(Code::not_found,
+                "no record " + std::to_string(n) + " in a tree of size " + std::to_string(size));
   }
   return merkle::inclusion_proof(std::span(impl_->chain.leaves).first(size), n);
 }
@@ -396,8 +405,8 @@ Result<std::vector<Digest>> TransferLog::inclusion_proof(std::uint64_t n, std::u
 Result<std::vector<Digest>> TransferLog::consistency_proof(std::uint64_t m, std::uint64_t n) const {
   std::lock_guard lk(impl_->mu);
   if (m > n || n > impl_->chain.leaves.size()) {
-    return fail(Code::invalid_input, "no consistency proof from " + std::to_string(m) + " to " +
-                                         std::to_string(n));
+    return fail(Code::invalid_input,
+                "no consistency proof from " + std::to_string(m) + " to " + std::to_string(n));
   }
   return merkle::consistency_proof(std::span(impl_->chain.leaves).first(n), m);
 }
@@ -455,8 +464,8 @@ Result<Checkpoint> check_checkpoint(const json& record, std::span<const Digest> 
   }
   if (previous) {
     if (previous->origin != cp.origin) {
-      return corrupt(path, where + " has origin '" + cp.origin + "', earlier ones '" +
-                               previous->origin + "'");
+      return corrupt(
+          path, where + " has origin '" + cp.origin + "', earlier ones '" + previous->origin + "'");
     }
     auto proof = merkle::consistency_proof(before, previous->size);
     if (!merkle::verify_consistency(previous->size, cp.size, previous->root, cp.root, proof)) {
@@ -541,15 +550,19 @@ Result<std::string> prove_record(const fs::path& path, std::uint64_t n) {
   if (!torn) return fail(torn.error());
   if (!record) return fail(Code::not_found, "no record " + std::to_string(n));
   if (!covering) {
-    return fail(Code::not_found, "record " + std::to_string(n) +
-                                     " is not covered by a checkpoint yet; prove it after the next one");
+    return fail(Code::not_found,
+                "record " + std::to_string(n) +
+                    " is not covered by a checkpoint yet; prove it after the next one");
   }
   const std::uint64_t size = covering->first;
   json proof = json::array();
   for (const auto& d : merkle::inclusion_proof(std::span(chain.leaves).first(size), n)) {
     proof.push_back(d.hex());
   }
-  json out{{"n", n}, {"record", *record}, {"tree_size", size}, {"proof", proof},
+  json out{{"n", n},
+           {"record", *record},
+           {"tree_size", size},
+           {"proof", proof},
            {"checkpoint", covering->second}};
   return out.dump(2) + "\n";
 }
@@ -559,9 +572,9 @@ Result<ProofCheck> verify_proof(std::string_view proof_json, std::span<const Pub
   json j = json::parse(proof_json, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
   if (!j.contains("n") || !j["n"].is_number_unsigned() || !j.contains("record") ||
-      !j["record"].is_string() || !j.contains("tree_size") || !j["tree_size"].is_number_unsigned() ||
-      !j.contains("proof") || !j["proof"].is_array() || !j.contains("checkpoint") ||
-      !j["checkpoint"].is_string()) {
+      !j["record"].is_string() || !j.contains("tree_size") ||
+      !j["tree_size"].is_number_unsigned() || !j.contains("proof") || !j["proof"].is_array() ||
+      !j.contains("checkpoint") || !j["checkpoint"].is_string()) {
     return bad("needs n, record, tree_size, proof and checkpoint");
   }
   ProofCheck out;
@@ -585,7 +598,8 @@ Result<ProofCheck> verify_proof(std::string_view proof_json, std::span<const Pub
                                 out.checkpoint.root)) {
     return fail(Code::refused, "inclusion proof: record " + std::to_string(out.n) +
                                    " is not in the tree of size " +
-                                   std::to_string(out.checkpoint.size) + " that the checkpoint signs");
+                                   std::to_string(out.checkpoint.size) +
+                                   " that the checkpoint signs");
   }
   return out;
 }

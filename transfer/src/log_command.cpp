@@ -19,8 +19,8 @@ int verify(const Invocation& inv, const HomeBase& home) {
                      {"uncovered", v->uncovered}});
     return 0;
   }
-  std::cout << "records " << v->records << ", checkpoints " << v->checkpoints << ", root " << v->root.hex()
-            << "\nOK\n";
+  std::cout << "records " << v->records << ", checkpoints " << v->checkpoints << ", root "
+            << v->root.hex() << "\nOK\n";
   return 0;
 }
 
@@ -51,7 +51,8 @@ int write(const Invocation& inv, const HomeBase& home, const std::string& action
 int run(const Invocation& inv, const HomeOpener& open) {
   if (!inv.has("action")) return cli::usage(inv, "show, export, verify, prove or checkpoint?");
   const auto action = inv.str("action");
-  if (action != "show" && action != "export" && action != "verify" && action != "prove" && action != "checkpoint") {
+  if (action != "show" && action != "export" && action != "verify" && action != "prove" &&
+      action != "checkpoint") {
     return cli::usage(inv, "show, export, verify, prove or checkpoint?");
   }
   if (action == "prove" && !inv.has("n")) return cli::usage(inv, "prove needs N");
@@ -81,8 +82,8 @@ cli::Command log_command(const std::string& program, HomeOpener open) {
   c.name = "log";
   c.summary = "log show|export|verify|prove N|checkpoint   the transfer log";
   c.help = "usage: " + p + "show [--json] [--event E]\n       " + p +
-           "export [--format jsonl|csv] [--event E] [--out FILE]\n       " + p + "verify [--json]\n       " + p +
-           "prove N\n       " + p +
+           "export [--format jsonl|csv] [--event E] [--out FILE]\n       " + p +
+           "verify [--json]\n       " + p + "prove N\n       " + p +
            "checkpoint\n\n"
            "show prints the transfer log (--json: the records as stored); export writes\n"
            "it for auditors (jsonl: the exact bytes, verifiable with airlock-verify;\n"
@@ -91,12 +92,15 @@ cli::Command log_command(const std::string& program, HomeOpener open) {
            "checkpoint prints the newest signed checkpoint, to keep off this machine.\n"
            "A record that is not JSON stops show and export with exit 3, naming it.\n\n"
            "examples:\n  " +
-           p + "show --event import\n  " + p + "export --format csv --out log.csv\n  " + p + "verify\n  " + p +
-           "prove 12 > record-12.proof.json\n  " + p + "checkpoint > checkpoint.txt\n";
+           p + "show --event import\n  " + p + "export --format csv --out log.csv\n  " + p +
+           "verify\n  " + p + "prove 12 > record-12.proof.json\n  " + p +
+           "checkpoint > checkpoint.txt\n";
   c.options = [](cli::po::options_description& o, cli::po::positional_options_description& pos) {
-    o.add_options()("action", cli::po::value<std::string>(), "show, export, verify, prove or checkpoint")(
-        "n", cli::po::value<std::uint64_t>(), "record number (prove)")("json", "show: the records as stored")(
-        "event", cli::po::value<std::string>(), "show, export: only this event")(
+    o.add_options()("action", cli::po::value<std::string>(),
+                    "show, export, verify, prove or checkpoint")(
+        "n", cli::po::value<std::uint64_t>(), "record number (prove)")(
+        "json", "show: the records as stored")("event", cli::po::value<std::string>(),
+                                               "show, export: only this event")(
         "format", cli::po::value<std::string>(), "export: jsonl (default) or csv")(
         "out", cli::po::value<std::string>(), "show, export: write to this file");
     pos.add("action", 1).add("n", 1);

@@ -69,8 +69,9 @@ Status check_envelope(const json& doc) {
   }
   if (!has_exactly(doc, {"format", "stream", "sequence", "previous", "kind", "created", "expires",
                          "producer", "snapshots", "objects", "archive_size", "volumes", "log"})) {
-    return bad("fields must be exactly format, stream, sequence, previous, kind, created, "
-               "expires, producer, snapshots, objects, archive_size, volumes, log");
+    return bad(
+        "fields must be exactly format, stream, sequence, previous, kind, created, "
+        "expires, producer, snapshots, objects, archive_size, volumes, log");
   }
   return {};
 }
@@ -134,7 +135,8 @@ Status parse_snapshots(const json& doc, Manifest& m) {
     }
     auto id = digest_field(s, "id", "snapshot");
     if (!id) return fail(id.error());
-    if (!valid_repo_name(s["repo"].get<std::string>())) return bad("snapshot repo name is not valid");
+    if (!valid_repo_name(s["repo"].get<std::string>()))
+      return bad("snapshot repo name is not valid");
     if (!ids.insert(*id).second) return bad("snapshot " + id->hex() + " is listed twice");
     out.push_back({*id, s["repo"].get<std::string>()});
   }
@@ -148,7 +150,8 @@ Status parse_objects(const json& doc, Manifest& m) {
   auto& out = m.objects;
   out.reserve(list.size());
   for (const auto& o : list) {
-    if (!has_exactly(o, {"sha256", "size"})) return bad("each object needs exactly sha256 and size");
+    if (!has_exactly(o, {"sha256", "size"}))
+      return bad("each object needs exactly sha256 and size");
     auto id = digest_field(o, "sha256", "object");
     if (!id) return fail(id.error());
     auto size = size_field(o, "size", "object " + id->hex());

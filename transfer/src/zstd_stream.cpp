@@ -28,7 +28,8 @@ Status VolumeWriter::write(std::span<const std::uint8_t> bytes) {
       if (!fd) return fail(fd.error());
       fd_ = std::move(*fd);
     }
-    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), volume_size_ - in_current_));
+    auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), volume_size_ - in_current_));
     if (auto s = env_.write(fd_.get(), bytes.first(n)); !s) {
       return fail(s.error().context("writing " + volume_name(volumes_.size())));
     }
@@ -68,7 +69,8 @@ Status ZstdWriter::pump(ZSTD_inBuffer& in, ZSTD_EndDirective mode) {
     ZSTD_outBuffer out{buf_.data(), buf_.size(), 0};
     std::size_t remaining = ZSTD_compressStream2(cctx_, &out, &in, mode);
     if (ZSTD_isError(remaining)) {
-      return fail(Code::io, std::string("zstd compression failed: ") + ZSTD_getErrorName(remaining));
+      return fail(Code::io,
+                  std::string("zstd compression failed: ") + ZSTD_getErrorName(remaining));
     }
     if (out.pos > 0) {
       if (auto s = out_.write(std::span(buf_.data(), out.pos)); !s) return s;
@@ -90,7 +92,9 @@ Status ZstdWriter::finish() {
 }
 
 ZstdReader::ZstdReader(std::vector<std::filesystem::path> volumes, std::uint64_t limit)
-    : volumes_(std::move(volumes)), limit_(limit), dctx_(ZSTD_createDCtx()),
+    : volumes_(std::move(volumes)),
+      limit_(limit),
+      dctx_(ZSTD_createDCtx()),
       in_buf_(ZSTD_DStreamInSize() * 4) {
   ZSTD_DCtx_setParameter(dctx_, ZSTD_d_windowLogMax, kWindowLogMax);
 }
@@ -125,7 +129,8 @@ Result<bool> ZstdReader::refill() {
 Result<std::size_t> ZstdReader::read(std::span<std::uint8_t> out) {
   if (produced_ > limit_) return std::size_t{0};
   // Never produce more than limit + 1 bytes in all.
-  std::size_t cap = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), limit_ + 1 - produced_));
+  std::size_t cap =
+      static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), limit_ + 1 - produced_));
   ZSTD_outBuffer ob{out.data(), cap, 0};
   for (;;) {
     if (in_.pos == in_.size && !input_done_) {
@@ -136,8 +141,8 @@ Result<std::size_t> ZstdReader::read(std::span<std::uint8_t> out) {
     const std::size_t in_before = in_.pos;
     std::size_t hint = ZSTD_decompressStream(dctx_, &ob, &in_);
     if (ZSTD_isError(hint)) {
-      return fail(Code::refused, std::string("the compressed data is malformed: ") +
-                                     ZSTD_getErrorName(hint));
+      return fail(Code::refused,
+                  std::string("the compressed data is malformed: ") + ZSTD_getErrorName(hint));
     }
     const bool progress = ob.pos > 0 || in_.pos > in_before;
     // Only a call that moved data says where the frame stands; an idle call

@@ -13,15 +13,15 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "airlock/base/env.h"
+#include "airlock/base/file.h"
 #include "airlock/transfer/manifest.h"
 #include "airlock/verify/digest.h"
-#include "airlock/base/file.h"
 
 namespace airlock::bundle_io {
 
@@ -123,10 +123,10 @@ class DecompressAhead {
   void run();
   ZstdReader& reader_;
   std::vector<Slot> slots_;
-  std::size_t head_ = 0;   // next slot the consumer takes
-  std::size_t tail_ = 0;   // next slot the producer fills
-  std::size_t filled_ = 0; // slots ready for the consumer
-  bool holding_ = false;   // the consumer still holds the slot before head_
+  std::size_t head_ = 0;    // next slot the consumer takes
+  std::size_t tail_ = 0;    // next slot the producer fills
+  std::size_t filled_ = 0;  // slots ready for the consumer
+  bool holding_ = false;    // the consumer still holds the slot before head_
   bool stop_ = false;
   bool finished_ = false;  // the producer delivered the end or an error
   std::uint64_t delivered_ = 0;

@@ -66,8 +66,8 @@ std::uint32_t note_key_hash(std::string_view key_name, const PublicKey& key) {
   h.update(std::span(&kEd25519Type, 1));
   h.update(std::span(key.raw()));
   auto d = h.finish();
-  return static_cast<std::uint32_t>(d.bytes()[0]) << 24 | d.bytes()[1] << 16 |
-         d.bytes()[2] << 8 | d.bytes()[3];
+  return static_cast<std::uint32_t>(d.bytes()[0]) << 24 | d.bytes()[1] << 16 | d.bytes()[2] << 8 |
+         d.bytes()[3];
 }
 
 Result<std::string> sign_checkpoint(const Checkpoint& checkpoint, const PrivateKey& key,
@@ -82,12 +82,12 @@ Result<std::string> sign_checkpoint(const Checkpoint& checkpoint, const PrivateK
   auto sig = key.sign(body);
   if (!sig) return fail(sig.error());
   std::uint32_t kh = note_key_hash(key_name, key.public_key());
-  std::vector<std::uint8_t> blob = {static_cast<std::uint8_t>(kh >> 24),
-                                    static_cast<std::uint8_t>(kh >> 16),
-                                    static_cast<std::uint8_t>(kh >> 8),
-                                    static_cast<std::uint8_t>(kh)};
+  std::vector<std::uint8_t> blob = {
+      static_cast<std::uint8_t>(kh >> 24), static_cast<std::uint8_t>(kh >> 16),
+      static_cast<std::uint8_t>(kh >> 8), static_cast<std::uint8_t>(kh)};
   blob.insert(blob.end(), sig->begin(), sig->end());
-  return body + "\n" + std::string(kDash) + std::string(key_name) + " " + base64_encode(blob) + "\n";
+  return body + "\n" + std::string(kDash) + std::string(key_name) + " " + base64_encode(blob) +
+         "\n";
 }
 
 Result<VerifiedCheckpoint> verify_checkpoint(std::string_view note,

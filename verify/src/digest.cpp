@@ -47,8 +47,8 @@ Result<Digest> Digest::parse(std::string_view hex) {
     int hi = hex_value(hex[2 * i]);
     int lo = hex_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
-      return fail(Code::invalid_input, "digest must be 64 lowercase hex digits, got '" +
-                                           std::string(hex) + "'");
+      return fail(Code::invalid_input,
+                  "digest must be 64 lowercase hex digits, got '" + std::string(hex) + "'");
     }
     b[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }
@@ -57,8 +57,7 @@ Result<Digest> Digest::parse(std::string_view hex) {
 
 Result<Digest> Digest::from_raw(std::span<const std::uint8_t> raw) {
   if (raw.size() != kSize) {
-    return fail(Code::invalid_input,
-                "digest must be 32 bytes, got " + std::to_string(raw.size()));
+    return fail(Code::invalid_input, "digest must be 32 bytes, got " + std::to_string(raw.size()));
   }
   Bytes b;
   std::memcpy(b.data(), raw.data(), kSize);

@@ -225,8 +225,8 @@ Result<PrivateKey> PrivateKey::read_file(const std::filesystem::path& path) {
 
 std::string PrivateKey::to_pem() const {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), handle_->pkey.get(), nullptr, nullptr, 0,
-                                       nullptr, nullptr) != 1) {
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), handle_->pkey.get(), nullptr, nullptr, 0, nullptr,
+                                       nullptr) != 1) {
     std::abort();
   }
   return bio_to_string(bio.get());

@@ -1,7 +1,7 @@
 #include "airlock/verify/trust.h"
 
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "airlock/base/file.h"
@@ -107,8 +107,8 @@ Status TrustPolicy::save(const std::filesystem::path& path, Env& env) const {
 Status TrustPolicy::add(TrustedKey key) {
   for (const auto& k : keys) {
     if (k.key.id() == key.key.id()) {
-      return fail(Code::refused, "key " + key.key.id().hex() + " is already trusted as '" +
-                                     k.name + "'");
+      return fail(Code::refused,
+                  "key " + key.key.id().hex() + " is already trusted as '" + k.name + "'");
     }
     if (k.name == key.name) {
       return fail(Code::refused, "a key named '" + key.name + "' is already trusted");

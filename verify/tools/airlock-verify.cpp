@@ -42,7 +42,8 @@ Result<TrustPolicy> trust_of(const Invocation& inv) {
   trust.threshold = inv.get<int>("threshold", 1);
   if (trust.threshold < 1) return fail(Code::invalid_input, "--threshold must be at least 1");
   for (std::size_t i = 0; i < keys->size(); ++i) {
-    if (auto s = trust.add({fs::path(files[i]).stem().string(), (*keys)[i], {}, {}}); !s) return fail(s.error());
+    if (auto s = trust.add({fs::path(files[i]).stem().string(), (*keys)[i], {}, {}}); !s)
+      return fail(s.error());
   }
   return trust;
 }
@@ -53,13 +54,24 @@ json to_json(const BundleCheck& c) {
   const Manifest& m = c.manifest.manifest;
   json snaps = json::array();
   for (const auto& s : m.snapshots) snaps.push_back({{"repo", s.repo}, {"id", s.id.hex()}});
-  return {{"ok", true}, {"bundle", bundle_dir_name(m.stream, m.sequence)},
-          {"manifest_sha256", c.manifest.sha256.hex()}, {"stream", m.stream}, {"sequence", m.sequence},
-          {"kind", m.kind}, {"previous", m.previous ? json(m.previous->hex()) : json(nullptr)},
-          {"created", format_time(m.created)}, {"expires", format_time(m.expires)}, {"producer", m.producer},
-          {"snapshots", snaps}, {"objects", m.objects.size()}, {"bytes", m.payload_size()},
-          {"volumes", m.volumes.size()}, {"volume_bytes", c.volume_bytes}, {"signers", c.manifest.trust.signers},
-          {"threshold", c.manifest.trust.threshold}, {"checked", c.everything ? "everything" : "volumes-present"},
+  return {{"ok", true},
+          {"bundle", bundle_dir_name(m.stream, m.sequence)},
+          {"manifest_sha256", c.manifest.sha256.hex()},
+          {"stream", m.stream},
+          {"sequence", m.sequence},
+          {"kind", m.kind},
+          {"previous", m.previous ? json(m.previous->hex()) : json(nullptr)},
+          {"created", format_time(m.created)},
+          {"expires", format_time(m.expires)},
+          {"producer", m.producer},
+          {"snapshots", snaps},
+          {"objects", m.objects.size()},
+          {"bytes", m.payload_size()},
+          {"volumes", m.volumes.size()},
+          {"volume_bytes", c.volume_bytes},
+          {"signers", c.manifest.trust.signers},
+          {"threshold", c.manifest.trust.threshold},
+          {"checked", c.everything ? "everything" : "volumes-present"},
           {"missing_volumes", c.missing_volumes}};
 }
 
@@ -73,8 +85,10 @@ void print(const BundleCheck& c, const fs::path& dir) {
   field("expires", format_time(m.expires));
   field("producer", m.producer);
   for (const auto& s : m.snapshots) field("snapshot", s.repo + "  " + s.id.hex());
-  field("objects", std::to_string(m.objects.size()) + " (" + cli::human_bytes(m.payload_size()) + ")");
-  field("volumes", std::to_string(m.volumes.size()) + " (" + cli::human_bytes(c.volume_bytes) + ")");
+  field("objects",
+        std::to_string(m.objects.size()) + " (" + cli::human_bytes(m.payload_size()) + ")");
+  field("volumes",
+        std::to_string(m.volumes.size()) + " (" + cli::human_bytes(c.volume_bytes) + ")");
   std::string signers;
   for (const auto& s : c.manifest.trust.signers) signers += (signers.empty() ? "" : ", ") + s;
   field("signers", signers + " (" + std::to_string(c.manifest.trust.threshold) + " required)");
@@ -90,7 +104,8 @@ void print(const BundleCheck& c, const fs::path& dir) {
 
 int bundle_cmd(const Invocation& inv) {
   if (!inv.has("dir")) return cli::usage(inv, "missing the bundle directory");
-  if (inv.has("trust") == inv.has("key")) return cli::usage(inv, "give either --trust FILE or --key PUB (one or more)");
+  if (inv.has("trust") == inv.has("key"))
+    return cli::usage(inv, "give either --trust FILE or --key PUB (one or more)");
   auto trust = trust_of(inv);
   if (!trust) return cli::fail(inv, trust.error());
   auto now = inv.has("at") ? parse_time(inv.str("at")) : Result<TimePoint>(system_now());
@@ -98,7 +113,8 @@ int bundle_cmd(const Invocation& inv) {
   BundleCheckOptions opt;
   for (const auto& d : list(inv, "volumes")) opt.volume_dirs.emplace_back(d);
   for (const auto& d : list(inv, "volumes-only")) opt.volumes_only.emplace_back(d);
-  cli::Progress volumes("checking volumes", inv.progress()), objects("checking objects", inv.progress());
+  cli::Progress volumes("checking volumes", inv.progress()),
+      objects("checking objects", inv.progress());
   opt.volumes_progress = [&](auto d, auto t) { volumes.update(d, t); };
   opt.objects_progress = [&](auto d, auto t) {
     volumes.finish();
@@ -127,9 +143,14 @@ int log_cmd(const Invocation& inv) {
   if (!v) return cli::fail(inv, v.error());
   const auto& last = v->last_checkpoint;
   if (inv.json()) {
-    json out{{"ok", true}, {"records", v->records}, {"checkpoints", v->checkpoints}, {"uncovered", v->uncovered},
+    json out{{"ok", true},
+             {"records", v->records},
+             {"checkpoints", v->checkpoints},
+             {"uncovered", v->uncovered},
              {"root", v->root.hex()}};
-    if (last) out["last_checkpoint"] = {{"size", last->size}, {"root", last->root.hex()}, {"origin", last->origin}};
+    if (last)
+      out["last_checkpoint"] = {
+          {"size", last->size}, {"root", last->root.hex()}, {"origin", last->origin}};
     cli::print_json(out);
     return 0;
   }
@@ -137,10 +158,12 @@ int log_cmd(const Invocation& inv) {
   field("records", std::to_string(v->records));
   field("checkpoints", std::to_string(v->checkpoints));
   if (last) {
-    field("last", "size " + std::to_string(last->size) + ", root " + last->root.hex() + " (" + last->origin + ")");
+    field("last", "size " + std::to_string(last->size) + ", root " + last->root.hex() + " (" +
+                      last->origin + ")");
   }
   if (v->uncovered > 0) {
-    field("uncovered", std::to_string(v->uncovered) + " records after the last checkpoint (not yet signed)");
+    field("uncovered",
+          std::to_string(v->uncovered) + " records after the last checkpoint (not yet signed)");
   }
   field("root", v->root.hex());
   std::cout << "OK\n";
@@ -158,8 +181,12 @@ int proof_cmd(const Invocation& inv) {
   if (!check) return cli::fail(inv, check.error());
   const auto& cp = check->checkpoint;
   if (inv.json()) {
-    cli::print_json({{"ok", true}, {"n", check->n}, {"record", json::parse(check->record, nullptr, false)},
-                     {"tree_size", cp.size}, {"origin", cp.origin}, {"signer", check->signer}});
+    cli::print_json({{"ok", true},
+                     {"n", check->n},
+                     {"record", json::parse(check->record, nullptr, false)},
+                     {"tree_size", cp.size},
+                     {"origin", cp.origin},
+                     {"signer", check->signer}});
     return 0;
   }
   field("record", std::to_string(check->n));
@@ -183,7 +210,8 @@ void bundle_options(cli::Options& o, cli::Positionals& p) {
       "trust", po::value<std::string>(), "trust policy file (trust.json)")(
       "key", po::value<std::vector<std::string>>(), "trusted public key (PEM); repeatable")(
       "threshold", po::value<int>(), "signatures required with --key (default 1)")(
-      "volumes", po::value<std::vector<std::string>>(), "more directories holding volumes (one per disc); repeatable")(
+      "volumes", po::value<std::vector<std::string>>(),
+      "more directories holding volumes (one per disc); repeatable")(
       "volumes-only", po::value<std::vector<std::string>>(),
       "check only the volumes present in these directories; repeatable")(
       "at", po::value<std::string>(), "judge expiry and key validity at this RFC 3339 time")(
@@ -202,15 +230,20 @@ void key_file_options(cli::Options& o, cli::Positionals& p, const char* file) {
 
 int main(int argc, char** argv) {
   const cli::Program program{
-      "airlock-verify", "Checks what crosses the air gap, reading only.", "", false,
+      "airlock-verify",
+      "Checks what crosses the air gap, reading only.",
+      "",
+      false,
       {{"bundle", "bundle DIR     verify a bundle: signatures, volumes, every object",
         "usage: airlock-verify bundle DIR (--trust FILE | --key PUB...) [options]\n\n"
         "Runs every check an import runs, in the same order, and writes nothing:\n"
         "the signature threshold over the raw manifest bytes, format and expiry,\n"
         "every volume's size and SHA-256, then every object in the archive.\n\nexamples:\n"
         "  airlock-verify bundle /media/usb/airlock-debian-000042 --trust /srv/airlock/trust.json\n"
-        "  airlock-verify bundle ./airlock-debian-000042 --key alice.pub --key bob.pub --threshold 2\n"
-        "  airlock-verify bundle ./airlock-debian-000042 --key alice.pub --volumes-only /media/disc2\n"
+        "  airlock-verify bundle ./airlock-debian-000042 --key alice.pub --key bob.pub --threshold "
+        "2\n"
+        "  airlock-verify bundle ./airlock-debian-000042 --key alice.pub --volumes-only "
+        "/media/disc2\n"
         "  airlock-verify bundle ./airlock-debian-000042 --trust trust.json --json\n",
         bundle_options, bundle_cmd},
        {"log", "log FILE       verify a transfer log: every record and signed checkpoint",
@@ -222,8 +255,9 @@ int main(int argc, char** argv) {
         "  airlock-verify log transfer.jsonl --key log.pub --checkpoint last-week.checkpoint\n",
         [](cli::Options& o, cli::Positionals& p) {
           key_file_options(o, p, "the log");
-          o.add_options()("checkpoint", po::value<std::vector<std::string>>(),
-                          "a checkpoint (signed note) seen earlier that the log must contain; repeatable");
+          o.add_options()(
+              "checkpoint", po::value<std::vector<std::string>>(),
+              "a checkpoint (signed note) seen earlier that the log must contain; repeatable");
         },
         log_cmd},
        {"proof", "proof FILE     verify an inclusion proof against its signed checkpoint",
@@ -231,7 +265,8 @@ int main(int argc, char** argv) {
         "Checks that one log record is included in the tree a signed checkpoint\n"
         "commits to, without the rest of the log.\n\nexamples:\n"
         "  airlock-verify proof record-1234.proof.json --key log.pub\n",
-        [](cli::Options& o, cli::Positionals& p) { key_file_options(o, p, "the proof (JSON)"); }, proof_cmd},
+        [](cli::Options& o, cli::Positionals& p) { key_file_options(o, p, "the proof (JSON)"); },
+        proof_cmd},
        {"prove", "prove LOG N    print an inclusion proof for record N of a log",
         "usage: airlock-verify prove LOG N\n\n"
         "Prints an inclusion proof for record N of a transfer log against the first\n"
@@ -239,7 +274,8 @@ int main(int argc, char** argv) {
         "check it with 'airlock-verify proof'.\n\nexamples:\n"
         "  airlock-verify prove transfer.jsonl 1234 > record-1234.proof.json\n",
         [](cli::Options& o, cli::Positionals& p) {
-          o.add_options()("file", po::value<std::string>(), "the log")("n", po::value<std::uint64_t>(), "record number");
+          o.add_options()("file", po::value<std::string>(), "the log")(
+              "n", po::value<std::uint64_t>(), "record number");
           p.add("file", 1).add("n", 1);
         },
         prove_cmd}}};

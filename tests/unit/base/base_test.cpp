@@ -6,8 +6,8 @@
 #include "airlock/base/cli.h"
 #include "airlock/base/env.h"
 #include "airlock/base/file.h"
-#include "airlock/base/text.h"
 #include "airlock/base/process.h"
+#include "airlock/base/text.h"
 #include "airlock/base/time.h"
 #include "crash_points.h"
 #include "test_support.h"
@@ -81,7 +81,8 @@ TEST(Env, WriteNewFileRefusesToOverwriteAndLeavesNothingOnFailure) {
   env.write_budget = 2;  // the disk fills up inside the file
   auto full = env.write_new_file(dir / "n", "secret", 0600);
   ASSERT_FALSE(full);
-  EXPECT_NE(full.error().message.find("No space left on device"), std::string::npos) << full.error().message;
+  EXPECT_NE(full.error().message.find("No space left on device"), std::string::npos)
+      << full.error().message;
   EXPECT_FALSE(std::filesystem::exists(dir / "n"));
 }
 
@@ -100,10 +101,12 @@ TEST(Env, AtomicWriteThatFailsKeepsTheOldFile) {
 TEST(Text, InvalidUtf8IsEscapedByteByByteAndValidTextKept) {
   EXPECT_EQ(escape_invalid_utf8("plain ascii"), "plain ascii");
   EXPECT_EQ(escape_invalid_utf8("gr\xc3\xbc\xc3\x9f"), "gr\xc3\xbc\xc3\x9f");  // grüß
-  EXPECT_EQ(escape_invalid_utf8("a\xff" "b"), "a\\xffb");
-  EXPECT_EQ(escape_invalid_utf8("\xc3"), "\\xc3");                      // truncated sequence
-  EXPECT_EQ(escape_invalid_utf8("\xc0\xaf"), "\\xc0\\xaf");             // overlong '/'
-  EXPECT_EQ(escape_invalid_utf8("\xed\xa0\x80"), "\\xed\\xa0\\x80");    // a surrogate
+  EXPECT_EQ(escape_invalid_utf8("a\xff"
+                                "b"),
+            "a\\xffb");
+  EXPECT_EQ(escape_invalid_utf8("\xc3"), "\\xc3");                             // truncated sequence
+  EXPECT_EQ(escape_invalid_utf8("\xc0\xaf"), "\\xc0\\xaf");                    // overlong '/'
+  EXPECT_EQ(escape_invalid_utf8("\xed\xa0\x80"), "\\xed\\xa0\\x80");           // a surrogate
   EXPECT_EQ(escape_invalid_utf8("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // above U+10FFFF
   EXPECT_TRUE(is_valid_utf8(escape_invalid_utf8("\xff\xfe\x80")));
   EXPECT_FALSE(is_valid_utf8("\xff"));
@@ -112,8 +115,12 @@ TEST(Text, InvalidUtf8IsEscapedByteByByteAndValidTextKept) {
 TEST(Text, TerminalEscapingDefusesControlAndBidiCharacters) {
   EXPECT_EQ(escape_for_terminal("ok\x1b[31mred\x07"), "ok\\x1b[31mred\\x07");
   EXPECT_EQ(escape_for_terminal("line\nbreak\r\t"), "line\\x0abreak\\x0d\\x09");
-  EXPECT_EQ(escape_for_terminal("a\xe2\x80\xae" "b"), "a\\u{202e}b");  // RIGHT-TO-LEFT OVERRIDE
-  EXPECT_EQ(escape_for_terminal("\xc2\x9b" "c"), "\\x9bc");             // C1 CSI
+  EXPECT_EQ(escape_for_terminal("a\xe2\x80\xae"
+                                "b"),
+            "a\\u{202e}b");  // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(escape_for_terminal("\xc2\x9b"
+                                "c"),
+            "\\x9bc");  // C1 CSI
   EXPECT_EQ(escape_for_terminal("\x7f\xff"), "\\x7f\\xff");
   EXPECT_EQ(escape_for_terminal("caf\xc3\xa9"), "caf\xc3\xa9");
 }

@@ -31,7 +31,8 @@ class MirrorCrashTest : public testing::LowSideTest {
   // Runs work killed at every point, restoring the pristine home (and
   // removing the media) first; check sees the reopened home and says
   // whether the change landed. Returns how many points it enumerated.
-  std::size_t kill_everywhere(const std::function<void(Env&)>& work, const std::function<bool(Home&)>& check) {
+  std::size_t kill_everywhere(const std::function<void(Env&)>& work,
+                              const std::function<bool(Home&)>& check) {
     const fs::path pristine = dir / "pristine";
     airlock::testing::restore_tree(home_dir, pristine);
     const auto points = airlock::testing::crash_points(work);
@@ -48,7 +49,7 @@ class MirrorCrashTest : public testing::LowSideTest {
       auto v = home->verify_log();
       EXPECT_TRUE(v) << v.error().message;
     }
-    EXPECT_GT(landed, 0u);              // some points come after the commit
+    EXPECT_GT(landed, 0u);             // some points come after the commit
     EXPECT_LT(landed, points.size());  // and some before it
     return points.size();
   }
@@ -133,7 +134,8 @@ TEST_F(MirrorCrashTest, KilledAnywhereInAKeygenLeavesTheKeyAndItsRecordBothOrNei
     EXPECT_EQ(keygens.size(), 1u);
     if (key && !keygens.empty()) {
       EXPECT_EQ(keygens[0]["keyid"], key->public_key().id().hex());
-      EXPECT_EQ(PublicKey::read_file(home_dir / "keys" / "carol.pub")->id(), key->public_key().id());
+      EXPECT_EQ(PublicKey::read_file(home_dir / "keys" / "carol.pub")->id(),
+                key->public_key().id());
     }
     return true;
   });

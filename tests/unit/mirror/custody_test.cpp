@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 class CustodyTest : public LowSideTest {
  protected:
   // A repository home at high that trusts signer, with bundles imported.
-  void import_on_high_side(const fs::path& high, const PublicKey& signer, const std::vector<fs::path>& bundles) {
+  void import_on_high_side(const fs::path& high, const PublicKey& signer,
+                           const std::vector<fs::path>& bundles) {
     ASSERT_TRUE(repo::Home::init(high, "auditor"));
     TrustPolicy trust;
     ASSERT_TRUE(trust.add({"alice", signer, {}, {}}));
@@ -73,7 +74,8 @@ TEST_F(CustodyTest, EverySyncExportAndCosignRecordCrossesOnceTheExportOfBundleOn
     if (event == "cosign") key += " " + rec.value("keyid", "");
     ++seen[key];
     bundle[key] = b;
-    EXPECT_TRUE(numbers.insert(rec.value("n", std::uint64_t{0})).second) << "record crossed twice: " << rec.dump();
+    EXPECT_TRUE(numbers.insert(rec.value("n", std::uint64_t{0})).second)
+        << "record crossed twice: " << rec.dump();
   }
   const std::string cosign = "cosign " + low->load_key("bob")->public_key().id().hex();
   EXPECT_EQ(seen["sync " + day1.snapshot->hex()], 1);

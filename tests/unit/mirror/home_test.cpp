@@ -39,7 +39,8 @@ TEST(MirrorHomeInit, IsIdempotentAndKeepsWhatExists) {
   EXPECT_FALSE(second->new_key);
   EXPECT_EQ(airlock::testing::read_text(dir / "h" / "mirror.toml"), "# mine\n");
   EXPECT_EQ(airlock::testing::read_text(dir / "h" / "keys" / "log.pub"), pub_before);
-  EXPECT_EQ(airlock::testing::read_text(dir / "h" / "log" / "transfer.jsonl"), log_before);  // one init record
+  EXPECT_EQ(airlock::testing::read_text(dir / "h" / "log" / "transfer.jsonl"),
+            log_before);  // one init record
   EXPECT_EQ(testing::count_events(dir / "h" / "log" / "transfer.jsonl", "init"), 1);
   auto home = Home::open(dir / "h");
   ASSERT_TRUE(home);
@@ -51,8 +52,9 @@ TEST(MirrorHomeOpen, NamesInitWhenNotAHome) {
   auto r = Home::open(dir / "nothing");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::not_found);
-  EXPECT_EQ(r.error().message, "no mirror home at " + (dir / "nothing").string() + " (run 'airlock-mirror --home " +
-                                   (dir / "nothing").string() + " init')");
+  EXPECT_EQ(r.error().message, "no mirror home at " + (dir / "nothing").string() +
+                                   " (run 'airlock-mirror --home " + (dir / "nothing").string() +
+                                   " init')");
   auto none = Home::open("");
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, Code::invalid_input);
@@ -85,8 +87,8 @@ TEST_F(MirrorHomeTest, KeygenRefusesAnExistingNameAndBadNames) {
   auto again = home->keygen("alice", who);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Code::refused);
-  EXPECT_EQ(again.error().message,
-            "a key named 'alice' exists already (" + (home_dir / "keys" / "alice.key").string() + ")");
+  EXPECT_EQ(again.error().message, "a key named 'alice' exists already (" +
+                                       (home_dir / "keys" / "alice.key").string() + ")");
   for (const char* bad : {"log", "", ".hidden", "a/b", "../x", "with space"}) {
     auto r = home->keygen(bad, who);
     ASSERT_FALSE(r) << bad;
@@ -110,7 +112,8 @@ TEST_F(MirrorHomeTest, LoadKeyByNameOrPathAndNamesWhereItLooked) {
   auto missing = home->load_key("zed");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, Code::not_found);
-  EXPECT_EQ(missing.error().message, "no key 'zed' (looked for " + (home_dir / "keys" / "zed.key").string() + ")");
+  EXPECT_EQ(missing.error().message,
+            "no key 'zed' (looked for " + (home_dir / "keys" / "zed.key").string() + ")");
 }
 
 TEST_F(MirrorHomeTest, SyncRecordsASnapshotWithItsRecordThenAnUnchangedUpstreamIsOneRequest) {
@@ -135,7 +138,8 @@ TEST_F(MirrorHomeTest, SyncRecordsASnapshotWithItsRecordThenAnUnchangedUpstreamI
   auto second = sync(*home);
   EXPECT_TRUE(second.unchanged);
   EXPECT_EQ(second.snapshot, first.snapshot);
-  EXPECT_EQ(fetcher.requests, std::vector<std::string>{std::string(testing::kUpstreamUrl) + "/dists/bookworm/InRelease"});
+  EXPECT_EQ(fetcher.requests, std::vector<std::string>{std::string(testing::kUpstreamUrl) +
+                                                       "/dists/bookworm/InRelease"});
   EXPECT_EQ(home->snapshots()->size(), 1u);
   rec = last_of(records(), "sync");
   ASSERT_FALSE(rec.is_null());
@@ -149,7 +153,8 @@ TEST_F(MirrorHomeTest, SyncRefusesUnknownRepositoriesAndReportsEachRepositoryApa
   auto unknown = home->sync({"nope"}, request());
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, Code::invalid_input);
-  EXPECT_EQ(unknown.error().message, "no repository 'nope' in " + (home_dir / "mirror.toml").string());
+  EXPECT_EQ(unknown.error().message,
+            "no repository 'nope' in " + (home_dir / "mirror.toml").string());
   SyncRequest bad = request();
   bad.jobs = 0;
   EXPECT_EQ(home->sync({}, bad).error().code, Code::invalid_input);
@@ -199,7 +204,9 @@ TEST_F(MirrorHomeTest, SnapshotsFilterByRepositoryAndDiffShowsPatchDay) {
   EXPECT_EQ(d->changes[1].new_version, "1.1-1");
   std::ostringstream text;
   print_diff(text, *d);
-  EXPECT_EQ(text.str(), "  added      airlock-extra (amd64) 0.9-1\n  upgraded   hello-airlock (amd64) 1.0-1 -> 1.1-1\n");
+  EXPECT_EQ(text.str(),
+            "  added      airlock-extra (amd64) 0.9-1\n  upgraded   hello-airlock (amd64) 1.0-1 -> "
+            "1.1-1\n");
   EXPECT_EQ(to_json(*d)[1]["change"], "upgraded");
   auto same = home->diff(day1.snapshot->hex(), day1.snapshot->hex());
   ASSERT_TRUE(same);
@@ -253,7 +260,8 @@ TEST_F(MirrorHomeTest, ExportNeedsANamedKeyWhenThereAreSeveralAndAValidStream) {
   auto r = home->export_stream(opt);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::invalid_input);
-  EXPECT_EQ(r.error().message, "name the signing key with --key (found 2 in " + (home_dir / "keys").string() + ")");
+  EXPECT_EQ(r.error().message,
+            "name the signing key with --key (found 2 in " + (home_dir / "keys").string() + ")");
   opt = export_options();
   opt.stream = "Bad Stream";
   EXPECT_EQ(home->export_stream(opt).error().code, Code::invalid_input);
@@ -302,7 +310,8 @@ TEST_F(MirrorHomeTest, SignLogsTheCosignAndRefusesASecondSignatureByTheSameKey) 
   auto again = home->sign(bundle, *bob, who);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Code::refused);
-  EXPECT_EQ(again.error().message, "bundle is already signed by key " + bob->public_key().id().hex());
+  EXPECT_EQ(again.error().message,
+            "bundle is already signed by key " + bob->public_key().id().hex());
   EXPECT_EQ(airlock::testing::tree_fingerprint(bundle), bundle_before);
   EXPECT_EQ(airlock::testing::read_text(log_file()), log_before);
   EXPECT_TRUE(home->verify_log());
@@ -321,7 +330,10 @@ TEST_F(MirrorHomeTest, SignWithoutAHomeCoSignsAndLogsNothing) {
   auto r = sign_bundle(exported->bundle.dir, *key);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(r->logged);
-  EXPECT_EQ(parse_signatures(airlock::testing::read_text(exported->bundle.dir / "manifest.sig.json"))->size(), 2u);
+  EXPECT_EQ(
+      parse_signatures(airlock::testing::read_text(exported->bundle.dir / "manifest.sig.json"))
+          ->size(),
+      2u);
   EXPECT_EQ(sign_bundle(exported->bundle.dir, *key).error().code, Code::refused);
   EXPECT_EQ(airlock::testing::read_text(log_file()), log_before);
   EXPECT_EQ(load_signing_key({}, "carol").error().code, Code::not_found);
@@ -334,7 +346,8 @@ TEST_F(MirrorHomeTest, OutputOfSyncAndExport) {
   std::ostringstream text, err;
   print_sync(text, *results);
   EXPECT_EQ(print_sync_errors(err, "airlock-mirror", *results), 0);
-  EXPECT_TRUE(text.str().starts_with("sample: snapshot " + results->front().report->snapshot->hex() + "\n  3 packages ("))
+  EXPECT_TRUE(text.str().starts_with("sample: snapshot " +
+                                     results->front().report->snapshot->hex() + "\n  3 packages ("))
       << text.str();
   json j = to_json(*results);
   ASSERT_EQ(j.size(), 1u);
@@ -345,8 +358,10 @@ TEST_F(MirrorHomeTest, OutputOfSyncAndExport) {
   std::ostringstream out;
   print_export(out, *exported);
   EXPECT_NE(out.str().find("\nsequence   1 (delta)\n"), std::string::npos) << out.str();
-  EXPECT_NE(out.str().find("packages (first export of this stream):\n  added      airlock-tools (amd64) 2.3-1\n"),
-            std::string::npos)
+  EXPECT_NE(
+      out.str().find(
+          "packages (first export of this stream):\n  added      airlock-tools (amd64) 2.3-1\n"),
+      std::string::npos)
       << out.str();
   EXPECT_EQ(to_json(*exported)["sequence"], 1);
   // A failed repository: one line on the error stream, its exit code.

@@ -50,7 +50,8 @@ FetchResult DirFetcher::serve(const FetchJob& job) const {
   FetchResult r;
   r.attempts = 1;
   std::error_code ec;
-  const fs::path file = job.url.starts_with(base_ + "/") ? root_ / job.url.substr(base_.size() + 1) : fs::path();
+  const fs::path file =
+      job.url.starts_with(base_ + "/") ? root_ / job.url.substr(base_.size() + 1) : fs::path();
   if (file.empty() || !fs::is_regular_file(file, ec)) {
     r.http_status = 404;
     r.missing = true;
@@ -66,7 +67,8 @@ FetchResult DirFetcher::serve(const FetchJob& job) const {
   }
   r.http_status = 200;
   if (bytes.size() > job.max_size || (job.expected_size && bytes.size() != *job.expected_size)) {
-    r.error = Error{Code::refused, job.url + ": " + std::to_string(bytes.size()) + " bytes, more than expected"};
+    r.error = Error{Code::refused,
+                    job.url + ": " + std::to_string(bytes.size()) + " bytes, more than expected"};
   } else if (job.expected_sha256 && sha != *job.expected_sha256) {
     r.error = Error{Code::refused, job.url + " does not match the signed index: expected sha256 " +
                                        job.expected_sha256->hex() + ", actual " + sha.hex()};
@@ -111,9 +113,11 @@ void LowSideTest::SetUp() {
 }
 
 void LowSideTest::configure(const std::string& packages_glob) {
-  std::string text = "[[repo]]\nname = \"sample\"\nkind = \"apt\"\nurl = \"" + std::string(kUpstreamUrl) +
-                     "\"\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\narchitectures = [\"amd64\"]\n"
-                     "keyring = \"" + (sample_upstream() / "keyring.gpg").string() + "\"\n";
+  std::string text =
+      "[[repo]]\nname = \"sample\"\nkind = \"apt\"\nurl = \"" + std::string(kUpstreamUrl) +
+      "\"\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\narchitectures = [\"amd64\"]\n"
+      "keyring = \"" +
+      (sample_upstream() / "keyring.gpg").string() + "\"\n";
   if (!packages_glob.empty()) text += "packages = [\"" + packages_glob + "\"]\n";
   airlock::testing::write_text(home_dir / "mirror.toml", text);
 }

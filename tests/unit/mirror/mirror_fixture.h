@@ -26,9 +26,11 @@ const std::filesystem::path& sample_upstream();
 // the checks a real fetcher makes (size, SHA-256, size limit).
 class DirFetcher : public Fetcher {
  public:
-  DirFetcher(std::string base_url, std::filesystem::path root) : base_(std::move(base_url)), root_(std::move(root)) {}
+  DirFetcher(std::string base_url, std::filesystem::path root)
+      : base_(std::move(base_url)), root_(std::move(root)) {}
   void set_root(std::filesystem::path root) { root_ = std::move(root); }
-  std::vector<FetchResult> fetch(const std::vector<FetchJob>& jobs, const FetchOptions& options) override;
+  std::vector<FetchResult> fetch(const std::vector<FetchJob>& jobs,
+                                 const FetchOptions& options) override;
 
   std::vector<std::string> requests;  // every URL asked for, in order
 

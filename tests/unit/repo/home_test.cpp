@@ -2,11 +2,10 @@
 // returns, what it logs, what it refuses, and that a crash anywhere in a
 // trust change or a publish leaves the change and its record both there or
 // both absent.
-#include "airlock/repo/output.h"
-
 #include <fstream>
 #include <sstream>
 
+#include "airlock/repo/output.h"
 #include "crash_points.h"
 #include "repo_fixture.h"
 
@@ -44,7 +43,8 @@ TEST_F(HomeTest, InitIsIdempotentAndOpenNamesInit) {
   auto missing = Home::open(dir / "nowhere");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, Code::not_found);
-  EXPECT_EQ(missing.error().message, "no repository home at " + (dir / "nowhere").string() + " (run 'airlock-repo --home " +
+  EXPECT_EQ(missing.error().message, "no repository home at " + (dir / "nowhere").string() +
+                                         " (run 'airlock-repo --home " +
                                          (dir / "nowhere").string() + " init')");
   auto none = Home::open("");
   ASSERT_FALSE(none);
@@ -63,7 +63,8 @@ TEST_F(HomeTest, TrustChangesAreLoggedAndRefusalsChangeNothing) {
   auto twice = h->trust_add({dir / "bob.pub", "bob2", {}, {}}, who);
   ASSERT_FALSE(twice);
   EXPECT_EQ(twice.error().code, Code::refused);
-  EXPECT_NE(twice.error().message.find("is already trusted as 'bob'"), std::string::npos) << twice.error().message;
+  EXPECT_NE(twice.error().message.find("is already trusted as 'bob'"), std::string::npos)
+      << twice.error().message;
   auto zero = h->trust_threshold(0, who);
   ASSERT_FALSE(zero);
   EXPECT_EQ(zero.error().message, "the threshold must be from 1 to 1000");
@@ -95,7 +96,8 @@ TEST_F(HomeTest, ChannelsPublishPromoteRollbackAndStatus) {
   ASSERT_TRUE(h->publish("debian", s2, "test", who));
   auto wrong = h->publish("other", s1, "test", who);
   ASSERT_FALSE(wrong);
-  EXPECT_EQ(wrong.error().message, "snapshot " + s1.hex() + " is of repository 'debian', not 'other'");
+  EXPECT_EQ(wrong.error().message,
+            "snapshot " + s1.hex() + " is of repository 'debian', not 'other'");
   auto promoted = h->promote("test", "prod", {}, who);
   ASSERT_TRUE(promoted);
   EXPECT_EQ(promoted->at(0).snapshot, s2);
@@ -107,7 +109,8 @@ TEST_F(HomeTest, ChannelsPublishPromoteRollbackAndStatus) {
   EXPECT_EQ(back->at(0).snapshot, s1);
   auto none = h->rollback("test", {}, who);
   ASSERT_FALSE(none);
-  EXPECT_EQ(none.error().message, "channel 'test' has no earlier snapshot of 'debian' to roll back to");
+  EXPECT_EQ(none.error().message,
+            "channel 'test' has no earlier snapshot of 'debian' to roll back to");
   auto status = h->status().value();
   EXPECT_EQ(status.streams.size(), 1u);
   EXPECT_EQ(status.streams[0].sequence, 2u);
@@ -115,7 +118,8 @@ TEST_F(HomeTest, ChannelsPublishPromoteRollbackAndStatus) {
   EXPECT_EQ(status.log_records, h->log().size());
   std::ostringstream text;
   print_status(text, status);
-  EXPECT_NE(text.str().find("channel    prod/debian -> " + s2.hex()), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("channel    prod/debian -> " + s2.hex()), std::string::npos)
+      << text.str();
   EXPECT_EQ(to_json(status)["streams"][0]["stream"], "debian");
   EXPECT_EQ(events("publish").size(), 2u);
   EXPECT_EQ(events("promote").size(), 1u);
@@ -133,8 +137,8 @@ TEST_F(HomeTest, ScrubReportsACorruptObjectAndIsLogged) {
   EXPECT_TRUE(clean->ok());
   const auto snap = h->store().get_snapshot(s1).value();
   const auto victim = snap.entries.front().sha256.hex();
-  fs::permissions(home.dir / "store" / "objects" / victim.substr(0, 2) / victim, fs::perms::owner_write,
-                  fs::perm_options::add);
+  fs::permissions(home.dir / "store" / "objects" / victim.substr(0, 2) / victim,
+                  fs::perms::owner_write, fs::perm_options::add);
   testing::write_text(home.dir / "store" / "objects" / victim.substr(0, 2) / victim, "flipped");
   auto dirty = h->scrub(who);
   ASSERT_TRUE(dirty);
@@ -186,8 +190,9 @@ TEST_F(HomeTest, ACustodyRecordTooLargeForTheLogIsRefusedBeforeAnythingCommits) 
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::limit);
   EXPECT_EQ(exit_code(r.error()), 3);
-  EXPECT_NE(r.error().message.find("bundle airlock-debian-000001: the 'custody' log record would be"),
-            std::string::npos)
+  EXPECT_NE(
+      r.error().message.find("bundle airlock-debian-000001: the 'custody' log record would be"),
+      std::string::npos)
       << r.error().message;
   EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), store_before);
   auto refusals = events("import");
@@ -219,7 +224,8 @@ TEST_F(HomeTest, ALogRecordThatIsNotJsonStopsShowAndExportNamingIt) {
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().code, Code::corrupt);
     EXPECT_EQ(exit_code(s.error()), 3);
-    EXPECT_NE(s.error().message.find("record " + std::to_string(n) + " is not a JSON object"), std::string::npos)
+    EXPECT_NE(s.error().message.find("record " + std::to_string(n) + " is not a JSON object"),
+              std::string::npos)
         << s.error().message;
   }
 }
@@ -254,14 +260,18 @@ class HomeCrashTest : public HomeTest {
 TEST_F(HomeCrashTest, TrustChange) {
   auto bob = PrivateKey::generate().value();
   ASSERT_TRUE(bob.public_key().write_file(dir / "bob.pub"));
-  enumerate([&](Home& h) { return h.trust_add({dir / "bob.pub", "bob", {}, {}}, who); },
-            [&](Home& h) { return h.trust().value().find(bob.public_key().id()) != nullptr; }, "trust");
+  enumerate(
+      [&](Home& h) {
+        return h.trust_add({dir / "bob.pub", "bob", {}, {}}, who);
+      },
+      [&](Home& h) { return h.trust().value().find(bob.public_key().id()) != nullptr; }, "trust");
 }
 
 TEST_F(HomeCrashTest, Publish) {
   ASSERT_TRUE(import({b1}));
   enumerate([&](Home& h) { return h.publish("debian", s1, "prod", who); },
-            [&](Home& h) { return channel_snapshot(h.store(), "prod", "debian").has_value(); }, "publish");
+            [&](Home& h) { return channel_snapshot(h.store(), "prod", "debian").has_value(); },
+            "publish");
 }
 
 }  // namespace

@@ -48,7 +48,8 @@ TEST_F(ImportTest, SequenceRules) {
   ASSERT_FALSE(gap);
   EXPECT_EQ(gap.error().code, Code::refused);
   EXPECT_EQ(gap.error().message,
-            "bundle airlock-debian-000002 skips sequence 1 of stream 'debian': import the missing bundle(s) first, "
+            "bundle airlock-debian-000002 skips sequence 1 of stream 'debian': import the missing "
+            "bundle(s) first, "
             "or a full bundle");
   ASSERT_TRUE(import({b1}));
   auto again = import({b1});
@@ -57,10 +58,12 @@ TEST_F(ImportTest, SequenceRules) {
   ASSERT_TRUE(import({b2}));
   auto replay = import({b1});
   ASSERT_FALSE(replay);
-  EXPECT_NE(replay.error().message.find("is already at sequence 2 (replayed or rolled back)"), std::string::npos);
+  EXPECT_NE(replay.error().message.find("is already at sequence 2 (replayed or rolled back)"),
+            std::string::npos);
   // The refusals were logged; nothing else changed.
   int refused = 0;
-  for (const auto& rec : log_records()) refused += rec["event"] == "import" && rec["result"] == "refused";
+  for (const auto& rec : log_records())
+    refused += rec["event"] == "import" && rec["result"] == "refused";
   EXPECT_EQ(refused, 2);
 }
 
@@ -74,11 +77,13 @@ TEST_F(ImportTest, FullBundleClosesAGap) {
 TEST_F(ImportTest, DeltaMustFollowTheLastImportedManifest) {
   ASSERT_TRUE(import({b1}));
   fs::remove_all(dir / "media2");
-  auto wrong = export_bundle(2, sha256(std::string_view("some other manifest")), false, 256 * 1024, {s2});
+  auto wrong =
+      export_bundle(2, sha256(std::string_view("some other manifest")), false, 256 * 1024, {s2});
   auto before = testing::store_fingerprint(home.dir / "store");
   auto r = import({wrong});
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("does not follow the last imported bundle of stream 'debian'"), std::string::npos)
+  EXPECT_NE(r.error().message.find("does not follow the last imported bundle of stream 'debian'"),
+            std::string::npos)
       << r.error().message;
   EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), before);
 }
@@ -87,11 +92,13 @@ TEST_F(ImportTest, VolumesOverSeveralDiscsAndCalls) {
   auto m = Manifest::parse(testing::read_text(b1 / "manifest.json")).value();
   ASSERT_GE(m.volumes.size(), 3u);
   fs::create_directories(dir / "disc2");
-  for (std::size_t i = 1; i < m.volumes.size(); ++i) fs::rename(b1 / m.volumes[i].name, dir / "disc2" / m.volumes[i].name);
+  for (std::size_t i = 1; i < m.volumes.size(); ++i)
+    fs::rename(b1 / m.volumes[i].name, dir / "disc2" / m.volumes[i].name);
   auto before = testing::store_fingerprint(home.dir / "store");
   auto first = import({b1});
   ASSERT_FALSE(first);
-  EXPECT_NE(first.error().message.find("is incomplete: volume(s) data.001"), std::string::npos) << first.error().message;
+  EXPECT_NE(first.error().message.find("is incomplete: volume(s) data.001"), std::string::npos)
+      << first.error().message;
   EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), before);
   // The first disc's volume is staged: it need not be present any more.
   fs::remove(b1 / "data.000");
@@ -123,7 +130,8 @@ TEST_F(ImportTest, FullDiskLeavesStoreAndLogExactlyAsBefore) {
   home.options.env = nullptr;
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::io);
-  EXPECT_NE(r.error().message.find("No space left on device"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("No space left on device"), std::string::npos)
+      << r.error().message;
   EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), store_before);
   EXPECT_EQ(testing::read_text(home.log_file()), log_before);  // not even a torn refusal record
   auto again = import({b1});
@@ -157,7 +165,8 @@ TEST_F(ImportTest, KilledAnywhereLeavesImportAndItsRecordBothThereOrBothAbsent) 
     const bool landed = store->get_snapshot(s1).has_value();
     landed_count += landed;
     int imports = 0;
-    for (const auto& rec : log_records()) imports += rec["event"] == "import" && rec["result"] == "imported";
+    for (const auto& rec : log_records())
+      imports += rec["event"] == "import" && rec["result"] == "imported";
     if (!landed) {
       EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), store_before);
       EXPECT_EQ(testing::read_text(home.log_file()), log_before);

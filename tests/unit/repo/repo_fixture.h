@@ -32,7 +32,8 @@ class RepoFixture : public ::testing::Test {
     auto batch = low.store->begin_batch().value();
     for (int i = 0; i < 2; ++i) {
       auto data = testing::random_bytes(50000 + i, 77 + i);
-      snap.entries.push_back({"pool/main/new" + std::to_string(i) + ".deb", batch.put_bytes(data).value(), data.size()});
+      snap.entries.push_back({"pool/main/new" + std::to_string(i) + ".deb",
+                              batch.put_bytes(data).value(), data.size()});
     }
     snap.synced_at += std::chrono::hours(1);
     s2 = batch.add_snapshot(snap).value();
@@ -46,8 +47,8 @@ class RepoFixture : public ::testing::Test {
     ASSERT_TRUE(trust.save(home.trust_file()));
   }
 
-  fs::path export_bundle(std::uint64_t seq, std::optional<Digest> previous, bool full, std::uint64_t volume_size,
-                         std::vector<Digest> snaps = {},
+  fs::path export_bundle(std::uint64_t seq, std::optional<Digest> previous, bool full,
+                         std::uint64_t volume_size, std::vector<Digest> snaps = {},
                          std::string log_json = R"([{"n":0,"event":"sync","repo":"debian"}])") {
     ExportRequest r;
     r.store = low.store.get();
@@ -73,7 +74,9 @@ class RepoFixture : public ::testing::Test {
     return res->dir;
   }
 
-  static Digest manifest_sha(const fs::path& b) { return sha256(testing::read_text(b / "manifest.json")); }
+  static Digest manifest_sha(const fs::path& b) {
+    return sha256(testing::read_text(b / "manifest.json"));
+  }
 
   Result<ImportReport> import(std::vector<fs::path> dirs, ImportOptions opt = {}) {
     auto h = Home::open(home.dir, home.options);

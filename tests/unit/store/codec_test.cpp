@@ -1,12 +1,12 @@
 // The encoding of the store's LMDB records: every record type round-trips,
 // and every decoder refuses truncated, extended and foreign bytes as corrupt
 // with a message that names the record and the field.
+#include "../../../store/src/codec.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
 #include <limits>
-
-#include "../../../store/src/codec.h"
 
 namespace airlock::store_codec {
 namespace {

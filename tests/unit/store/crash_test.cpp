@@ -69,14 +69,16 @@ TEST_P(CrashTest, KilledWriterLeavesStoreAsBeforeOrAfter) {
   for (const auto* d : {&before_dir, &crash_dir}) {
     auto store = Store::open(d->path()).value();
     ASSERT_TRUE(store->put_bytes("existing"));
-    ASSERT_TRUE(store->set_ref("channel/test/debian", sha256(std::string_view("existing")), "seed"));
+    ASSERT_TRUE(
+        store->set_ref("channel/test/debian", sha256(std::string_view("existing")), "seed"));
   }
   // The expected "after" state: the same batch run to completion elsewhere.
   TempDir after_dir;
   {
     auto store = Store::open(after_dir.path()).value();
     ASSERT_TRUE(store->put_bytes("existing"));
-    ASSERT_TRUE(store->set_ref("channel/test/debian", sha256(std::string_view("existing")), "seed"));
+    ASSERT_TRUE(
+        store->set_ref("channel/test/debian", sha256(std::string_view("existing")), "seed"));
     ASSERT_TRUE(run_batch(*store));
   }
   const State before = capture(crash_dir.path());
@@ -114,13 +116,13 @@ TEST_P(CrashTest, KilledWriterLeavesStoreAsBeforeOrAfter) {
 
 INSTANTIATE_TEST_SUITE_P(
     Points, CrashTest,
-    ::testing::Values(CrashPoint{"write", 1, false},         // first object half-way
-                      CrashPoint{"write", 7, false},         // several objects in tmp/
-                      CrashPoint{"sync_fs", 1, false},       // all written, not yet durable
-                      CrashPoint{"rename", 1, false},        // durable, none placed
-                      CrashPoint{"rename", 6, false},        // five placed, unindexed
-                      CrashPoint{"sync_fs", 2, false},       // all placed, directories not flushed
-                      CrashPoint{"now", 1, false},           // index commit about to start
+    ::testing::Values(CrashPoint{"write", 1, false},    // first object half-way
+                      CrashPoint{"write", 7, false},    // several objects in tmp/
+                      CrashPoint{"sync_fs", 1, false},  // all written, not yet durable
+                      CrashPoint{"rename", 1, false},   // durable, none placed
+                      CrashPoint{"rename", 6, false},   // five placed, unindexed
+                      CrashPoint{"sync_fs", 2, false},  // all placed, directories not flushed
+                      CrashPoint{"now", 1, false},      // index commit about to start
                       CrashPoint{"after_commit", 0, true}),
     [](const auto& info) {
       return std::string(info.param.op) + "_" + std::to_string(info.param.count);

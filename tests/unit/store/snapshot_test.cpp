@@ -1,6 +1,7 @@
+#include "airlock/store/snapshot.h"
+
 #include <gtest/gtest.h>
 
-#include "airlock/store/snapshot.h"
 #include "airlock/store/store.h"
 #include "test_support.h"
 
@@ -168,7 +169,8 @@ TEST(Snapshot, RegisterSnapshotFromObjectsInOneBatch) {
   auto batch = store->begin_batch().value();
   // As an import does: the snapshot object and its entries arrive together.
   auto snap_id = batch.put_bytes(json).value();
-  for (const auto& e : s.entries) ASSERT_TRUE(batch.put_bytes(source->read(e.sha256).value(), e.sha256));
+  for (const auto& e : s.entries)
+    ASSERT_TRUE(batch.put_bytes(source->read(e.sha256).value(), e.sha256));
   ASSERT_TRUE(batch.register_snapshot(snap_id));
   batch.set_ref("channel/test/debian-security", snap_id, "import");
   ASSERT_TRUE(batch.commit());

@@ -1,3 +1,5 @@
+#include "airlock/store/store.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <lmdb.h>
@@ -7,7 +9,6 @@
 #include <atomic>
 #include <thread>
 
-#include "airlock/store/store.h"
 #include "test_support.h"
 
 namespace airlock {
@@ -139,7 +140,8 @@ TEST(Store, BatchCommitsAllTogether) {
   auto store = open_store(dir.path());
   auto batch = store->begin_batch().value();
   std::vector<Digest> ids;
-  for (int i = 0; i < 50; ++i) ids.push_back(batch.put_bytes("object " + std::to_string(i)).value());
+  for (int i = 0; i < 50; ++i)
+    ids.push_back(batch.put_bytes("object " + std::to_string(i)).value());
   // Not visible before commit.
   EXPECT_FALSE(store->contains(ids[0]).value());
   ASSERT_TRUE(batch.commit());
@@ -372,7 +374,8 @@ TEST(Store, ConcurrentReadersDuringWrites) {
   TempDir dir;
   auto store = open_store(dir.path());
   std::vector<Digest> seeded;
-  for (int i = 0; i < 20; ++i) seeded.push_back(store->put_bytes("seed " + std::to_string(i)).value());
+  for (int i = 0; i < 20; ++i)
+    seeded.push_back(store->put_bytes("seed " + std::to_string(i)).value());
   std::atomic<bool> stop{false};
   std::atomic<int> reads{0}, failures{0};
   std::vector<std::thread> readers;

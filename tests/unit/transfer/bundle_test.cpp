@@ -1,9 +1,10 @@
+#include "airlock/transfer/bundle.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
 #include <map>
 
-#include "airlock/transfer/bundle.h"
 #include "bundle_fixture.h"
 #include "test_support.h"
 
@@ -322,7 +323,8 @@ TEST_F(BundleRefusalTest, TruncatedVolume) {
   fs::resize_file(path, fs::file_size(path) - 100);
   auto e = import_error();
   EXPECT_EQ(e.message, "volume data.000 has " + std::to_string(256 * 1024 - 100) +
-                           " bytes, the manifest says " + std::to_string(256 * 1024) + " (truncated)");
+                           " bytes, the manifest says " + std::to_string(256 * 1024) +
+                           " (truncated)");
 }
 
 TEST_F(BundleRefusalTest, MissingVolume) {
@@ -353,8 +355,9 @@ TEST_F(BundleRefusalTest, ManifestEditedAfterSigning) {
   testing::write_text(res.dir / "manifest.json", text);
   auto e = import_error();
   EXPECT_EQ(e.code, Code::refused);
-  EXPECT_EQ(e.message,
-            "bundle signatures: 0 valid signatures of 1 required (alice: signature does not verify)");
+  EXPECT_EQ(
+      e.message,
+      "bundle signatures: 0 valid signatures of 1 required (alice: signature does not verify)");
 }
 
 TEST_F(BundleRefusalTest, SignedByAnUntrustedKey) {
@@ -375,8 +378,9 @@ TEST_F(BundleRefusalTest, ExpiredBundle) {
   auto vm = read_manifest(res.dir, trust, kCreated + std::chrono::hours(24 * 31));
   ASSERT_FALSE(vm);
   EXPECT_EQ(vm.error().code, Code::refused);
-  EXPECT_EQ(vm.error().message,
-            "bundle airlock-debian-000001 expired at 2026-12-22T10:00:00Z (now 2026-12-23T10:00:00Z)");
+  EXPECT_EQ(
+      vm.error().message,
+      "bundle airlock-debian-000001 expired at 2026-12-22T10:00:00Z (now 2026-12-23T10:00:00Z)");
 }
 
 TEST_F(BundleRefusalTest, HundredMegabyteManifest) {

@@ -87,15 +87,17 @@ TEST_F(HostileBundleTest, AbsolutePath) {
 TEST_F(HostileBundleTest, Symlink) {
   TarEntry link{entry_name(good), "", TarEntry::symlink, "/etc/shadow"};
   auto e = tar_refusal({object(good)}, {link});
-  EXPECT_EQ(e.message, "bundle entry '" + entry_name(good) +
-                           "' is a symbolic link; only regular files named objects/<sha256> are allowed");
+  EXPECT_EQ(e.message,
+            "bundle entry '" + entry_name(good) +
+                "' is a symbolic link; only regular files named objects/<sha256> are allowed");
 }
 
 TEST_F(HostileBundleTest, HardLink) {
   TarEntry link{entry_name(good), "", TarEntry::hardlink, "/etc/shadow"};
   auto e = tar_refusal({object(good)}, {link});
-  EXPECT_EQ(e.message, "bundle entry '" + entry_name(good) +
-                           "' is a hard link; only regular files named objects/<sha256> are allowed");
+  EXPECT_EQ(e.message,
+            "bundle entry '" + entry_name(good) +
+                "' is a hard link; only regular files named objects/<sha256> are allowed");
 }
 
 TEST_F(HostileBundleTest, DeviceNode) {
@@ -113,14 +115,16 @@ TEST_F(HostileBundleTest, Directory) {
 TEST_F(HostileBundleTest, DuplicateEntry) {
   // The manifest lists two objects of the same size, so the stream's size is right.
   std::string other = "a good objecX";
-  auto e = tar_refusal({object(good), object(other)}, {{entry_name(good), good}, {entry_name(good), good}});
+  auto e = tar_refusal({object(good), object(other)},
+                       {{entry_name(good), good}, {entry_name(good), good}});
   EXPECT_EQ(e.message, "bundle entry " + entry_name(good) + " appears twice");
 }
 
 TEST_F(HostileBundleTest, UnlistedObject) {
   std::string other = "not in the manifest";
   auto e = tar_refusal({object(good)}, {{entry_name(other), other}});
-  EXPECT_EQ(e.message, "bundle entry " + entry_name(other) + " is not listed in the signed manifest");
+  EXPECT_EQ(e.message,
+            "bundle entry " + entry_name(other) + " is not listed in the signed manifest");
 }
 
 TEST_F(HostileBundleTest, MissingObject) {
@@ -183,8 +187,9 @@ TEST_F(HostileBundleTest, EntryLargerThanDeclared) {
   std::string bigger = good + " and then some";
   TarEntry e1{entry_name(good), bigger};
   auto e = tar_refusal({object(good)}, {e1});
-  EXPECT_EQ(e.message, "bundle entry " + entry_name(good) + " has " + std::to_string(bigger.size()) +
-                           " bytes, the manifest says " + std::to_string(good.size()));
+  EXPECT_EQ(e.message, "bundle entry " + entry_name(good) + " has " +
+                           std::to_string(bigger.size()) + " bytes, the manifest says " +
+                           std::to_string(good.size()));
 }
 
 TEST_F(HostileBundleTest, ZstdBombStopsJustPastTheDeclaredSize) {

@@ -90,12 +90,15 @@ TEST_F(LedgerTest, RecordTooLargeForTheLogRefusesTheChangeBeforeAnythingIsWritte
   auto s = change.commit({{"change", {{"blob", std::string(kMaxLogLine, 'x')}}}});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, Code::limit);
-  EXPECT_NE(s.error().message.find("the 'change' log record would be"), std::string::npos) << s.error().message;
-  EXPECT_NE(s.error().message.find("more than the log's limit of 1048576 bytes"), std::string::npos);
+  EXPECT_NE(s.error().message.find("the 'change' log record would be"), std::string::npos)
+      << s.error().message;
+  EXPECT_NE(s.error().message.find("more than the log's limit of 1048576 bytes"),
+            std::string::npos);
   // The same change can still record why it was refused.
   ASSERT_TRUE(change.record({{"refused", {{"reason", s.error().message}}}}));
   EXPECT_EQ(h.store->get_meta("state").value(), "one");
-  EXPECT_EQ(testing::read_text(dir / "log" / "transfer.jsonl").substr(0, log_before.size()), log_before);
+  EXPECT_EQ(testing::read_text(dir / "log" / "transfer.jsonl").substr(0, log_before.size()),
+            log_before);
   EXPECT_EQ(count("refused"), 1);
   EXPECT_EQ(count("change"), 1);
   expect_log_verifies();
@@ -118,8 +121,10 @@ TEST_F(LedgerTest, RecoveryAppendsAPendingRecordOnceAndOnlyOnce) {
     // A process that committed and died before logging: the pending entry alone.
     auto batch = h.store->begin_batch().value();
     batch.set_meta("state", "one");
-    batch.set_meta("pending-log/000000000001-00000001",
-                   json{{"records", {{{"event", "change"}, {"fields", {{"value", "one"}}}}}}, {"log_size", 0}}.dump());
+    batch.set_meta(
+        "pending-log/000000000001-00000001",
+        json{{"records", {{{"event", "change"}, {"fields", {{"value", "one"}}}}}}, {"log_size", 0}}
+            .dump());
     ASSERT_TRUE(batch.commit());
   }
   auto h = open();
@@ -129,10 +134,10 @@ TEST_F(LedgerTest, RecoveryAppendsAPendingRecordOnceAndOnlyOnce) {
   EXPECT_EQ(count("change"), 1);
   EXPECT_TRUE(h.store->list_meta("pending-log/")->empty());
   // A process that logged and died before clearing: found in the log, not appended twice.
-  ASSERT_TRUE(h.store->set_meta("pending-log/000000000002-00000002",
-                                json{{"records", {{{"event", "change"}, {"fields", {{"value", "one"}}}}}},
-                                     {"log_size", 0}}
-                                    .dump()));
+  ASSERT_TRUE(h.store->set_meta(
+      "pending-log/000000000002-00000002",
+      json{{"records", {{{"event", "change"}, {"fields", {{"value", "one"}}}}}}, {"log_size", 0}}
+          .dump()));
   r = h.ledger->recover();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->present, 1u);
@@ -143,10 +148,12 @@ TEST_F(LedgerTest, RecoveryAppendsAPendingRecordOnceAndOnlyOnce) {
 TEST_F(LedgerTest, RecoveryDropsAFileChangeThatNeverHappenedAndLogsDamagedEntries) {
   auto h = open();
   json effect{{"path", (dir / "trust.json").string()}, {"sha256", sha256("new policy").hex()}};
-  ASSERT_TRUE(h.store->set_meta("pending-log/000000000001-00000001",
-                                json{{"records", {{{"event", "trust"}, {"fields", json::object()}}}},
-                                     {"log_size", 0}, {"effect", effect}}
-                                    .dump()));
+  ASSERT_TRUE(
+      h.store->set_meta("pending-log/000000000001-00000001",
+                        json{{"records", {{{"event", "trust"}, {"fields", json::object()}}}},
+                             {"log_size", 0},
+                             {"effect", effect}}
+                            .dump()));
   ASSERT_TRUE(h.store->set_meta("pending-log/000000000002-00000002", "{not json"));
   auto r = h.ledger->recover();
   ASSERT_TRUE(r) << r.error().message;
@@ -164,10 +171,10 @@ TEST_F(LedgerTest, RecoveryDropsAFileChangeThatNeverHappenedAndLogsDamagedEntrie
 TEST_F(LedgerTest, RecoveryLeavesAChangeInFlightInAnotherProcessAlone) {
   auto h = open();
   auto change = h.ledger->begin().value();  // holds the change lock
-  ASSERT_TRUE(h.store->set_meta("pending-log/000000000001-00000001",
-                                json{{"records", {{{"event", "change"}, {"fields", json::object()}}}},
-                                     {"log_size", 0}}
-                                    .dump()));
+  ASSERT_TRUE(h.store->set_meta(
+      "pending-log/000000000001-00000001",
+      json{{"records", {{{"event", "change"}, {"fields", json::object()}}}}, {"log_size", 0}}
+          .dump()));
   auto other = open();
   auto r = other.ledger->recover();
   ASSERT_TRUE(r);
@@ -180,7 +187,8 @@ TEST_F(LedgerTest, FileChangeIsLoggedWithItsFileAndNotWithoutIt) {
   auto h = open();
   {
     auto change = h.ledger->begin().value();
-    ASSERT_TRUE(change.commit_files({{dir / "policy.json", "v1", 0644, false}}, {{"trust", {{"v", 1}}}}));
+    ASSERT_TRUE(
+        change.commit_files({{dir / "policy.json", "v1", 0644, false}}, {{"trust", {{"v", 1}}}}));
   }
   EXPECT_EQ(testing::read_text(dir / "policy.json"), "v1");
   EXPECT_EQ(count("trust"), 1);
@@ -188,7 +196,8 @@ TEST_F(LedgerTest, FileChangeIsLoggedWithItsFileAndNotWithoutIt) {
   env.fail_if = [](const std::string& op, int) { return op == "rename"; };
   auto f = open(&env);
   auto failing = f.ledger->begin().value();
-  ASSERT_FALSE(failing.commit_files({{dir / "policy.json", "v2", 0644, false}}, {{"trust", {{"v", 2}}}}));
+  ASSERT_FALSE(
+      failing.commit_files({{dir / "policy.json", "v2", 0644, false}}, {{"trust", {{"v", 2}}}}));
   EXPECT_EQ(testing::read_text(dir / "policy.json"), "v1");
   EXPECT_EQ(count("trust"), 1);
   EXPECT_TRUE(h.store->list_meta("pending-log/")->empty());
@@ -221,7 +230,8 @@ class LedgerCrashTest : public LedgerTest, public ::testing::WithParamInterface<
     if (!GetParam()) return set_state(ledger, value);
     auto change = ledger.begin();
     if (!change) return fail(change.error());
-    return change->commit_files({{dir / "policy.json", value, 0644, false}}, {{"change", {{"value", value}}}});
+    return change->commit_files({{dir / "policy.json", value, 0644, false}},
+                                {{"change", {{"value", value}}}});
   }
 
   std::string state() {
@@ -277,7 +287,10 @@ TEST_P(LedgerCrashTest, ChangeAndRecordAreBothThereOrBothAbsent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, LedgerCrashTest, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? std::string("FileChange") : std::string("StoreChange"); });
+                         [](const auto& info) {
+                           return info.param ? std::string("FileChange")
+                                             : std::string("StoreChange");
+                         });
 
 }  // namespace
 }  // namespace airlock

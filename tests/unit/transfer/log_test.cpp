@@ -1,10 +1,11 @@
+#include "airlock/transfer/log.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
-#include "airlock/transfer/log.h"
 #include "airlock/verify/merkle.h"
 #include "test_support.h"
 
@@ -177,7 +178,8 @@ TEST_F(LogTest, RewrittenChainIsCaughtByTheSignedCheckpoint) {
   write_lines(path, lines);
   auto e = verify_error();
   EXPECT_EQ(e.code, Code::corrupt);
-  EXPECT_NE(e.message.find("checkpoint record 5 signs tree size 5"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("checkpoint record 5 signs tree size 5"), std::string::npos)
+      << e.message;
 }
 
 TEST_F(LogTest, ForgedCheckpointIsRefused) {
@@ -200,8 +202,9 @@ TEST_F(LogTest, ForgedCheckpointIsRefused) {
   write_lines(path, lines);
   auto e = verify_error();
   EXPECT_EQ(e.code, Code::refused);
-  EXPECT_NE(e.message.find("checkpoint record 5: checkpoint for tree size 4 has no valid signature"),
-            std::string::npos)
+  EXPECT_NE(
+      e.message.find("checkpoint record 5: checkpoint for tree size 4 has no valid signature"),
+      std::string::npos)
       << e.message;
 }
 
@@ -236,7 +239,8 @@ TEST_F(LogTest, InclusionProofRoundTripAndTampering) {
   auto r = verify_proof(edited.dump(), keys);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::refused);
-  EXPECT_EQ(r.error().message, "inclusion proof: record 7 is not in the tree of size 10 that the checkpoint signs");
+  EXPECT_EQ(r.error().message,
+            "inclusion proof: record 7 is not in the tree of size 10 that the checkpoint signs");
   auto moved = j;
   moved["n"] = 6;
   EXPECT_FALSE(verify_proof(moved.dump(), keys));
@@ -253,7 +257,8 @@ TEST_F(LogTest, ProofsAndRootsFromTheOpenLog) {
   auto leaf = merkle::leaf_hash(log->record(4).value());
   EXPECT_TRUE(merkle::verify_inclusion(4, 9, leaf, proof, root9));
   auto cons = log->consistency_proof(5, 12).value();
-  EXPECT_TRUE(merkle::verify_consistency(5, 12, log->root_at(5).value(), log->root_at(12).value(), cons));
+  EXPECT_TRUE(
+      merkle::verify_consistency(5, 12, log->root_at(5).value(), log->root_at(12).value(), cons));
 }
 
 TEST_F(LogTest, FullDiskLeavesTheLogExactlyAsBefore) {
@@ -263,7 +268,8 @@ TEST_F(LogTest, FullDiskLeavesTheLogExactlyAsBefore) {
   auto r = log->append("pull", R"({"path":"/a/long/enough/path/to/not/fit"})");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::io);
-  EXPECT_NE(r.error().message.find("No space left on device"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("No space left on device"), std::string::npos)
+      << r.error().message;
   EXPECT_EQ(testing::read_text(path), before);
   env.write_budget = -1;
   EXPECT_EQ(log->append("pull", "{}").value(), 13u);

@@ -1,8 +1,8 @@
+#include "airlock/transfer/manifest.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
-#include "airlock/transfer/manifest.h"
 
 namespace airlock {
 namespace {
@@ -90,7 +90,8 @@ TEST(Manifest, RefusesMalformedFields) {
       {[](json& j) { j["expires"] = j["created"]; }, "expires must be after created"},
       {[](json& j) { j["objects"][0]["size"] = "1"; }, "size must be a non-negative integer"},
       {[](json& j) { std::swap(j["objects"][0], j["objects"][1]); }, "objects must be sorted"},
-      {[](json& j) { j["objects"][1] = j["objects"][0]; }, "objects must be sorted by sha256 and unique"},
+      {[](json& j) { j["objects"][1] = j["objects"][0]; },
+       "objects must be sorted by sha256 and unique"},
       {[](json& j) { j["objects"][0]["size"] = 1ull << 40; }, "larger than 8 GiB"},
       {[](json& j) { j["archive_size"] = 4096; }, "archive_size 4096 does not match"},
       {[](json& j) { j["volumes"][1]["name"] = "data.002"; }, "volume 1 must be named data.001"},
@@ -152,7 +153,9 @@ TEST(Manifest, RefusesMalformedFieldGroupsWithExactMessages) {
        "data.000: size must be a non-negative integer"},
       {[](json& j) { j["volumes"][1]["sha256"] = "xyz"; }, "data.001: sha256: " + bad_hex},
       {[](json& j) { j["log"] = json::object(); }, "log must be an array of records"},
-      {[](json& j) { j["log"] = json::array({json::object(), "x"}); },
+      {[](json& j) {
+         j["log"] = json::array({json::object(), "x"});
+       },
        "log must be an array of records"},
   };
   for (const auto& c : cases) EXPECT_EQ(refusal(c), "manifest: " + c.message);

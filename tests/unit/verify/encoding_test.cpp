@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "airlock/verify/encoding.h"
+
+#include <gtest/gtest.h>
 
 namespace airlock {
 namespace {
@@ -22,8 +22,8 @@ TEST(Base64, Rfc4648Vectors) {
 }
 
 TEST(Base64, RefusesNonCanonicalInput) {
-  for (std::string bad : {"Zg=", "Zg", "Z===", "Zm9v\n", " Zm9v", "Zm9=v", "Zh==", "Zm9v*A==",
-                          "=Zm9"}) {
+  for (std::string bad :
+       {"Zg=", "Zg", "Z===", "Zm9v\n", " Zm9v", "Zm9=v", "Zh==", "Zm9v*A==", "=Zm9"}) {
     auto d = base64_decode(bad);
     ASSERT_FALSE(d) << bad;
     EXPECT_EQ(d.error().code, Code::invalid_input);

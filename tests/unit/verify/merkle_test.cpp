@@ -1,7 +1,8 @@
+#include "airlock/verify/merkle.h"
+
 #include <gtest/gtest.h>
 
 #include "airlock/verify/checkpoint.h"
-#include "airlock/verify/merkle.h"
 
 namespace airlock {
 namespace {
@@ -80,14 +81,17 @@ TEST(Merkle, ReferenceConsistencyProofs) {
     std::uint64_t m, n;
     std::vector<const char*> proof;
   } cases[] = {
-      {2, 8,
+      {2,
+       8,
        {"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
         "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
-      {6, 8,
+      {6,
+       8,
        {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
         "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
         "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
-      {2, 5,
+      {2,
+       5,
        {"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
         "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
   };
@@ -104,7 +108,8 @@ TEST(Merkle, ReferenceConsistencyProofs) {
 // tampering with index, leaf, root or path is rejected.
 TEST(Merkle, AllProofsVerifyAndTamperingIsRejected) {
   std::vector<Digest> many;
-  for (int i = 0; i < 37; ++i) many.push_back(merkle::leaf_hash(std::string(1, static_cast<char>(i))));
+  for (int i = 0; i < 37; ++i)
+    many.push_back(merkle::leaf_hash(std::string(1, static_cast<char>(i))));
   for (std::uint64_t n = 1; n <= many.size(); ++n) {
     auto tree = std::span(many).first(n);
     auto root = merkle::root(tree);

@@ -1,8 +1,9 @@
+#include "airlock/verify/trust.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "airlock/verify/trust.h"
 #include "test_support.h"
 
 namespace airlock {
@@ -90,14 +91,15 @@ TEST_F(TrustTest, ExpiredAndNotYetValidKeysDoNotCount) {
   policy.keys[1].not_before = at("2027-01-01T00:00:00Z");
   auto r = policy.check(msg, {sign(signers[0], msg), sign(signers[1], msg)}, now).value();
   EXPECT_TRUE(r.signers.empty());
-  EXPECT_EQ(r.summary(),
-            "0 valid signatures of 2 required (" +
-                std::string(signers[0].key.public_key().id() < signers[1].key.public_key().id()
-                                ? "alice: key not valid at 2026-11-22T12:00:00Z; bob: key not valid "
-                                  "at 2026-11-22T12:00:00Z"
-                                : "bob: key not valid at 2026-11-22T12:00:00Z; alice: key not valid "
-                                  "at 2026-11-22T12:00:00Z") +
-                ")");
+  EXPECT_EQ(
+      r.summary(),
+      "0 valid signatures of 2 required (" +
+          std::string(signers[0].key.public_key().id() < signers[1].key.public_key().id()
+                          ? "alice: key not valid at 2026-11-22T12:00:00Z; bob: key not valid "
+                            "at 2026-11-22T12:00:00Z"
+                          : "bob: key not valid at 2026-11-22T12:00:00Z; alice: key not valid "
+                            "at 2026-11-22T12:00:00Z") +
+          ")");
   // Within the window they count again.
   auto later = policy.check(msg, {sign(signers[1], msg)}, at("2027-06-01T00:00:00Z")).value();
   EXPECT_EQ(later.signers, (std::vector<std::string>{"bob"}));

@@ -35,10 +35,10 @@ std::string_view version();
 
 // One run of one command.
 struct Invocation {
-  std::string_view program;   // "airlock-repo"
-  std::string command;        // "trust"
-  std::filesystem::path home; // --home DIR, else $AIRLOCK_HOME; empty when neither
-  bool quiet = false;         // -q / --quiet, before or after the command
+  std::string_view program;    // "airlock-repo"
+  std::string command;         // "trust"
+  std::filesystem::path home;  // --home DIR, else $AIRLOCK_HOME; empty when neither
+  bool quiet = false;          // -q / --quiet, before or after the command
   po::variables_map vm;
 
   bool has(const char* name) const { return vm.count(name) > 0; }
@@ -47,16 +47,19 @@ struct Invocation {
   T get(const char* name, T fallback = {}) const {
     return vm.count(name) ? vm[name].as<T>() : fallback;
   }
-  std::string str(const char* name, std::string fallback = {}) const { return get<std::string>(name, fallback); }
+  std::string str(const char* name, std::string fallback = {}) const {
+    return get<std::string>(name, fallback);
+  }
   bool json() const { return has("json"); }
   // Progress on stderr only on a terminal, without --quiet or --json.
   bool progress() const;
 };
 
 struct Command {
-  std::string name;     // as typed: "import"
-  std::string summary;  // one line for the program's help: "import BUNDLE_DIR ...   verify and import"
-  std::string help;     // usage line, what it does, examples (ends before the option list)
+  std::string name;  // as typed: "import"
+  std::string
+      summary;       // one line for the program's help: "import BUNDLE_DIR ...   verify and import"
+  std::string help;  // usage line, what it does, examples (ends before the option list)
   // Adds the command's options and positionals (--help is always there).
   std::function<void(po::options_description&, po::positional_options_description&)> options;
   std::function<int(const Invocation&)> run;

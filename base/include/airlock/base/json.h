@@ -18,7 +18,8 @@ inline std::string json_string(const nlohmann::json& doc, std::string_view key) 
 }
 
 // The unsigned number at key, or fallback.
-inline std::uint64_t json_u64(const nlohmann::json& doc, std::string_view key, std::uint64_t fallback = 0) {
+inline std::uint64_t json_u64(const nlohmann::json& doc, std::string_view key,
+                              std::uint64_t fallback = 0) {
   if (!doc.is_object()) return fallback;
   auto it = doc.find(key);
   return it != doc.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : fallback;

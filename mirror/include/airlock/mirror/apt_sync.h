@@ -29,14 +29,14 @@ struct SyncOptions {
 struct SyncReport {
   std::string repo;
   bool dry_run = false;
-  bool unchanged = false;           // every suite answered 304: no new snapshot
-  std::optional<Digest> snapshot;   // the new (or, unchanged, the current) snapshot
+  bool unchanged = false;          // every suite answered 304: no new snapshot
+  std::optional<Digest> snapshot;  // the new (or, unchanged, the current) snapshot
   std::size_t metadata_fetched = 0;
-  std::size_t pool_files = 0;       // selected pool files in the snapshot
+  std::size_t pool_files = 0;  // selected pool files in the snapshot
   std::uint64_t pool_bytes = 0;
-  std::size_t pool_fetched = 0;     // of those, downloaded now
+  std::size_t pool_fetched = 0;  // of those, downloaded now
   std::uint64_t bytes_fetched = 0;
-  std::size_t pool_missing = 0;     // dry run: would be fetched
+  std::size_t pool_missing = 0;  // dry run: would be fetched
   std::uint64_t bytes_missing = 0;
 };
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "airlock/verify/digest.h"
 #include "airlock/base/error.h"
+#include "airlock/verify/digest.h"
 
 namespace airlock::mirror {
 
@@ -22,9 +22,9 @@ struct FetchJob {
   std::filesystem::path dest;  // the body goes here; a partial file is resumed
   std::optional<Digest> expected_sha256;
   std::optional<std::uint64_t> expected_size;  // exactly this many bytes, or refused
-  std::uint64_t max_size = 1ull << 40;          // without expected_size: more is refused
-  std::string if_none_match;      // ETag of the copy we hold: a 304 means unchanged
-  std::string if_modified_since;  // Last-Modified of the copy we hold
+  std::uint64_t max_size = 1ull << 40;         // without expected_size: more is refused
+  std::string if_none_match;                   // ETag of the copy we hold: a 304 means unchanged
+  std::string if_modified_since;               // Last-Modified of the copy we hold
 };
 
 struct FetchResult {

@@ -45,7 +45,8 @@ struct SyncRequest {
   bool dry_run = false;
   TimePoint now{};
   std::string operator_name;
-  std::function<void(const std::string& repo, const std::string& phase, const FetchProgress&)> progress;
+  std::function<void(const std::string& repo, const std::string& phase, const FetchProgress&)>
+      progress;
 };
 
 // One repository's sync: its report or why it failed.
@@ -78,7 +79,8 @@ class Home : public HomeBase {
   static bool is_home(const std::filesystem::path& dir);
   // not_found naming `airlock-mirror init` when dir is not a mirror home;
   // invalid_input when dir is empty. Finishes what a dead process left.
-  static Result<std::unique_ptr<Home>> open(const std::filesystem::path& dir, HomeOptions options = {});
+  static Result<std::unique_ptr<Home>> open(const std::filesystem::path& dir,
+                                            HomeOptions options = {});
 
   std::filesystem::path config_file() const { return dir() / "mirror.toml"; }
   std::filesystem::path work_dir() const { return dir() / "work"; }
@@ -102,7 +104,8 @@ class Home : public HomeBase {
   // the others. The call itself fails only when nothing can be synced:
   // invalid_input for an unknown name or bad request, not_found when none
   // is configured, the config's error when it does not load.
-  Result<std::vector<RepoSync>> sync(const std::vector<std::string>& repos, const SyncRequest& request);
+  Result<std::vector<RepoSync>> sync(const std::vector<std::string>& repos,
+                                     const SyncRequest& request);
   // Recorded snapshots, oldest first; only repo's when it is not empty.
   Result<std::vector<SnapshotInfo>> snapshots(const std::string& repo = {}) const;
   // Package changes from snapshot a to b (ids or unique prefixes of 6+ digits).
@@ -113,14 +116,16 @@ class Home : public HomeBase {
   // Adds key's signature to the bundle's manifest.sig.json, written through
   // the ledger with a `cosign` record {bundle, keyid, manifest, operator}.
   // refused when key already signed; the manifest must parse.
-  Result<SignReport> sign(const std::filesystem::path& bundle_dir, const PrivateKey& key, const ChangeInfo& who);
+  Result<SignReport> sign(const std::filesystem::path& bundle_dir, const PrivateKey& key,
+                          const ChangeInfo& who);
 
  private:
   Home() = default;
 };
 
 // A signing key by path, or by name in keys_dir (when not empty).
-Result<PrivateKey> load_signing_key(const std::filesystem::path& keys_dir, const std::string& name_or_path);
+Result<PrivateKey> load_signing_key(const std::filesystem::path& keys_dir,
+                                    const std::string& name_or_path);
 
 // Co-signs a bundle without a home: the same checks as Home::sign, the file
 // replaced atomically, nothing logged.

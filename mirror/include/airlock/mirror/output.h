@@ -23,7 +23,8 @@ nlohmann::json to_json(const std::vector<RepoSync>& results);
 void print_sync(std::ostream& out, const std::vector<RepoSync>& results);
 // "<program>: <error>" on err for each repository that failed; returns the
 // exit code of the last failure, 0 when none failed.
-int print_sync_errors(std::ostream& err, std::string_view program, const std::vector<RepoSync>& results);
+int print_sync_errors(std::ostream& err, std::string_view program,
+                      const std::vector<RepoSync>& results);
 
 nlohmann::json to_json(const std::vector<SnapshotInfo>& snapshots);
 void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapshots);

@@ -24,7 +24,8 @@ struct PackageVersion {
 // corrupt or invalid_input, naming the index, when one cannot be read.
 Result<std::vector<PackageVersion>> snapshot_packages(const Store& store, const Snapshot& snapshot);
 // The packages of several snapshots together.
-Result<std::vector<PackageVersion>> snapshots_packages(const Store& store, const std::vector<Digest>& ids);
+Result<std::vector<PackageVersion>> snapshots_packages(const Store& store,
+                                                       const std::vector<Digest>& ids);
 
 struct PackageChange {
   enum Kind { added, upgraded, downgraded, removed } kind;

@@ -21,6 +21,7 @@ struct ChannelEntry {
 bool valid_channel_name(std::string_view name);
 
 Result<std::vector<ChannelEntry>> list_channels(const Store& store);
-Result<Digest> channel_snapshot(const Store& store, std::string_view channel, std::string_view repo);
+Result<Digest> channel_snapshot(const Store& store, std::string_view channel,
+                                std::string_view repo);
 
 }  // namespace airlock::repo

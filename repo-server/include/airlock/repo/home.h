@@ -59,7 +59,8 @@ class Home : public HomeBase {
                                  HomeOptions options = {});
   // not_found naming `airlock-repo init` when dir is not a repository home;
   // invalid_input when dir is empty.
-  static Result<std::unique_ptr<Home>> open(const std::filesystem::path& dir, HomeOptions options = {});
+  static Result<std::unique_ptr<Home>> open(const std::filesystem::path& dir,
+                                            HomeOptions options = {});
 
   std::filesystem::path trust_file() const { return dir() / "trust.json"; }
   std::filesystem::path staging() const { return dir() / "staging"; }
@@ -73,18 +74,21 @@ class Home : public HomeBase {
 
   // Verifies and imports a bundle (see import.h). A refusal changes nothing
   // but is itself logged.
-  Result<ImportReport> import(const std::vector<std::filesystem::path>& dirs, const ImportOptions& options);
+  Result<ImportReport> import(const std::vector<std::filesystem::path>& dirs,
+                              const ImportOptions& options);
 
   Result<std::vector<SnapshotInfo>> snapshots() const;
   Result<std::vector<ChannelEntry>> channels() const;
   // Points channel/repo at snapshot (a snapshot of repo).
-  Result<ChannelEntry> publish(const std::string& repo, const Digest& snapshot, const std::string& channel,
-                               const ChangeInfo& who);
+  Result<ChannelEntry> publish(const std::string& repo, const Digest& snapshot,
+                               const std::string& channel, const ChangeInfo& who);
   // Copies from's snapshots (all repositories, or only repos) to `to`.
   Result<std::vector<ChannelEntry>> promote(const std::string& from, const std::string& to,
-                                            const std::vector<std::string>& repos, const ChangeInfo& who);
+                                            const std::vector<std::string>& repos,
+                                            const ChangeInfo& who);
   // Moves each repository of channel (or only repos) one step back.
-  Result<std::vector<ChannelEntry>> rollback(const std::string& channel, const std::vector<std::string>& repos,
+  Result<std::vector<ChannelEntry>> rollback(const std::string& channel,
+                                             const std::vector<std::string>& repos,
                                              const ChangeInfo& who);
 
   // Serves hosts until SIGTERM or SIGINT (see server.h).
@@ -95,8 +99,8 @@ class Home : public HomeBase {
 
  private:
   Home() = default;
-  Result<TrustReport> change_trust(const std::string& action, TrustPolicy policy, nlohmann::json record,
-                                   const ChangeInfo& who);
+  Result<TrustReport> change_trust(const std::string& action, TrustPolicy policy,
+                                   nlohmann::json record, const ChangeInfo& who);
 };
 
 }  // namespace airlock::repo

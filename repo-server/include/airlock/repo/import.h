@@ -36,7 +36,7 @@ struct ImportReport {
   std::string stream;
   std::uint64_t sequence = 0;
   std::string kind;
-  std::size_t objects = 0;       // objects the bundle carried
+  std::size_t objects = 0;  // objects the bundle carried
   std::uint64_t bytes = 0;
   std::vector<BundleSnapshot> snapshots;
   std::optional<std::string> published;

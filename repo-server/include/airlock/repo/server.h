@@ -66,16 +66,15 @@ struct ServeOptions {
   std::chrono::seconds idle_timeout{30};
   std::size_t max_requests_per_connection = 10000;
   std::size_t max_header_bytes = 8192;
-  std::uint64_t checkpoint_every = 1000;               // records
+  std::uint64_t checkpoint_every = 1000;  // records
   std::chrono::seconds checkpoint_interval{60};
-  std::chrono::milliseconds flush_interval{200};       // at most 1 s by contract
+  std::chrono::milliseconds flush_interval{200};  // at most 1 s by contract
   std::function<void(const std::string& address)> on_ready;
 };
 // Home::serve runs until SIGTERM or SIGINT: then it stops accepting, lets
 // in-flight responses finish, flushes the pull log and writes a final
 // checkpoint. If the log cannot be written the server answers 503 rather
 // than serve unlogged.
-
 
 // Percent-decodes a request path once. Empty on malformed escapes, an
 // encoded slash or backslash, or NUL.

@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include "airlock/verify/digest.h"
 #include "airlock/base/error.h"
 #include "airlock/base/time.h"
+#include "airlock/verify/digest.h"
 
 namespace airlock {
 

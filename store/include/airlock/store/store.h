@@ -25,11 +25,11 @@
 #include <vector>
 
 #include "airlock/base/env.h"
-#include "airlock/store/snapshot.h"
-#include "airlock/verify/digest.h"
 #include "airlock/base/error.h"
 #include "airlock/base/file.h"
 #include "airlock/base/time.h"
+#include "airlock/store/snapshot.h"
+#include "airlock/verify/digest.h"
 
 namespace airlock {
 
@@ -56,7 +56,7 @@ struct SnapshotInfo {
 };
 
 struct RefUpdate {
-  std::uint64_t seq = 0;  // 1, 2, 3 ... per ref
+  std::uint64_t seq = 0;         // 1, 2, 3 ... per ref
   std::optional<Digest> target;  // empty when the ref was removed
   TimePoint time{};
   std::string note;  // who/why, free text
@@ -128,7 +128,8 @@ class Batch {
   // the bytes it wrote (a download hashed as it arrived), moving it instead of
   // copying. The file must be on the store's filesystem; otherwise it is
   // copied and hashed like put_fd. The size is checked; the digest is trusted.
-  Result<Digest> adopt_file(const std::filesystem::path& file, const Digest& id, std::uint64_t size);
+  Result<Digest> adopt_file(const std::filesystem::path& file, const Digest& id,
+                            std::uint64_t size);
 
   // Stores the snapshot's canonical JSON as an object and indexes it.
   // refused when an entry's object is neither in the store nor in this batch
@@ -195,7 +196,8 @@ class Store {
 
   Result<Digest> put_snapshot(const Snapshot& snapshot);
   Result<Snapshot> get_snapshot(const Digest& id) const;  // not_found unless indexed as a snapshot
-  Result<std::vector<SnapshotInfo>> list_snapshots() const;  // oldest first (synced_at, then recording order)
+  Result<std::vector<SnapshotInfo>> list_snapshots()
+      const;  // oldest first (synced_at, then recording order)
 
   Status set_ref(std::string name, std::optional<Digest> target, std::string note = {});
   Result<Digest> get_ref(std::string_view name) const;  // not_found when unset

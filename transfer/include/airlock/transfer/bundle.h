@@ -40,8 +40,8 @@ struct ExportRequest {
   std::string producer;
   std::string log_json = "[]";  // producer's log records to carry, a JSON array
   std::uint64_t volume_size = kDefaultVolumeSize;
-  int zstd_level = 3;    // 1..19
-  int zstd_threads = 0;  // 0: one per core
+  int zstd_level = 3;                   // 1..19
+  int zstd_threads = 0;                 // 0: one per core
   std::vector<const PrivateKey*> keys;  // at least one
   std::filesystem::path out_dir;        // the media root; the bundle goes in a new directory below
   ProgressFn progress;
@@ -81,8 +81,8 @@ Status cosign_bundle(const std::filesystem::path& bundle_dir, const PrivateKey& 
 
 struct VerifiedManifest {
   Manifest manifest;
-  std::string raw;        // the exact signed bytes
-  Digest sha256;          // of raw: the bundle's identity, the next bundle's "previous"
+  std::string raw;  // the exact signed bytes
+  Digest sha256;    // of raw: the bundle's identity, the next bundle's "previous"
   TrustCheck trust;
 };
 
@@ -108,7 +108,8 @@ Status check_volumes(const Manifest& manifest, std::span<const std::filesystem::
                      const ProgressFn& progress = {});
 
 // refused when any of dirs holds a data.NNN file the manifest does not list.
-Status check_no_extra_volumes(const Manifest& manifest, std::span<const std::filesystem::path> dirs);
+Status check_no_extra_volumes(const Manifest& manifest,
+                              std::span<const std::filesystem::path> dirs);
 
 // Checks only the volumes present in dirs (one disc at a time); returns the
 // names of those still missing.

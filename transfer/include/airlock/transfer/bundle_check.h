@@ -29,7 +29,7 @@ struct BundleCheck {
 // Signatures (against trust), format and expiry at now, then every volume's
 // size and SHA-256, then every object in the archive. The first problem is
 // the error (refused, corrupt, limit or invalid_input with one line).
-Result<BundleCheck> check_bundle(const std::filesystem::path& dir, const TrustPolicy& trust, TimePoint now,
-                                 const BundleCheckOptions& options = {});
+Result<BundleCheck> check_bundle(const std::filesystem::path& dir, const TrustPolicy& trust,
+                                 TimePoint now, const BundleCheckOptions& options = {});
 
 }  // namespace airlock

@@ -15,8 +15,8 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -24,11 +24,11 @@
 #include <vector>
 
 #include "airlock/base/env.h"
+#include "airlock/base/error.h"
+#include "airlock/base/time.h"
 #include "airlock/verify/checkpoint.h"
 #include "airlock/verify/digest.h"
 #include "airlock/verify/ed25519.h"
-#include "airlock/base/error.h"
-#include "airlock/base/time.h"
 
 namespace airlock {
 
@@ -84,7 +84,8 @@ class TransferLog {
   // each entry is a record's fields as a compact JSON object without its
   // braces, with no n, time, event or prev_root. Not re-parsed; the caller
   // guarantees the form. One write for all.
-  Result<std::uint64_t> append_trusted(std::string_view event, std::span<const std::string> fields_inner);
+  Result<std::uint64_t> append_trusted(std::string_view event,
+                                       std::span<const std::string> fields_inner);
 
   // Appends a checkpoint record signed by key over all records so far, and
   // syncs. Returns the signed note.

@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "airlock/verify/digest.h"
-#include "airlock/verify/ed25519.h"
 #include "airlock/base/error.h"
 #include "airlock/base/time.h"
+#include "airlock/verify/digest.h"
+#include "airlock/verify/ed25519.h"
 #include "airlock/verify/trust.h"
 
 namespace airlock {

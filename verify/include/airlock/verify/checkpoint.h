@@ -13,9 +13,9 @@
 #include <string>
 #include <string_view>
 
+#include "airlock/base/error.h"
 #include "airlock/verify/digest.h"
 #include "airlock/verify/ed25519.h"
-#include "airlock/base/error.h"
 
 namespace airlock {
 

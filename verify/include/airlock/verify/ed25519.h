@@ -13,9 +13,9 @@
 #include <string>
 #include <string_view>
 
-#include "airlock/verify/digest.h"
 #include "airlock/base/env.h"
 #include "airlock/base/error.h"
+#include "airlock/verify/digest.h"
 
 namespace airlock {
 

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "airlock/verify/ed25519.h"
 #include "airlock/base/env.h"
 #include "airlock/base/error.h"
 #include "airlock/base/time.h"
+#include "airlock/verify/ed25519.h"
 
 namespace airlock {
 
@@ -35,8 +35,8 @@ struct SignatureEntry {
 
 struct TrustCheck {
   int threshold = 0;
-  std::vector<std::string> signers;  // names of trusted keys whose signature verified
-  std::vector<std::string> problems; // e.g. "alice: signature does not verify"
+  std::vector<std::string> signers;   // names of trusted keys whose signature verified
+  std::vector<std::string> problems;  // e.g. "alice: signature does not verify"
   bool met() const { return static_cast<int>(signers.size()) >= threshold; }
   // One line for a refusal: "2 valid signatures of 3 required (alice: key expired ...)".
   std::string summary() const;
