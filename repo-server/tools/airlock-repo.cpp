@@ -6,6 +6,7 @@
 #include "airlock/base/cli.h"
 #include "airlock/repo/home.h"
 #include "airlock/repo/output.h"
+#include "airlock/repo/usage.h"
 #include "airlock/transfer/log_command.h"
 
 using namespace airlock;
@@ -144,54 +145,20 @@ int scrub(const Invocation& inv) {
   return r->ok() ? 0 : 3;
 }
 
-std::string serve_help() {
-  return "usage: airlock-repo --home DIR serve [--listen ADDR:PORT] [--threads N]\n\n"
-         "Serves /<channel>/<repo>/<upstream path> to apt hosts: each path resolves\n"
-         "through the channel's current snapshot to a stored object (and\n"
-         ".../by-hash/<ALGO>/<hex> to any file the snapshot's Release lists). GET and\n"
-         "HEAD, keep-alive, single ranges, ETag and Last-Modified. Every request is a\n"
-         "`pull` record in the transfer log; if the log cannot be written the server\n"
-         "answers 503. A channel change takes effect for the next request. SIGTERM or\n"
-         "SIGINT stops it gracefully: in-flight responses finish, the log is flushed and\n"
-         "a checkpoint written. GET /-/health reports the log head.\n\n"
-         "A host's sources.list entry:\n"
-         "  deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-         "http://HOST:8080/prod/debian bookworm main\n\n"
-         "examples:\n  airlock-repo --home /srv/airlock serve\n"
-         "  airlock-repo --home /srv/airlock serve --listen 0.0.0.0:8080 --threads 8\n";
-}
-
-cli::Command command(std::string name, std::string summary, std::string help,
+// The command named name, documented as repo/usage.h says.
+cli::Command command(std::string_view name,
                      std::function<void(cli::Options&, cli::Positionals&)> options,
                      std::function<int(const Invocation&)> run) {
-  return {std::move(name), std::move(summary), std::move(help), std::move(options), std::move(run)};
+  const auto& u = repo_usage(name);
+  return {std::string(u.name), std::string(u.summary), std::string(u.help), std::move(options),
+          std::move(run)};
 }
 
-const std::string kUsage = "usage: airlock-repo --home DIR ";
-
-cli::Command init_command() {
-  return command(
-      "init",
-      "init                                 create the home: trust.json, store, log, log key",
-      kUsage +
-          "init\n\nCreates the home: an empty trust policy, the store, the transfer log and its "
-          "key\n"
-          "keys/log.key (give keys/log.pub to auditors). Safe to run again.\n\nexample:\n  "
-          "airlock-repo --home /srv/airlock init\n",
-      nullptr, init);
-}
+cli::Command init_command() { return command("init", nullptr, init); }
 
 cli::Command trust_command() {
   return command(
-      "trust", "trust add PUB | list | remove KEYID | threshold N   who may sign bundles",
-      kUsage +
-          "trust add PUB [--name N] [--not-before T] [--not-after T] | list | remove KEYID | "
-          "threshold N\n\n"
-          "The trust policy: which Ed25519 keys may sign bundles, within which dates, and how\n"
-          "many distinct signatures a bundle needs (2: no single person can push a bundle\n"
-          "in). Every change is logged with a checkpoint.\n\nexamples:\n"
-          "  airlock-repo --home /srv/airlock trust add alice.pub --name alice\n"
-          "  airlock-repo --home /srv/airlock trust threshold 2 --reason \"two-person rule\"\n",
+      "trust",
       [](cli::Options& o, cli::Positionals& p) {
         o.add_options()("action", po::value<std::string>(), "add, list, remove, threshold")(
             "arg", po::value<std::string>(), "PUB, KEYID or N")(
@@ -206,24 +173,7 @@ cli::Command trust_command() {
 
 cli::Command import_command() {
   return command(
-      "import", "import BUNDLE_DIR [VOLUME_DIR...]    verify a bundle and import it atomically",
-      kUsage +
-          "import BUNDLE_DIR [VOLUME_DIR...] [options]\n\n"
-          "Verifies and imports a bundle, refusing with one line (exit 3) at the first\n"
-          "problem: signatures over the raw manifest against the trust policy; format and\n"
-          "expiry; sequence (the same bundle again is a no-op, an older or skipped one is\n"
-          "refused, a delta must follow the last imported bundle); every volume's SHA-256\n"
-          "before anything is decompressed; every object as it streams into the store;\n"
-          "every snapshot complete. Then one atomic commit, logged with who imported it,\n"
-          "from which media, and the exporting side's log records. A refused import\n"
-          "changes nothing and is itself logged. Volumes may come from several directories\n"
-          "(discs), in one call or over several: verified volumes wait in staging.\n\nexamples:\n"
-          "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000042 --publish "
-          "test\n"
-          "  airlock-repo --home /srv/airlock import /media/disc1/airlock-debian-000043 "
-          "/media/disc2 --media-label \"DVD 43\"\n"
-          "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000044 --scan-cmd "
-          "\"clamscan --no-summary {}\"\n",
+      "import",
       [](cli::Options& o, cli::Positionals& p) {
         o.add_options()("dirs", po::value<std::vector<std::string>>(),
                         "bundle directory, then volume directories")(
@@ -239,10 +189,7 @@ cli::Command import_command() {
 
 cli::Command snapshots_command() {
   return command(
-      "snapshots", "snapshots                            snapshots in the store",
-      kUsage +
-          "snapshots [--json]\n\nThe snapshots imported so far, oldest first.\n\nexample:\n  "
-          "airlock-repo --home /srv/airlock snapshots\n",
+      "snapshots",
       [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); },
       [](const Invocation& inv) {
         return with_home(
@@ -252,11 +199,7 @@ cli::Command snapshots_command() {
 
 cli::Command channels_command() {
   return command(
-      "channels", "channels                             what each channel serves",
-      kUsage +
-          "channels [--json]\n\nWhat each channel serves: channel, repository, "
-          "snapshot.\n\nexample:\n  airlock-repo --home /srv/airlock channels --json\n",
-      [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); },
+      "channels", [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); },
       [](const Invocation& inv) {
         return with_home(
             inv, [](Home& x) { return x.channels(); }, print_channels);
@@ -265,12 +208,7 @@ cli::Command channels_command() {
 
 cli::Command publish_command() {
   return command(
-      "publish", "publish REPO SNAPSHOT --channel CH   point a channel at a snapshot",
-      kUsage +
-          "publish REPO SNAPSHOT --channel CH [--reason R] [--change-ref C]\n\n"
-          "Points channel CH's REPO at SNAPSHOT (an id or a unique prefix of 6 or more\n"
-          "digits). Hosts see it on their next request; the change is logged.\n\nexample:\n"
-          "  airlock-repo --home /srv/airlock publish debian 3f2a9c --channel test\n",
+      "publish",
       [](cli::Options& o, cli::Positionals& p) {
         o.add_options()("repo", po::value<std::string>(), "repository")(
             "snapshot", po::value<std::string>(), "snapshot")("channel", po::value<std::string>(),
@@ -290,13 +228,6 @@ cli::Command publish_command() {
 cli::Command promote_command() {
   return command(
       "promote",
-      "promote FROM TO [REPO...]            copy a channel's snapshots to another (test -> prod)",
-      kUsage +
-          "promote FROM TO [REPO...] [--reason R] [--change-ref C]\n\n"
-          "Copies channel FROM's snapshots (all repositories, or the ones named) to TO:\n"
-          "what was tested becomes what production hosts get.\n\nexample:\n"
-          "  airlock-repo --home /srv/airlock promote test prod --reason \"tested\" --change-ref "
-          "CHG-1234\n",
       [](cli::Options& o, cli::Positionals& p) {
         o.add_options()("from", po::value<std::string>(), "source channel")(
             "to", po::value<std::string>(), "target channel")(
@@ -317,13 +248,7 @@ cli::Command promote_command() {
 
 cli::Command rollback_command() {
   return command(
-      "rollback", "rollback CH [REPO...]                one step back in a channel's history",
-      kUsage +
-          "rollback CH [REPO...] [--reason R] [--change-ref C]\n\n"
-          "Moves channel CH (all repositories, or the ones named) one step back in its\n"
-          "history: hosts get the previous snapshot again on their next update.\n\nexample:\n"
-          "  airlock-repo --home /srv/airlock rollback prod --reason \"regression\" --change-ref "
-          "INC-77\n",
+      "rollback",
       [](cli::Options& o, cli::Positionals& p) {
         o.add_options()("channel", po::value<std::string>(), "channel")(
             "repos", po::value<std::vector<std::string>>(), "repositories")("json", "print JSON");
@@ -341,8 +266,7 @@ cli::Command rollback_command() {
 
 cli::Command serve_command() {
   return command(
-      "serve", "serve [--listen 127.0.0.1:8080]      serve channels to apt hosts over HTTP",
-      serve_help(),
+      "serve",
       [](cli::Options& o, cli::Positionals&) {
         o.add_options()("listen", po::value<std::string>(),
                         "address and port (default 127.0.0.1:8080)")(
@@ -355,12 +279,7 @@ cli::Command serve_command() {
 
 cli::Command scrub_command() {
   return command(
-      "scrub", "scrub                                re-hash every object in the store",
-      kUsage +
-          "scrub [--json]\n\nRe-hashes every object in the store and reports missing or corrupt "
-          "ones\n"
-          "(expected and actual SHA-256). Exit 3 when anything is wrong. Logged.\n\nexample:\n  "
-          "airlock-repo --home /srv/airlock scrub\n",
+      "scrub",
       [](cli::Options& o, cli::Positionals&) {
         o.add_options()("json", "print JSON");
         change_options(o);
@@ -370,12 +289,7 @@ cli::Command scrub_command() {
 
 cli::Command status_command() {
   return command(
-      "status", "status                               streams, channels, store size, log head",
-      kUsage +
-          "status [--json]\n\nThe last import of each stream, what each channel serves, the "
-          "store's size\n"
-          "and the log's head.\n\nexample:\n  airlock-repo --home /srv/airlock status --json\n",
-      [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); },
+      "status", [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); },
       [](const Invocation& inv) {
         return with_home(
             inv, [](Home& x) { return x.status(); }, print_status);

@@ -1,0 +1,122 @@
+// What airlock-repo --help says about each command: the one source of the
+// command-line documentation, for the program and its manual pages.
+#include "airlock/repo/usage.h"
+
+#include <array>
+
+namespace airlock::repo {
+namespace {
+
+constexpr std::array kUsage{
+    CommandUsage{
+        "init",
+        "init                                 create the home: trust.json, store, log, log key",
+        "usage: airlock-repo --home DIR "
+        "init\n\nCreates the home: an empty trust policy, the store, the transfer log and its "
+        "key\n"
+        "keys/log.key (give keys/log.pub to auditors). Safe to run again.\n\nexample:\n  "
+        "airlock-repo --home /srv/airlock init\n"},
+    CommandUsage{
+        "trust", "trust add PUB | list | remove KEYID | threshold N   who may sign bundles",
+        "usage: airlock-repo --home DIR "
+        "trust add PUB [--name N] [--not-before T] [--not-after T] | list | remove KEYID | "
+        "threshold N\n\n"
+        "The trust policy: which Ed25519 keys may sign bundles, within which dates, and how\n"
+        "many distinct signatures a bundle needs (2: no single person can push a bundle\n"
+        "in). Every change is logged with a checkpoint.\n\nexamples:\n"
+        "  airlock-repo --home /srv/airlock trust add alice.pub --name alice\n"
+        "  airlock-repo --home /srv/airlock trust threshold 2 --reason \"two-person rule\"\n"},
+    CommandUsage{
+        "import", "import BUNDLE_DIR [VOLUME_DIR...]    verify a bundle and import it atomically",
+        "usage: airlock-repo --home DIR "
+        "import BUNDLE_DIR [VOLUME_DIR...] [options]\n\n"
+        "Verifies and imports a bundle, refusing with one line (exit 3) at the first\n"
+        "problem: signatures over the raw manifest against the trust policy; format and\n"
+        "expiry; sequence (the same bundle again is a no-op, an older or skipped one is\n"
+        "refused, a delta must follow the last imported bundle); every volume's SHA-256\n"
+        "before anything is decompressed; every object as it streams into the store;\n"
+        "every snapshot complete. Then one atomic commit, logged with who imported it,\n"
+        "from which media, and the exporting side's log records. A refused import\n"
+        "changes nothing and is itself logged. Volumes may come from several directories\n"
+        "(discs), in one call or over several: verified volumes wait in staging.\n\nexamples:\n"
+        "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000042 --publish "
+        "test\n"
+        "  airlock-repo --home /srv/airlock import /media/disc1/airlock-debian-000043 "
+        "/media/disc2 --media-label \"DVD 43\"\n"
+        "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000044 --scan-cmd "
+        "\"clamscan --no-summary {}\"\n"},
+    CommandUsage{
+        "snapshots", "snapshots                            snapshots in the store",
+        "usage: airlock-repo --home DIR "
+        "snapshots [--json]\n\nThe snapshots imported so far, oldest first.\n\nexample:\n  "
+        "airlock-repo --home /srv/airlock snapshots\n"},
+    CommandUsage{"channels", "channels                             what each channel serves",
+                 "usage: airlock-repo --home DIR "
+                 "channels [--json]\n\nWhat each channel serves: channel, repository, "
+                 "snapshot.\n\nexample:\n  airlock-repo --home /srv/airlock channels --json\n"},
+    CommandUsage{"publish", "publish REPO SNAPSHOT --channel CH   point a channel at a snapshot",
+                 "usage: airlock-repo --home DIR "
+                 "publish REPO SNAPSHOT --channel CH [--reason R] [--change-ref C]\n\n"
+                 "Points channel CH's REPO at SNAPSHOT (an id or a unique prefix of 6 or more\n"
+                 "digits). Hosts see it on their next request; the change is logged.\n\nexample:\n"
+                 "  airlock-repo --home /srv/airlock publish debian 3f2a9c --channel test\n"},
+    CommandUsage{
+        "promote",
+        "promote FROM TO [REPO...]            copy a channel's snapshots to another (test -> prod)",
+        "usage: airlock-repo --home DIR "
+        "promote FROM TO [REPO...] [--reason R] [--change-ref C]\n\n"
+        "Copies channel FROM's snapshots (all repositories, or the ones named) to TO:\n"
+        "what was tested becomes what production hosts get.\n\nexample:\n"
+        "  airlock-repo --home /srv/airlock promote test prod --reason \"tested\" --change-ref "
+        "CHG-1234\n"},
+    CommandUsage{
+        "rollback", "rollback CH [REPO...]                one step back in a channel's history",
+        "usage: airlock-repo --home DIR "
+        "rollback CH [REPO...] [--reason R] [--change-ref C]\n\n"
+        "Moves channel CH (all repositories, or the ones named) one step back in its\n"
+        "history: hosts get the previous snapshot again on their next update.\n\nexample:\n"
+        "  airlock-repo --home /srv/airlock rollback prod --reason \"regression\" --change-ref "
+        "INC-77\n"},
+    CommandUsage{"serve",
+                 "serve [--listen 127.0.0.1:8080]      serve channels to apt hosts over HTTP",
+                 "usage: airlock-repo --home DIR serve [--listen ADDR:PORT] [--threads N]\n\n"
+                 "Serves /<channel>/<repo>/<upstream path> to apt hosts: each path resolves\n"
+                 "through the channel's current snapshot to a stored object (and\n"
+                 ".../by-hash/<ALGO>/<hex> to any file the snapshot's Release lists). GET and\n"
+                 "HEAD, keep-alive, single ranges, ETag and Last-Modified. Every request is a\n"
+                 "`pull` record in the transfer log; if the log cannot be written the server\n"
+                 "answers 503. A channel change takes effect for the next request. SIGTERM or\n"
+                 "SIGINT stops it gracefully: in-flight responses finish, the log is flushed and\n"
+                 "a checkpoint written. GET /-/health reports the log head.\n\n"
+                 "A host's sources.list entry:\n"
+                 "  deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+                 "http://HOST:8080/prod/debian bookworm main\n\n"
+                 "examples:\n  airlock-repo --home /srv/airlock serve\n"
+                 "  airlock-repo --home /srv/airlock serve --listen 0.0.0.0:8080 --threads 8\n"},
+    CommandUsage{
+        "scrub", "scrub                                re-hash every object in the store",
+        "usage: airlock-repo --home DIR "
+        "scrub [--json]\n\nRe-hashes every object in the store and reports missing or corrupt "
+        "ones\n"
+        "(expected and actual SHA-256). Exit 3 when anything is wrong. Logged.\n\nexample:\n  "
+        "airlock-repo --home /srv/airlock scrub\n"},
+    CommandUsage{
+        "status", "status                               streams, channels, store size, log head",
+        "usage: airlock-repo --home DIR "
+        "status [--json]\n\nThe last import of each stream, what each channel serves, the "
+        "store's size\n"
+        "and the log's head.\n\nexample:\n  airlock-repo --home /srv/airlock status --json\n"},
+};
+
+}  // namespace
+
+std::span<const CommandUsage> repo_usage() { return kUsage; }
+
+const CommandUsage& repo_usage(std::string_view command) {
+  for (const auto& u : kUsage) {
+    if (u.name == command) return u;
+  }
+  return kUsage.front();
+}
+
+}  // namespace airlock::repo
