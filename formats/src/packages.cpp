@@ -29,6 +29,9 @@ Result<std::vector<PackageRecord>> parse_packages(std::string_view text) {
     rec.sha256 = *d;
     if (auto* v = field(p, "Version")) rec.version = *v;
     if (auto* a = field(p, "Architecture")) rec.architecture = *a;
+    // "Source: openssl" or "Source: openssl (3.0.11-1)".
+    rec.source = rec.package;
+    if (auto* src = field(p, "Source"); src && !src->empty()) rec.source = src->substr(0, src->find(' '));
     out.push_back(std::move(rec));
     return {};
   });

@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "airlock/base/env.h"
 #include "airlock/base/file.h"
@@ -103,6 +104,8 @@ class AptSync {
   Digest prev_id_;
   std::map<std::string, SnapshotEntry> entries_;  // the new snapshot
   std::map<std::string, std::string> release_info_;
+  // What the snapshot carries, by (name, architecture, version, path).
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, PackageEntry> packages_;
   std::vector<std::pair<std::string, std::string>> validators_;  // meta key -> json
   std::map<Digest, fs::path> dry_files_;  // verified files by content, before they are stored
   struct Direct {
@@ -449,6 +452,9 @@ Status AptSync::add_pool_entries(const std::string& index,
     if (!inserted && it->second.sha256 != rec.sha256) {
       return fail(Code::refused, repo_.name + ": two indices disagree about " + rec.filename);
     }
+    packages_.try_emplace({rec.package, rec.architecture, rec.version, rec.filename},
+                          PackageEntry{rec.package, rec.version, rec.architecture, rec.source, rec.size,
+                                       rec.sha256, rec.filename, index});
   }
   return {};
 }
@@ -535,6 +541,8 @@ Result<SyncReport> AptSync::record_snapshot() {
   snap.upstream = repo_.url;
   snap.synced_at = opt_.now;
   snap.release = release_info_;
+  snap.filtered = !repo_.packages.empty();
+  for (auto& [key, p] : packages_) snap.packages.push_back(std::move(p));
   for (auto& [path, e] : entries_) snap.entries.push_back(e);
   auto change = ledger_.begin();
   if (!change) return fail(change.error());

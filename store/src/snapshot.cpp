@@ -2,11 +2,67 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <tuple>
+#include <type_traits>
 
 namespace airlock {
 namespace {
 using json = nlohmann::json;
+
+bool listed(const std::vector<const SnapshotEntry*>& sorted, const std::string& path) {
+  return std::binary_search(sorted.begin(), sorted.end(), path,
+                            [](const auto& a, const auto& b) {
+                              if constexpr (std::is_same_v<std::decay_t<decltype(a)>, std::string>) {
+                                return a < b->path;
+                              } else {
+                                return a->path < b;
+                              }
+                            });
 }
+
+Result<json> packages_json(const Snapshot& s, const std::vector<const SnapshotEntry*>& sorted) {
+  std::vector<const PackageEntry*> pkgs;
+  for (const auto& p : s.packages) pkgs.push_back(&p);
+  std::sort(pkgs.begin(), pkgs.end(), [](const PackageEntry* a, const PackageEntry* b) {
+    return std::tie(a->name, a->architecture, a->version, a->path) <
+           std::tie(b->name, b->architecture, b->version, b->path);
+  });
+  json out = json::array();
+  for (std::size_t i = 0; i < pkgs.size(); ++i) {
+    const auto& p = *pkgs[i];
+    if (p.name.empty() || !listed(sorted, p.path) || !listed(sorted, p.index)) {
+      return fail(Code::invalid_input, "snapshot package '" + p.name + "' names a file it does not hold");
+    }
+    if (i > 0 && *pkgs[i - 1] == p) return fail(Code::invalid_input, "snapshot lists package '" + p.name + "' twice");
+    out.push_back({{"name", p.name}, {"version", p.version}, {"architecture", p.architecture},
+                   {"source", p.source}, {"size", p.size}, {"sha256", p.sha256.hex()},
+                   {"path", p.path}, {"index", p.index}});
+  }
+  return out;
+}
+
+Status parse_packages(const json& doc, Snapshot& s) {
+  auto bad = [](std::string what) { return fail(Code::invalid_input, "snapshot: " + what); };
+  if (!doc.contains("packages") || !doc["packages"].is_array()) return bad("packages must be an array");
+  if (!doc.contains("filtered") || !doc["filtered"].is_boolean()) return bad("filtered must be true or false");
+  s.filtered = doc["filtered"].get<bool>();
+  for (const auto& p : doc["packages"]) {
+    if (!p.is_object() || p.size() != 8) return bad("each package needs exactly its eight fields");
+    for (const char* f : {"name", "version", "architecture", "source", "sha256", "path", "index"}) {
+      if (!p.contains(f) || !p[f].is_string()) return bad(std::string("package ") + f + " must be a string");
+    }
+    if (!p.contains("size") || !p["size"].is_number_unsigned()) return bad("package size must be a number");
+    auto d = Digest::parse(p["sha256"].get<std::string>());
+    if (!d) return bad(d.error().message);
+    s.packages.push_back({p["name"].get<std::string>(), p["version"].get<std::string>(),
+                          p["architecture"].get<std::string>(), p["source"].get<std::string>(),
+                          p["size"].get<std::uint64_t>(), *d, p["path"].get<std::string>(),
+                          p["index"].get<std::string>()});
+  }
+  return {};
+}
+
+}  // namespace
 
 bool is_safe_relative_path(std::string_view path) {
   if (path.empty() || path.size() > 4096 || path.front() == '/') return false;
@@ -42,9 +98,16 @@ Result<std::string> Snapshot::to_canonical_json() const {
     }
     list.push_back(json{{"path", e.path}, {"sha256", e.sha256.hex()}, {"size", e.size}});
   }
-  json doc{{"repo", repo},         {"kind", kind},
-           {"upstream", upstream}, {"synced_at", format_time(synced_at)},
-           {"release", release},   {"entries", std::move(list)}};
+  auto pkgs = packages_json(*this, sorted);
+  if (!pkgs) return fail(pkgs.error());
+  json doc{{"repo", repo},
+           {"kind", kind},
+           {"upstream", upstream},
+           {"synced_at", format_time(synced_at)},
+           {"release", release},
+           {"entries", std::move(list)},
+           {"packages", std::move(*pkgs)},
+           {"filtered", filtered}};
   try {
     return doc.dump();
   } catch (const json::exception& e) {
@@ -64,7 +127,7 @@ Result<Snapshot> Snapshot::parse(std::string_view text) {
     return bad("release must be an object");
   if (!doc.contains("entries") || !doc["entries"].is_array())
     return bad("entries must be an array");
-  if (doc.size() != 6) return bad("unexpected fields");
+  if (doc.size() != 8) return bad("unexpected fields");
   Snapshot s;
   s.repo = doc["repo"].get<std::string>();
   s.kind = doc["kind"].get<std::string>();
@@ -87,6 +150,7 @@ Result<Snapshot> Snapshot::parse(std::string_view text) {
     if (!d) return bad(d.error().message);
     s.entries.push_back({e["path"].get<std::string>(), *d, e["size"].get<std::uint64_t>()});
   }
+  if (auto p = parse_packages(doc, s); !p) return fail(p.error());
   auto canonical = s.to_canonical_json();
   if (!canonical) return bad(canonical.error().message);
   if (*canonical != text) return bad("not in canonical form");

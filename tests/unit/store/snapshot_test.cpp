@@ -61,8 +61,32 @@ TEST(Snapshot, CanonicalFormExactly) {
   EXPECT_EQ(s.to_canonical_json().value(),
             "{\"entries\":[{\"path\":\"x/y\",\"sha256\":"
             "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"size\":0}],"
-            "\"kind\":\"files\",\"release\":{\"a\":\"1\",\"b\":\"2\"},\"repo\":\"r\","
+            "\"filtered\":false,\"kind\":\"files\",\"packages\":[],"
+            "\"release\":{\"a\":\"1\",\"b\":\"2\"},\"repo\":\"r\","
             "\"synced_at\":\"2026-01-02T03:04:05Z\",\"upstream\":\"http://u/\"}");
+}
+
+TEST(Snapshot, PackageListRoundTripsSortedAndMustNameHeldFiles) {
+  Snapshot s;
+  s.repo = "r";
+  s.kind = "apt";
+  s.upstream = "http://u/";
+  s.synced_at = parse_time("2026-01-02T03:04:05Z").value();
+  const auto d = sha256(std::string_view("deb"));
+  s.entries = {{"pool/b.deb", d, 3}, {"pool/a.deb", d, 3}, {"dists/s/main/binary-amd64/Packages", d, 3}};
+  s.packages = {{"b", "2", "amd64", "bsrc", 3, d, "pool/b.deb", "dists/s/main/binary-amd64/Packages"},
+                {"a", "1", "all", "a", 3, d, "pool/a.deb", "dists/s/main/binary-amd64/Packages"}};
+  s.filtered = true;
+  auto text = s.to_canonical_json().value();
+  auto back = Snapshot::parse(text).value();
+  ASSERT_EQ(back.packages.size(), 2u);
+  EXPECT_EQ(back.packages[0].name, "a");
+  EXPECT_EQ(back.packages[1].source, "bsrc");
+  EXPECT_TRUE(back.filtered);
+  s.packages[0].path = "pool/missing.deb";
+  auto bad = s.to_canonical_json();
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "snapshot package 'b' names a file it does not hold");
 }
 
 TEST(Snapshot, ParseRefusesNonCanonicalOrMalformed) {

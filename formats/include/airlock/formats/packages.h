@@ -15,6 +15,7 @@ struct PackageRecord {
   std::string package;
   std::string version;
   std::string architecture;
+  std::string source;    // the Source field's package name, or package when there is none
   std::string filename;  // pool path relative to the repository root, as written
   std::uint64_t size = 0;
   Digest sha256;

@@ -25,6 +25,20 @@ struct SnapshotEntry {
   bool operator==(const SnapshotEntry&) const = default;
 };
 
+// One package a snapshot carries, as its vendor-verified index describes it.
+struct PackageEntry {
+  std::string name;
+  std::string version;
+  std::string architecture;
+  std::string source;  // the source package (the name when the index gives none)
+  std::uint64_t size = 0;
+  Digest sha256;
+  std::string path;   // the package file, an entry of the snapshot
+  std::string index;  // the index it was taken from (e.g. dists/x/main/binary-amd64/Packages.xz)
+
+  bool operator==(const PackageEntry&) const = default;
+};
+
 struct Snapshot {
   std::string repo;      // configured repository name
   std::string kind;      // "apt" | "rpm" | "files"
@@ -32,9 +46,17 @@ struct Snapshot {
   TimePoint synced_at{};
   std::map<std::string, std::string> release;  // release information, e.g. "bookworm/Date"
   std::vector<SnapshotEntry> entries;          // sorted by path on serialization
+  // The packages it carries, sorted by (name, architecture, version, path)
+  // on serialization: derived from the vendor-verified indices at sync,
+  // used for every summary and diff. Each path and index is an entry.
+  std::vector<PackageEntry> packages;
+  // True when a filter selected the packages: the indices list more than
+  // the snapshot carries.
+  bool filtered = false;
 
-  // Canonical JSON bytes; sorts a copy of entries. invalid_input for
-  // duplicate paths or unsafe paths (absolute, "..", empty segments, NUL).
+  // Canonical JSON bytes; sorts copies of entries and packages.
+  // invalid_input for duplicate paths, unsafe paths (absolute, "..", empty
+  // segments, NUL), or a package whose path or index is not an entry.
   Result<std::string> to_canonical_json() const;
   // Parses and validates; refuses anything that is not in canonical form, so
   // that parse(bytes)->to_canonical_json() == bytes.

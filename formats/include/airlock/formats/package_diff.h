@@ -1,0 +1,31 @@
+// What changed between two package lists: added, upgraded (old -> new
+// version), downgraded, removed, by (name, architecture), with Debian's
+// version order. Pure computation over lists both sides derive from
+// vendor-verified indices.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airlock::apt {
+
+struct PackageVersion {
+  std::string package, architecture, version;
+};
+
+struct PackageChange {
+  enum Kind { added, upgraded, downgraded, removed } kind;
+  std::string package, architecture, old_version, new_version;
+};
+
+// "added", "upgraded", "downgraded" or "removed".
+std::string_view change_name(PackageChange::Kind kind);
+
+// What changed from `before` (may be empty) to `after`, sorted by package and
+// architecture. Where a list holds several versions of one package, the
+// newest counts.
+std::vector<PackageChange> diff_packages(const std::vector<PackageVersion>& before,
+                                         const std::vector<PackageVersion>& after);
+
+}  // namespace airlock::apt
