@@ -147,6 +147,26 @@ Result<ExportRequest> bundle_request(const Store& store, const ExportOptions& op
   return req;
 }
 
+// The changes of each snapshot to carry against the same repository's
+// snapshot in before (the previous bundle's), or against nothing.
+Result<std::vector<RepoChanges>> bundle_changes(const Store& store, const std::vector<Digest>& before,
+                                                const std::vector<Digest>& after) {
+  std::map<std::string, Snapshot> previous;
+  for (const auto& id : before) {
+    auto snap = store.get_snapshot(id);
+    if (!snap) return fail(snap.error());
+    previous.insert_or_assign(snap->repo, std::move(*snap));
+  }
+  std::vector<RepoChanges> out;
+  for (const auto& id : after) {
+    auto snap = store.get_snapshot(id);
+    if (!snap) return fail(snap.error());
+    auto it = previous.find(snap->repo);
+    out.push_back(package_changes(it == previous.end() ? nullptr : &it->second, *snap));
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<StreamState> stream_state(const Store& store, const std::string& stream) {
@@ -185,6 +205,9 @@ Result<ExportSummary> export_stream(Ledger& ledger, const ExportOptions& opt,
   auto records = log_records(ledger.log(), std::min(state->log_size, cutoff), cutoff);
   if (!records) return fail(records.error());
   req->log_json = std::move(*records);
+  auto changes = bundle_changes(store, opt.full ? std::vector<Digest>{} : state->snapshots, req->snapshots);
+  if (!changes) return fail(changes.error());
+  req->changes = std::move(*changes);
   req->env = &ledger.env();
   if (auto s = ledger.env().make_dirs(opt.out); !s) return fail(s.error());
   auto result = write_bundle(*req);
@@ -192,9 +215,7 @@ Result<ExportSummary> export_stream(Ledger& ledger, const ExportOptions& opt,
 
   ExportSummary summary;
   summary.first = state->manifests.empty();
-  auto before = snapshots_packages(store, state->snapshots);
-  auto after = snapshots_packages(store, req->snapshots);
-  if (before && after) summary.changes = diff_packages(*before, *after);
+  summary.changes = result->manifest.changes;
 
   // The manifest bytes and the stream's new head, committed with the record.
   auto raw = read_file(result->dir / "manifest.json", kMaxManifestBytes);

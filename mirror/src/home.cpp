@@ -111,16 +111,16 @@ Result<std::vector<SnapshotInfo>> Home::snapshots(const std::string& repo) const
 
 Result<DiffReport> Home::diff(const std::string& a, const std::string& b) const {
   DiffReport out;
-  std::vector<PackageVersion> sides[2];
+  std::optional<Snapshot> sides[2];
   for (int i = 0; i < 2; ++i) {
     auto id = resolve_snapshot(store(), i == 0 ? a : b);
     if (!id) return fail(id.error());
     (i == 0 ? out.from : out.to) = *id;
-    auto pkgs = snapshots_packages(store(), {*id});
-    if (!pkgs) return fail(pkgs.error());
-    sides[i] = std::move(*pkgs);
+    auto snap = store().get_snapshot(*id);
+    if (!snap) return fail(snap.error());
+    sides[i] = std::move(*snap);
   }
-  out.changes = diff_packages(sides[0], sides[1]);
+  out.changes = package_changes(&*sides[0], *sides[1]);
   return out;
 }
 

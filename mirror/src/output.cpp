@@ -2,6 +2,7 @@
 
 #include "airlock/base/cli.h"
 #include "airlock/base/text.h"
+#include "airlock/transfer/changes.h"
 
 namespace airlock::mirror {
 using json = nlohmann::json;
@@ -15,29 +16,6 @@ void line(std::ostream& out, std::string_view name, std::size_t width, std::stri
 }
 
 std::string short_id(const Digest& d) { return d.hex().substr(0, 12); }
-
-json changes_json(const std::vector<PackageChange>& changes) {
-  json out = json::array();
-  for (const auto& ch : changes) {
-    out.push_back({{"change", change_name(ch.kind)},
-                   {"package", ch.package},
-                   {"architecture", ch.architecture},
-                   {"old", ch.old_version},
-                   {"new", ch.new_version}});
-  }
-  return out;
-}
-
-void print_changes(std::ostream& out, const std::vector<PackageChange>& changes) {
-  for (const auto& ch : changes) {
-    std::string versions = ch.kind == PackageChange::added ? ch.new_version
-                           : ch.kind == PackageChange::removed
-                               ? ch.old_version
-                               : ch.old_version + " -> " + ch.new_version;
-    line(out, "  " + std::string(change_name(ch.kind)), 13,
-         ch.package + " (" + ch.architecture + ") " + versions);
-  }
-}
 
 void print_one_sync(std::ostream& out, const SyncReport& r) {
   const std::string id = r.snapshot ? r.snapshot->hex() : "none";
@@ -144,11 +122,12 @@ void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapsho
   }
 }
 
-json to_json(const DiffReport& report) { return changes_json(report.changes); }
+json to_json(const DiffReport& report) {
+  return {{"from", report.from.hex()}, {"to", report.to.hex()}, {"changes", changes_json({report.changes})}};
+}
 
 void print_diff(std::ostream& out, const DiffReport& report) {
-  if (report.changes.empty()) out << "no package changes\n";
-  print_changes(out, report.changes);
+  print_changes(out, {report.changes});
 }
 
 json to_json(const ExportSummary& s) {
@@ -180,9 +159,8 @@ void print_export(std::ostream& out, const ExportSummary& s) {
        std::to_string(m.objects.size()) + " (" + cli::human_bytes(m.payload_size()) + ")");
   for (const auto& snap : m.snapshots) line(out, "snapshot", 11, snap.repo + " " + snap.id.hex());
   line(out, "expires", 11, format_time(m.expires));
-  out << (s.first ? "packages (first export of this stream):\n"
-                  : "changes since the previous export:\n");
-  if (s.changes.empty()) out << "  none\n";
+  out << (m.kind == "full" || s.first ? "packages it carries (against nothing before it):\n"
+                                       : "changes since the previous bundle of the stream:\n");
   print_changes(out, s.changes);
 }
 

@@ -131,7 +131,7 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         self.assertTrue(any("airlock-extra_0.9-1" in p for p in fetched))
         diff = json.loads(run("diff", first["snapshot"][:12], second["snapshot"][:12], "--json",
                               home=self.home).stdout)
-        changes = {(c["change"], c["package"], c["old"], c["new"]) for c in diff}
+        changes = {(c["change"], c["name"], c["old"], c["new"]) for c in diff["changes"][0]["packages"]}
         self.assertIn(("upgraded", "hello-airlock", "1.0-1", "1.1-1"), changes)
         self.assertIn(("added", "airlock-extra", "", "0.9-1"), changes)
         self.assertEqual(len(changes), 2)
@@ -259,9 +259,12 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         self.assertEqual(second["sequence"], 2)
         # New: two .debs, Packages (3 variants), the by-arch Release is unchanged, InRelease, the snapshot.
         self.assertEqual(second["objects"], 7)
-        changes = {(c["change"], c["package"]) for c in second["changes"]}
+        changes = {(c["change"], c["name"]) for c in second["changes"][0]["packages"]}
         self.assertEqual(changes, {("upgraded", "hello-airlock"), ("added", "airlock-extra")})
         manifest = json.loads((media / "airlock-sample-000002/manifest.json").read_text())
+        # The same changes are inside the signed manifest.
+        signed = {(c["change"], c["name"]) for c in manifest["changes"][0]["packages"]}
+        self.assertEqual(signed, changes)
         self.assertEqual(manifest["previous"], first["manifest_sha256"])
         # The low side's log records travel inside the manifest.
         self.assertTrue(any(r["event"] == "sync" for r in manifest["log"]))

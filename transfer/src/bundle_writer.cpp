@@ -176,6 +176,15 @@ Result<Manifest> plan_manifest(const ExportRequest& req) {
   if (!objects) return fail(objects.error());
   m.objects = std::move(*objects);
   m.archive_size = tar_size_for(m.objects);
+  if (!req.changes.empty() && req.changes.size() != m.snapshots.size()) {
+    return fail(Code::invalid_input, "the export needs one list of changes per snapshot");
+  }
+  for (std::size_t i = 0; i < m.snapshots.size(); ++i) {
+    m.changes.push_back(req.changes.empty() ? RepoChanges{m.snapshots[i].repo, {}} : req.changes[i]);
+    if (m.changes.back().repo != m.snapshots[i].repo) {
+      return fail(Code::invalid_input, "the changes of snapshot " + std::to_string(i) + " name another repository");
+    }
+  }
   return m;
 }
 

@@ -68,10 +68,11 @@ Status check_envelope(const json& doc) {
                std::string(kBundleFormat) + ")");
   }
   if (!has_exactly(doc, {"format", "stream", "sequence", "previous", "kind", "created", "expires",
-                         "producer", "snapshots", "objects", "archive_size", "volumes", "log"})) {
+                         "producer", "snapshots", "objects", "archive_size", "volumes", "log",
+                         "changes"})) {
     return bad(
         "fields must be exactly format, stream, sequence, previous, kind, created, "
-        "expires, producer, snapshots, objects, archive_size, volumes, log");
+        "expires, producer, snapshots, objects, archive_size, volumes, log, changes");
   }
   return {};
 }
@@ -214,6 +215,51 @@ Status parse_log(const json& doc, Manifest& m) {
   return {};
 }
 
+// One change: its kind decides which versions it names.
+Result<PackageChangeEntry> parse_change(const json& c, const std::string& repo) {
+  const std::string where = "changes of " + repo;
+  if (!has_exactly(c, {"change", "name", "architecture", "old", "new", "size"}) || !c["change"].is_string() ||
+      !c["name"].is_string() || !c["architecture"].is_string() || !c["old"].is_string() || !c["new"].is_string()) {
+    return bad(where + ": each package needs exactly change, name, architecture, old, new and size");
+  }
+  PackageChangeEntry e{c["change"].get<std::string>(), c["name"].get<std::string>(),
+                       c["architecture"].get<std::string>(), c["old"].get<std::string>(),
+                       c["new"].get<std::string>(), 0};
+  auto size = size_field(c, "size", where);
+  if (!size) return fail(size.error());
+  e.size = *size;
+  const bool has_old = !e.old_version.empty(), has_new = !e.new_version.empty();
+  const bool ok = (e.change == "added" && !has_old && has_new) || (e.change == "removed" && has_old && !has_new) ||
+                  ((e.change == "upgraded" || e.change == "downgraded") && has_old && has_new);
+  if (!ok || e.name.empty()) {
+    return bad(where + ": '" + e.name + "' is not a valid " + e.change + " change");
+  }
+  return e;
+}
+
+// One entry per snapshot's repository, in the order of the snapshots.
+Status parse_changes(const json& doc, Manifest& m) {
+  const json& list = doc["changes"];
+  if (!list.is_array() || list.size() != m.snapshots.size()) {
+    return bad("changes must list one entry for each snapshot");
+  }
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const json& r = list[i];
+    if (!has_exactly(r, {"repo", "packages"}) || !r["repo"].is_string() || !r["packages"].is_array() ||
+        r["repo"].get<std::string>() != m.snapshots[i].repo) {
+      return bad("changes entry " + std::to_string(i) + " must be {repo, packages} for " + m.snapshots[i].repo);
+    }
+    RepoChanges rc{m.snapshots[i].repo, {}};
+    for (const auto& c : r["packages"]) {
+      auto e = parse_change(c, rc.repo);
+      if (!e) return fail(e.error());
+      rc.packages.push_back(std::move(*e));
+    }
+    m.changes.push_back(std::move(rc));
+  }
+  return {};
+}
+
 }  // namespace
 
 bool valid_stream_name(std::string_view stream) {
@@ -281,6 +327,16 @@ std::string Manifest::to_json() const {
   doc["volumes"] = std::move(vols);
   doc["log"] = ojson::parse(log_json, nullptr, false);
   if (doc["log"].is_discarded()) doc["log"] = ojson::array();
+  ojson changed = ojson::array();
+  for (const auto& rc : changes) {
+    ojson pkgs = ojson::array();
+    for (const auto& c : rc.packages) {
+      pkgs.push_back(ojson{{"change", c.change}, {"name", c.name}, {"architecture", c.architecture},
+                           {"old", c.old_version}, {"new", c.new_version}, {"size", c.size}});
+    }
+    changed.push_back(ojson{{"repo", rc.repo}, {"packages", std::move(pkgs)}});
+  }
+  doc["changes"] = std::move(changed);
   return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
@@ -289,7 +345,7 @@ Result<Manifest> Manifest::parse(std::string_view text) {
   if (auto s = check_envelope(doc); !s) return fail(s.error());
   Manifest m;
   for (auto group : {parse_position, parse_origin, parse_snapshots, parse_objects,
-                     parse_archive_size, parse_volumes, parse_log}) {
+                     parse_archive_size, parse_volumes, parse_log, parse_changes}) {
     if (auto s = group(doc, m); !s) return fail(s.error());
   }
   return m;

@@ -195,24 +195,30 @@ TEST_F(MirrorHomeTest, SnapshotsFilterByRepositoryAndDiffShowsPatchDay) {
   EXPECT_TRUE(home->snapshots("other")->empty());
   auto d = home->diff(day1.snapshot->hex().substr(0, 8), day2.snapshot->hex());
   ASSERT_TRUE(d) << d.error().message;
-  ASSERT_EQ(d->changes.size(), 2u);
-  EXPECT_EQ(d->changes[0].package, "airlock-extra");
-  EXPECT_EQ(d->changes[0].kind, PackageChange::added);
-  EXPECT_EQ(d->changes[1].package, "hello-airlock");
-  EXPECT_EQ(d->changes[1].kind, PackageChange::upgraded);
-  EXPECT_EQ(d->changes[1].old_version, "1.0-1");
-  EXPECT_EQ(d->changes[1].new_version, "1.1-1");
+  const auto& changes = d->changes.packages;
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].name, "airlock-extra");
+  EXPECT_EQ(changes[0].change, "added");
+  EXPECT_GT(changes[0].size, 0u);
+  EXPECT_EQ(changes[1].name, "hello-airlock");
+  EXPECT_EQ(changes[1].change, "upgraded");
+  EXPECT_EQ(changes[1].old_version, "1.0-1");
+  EXPECT_EQ(changes[1].new_version, "1.1-1");
   std::ostringstream text;
   print_diff(text, *d);
-  EXPECT_EQ(text.str(),
-            "  added      airlock-extra (amd64) 0.9-1\n  upgraded   hello-airlock (amd64) 1.0-1 -> "
-            "1.1-1\n");
-  EXPECT_EQ(to_json(*d)[1]["change"], "upgraded");
+  EXPECT_TRUE(text.str().starts_with("sample: 1 added (")) << text.str();
+  EXPECT_NE(text.str().find("1 upgraded ("), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("0 downgraded, 0 removed\n  added      airlock-extra (amd64) 0.9-1  "),
+            std::string::npos)
+      << text.str();
+  EXPECT_NE(text.str().find("\n  upgraded   hello-airlock (amd64) 1.0-1 -> 1.1-1  "), std::string::npos);
+  EXPECT_EQ(to_json(*d)["changes"][0]["packages"][1]["change"], "upgraded");
+  EXPECT_EQ(to_json(*d)["changes"][0]["upgraded"], 1);
   auto same = home->diff(day1.snapshot->hex(), day1.snapshot->hex());
   ASSERT_TRUE(same);
   std::ostringstream none;
   print_diff(none, *same);
-  EXPECT_EQ(none.str(), "no package changes\n");
+  EXPECT_EQ(none.str(), "sample: no package changes\n");
   EXPECT_EQ(home->diff("abc", day1.snapshot->hex()).error().code, Code::not_found);
 }
 
@@ -360,7 +366,10 @@ TEST_F(MirrorHomeTest, OutputOfSyncAndExport) {
   EXPECT_NE(out.str().find("\nsequence   1 (delta)\n"), std::string::npos) << out.str();
   EXPECT_NE(
       out.str().find(
-          "packages (first export of this stream):\n  added      airlock-tools (amd64) 2.3-1\n"),
+          "packages it carries (against nothing before it):\nsample: 3 added ("),
+      std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("0 upgraded, 0 downgraded, 0 removed\n  added      airlock-tools (amd64) 2.3-1  "),
       std::string::npos)
       << out.str();
   EXPECT_EQ(to_json(*exported)["sequence"], 1);
@@ -374,7 +383,7 @@ TEST_F(MirrorHomeTest, OutputOfSyncAndExport) {
 
 TEST(MirrorOutput, PackageNamesFromAnUpstreamAreEscapedForTheTerminal) {
   DiffReport d;
-  d.changes.push_back({PackageChange::added, "evil\x1b]0;owned\x07", "amd64", "", "1\xff"});
+  d.changes.packages.push_back({"added", "evil\x1b]0;owned\x07", "amd64", "", "1\xff", 3});
   std::ostringstream out;
   print_diff(out, d);
   EXPECT_EQ(out.str().find('\x1b'), std::string::npos);

@@ -26,6 +26,10 @@ Manifest sample() {
   m.volumes = {{"data.000", 100, sha256(std::string_view("v0"))},
                {"data.001", 7, sha256(std::string_view("v1"))}};
   m.log_json = R"([{"event":"sync","n":0}])";
+  m.changes = {{"debian-security",
+                {{"added", "curl", "amd64", "", "7.88.1-10", 400},
+                 {"upgraded", "openssl", "amd64", "3.0.11-1", "3.0.13-1", 1200},
+                 {"removed", "old-tool", "all", "1.0", "", 0}}}};
   return m;
 }
 
@@ -56,6 +60,7 @@ TEST(Manifest, RoundTrip) {
   EXPECT_EQ(back->volumes, m.volumes);
   EXPECT_EQ(back->previous, m.previous);
   EXPECT_EQ(back->payload_size(), 3u);
+  EXPECT_EQ(back->changes, m.changes);
   EXPECT_NE(back->find(sha256(std::string_view("bb"))), nullptr);
   EXPECT_EQ(back->find(sha256(std::string_view("zz"))), nullptr);
   EXPECT_EQ(tar_size_for(m.objects), 1024u + 2 * 1024u);
@@ -153,6 +158,19 @@ TEST(Manifest, RefusesMalformedFieldGroupsWithExactMessages) {
        "data.000: size must be a non-negative integer"},
       {[](json& j) { j["volumes"][1]["sha256"] = "xyz"; }, "data.001: sha256: " + bad_hex},
       {[](json& j) { j["log"] = json::object(); }, "log must be an array of records"},
+      {[](json& j) { j["changes"] = json::array(); }, "changes must list one entry for each snapshot"},
+      {[](json& j) { j["changes"][0]["repo"] = "other"; },
+       "changes entry 0 must be {repo, packages} for debian-security"},
+      {[](json& j) { j["changes"][0]["packages"][0].erase("size"); },
+       "changes of debian-security: each package needs exactly change, name, architecture, old, new and size"},
+      {[](json& j) { j["changes"][0]["packages"][0]["old"] = "1.0"; },
+       "changes of debian-security: 'curl' is not a valid added change"},
+      {[](json& j) { j["changes"][0]["packages"][1]["new"] = ""; },
+       "changes of debian-security: 'openssl' is not a valid upgraded change"},
+      {[](json& j) { j["changes"][0]["packages"][2]["change"] = "deleted"; },
+       "changes of debian-security: 'old-tool' is not a valid deleted change"},
+      {[](json& j) { j["changes"][0]["packages"][0]["size"] = -1; },
+       "changes of debian-security: size must be a non-negative integer"},
       {[](json& j) {
          j["log"] = json::array({json::object(), "x"});
        },

@@ -33,7 +33,9 @@ struct ExportOptions {
 
 struct ExportSummary {
   ExportResult bundle;
-  std::vector<PackageChange> changes;  // against the stream's previous export
+  // Per repository, against the stream's previous bundle (against nothing
+  // for a full bundle): what the manifest carries, inside its signature.
+  std::vector<RepoChanges> changes;
   bool first = false;
 };
 

@@ -57,7 +57,7 @@ struct RepoSync {
 
 struct DiffReport {
   Digest from, to;
-  std::vector<PackageChange> changes;
+  RepoChanges changes;  // of `to` against `from`, with the sizes of `to`'s packages
 };
 
 struct SignReport {

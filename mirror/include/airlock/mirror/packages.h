@@ -11,6 +11,7 @@
 #include "airlock/base/error.h"
 #include "airlock/formats/package_diff.h"
 #include "airlock/store/store.h"
+#include "airlock/transfer/manifest.h"
 
 namespace airlock::mirror {
 
@@ -22,6 +23,11 @@ using apt::PackageChange;
 using apt::PackageVersion;
 using apt::change_name;
 using apt::diff_packages;
+
+// The package changes of `after` against `before` (nullptr: against
+// nothing, every carried package added), named for after's repository, each
+// with the size of after's package files.
+RepoChanges package_changes(const Snapshot* before, const Snapshot& after);
 
 // The packages a snapshot carries (its package list).
 Result<std::vector<PackageVersion>> snapshot_packages(const Store& store, const Snapshot& snapshot);

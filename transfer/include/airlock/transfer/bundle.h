@@ -39,6 +39,9 @@ struct ExportRequest {
   TimePoint expires{};
   std::string producer;
   std::string log_json = "[]";  // producer's log records to carry, a JSON array
+  // The package changes per snapshot, in the order of snapshots (one each):
+  // what a co-signer approves. Empty: none for every snapshot.
+  std::vector<RepoChanges> changes;
   std::uint64_t volume_size = kDefaultVolumeSize;
   int zstd_level = 3;                   // 1..19
   int zstd_threads = 0;                 // 0: one per core

@@ -43,6 +43,26 @@ struct BundleVolume {
   bool operator==(const BundleVolume&) const = default;
 };
 
+// One package change a bundle carries, as the exporting side computed it
+// from package lists: inside the signature, so a co-signer approves it.
+struct PackageChangeEntry {
+  std::string change;  // "added", "upgraded", "downgraded" or "removed"
+  std::string name;
+  std::string architecture;
+  std::string old_version;  // empty when added
+  std::string new_version;  // empty when removed
+  std::uint64_t size = 0;   // bytes of the new version's package files (0 when removed)
+  bool operator==(const PackageChangeEntry&) const = default;
+};
+
+// The changes of one repository against the previous bundle of the stream
+// (against nothing for a full bundle), sorted by name and architecture.
+struct RepoChanges {
+  std::string repo;
+  std::vector<PackageChangeEntry> packages;
+  bool operator==(const RepoChanges&) const = default;
+};
+
 struct Manifest {
   std::string stream;
   std::uint64_t sequence = 0;
@@ -56,6 +76,7 @@ struct Manifest {
   std::uint64_t archive_size = 0;     // bytes of the uncompressed tar stream
   std::vector<BundleVolume> volumes;
   std::string log_json = "[]";  // JSON array of the producer's log records for this export
+  std::vector<RepoChanges> changes;  // one per snapshot's repository, in repo order
 
   // Pretty-printed JSON (what reviewers read and signers sign).
   std::string to_json() const;

@@ -1,0 +1,86 @@
+#include "airlock/transfer/changes.h"
+
+#include <array>
+#include <string>
+
+#include "airlock/base/cli.h"
+#include "airlock/base/text.h"
+
+namespace airlock {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::array<const char*, 4> kKinds{"added", "upgraded", "downgraded", "removed"};
+
+struct Tally {
+  std::size_t count[4] = {};
+  std::uint64_t bytes[4] = {};
+};
+
+Tally tally(const RepoChanges& rc) {
+  Tally t;
+  for (const auto& c : rc.packages) {
+    for (std::size_t k = 0; k < kKinds.size(); ++k) {
+      if (c.change == kKinds[k]) {
+        ++t.count[k];
+        t.bytes[k] += c.size;
+      }
+    }
+  }
+  return t;
+}
+
+std::string versions(const PackageChangeEntry& c) {
+  if (c.old_version.empty()) return c.new_version;
+  if (c.new_version.empty()) return c.old_version;
+  return c.old_version + " -> " + c.new_version;
+}
+
+}  // namespace
+
+void print_changes(std::ostream& out, const std::vector<RepoChanges>& changes) {
+  for (const auto& rc : changes) {
+    const Tally t = tally(rc);
+    out << escape_for_terminal(rc.repo) << ":";
+    if (rc.packages.empty()) {
+      out << " no package changes\n";
+      continue;
+    }
+    for (std::size_t k = 0; k < kKinds.size(); ++k) {
+      out << (k ? ", " : " ") << t.count[k] << " " << kKinds[k];
+      if (k < 3 && t.count[k] > 0) out << " (" << cli::human_bytes(t.bytes[k]) << ")";
+    }
+    out << "\n";
+    for (const auto& c : rc.packages) {
+      std::string kind = c.change;
+      kind.resize(std::max<std::size_t>(kind.size() + 1, 11), ' ');
+      out << "  " << escape_for_terminal(kind) << escape_for_terminal(c.name + " (" + c.architecture + ") " + versions(c));
+      if (!c.new_version.empty()) out << "  " << cli::human_bytes(c.size);
+      out << "\n";
+    }
+  }
+}
+
+json changes_json(const std::vector<RepoChanges>& changes) {
+  json out = json::array();
+  for (const auto& rc : changes) {
+    const Tally t = tally(rc);
+    json pkgs = json::array();
+    for (const auto& c : rc.packages) {
+      pkgs.push_back({{"change", c.change}, {"name", c.name}, {"architecture", c.architecture},
+                      {"old", c.old_version}, {"new", c.new_version}, {"size", c.size}});
+    }
+    json entry{{"repo", rc.repo}, {"packages", std::move(pkgs)}};
+    std::uint64_t bytes = 0;
+    for (std::size_t k = 0; k < kKinds.size(); ++k) {
+      entry[kKinds[k]] = t.count[k];
+      bytes += t.bytes[k];
+    }
+    entry["bytes"] = bytes;
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+}  // namespace airlock
