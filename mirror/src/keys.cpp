@@ -26,7 +26,7 @@ std::string bundle_name(const fs::path& dir) {
 }
 
 SignReport report_of(const fs::path& bundle_dir, const PrivateKey& key, const Cosignature& c) {
-  return SignReport{bundle_dir, key.public_key().id(), c.manifest_sha256, c.signers, false};
+  return SignReport{bundle_dir, key.public_key().id(), c.manifest_sha256, c.signers, false, {}};
 }
 
 }  // namespace
@@ -84,35 +84,73 @@ Result<KeyReport> Home::keygen(const std::string& name, const ChangeInfo& who) {
   return report;
 }
 
+namespace {
+
+// The public keys in dir (NAME.pub, the log key left out), named by NAME.
+std::vector<TrustedKey> known_keys(const fs::path& dir) {
+  std::vector<TrustedKey> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto& p = it->path();
+    if (p.extension() != ".pub" || p.stem() == "log") continue;
+    if (auto k = PublicKey::read_file(p)) out.push_back({p.stem().string(), *k, {}, {}});
+  }
+  return out;
+}
+
+// The review, the approval, and the new signatures; writes nothing.
+Result<SignReport> prepare_signature(const fs::path& bundle_dir, const PrivateKey& key,
+                                     const fs::path& keys_dir, const SignApproval& approve,
+                                     std::string& signatures_json) {
+  auto review = review_bundle(bundle_dir, known_keys(keys_dir), system_now());
+  if (!review) return fail(review.error());
+  for (const auto& s : review->signers) {
+    if (s.keyid == key.public_key().id()) {
+      return fail(Code::refused, "bundle is already signed by key " + s.keyid.hex());
+    }
+  }
+  if (!approve) return fail(Code::refused, "not signed: nobody approved the co-signature");
+  if (auto s = approve(*review); !s) return fail(s.error());
+  auto c = cosign_manifest(bundle_dir, key);
+  if (!c) return fail(c.error());
+  signatures_json = std::move(c->signatures_json);
+  SignReport report = report_of(bundle_dir, key, *c);
+  report.review = std::move(*review);
+  return report;
+}
+
+}  // namespace
+
 Result<SignReport> Home::sign(const fs::path& bundle_dir, const PrivateKey& key,
-                              const ChangeInfo& who) {
+                              const ChangeInfo& who, const SignApproval& approve) {
   // Under the change lock: no other co-signature of this home lands between
   // reading the signatures and writing them back.
   auto change = ledger().begin();
   if (!change) return fail(change.error());
-  auto c = cosign_manifest(bundle_dir, key);
-  if (!c) return fail(c.error());
-  SignReport report = report_of(bundle_dir, key, *c);
+  std::string signatures;
+  auto report = prepare_signature(bundle_dir, key, keys_dir(), approve, signatures);
+  if (!report) return fail(report.error());
   json rec{{"bundle", bundle_name(bundle_dir)},
-           {"keyid", report.keyid.hex()},
-           {"manifest", c->manifest_sha256.hex()}};
+           {"keyid", report->keyid.hex()},
+           {"manifest", report->manifest_sha256.hex()}};
   rec.update(who.fields());
   std::vector<FileWrite> files{
-      {bundle_dir / "manifest.sig.json", std::move(c->signatures_json), 0644, false}};
+      {bundle_dir / "manifest.sig.json", std::move(signatures), 0644, false}};
   if (auto s = change->commit_files(std::move(files), {{"cosign", std::move(rec)}}); !s)
     return fail(s.error());
-  report.logged = true;
+  report->logged = true;
   return report;
 }
 
-Result<SignReport> sign_bundle(const fs::path& bundle_dir, const PrivateKey& key, Env& env) {
-  auto c = cosign_manifest(bundle_dir, key);
-  if (!c) return fail(c.error());
-  if (auto s = env.write_file_atomic(bundle_dir / "manifest.sig.json", c->signatures_json, 0644);
-      !s) {
+Result<SignReport> sign_bundle(const fs::path& bundle_dir, const PrivateKey& key,
+                               const fs::path& key_dir, const SignApproval& approve, Env& env) {
+  std::string signatures;
+  auto report = prepare_signature(bundle_dir, key, key_dir, approve, signatures);
+  if (!report) return fail(report.error());
+  if (auto s = env.write_file_atomic(bundle_dir / "manifest.sig.json", signatures, 0644); !s) {
     return fail(s.error());
   }
-  return report_of(bundle_dir, key, *c);
+  return report;
 }
 
 }  // namespace airlock::mirror

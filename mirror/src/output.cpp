@@ -123,7 +123,9 @@ void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapsho
 }
 
 json to_json(const DiffReport& report) {
-  return {{"from", report.from.hex()}, {"to", report.to.hex()}, {"changes", changes_json({report.changes})}};
+  return {{"from", report.from.hex()},
+          {"to", report.to.hex()},
+          {"changes", changes_json({report.changes})}};
 }
 
 void print_diff(std::ostream& out, const DiffReport& report) {
@@ -160,18 +162,62 @@ void print_export(std::ostream& out, const ExportSummary& s) {
   for (const auto& snap : m.snapshots) line(out, "snapshot", 11, snap.repo + " " + snap.id.hex());
   line(out, "expires", 11, format_time(m.expires));
   out << (m.kind == "full" || s.first ? "packages it carries (against nothing before it):\n"
-                                       : "changes since the previous bundle of the stream:\n");
+                                      : "changes since the previous bundle of the stream:\n");
   print_changes(out, s.changes);
 }
+
+namespace {
+
+const char* state_name(SignerStatus::State s) {
+  switch (s) {
+    case SignerStatus::valid:
+      return "verified";
+    case SignerStatus::invalid:
+      return "does not verify";
+    case SignerStatus::unknown:
+      return "unknown key";
+  }
+  return "unknown key";
+}
+
+}  // namespace
 
 json to_json(const SignReport& r) {
   json before = json::array();
   for (const auto& k : r.signers_before) before.push_back(k.hex());
+  json signers = json::array();
+  for (const auto& s : r.review.signers) {
+    signers.push_back({{"keyid", s.keyid.hex()}, {"name", s.name}, {"state", state_name(s.state)}});
+  }
   return {{"bundle", r.bundle.string()},
           {"keyid", r.keyid.hex()},
           {"manifest_sha256", r.manifest_sha256.hex()},
           {"signers_before", before},
+          {"signers", signers},
+          {"changes", changes_json(r.review.check.manifest.manifest.changes)},
           {"logged", r.logged}};
+}
+
+void print_review(std::ostream& out, const BundleReview& r) {
+  const auto& m = r.check.manifest.manifest;
+  line(out, "bundle", 11,
+       bundle_dir_name(m.stream, m.sequence) + " (sequence " + std::to_string(m.sequence) + ", " +
+           m.kind + (m.previous ? ", previous " + short_id(*m.previous) : std::string()) + ")");
+  line(out, "manifest", 11, "sha256 " + r.check.manifest.sha256.hex());
+  line(out, "checked", 11,
+       std::to_string(m.objects.size()) + " objects (" + cli::human_bytes(m.payload_size()) +
+           ") in " + std::to_string(m.volumes.size()) +
+           " volume(s): every byte matches the manifest");
+  line(out, "expires", 11, format_time(m.expires));
+  for (const auto& s : r.signers) {
+    line(out, "signed by", 11,
+         (s.name.empty() ? std::string("key ") : s.name + ", key ") + s.keyid.hex().substr(0, 16) +
+             " (" + state_name(s.state) + ")");
+  }
+  if (r.signers.empty()) line(out, "signed by", 11, "nobody yet");
+  out << (m.kind == "full" || !m.previous ? "packages it carries:\n"
+                                          : "changes since the previous bundle of the stream:\n");
+  print_changes(out, m.changes);
 }
 
 void print_sign(std::ostream& out, const SignReport& r) {

@@ -1,6 +1,8 @@
 // airlock-mirror: the online (low) side. An argument adapter over
 // mirror::Home: each command reads its options, calls one method and prints
 // the result (mirror/output.h) as text or JSON.
+#include <unistd.h>
+
 #include <iostream>
 
 #include "airlock/base/cli.h"
@@ -97,6 +99,24 @@ int export_bundle(const Invocation& inv) {
   })(inv);
 }
 
+// Shows the review, then asks on a terminal; --yes approves without asking.
+// Piped or with --json and no --yes there is nobody to ask: refused.
+SignApproval approval(const Invocation& inv) {
+  return [&inv](const BundleReview& review) -> Status {
+    if (!inv.json()) print_review(std::cout, review);
+    if (inv.has("yes")) return Status{};
+    if (inv.json() || ::isatty(STDIN_FILENO) != 1) {
+      return Status(
+          fail(Code::refused, "not signed: pass --yes to sign without a terminal to confirm on"));
+    }
+    std::cout << "Add your signature to this bundle? [y/N] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer == "y" || answer == "Y" || answer == "yes") return Status{};
+    return Status(fail(Code::refused, "not signed: not confirmed"));
+  };
+}
+
 // In a mirror home the co-signature is logged; anywhere else (a second
 // person's machine) the bundle is only co-signed.
 int sign(const Invocation& inv) {
@@ -105,12 +125,14 @@ int sign(const Invocation& inv) {
   if (!Home::is_home(inv.home)) {
     auto key = load_signing_key(inv.home.empty() ? fs::path() : inv.home / "keys", inv.str("key"));
     if (!key) return cli::fail(inv, key.error());
-    return emit(inv, sign_bundle(bundle, *key), print_sign);
+    const fs::path key_dir = fs::path(inv.str("key")).parent_path();
+    return emit(inv, sign_bundle(bundle, *key, key_dir.empty() ? "." : key_dir, approval(inv)),
+                print_sign);
   }
   return on_home([&](const Invocation&, Home& home) {
     auto key = home.load_key(inv.str("key"));
     if (!key) return cli::fail(inv, key.error());
-    return emit(inv, home.sign(bundle, *key, who()), print_sign);
+    return emit(inv, home.sign(bundle, *key, who(), approval(inv)), print_sign);
   })(inv);
 }
 
@@ -166,15 +188,20 @@ constexpr const char* kExportHelp =
     "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/usb --key alice "
     "--expires 14d\n";
 constexpr const char* kSignHelp =
-    "sign --key K BUNDLE_DIR\n       airlock-mirror sign --key PATH BUNDLE_DIR   (no home)\n\n"
-    "Adds your signature to an exported bundle's manifest.sig.json; nothing else\n"
-    "changes. With a threshold of 2 on the isolated side, no single person can\n"
-    "push a bundle in. Read the export's summary (or 'airlock-verify bundle') first.\n"
-    "In a mirror home the co-signature is logged and travels with the stream's\n"
-    "next bundle; without one the key is given by path and nothing is logged.\n\n"
+    "sign --key K BUNDLE_DIR [--yes]\n       airlock-mirror sign --key PATH BUNDLE_DIR [--yes]   "
+    "(no home)\n\n"
+    "Co-signing is a review. First the bundle is checked completely: every existing\n"
+    "signature against the public keys here (keys/*.pub, or the .pub files beside\n"
+    "the key file), every volume and every object against the manifest. A bundle\n"
+    "that does not check out is refused, not signed. Then it prints what you are\n"
+    "approving: the bundle, who signed it, and the package changes it carries (signed\n"
+    "inside its manifest), and asks for confirmation on a terminal; --yes answers\n"
+    "for scripts (without a terminal and without --yes nothing is signed). Only then\n"
+    "is your signature added to manifest.sig.json; nothing else changes. In a mirror\n"
+    "home the co-signature is logged and travels with the stream's next bundle.\n\n"
     "examples:\n  airlock-mirror --home /srv/airlock-low sign --key bob "
     "/media/usb/airlock-debian-000042\n"
-    "  airlock-mirror sign --key ~/bob.key /media/usb/airlock-debian-000042\n";
+    "  airlock-mirror sign --key ~/bob.key /media/usb/airlock-debian-000042 --yes\n";
 
 void export_options(cli::Options& o, cli::Positionals&) {
   o.add_options()("stream", po::value<std::string>(), "stream name")(
@@ -191,7 +218,8 @@ void export_options(cli::Options& o, cli::Positionals&) {
 
 void sign_options(cli::Options& o, cli::Positionals& p) {
   o.add_options()("key", po::value<std::string>(), "signing key name (in the home) or path")(
-      "bundle", po::value<std::string>(), "bundle directory");
+      "bundle", po::value<std::string>(), "bundle directory")(
+      "yes", "sign without asking (after the same checks)");
   json_option(o);
   p.add("bundle", 1);
 }

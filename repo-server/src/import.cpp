@@ -327,6 +327,7 @@ Result<ImportReport> Importer::run() {
   report_.objects = m.objects.size();
   report_.bytes = m.payload_size();
   report_.snapshots = m.snapshots;
+  report_.changes = m.changes;
   auto state = load_stream(home_.store(), m.stream);
   if (!state) return fail(state.error());
   auto same = check_sequence(m, vm->sha256, *state);
@@ -344,6 +345,7 @@ Result<ImportReport> Importer::run() {
 
 Result<ImportReport> Importer::commit(const VerifiedManifest& vm) {
   const Manifest& m = vm.manifest;
+  if (opt_.verified) opt_.verified(m.changes);
   auto batch = change_.batch();
   if (!batch) return fail(batch.error());
   if (opt_.publish) {

@@ -4,6 +4,7 @@
 
 #include "airlock/base/cli.h"
 #include "airlock/base/text.h"
+#include "airlock/transfer/changes.h"
 
 namespace airlock::repo {
 using json = nlohmann::json;
@@ -44,6 +45,7 @@ json to_json(const ImportReport& r) {
   json snaps = json::array();
   for (const auto& s : r.snapshots) snaps.push_back({{"repo", s.repo}, {"id", s.id.hex()}});
   return json{{"ok", true},
+              {"changes", changes_json(r.changes)},
               {"already_imported", r.already_imported},
               {"bundle", r.bundle},
               {"manifest_sha256", r.manifest_sha256.hex()},

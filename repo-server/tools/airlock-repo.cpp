@@ -7,6 +7,7 @@
 #include "airlock/repo/home.h"
 #include "airlock/repo/output.h"
 #include "airlock/repo/usage.h"
+#include "airlock/transfer/changes.h"
 #include "airlock/transfer/log_command.h"
 
 using namespace airlock;
@@ -90,14 +91,27 @@ int import(const Invocation& inv) {
   auto dirs = list(inv, "dirs");
   if (dirs.empty()) return cli::usage(inv, "missing BUNDLE_DIR");
   const auto w = who(inv);
-  ImportOptions opt{w.operator_name, inv.str("media-label"), {},           w.reason,
-                    w.change_ref,    inv.str("scan-cmd"),    system_now(), {}};
+  ImportOptions opt;
+  opt.operator_name = w.operator_name;
+  opt.media_label = inv.str("media-label");
+  opt.reason = w.reason;
+  opt.change_ref = w.change_ref;
+  opt.scan_cmd = inv.str("scan-cmd");
+  opt.now = system_now();
   if (inv.has("publish")) {
     opt.publish = inv.str("publish");
     if (!valid_channel_name(*opt.publish))
       return cli::usage(inv, "--publish: not a valid channel name");
   }
   cli::Progress progress("import", inv.progress());
+  if (!inv.json()) {
+    opt.verified = [&](const std::vector<RepoChanges>& changes) {
+      progress.finish();
+      std::cout << "verified; the bundle carries:\n";
+      print_changes(std::cout, changes);
+      std::cout.flush();
+    };
+  }
   opt.progress = [&](const std::string& phase, std::uint64_t d, std::uint64_t t) {
     progress.set_label("import " + phase);
     progress.update(d, t);

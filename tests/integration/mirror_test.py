@@ -274,7 +274,17 @@ check_valid_until = {'true' if check_valid_until else 'false'}
             self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
         # A second signer co-signs; a threshold of 2 is then met.
         run("keygen", "bob", home=self.home)
-        run("sign", "--key", "bob", media / "airlock-sample-000002", home=self.home)
+        sigs_before = (media / "airlock-sample-000002/manifest.sig.json").read_bytes()
+        # Without a terminal to confirm on, only --yes signs.
+        p = run("sign", "--key", "bob", media / "airlock-sample-000002", home=self.home, expect=3)
+        self.assertIn("pass --yes to sign without a terminal", p.stderr)
+        self.assertEqual((media / "airlock-sample-000002/manifest.sig.json").read_bytes(), sigs_before)
+        p = run("sign", "--key", "bob", media / "airlock-sample-000002", "--yes", home=self.home)
+        # What the co-signer approved: the signer before, the checks, the changes.
+        self.assertRegex(p.stdout, r"signed by  alice, key [0-9a-f]{16} \(verified\)")
+        self.assertIn("every byte matches the manifest", p.stdout)
+        self.assertIn("sample: 1 added (", p.stdout)
+        self.assertIn("upgraded   hello-airlock (amd64) 1.0-1 -> 1.1-1", p.stdout)
         v = subprocess.run([VERIFY, "bundle", media / "airlock-sample-000002", "--key", self.home / "keys/alice.pub",
                             "--key", self.home / "keys/bob.pub", "--threshold", "2"], capture_output=True, text=True)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)

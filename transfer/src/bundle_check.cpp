@@ -1,5 +1,7 @@
 #include "airlock/transfer/bundle_check.h"
 
+#include "airlock/base/file.h"
+
 namespace airlock {
 
 Result<BundleCheck> check_bundle(const std::filesystem::path& dir, const TrustPolicy& trust,
@@ -20,6 +22,40 @@ Result<BundleCheck> check_bundle(const std::filesystem::path& dir, const TrustPo
   if (auto s = check_volumes(m, dirs, options.volumes_progress); !s) return fail(s.error());
   DiscardSink sink;
   if (auto s = extract_bundle(m, dirs, sink, options.objects_progress); !s) return fail(s.error());
+  return out;
+}
+
+Result<BundleReview> review_bundle(const std::filesystem::path& dir,
+                                   const std::vector<TrustedKey>& known, TimePoint now,
+                                   const BundleCheckOptions& options) {
+  auto raw = read_file(dir / "manifest.json", kMaxManifestBytes);
+  if (!raw) return fail(raw.error());
+  auto sig_text = read_file(dir / "manifest.sig.json", kMaxSignaturesBytes);
+  if (!sig_text) return fail(sig_text.error());
+  auto sigs = parse_signatures(*sig_text);
+  if (!sigs) return fail(sigs.error());
+  BundleReview out;
+  for (const auto& s : *sigs) {
+    SignerStatus st{s.keyid, {}, SignerStatus::unknown};
+    for (const auto& k : known) {
+      if (k.key.id() != s.keyid) continue;
+      st.name = k.name;
+      auto v = k.key.verify(*raw, s.sig);
+      if (!v) return fail(v.error());
+      st.state = *v == Verdict::valid ? SignerStatus::valid : SignerStatus::invalid;
+    }
+    if (st.state == SignerStatus::invalid) {
+      return fail(Code::refused,
+                  "the signature by " + st.name + " (key " + st.keyid.hex() +
+                      ") does not verify: manifest.json changed after it was signed");
+    }
+    out.signers.push_back(std::move(st));
+  }
+  TrustPolicy any;
+  any.threshold = 0;  // every check but the threshold
+  auto check = check_bundle(dir, any, now, options);
+  if (!check) return fail(check.error());
+  out.check = std::move(*check);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "airlock/base/file.h"
 #include "airlock/base/text.h"
 #include "airlock/transfer/bundle_check.h"
+#include "airlock/transfer/changes.h"
 #include "airlock/transfer/log.h"
 
 using namespace airlock;
@@ -72,10 +73,11 @@ json to_json(const BundleCheck& c) {
           {"signers", c.manifest.trust.signers},
           {"threshold", c.manifest.trust.threshold},
           {"checked", c.everything ? "everything" : "volumes-present"},
-          {"missing_volumes", c.missing_volumes}};
+          {"missing_volumes", c.missing_volumes},
+          {"changes", changes_json(m.changes)}};
 }
 
-void print(const BundleCheck& c, const fs::path& dir) {
+void print(const BundleCheck& c, const fs::path& dir, bool list) {
   const Manifest& m = c.manifest.manifest;
   field("bundle", bundle_dir_name(m.stream, m.sequence) + "  (" + dir.string() + ")");
   field("manifest", "sha256 " + c.manifest.sha256.hex());
@@ -92,6 +94,7 @@ void print(const BundleCheck& c, const fs::path& dir) {
   std::string signers;
   for (const auto& s : c.manifest.trust.signers) signers += (signers.empty() ? "" : ", ") + s;
   field("signers", signers + " (" + std::to_string(c.manifest.trust.threshold) + " required)");
+  if (list) print_changes(std::cout, m.changes);
   if (c.everything) {
     std::cout << "OK\n";
     return;
@@ -124,7 +127,7 @@ int bundle_cmd(const Invocation& inv) {
   volumes.finish();
   objects.finish();
   if (!c) return cli::fail(inv, c.error());
-  inv.json() ? cli::print_json(to_json(*c)) : print(*c, inv.str("dir"));
+  inv.json() ? cli::print_json(to_json(*c)) : print(*c, inv.str("dir"), inv.has("list"));
   return 0;
 }
 
@@ -215,7 +218,8 @@ void bundle_options(cli::Options& o, cli::Positionals& p) {
       "volumes-only", po::value<std::vector<std::string>>(),
       "check only the volumes present in these directories; repeatable")(
       "at", po::value<std::string>(), "judge expiry and key validity at this RFC 3339 time")(
-      "json", "print the result as JSON");
+      "list", "also list the package changes the bundle carries (signed in its manifest)")(
+      "json", "print the result as JSON (the changes included)");
   p.add("dir", 1);
 }
 
@@ -244,6 +248,7 @@ int main(int argc, char** argv) {
         "2\n"
         "  airlock-verify bundle ./airlock-debian-000042 --key alice.pub --volumes-only "
         "/media/disc2\n"
+        "  airlock-verify bundle ./airlock-debian-000042 --trust trust.json --list\n"
         "  airlock-verify bundle ./airlock-debian-000042 --trust trust.json --json\n",
         bundle_options, bundle_cmd},
        {"log", "log FILE       verify a transfer log: every record and signed checkpoint",

@@ -53,7 +53,8 @@ TEST_F(CustodyTest, EverySyncExportAndCosignRecordCrossesOnceTheExportOfBundleOn
   auto b1 = low->export_stream(export_options());
   ASSERT_TRUE(b1) << b1.error().message;
   ASSERT_TRUE(low->keygen("bob", who));
-  auto signed_ = low->sign(b1->bundle.dir, low->load_key("bob").value(), who);
+  auto signed_ = low->sign(b1->bundle.dir, low->load_key("bob").value(), who,
+                           [](const BundleReview&) { return Status{}; });
   ASSERT_TRUE(signed_) << signed_.error().message;
   fetcher.set_root(testing::sample_upstream() / "day2");
   auto day2 = sync(*low);
@@ -114,7 +115,8 @@ TEST_F(CustodyTest, InvalidUtf8InTheOperatorIsLoggedEscaped) {
   sync(*home);
   auto exported = home->export_stream(export_options());
   ASSERT_TRUE(exported);
-  auto signed_ = home->sign(exported->bundle.dir, home->load_key("mallory").value(), evil);
+  auto signed_ = home->sign(exported->bundle.dir, home->load_key("mallory").value(), evil,
+                            [](const BundleReview&) { return Status{}; });
   ASSERT_TRUE(signed_) << signed_.error().message;
   const auto after = records();
   EXPECT_EQ(after[after.size() - 2]["operator"], "mal\\xff\\xfelory\x1b[2J");

@@ -63,6 +63,8 @@ TEST(MirrorHomeOpen, NamesInitWhenNotAHome) {
 
 using MirrorHomeTest = LowSideTest;
 
+const SignApproval yes = [](const BundleReview&) { return Status{}; };
+
 TEST_F(MirrorHomeTest, KeygenWritesBothFilesAndLogsTheKeyId) {
   auto home = open();
   auto key = home->load_key("alice");
@@ -211,7 +213,8 @@ TEST_F(MirrorHomeTest, SnapshotsFilterByRepositoryAndDiffShowsPatchDay) {
   EXPECT_NE(text.str().find("0 downgraded, 0 removed\n  added      airlock-extra (amd64) 0.9-1  "),
             std::string::npos)
       << text.str();
-  EXPECT_NE(text.str().find("\n  upgraded   hello-airlock (amd64) 1.0-1 -> 1.1-1  "), std::string::npos);
+  EXPECT_NE(text.str().find("\n  upgraded   hello-airlock (amd64) 1.0-1 -> 1.1-1  "),
+            std::string::npos);
   EXPECT_EQ(to_json(*d)["changes"][0]["packages"][1]["change"], "upgraded");
   EXPECT_EQ(to_json(*d)["changes"][0]["upgraded"], 1);
   auto same = home->diff(day1.snapshot->hex(), day1.snapshot->hex());
@@ -296,7 +299,7 @@ TEST_F(MirrorHomeTest, SignLogsTheCosignAndRefusesASecondSignatureByTheSameKey) 
   auto bob = home->load_key("bob");
   ASSERT_TRUE(bob);
   const fs::path bundle = exported->bundle.dir;
-  auto signed_ = home->sign(bundle, *bob, who);
+  auto signed_ = home->sign(bundle, *bob, who, yes);
   ASSERT_TRUE(signed_) << signed_.error().message;
   EXPECT_TRUE(signed_->logged);
   ASSERT_EQ(signed_->signers_before.size(), 1u);
@@ -313,7 +316,7 @@ TEST_F(MirrorHomeTest, SignLogsTheCosignAndRefusesASecondSignatureByTheSameKey) 
 
   const auto bundle_before = airlock::testing::tree_fingerprint(bundle);
   const auto log_before = airlock::testing::read_text(log_file());
-  auto again = home->sign(bundle, *bob, who);
+  auto again = home->sign(bundle, *bob, who, yes);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Code::refused);
   EXPECT_EQ(again.error().message,
@@ -321,6 +324,68 @@ TEST_F(MirrorHomeTest, SignLogsTheCosignAndRefusesASecondSignatureByTheSameKey) 
   EXPECT_EQ(airlock::testing::tree_fingerprint(bundle), bundle_before);
   EXPECT_EQ(airlock::testing::read_text(log_file()), log_before);
   EXPECT_TRUE(home->verify_log());
+}
+
+// Co-signing is a review: the approval sees the checked bundle, its signers
+// and its changes; a bundle that does not check out is never shown, never
+// signed, and nothing is written or logged.
+TEST_F(MirrorHomeTest, SignReviewsTheWholeBundleBeforeAskingAndRefusesWhatDoesNotCheckOut) {
+  auto home = open();
+  sync(*home);
+  auto exported = home->export_stream(export_options());
+  ASSERT_TRUE(exported);
+  ASSERT_TRUE(home->keygen("bob", who));
+  auto bob = home->load_key("bob").value();
+  const fs::path bundle = exported->bundle.dir;
+  const auto log_size = home->log().size();
+  // The approval sees alice's signature verified and the package changes.
+  int asked = 0;
+  auto no = [&](const BundleReview& r) -> Status {
+    ++asked;
+    EXPECT_EQ(r.signers.size(), 1u);
+    EXPECT_EQ(r.signers[0].name, "alice");
+    EXPECT_EQ(r.signers[0].state, SignerStatus::valid);
+    EXPECT_EQ(r.check.manifest.manifest.changes.at(0).packages.size(), 3u);
+    std::ostringstream text;
+    print_review(text, r);
+    EXPECT_NE(text.str().find("every byte matches the manifest"), std::string::npos) << text.str();
+    EXPECT_NE(text.str().find("sample: 3 added ("), std::string::npos) << text.str();
+    return Status(fail(Code::refused, "not signed: not confirmed"));
+  };
+  const auto untouched = airlock::testing::tree_fingerprint(bundle);
+  auto declined = home->sign(bundle, bob, who, no);
+  ASSERT_FALSE(declined);
+  EXPECT_EQ(declined.error().message, "not signed: not confirmed");
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(airlock::testing::tree_fingerprint(bundle), untouched);
+  // A volume that is not what the manifest says: refused before anyone is asked.
+  const fs::path volume = bundle / "data.000";
+  auto bytes = airlock::testing::read_text(volume);
+  bytes[bytes.size() / 2] ^= 1;
+  airlock::testing::write_text(volume, bytes);
+  auto swapped = home->sign(bundle, bob, who, no);
+  ASSERT_FALSE(swapped);
+  EXPECT_EQ(swapped.error().code, Code::refused);
+  EXPECT_NE(swapped.error().message.find("volume data.000"), std::string::npos)
+      << swapped.error().message;
+  bytes[bytes.size() / 2] ^= 1;
+  airlock::testing::write_text(volume, bytes);
+  // An edited manifest: alice's signature no longer verifies.
+  auto manifest = airlock::testing::read_text(bundle / "manifest.json");
+  airlock::testing::write_text(bundle / "manifest.json", manifest + " ");
+  auto edited = home->sign(bundle, bob, who, no);
+  ASSERT_FALSE(edited);
+  EXPECT_EQ(edited.error().code, Code::refused);
+  EXPECT_EQ(edited.error().message,
+            "the signature by alice (key " + home->load_key("alice")->public_key().id().hex() +
+                ") does not verify: manifest.json changed after it was signed");
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(parse_signatures(airlock::testing::read_text(bundle / "manifest.sig.json"))->size(),
+            1u);
+  EXPECT_EQ(home->log().size(), log_size);
+  // The good bundle again: signed.
+  airlock::testing::write_text(bundle / "manifest.json", manifest);
+  ASSERT_TRUE(home->sign(bundle, bob, who, yes));
 }
 
 TEST_F(MirrorHomeTest, SignWithoutAHomeCoSignsAndLogsNothing) {
@@ -333,14 +398,14 @@ TEST_F(MirrorHomeTest, SignWithoutAHomeCoSignsAndLogsNothing) {
   ASSERT_TRUE(carol.write_file(dir / "carol.key"));
   auto key = load_signing_key({}, (dir / "carol.key").string());
   ASSERT_TRUE(key) << key.error().message;
-  auto r = sign_bundle(exported->bundle.dir, *key);
+  auto r = sign_bundle(exported->bundle.dir, *key, dir.path(), yes);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(r->logged);
   EXPECT_EQ(
       parse_signatures(airlock::testing::read_text(exported->bundle.dir / "manifest.sig.json"))
           ->size(),
       2u);
-  EXPECT_EQ(sign_bundle(exported->bundle.dir, *key).error().code, Code::refused);
+  EXPECT_EQ(sign_bundle(exported->bundle.dir, *key, dir.path(), yes).error().code, Code::refused);
   EXPECT_EQ(airlock::testing::read_text(log_file()), log_before);
   EXPECT_EQ(load_signing_key({}, "carol").error().code, Code::not_found);
 }
@@ -364,13 +429,12 @@ TEST_F(MirrorHomeTest, OutputOfSyncAndExport) {
   std::ostringstream out;
   print_export(out, *exported);
   EXPECT_NE(out.str().find("\nsequence   1 (delta)\n"), std::string::npos) << out.str();
-  EXPECT_NE(
-      out.str().find(
-          "packages it carries (against nothing before it):\nsample: 3 added ("),
-      std::string::npos)
+  EXPECT_NE(out.str().find("packages it carries (against nothing before it):\nsample: 3 added ("),
+            std::string::npos)
       << out.str();
-  EXPECT_NE(out.str().find("0 upgraded, 0 downgraded, 0 removed\n  added      airlock-tools (amd64) 2.3-1  "),
-      std::string::npos)
+  EXPECT_NE(out.str().find(
+                "0 upgraded, 0 downgraded, 0 removed\n  added      airlock-tools (amd64) 2.3-1  "),
+            std::string::npos)
       << out.str();
   EXPECT_EQ(to_json(*exported)["sequence"], 1);
   // A failed repository: one line on the error stream, its exit code.

@@ -21,6 +21,7 @@
 #include "airlock/mirror/apt_sync.h"
 #include "airlock/mirror/config.h"
 #include "airlock/mirror/export.h"
+#include "airlock/transfer/bundle_check.h"
 #include "airlock/transfer/home.h"
 
 namespace airlock::mirror {
@@ -66,7 +67,12 @@ struct SignReport {
   Digest manifest_sha256;
   std::vector<KeyId> signers_before;  // who had signed already
   bool logged = false;                // a `cosign` record was written (signed in a home)
+  BundleReview review;                // what the signer approved
 };
+
+// Decides, having seen the review, whether to sign: an error (refused, with
+// the reason) means no.
+using SignApproval = std::function<Status(const BundleReview&)>;
 
 class Home : public HomeBase {
  public:
@@ -113,11 +119,16 @@ class Home : public HomeBase {
   // The stream's next bundle (see export.h), signed by options.keys.
   // invalid_input when no key is named and keys/ does not hold exactly one.
   Result<ExportSummary> export_stream(const ExportOptions& options);
-  // Adds key's signature to the bundle's manifest.sig.json, written through
-  // the ledger with a `cosign` record {bundle, keyid, manifest, operator}.
-  // refused when key already signed; the manifest must parse.
+  // Co-signing is a review: first the bundle is checked completely (every
+  // existing signature against the keys in keys/, every volume, every
+  // object against the manifest; see review_bundle), then approve sees the
+  // review (the package changes and the signers), and only on its yes is
+  // key's signature added to manifest.sig.json, written through the ledger
+  // with a `cosign` record {bundle, keyid, manifest, operator}. refused when
+  // the bundle does not check out, when key already signed, or when not
+  // approved; nothing is written then.
   Result<SignReport> sign(const std::filesystem::path& bundle_dir, const PrivateKey& key,
-                          const ChangeInfo& who);
+                          const ChangeInfo& who, const SignApproval& approve);
 
  private:
   Home() = default;
@@ -127,9 +138,11 @@ class Home : public HomeBase {
 Result<PrivateKey> load_signing_key(const std::filesystem::path& keys_dir,
                                     const std::string& name_or_path);
 
-// Co-signs a bundle without a home: the same checks as Home::sign, the file
-// replaced atomically, nothing logged.
+// Co-signs a bundle without a home: the same review as Home::sign (the
+// existing signatures judged against the .pub files beside the key file),
+// the file replaced atomically, nothing logged.
 Result<SignReport> sign_bundle(const std::filesystem::path& bundle_dir, const PrivateKey& key,
+                               const std::filesystem::path& key_dir, const SignApproval& approve,
                                Env& env = Env::system());
 
 }  // namespace airlock::mirror

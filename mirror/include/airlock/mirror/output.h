@@ -37,6 +37,8 @@ nlohmann::json to_json(const ExportSummary& summary);
 void print_export(std::ostream& out, const ExportSummary& summary);
 
 nlohmann::json to_json(const SignReport& report);
+// What a co-signer reviews: the bundle, its checks, its signers, its changes.
+void print_review(std::ostream& out, const BundleReview& review);
 void print_sign(std::ostream& out, const SignReport& report);
 
 }  // namespace airlock::mirror

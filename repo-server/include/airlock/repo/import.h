@@ -27,6 +27,10 @@ struct ImportOptions {
   std::string scan_cmd;
   TimePoint now{};
   std::function<void(const std::string& phase, std::uint64_t done, std::uint64_t total)> progress;
+  // Called once everything is verified and before the commit, with the
+  // package changes the bundle carries (signed in its manifest): what is
+  // about to enter.
+  std::function<void(const std::vector<RepoChanges>& changes)> verified;
 };
 
 struct ImportReport {
@@ -41,6 +45,7 @@ struct ImportReport {
   std::vector<BundleSnapshot> snapshots;
   std::optional<std::string> published;
   std::vector<std::string> staged_volumes;  // volumes now waiting in staging (incomplete import)
+  std::vector<RepoChanges> changes;         // the package changes the bundle carries
 };
 
 // The import state of a stream: the last sequence and manifest imported.

@@ -32,4 +32,27 @@ struct BundleCheck {
 Result<BundleCheck> check_bundle(const std::filesystem::path& dir, const TrustPolicy& trust,
                                  TimePoint now, const BundleCheckOptions& options = {});
 
+// One signature a bundle already holds, judged against the keys known here.
+struct SignerStatus {
+  enum State { valid, invalid, unknown };
+  KeyId keyid;
+  std::string name;  // the known key's name; empty when unknown
+  State state = unknown;
+};
+
+// What a co-signer must see before adding a signature.
+struct BundleReview {
+  BundleCheck check;                  // the bundle checked completely
+  std::vector<SignerStatus> signers;  // who signed it already
+};
+
+// Judges every existing signature against known (a signature by a key not
+// among them is listed as unknown), then checks the bundle as check_bundle
+// does, accepting it whatever its signatures. refused, naming the key, when
+// a signature by a known key does not verify: the manifest changed after it
+// was signed.
+Result<BundleReview> review_bundle(const std::filesystem::path& dir,
+                                   const std::vector<TrustedKey>& known, TimePoint now,
+                                   const BundleCheckOptions& options = {});
+
 }  // namespace airlock
