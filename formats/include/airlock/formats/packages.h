@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "airlock/base/error.h"
+#include "airlock/formats/deb822.h"
 #include "airlock/verify/digest.h"
 
 namespace airlock::apt {
@@ -27,6 +28,10 @@ struct PackageRecord {
 // Size that is not a number or a SHA256 that is not 64 lowercase hex digits,
 // and for text that is not deb822. Filename is not checked for safety here:
 // the caller decides what a path may name.
+// One paragraph of a Packages index as a record, checked as parse_packages
+// checks each.
+Result<PackageRecord> parse_package_record(const Paragraph& paragraph);
+
 Result<std::vector<PackageRecord>> parse_packages(std::string_view text);
 
 }  // namespace airlock::apt
