@@ -2,7 +2,7 @@
 # Allowed edges (DESIGN.md): base <- verify <- store <- transfer <- mirror,
 # repo-server; formats (upstream repository formats, pure parsing) <- mirror,
 # repo-server. The airlock-verify program (verify/tools) also reads bundles
-# through transfer.
+# through transfer, and vendor indices through formats to prove site indices.
 # Usage: cmake -DROOT=<source dir> -P check-layering.cmake
 cmake_minimum_required(VERSION 3.25)
 if(NOT ROOT)
@@ -11,7 +11,7 @@ endif()
 
 set(allowed_base base)
 set(allowed_verify base verify)
-set(allowed_verify_tools base verify store transfer)
+set(allowed_verify_tools base verify formats store transfer)
 set(allowed_formats base verify formats)
 set(allowed_store base verify store)
 set(allowed_transfer base verify store transfer)

@@ -97,6 +97,19 @@ Result<std::uint64_t> check_stanzas(std::string_view site_index, const std::set<
   return n;
 }
 
+std::string packages_index_dir(std::string_view path, std::string& suite) {
+  if (!path.starts_with("dists/")) return {};
+  const auto slash = path.rfind('/');
+  const auto name = path.substr(slash + 1);
+  if (name != "Packages" && !name.starts_with("Packages.")) return {};
+  const auto dir = path.substr(0, slash);
+  if (!dir.substr(dir.rfind('/') + 1).starts_with("binary-")) return {};
+  const auto suite_end = path.find('/', 6);
+  if (suite_end >= slash) return {};
+  suite = std::string(path.substr(6, suite_end - 6));
+  return std::string(dir);
+}
+
 std::string site_release(const Release& vendor, const std::vector<ReleaseFile>& files,
                          TimePoint date) {
   std::string out;

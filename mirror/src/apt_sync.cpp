@@ -14,7 +14,7 @@
 #include "airlock/formats/compress.h"
 #include "airlock/formats/packages.h"
 #include "airlock/formats/release.h"
-#include "airlock/mirror/gpgv.h"
+#include "airlock/verify/gpgv.h"
 #include "apt_paths.h"
 
 namespace airlock::mirror {

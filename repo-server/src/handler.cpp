@@ -9,6 +9,7 @@
 #include "airlock/formats/release.h"
 #include "airlock/repo/channels.h"
 #include "airlock/repo/server.h"
+#include "site_index.h"
 
 namespace airlock::repo {
 namespace {
@@ -249,18 +250,60 @@ std::optional<std::string> decode_path(std::string_view raw) {
   return out;
 }
 
-struct RequestHandler::CachedSnapshot {
+namespace {
+
+// A snapshot's paths: its files, and the by-hash address of each file and
+// of every hash its Release files list.
+struct PathIndex {
   Snapshot snapshot;
   // "<dir>/by-hash/SHA256/<hex>" for every entry, and every by-hash address
   // the snapshot's Release files list, in any of their hash algorithms.
   std::map<std::string, Digest> by_hash_target;
 
-  // The object an upstream path names: a file of the snapshot, else a
-  // by-hash address.
   std::optional<Digest> find(const std::string& path) const {
     if (const auto* e = snapshot.find(path)) return e->sha256;
     if (auto it = by_hash_target.find(path); it != by_hash_target.end()) return it->second;
     return std::nullopt;
+  }
+};
+
+PathIndex index_paths(const Store& store, Snapshot snap) {
+  PathIndex out;
+  for (const auto& e : snap.entries) {
+    auto slash = e.path.rfind('/');
+    std::string dir = slash == std::string::npos ? "" : e.path.substr(0, slash);
+    std::string key = (dir.empty() ? "" : dir + "/") + "by-hash/SHA256/" + e.sha256.hex();
+    out.by_hash_target.emplace(key, e.sha256);
+  }
+  // apt asks by-hash for the strongest hash its Release lists (often SHA512):
+  // map every hash of every Release in the snapshot to the file it names.
+  for (const auto& e : snap.entries) {
+    if (!e.path.starts_with("dists/") ||
+        !(e.path.ends_with("/InRelease") || e.path.ends_with("/Release")))
+      continue;
+    auto release = stored_release(store, e);
+    if (!release) continue;
+    const std::string dir = e.path.substr(0, e.path.rfind('/') + 1);  // dists/<suite>/
+    for (const auto& [address, path] : apt::by_hash_paths(*release, dir)) {
+      const auto* file = snap.find(path);
+      if (file) out.by_hash_target.emplace(address, file->sha256);
+    }
+  }
+  out.snapshot = std::move(snap);
+  return out;
+}
+
+}  // namespace
+
+struct RequestHandler::CachedSnapshot {
+  PathIndex files;
+  // A filtered snapshot's site index: what its dists/ paths answer.
+  std::optional<PathIndex> site;
+
+  // The object an upstream path names.
+  std::optional<Digest> find(const std::string& path) const {
+    if (site && path.starts_with("dists/")) return site->find(path);
+    return files.find(path);
   }
 };
 
@@ -274,27 +317,18 @@ std::shared_ptr<const RequestHandler::CachedSnapshot> RequestHandler::snapshot(c
   auto snap = store_.get_snapshot(id);
   if (!snap) return nullptr;
   auto cached = std::make_shared<CachedSnapshot>();
-  for (const auto& e : snap->entries) {
-    auto slash = e.path.rfind('/');
-    std::string dir = slash == std::string::npos ? "" : e.path.substr(0, slash);
-    std::string key = (dir.empty() ? "" : dir + "/") + "by-hash/SHA256/" + e.sha256.hex();
-    cached->by_hash_target.emplace(key, e.sha256);
+  if (snap->filtered) {
+    // Made with the snapshot's import: without it the vendor's whole index
+    // would list packages this mirror does not carry.
+    auto site_id = store_.get_ref(site_index_ref(id));
+    if (!site_id) return nullptr;
+    auto bytes = store_.read(*site_id, kMaxRelease);
+    if (!bytes) return nullptr;
+    auto site = Snapshot::parse(*bytes);
+    if (!site) return nullptr;
+    cached->site = index_paths(store_, std::move(*site));
   }
-  // apt asks by-hash for the strongest hash its Release lists (often SHA512):
-  // map every hash of every Release in the snapshot to the file it names.
-  for (const auto& e : snap->entries) {
-    if (!e.path.starts_with("dists/") ||
-        !(e.path.ends_with("/InRelease") || e.path.ends_with("/Release")))
-      continue;
-    auto release = stored_release(store_, e);
-    if (!release) continue;
-    const std::string dir = e.path.substr(0, e.path.rfind('/') + 1);  // dists/<suite>/
-    for (const auto& [address, path] : apt::by_hash_paths(*release, dir)) {
-      const auto* file = snap->find(path);
-      if (file) cached->by_hash_target.emplace(address, file->sha256);
-    }
-  }
-  cached->snapshot = std::move(*snap);
+  cached->files = index_paths(store_, std::move(*snap));
   std::lock_guard lk(mu_);
   if (cache_.size() > 64) cache_.clear();
   cache_.emplace(id, cached);

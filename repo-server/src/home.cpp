@@ -1,5 +1,7 @@
 #include "airlock/repo/home.h"
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "airlock/base/file.h"
@@ -24,7 +26,36 @@ Result<InitReport> Home::init(const fs::path& dir, const std::string& operator_n
   auto key = init_common(dir, "high", operator_name, env);
   if (!key) return fail(key.error());
   report.new_key = *key;
+  const fs::path site = dir / "site" / "gnupg";
+  if (!path_exists(site)) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+    const std::string name = escape_invalid_utf8(host[0] ? host : "isolated side");
+    auto made = SiteKey::create(site, "airlock site key (" + name + ")", env);
+    if (!made) return fail(made.error());
+    report.new_site_key = true;
+    auto home = open(dir, options);
+    if (!home) return fail(home.error());
+    json rec{{"action", "created"},
+             {"fingerprint", made->fingerprint()},
+             {"uid", made->uid()},
+             {"operator", operator_name}};
+    if (auto s = (*home)->ledger().record({{"site-key", std::move(rec)}}); !s)
+      return fail(s.error());
+  }
+  auto site_key = SiteKey::open(site);
+  if (!site_key) return fail(site_key.error());
+  report.site_key = site_key->fingerprint();
   return report;
+}
+
+Result<SiteKey> Home::site_key() const {
+  auto key = SiteKey::open(site_key_dir());
+  if (!key && key.error().code == Code::not_found) {
+    return fail(Code::not_found, "this home has no site key (run 'airlock-repo --home " +
+                                     dir().string() + " init' to make one)");
+  }
+  return key;
 }
 
 Result<std::unique_ptr<Home>> Home::open(const fs::path& dir, HomeOptions options) {

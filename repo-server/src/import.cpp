@@ -12,6 +12,7 @@
 #include "airlock/base/json.h"
 #include "airlock/base/process.h"
 #include "airlock/repo/home.h"
+#include "site_index.h"
 
 namespace airlock::repo {
 namespace fs = std::filesystem;
@@ -19,6 +20,8 @@ using json = nlohmann::json;
 
 namespace {
 
+// The largest snapshot record read back (a whole distribution's packages).
+constexpr std::uint64_t kMaxSnapshotBytes = 1ull << 30;
 std::unexpected<Error> refused(std::string what) { return fail(Code::refused, std::move(what)); }
 
 struct StreamState {
@@ -172,6 +175,7 @@ class Importer {
   Status extract(const Manifest& m, const std::vector<fs::path>& from);
   std::vector<LogEntry> records(const VerifiedManifest& vm) const;
   Result<ImportReport> commit(const VerifiedManifest& vm);
+  Status add_site_indices(const Manifest& m, Batch& batch);
   json who() const;
 
   Home& home_;
@@ -291,6 +295,14 @@ std::vector<LogEntry> Importer::records(const VerifiedManifest& vm) const {
               {"signers", vm.trust.signers},
               {"reason", opt_.reason},
               {"change_ref", opt_.change_ref}});
+  if (!report_.site_indices.empty()) {
+    json sites = json::array();
+    for (const auto& s : report_.site_indices) {
+      sites.push_back({{"repo", s.repo}, {"snapshot", s.snapshot.hex()}, {"index", s.index.hex()}});
+    }
+    rec["site_indices"] = std::move(sites);
+    rec["site_key"] = report_.site_key;
+  }
   out.push_back({"import", std::move(rec)});
   json custody = json::parse(m.log_json, nullptr, false);
   if (custody.is_array()) {
@@ -360,6 +372,7 @@ Result<ImportReport> Importer::commit(const VerifiedManifest& vm) {
     }
     report_.published = opt_.publish;
   }
+  if (auto s = add_site_indices(m, **batch); !s) return refuse(s.error());
   (*batch)->set_meta("import/" + m.stream, json{{"sequence", m.sequence},
                                                 {"manifest", vm.sha256.hex()},
                                                 {"imported_at", format_time(opt_.now)}}
@@ -372,6 +385,36 @@ Result<ImportReport> Importer::commit(const VerifiedManifest& vm) {
   }
   (void)env_.remove_all(staging_);
   return report_;
+}
+
+// The site index of each filtered apt snapshot the bundle brings that has
+// none yet, signed by the site key, in the same commit as the import.
+Status Importer::add_site_indices(const Manifest& m, Batch& batch) {
+  std::map<Digest, fs::path> pending;
+  for (auto& [id, path] : batch.pending_files()) pending.emplace(id, path);
+  const ObjectReader read = [&](const Digest& id, std::uint64_t max) -> Result<std::string> {
+    if (auto it = pending.find(id); it != pending.end()) return read_file(it->second, max);
+    return home_.store().read(id, max);
+  };
+  std::optional<SiteKey> key;
+  for (const auto& s : m.snapshots) {
+    if (home_.store().get_ref(site_index_ref(s.id))) continue;
+    auto bytes = read(s.id, kMaxSnapshotBytes);
+    if (!bytes) return fail(bytes.error().context("snapshot " + s.id.hex()));
+    auto snap = Snapshot::parse(*bytes);
+    if (!snap) return fail(snap.error().context("snapshot " + s.id.hex()));
+    if (!snap->filtered || snap->kind != "apt") continue;
+    if (!key) {
+      auto k = home_.site_key();
+      if (!k) return fail(k.error().context("the index of filtered repository '" + s.repo + "'"));
+      key.emplace(std::move(*k));
+    }
+    auto index = build_site_index(*snap, s.id, read, *key, opt_.now, batch);
+    if (!index) return fail(index.error().context("site index of " + s.repo));
+    report_.site_indices.push_back({s.repo, s.id, *index});
+    report_.site_key = key->fingerprint();
+  }
+  return {};
 }
 
 }  // namespace

@@ -44,7 +44,13 @@ json to_json(const TrustReport& r) {
 json to_json(const ImportReport& r) {
   json snaps = json::array();
   for (const auto& s : r.snapshots) snaps.push_back({{"repo", s.repo}, {"id", s.id.hex()}});
+  json sites = json::array();
+  for (const auto& s : r.site_indices) {
+    sites.push_back({{"repo", s.repo}, {"snapshot", s.snapshot.hex()}, {"index", s.index.hex()}});
+  }
   return json{{"ok", true},
+              {"site_indices", sites},
+              {"site_key", r.site_key.empty() ? json(nullptr) : json(r.site_key)},
               {"changes", changes_json(r.changes)},
               {"already_imported", r.already_imported},
               {"bundle", r.bundle},
@@ -140,6 +146,11 @@ void print_import(std::ostream& out, const ImportReport& r) {
   field(out, "manifest", "sha256 " + r.manifest_sha256.hex());
   field(out, "objects", std::to_string(r.objects) + " (" + cli::human_bytes(r.bytes) + ")");
   for (const auto& s : r.snapshots) field(out, "snapshot", s.repo + " " + s.id.hex());
+  for (const auto& s : r.site_indices) {
+    field(out, "site index",
+          escape_for_terminal(s.repo) +
+              " (filtered): the carried packages' stanzas, signed by site key " + r.site_key);
+  }
   if (r.published) field(out, "published", "to channel " + *r.published);
 }
 

@@ -10,12 +10,23 @@ namespace {
 constexpr std::array kUsage{
     CommandUsage{
         "init",
-        "init                                 create the home: trust.json, store, log, log key",
+        "init                                 create the home: trust.json, store, log, keys",
         "usage: airlock-repo --home DIR "
         "init\n\nCreates the home: an empty trust policy, the store, the transfer log and its "
         "key\n"
-        "keys/log.key (give keys/log.pub to auditors). Safe to run again.\n\nexample:\n  "
+        "keys/log.key (give keys/log.pub to auditors), and the OpenPGP site key that signs\n"
+        "the indices of repositories mirrored with a filter (made with GnuPG in site/gnupg;\n"
+        "it never leaves the home). Safe to run again: what exists is kept.\n\nexample:\n  "
         "airlock-repo --home /srv/airlock init\n"},
+    CommandUsage{
+        "site-key", "site-key export [--out FILE]         the site key's public half, for hosts",
+        "usage: airlock-repo --home DIR site-key export [--out FILE] [--binary]\n\n"
+        "Prints (or writes to FILE) the public half of the site key, ASCII-armored, or\n"
+        "binary with --binary. Hosts of a repository mirrored with a filter verify the\n"
+        "site-signed index with it: put it where their sources' signed-by points.\n\n"
+        "examples:\n"
+        "  airlock-repo --home /srv/airlock site-key export --out airlock-site.asc\n"
+        "  airlock-repo --home /srv/airlock site-key export --binary --out airlock-site.gpg\n"},
     CommandUsage{
         "trust", "trust add PUB | list | remove KEYID | threshold N   who may sign bundles",
         "usage: airlock-repo --home DIR "

@@ -48,6 +48,30 @@ int init(const Invocation& inv) {
                           (r->new_trust ? " (add signers with 'trust add')" : " (kept)"));
   cli::field("log key",
              (inv.home / "keys" / "log.pub").string() + (r->new_key ? " (new)" : " (kept)"));
+  cli::field("site key", "OpenPGP " + r->site_key + (r->new_site_key ? " (new)" : " (kept)") +
+                             "; hosts get it with 'site-key export'");
+  return 0;
+}
+
+// The public half of the site key, for hosts' signed-by.
+int site_key(const Invocation& inv) {
+  if (inv.str("action") != "export") return cli::usage(inv, "site-key needs 'export'");
+  auto home = Home::open(inv.home);
+  if (!home) return cli::fail(inv, home.error());
+  auto key = (*home)->site_key();
+  if (!key) return cli::fail(inv, key.error());
+  auto text = key->export_public(!inv.has("binary"));
+  if (!text) return cli::fail(inv, text.error());
+  if (!inv.has("out")) {
+    std::cout << *text;
+    return 0;
+  }
+  if (auto s = Env::system().write_file_atomic(inv.str("out"), *text); !s)
+    return cli::fail(inv, s.error());
+  if (!inv.quiet) {
+    cli::field("site key", key->fingerprint());
+    cli::field("written", inv.str("out"));
+  }
   return 0;
 }
 
@@ -169,6 +193,18 @@ cli::Command command(std::string_view name,
 }
 
 cli::Command init_command() { return command("init", nullptr, init); }
+
+cli::Command site_key_command() {
+  return command(
+      "site-key",
+      [](cli::Options& o, cli::Positionals& p) {
+        o.add_options()("action", po::value<std::string>(), "export")(
+            "out", po::value<std::string>(), "write to this file instead of standard output")(
+            "binary", "binary OpenPGP instead of ASCII armor");
+        p.add("action", 1);
+      },
+      site_key);
+}
 
 cli::Command trust_command() {
   return command(
@@ -311,10 +347,19 @@ cli::Command status_command() {
 }
 
 std::vector<cli::Command> commands() {
-  return {init_command(),      trust_command(),    import_command(),
-          snapshots_command(), channels_command(), publish_command(),
-          promote_command(),   rollback_command(), serve_command(),
-          scrub_command(),     status_command(),   log_command<Home>("airlock-repo")};
+  return {init_command(),
+          trust_command(),
+          import_command(),
+          snapshots_command(),
+          channels_command(),
+          publish_command(),
+          promote_command(),
+          rollback_command(),
+          serve_command(),
+          scrub_command(),
+          status_command(),
+          site_key_command(),
+          log_command<Home>("airlock-repo")};
 }
 
 }  // namespace

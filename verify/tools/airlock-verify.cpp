@@ -10,6 +10,7 @@
 #include "airlock/transfer/bundle_check.h"
 #include "airlock/transfer/changes.h"
 #include "airlock/transfer/log.h"
+#include "site_proof.h"
 
 using namespace airlock;
 using cli::Invocation;
@@ -208,6 +209,52 @@ int prove_cmd(const Invocation& inv) {
   return 0;
 }
 
+int index_cmd(const Invocation& inv) {
+  if (!inv.has("files")) return cli::usage(inv, "missing the site index file(s)");
+  if (!inv.has("bundle")) return cli::usage(inv, "--bundle DIR is required (repeatable)");
+  if (!inv.has("vendor-keyring")) return cli::usage(inv, "--vendor-keyring FILE is required");
+  if (inv.has("trust") == inv.has("key"))
+    return cli::usage(inv, "give either --trust FILE or --key PUB (one or more)");
+  SiteProofRequest req;
+  auto trust = trust_of(inv);
+  if (!trust) return cli::fail(inv, trust.error());
+  req.trust = std::move(*trust);
+  auto now = inv.has("at") ? parse_time(inv.str("at")) : Result<TimePoint>(system_now());
+  if (!now) return cli::usage(inv, now.error().message);
+  req.now = *now;
+  for (const auto& f : list(inv, "files")) req.site_indices.emplace_back(f);
+  for (const auto& b : list(inv, "bundle")) req.bundles.emplace_back(b);
+  req.vendor_keyring = inv.str("vendor-keyring");
+  auto proof = prove_site_index(req);
+  if (!proof) return cli::fail(inv, proof.error());
+  if (inv.json()) {
+    json files = json::array(), indices = json::array();
+    for (const auto& f : proof->site_files)
+      files.push_back({{"file", f.path.string()}, {"stanzas", f.stanzas}});
+    for (const auto& v : proof->vendor_indices)
+      indices.push_back({{"repo", v.repo}, {"snapshot", v.snapshot.hex()}, {"path", v.path}});
+    cli::print_json({{"ok", true},
+                     {"bundles", proof->bundles},
+                     {"vendor_indices", indices},
+                     {"vendor_stanzas", proof->vendor_stanzas},
+                     {"site_indices", files}});
+    return 0;
+  }
+  std::string bundles;
+  for (const auto& b : proof->bundles) bundles += (bundles.empty() ? "" : ", ") + b;
+  field("bundles", bundles + " (signatures, volumes, every object)");
+  for (const auto& v : proof->vendor_indices)
+    field("vendor", escape_for_terminal(v.repo) + " " + v.snapshot.hex().substr(0, 12) + "  " +
+                        escape_for_terminal(v.path) + "  (signature and hash checked)");
+  field("keyring", req.vendor_keyring.string());
+  for (const auto& f : proof->site_files) {
+    field("site index", escape_for_terminal(f.path.string()) + "  " + std::to_string(f.stanzas) +
+                            " stanzas, each byte-identical to a vendor-signed stanza");
+  }
+  std::cout << "OK\n";
+  return 0;
+}
+
 void bundle_options(cli::Options& o, cli::Positionals& p) {
   o.add_options()("dir", po::value<std::string>(), "bundle directory (holds manifest.json)")(
       "trust", po::value<std::string>(), "trust policy file (trust.json)")(
@@ -283,6 +330,37 @@ int main(int argc, char** argv) {
               "n", po::value<std::uint64_t>(), "record number");
           p.add("file", 1).add("n", 1);
         },
-        prove_cmd}}};
+        prove_cmd},
+       {"index", "index FILE...  prove a site index lists only vendor-signed stanzas",
+        "usage: airlock-verify index PACKAGES... --bundle DIR... (--trust FILE | --key PUB...)\n"
+        "                            --vendor-keyring KEYRING [--json]\n\n"
+        "Proves that a site index (the Packages files the isolated side serves for a\n"
+        "repository mirrored with a filter, signed by its site key) says nothing the\n"
+        "vendor did not sign: every bundle is checked as 'bundle' checks it, the vendor\n"
+        "Release each bundle's filtered snapshots carry is checked with gpgv against\n"
+        "the vendor keyring, each vendor Packages index against that Release, and every\n"
+        "stanza of each site index must be byte-identical to a stanza of those indices.\n"
+        "Give every bundle that carried the vendor indices (a delta bundle carries\n"
+        "only what changed).\n\nexamples:\n"
+        "  curl -O http://repo.site/prod/debian-security/dists/bookworm-security/main/"
+        "binary-amd64/Packages\n"
+        "  airlock-verify index Packages --bundle /media/usb/airlock-debian-000042 \\\n"
+        "      --trust trust.json --vendor-keyring "
+        "/usr/share/keyrings/debian-archive-keyring.gpg\n",
+        [](cli::Options& o, cli::Positionals& p) {
+          o.add_options()("files", po::value<std::vector<std::string>>(),
+                          "site Packages files (plain or compressed)")(
+              "bundle", po::value<std::vector<std::string>>(),
+              "bundle directory that carried the snapshot; repeatable")(
+              "trust", po::value<std::string>(), "trust policy file (trust.json)")(
+              "key", po::value<std::vector<std::string>>(), "trusted public key (PEM); repeatable")(
+              "threshold", po::value<int>(), "signatures required with --key (default 1)")(
+              "vendor-keyring", po::value<std::string>(), "the vendor's OpenPGP keyring")(
+              "at", po::value<std::string>(),
+              "judge expiry and key validity at this RFC 3339 time")("json",
+                                                                     "print the result as JSON");
+          p.add("files", -1);
+        },
+        index_cmd}}};
   return cli::run(program, argc, argv);
 }

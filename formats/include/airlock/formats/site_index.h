@@ -40,6 +40,11 @@ Result<std::set<Digest>> stanza_digests(std::string_view index);
 // Version), invalid_input when one does not parse.
 Result<std::uint64_t> check_stanzas(std::string_view site_index, const std::set<Digest>& vendor);
 
+// The directory of a Packages index in an apt repository,
+// "dists/<suite>/<component>/binary-<arch>" for a path ending in Packages or
+// Packages.<compression>, with suite set; empty for any other path.
+std::string packages_index_dir(std::string_view path, std::string& suite);
+
 // The Release of a site index: the vendor Release's descriptive fields
 // (Origin, Label, Suite, Version, Codename, Architectures, Components,
 // Description, No-Support-for-Architecture-all), Date set to date, no

@@ -19,6 +19,7 @@
 #include "airlock/repo/channels.h"
 #include "airlock/repo/import.h"
 #include "airlock/repo/server.h"
+#include "airlock/repo/site_key.h"
 #include "airlock/transfer/home.h"
 #include "airlock/verify/trust.h"
 
@@ -27,6 +28,8 @@ namespace airlock::repo {
 struct InitReport {
   bool new_trust = false;  // an empty trust policy was written
   bool new_key = false;    // the log key pair was made
+  bool new_site_key = false;
+  std::string site_key;  // the site key's fingerprint
 };
 
 struct TrustKeySpec {
@@ -54,7 +57,8 @@ struct StatusReport {
 class Home : public HomeBase {
  public:
   // Creates the layout (an empty trust policy, store, log, log key pair and
-  // an `init` record), keeping whatever exists.
+  // an `init` record, the OpenPGP site key and its `site-key` record),
+  // keeping whatever exists.
   static Result<InitReport> init(const std::filesystem::path& dir, const std::string& operator_name,
                                  HomeOptions options = {});
   // not_found naming `airlock-repo init` when dir is not a repository home;
@@ -64,8 +68,12 @@ class Home : public HomeBase {
 
   std::filesystem::path trust_file() const { return dir() / "trust.json"; }
   std::filesystem::path staging() const { return dir() / "staging"; }
+  std::filesystem::path site_key_dir() const { return dir() / "site" / "gnupg"; }
 
   Result<TrustPolicy> trust() const;
+  // The OpenPGP key that signs site indices; not_found naming
+  // `airlock-repo init` when this home has none.
+  Result<SiteKey> site_key() const;
   // refused for a key or name already trusted; not_found for an unknown key.
   Result<TrustReport> trust_add(const TrustKeySpec& key, const ChangeInfo& who);
   Result<TrustReport> trust_remove(const KeyId& key, const ChangeInfo& who);

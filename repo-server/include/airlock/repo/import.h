@@ -46,6 +46,14 @@ struct ImportReport {
   std::optional<std::string> published;
   std::vector<std::string> staged_volumes;  // volumes now waiting in staging (incomplete import)
   std::vector<RepoChanges> changes;         // the package changes the bundle carries
+  // The site indices made for the bundle's filtered snapshots, signed by the
+  // site key (site_key: its fingerprint).
+  struct SiteIndex {
+    std::string repo;
+    Digest snapshot, index;
+  };
+  std::vector<SiteIndex> site_indices;
+  std::string site_key;
 };
 
 // The import state of a stream: the last sequence and manifest imported.

@@ -8,7 +8,7 @@
 
 #include "airlock/base/error.h"
 
-namespace airlock::mirror {
+namespace airlock {
 
 // Verifies a clearsigned file (InRelease) and returns the signed text, as
 // gpgv extracted it. refused when no good signature by a key in keyring.
@@ -21,4 +21,4 @@ Result<std::string> gpgv_clearsigned(const std::filesystem::path& keyring,
 Status gpgv_detached(const std::filesystem::path& keyring, const std::filesystem::path& signature,
                      const std::filesystem::path& data, const std::filesystem::path& workdir);
 
-}  // namespace airlock::mirror
+}  // namespace airlock

@@ -1,11 +1,11 @@
-#include "airlock/mirror/gpgv.h"
+#include "airlock/verify/gpgv.h"
 
 #include <sstream>
 
 #include "airlock/base/file.h"
 #include "airlock/base/process.h"
 
-namespace airlock::mirror {
+namespace airlock {
 namespace fs = std::filesystem;
 
 namespace {
@@ -99,4 +99,4 @@ Status gpgv_detached(const fs::path& keyring, const fs::path& signature, const f
   return judge(*r, keyring, data.filename().string());
 }
 
-}  // namespace airlock::mirror
+}  // namespace airlock

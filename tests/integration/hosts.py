@@ -1,0 +1,85 @@
+"""What the integration tests drive on the isolated side: `airlock-repo serve`
+on an ephemeral loopback port, and real apt clients with private state."""
+import pathlib
+import re
+import subprocess
+
+
+class Server:
+    """airlock-repo serve on an ephemeral loopback port."""
+
+    def __init__(self, repo, home, file_size_limit=None):
+        def limit():
+            if file_size_limit is not None:
+                import resource
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+        self.proc = subprocess.Popen([repo, "--home", str(home), "serve", "--listen", "127.0.0.1:0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+        line = self.proc.stdout.readline()
+        m = re.search(r"http://([0-9.]+:[0-9]+)/", line)
+        if not m:
+            raise AssertionError("serve did not start: " + line + self.proc.stderr.read())
+        self.addr = m.group(1)
+        self.url = "http://" + self.addr
+
+    def stop(self):
+        self.proc.terminate()
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, out, err
+
+
+DPKG_STANZA = """Package: {name}
+Status: install ok installed
+Priority: optional
+Section: utils
+Maintainer: a host <root@host.invalid>
+Architecture: {arch}
+Version: {version}
+Description: installed before
+"""
+
+
+class AptClient:
+    """A real apt-get with its own private state directory: sources.list gets
+    one `deb [signed-by=KEYRING] URL/CHANNEL/REPO SUITE COMPONENT` line, the
+    dpkg status lists `installed` as (name, version, arch)."""
+
+    def __init__(self, root, url, channel, keyring, repo="sample", suite="bookworm", installed=()):
+        self.root = pathlib.Path(root)
+        for d in ("etc/apt/sources.list.d", "etc/apt/preferences.d", "etc/apt/apt.conf.d", "etc/apt/trusted.gpg.d",
+                  "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "var/log/apt"):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        (self.root / "var/lib/dpkg/status").write_text(
+            "\n".join(DPKG_STANZA.format(name=n, version=v, arch=a) for n, v, a in installed))
+        (self.root / "etc/apt/sources.list").write_text(
+            f"deb [signed-by={keyring}] {url}/{channel}/{repo} {suite} main\n")
+
+    def apt(self, tool, *args, expect=0):
+        opts = [f"-oDir={self.root}", f"-oDir::State::status={self.root}/var/lib/dpkg/status",
+                "-oDebug::NoLocking=1", "-oAPT::Architecture=amd64", "-oAcquire::Languages=none",
+                "-oAPT::Sandbox::User=root", "-oDir::Etc::trusted=/dev/null",
+                f"-oDir::Etc::trustedparts={self.root}/etc/apt/trusted.gpg.d"]
+        p = subprocess.run([tool] + opts + list(args), capture_output=True, text=True, timeout=120)
+        if expect is not None and p.returncode != expect:
+            raise AssertionError(f"{tool} {' '.join(args)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
+        return p
+
+    def forget_lists(self):
+        """apt refuses signed metadata older than what it holds (replay protection),
+        so after a rollback a host drops its cached lists before updating."""
+        for p in (self.root / "var/lib/apt/lists").glob("*_*"):
+            p.unlink()
+
+    def candidate(self, package):
+        out = self.apt("apt-cache", "policy", package).stdout
+        m = re.search(r"Candidate: (\S+)", out)
+        return m.group(1) if m else "(none)"
+
+    def upgradable(self):
+        """(name, version) of each package `apt list --upgradable` lists."""
+        out = self.apt("apt", "list", "--upgradable").stdout
+        return sorted(re.findall(r"^([^/\s]+)/\S+ (\S+) ", out, re.M))
+
+    def download(self, *packages):
+        self.apt("apt-get", "install", "--download-only", "-y", *packages)
+        return sorted(p.name for p in (self.root / "var/cache/apt/archives").glob("*.deb"))
