@@ -98,5 +98,21 @@ TEST(SiteIndexTest, ASiteReleaseCarriesTheVendorDescriptionAndOnlyTheSiteFiles) 
   EXPECT_EQ(back->files[0].size, 5u);
 }
 
+TEST(SiteIndexTest, PackagesIndicesAreKnownByTheirPath) {
+  std::string suite;
+  EXPECT_EQ(packages_index_dir("dists/bookworm-security/main/binary-amd64/Packages.xz", suite),
+            "dists/bookworm-security/main/binary-amd64");
+  EXPECT_EQ(suite, "bookworm-security");
+  EXPECT_EQ(packages_index_dir("dists/stable/updates/main/binary-all/Packages", suite),
+            "dists/stable/updates/main/binary-all");
+  EXPECT_EQ(suite, "stable");
+  for (const char* other :
+       {"dists/bookworm/InRelease", "dists/bookworm/main/i18n/Translation-en",
+        "dists/bookworm/main/source/Sources.xz", "pool/main/p/Packages",
+        "dists/bookworm/main/binary-amd64/Packages.diff/Index", "dists/Packages"}) {
+    EXPECT_EQ(packages_index_dir(other, suite), "") << other;
+  }
+}
+
 }  // namespace
 }  // namespace airlock::apt
