@@ -130,16 +130,23 @@ Result<std::vector<SnapshotInfo>> Store::list_snapshots() const {
 Result<Digest> resolve_snapshot(const Store& store, std::string_view text) {
   auto list = store.list_snapshots();
   if (!list) return fail(list.error());
-  std::optional<Digest> found;
+  std::vector<Digest> found;
   for (const auto& s : *list) {
-    if (text.size() >= 6 && s.id.hex().starts_with(text)) {
-      if (found && *found != s.id)
-        return fail(Code::invalid_input, "'" + std::string(text) + "' matches several snapshots");
-      found = s.id;
+    if (text.size() >= 6 && s.id.hex().starts_with(text) &&
+        std::find(found.begin(), found.end(), s.id) == found.end()) {
+      found.push_back(s.id);
     }
   }
-  if (!found) return fail(Code::not_found, "no snapshot '" + std::string(text) + "'");
-  return *found;
+  if (found.empty()) return fail(Code::not_found, "no snapshot '" + std::string(text) + "'");
+  if (found.size() == 1) return found.front();
+  constexpr std::size_t kShown = 4;
+  std::string ids;
+  for (std::size_t i = 0; i < found.size() && i < kShown; ++i)
+    ids += (i ? ", " : "") + found[i].hex().substr(0, 16);
+  if (found.size() > kShown) ids += ", ...";
+  return fail(Code::invalid_input, "'" + std::string(text) + "' matches " +
+                                       std::to_string(found.size()) + " snapshots (" + ids +
+                                       "): give more digits");
 }
 
 }  // namespace airlock

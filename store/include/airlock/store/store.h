@@ -225,7 +225,9 @@ class Store {
 };
 
 // The snapshot whose id is text or starts with text (at least 6 hex
-// digits). not_found when none, invalid_input when several match.
+// digits). not_found when none; invalid_input when several match, naming
+// how many and the first four, cut to 16 digits ("'3f2a9c81' matches 2
+// snapshots (3f2a9c8104d1e2aa, 3f2a9c8177b0c9e1): give more digits").
 Result<Digest> resolve_snapshot(const Store& store, std::string_view text);
 
 }  // namespace airlock
