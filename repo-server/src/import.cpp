@@ -12,6 +12,7 @@
 #include "airlock/base/json.h"
 #include "airlock/base/process.h"
 #include "airlock/repo/home.h"
+#include "channel_refs.h"
 #include "site_index.h"
 
 namespace airlock::repo {
@@ -311,9 +312,15 @@ std::vector<LogEntry> Importer::records(const VerifiedManifest& vm) const {
   }
   if (opt_.publish) {
     for (const auto& s : m.snapshots) {
-      json pub{{"channel", *opt_.publish}, {"repo", s.repo},
-               {"snapshot", s.id.hex()},   {"operator", opt_.operator_name},
-               {"reason", opt_.reason},    {"change_ref", opt_.change_ref},
+      // Read before the commit: what the channel served until now.
+      auto before = home_.store().get_ref(channel_ref(*opt_.publish, s.repo));
+      json pub{{"channel", *opt_.publish},
+               {"repo", s.repo},
+               {"snapshot", s.id.hex()},
+               {"previous", before ? json(before->hex()) : json(nullptr)},
+               {"operator", opt_.operator_name},
+               {"reason", opt_.reason},
+               {"change_ref", opt_.change_ref},
                {"bundle", report_.bundle}};
       out.push_back({"publish", std::move(pub)});
     }
@@ -367,7 +374,7 @@ Result<ImportReport> Importer::commit(const VerifiedManifest& vm) {
               {"reason", opt_.reason},
               {"change_ref", opt_.change_ref}};
     for (const auto& snap : m.snapshots) {
-      (*batch)->set_ref("channel/" + *opt_.publish + "/" + snap.repo, snap.id,
+      (*batch)->set_ref(channel_ref(*opt_.publish, snap.repo), snap.id,
                         note.dump(-1, ' ', false, json::error_handler_t::replace));
     }
     report_.published = opt_.publish;
@@ -440,6 +447,13 @@ Result<ImportReport> Home::import(const std::vector<fs::path>& dirs, const Impor
   if (dirs.empty()) return fail(Code::invalid_input, "import needs a bundle directory");
   auto change = ledger().begin();
   if (!change) return fail(change.error());
+  if (options.publish) {
+    // Refused before the bundle is read, like every command naming a channel.
+    if (auto s = check_channel_name(*options.publish); !s) return fail(s.error());
+    if (!options.create) {
+      if (auto s = require_channel(store(), *options.publish, true); !s) return fail(s.error());
+    }
+  }
   Importer importer(*this, *change, dirs, options);
   return importer.run();
 }

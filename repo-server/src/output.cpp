@@ -1,6 +1,8 @@
 #include "airlock/repo/output.h"
 
+#include <algorithm>
 #include <iostream>
+#include <sstream>
 
 #include "airlock/base/cli.h"
 #include "airlock/base/text.h"
@@ -20,6 +22,33 @@ void field(std::ostream& out, std::string_view name, std::string_view value) {
   out << name << std::string(name.size() < 11 ? 11 - name.size() : 1, ' ')
       << escape_for_terminal(value) << "\n";
 }
+
+json optional_id(const std::optional<Digest>& id) { return id ? json(id->hex()) : json(nullptr); }
+
+json optional_text(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
+
+// Rows of cells as aligned columns, each line indented by two spaces and
+// every cell escaped for the terminal.
+void print_table(std::ostream& out, std::vector<std::vector<std::string>> rows) {
+  std::vector<std::size_t> width;
+  for (auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      row[i] = escape_for_terminal(row[i]);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line = " ";
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += " " + row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 1, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+std::string id_or_none(const std::optional<Digest>& id) { return id ? id->hex() : "none"; }
 
 }  // namespace
 
@@ -73,6 +102,55 @@ json to_json(const std::vector<SnapshotInfo>& snapshots) {
                    {"synced_at", format_time(s.synced_at)},
                    {"files", s.entries},
                    {"bytes", s.bytes}});
+  }
+  return out;
+}
+
+json to_json(const SnapshotView& v) {
+  const Snapshot& s = v.snapshot;
+  json packages = json::array();
+  for (const auto& p : s.packages) {
+    packages.push_back({{"name", p.name},
+                        {"version", p.version},
+                        {"architecture", p.architecture},
+                        {"source", p.source},
+                        {"size", p.size},
+                        {"sha256", p.sha256.hex()},
+                        {"path", p.path}});
+  }
+  return {{"id", v.id.hex()},
+          {"repo", s.repo},
+          {"kind", s.kind},
+          {"upstream", s.upstream},
+          {"synced_at", format_time(s.synced_at)},
+          {"files", s.entries.size()},
+          {"bytes", s.total_size()},
+          {"release", s.release},
+          {"filtered", s.filtered},
+          {"packages", std::move(packages)}};
+}
+
+json to_json(const SnapshotDiff& d) {
+  return {{"from", {{"id", d.from.hex()}, {"repo", d.from_repo}}},
+          {"to", {{"id", d.to.hex()}, {"repo", d.changes.repo}}},
+          {"changes", changes_json({d.changes})}};
+}
+
+json to_json(const std::vector<ChannelChange>& history) {
+  json out = json::array();
+  for (const auto& c : history) {
+    out.push_back({{"time", format_time(c.time)},
+                   {"channel", c.channel},
+                   {"repo", c.repo},
+                   {"action", c.action},
+                   {"operator", c.operator_name},
+                   {"reason", c.reason},
+                   {"change_ref", c.change_ref},
+                   {"from", optional_text(c.from)},
+                   {"bundle", optional_text(c.bundle)},
+                   {"before", optional_id(c.before)},
+                   {"after", optional_id(c.after)},
+                   {"changes", changes_json({c.changes})}});
   }
   return out;
 }
@@ -161,12 +239,67 @@ void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapsho
   }
 }
 
+void print_snapshot(std::ostream& out, const SnapshotView& v) {
+  const Snapshot& s = v.snapshot;
+  field(out, "snapshot", v.id.hex());
+  field(out, "repo", s.repo + " (" + s.kind + ")");
+  field(out, "upstream", s.upstream);
+  field(out, "synced", format_time(s.synced_at));
+  field(out, "files",
+        std::to_string(s.entries.size()) + " (" + cli::human_bytes(s.total_size()) + ")");
+  for (const auto& [key, value] : s.release) field(out, "release", key + ": " + value);
+  field(out, "filtered",
+        s.filtered ? "yes: the packages a filter chose, with their dependencies"
+                   : "no: every package its indices list");
+  field(out, "packages", std::to_string(s.packages.size()));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& p : s.packages)
+    rows.push_back({p.name, p.version, p.architecture, p.source, cli::human_bytes(p.size)});
+  print_table(out, std::move(rows));
+}
+
+void print_diff(std::ostream& out, const SnapshotDiff& d) {
+  field(out, "from", d.from.hex() + " (" + d.from_repo + ")");
+  field(out, "to", d.to.hex() + " (" + d.changes.repo + ")");
+  print_changes(out, {d.changes});
+}
+
+void print_channel_history(std::ostream& out, const std::vector<ChannelChange>& history) {
+  for (const auto& c : history) {
+    if (&c != &history.front()) out << "\n";
+    std::string what = c.action;
+    if (c.action == "import") what = "import --publish of " + c.bundle;
+    if (c.action == "promote") what += " from " + c.from;
+    out << format_time(c.time) << "  "
+        << escape_for_terminal(c.channel + "/" + c.repo + "  " + what) << "\n";
+    field(out, "  by", c.operator_name);
+    if (!c.reason.empty() || !c.change_ref.empty()) {
+      const std::string ticket = c.change_ref.empty() ? "" : "[" + c.change_ref + "]";
+      field(out, "  why",
+            c.reason.empty() ? ticket : c.reason + (ticket.empty() ? "" : " " + ticket));
+    }
+    field(out, "  before", id_or_none(c.before));
+    field(out, "  after", id_or_none(c.after));
+    // The package changes as everywhere else (transfer/changes.h), nested
+    // under the change they belong to.
+    std::stringstream changes;
+    print_changes(changes, {c.changes});
+    std::string line;
+    while (std::getline(changes, line)) out << "  " << line << "\n";
+  }
+}
+
 void print_channel(std::ostream& out, const ChannelEntry& e) {
   out << e.channel << "  " << escape_for_terminal(e.repo) << "  " << e.snapshot.hex() << "\n";
 }
 
 void print_channels(std::ostream& out, const std::vector<ChannelEntry>& entries) {
   for (const auto& e : entries) print_channel(out, e);
+}
+
+void print_deleted(std::ostream& out, const std::vector<ChannelEntry>& entries) {
+  for (const auto& e : entries)
+    field(out, "deleted", e.channel + "/" + e.repo + " (served " + e.snapshot.hex() + ")");
 }
 
 void print_scrub(std::ostream& out, const ScrubReport& r) {

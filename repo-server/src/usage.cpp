@@ -49,37 +49,81 @@ constexpr std::array kUsage{
         "every snapshot complete. Then one atomic commit, logged with who imported it,\n"
         "from which media, and the exporting side's log records. A refused import\n"
         "changes nothing and is itself logged. Volumes may come from several directories\n"
-        "(discs), in one call or over several: verified volumes wait in staging.\n\nexamples:\n"
+        "(discs), in one call or over several: verified volumes wait in staging.\n"
+        "--publish CH publishes the bundle's snapshots to CH in the same commit; CH must\n"
+        "exist unless --create is given.\n\nexamples:\n"
         "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000042 --publish "
         "test\n"
+        "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000001 --publish "
+        "test --create\n"
         "  airlock-repo --home /srv/airlock import /media/disc1/airlock-debian-000043 "
         "/media/disc2 --media-label \"DVD 43\"\n"
         "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000044 --scan-cmd "
         "\"clamscan --no-summary {}\"\n"},
+    CommandUsage{"snapshots",
+                 "snapshots [show ID]                  snapshots in the store, or one inside",
+                 "usage: airlock-repo --home DIR snapshots [--json]\n"
+                 "       airlock-repo --home DIR snapshots show ID [--json]\n\n"
+                 "The snapshots imported so far, oldest first. `show ID` shows one: its\n"
+                 "repository, upstream, sync time, file count and size, release information,\n"
+                 "whether a filter chose its packages, and every package it carries (name,\n"
+                 "version, architecture, source package, size). ID is a snapshot id or a unique\n"
+                 "prefix of 8 or more hex digits.\n\nexamples:\n"
+                 "  airlock-repo --home /srv/airlock snapshots\n"
+                 "  airlock-repo --home /srv/airlock snapshots show 3f2a9c81 --json\n"},
+    CommandUsage{"diff",
+                 "diff A B                             what changed by package between snapshots",
+                 "usage: airlock-repo --home DIR diff A B [--json]\n\n"
+                 "What changed by package from snapshot A to snapshot B: added, upgraded (old ->\n"
+                 "new), downgraded and removed, by package and architecture, in Debian's version\n"
+                 "order. Counts and sizes first, then one line a package, as an import shows\n"
+                 "what a bundle carries. A and B are snapshot ids or unique prefixes of 8 or\n"
+                 "more hex digits.\n\nexamples:\n"
+                 "  airlock-repo --home /srv/airlock diff 3f2a9c81 81b0e4d2\n"
+                 "  airlock-repo --home /srv/airlock diff 3f2a9c81 81b0e4d2 --json\n"},
+    CommandUsage{"channels",
+                 "channels [--history [CH]]            what each channel serves, or its history",
+                 "usage: airlock-repo --home DIR channels [--json]\n"
+                 "       airlock-repo --home DIR channels --history [CH] [--json]\n\n"
+                 "What each channel serves: channel, repository, snapshot. With --history, every\n"
+                 "change of channel CH (without CH, of every channel, deleted ones included,\n"
+                 "channel by channel), oldest first: when, what (publish, promote, rollback,\n"
+                 "import --publish, delete), who, why and the change ticket, the snapshot before\n"
+                 "and after, and the packages that change added, upgraded, downgraded or\n"
+                 "removed (as diff shows them).\n\nexamples:\n"
+                 "  airlock-repo --home /srv/airlock channels --json\n"
+                 "  airlock-repo --home /srv/airlock channels --history prod\n"},
     CommandUsage{
-        "snapshots", "snapshots                            snapshots in the store",
+        "channel", "channel delete CH                    stop serving a channel",
+        "usage: airlock-repo --home DIR channel delete CH [--reason R] [--change-ref C]\n\n"
+        "Deletes channel CH: it serves nothing from the server's next request on\n"
+        "(hosts get 404). Logged as a `delete` record per repository with who and why;\n"
+        "the channel's history stays readable (channels --history CH). Publishing to\n"
+        "it again takes --create.\n\nexamples:\n"
+        "  airlock-repo --home /srv/airlock channel delete staging --reason \"retired\"\n"
+        "  airlock-repo --home /srv/airlock channel delete lab --operator olga --change-ref "
+        "CHG-1300\n"},
+    CommandUsage{
+        "publish", "publish REPO SNAPSHOT --channel CH   point a channel at a snapshot",
         "usage: airlock-repo --home DIR "
-        "snapshots [--json]\n\nThe snapshots imported so far, oldest first.\n\nexample:\n  "
-        "airlock-repo --home /srv/airlock snapshots\n"},
-    CommandUsage{"channels", "channels                             what each channel serves",
-                 "usage: airlock-repo --home DIR "
-                 "channels [--json]\n\nWhat each channel serves: channel, repository, "
-                 "snapshot.\n\nexample:\n  airlock-repo --home /srv/airlock channels --json\n"},
-    CommandUsage{"publish", "publish REPO SNAPSHOT --channel CH   point a channel at a snapshot",
-                 "usage: airlock-repo --home DIR "
-                 "publish REPO SNAPSHOT --channel CH [--reason R] [--change-ref C]\n\n"
-                 "Points channel CH's REPO at SNAPSHOT (an id or a unique prefix of 6 or more\n"
-                 "digits). Hosts see it on their next request; the change is logged.\n\nexample:\n"
-                 "  airlock-repo --home /srv/airlock publish debian 3f2a9c --channel test\n"},
+        "publish REPO SNAPSHOT --channel CH [--create] [--reason R] [--change-ref C]\n\n"
+        "Points channel CH's REPO at SNAPSHOT (an id or a unique prefix of 8 or more\n"
+        "hex digits). Hosts see it on their next request; the change is logged. CH must\n"
+        "exist unless --create is given, so a mistyped name never makes a new channel.\n\n"
+        "examples:\n"
+        "  airlock-repo --home /srv/airlock publish debian 3f2a9c81 --channel test\n"
+        "  airlock-repo --home /srv/airlock publish debian 3f2a9c81 --channel lab --create\n"},
     CommandUsage{
         "promote",
         "promote FROM TO [REPO...]            copy a channel's snapshots to another (test -> prod)",
         "usage: airlock-repo --home DIR "
-        "promote FROM TO [REPO...] [--reason R] [--change-ref C]\n\n"
+        "promote FROM TO [REPO...] [--create] [--reason R] [--change-ref C]\n\n"
         "Copies channel FROM's snapshots (all repositories, or the ones named) to TO:\n"
-        "what was tested becomes what production hosts get.\n\nexample:\n"
+        "what was tested becomes what production hosts get. TO must exist unless\n"
+        "--create is given.\n\nexamples:\n"
         "  airlock-repo --home /srv/airlock promote test prod --reason \"tested\" --change-ref "
-        "CHG-1234\n"},
+        "CHG-1234\n"
+        "  airlock-repo --home /srv/airlock promote test prod --create   # the first time\n"},
     CommandUsage{
         "rollback", "rollback CH [REPO...]                one step back in a channel's history",
         "usage: airlock-repo --home DIR "

@@ -122,10 +122,13 @@ int import(const Invocation& inv) {
   opt.change_ref = w.change_ref;
   opt.scan_cmd = inv.str("scan-cmd");
   opt.now = system_now();
+  opt.create = inv.has("create");
   if (inv.has("publish")) {
     opt.publish = inv.str("publish");
     if (!valid_channel_name(*opt.publish))
       return cli::usage(inv, "--publish: not a valid channel name");
+  } else if (opt.create) {
+    return cli::usage(inv, "--create goes with --publish CH");
   }
   cli::Progress progress("import", inv.progress());
   if (!inv.json()) {
@@ -152,9 +155,34 @@ int import(const Invocation& inv) {
 }
 
 Result<ChannelEntry> publish(Home& h, const Invocation& inv) {
-  auto id = resolve_snapshot(h.store(), inv.str("snapshot"));
+  auto id = h.resolve_snapshot(inv.str("snapshot"));
   if (!id) return fail(id.error());
-  return h.publish(inv.str("repo"), *id, inv.str("channel"), who(inv));
+  return h.publish(inv.str("repo"), *id, inv.str("channel"), who(inv), inv.has("create"));
+}
+
+// `snapshots` lists, `snapshots show ID` shows one.
+int snapshots(const Invocation& inv) {
+  const auto action = inv.str("action");
+  if (action.empty()) {
+    return with_home(
+        inv, [](Home& h) { return h.snapshots(); }, print_snapshots);
+  }
+  if (action != "show") return cli::usage(inv, "'" + action + "': show ID?");
+  if (!inv.has("id")) return cli::usage(inv, "show: missing ID");
+  return with_home(
+      inv, [&](Home& h) { return h.snapshot(inv.str("id")); }, print_snapshot);
+}
+
+// `channels` lists what each channel serves; `channels --history [CH]` how
+// each came to serve it.
+int channels(const Invocation& inv) {
+  if (inv.has("history")) {
+    return with_home(
+        inv, [&](Home& h) { return h.channel_history(inv.str("channel")); }, print_channel_history);
+  }
+  if (inv.has("channel")) return cli::usage(inv, "CH goes with --history");
+  return with_home(
+      inv, [](Home& h) { return h.channels(); }, print_channels);
 }
 
 int serve(const Invocation& inv) {
@@ -229,6 +257,7 @@ cli::Command import_command() {
                         "bundle directory, then volume directories")(
             "media-label", po::value<std::string>(), "label of the media it came on")(
             "publish", po::value<std::string>(), "publish the bundle's snapshots to this channel")(
+            "create", "with --publish: make the channel if it does not exist")(
             "scan-cmd", po::value<std::string>(), "scanner run on each new object; {} is its path")(
             "json", "print the result as JSON");
         change_options(o);
@@ -240,19 +269,56 @@ cli::Command import_command() {
 cli::Command snapshots_command() {
   return command(
       "snapshots",
-      [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); },
+      [](cli::Options& o, cli::Positionals& p) {
+        o.add_options()("action", po::value<std::string>(), "show")(
+            "id", po::value<std::string>(), "snapshot id or prefix")("json", "print JSON");
+        p.add("action", 1).add("id", 1);
+      },
+      snapshots);
+}
+
+cli::Command diff_command() {
+  return command(
+      "diff",
+      [](cli::Options& o, cli::Positionals& p) {
+        o.add_options()("from", po::value<std::string>(), "snapshot")(
+            "to", po::value<std::string>(), "snapshot")("json", "print JSON");
+        p.add("from", 1).add("to", 1);
+      },
       [](const Invocation& inv) {
+        if (!inv.has("from") || !inv.has("to")) return cli::usage(inv, "needs A and B");
         return with_home(
-            inv, [](Home& x) { return x.snapshots(); }, print_snapshots);
+            inv, [&](Home& h) { return h.diff(inv.str("from"), inv.str("to")); }, print_diff);
       });
 }
 
 cli::Command channels_command() {
   return command(
-      "channels", [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); },
+      "channels",
+      [](cli::Options& o, cli::Positionals& p) {
+        o.add_options()("history", "every change, with its package diff")(
+            "channel", po::value<std::string>(), "only this channel's history")("json",
+                                                                                "print JSON");
+        p.add("channel", 1);
+      },
+      channels);
+}
+
+cli::Command channel_command() {
+  return command(
+      "channel",
+      [](cli::Options& o, cli::Positionals& p) {
+        o.add_options()("action", po::value<std::string>(), "delete")(
+            "channel", po::value<std::string>(), "channel")("json", "print JSON");
+        change_options(o);
+        p.add("action", 1).add("channel", 1);
+      },
       [](const Invocation& inv) {
+        if (inv.str("action") != "delete") return cli::usage(inv, "delete CH?");
+        if (!inv.has("channel")) return cli::usage(inv, "delete: missing CH");
         return with_home(
-            inv, [](Home& x) { return x.channels(); }, print_channels);
+            inv, [&](Home& h) { return h.delete_channel(inv.str("channel"), who(inv)); },
+            print_deleted);
       });
 }
 
@@ -262,7 +328,8 @@ cli::Command publish_command() {
       [](cli::Options& o, cli::Positionals& p) {
         o.add_options()("repo", po::value<std::string>(), "repository")(
             "snapshot", po::value<std::string>(), "snapshot")("channel", po::value<std::string>(),
-                                                              "channel")("json", "print JSON");
+                                                              "channel")(
+            "create", "make the channel if it does not exist")("json", "print JSON");
         change_options(o);
         p.add("repo", 1).add("snapshot", 1);
       },
@@ -281,7 +348,8 @@ cli::Command promote_command() {
       [](cli::Options& o, cli::Positionals& p) {
         o.add_options()("from", po::value<std::string>(), "source channel")(
             "to", po::value<std::string>(), "target channel")(
-            "repos", po::value<std::vector<std::string>>(), "repositories")("json", "print JSON");
+            "repos", po::value<std::vector<std::string>>(), "repositories")(
+            "create", "make TO if it does not exist")("json", "print JSON");
         change_options(o);
         p.add("from", 1).add("to", 1).add("repos", -1);
       },
@@ -290,7 +358,8 @@ cli::Command promote_command() {
         return with_home(
             inv,
             [&](Home& x) {
-              return x.promote(inv.str("from"), inv.str("to"), list(inv, "repos"), who(inv));
+              return x.promote(inv.str("from"), inv.str("to"), list(inv, "repos"), who(inv),
+                               inv.has("create"));
             },
             print_channels);
       });
@@ -347,19 +416,11 @@ cli::Command status_command() {
 }
 
 std::vector<cli::Command> commands() {
-  return {init_command(),
-          trust_command(),
-          import_command(),
-          snapshots_command(),
-          channels_command(),
-          publish_command(),
-          promote_command(),
-          rollback_command(),
-          serve_command(),
-          scrub_command(),
-          status_command(),
-          site_key_command(),
-          log_command<Home>("airlock-repo")};
+  return {init_command(),      trust_command(),    import_command(),
+          snapshots_command(), diff_command(),     channels_command(),
+          channel_command(),   publish_command(),  promote_command(),
+          rollback_command(),  serve_command(),    scrub_command(),
+          status_command(),    site_key_command(), log_command<Home>("airlock-repo")};
 }
 
 }  // namespace
@@ -372,6 +433,7 @@ int main(int argc, char** argv) {
       "  airlock-repo --home /srv/airlock init\n"
       "  airlock-repo --home /srv/airlock trust add /media/usb/alice.pub --name alice\n"
       "  airlock-repo --home /srv/airlock import /media/usb/airlock-debian-000042 --publish test\n"
+      "  airlock-repo --home /srv/airlock channels --history prod\n"
       "  airlock-repo --home /srv/airlock promote test prod --reason \"patch Tuesday\"\n"
       "  airlock-repo --home /srv/airlock serve --listen 0.0.0.0:8080\n",
       true, commands()};

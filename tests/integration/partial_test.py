@@ -102,7 +102,7 @@ class PartialMirrorTest(unittest.TestCase):
         return [r for r in map(json.loads, lines) if r["event"] == event]
 
     def test_hosts_install_and_upgrade_from_a_site_signed_index_of_the_carried_packages(self):
-        imported = json.loads(self.repo("import", W.b1, "--publish", "test", "--json").stdout)
+        imported = json.loads(self.repo("import", W.b1, "--publish", "test", "--create", "--json").stdout)
         self.assertEqual([s["repo"] for s in imported["site_indices"]], ["sample"])
         self.server = Server(REPO, self.home)
 
@@ -160,7 +160,7 @@ class PartialMirrorTest(unittest.TestCase):
             self.assertEqual([s["repo"] for s in r["site_indices"]], ["sample"])
 
     def test_airlock_verify_proves_each_stanza_and_refuses_one_changed_byte(self):
-        self.repo("import", W.b1, "--publish", "test")
+        self.repo("import", W.b1, "--publish", "test", "--create")
         self.repo("import", W.b2, "--publish", "test")
         self.server = Server(REPO, self.home)
         packages = self.tmp / "Packages"
@@ -193,7 +193,7 @@ class PartialMirrorTest(unittest.TestCase):
     def test_without_a_site_key_a_filtered_bundle_is_not_imported_and_nothing_changes(self):
         shutil.rmtree(self.home / "site")
         before = self.repo("log", "show", "--json").stdout
-        out = self.repo("import", W.b1, "--publish", "test", expect=1)
+        out = self.repo("import", W.b1, "--publish", "test", "--create", expect=1)
         self.assertEqual(out.stderr.strip(), f"airlock-repo: the index of filtered repository 'sample': this home has "
                                              f"no site key (run 'airlock-repo --home {self.home} init' to make one)")
         self.assertEqual(self.repo("log", "show", "--json").stdout, before)

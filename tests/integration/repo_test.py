@@ -183,8 +183,8 @@ class RepoTest(unittest.TestCase):
     # --- the whole pipeline with a real apt client ------------------------------------
 
     def test_pipeline_with_a_real_apt_client(self):
-        out = json.loads(self.repo("import", W.b1, "--publish", "test", "--operator", "olga", "--media-label",
-                                   "USB-7", "--json").stdout)
+        out = json.loads(self.repo("import", W.b1, "--publish", "test", "--create", "--operator", "olga",
+                                   "--media-label", "USB-7", "--json").stdout)
         self.assertTrue(out["ok"])
         self.assertEqual(out["published"], "test")
         server = self.serve()
@@ -193,7 +193,7 @@ class RepoTest(unittest.TestCase):
         self.assertEqual(test_host.candidate("hello-airlock"), "1.0-1")
         self.assertIn("hello-airlock_1.0-1_amd64.deb", test_host.download("hello-airlock"))
 
-        self.repo("promote", "test", "prod", "--reason", "tested", "--change-ref", "CHG-1")
+        self.repo("promote", "test", "prod", "--create", "--reason", "tested", "--change-ref", "CHG-1")
         prod = AptClient(self.tmp / "host-prod", server.url, "prod")
         prod.apt("apt-get", "update")
         self.assertEqual(prod.candidate("hello-airlock"), "1.0-1")
@@ -342,7 +342,7 @@ class RepoTest(unittest.TestCase):
         return data
 
     def test_http_semantics_and_path_strictness(self):
-        self.repo("import", W.b1, "--publish", "prod")
+        self.repo("import", W.b1, "--publish", "prod", "--create")
         server = self.serve()
         inrelease = "/prod/sample/dists/bookworm/InRelease"
         full = (W.dir / "upstream/day1/dists/bookworm/InRelease").read_bytes()
@@ -392,7 +392,7 @@ class RepoTest(unittest.TestCase):
         self.assertGreater(health["log"]["size"], 0)
 
     def test_client_disconnecting_mid_body_is_logged_with_bytes_sent(self):
-        self.repo("import", W.b1, "--publish", "prod")
+        self.repo("import", W.b1, "--publish", "prod", "--create")
         server = self.serve()
         deb = "/prod/sample/pool/main/l/libairlock-demo/libairlock-demo_1.0-1_amd64.deb"
         host, port = server.addr.split(":")
@@ -411,7 +411,7 @@ class RepoTest(unittest.TestCase):
         self.assertLess(rec["bytes"], size)
 
     def test_server_answers_503_rather_than_serve_unlogged(self):
-        self.repo("import", W.b1, "--publish", "prod")
+        self.repo("import", W.b1, "--publish", "prod", "--create")
         log = self.home / "log/transfer.jsonl"
         # The log may grow by a few records only: as if the disk were full.
         server = Server(self.home, file_size_limit=log.stat().st_size + 2500)
@@ -433,19 +433,167 @@ class RepoTest(unittest.TestCase):
         self.repo("log", "verify")
 
     def test_channel_change_by_another_process_takes_effect_without_restart(self):
-        self.repo("import", W.b1, "--publish", "test")
+        self.repo("import", W.b1, "--publish", "test", "--create")
         server = self.serve()
         path = "/prod/sample/dists/bookworm/InRelease"
         self.assertEqual(self.http(server, path)[0], 404)
-        self.repo("promote", "test", "prod")
+        self.repo("promote", "test", "prod", "--create")
         self.assertEqual(self.http(server, path)[0], 200)
+
+    # --- looking inside, and the channel rules ----------------------------------------
+
+    def json_of(self, *args):
+        return json.loads(self.repo(*args, "--json").stdout)
+
+    def state(self):
+        """What a refusal must leave as it was: the store, the channels, the log."""
+        log = {str(p): p.read_bytes() for p in sorted((self.home / "log").rglob("*")) if p.is_file()}
+        return store_state(self.home), self.repo("channels", "--json").stdout, log
+
+    def refused(self, *args, expect, says):
+        """Runs a command that must fail with exit code expect, saying says, and change nothing."""
+        before = self.state()
+        p = self.repo(*args, expect=expect)
+        # One line (a usage error adds where to find help).
+        self.assertIn(says, p.stderr.splitlines()[0], args)
+        self.assertLessEqual(len(p.stderr.splitlines()), 1 if expect != 2 else 2, p.stderr)
+        self.assertEqual(self.state(), before, args)
+        return p
+
+    def test_snapshot_show_and_diff(self):
+        self.repo("import", W.b1)
+        self.repo("import", W.b2)
+        s1, s2 = (s["id"] for s in self.json_of("snapshots"))
+        show = self.json_of("snapshots", "show", s1[:8])
+        self.assertEqual(show["id"], s1)
+        self.assertEqual((show["repo"], show["kind"], show["filtered"]), ("sample", "apt", False))
+        self.assertEqual(set(show), {"id", "repo", "kind", "upstream", "synced_at", "files", "bytes", "release",
+                                     "filtered", "packages"})
+        self.assertIsInstance(show["release"], dict)
+        hello = [p for p in show["packages"] if p["name"] == "hello-airlock"]
+        self.assertEqual([(p["version"], p["architecture"]) for p in hello], [("1.0-1", "amd64")])
+        self.assertGreater(hello[0]["size"], 0)
+        self.assertIn("source", hello[0])
+        text = self.repo("snapshots", "show", s1).stdout
+        self.assertIn("snapshot   " + s1 + "\n", text)
+        self.assertRegex(text, r"\n  hello-airlock +1\.0-1 +amd64 ")
+        diff = self.json_of("diff", s1[:8], s2[:10])
+        self.assertEqual((diff["from"]["id"], diff["to"]["id"]), (s1, s2))
+        [sample] = diff["changes"]
+        self.assertEqual(sample["repo"], "sample")
+        changes = {(c["change"], c["name"], c["old"], c["new"]) for c in sample["packages"]}
+        self.assertIn(("upgraded", "hello-airlock", "1.0-1", "1.1-1"), changes)
+        self.assertIn(("added", "airlock-extra", "", "0.9-1"), changes)
+        self.assertEqual(sample["upgraded"], sum(c["change"] == "upgraded" for c in sample["packages"]))
+        # The same lines as the bundle that carried the change, from the same renderer.
+        text = self.repo("diff", s1[:8], s2[:8]).stdout
+        carried = run(VERIFY, "bundle", W.b2, "--key", W.low / "keys/alice.pub", "--list").stdout
+        self.assertRegex(text, r"\nsample: \d+ added \([^)]*\), \d+ upgraded")
+        self.assertIn("  upgraded   hello-airlock (amd64) 1.0-1 -> 1.1-1  ", text)
+        self.assertIn(text[text.index("\nsample:") + 1:], carried)
+        # Ids: a unique prefix of 8 or more hex digits, everywhere one is taken.
+        for args in (("snapshots", "show", s1[:7]), ("diff", s1[:7], s2), ("diff", s1, s2[:7]),
+                     ("publish", "sample", s1[:7], "--channel", "test", "--create")):
+            self.refused(*args, expect=2, says=f"'{s1[:7] if s1[:7] in args else s2[:7]}' is too short to name a "
+                                                "snapshot: give 8 or more hex digits of its id")
+        absent = "00000000" if not (s1 + s2).startswith("00000000") else "11111111"
+        self.refused("snapshots", "show", absent, expect=1, says=f"no snapshot '{absent}'")
+        self.refused("diff", absent, s2, expect=1, says=f"no snapshot '{absent}'")
+        self.refused("publish", "sample", absent, "--channel", "test", "--create", expect=1,
+                     says=f"no snapshot '{absent}'")
+        self.refused("snapshots", "list", expect=2, says="'list': show ID?")
+        self.refused("snapshots", "show", expect=2, says="show: missing ID")
+        self.refused("diff", s1, expect=2, says="needs A and B")
+
+    def test_a_new_channel_takes_create_and_a_missing_one_is_named(self):
+        self.refused("import", W.b1, "--publish", "test", expect=1,
+                     says="no channel 'test' (there are no channels yet; pass --create to make a new one)")
+        self.assertEqual(self.json_of("snapshots"), [])  # refused before anything was imported
+        self.refused("import", W.b1, "--create", expect=2, says="--create goes with --publish CH")
+        self.refused("import", W.b1, "--publish", "Test", "--create", expect=2,
+                     says="--publish: not a valid channel name")
+        self.repo("import", W.b1, "--publish", "test", "--create", "--reason", "first bundle")
+        self.repo("import", W.b2)
+        s1, s2 = (s["id"] for s in self.json_of("snapshots"))
+        self.refused("import", W.b2, "--publish", "tset", expect=1,
+                     says="no channel 'tset'; did you mean 'test'? (channels: test; pass --create to make a new one)")
+        self.refused("publish", "sample", s2[:8], "--channel", "tset", expect=1,
+                     says="no channel 'tset'; did you mean 'test'? (channels: test; pass --create to make a new one)")
+        self.refused("publish", "sample", s2[:8], "--channel", "Prod", "--create", expect=2,
+                     says="channel name 'Prod' must be 1-32 characters of a-z 0-9 - _, starting with a letter")
+        self.refused("promote", "test", "prod", expect=1,
+                     says="no channel 'prod' (channels: test; pass --create to make a new one)")
+        for create in ((), ("--create",)):  # the missing source is named, not "channel is empty"
+            self.refused("promote", "tset", "prod", *create, expect=1,
+                         says="no channel 'tset'; did you mean 'test'? (channels: test)")
+        self.repo("publish", "sample", s2[:8], "--channel", "test", "--change-ref", "CHG-2")
+        self.repo("promote", "test", "prod", "--create")
+        self.repo("promote", "test", "prod")  # exists now: no --create needed
+        missing = "no channel 'prdo'; did you mean 'prod'? (channels: prod, test)"
+        for args in (("promote", "prdo", "test"), ("rollback", "prdo"), ("channel", "delete", "prdo"),
+                     ("channels", "--history", "prdo")):
+            self.refused(*args, expect=1, says=missing)
+        self.refused("rollback", "prod", "other", expect=1, says="channel 'prod' has no repository 'other'")
+        self.refused("channels", "--history", "Prod", expect=2, says="channel name 'Prod' must be")
+        self.assertEqual(len(self.log("publish")), 2)  # import --publish and publish
+        self.assertEqual(len(self.log("promote")), 2)
+
+    def test_channel_history_and_delete(self):
+        self.repo("import", W.b1, "--publish", "test", "--create", "--reason", "first bundle")
+        self.repo("import", W.b2)
+        s1, s2 = (s["id"] for s in self.json_of("snapshots"))
+        self.repo("publish", "sample", s2[:8], "--channel", "test", "--operator", "olga", "--change-ref", "CHG-2")
+        self.repo("promote", "test", "prod", "--create", "--reason", "tested")
+        history = self.json_of("channels", "--history", "test")
+        self.assertEqual([h["action"] for h in history], ["import", "publish"])
+        self.assertEqual(set(history[0]), {"time", "channel", "repo", "action", "operator", "reason", "change_ref",
+                                           "from", "bundle", "before", "after", "changes"})
+        self.assertEqual((history[0]["bundle"], history[0]["before"], history[0]["after"]),
+                         ("airlock-sample-000001", None, s1))
+        self.assertEqual(history[0]["reason"], "first bundle")
+        self.assertEqual((history[1]["operator"], history[1]["before"], history[1]["after"],
+                          history[1]["change_ref"]), ("olga", s1, s2, "CHG-2"))
+        [sample] = history[1]["changes"]
+        self.assertIn("hello-airlock", [c["name"] for c in sample["packages"] if c["change"] == "upgraded"])
+        self.assertEqual(history[1]["changes"], self.json_of("diff", s1, s2)["changes"])
+        text = self.repo("channels", "--history").stdout
+        self.assertIn("  test/sample  import --publish of airlock-sample-000001\n", text)
+        self.assertIn("  prod/sample  promote from test\n", text)
+        self.assertIn("\n    upgraded   hello-airlock (amd64) 1.0-1 -> 1.1-1  ", text)
+        # Delete: logged, the server stops serving it, its history stays.
+        server = self.serve()
+        path = "/prod/sample/dists/bookworm/InRelease"
+        self.assertEqual(self.http(server, path)[0], 200)
+        deleted = self.json_of("channel", "delete", "prod", "--reason", "retired")
+        self.assertEqual(deleted, [{"channel": "prod", "repo": "sample", "snapshot": s2}])
+        self.assertEqual(self.http(server, path)[0], 404)
+        server.stop()  # its pull records are logged: none may arrive while a refusal is checked
+        self.assertEqual([c["channel"] for c in self.json_of("channels")], ["test"])
+        gone = self.json_of("channels", "--history", "prod")
+        self.assertEqual([(h["action"], h["before"], h["after"]) for h in gone],
+                         [("promote", None, s2), ("delete", s2, None)])
+        self.assertEqual({c["change"] for c in gone[1]["changes"][0]["packages"]}, {"removed"})
+        self.assertEqual(len(self.json_of("channels", "--history")), 4)
+        rec = self.log("delete")[0]
+        self.assertEqual((rec["channel"], rec["snapshot"], rec["previous"], rec["reason"]),
+                         ("prod", None, s2, "retired"))
+        self.refused("channel", "delete", "prod", expect=1, says="no channel 'prod' (channels: test)")
+        self.refused("rollback", "prod", expect=1, says="no channel 'prod' (channels: test)")
+        self.refused("channels", "test", expect=2, says="CH goes with --history")
+        self.refused("channel", "remove", "test", expect=2, says="delete CH?")
+        self.refused("channel", "delete", expect=2, says="delete: missing CH")
+        # Made again, it starts afresh: nothing to roll back to.
+        self.refused("publish", "sample", s1, "--channel", "prod", expect=1, says="no channel 'prod'")
+        self.repo("publish", "sample", s1, "--channel", "prod", "--create")
+        self.refused("rollback", "prod", expect=3, says="has no earlier snapshot of 'sample'")
+        self.repo("log", "verify")
 
     def test_help_and_status(self):
         self.assertIn("examples:", run(REPO, "--help").stdout)
-        for cmd in ("init", "trust", "import", "snapshots", "channels", "publish", "promote", "rollback", "serve",
-                    "log", "scrub", "status"):
+        for cmd in ("init", "trust", "import", "snapshots", "diff", "channels", "channel", "publish", "promote",
+                    "rollback", "serve", "log", "scrub", "status"):
             self.assertIn("example", self.repo(cmd, "--help").stdout, cmd)
-        self.repo("import", W.b1, "--publish", "test")
+        self.repo("import", W.b1, "--publish", "test", "--create")
         st = json.loads(self.repo("status", "--json").stdout)
         self.assertEqual(st["streams"][0]["sequence"], 1)
         self.assertEqual(st["channels"][0]["channel"], "test")
@@ -458,7 +606,8 @@ class RepoTest(unittest.TestCase):
 
     def test_untrusted_bytes_are_logged_escaped_and_a_broken_record_stops_show(self):
         bad = os.fsdecode(b"olga\xff\x1b[31m")
-        self.repo("import", W.b1, "--operator", bad, "--media-label", os.fsdecode(b"USB\xfe"), "--publish", "test")
+        self.repo("import", W.b1, "--operator", bad, "--media-label", os.fsdecode(b"USB\xfe"), "--publish", "test",
+                  "--create")
         rec = [r for r in self.log("import") if r.get("result") == "imported"][0]
         self.assertEqual(rec["operator"], "olga\\xff\x1b[31m")
         self.assertEqual(rec["media_label"], "USB\\xfe")

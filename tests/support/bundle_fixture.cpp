@@ -10,13 +10,57 @@
 #include <vector>
 
 #include "airlock/base/file.h"
+#include "airlock/verify/digest.h"
 #include "test_support.h"
 
 namespace airlock::testing {
 namespace fs = std::filesystem;
 
+std::string add_package_list(Batch& batch, Snapshot& snapshot) {
+  std::erase_if(snapshot.entries, [](const SnapshotEntry& e) { return e.path == kSampleIndex; });
+  snapshot.packages.clear();
+  std::string index;
+  for (const auto& e : snapshot.entries) {
+    if (!e.path.starts_with("pool/main/") || !e.path.ends_with(".deb")) continue;
+    const std::string stem = e.path.substr(10, e.path.size() - 14);
+    const auto underscore = stem.find('_');
+    PackageEntry p{stem.substr(0, underscore),
+                   underscore == std::string::npos ? "1.0-1" : stem.substr(underscore + 1),
+                   "amd64",
+                   stem.substr(0, underscore),
+                   e.size,
+                   e.sha256,
+                   e.path,
+                   kSampleIndex};
+    index += "Package: " + p.name + "\nVersion: " + p.version +
+             "\nArchitecture: amd64\nFilename: " + p.path + "\nSize: " + std::to_string(p.size) +
+             "\nSHA256: " + p.sha256.hex() + "\n\n";
+    snapshot.packages.push_back(std::move(p));
+  }
+  snapshot.entries.push_back({kSampleIndex, batch.put_bytes(index).value(), index.size()});
+  return index;
+}
+
+std::pair<Digest, Digest> put_snapshots_sharing_prefix(Store& store, std::size_t digits,
+                                                       const std::string& repo) {
+  Snapshot snap{repo, "apt", "@", TimePoint{}, {}, {}, {}, false};
+  const auto canonical = snap.to_canonical_json().value();
+  const auto at = canonical.find("\"@\"") + 1;
+  std::map<std::string, int> seen;
+  for (int i = 0;; ++i) {
+    auto text = canonical;
+    text.replace(at, 1, std::to_string(i));
+    auto [it, fresh] = seen.emplace(sha256(text).hex().substr(0, digits), i);
+    if (fresh) continue;
+    snap.upstream = std::to_string(it->second);
+    const Digest first = store.put_snapshot(snap).value();
+    snap.upstream = std::to_string(i);
+    return {first, store.put_snapshot(snap).value()};
+  }
+}
+
 SampleRepo make_sample_repo(const fs::path& dir, int count, std::size_t max_size,
-                            std::uint32_t seed, const std::string& repo) {
+                            std::uint32_t seed, const std::string& repo, bool packages) {
   SampleRepo out;
   out.store = Store::open(dir).value();
   std::mt19937 rng(seed);
@@ -36,6 +80,7 @@ SampleRepo make_sample_repo(const fs::path& dir, int count, std::size_t max_size
     snap.entries.push_back({path, id, data.size()});
     out.contents[path] = std::move(data);
   }
+  if (packages) out.contents[kSampleIndex] = add_package_list(batch, snap);
   out.snapshot = batch.add_snapshot(snap).value();
   if (!batch.commit()) std::abort();
   return out;

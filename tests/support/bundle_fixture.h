@@ -22,8 +22,26 @@ struct SampleRepo {
   Digest snapshot;
   std::map<std::string, std::string> contents;  // path -> object bytes
 };
+// With packages, the snapshot also carries a package list (see
+// add_package_list) and the index it comes from.
 SampleRepo make_sample_repo(const std::filesystem::path& dir, int count, std::size_t max_size,
-                            std::uint32_t seed, const std::string& repo = "debian");
+                            std::uint32_t seed, const std::string& repo = "debian",
+                            bool packages = false);
+
+// Where add_package_list puts the index.
+inline constexpr const char* kSampleIndex = "dists/sample/main/binary-amd64/Packages";
+
+// Gives snapshot a package list consistent with its entries: one amd64
+// package per .deb entry, "pool/main/<name>[_<version>].deb" (version 1.0-1
+// when the name has none), listed in an index entry kSampleIndex that is
+// stored through batch and replaces any earlier one. Returns the index text.
+std::string add_package_list(Batch& batch, Snapshot& snapshot);
+
+// Puts two empty snapshots of repo into store whose ids share their first
+// `digits` hex digits (found by trying upstreams: about 16^(digits/2) tries,
+// so keep digits small), and returns their ids.
+std::pair<Digest, Digest> put_snapshots_sharing_prefix(Store& store, std::size_t digits,
+                                                       const std::string& repo = "debian");
 
 // One entry of a crafted tar stream.
 struct TarEntry {

@@ -19,6 +19,7 @@ class ImportTest : public RepoFixture {};
 TEST_F(ImportTest, ImportsPublishesAndLogsWithTheChainOfCustody) {
   ImportOptions opt;
   opt.publish = "test";
+  opt.create = true;
   opt.media_label = "USB-1";
   auto r = import({b1}, opt);
   ASSERT_TRUE(r) << r.error().message;
@@ -41,6 +42,44 @@ TEST_F(ImportTest, ImportsPublishesAndLogsWithTheChainOfCustody) {
   EXPECT_TRUE(imported && custody && published);
   EXPECT_EQ(records.back()["event"], "checkpoint");
   EXPECT_TRUE(fs::is_empty(home.staging()));
+}
+
+TEST_F(ImportTest, PublishingToANewChannelTakesCreate) {
+  const auto store_before = testing::store_fingerprint(home.dir / "store");
+  const auto log_before = testing::read_text(home.log_file());
+  ImportOptions opt;
+  opt.publish = "test";
+  auto r = import({b1}, opt);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::not_found);
+  EXPECT_EQ(r.error().message,
+            "no channel 'test' (there are no channels yet; pass --create to make a new one)");
+  EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), store_before);
+  EXPECT_EQ(testing::read_text(home.log_file()), log_before);
+  opt.create = true;
+  ASSERT_TRUE(import({b1}, opt));
+  // An existing channel takes the next bundle without --create; a typo does not.
+  opt.create = false;
+  opt.publish = "tset";
+  const auto store_between = testing::store_fingerprint(home.dir / "store");
+  const auto log_between = testing::read_text(home.log_file());
+  auto typo = import({b2}, opt);
+  ASSERT_FALSE(typo);
+  EXPECT_EQ(typo.error().message,
+            "no channel 'tset'; did you mean 'test'? (channels: test; pass --create to make a new "
+            "one)");
+  EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), store_between);
+  EXPECT_EQ(testing::read_text(home.log_file()), log_between);
+  opt.publish = "test";
+  ASSERT_TRUE(import({b2}, opt));
+  EXPECT_EQ(channel_snapshot(*home.open_store(), "test", "debian").value(), s2);
+  // Each publish record names what the channel served before.
+  std::vector<std::pair<json, json>> published;
+  for (const auto& rec : log_records()) {
+    if (rec["event"] == "publish") published.emplace_back(rec["previous"], rec["snapshot"]);
+  }
+  EXPECT_EQ(published,
+            (std::vector<std::pair<json, json>>{{nullptr, s1.hex()}, {s1.hex(), s2.hex()}}));
 }
 
 TEST_F(ImportTest, SequenceRules) {
@@ -150,6 +189,7 @@ TEST_F(ImportTest, KilledAnywhereLeavesImportAndItsRecordBothThereOrBothAbsent) 
     home.options.env = &env;
     ImportOptions opt;
     opt.publish = "test";
+    opt.create = true;
     (void)import({b1}, opt);
   };
   const auto points = testing::crash_points(work);

@@ -20,21 +20,29 @@ inline const TimePoint kCreated = parse_time("2026-11-22T10:00:00Z").value();
 
 // A low-side store with two snapshots and three bundles of stream
 // 'debian' (1, 2 delta, 3 full), and an initialized high-side home that
-// trusts alice.
+// trusts alice. Both snapshots carry package lists: s1 has p0 ... p9 at
+// 1.0-1; s2 adds new0 and new1 (1.0-1), upgrades p2 to 1.1-1, downgrades
+// p4 to 0.9-1 and removes p3.
 class RepoFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    low = testing::make_sample_repo(dir / "low", 10, 300 * 1024, 3, "debian");
+    low = testing::make_sample_repo(dir / "low", 10, 300 * 1024, 3, "debian", true);
     s1 = low.snapshot;
     b1 = export_bundle(1, {}, false, 256 * 1024);
-    // A second snapshot with two more files.
     auto snap = low.store->get_snapshot(s1).value();
     auto batch = low.store->begin_batch().value();
-    for (int i = 0; i < 2; ++i) {
-      auto data = testing::random_bytes(50000 + i, 77 + i);
-      snap.entries.push_back({"pool/main/new" + std::to_string(i) + ".deb",
-                              batch.put_bytes(data).value(), data.size()});
+    std::erase_if(snap.entries, [](const SnapshotEntry& e) {
+      return e.path == "pool/main/p2.deb" || e.path == "pool/main/p3.deb" ||
+             e.path == "pool/main/p4.deb";
+    });
+    int seed = 77;
+    for (std::string name : {"new0", "new1", "p2_1.1-1", "p4_0.9-1"}) {
+      auto data = testing::random_bytes(50000 + seed, seed);
+      ++seed;
+      snap.entries.push_back(
+          {"pool/main/" + name + ".deb", batch.put_bytes(data).value(), data.size()});
     }
+    testing::add_package_list(batch, snap);
     snap.synced_at += std::chrono::hours(1);
     s2 = batch.add_snapshot(snap).value();
     ASSERT_TRUE(batch.commit());

@@ -4,7 +4,7 @@
 //   <home>/trust.json  keys/log.key keys/log.pub  store/  log/  staging/
 //
 // Every state change (trust, import accepted or refused, publish, promote,
-// rollback, scrub) goes through the home's ledger: the change and its log
+// rollback, channel delete, scrub) goes through the home's ledger: the change and its log
 // record are both made or both absent, whatever happens (transfer/ledger.h).
 // Strings from the command line or from bundles may hold any bytes: they are
 // logged with invalid UTF-8 escaped. No method throws.
@@ -20,6 +20,7 @@
 #include "airlock/repo/import.h"
 #include "airlock/repo/server.h"
 #include "airlock/repo/site_key.h"
+#include "airlock/repo/views.h"
 #include "airlock/transfer/home.h"
 #include "airlock/verify/trust.h"
 
@@ -81,23 +82,54 @@ class Home : public HomeBase {
   Result<TrustReport> trust_threshold(int n, const ChangeInfo& who);
 
   // Verifies and imports a bundle (see import.h). A refusal changes nothing
-  // but is itself logged.
+  // but is itself logged. A --publish channel that is not a valid name
+  // (invalid_input), or that does not exist unless options.create
+  // (not_found, as for publish), is refused before the bundle is read: a
+  // mistake on the command line, not an import, so it is not logged.
   Result<ImportReport> import(const std::vector<std::filesystem::path>& dirs,
                               const ImportOptions& options);
 
   Result<std::vector<SnapshotInfo>> snapshots() const;
+  // The snapshot whose id is id or starts with it: every command that takes
+  // a snapshot id takes a unique prefix of kMinSnapshotPrefix or more hex
+  // digits. invalid_input for a shorter one ("'3f2a' is too short to name a
+  // snapshot: ...") or one several snapshots share (airlock::resolve_snapshot
+  // in store.h); not_found "no snapshot 'X'" when none matches.
+  static constexpr std::size_t kMinSnapshotPrefix = 8;
+  Result<Digest> resolve_snapshot(std::string_view id) const;
+  Result<SnapshotView> snapshot(std::string_view id) const;
+  // What changed by package from snapshot `from` to `to` (ids or prefixes).
+  Result<SnapshotDiff> diff(std::string_view from, std::string_view to) const;
+
+  // Channels. A channel exists while it serves at least one repository.
+  // Every method naming a channel that must exist fails with not_found
+  // "no channel 'X'" (with "did you mean 'Y'?" for a near name and the
+  // existing channels); invalid_input for a name valid_channel_name refuses.
+  // A change that would make a new channel (publish, the target of promote,
+  // import --publish) is refused that way unless create is set.
   Result<std::vector<ChannelEntry>> channels() const;
   // Points channel/repo at snapshot (a snapshot of repo).
   Result<ChannelEntry> publish(const std::string& repo, const Digest& snapshot,
-                               const std::string& channel, const ChangeInfo& who);
+                               const std::string& channel, const ChangeInfo& who,
+                               bool create = false);
   // Copies from's snapshots (all repositories, or only repos) to `to`.
   Result<std::vector<ChannelEntry>> promote(const std::string& from, const std::string& to,
                                             const std::vector<std::string>& repos,
-                                            const ChangeInfo& who);
-  // Moves each repository of channel (or only repos) one step back.
+                                            const ChangeInfo& who, bool create = false);
+  // Moves each repository of channel (or only repos) one step back; a delete
+  // ends the history rollback goes back through.
   Result<std::vector<ChannelEntry>> rollback(const std::string& channel,
                                              const std::vector<std::string>& repos,
                                              const ChangeInfo& who);
+  // Removes the channel: every repository it served (returned, with the
+  // snapshot it served), one `delete` record each. A server answers 404 for
+  // it from its next request; its history stays readable.
+  Result<std::vector<ChannelEntry>> delete_channel(const std::string& channel,
+                                                   const ChangeInfo& who);
+  // Every change of channel (of every channel when empty, by channel),
+  // deleted channels included, oldest first: who, when, why, the snapshot
+  // before and after and the package diff it made.
+  Result<std::vector<ChannelChange>> channel_history(const std::string& channel = {}) const;
 
   // Serves hosts until SIGTERM or SIGINT (see server.h).
   Status serve(const ServeOptions& options);

@@ -20,6 +20,7 @@ struct ImportOptions {
   std::string operator_name;
   std::string media_label;
   std::optional<std::string> publish;  // channel to publish the bundle's snapshots to
+  bool create = false;                 // publish may make a new channel (else it must exist)
   std::string reason;
   std::string change_ref;
   // Run on every new object before commit, "{}" replaced by the file's path

@@ -16,6 +16,9 @@ nlohmann::json to_json(const TrustPolicy& policy);
 nlohmann::json to_json(const TrustReport& report);
 nlohmann::json to_json(const ImportReport& report);
 nlohmann::json to_json(const std::vector<SnapshotInfo>& snapshots);
+nlohmann::json to_json(const SnapshotView& view);
+nlohmann::json to_json(const SnapshotDiff& diff);
+nlohmann::json to_json(const std::vector<ChannelChange>& history);
 nlohmann::json to_json(const ChannelEntry& entry);
 nlohmann::json to_json(const std::vector<ChannelEntry>& entries);
 nlohmann::json to_json(const ScrubReport& report);
@@ -26,8 +29,16 @@ void print_trust(std::ostream& out, const TrustPolicy& policy);
 void print_trust_change(std::ostream& out, const TrustReport& report);
 void print_import(std::ostream& out, const ImportReport& report);
 void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapshots);
+// The snapshot's facts, then its packages as a table.
+void print_snapshot(std::ostream& out, const SnapshotView& view);
+void print_diff(std::ostream& out, const SnapshotDiff& diff);
+// Each change: when, what, who and why, the snapshots before and after, and
+// the packages it changed.
+void print_channel_history(std::ostream& out, const std::vector<ChannelChange>& history);
 void print_channel(std::ostream& out, const ChannelEntry& entry);
 void print_channels(std::ostream& out, const std::vector<ChannelEntry>& entries);
+// What a channel delete removed.
+void print_deleted(std::ostream& out, const std::vector<ChannelEntry>& entries);
 void print_scrub(std::ostream& out, const ScrubReport& report);
 void print_status(std::ostream& out, const StatusReport& report);
 
