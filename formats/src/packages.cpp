@@ -27,6 +27,9 @@ Result<PackageRecord> parse_package_record(const Paragraph& p) {
   rec.sha256 = *d;
   if (auto* v = field(p, "Version")) rec.version = *v;
   if (auto* a = field(p, "Architecture")) rec.architecture = *a;
+  if (auto* f = field(p, "Depends")) rec.depends = *f;
+  if (auto* f = field(p, "Pre-Depends")) rec.pre_depends = *f;
+  if (auto* f = field(p, "Provides")) rec.provides = *f;
   // "Source: openssl" or "Source: openssl (3.0.11-1)".
   rec.source = rec.package;
   if (auto* src = field(p, "Source"); src && !src->empty())

@@ -20,6 +20,11 @@ struct PackageRecord {
   std::string filename;  // pool path relative to the repository root, as written
   std::uint64_t size = 0;
   Digest sha256;
+  // Relationship fields as written (empty when absent); parsed, when a
+  // dependency closure needs them, by depends.h.
+  std::string depends;
+  std::string pre_depends;
+  std::string provides;
 };
 
 // Parses a (decompressed) Packages index, records in the order written.
