@@ -1,7 +1,6 @@
 #include "airlock/mirror/apt_sync.h"
 
 #include <fcntl.h>
-#include <fnmatch.h>
 
 #include <algorithm>
 #include <map>
@@ -16,6 +15,7 @@
 #include "airlock/formats/release.h"
 #include "airlock/verify/gpgv.h"
 #include "apt_paths.h"
+#include "apt_select.h"
 
 namespace airlock::mirror {
 namespace fs = std::filesystem;
@@ -53,6 +53,16 @@ std::string text_field(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+PackageVersion package_version(const apt::PackageRecord& rec) {
+  return {rec.package, rec.architecture, rec.version};
+}
+
+// Sorted, each package once (one package may be listed by several indices).
+void sort_packages(std::vector<PackageVersion>& list) {
+  std::sort(list.begin(), list.end());
+  list.erase(std::unique(list.begin(), list.end()), list.end());
+}
+
 // The fetcher's single result, or an error when it broke its contract.
 Result<FetchResult> fetch_one(Fetcher& fetcher, const FetchJob& job) {
   FetchOptions fo;
@@ -81,15 +91,19 @@ class AptSync {
   Result<std::vector<Want>> metadata_wants(const std::vector<SuiteState>& suites);
   Status fetch_metadata(const std::vector<SuiteState>& suites);
   Status store_direct();
+  Result<IndexRecords> read_indices(const std::vector<SuiteState>& suites);
   Result<std::map<std::string, SnapshotEntry>> select_pool(const std::vector<SuiteState>& suites);
-  Status add_pool_entries(const std::string& index, std::map<std::string, SnapshotEntry>& pool);
+  Status add_pool_entry(const apt::PackageRecord& rec, const std::string& index,
+                        std::map<std::string, SnapshotEntry>& pool);
   Result<std::vector<Want>> pool_wants(const std::map<std::string, SnapshotEntry>& pool);
   Status fetch_pool(std::vector<Want>& wants);
   Result<std::vector<FetchResult>> fetch(std::vector<Want>& wants, const std::string& phase);
   Status store_files(const std::vector<Want>& wants, const std::vector<FetchResult>& results);
   Result<std::string> index_text(const std::string& path, const Digest& id);
+  Result<SyncReport> dry_report(const std::vector<Want>& wants);
   Result<SyncReport> record_unchanged();
   Result<SyncReport> record_snapshot();
+  void add_counts(json& record) const;
   void keep_direct(const std::string& path, const FetchResult& r, const fs::path& file);
   fs::path partial(const Digest& id) const { return opt_.workdir / "partial" / id.hex(); }
   fs::path scratch() const { return opt_.workdir / "gpg"; }
@@ -102,6 +116,7 @@ class AptSync {
   const SyncOptions& opt_;
   std::optional<Snapshot> prev_;
   Digest prev_id_;
+  std::string selection_;                         // selection_digest(repo_), hex
   std::map<std::string, SnapshotEntry> entries_;  // the new snapshot
   std::map<std::string, std::string> release_info_;
   // What the snapshot carries, by (name, architecture, version, path).
@@ -165,8 +180,9 @@ Result<std::string> AptSync::release_text(SuiteState& s) {
   return text;
 }
 
-// Unchanged upstream: this suite's files come from the previous snapshot,
-// and its InRelease is verified again.
+// Unchanged upstream: this suite's files come from the previous snapshot
+// (only its InRelease when the selection changed), and its InRelease is
+// verified again.
 Result<std::string> AptSync::held_release(SuiteState& s, const SnapshotEntry& held) {
   s.changed = false;
   auto bytes = store_.read(held.sha256, kMaxRelease);
@@ -175,8 +191,10 @@ Result<std::string> AptSync::held_release(SuiteState& s, const SnapshotEntry& he
   if (auto w = env_.write_file_atomic(copy, *bytes); !w) return fail(w.error());
   auto text = gpgv_clearsigned(repo_.keyring, copy, scratch());
   if (!text) return fail(text.error().context(repo_.name + " " + held.path));
+  // A changed selection chooses its indices again (metadata_wants).
+  entries_[held.path] = held;
   for (const auto& e : prev_->entries) {
-    if (e.path.starts_with(s.dists)) entries_[e.path] = e;
+    if (e.path.starts_with(s.dists) && !report_.selection_changed) entries_[e.path] = e;
   }
   return text;
 }
@@ -365,12 +383,12 @@ Result<std::string> AptSync::index_text(const std::string& path, const Digest& i
   return text;
 }
 
-// Every index of a changed suite that the store lacks, as the signed
-// Release lists it.
+// Every index of a changed suite (every suite, when the selection changed)
+// that the store lacks, as the signed Release lists it.
 Result<std::vector<Want>> AptSync::metadata_wants(const std::vector<SuiteState>& suites) {
   std::vector<Want> meta;
   for (const auto& s : suites) {
-    if (!s.changed) continue;
+    if (!s.changed && !report_.selection_changed) continue;
     for (const auto& p : s.index_paths) {
       const auto* f = s.release.find(p);
       if (!f)
@@ -430,39 +448,26 @@ Status AptSync::store_direct() {
   return batch->commit();
 }
 
-Status AptSync::add_pool_entries(const std::string& index,
-                                 std::map<std::string, SnapshotEntry>& pool) {
-  auto text = index_text(index, entries_[index].sha256);
-  if (!text) return fail(text.error());
-  auto records = apt::parse_packages(*text);
-  if (!records) return fail(records.error().context(repo_.name + " " + index));
-  for (const auto& rec : *records) {
-    if (!repo_.packages.empty()) {
-      bool match = std::any_of(
-          repo_.packages.begin(), repo_.packages.end(),
-          [&](const std::string& g) { return ::fnmatch(g.c_str(), rec.package.c_str(), 0) == 0; });
-      if (!match) continue;
-    }
-    if (!is_safe_relative_path(rec.filename)) {
-      return fail(Code::refused,
-                  repo_.name + ": " + index + " names an unsafe pool path '" + rec.filename + "'");
-    }
-    auto [it, inserted] =
-        pool.emplace(rec.filename, SnapshotEntry{rec.filename, rec.sha256, rec.size});
-    if (!inserted && it->second.sha256 != rec.sha256) {
-      return fail(Code::refused, repo_.name + ": two indices disagree about " + rec.filename);
-    }
-    packages_.try_emplace({rec.package, rec.architecture, rec.version, rec.filename},
-                          PackageEntry{rec.package, rec.version, rec.architecture, rec.source, rec.size,
-                                       rec.sha256, rec.filename, index});
+Status AptSync::add_pool_entry(const apt::PackageRecord& rec, const std::string& index,
+                               std::map<std::string, SnapshotEntry>& pool) {
+  if (!is_safe_relative_path(rec.filename)) {
+    return fail(Code::refused,
+                repo_.name + ": " + index + " names an unsafe pool path '" + rec.filename + "'");
   }
+  auto [it, inserted] =
+      pool.emplace(rec.filename, SnapshotEntry{rec.filename, rec.sha256, rec.size});
+  if (!inserted && it->second.sha256 != rec.sha256) {
+    return fail(Code::refused, repo_.name + ": two indices disagree about " + rec.filename);
+  }
+  packages_.try_emplace({rec.package, rec.architecture, rec.version, rec.filename},
+                        PackageEntry{rec.package, rec.version, rec.architecture, rec.source,
+                                     rec.size, rec.sha256, rec.filename, index});
   return {};
 }
 
-// Pool files selected from every Packages index (one variant per directory).
-Result<std::map<std::string, SnapshotEntry>> AptSync::select_pool(
-    const std::vector<SuiteState>& suites) {
-  std::map<std::string, SnapshotEntry> pool;
+// The records of every Packages index (one variant per directory).
+Result<IndexRecords> AptSync::read_indices(const std::vector<SuiteState>& suites) {
+  IndexRecords out;
   for (const auto& s : suites) {
     std::map<std::string, std::string> chosen;  // dir -> path
     for (const auto& p : s.index_paths) {
@@ -472,9 +477,35 @@ Result<std::map<std::string, SnapshotEntry>> AptSync::select_pool(
       if (slot.empty() || variant_rank(path) < variant_rank(slot)) slot = path;
     }
     for (const auto& [dir, path] : chosen) {
-      if (auto a = add_pool_entries(path, pool); !a) return fail(a.error());
+      auto text = index_text(path, entries_[path].sha256);
+      if (!text) return fail(text.error());
+      auto records = apt::parse_packages(*text);
+      if (!records) return fail(records.error().context(repo_.name + " " + path));
+      if (auto a = out.add(repo_.name, path, std::move(*records)); !a) return fail(a.error());
     }
   }
+  return out;
+}
+
+// The pool files of the selected packages and their dependencies.
+Result<std::map<std::string, SnapshotEntry>> AptSync::select_pool(
+    const std::vector<SuiteState>& suites) {
+  auto indices = read_indices(suites);
+  if (!indices) return fail(indices.error());
+  auto selection = select_packages(repo_, indices->records());
+  if (!selection) return fail(selection.error().context(repo_.name));
+  const auto& records = indices->records();
+  report_.filtered = !repo_.packages.empty();
+  report_.packages_selected = selection->selected;
+  report_.unsatisfied = std::move(selection->unsatisfied);
+  for (std::size_t i : selection->added) report_.added.push_back(package_version(records[i]));
+  sort_packages(report_.added);
+  std::map<std::string, SnapshotEntry> pool;
+  for (std::size_t i : selection->carried) {
+    if (auto a = add_pool_entry(records[i], indices->index_of(i), pool); !a) return fail(a.error());
+    report_.packages.push_back(package_version(records[i]));
+  }
+  sort_packages(report_.packages);
   return pool;
 }
 
@@ -521,14 +552,33 @@ Status AptSync::fetch_pool(std::vector<Want>& wants) {
                   " were stored and no snapshot was recorded: run sync again to resume");
 }
 
+// What the snapshot carries, what the filter selected and what its
+// closure added, for a `sync` record.
+void AptSync::add_counts(json& record) const {
+  record["packages"] = report_.packages.size();
+  if (!report_.filtered) return;
+  record["packages_selected"] = report_.packages_selected;
+  record["packages_added"] = report_.added.size();
+  record["unsatisfied"] = report_.unsatisfied.size();
+}
+
+// What the sync that follows would fetch and whether it would record a
+// snapshot: wants is what it would fetch.
+Result<SyncReport> AptSync::dry_report(const std::vector<Want>& wants) {
+  report_.pool_missing = wants.size();
+  for (const auto& w : wants) report_.bytes_missing += w.size;
+  if (report_.unchanged) report_.snapshot = prev_id_;
+  return report_;
+}
+
 Result<SyncReport> AptSync::record_unchanged() {
-  report_.unchanged = true;
   report_.snapshot = prev_id_;
   json rec{{"repo", repo_.name},
            {"upstream", repo_.url},
            {"snapshot", prev_id_.hex()},
            {"unchanged", true},
            {"operator", opt_.operator_name}};
+  add_counts(rec);
   if (auto s = ledger_.record({{"sync", std::move(rec)}}); !s) return fail(s.error());
   return report_;
 }
@@ -559,6 +609,8 @@ Result<SyncReport> AptSync::record_snapshot() {
            {"fetched_files", report_.metadata_fetched + report_.pool_fetched},
            {"fetched_bytes", report_.bytes_fetched},
            {"operator", opt_.operator_name}};
+  if (report_.selection_changed) rec["selection_changed"] = true;
+  add_counts(rec);
   if (auto s = change->commit({{"sync", std::move(rec)}}); !s) return fail(s.error());
   report_.snapshot = *id;
   return report_;
@@ -570,6 +622,12 @@ Result<SyncReport> AptSync::run() {
   auto prev = latest_snapshot(store_, repo_.name, &prev_id_);
   if (!prev) return fail(prev.error());
   prev_ = std::move(*prev);
+  selection_ = selection_digest(repo_).hex();
+  release_info_[kSelectionKey] = selection_;
+  if (prev_) {
+    auto held = prev_->release.find(kSelectionKey);
+    report_.selection_changed = held == prev_->release.end() || held->second != selection_;
+  }
   if (auto s = env_.make_dirs(opt_.workdir / "meta"); !s) return fail(s.error());
   std::vector<SuiteState> suites;
   for (const auto& suite : repo_.suites) {
@@ -578,20 +636,18 @@ Result<SyncReport> AptSync::run() {
     if (auto c = choose_indices(*s); !c) return fail(c.error());
     suites.push_back(std::move(*s));
   }
-  const bool changed =
-      std::any_of(suites.begin(), suites.end(), [](const SuiteState& s) { return s.changed; });
+  report_.unchanged =
+      !report_.selection_changed &&
+      std::none_of(suites.begin(), suites.end(), [](const SuiteState& s) { return s.changed; });
   if (auto s = fetch_metadata(suites); !s) return fail(s.error());
   auto pool = select_pool(suites);
   if (!pool) return fail(pool.error());
   auto wants = pool_wants(*pool);
   if (!wants) return fail(wants.error());
-  if (opt_.dry_run) {
-    report_.pool_missing = wants->size();
-    for (const auto& w : *wants) report_.bytes_missing += w.size;
-    report_.unchanged = !changed;
-    return report_;
-  }
-  if (!changed) return record_unchanged();
+  // Unchanged: nothing is fetched and no snapshot recorded, dry run or not.
+  if (report_.unchanged) wants->clear();
+  if (opt_.dry_run) return dry_report(*wants);
+  if (report_.unchanged) return record_unchanged();
   if (auto s = fetch_pool(*wants); !s) return fail(s.error());
   return record_snapshot();
 }

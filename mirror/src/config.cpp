@@ -80,10 +80,17 @@ class RepoReader {
   }
 
   Status check_keys() const {
-    static const std::set<std::string> known = {"name",        "kind",       "url",
-                                                "suites",      "components", "architectures",
-                                                "keyring",     "packages",   "check_valid_until",
-                                                "translations"};
+    static const std::set<std::string> known = {"name",
+                                                "kind",
+                                                "url",
+                                                "suites",
+                                                "components",
+                                                "architectures",
+                                                "keyring",
+                                                "packages",
+                                                "translations",
+                                                "check_valid_until",
+                                                "with_dependencies"};
     for (auto&& [key, _] : t_) {
       const std::string name(key.str());
       if (!known.contains(name)) return bad("unknown key '" + name + "'");
@@ -111,7 +118,8 @@ class RepoReader {
     return {};
   }
 
-  // suites, components, architectures and packages: what to mirror.
+  // suites, components, architectures, packages and with_dependencies:
+  // what to mirror.
   Status read_lists() {
     for (auto [key, out] :
          {std::pair{"suites", &r_.suites}, std::pair{"components", &r_.components},
@@ -128,7 +136,7 @@ class RepoReader {
         }
       }
     }
-    return {};
+    return flag("with_dependencies", r_.with_dependencies);
   }
 
   // keyring, check_valid_until and translations: how the upstream is checked.
@@ -208,7 +216,8 @@ std::string config_template() {
 # components = ["main"]
 # architectures = ["amd64"]
 # keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"   # checked with gpgv, as apt's Signed-By
-# packages = ["openssl", "libssl3", "curl*"]   # optional globs; indices stay whole and signed
+# packages = ["openssl", "curl*"]  # optional globs: these and what they depend on; indices stay whole
+# with_dependencies = true          # false: carry only the packages the globs match
 # check_valid_until = true          # refuse metadata past its Valid-Until
 # translations = true               # also fetch i18n/Translation-en when listed
 )";

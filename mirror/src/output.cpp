@@ -17,21 +17,51 @@ void line(std::ostream& out, std::string_view name, std::size_t width, std::stri
 
 std::string short_id(const Digest& d) { return d.hex().substr(0, 12); }
 
+// "  filter: 1 matched, 6 added as dependencies", for a filtered repository.
+void print_filter(std::ostream& out, const SyncReport& r) {
+  if (!r.filtered) return;
+  out << "  filter: " << r.packages_selected << " matched, " << r.added.size()
+      << " added as dependencies";
+  if (!r.unsatisfied.empty()) out << ", " << r.unsatisfied.size() << " not satisfiable";
+  out << "\n";
+}
+
 void print_one_sync(std::ostream& out, const SyncReport& r) {
   const std::string id = r.snapshot ? r.snapshot->hex() : "none";
+  const std::string why = r.selection_changed ? "; the selection changed" : "";
   if (r.dry_run) {
     out << escape_for_terminal(r.repo) << ": would fetch " << r.pool_missing << " pool files ("
         << cli::human_bytes(r.bytes_missing) << ") of " << r.pool_files << " selected ("
         << cli::human_bytes(r.pool_bytes) << "); " << r.metadata_fetched
-        << " metadata files checked" << (r.unchanged ? "; upstream unchanged" : "") << "\n";
+        << " metadata files checked" << (r.unchanged ? "; upstream unchanged" : why) << "\n";
   } else if (r.unchanged) {
     out << escape_for_terminal(r.repo) << ": unchanged, snapshot " << id << "\n";
   } else {
-    out << escape_for_terminal(r.repo) << ": snapshot " << id << "\n"
+    out << escape_for_terminal(r.repo) << ": snapshot " << id << why << "\n"
         << "  " << r.pool_files << " packages (" << cli::human_bytes(r.pool_bytes) << "), fetched "
         << (r.metadata_fetched + r.pool_fetched) << " files (" << cli::human_bytes(r.bytes_fetched)
         << ")\n";
   }
+  print_filter(out, r);
+}
+
+// "sample: airlock-orphan 1.0-1 (amd64) Depends: airlock-gone (>= 1): nothing
+// in the indices satisfies it"; "(all, for amd64)" names the architecture an
+// arch all package was resolved for.
+std::string describe(const std::string& repo, const apt::UnsatisfiedDependency& u) {
+  std::string arch = u.architecture;
+  if (u.context != u.architecture) arch += ", for " + u.context;
+  return repo + ": " + u.package + " " + u.version + " (" + arch + ") " + u.field + ": " +
+         u.relation + ": nothing in the indices satisfies it";
+}
+
+json package_json(const PackageVersion& p) {
+  return {{"name", p.package}, {"architecture", p.architecture}, {"version", p.version}};
+}
+
+json unsatisfied_json(const apt::UnsatisfiedDependency& u) {
+  return {{"package", u.package}, {"version", u.version}, {"architecture", u.architecture},
+          {"context", u.context}, {"field", u.field},     {"relation", u.relation}};
 }
 
 }  // namespace
@@ -78,7 +108,17 @@ json to_json(const std::vector<RepoSync>& results) {
                    {"fetched_bytes", r.bytes_fetched},
                    {"dry_run", r.dry_run},
                    {"would_fetch_files", r.pool_missing},
-                   {"would_fetch_bytes", r.bytes_missing}});
+                   {"would_fetch_bytes", r.bytes_missing},
+                   {"selection_changed", r.selection_changed},
+                   {"filtered", r.filtered},
+                   {"packages", r.packages.size()},
+                   {"packages_selected", r.packages_selected},
+                   {"packages_added", r.added.size()}});
+    auto& one = out.back();
+    one["added"] = json::array();
+    for (const auto& p : r.added) one["added"].push_back(package_json(p));
+    one["unsatisfied"] = json::array();
+    for (const auto& u : r.unsatisfied) one["unsatisfied"].push_back(unsatisfied_json(u));
   }
   return out;
 }
@@ -89,11 +129,16 @@ void print_sync(std::ostream& out, const std::vector<RepoSync>& results) {
   }
 }
 
-int print_sync_errors(std::ostream& err, std::string_view program,
-                      const std::vector<RepoSync>& results) {
+int print_sync_problems(std::ostream& err, std::string_view program,
+                        const std::vector<RepoSync>& results) {
   int rc = 0;
   for (const auto& [repo, report] : results) {
-    if (report) continue;
+    if (report) {
+      for (const auto& u : report->unsatisfied) {
+        err << program << ": warning: " << escape_for_terminal(describe(repo, u)) << "\n";
+      }
+      continue;
+    }
     err << program << ": " << escape_for_terminal(report.error().message) << "\n";
     rc = exit_code(report.error());
   }

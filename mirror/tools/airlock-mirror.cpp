@@ -62,7 +62,7 @@ int sync(const Invocation& inv, Home& home) {
   auto results = home.sync(inv.get<std::vector<std::string>>("repo"), req);
   progress.finish();
   if (!results) return cli::fail(inv, results.error());
-  const int rc = print_sync_errors(std::cerr, inv.program, *results);
+  const int rc = print_sync_problems(std::cerr, inv.program, *results);
   inv.json() ? cli::print_json(to_json(*results)) : print_sync(std::cout, *results);
   return rc;
 }
@@ -159,9 +159,14 @@ constexpr const char* kSyncHelp =
     "Release.gpg), checks it with gpgv against the configured keyring, refuses\n"
     "expired or rolled-back metadata, fetches the index files and the selected\n"
     "pool files (each checked against the SHA-256 in the verified index) and\n"
-    "records one snapshot per repository, logged. Files already in the store are\n"
-    "not fetched again; an unchanged upstream costs one conditional request per\n"
-    "suite. A sync that fails keeps what it verified and resumes next time.\n\n"
+    "records one snapshot per repository, logged. With a `packages` filter the\n"
+    "selection is the matching packages and their dependency closure (Depends and\n"
+    "Pre-Depends; only the matches with with_dependencies = false); dependencies\n"
+    "the indices cannot satisfy are warnings. Files already in the store are not\n"
+    "fetched again; an unchanged upstream with an unchanged selection costs one\n"
+    "conditional request per suite, while a changed selection records a new\n"
+    "snapshot. A sync that fails keeps what it verified and resumes next time.\n"
+    "--dry-run reports what the sync would fetch and carry, storing nothing.\n\n"
     "examples:\n  airlock-mirror --home /srv/airlock-low sync\n"
     "  airlock-mirror --home /srv/airlock-low sync debian-security --jobs 16\n"
     "  airlock-mirror --home /srv/airlock-low sync --dry-run\n";

@@ -63,7 +63,7 @@ class MirrorTest(unittest.TestCase):
         self.server.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def configure(self, keyring=None, check_valid_until=True, packages=None):
+    def configure(self, keyring=None, check_valid_until=True, packages=None, with_dependencies=None):
         text = (self.home / "mirror.toml").read_text().split("[[repo]]\nname")[0]
         text += f"""
 [[repo]]
@@ -78,6 +78,8 @@ check_valid_until = {'true' if check_valid_until else 'false'}
 """
         if packages:
             text += "packages = [" + ", ".join(f'"{p}"' for p in packages) + "]\n"
+        if with_dependencies is not None:
+            text += f"with_dependencies = {'true' if with_dependencies else 'false'}\n"
         (self.home / "mirror.toml").write_text(text)
 
     def sync(self, expect=0):
@@ -167,6 +169,102 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         self.assertGreater(out["would_fetch_bytes"], 2_000_000)
         self.assertEqual(tree(self.home / "store"), store_before)
         self.assertEqual(self.pool_gets(), [])
+
+    # --- packages filters and their dependency closure (the deps/ graph) -------
+
+    # airlock-app's closure, as scripts/make-sample-upstream draws it.
+    APP_CLOSURE = ["airlock-app_2.0-1_amd64.deb", "airlock-base_1.0-1_amd64.deb", "airlock-data_1.0-1_all.deb",
+                   "airlock-syslog_1.0-1_amd64.deb", "airlock-transport-https_1.0-1_amd64.deb",
+                   "libairlock-common_1.2-1_amd64.deb", "libairlock-core_1.2-1_amd64.deb"]
+
+    def pool_debs(self):
+        return sorted(p.rsplit("/", 1)[1] for p in self.pool_gets())
+
+    def test_filter_carries_exactly_its_dependency_closure(self):
+        self.server.set_root(SAMPLE / "deps")
+        self.configure(packages=["airlock-app"])
+        p = run("sync", home=self.home)
+        self.assertIn("\n  filter: 1 matched, 6 added as dependencies\n", p.stdout)
+        self.assertEqual(p.stderr, "")
+        self.assertEqual(self.pool_debs(), self.APP_CLOSURE)
+        # The signed manifest of the export lists exactly the same packages.
+        media = self.tmp / "media"
+        out = json.loads(run("export", "--stream", "deps", "--out", media, "--key", "alice", "--json",
+                             home=self.home).stdout)
+        carried = sorted(f"{c['name']}_{c['new']}_{c['architecture']}.deb" for c in out["changes"][0]["packages"])
+        self.assertEqual(carried, self.APP_CLOSURE)
+        manifest = json.loads((media / "airlock-deps-000001/manifest.json").read_text())
+        sync_record = next(r for r in manifest["log"] if r["event"] == "sync")
+        self.assertEqual((sync_record["packages"], sync_record["packages_selected"], sync_record["packages_added"]),
+                         (7, 1, 6))
+
+    def test_sync_json_names_what_the_closure_added(self):
+        self.server.set_root(SAMPLE / "deps")
+        self.configure(packages=["airlock-app"])
+        out = json.loads(self.sync().stdout)[0]
+        self.assertEqual((out["filtered"], out["packages"], out["packages_selected"], out["packages_added"]),
+                         (True, 7, 1, 6))
+        added = [f"{a['name']}_{a['version']}_{a['architecture']}.deb" for a in out["added"]]
+        self.assertEqual(added, [d for d in self.APP_CLOSURE if not d.startswith("airlock-app_")])
+        self.assertEqual(out["unsatisfied"], [])
+
+    def test_without_dependencies_only_the_matches_are_carried(self):
+        self.server.set_root(SAMPLE / "deps")
+        self.configure(packages=["airlock-app", "libairlock-*"], with_dependencies=False)
+        out = json.loads(self.sync().stdout)[0]
+        self.assertEqual((out["packages"], out["packages_selected"], out["packages_added"]), (4, 4, 0))
+        self.assertEqual(self.pool_debs(), ["airlock-app_2.0-1_amd64.deb", "libairlock-common_1.2-1_amd64.deb",
+                                            "libairlock-core_1.1-1_amd64.deb", "libairlock-core_1.2-1_amd64.deb"])
+
+    def test_a_changed_filter_records_a_new_snapshot_from_an_unchanged_upstream(self):
+        self.server.set_root(SAMPLE / "deps")
+        self.configure(packages=["airlock-syslog"])
+        first = json.loads(self.sync().stdout)[0]
+        self.assertEqual(self.pool_debs(), ["airlock-data_1.0-1_all.deb", "airlock-syslog_1.0-1_amd64.deb"])
+        self.configure(packages=["airlock-app"])
+        self.server.clear_log()
+        p = run("sync", home=self.home)
+        self.assertIn("; the selection changed\n", p.stdout)
+        self.assertEqual(self.server.gets("/dists/")[0]["status"], 304)  # the upstream is unchanged
+        self.assertEqual(self.pool_debs(), [d for d in self.APP_CLOSURE
+                                            if d not in ("airlock-data_1.0-1_all.deb", "airlock-syslog_1.0-1_amd64.deb")])
+        snaps = self.snapshots()
+        self.assertEqual(len(snaps), 2)
+        self.assertEqual(snaps[0]["id"], first["snapshot"])
+        # The same selection again: unchanged, one conditional request.
+        self.server.clear_log()
+        self.assertTrue(json.loads(self.sync().stdout)[0]["unchanged"])
+        self.assertEqual(len(self.server.gets()), 1)
+        run("log", "verify", home=self.home)
+
+    def test_dry_run_reports_exactly_what_the_sync_then_does(self):
+        self.server.set_root(SAMPLE / "deps")
+        for packages in (["airlock-syslog"], ["airlock-app"], ["airlock-app"], ["airlock-*"], None):
+            self.configure(packages=packages)
+            store_before = tree(self.home / "store")
+            self.server.clear_log()
+            dry = json.loads(run("sync", "--dry-run", "--json", home=self.home).stdout)[0]
+            self.assertEqual(tree(self.home / "store"), store_before)
+            self.assertEqual(self.pool_gets(), [])
+            self.server.clear_log()
+            real = json.loads(self.sync().stdout)[0]
+            self.assertEqual(len(self.pool_gets()), dry["would_fetch_files"], packages)
+            # What the dry run fetched (metadata) and would fetch (pool) is what the sync fetched.
+            self.assertEqual(dry["fetched_files"] + dry["would_fetch_files"], real["fetched_files"], packages)
+            self.assertEqual(dry["fetched_bytes"] + dry["would_fetch_bytes"], real["fetched_bytes"], packages)
+            for key in ("unchanged", "selection_changed", "filtered", "pool_files", "pool_bytes", "packages",
+                        "packages_selected", "packages_added", "added", "unsatisfied"):
+                self.assertEqual(dry[key], real[key], (packages, key))
+
+    def test_an_unsatisfiable_dependency_is_a_warning_not_a_failure(self):
+        self.server.set_root(SAMPLE / "unsatisfiable")
+        self.configure(packages=["airlock-orphan"])
+        p = run("sync", home=self.home)
+        self.assertEqual(p.stderr, "airlock-mirror: warning: sample: airlock-orphan 1.0-1 (amd64) Depends: "
+                                   "airlock-gone (>= 1): nothing in the indices satisfies it\n")
+        self.assertIn("filter: 1 matched, 1 added as dependencies, 1 not satisfiable", p.stdout)
+        self.assertEqual(self.pool_debs(), ["airlock-data_1.0-1_all.deb", "airlock-orphan_1.0-1_amd64.deb"])
+        self.assertEqual(len(self.snapshots()), 1)
 
     # --- refusals: one clear line, exit 3, no snapshot ------------------------
 

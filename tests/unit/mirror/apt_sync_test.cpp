@@ -1,12 +1,22 @@
-// The mirror's own logic over parsed indices: package diffs and the config.
+// The mirror's own logic: package diffs, the config, and what a sync
+// selects (a packages filter and its dependency closure over the sample's
+// deps/ graph, a changed selection, a dry run against the sync after it).
 #include "airlock/mirror/apt_sync.h"
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <sstream>
+
 #include "airlock/mirror/config.h"
+#include "airlock/mirror/output.h"
+#include "mirror_fixture.h"
 
 namespace airlock::mirror {
 namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
 
 TEST(PackageDiff, AddedUpgradedRemoved) {
   std::vector<PackageVersion> a{
@@ -115,6 +125,7 @@ TEST(Config, EveryRefusalNamesTheFileTheRepoAndTheField) {
       {"keyring", "\"\"", "keyring (the upstream's OpenPGP keyring) is required"},
       {"check_valid_until", "\"no\"", "check_valid_until must be true or false"},
       {"translations", "[true]", "translations must be true or false"},
+      {"with_dependencies", "\"yes\"", "with_dependencies must be true or false"},
   };
   auto cases = documents;
   for (const auto& f : fields) {
@@ -137,8 +148,9 @@ TEST(Config, OptionalFieldsKeepTheirDefaultsUnlessSet) {
   EXPECT_TRUE(r.packages.empty());
   EXPECT_TRUE(r.check_valid_until);
   EXPECT_TRUE(r.translations);
+  EXPECT_TRUE(r.with_dependencies);
   auto set = MirrorConfig::parse(repo_with("translations", "false") +
-                                     "check_valid_until = false\n"
+                                     "check_valid_until = false\nwith_dependencies = false\n"
                                      "[[repo]]\nname = \"y\"\n" +
                                      repo_with("name", "").substr(9),
                                  "m.toml");
@@ -146,10 +158,264 @@ TEST(Config, OptionalFieldsKeepTheirDefaultsUnlessSet) {
   ASSERT_EQ(set->repos.size(), 2u);
   EXPECT_FALSE(set->repos[0].translations);
   EXPECT_FALSE(set->repos[0].check_valid_until);
+  EXPECT_FALSE(set->repos[0].with_dependencies);
+  EXPECT_TRUE(set->repos[1].with_dependencies);
   EXPECT_EQ(set->repos[1].name, "y");
   EXPECT_TRUE(set->repos[1].translations);
   EXPECT_EQ(set->find("y"), &set->repos[1]);
   EXPECT_EQ(set->find("z"), nullptr);
+}
+
+// --- selection: the sample's deps/ graph (scripts/make-sample-upstream) ------
+
+// "name version arch", for readable comparisons.
+std::vector<std::string> names(const std::vector<PackageVersion>& list) {
+  std::vector<std::string> out;
+  for (const auto& p : list) out.push_back(p.package + " " + p.version + " " + p.architecture);
+  return out;
+}
+
+const std::vector<std::string> kAppClosure = {"airlock-app 2.0-1 amd64",
+                                              "airlock-base 1.0-1 amd64",
+                                              "airlock-data 1.0-1 all",
+                                              "airlock-syslog 1.0-1 amd64",
+                                              "airlock-transport-https 1.0-1 amd64",
+                                              "libairlock-common 1.2-1 amd64",
+                                              "libairlock-core 1.2-1 amd64"};
+
+class SelectionTest : public testing::LowSideTest {
+ protected:
+  void SetUp() override {
+    LowSideTest::SetUp();
+    fetcher.set_root(testing::sample_upstream() / "deps");
+  }
+  SyncReport dry_run(Home& home) {
+    SyncRequest req = request();
+    req.dry_run = true;
+    auto r = home.sync({}, req);
+    EXPECT_TRUE(r && r->size() == 1 && r->front().report);
+    return r && r->size() == 1 ? r->front().report.value_or(SyncReport{}) : SyncReport{};
+  }
+  // The pool files fetched since the last clear, sorted.
+  std::vector<std::string> pool_requests() const {
+    std::vector<std::string> out;
+    const std::string pool = std::string(testing::kUpstreamUrl) + "/pool/";
+    for (const auto& url : fetcher.requests) {
+      if (url.starts_with(pool)) out.push_back(fs::path(url).filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  // The package list of the snapshot the home recorded last.
+  std::vector<std::string> snapshot_names(Home& home, const Digest& id) {
+    auto snap = home.store().get_snapshot(id);
+    EXPECT_TRUE(snap) << snap.error().message;
+    if (!snap) return {};
+    auto list = snapshot_packages(home.store(), *snap);
+    std::sort(list->begin(), list->end());
+    return names(*list);
+  }
+};
+
+TEST_F(SelectionTest, AFilterCarriesItsMatchesAndTheirDependencyClosure) {
+  configure("airlock-app");
+  auto home = open();
+  auto r = sync(*home);
+  ASSERT_TRUE(r.snapshot);
+  EXPECT_TRUE(r.filtered);
+  EXPECT_EQ(names(r.packages), kAppClosure);
+  EXPECT_EQ(r.packages_selected, 1u);
+  EXPECT_EQ(names(r.added), (std::vector<std::string>{
+                                "airlock-base 1.0-1 amd64", "airlock-data 1.0-1 all",
+                                "airlock-syslog 1.0-1 amd64", "airlock-transport-https 1.0-1 amd64",
+                                "libairlock-common 1.2-1 amd64", "libairlock-core 1.2-1 amd64"}));
+  EXPECT_TRUE(r.unsatisfied.empty());
+  EXPECT_EQ(snapshot_names(*home, *r.snapshot), kAppClosure);
+  EXPECT_TRUE(home->store().get_snapshot(*r.snapshot)->filtered);
+  // Exactly the closure's files were fetched: not the second alternative,
+  // the older libairlock-core or what nothing depends on.
+  EXPECT_EQ(pool_requests(),
+            (std::vector<std::string>{
+                "airlock-app_2.0-1_amd64.deb", "airlock-base_1.0-1_amd64.deb",
+                "airlock-data_1.0-1_all.deb", "airlock-syslog_1.0-1_amd64.deb",
+                "airlock-transport-https_1.0-1_amd64.deb", "libairlock-common_1.2-1_amd64.deb",
+                "libairlock-core_1.2-1_amd64.deb"}));
+  json rec = testing::log_records(log_file()).at(records().size() - 2);
+  EXPECT_EQ(rec["event"], "sync");
+  EXPECT_EQ(rec["packages"], 7);
+  EXPECT_EQ(rec["packages_selected"], 1);
+  EXPECT_EQ(rec["packages_added"], 6);
+  EXPECT_EQ(rec["unsatisfied"], 0);
+}
+
+TEST_F(SelectionTest, WithoutDependenciesOnlyTheMatchesAreCarried) {
+  configure("airlock-*", "with_dependencies = false\n");
+  auto home = open();
+  auto r = sync(*home);
+  EXPECT_EQ(names(r.packages),
+            (std::vector<std::string>{
+                "airlock-app 2.0-1 amd64", "airlock-base 1.0-1 amd64", "airlock-data 1.0-1 all",
+                "airlock-doc 1.0-1 all", "airlock-syslog 1.0-1 amd64",
+                "airlock-transport-http 1.0-1 amd64", "airlock-transport-https 1.0-1 amd64"}));
+  EXPECT_EQ(r.packages_selected, 7u);
+  EXPECT_TRUE(r.added.empty());
+  configure("airlock-app", "with_dependencies = false\n");
+  r = sync(*home);
+  EXPECT_EQ(names(r.packages), std::vector<std::string>{"airlock-app 2.0-1 amd64"});
+  EXPECT_EQ(pool_requests().size(), 7u);  // nothing new to fetch
+}
+
+TEST_F(SelectionTest, WithoutAFilterEveryPackageIsCarriedAndNothingCountsAsAdded) {
+  auto home = open();
+  auto r = sync(*home);
+  EXPECT_FALSE(r.filtered);
+  EXPECT_EQ(r.packages.size(), 10u);
+  EXPECT_EQ(r.packages_selected, 10u);
+  EXPECT_TRUE(r.added.empty());
+  EXPECT_FALSE(home->store().get_snapshot(*r.snapshot)->filtered);
+}
+
+TEST_F(SelectionTest, AChangedSelectionRecordsANewSnapshotOfAnUnchangedUpstream) {
+  configure("airlock-syslog");
+  auto home = open();
+  auto first = sync(*home);
+  EXPECT_EQ(names(first.packages),
+            (std::vector<std::string>{"airlock-data 1.0-1 all", "airlock-syslog 1.0-1 amd64"}));
+  // The same selection, written differently: unchanged.
+  configure("", "packages = [\"airlock-syslog\", \"airlock-syslog\"]\n");
+  EXPECT_TRUE(sync(*home).unchanged);
+
+  configure("airlock-app");
+  fetcher.requests.clear();
+  auto second = sync(*home);
+  EXPECT_FALSE(second.unchanged);
+  EXPECT_TRUE(second.selection_changed);
+  ASSERT_TRUE(second.snapshot && first.snapshot);
+  EXPECT_NE(*second.snapshot, *first.snapshot);
+  EXPECT_EQ(names(second.packages), kAppClosure);
+  // The upstream answered 304; its indices were in the store: only the
+  // five packages new to the selection were fetched.
+  EXPECT_EQ(second.metadata_fetched, 0u);
+  EXPECT_EQ(second.pool_fetched, 5u);
+  EXPECT_EQ(fetcher.requests.size(), 6u);
+  EXPECT_EQ(home->snapshots()->size(), 2u);
+  EXPECT_EQ(testing::log_records(log_file()).at(records().size() - 2)["selection_changed"], true);
+
+  // Back to the first selection: its snapshot's content again, nothing fetched.
+  configure("airlock-syslog");
+  auto third = sync(*home);
+  EXPECT_TRUE(third.selection_changed);
+  EXPECT_EQ(third.pool_fetched, 0u);
+  EXPECT_EQ(names(third.packages), names(first.packages));
+  EXPECT_TRUE(sync(*home).unchanged);
+  // with_dependencies, components, architectures and translations count too.
+  for (const char* more : {"with_dependencies = false\n", "translations = false\n"}) {
+    configure("airlock-syslog", more);
+    auto r = sync(*home);
+    EXPECT_TRUE(r.selection_changed) << more;
+    EXPECT_FALSE(r.unchanged) << more;
+  }
+  EXPECT_EQ(home->snapshots()->size(), 5u);
+  EXPECT_TRUE(home->verify_log());
+}
+
+// Everything a dry run reports equals what the sync after it does.
+void expect_same(const SyncReport& dry, const SyncReport& real) {
+  EXPECT_TRUE(dry.dry_run);
+  EXPECT_EQ(dry.unchanged, real.unchanged);
+  EXPECT_EQ(dry.selection_changed, real.selection_changed);
+  EXPECT_EQ(dry.pool_missing, real.pool_fetched);
+  EXPECT_EQ(dry.bytes_missing + dry.bytes_fetched, real.bytes_fetched);
+  EXPECT_EQ(dry.metadata_fetched, real.metadata_fetched);
+  EXPECT_EQ(dry.pool_files, real.pool_files);
+  EXPECT_EQ(dry.pool_bytes, real.pool_bytes);
+  EXPECT_EQ(names(dry.packages), names(real.packages));
+  EXPECT_EQ(names(dry.added), names(real.added));
+  EXPECT_EQ(dry.packages_selected, real.packages_selected);
+  EXPECT_EQ(dry.unsatisfied, real.unsatisfied);
+  if (dry.unchanged) {
+    EXPECT_EQ(dry.snapshot, real.snapshot);
+  }
+}
+
+TEST_F(SelectionTest, ADryRunReportsExactlyWhatTheSyncAfterItDoes) {
+  auto home = open();
+  // A first sync, a new upstream, a new filter, the same again, the filter
+  // widened, a patch day upstream, and the filter dropped.
+  struct Step {
+    std::string glob;
+    std::string root;
+  };
+  // (The upstreams in the order of their Release dates: day1, deps, day2.)
+  const std::vector<Step> steps = {{"hello-*", "day1"},
+                                   {"airlock-syslog", "deps"},
+                                   {"airlock-app", "deps"},
+                                   {"airlock-app", "deps"},
+                                   {"airlock-*", "deps"},
+                                   {"hello-*", "day2"},
+                                   {"", "day2"}};
+  for (const auto& step : steps) {
+    SCOPED_TRACE(step.glob + " " + step.root);
+    configure(step.glob);
+    fetcher.set_root(testing::sample_upstream() / step.root);
+    const auto store_before = airlock::testing::store_fingerprint(home_dir / "store");
+    const auto log_before = airlock::testing::read_text(log_file());
+    auto dry = dry_run(*home);
+    EXPECT_EQ(airlock::testing::store_fingerprint(home_dir / "store"), store_before);
+    EXPECT_EQ(airlock::testing::read_text(log_file()), log_before);
+    fetcher.requests.clear();
+    auto real = sync(*home);
+    expect_same(dry, real);
+    EXPECT_EQ(pool_requests().size(), dry.pool_missing);
+  }
+}
+
+TEST_F(SelectionTest, AnUnsatisfiableDependencyIsReportedAndTheRestCarried) {
+  fetcher.set_root(testing::sample_upstream() / "unsatisfiable");
+  configure("airlock-orphan");
+  auto home = open();
+  auto results = home->sync({}, request());
+  ASSERT_TRUE(results && results->front().report) << results->front().report.error().message;
+  const SyncReport& r = *results->front().report;
+  ASSERT_TRUE(r.snapshot);
+  EXPECT_EQ(names(r.packages),
+            (std::vector<std::string>{"airlock-data 1.0-1 all", "airlock-orphan 1.0-1 amd64"}));
+  ASSERT_EQ(r.unsatisfied.size(), 1u);
+  EXPECT_EQ(r.unsatisfied[0],
+            (apt::UnsatisfiedDependency{"airlock-orphan", "1.0-1", "amd64", "amd64", "Depends",
+                                        "airlock-gone (>= 1)"}));
+  std::ostringstream err, out;
+  EXPECT_EQ(print_sync_problems(err, "airlock-mirror", *results), 0);
+  EXPECT_EQ(err.str(),
+            "airlock-mirror: warning: sample: airlock-orphan 1.0-1 (amd64) Depends: airlock-gone "
+            "(>= 1): nothing in the indices satisfies it\n");
+  print_sync(out, *results);
+  EXPECT_NE(out.str().find("\n  filter: 1 matched, 1 added as dependencies, 1 not satisfiable\n"),
+            std::string::npos)
+      << out.str();
+  json j = to_json(*results)[0];
+  EXPECT_EQ(j["packages_added"], 1);
+  EXPECT_EQ(j["unsatisfied"][0]["relation"], "airlock-gone (>= 1)");
+  EXPECT_EQ(testing::log_records(log_file()).at(records().size() - 2)["unsatisfied"], 1);
+}
+
+TEST_F(SelectionTest, TheOutputSaysWhatTheFilterMatchedAndTheClosureAdded) {
+  configure("airlock-app");
+  auto home = open();
+  auto results = home->sync({}, request());
+  ASSERT_TRUE(results);
+  std::ostringstream out;
+  print_sync(out, *results);
+  EXPECT_NE(out.str().find("\n  7 packages ("), std::string::npos) << out.str();
+  EXPECT_TRUE(out.str().ends_with("\n  filter: 1 matched, 6 added as dependencies\n")) << out.str();
+  json j = to_json(*results)[0];
+  EXPECT_EQ(j["filtered"], true);
+  EXPECT_EQ(j["packages"], 7);
+  EXPECT_EQ(j["packages_selected"], 1);
+  EXPECT_EQ(j["packages_added"], 6);
+  EXPECT_EQ(j["added"][0],
+            (json{{"name", "airlock-base"}, {"architecture", "amd64"}, {"version", "1.0-1"}}));
+  EXPECT_TRUE(j["unsatisfied"].empty());
 }
 
 }  // namespace

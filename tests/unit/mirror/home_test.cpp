@@ -416,7 +416,7 @@ TEST_F(MirrorHomeTest, OutputOfSyncAndExport) {
   ASSERT_TRUE(results);
   std::ostringstream text, err;
   print_sync(text, *results);
-  EXPECT_EQ(print_sync_errors(err, "airlock-mirror", *results), 0);
+  EXPECT_EQ(print_sync_problems(err, "airlock-mirror", *results), 0);
   EXPECT_TRUE(text.str().starts_with("sample: snapshot " +
                                      results->front().report->snapshot->hex() + "\n  3 packages ("))
       << text.str();
@@ -440,7 +440,7 @@ TEST_F(MirrorHomeTest, OutputOfSyncAndExport) {
   // A failed repository: one line on the error stream, its exit code.
   std::vector<RepoSync> failed{{"sample", fail(Code::refused, "sample: bad\x1b[2J signature")}};
   std::ostringstream err2;
-  EXPECT_EQ(print_sync_errors(err2, "airlock-mirror", failed), 3);
+  EXPECT_EQ(print_sync_problems(err2, "airlock-mirror", failed), 3);
   EXPECT_EQ(err2.str().find('\x1b'), std::string::npos);
   EXPECT_TRUE(to_json(failed).empty());
 }

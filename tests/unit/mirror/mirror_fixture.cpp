@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -112,14 +113,14 @@ void LowSideTest::SetUp() {
   ASSERT_TRUE(key) << key.error().message;
 }
 
-void LowSideTest::configure(const std::string& packages_glob) {
+void LowSideTest::configure(const std::string& packages_glob, const std::string& more) {
   std::string text =
       "[[repo]]\nname = \"sample\"\nkind = \"apt\"\nurl = \"" + std::string(kUpstreamUrl) +
       "\"\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\narchitectures = [\"amd64\"]\n"
       "keyring = \"" +
       (sample_upstream() / "keyring.gpg").string() + "\"\n";
   if (!packages_glob.empty()) text += "packages = [\"" + packages_glob + "\"]\n";
-  airlock::testing::write_text(home_dir / "mirror.toml", text);
+  airlock::testing::write_text(home_dir / "mirror.toml", text + more);
 }
 
 std::unique_ptr<Home> LowSideTest::open(Env* env) {
@@ -132,7 +133,8 @@ SyncRequest LowSideTest::request() {
   SyncRequest req;
   req.fetcher = &fetcher;
   req.jobs = 2;
-  req.now = system_now();
+  req.now = std::max(system_now(), last_now_ + std::chrono::seconds(1));
+  last_now_ = req.now;
   req.operator_name = "tester";
   return req;
 }

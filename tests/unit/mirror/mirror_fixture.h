@@ -16,7 +16,8 @@
 
 namespace airlock::mirror::testing {
 
-// The sample upstream: keyring.gpg, day1/, day2/, expired/. Built on first
+// The sample upstream: keyring.gpg, day1/, day2/, expired/, deps/,
+// unsatisfiable/ (scripts/make-sample-upstream describes them). Built on first
 // use and cached for a day under the build tree (keyed by the script's
 // bytes); aborts the test program when it cannot be built.
 const std::filesystem::path& sample_upstream();
@@ -52,11 +53,14 @@ int count_events(const std::filesystem::path& log_file, const std::string& event
 class LowSideTest : public ::testing::Test {
  protected:
   void SetUp() override;
-  // Writes the sample's [[repo]] into mirror.toml.
-  void configure(const std::string& packages_glob = "");
+  // Writes the sample's [[repo]] into mirror.toml, with more lines of its
+  // table after it (e.g. "with_dependencies = false\n").
+  void configure(const std::string& packages_glob = "", const std::string& more = "");
   std::unique_ptr<Home> open(Env* env = nullptr);
   // Syncs every repository with the fetcher; fails the test on an error.
   SyncReport sync(Home& home);
+  // A request at least a second after the one before, as real syncs are:
+  // two snapshots of one test never share a synced_at.
   SyncRequest request();
   ExportOptions export_options(const std::string& media = "media");
   std::filesystem::path log_file() const { return home_dir / "log" / "transfer.jsonl"; }
@@ -66,6 +70,9 @@ class LowSideTest : public ::testing::Test {
   std::filesystem::path home_dir;
   DirFetcher fetcher{kUpstreamUrl, sample_upstream() / "day1"};
   ChangeInfo who{"tester", "", ""};
+
+ private:
+  TimePoint last_now_{};
 };
 
 }  // namespace airlock::mirror::testing

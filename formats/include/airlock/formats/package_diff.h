@@ -4,6 +4,7 @@
 // vendor-verified indices.
 #pragma once
 
+#include <compare>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,9 @@ namespace airlock::apt {
 
 struct PackageVersion {
   std::string package, architecture, version;
+
+  // By name, architecture, then version as text (not in dpkg's order).
+  auto operator<=>(const PackageVersion&) const = default;
 };
 
 struct PackageChange {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "airlock/formats/depends.h"
 #include "airlock/mirror/config.h"
 #include "airlock/mirror/fetcher.h"
 #include "airlock/mirror/packages.h"
@@ -29,8 +30,24 @@ struct SyncOptions {
 struct SyncReport {
   std::string repo;
   bool dry_run = false;
-  bool unchanged = false;          // every suite answered 304: no new snapshot
+  // Every suite answered 304 and the selection is the last snapshot's: no
+  // new snapshot (a dry run: none would be recorded).
+  bool unchanged = false;
+  // The settings that decide what is carried (selection_digest: suites,
+  // components, architectures, translations, packages, with_dependencies)
+  // differ from those of the last snapshot: a new one is recorded even when
+  // the upstream answered 304.
+  bool selection_changed = false;
   std::optional<Digest> snapshot;  // the new (or, unchanged, the current) snapshot
+  bool filtered = false;           // a packages filter chose what is carried
+  // Every package the snapshot carries (or, dry run, would carry), sorted by
+  // name, architecture and version: its package list.
+  std::vector<PackageVersion> packages;
+  std::size_t packages_selected = 0;  // of those, matched by the filter (without one: all)
+  std::vector<PackageVersion> added;  // of those, pulled in by dependencies only; sorted
+  // Dependencies of carried packages that the indices cannot satisfy:
+  // reported, not a failure.
+  std::vector<apt::UnsatisfiedDependency> unsatisfied;
   std::size_t metadata_fetched = 0;
   std::size_t pool_files = 0;  // selected pool files in the snapshot
   std::uint64_t pool_bytes = 0;
@@ -42,10 +59,14 @@ struct SyncReport {
 
 // Syncs repo into ledger's store. Verified files are stored as they arrive
 // (objects only: a sync that fails midway keeps them, records nothing, and
-// the next run resumes). The new snapshot and the fetch validators are
-// committed in one change with a `sync` record; an unchanged upstream is a
-// `sync` record alone. A dry run stores and records nothing. refused for
-// anything the upstream's signatures or indices do not vouch for.
+// the next run resumes). The new snapshot (its release map holding the
+// selection digest under "selection") and the fetch validators are
+// committed in one change with a `sync` record; an unchanged upstream with
+// an unchanged selection is a `sync` record alone. A dry run stores and
+// records nothing, and reports what the sync that follows it would fetch
+// and record. refused for anything the upstream's signatures or indices do
+// not vouch for; invalid_input for a relationship field of the index that
+// the dependency closure cannot parse.
 Result<SyncReport> sync_apt(const RepoConfig& repo, Ledger& ledger, const SyncOptions& options);
 
 }  // namespace airlock::mirror

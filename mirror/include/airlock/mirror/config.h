@@ -19,6 +19,9 @@ struct RepoConfig {
   std::vector<std::string> architectures;
   std::filesystem::path keyring;
   std::vector<std::string> packages;  // shell globs; empty: every package
+  // With packages: also carry what the matches depend on (Depends and
+  // Pre-Depends, recursively, as formats/depends.h resolves them).
+  bool with_dependencies = true;
   bool check_valid_until = true;
   bool translations = true;  // fetch i18n/Translation-en when the Release lists it
 };

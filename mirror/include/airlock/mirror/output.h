@@ -18,13 +18,18 @@ void print_init(std::ostream& out, const InitReport& report);
 nlohmann::json to_json(const KeyReport& report);
 void print_key(std::ostream& out, const KeyReport& report);
 
-// The repositories that synced (failures are reported by print_sync_errors).
+// The repositories that synced (failures are reported by
+// print_sync_problems): what each carries, and, with a packages filter, how
+// many packages it matched and its dependency closure added.
 nlohmann::json to_json(const std::vector<RepoSync>& results);
 void print_sync(std::ostream& out, const std::vector<RepoSync>& results);
-// "<program>: <error>" on err for each repository that failed; returns the
-// exit code of the last failure, 0 when none failed.
-int print_sync_errors(std::ostream& err, std::string_view program,
-                      const std::vector<RepoSync>& results);
+// On err: "<program>: <error>" for each repository that failed, and
+// "<program>: warning: <repo>: <package> <version> (<arch>) Depends: <group>:
+// nothing in the indices satisfies it" for each unsatisfiable dependency of
+// one that synced. Returns the exit code of the last failure, 0 when none
+// failed (warnings do not count).
+int print_sync_problems(std::ostream& err, std::string_view program,
+                        const std::vector<RepoSync>& results);
 
 nlohmann::json to_json(const std::vector<SnapshotInfo>& snapshots);
 void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapshots);
