@@ -10,6 +10,7 @@ and airlock-verify proves every stanza of that index is the vendor's.
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -37,32 +38,47 @@ def run(prog, *args, expect=0, home=None, timeout=300):
     return p
 
 
+# The dependency closure of airlock-app in the sample's deps/ repository
+# (scripts/make-sample-upstream): Pre-Depends, three deep, a virtual package
+# and the first satisfiable alternative.
+CLOSURE = ["airlock-app_2.0-1_amd64.deb", "airlock-base_1.0-1_amd64.deb", "airlock-data_1.0-1_all.deb",
+           "airlock-syslog_1.0-1_amd64.deb", "airlock-transport-https_1.0-1_amd64.deb",
+           "libairlock-common_1.2-1_amd64.deb", "libairlock-core_1.2-1_amd64.deb"]
+
+
 class World:
-    """The low side mirrors the sample with a filter, day 1 then day 2."""
+    """The low side mirrors the sample with a filter, day 1 then day 2 (stream
+    sample), and deps/ filtered to airlock-app (stream deps)."""
 
     def __init__(self):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="airlock-partial-test-"))
         subprocess.run([MAKE_SAMPLE, self.dir / "upstream"], check=True, capture_output=True)
         self.keyring = self.dir / "upstream/keyring.gpg"
-        upstream = UpstreamServer(self.dir / "upstream/day1", idle_timeout=600).start()
         self.low = self.dir / "low"
+        self.media = self.dir / "media"
         run(MIRROR, "init", home=self.low)
         run(MIRROR, "keygen", "alice", home=self.low)
-        selected = ", ".join(f'"{p}"' for p in SELECTED)
-        with open(self.low / "mirror.toml", "a") as f:
-            f.write(f'\n[[repo]]\nname = "sample"\nkind = "apt"\nurl = "{upstream.url}"\n'
-                    f'suites = ["bookworm"]\ncomponents = ["main"]\narchitectures = ["amd64"]\n'
-                    f'keyring = "{self.keyring}"\npackages = [{selected}]\n')
-        self.media = self.dir / "media"
-        try:
-            for day in ("day1", "day2"):
-                upstream.set_root(self.dir / "upstream" / day)
-                run(MIRROR, "sync", home=self.low)
-                run(MIRROR, "export", "--stream", "sample", "--out", self.media, "--key", "alice", home=self.low)
-        finally:
-            upstream.stop()
+        self.mirror("sample", SELECTED, ["day1", "day2"])
+        self.mirror("deps", ["airlock-app"], ["deps"])
         self.b1 = self.media / "airlock-sample-000001"
         self.b2 = self.media / "airlock-sample-000002"
+        self.deps = self.media / "airlock-deps-000001"
+
+    def mirror(self, name, packages, days):
+        upstream = UpstreamServer(self.dir / "upstream" / days[0], idle_timeout=600).start()
+        selected = ", ".join(f'"{p}"' for p in packages)
+        with open(self.low / "mirror.toml", "a") as f:
+            f.write(f'\n[[repo]]\nname = "{name}"\nkind = "apt"\nurl = "{upstream.url}"\n'
+                    f'suites = ["bookworm"]\ncomponents = ["main"]\narchitectures = ["amd64"]\n'
+                    f'keyring = "{self.keyring}"\npackages = [{selected}]\n')
+        try:
+            for day in days:
+                upstream.set_root(self.dir / "upstream" / day)
+                run(MIRROR, "sync", name, home=self.low)
+                run(MIRROR, "export", "--stream", name, "--repo", name, "--out", self.media, "--key", "alice",
+                    home=self.low)
+        finally:
+            upstream.stop()
 
 
 def setUpModule():
@@ -158,6 +174,31 @@ class PartialMirrorTest(unittest.TestCase):
         for r in imports:
             self.assertRegex(r["site_key"], "^[0-9A-F]{40}$")
             self.assertEqual([s["repo"] for s in r["site_indices"]], ["sample"])
+
+    def test_a_host_installs_a_package_and_its_dependency_closure_with_nothing_else_listed(self):
+        self.repo("import", W.deps, "--publish", "test", "--create")
+        self.server = Server(REPO, self.home)
+        fresh = AptClient(self.tmp / "host-deps", self.server.url, "test", self.site_key, repo="deps")
+        fresh.apt("apt-get", "update")
+        self.assertEqual(fresh.download("airlock-app"), CLOSURE)
+        # Outside the closure: listed by the vendor, not carried, so not shown.
+        for name in ("airlock-doc", "airlock-transport-http"):
+            self.assertEqual(fresh.candidate(name), "(none)")
+        self.assertEqual(fresh.candidate("libairlock-core"), "1.2-1")
+        sim = fresh.apt("apt-get", "install", "-s", "airlock-app").stdout
+        self.assertEqual(sorted(re.findall(r"^Inst (\S+)", sim, re.M)),
+                         sorted(n.split("_")[0] for n in CLOSURE))
+
+        # A host with older versions of a carried package and of two the mirror does not
+        # carry (the vendor index has newer ones): only the carried upgrade is listed.
+        older = AptClient(self.tmp / "host-deps-older", self.server.url, "test", self.site_key, repo="deps",
+                          installed=[("libairlock-core", "1.0-1", "amd64"), ("airlock-doc", "0.9-1", "all"),
+                                     ("airlock-transport-http", "0.9-1", "amd64")])
+        older.apt("apt-get", "update")
+        self.assertEqual(older.upgradable(), [("libairlock-core", "1.2-1")])
+        self.assertIn("libairlock-core_1.2-1_amd64.deb", older.download("libairlock-core"))
+        self.server.stop()
+        self.assertEqual([p["path"] for p in self.log("pull") if p["status"] == 404], [])
 
     def test_airlock_verify_proves_each_stanza_and_refuses_one_changed_byte(self):
         self.repo("import", W.b1, "--publish", "test", "--create")
