@@ -80,6 +80,21 @@ class AptClient:
         out = self.apt("apt", "list", "--upgradable").stdout
         return sorted(re.findall(r"^([^/\s]+)/\S+ (\S+) ", out, re.M))
 
+    def install(self, *packages):
+        """A real install: apt-get resolves and downloads, dpkg unpacks and configures
+        into the client's root with its own database. Returns dpkg's installed list
+        as (name, version)."""
+        for d in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        self.apt("apt-get", "install", "-y", f"-oDPkg::Options::=--root={self.root}",
+                 f"-oDPkg::Options::=--admindir={self.root}/var/lib/dpkg",
+                 "-oDPkg::Options::=--force-script-chrootless", "-oDPkg::Options::=--force-not-root",
+                 "-oDPkg::Use-Pty=0", f"-oDir::Log={self.root}/var/log/apt", *packages)
+        out = subprocess.run(["dpkg-query", f"--admindir={self.root}/var/lib/dpkg", "-W",
+                              "-f=${db:Status-Abbrev} ${Package} ${Version}\n"],
+                             capture_output=True, text=True, check=True).stdout
+        return sorted(tuple(line.split()[1:3]) for line in out.splitlines() if line.startswith("ii"))
+
     def download(self, *packages):
         self.apt("apt-get", "install", "--download-only", "-y", *packages)
         return sorted(p.name for p in (self.root / "var/cache/apt/archives").glob("*.deb"))
