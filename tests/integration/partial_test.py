@@ -10,6 +10,7 @@ and airlock-verify proves every stanza of that index is the vendor's.
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -239,6 +240,68 @@ class PartialMirrorTest(unittest.TestCase):
         self.assertEqual(self.repo("log", "show", "--json").stdout, before)
         self.assertEqual(json.loads(self.repo("channels", "--json").stdout), [])
         self.assertEqual(json.loads(self.repo("snapshots", "--json").stdout), [])
+
+
+# Each step of an upstream's life and the change summary its bundle must carry,
+# written by hand: (upstream day, packages filter, summary lines; sizes as SIZE).
+SEQUENCE = [
+    ("day1", ["hello-airlock", "airlock-tools"], [
+        "seq: 2 added (SIZE), 0 upgraded, 0 downgraded, 0 removed",
+        "  added      airlock-tools (amd64) 2.3-1  SIZE",
+        "  added      hello-airlock (amd64) 1.0-1  SIZE"]),
+    ("day2", ["hello-airlock", "airlock-tools"], [  # patch day: an upgrade
+        "seq: 0 added, 1 upgraded (SIZE), 0 downgraded, 0 removed",
+        "  upgraded   hello-airlock (amd64) 1.0-1 -> 1.1-1  SIZE"]),
+    ("day3", ["hello-airlock", "airlock-tools"], [  # the vendor dropped airlock-tools
+        "seq: 0 added, 0 upgraded, 0 downgraded, 1 removed",
+        "  removed    airlock-tools (amd64) 2.3-1"]),
+    ("day3", ["hello-airlock", "airlock-extra"], [  # the filter changed, the upstream did not
+        "seq: 1 added (SIZE), 0 upgraded, 0 downgraded, 0 removed",
+        "  added      airlock-extra (amd64) 0.9-1  SIZE"]),
+]
+
+
+class ChangeSummaryTest(unittest.TestCase):
+    """What a bundle carries, as export prints it, as airlock-verify bundle --list
+    and airlock-repo import show it: the same signed summary, matching by hand."""
+
+    def assert_summary(self, output, lines, where):
+        pattern = "\n".join(re.escape(line).replace("SIZE", r"[0-9.]+ (?:B|KiB|MiB)") for line in lines)
+        self.assertRegex(output, "(?m)^" + pattern + "$", where)
+        # Nothing more for the repository than the lines written above.
+        block = output[output.index(lines[0].split(" (")[0].split(",")[0]):]
+        listed = [line for line in block.splitlines() if line.startswith("  ") and line.strip()
+                  and line.split()[0] in ("added", "upgraded", "downgraded", "removed")]
+        self.assertEqual(len(listed), len(lines) - 1, where)
+
+    def test_export_verify_and_import_show_the_same_signed_change_summary(self):
+        tmp = pathlib.Path(tempfile.mkdtemp(prefix="airlock-changes-"))
+        self.addCleanup(shutil.rmtree, tmp, True)
+        low, high, media = tmp / "low", tmp / "high", tmp / "media"
+        run(MIRROR, "init", home=low)
+        run(MIRROR, "keygen", "alice", home=low)
+        config = (low / "mirror.toml").read_text()
+        upstream = UpstreamServer(W.dir / "upstream/day1", idle_timeout=600).start()
+        self.addCleanup(upstream.stop)
+        run(REPO, "init", home=high)
+        run(REPO, "trust", "add", low / "keys/alice.pub", home=high)
+        for n, (day, packages, lines) in enumerate(SEQUENCE, start=1):
+            upstream.set_root(W.dir / "upstream" / day)
+            (low / "mirror.toml").write_text(
+                config + f'\n[[repo]]\nname = "seq"\nkind = "apt"\nurl = "{upstream.url}"\n'
+                f'suites = ["bookworm"]\ncomponents = ["main"]\narchitectures = ["amd64"]\n'
+                f'keyring = "{W.keyring}"\npackages = {json.dumps(packages)}\n')
+            run(MIRROR, "sync", home=low)
+            exported = run(MIRROR, "export", "--stream", "seq", "--out", media, "--key", "alice", home=low).stdout
+            bundle = media / f"airlock-seq-{n:06d}"
+            self.assert_summary(exported, lines, f"export {n}")
+            listed = run(VERIFY, "bundle", bundle, "--key", low / "keys/alice.pub", "--list").stdout
+            self.assert_summary(listed, lines, f"airlock-verify bundle --list {n}")
+            imported = run(REPO, "import", bundle, home=high).stdout
+            self.assert_summary(imported, lines, f"import {n}")
+            # The same summary, for scripts, from the signed manifest.
+            as_json = json.loads(run(VERIFY, "bundle", bundle, "--key", low / "keys/alice.pub", "--json").stdout)
+            self.assertEqual(len(as_json["changes"][0]["packages"]), len(lines) - 1)
 
 
 if __name__ == "__main__":
