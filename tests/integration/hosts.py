@@ -5,6 +5,15 @@ import re
 import subprocess
 
 
+def run(prog, *args, expect=0, home=None, timeout=300):
+    """Runs prog (with --home home) and checks its exit code; returns the result."""
+    cmd = [prog] + (["--home", str(home)] if home else []) + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if expect is not None and p.returncode != expect:
+        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}, wanted {expect}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
 class Server:
     """airlock-repo serve on an ephemeral loopback port."""
 

@@ -19,7 +19,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hosts import AptClient, Server  # noqa: E402
+from hosts import AptClient, Server, run  # noqa: E402
 from upstream_server import UpstreamServer  # noqa: E402
 
 MIRROR, REPO, VERIFY, MAKE_SAMPLE = sys.argv[1:5]
@@ -28,14 +28,6 @@ W = None
 
 # What the filter selects on the sample upstream.
 SELECTED = ["hello-airlock"]
-
-
-def run(prog, *args, expect=0, home=None, timeout=300):
-    cmd = [prog] + (["--home", str(home)] if home else []) + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if expect is not None and p.returncode != expect:
-        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}, wanted {expect}\n{p.stdout}\n{p.stderr}")
-    return p
 
 
 # The dependency closure of airlock-app in the sample's deps/ repository

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import pathlib
-import re
 import shutil
 import socket
 import subprocess
@@ -23,19 +22,12 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hosts import AptClient, Server, run  # noqa: E402
 from upstream_server import UpstreamServer  # noqa: E402
 
 MIRROR, REPO, VERIFY, MAKE_SAMPLE = sys.argv[1:5]
 del sys.argv[1:5]
 W = None  # the shared world: sample upstream, low side, bundles
-
-
-def run(prog, *args, expect=0, home=None, timeout=300):
-    cmd = [prog] + (["--home", str(home)] if home else []) + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if expect is not None and p.returncode != expect:
-        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}, wanted {expect}\n{p.stdout}\n{p.stderr}")
-    return p
 
 
 def store_state(home):
@@ -91,68 +83,6 @@ def tearDownModule():
     shutil.rmtree(W.dir, ignore_errors=True)
 
 
-class Server:
-    """airlock-repo serve on an ephemeral loopback port."""
-
-    def __init__(self, home, file_size_limit=None):
-        def limit():
-            if file_size_limit is not None:
-                import resource
-                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
-        self.proc = subprocess.Popen([REPO, "--home", str(home), "serve", "--listen", "127.0.0.1:0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
-        line = self.proc.stdout.readline()
-        m = re.search(r"http://([0-9.]+:[0-9]+)/", line)
-        if not m:
-            raise AssertionError("serve did not start: " + line + self.proc.stderr.read())
-        self.addr = m.group(1)
-        self.url = "http://" + self.addr
-
-    def stop(self):
-        self.proc.terminate()
-        out, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, out, err
-
-
-class AptClient:
-    """A real apt-get with its own private state directory."""
-
-    def __init__(self, root, url, channel):
-        self.root = pathlib.Path(root)
-        for d in ("etc/apt/sources.list.d", "etc/apt/preferences.d", "etc/apt/apt.conf.d", "etc/apt/trusted.gpg.d",
-                  "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "var/log/apt"):
-            (self.root / d).mkdir(parents=True, exist_ok=True)
-        (self.root / "var/lib/dpkg/status").touch()
-        keyring = W.dir / "upstream/keyring.gpg"
-        (self.root / "etc/apt/sources.list").write_text(
-            f"deb [signed-by={keyring}] {url}/{channel}/sample bookworm main\n")
-
-    def apt(self, tool, *args, expect=0):
-        opts = [f"-oDir={self.root}", f"-oDir::State::status={self.root}/var/lib/dpkg/status",
-                "-oDebug::NoLocking=1", "-oAPT::Architecture=amd64", "-oAcquire::Languages=none",
-                "-oAPT::Sandbox::User=root", "-oDir::Etc::trusted=/dev/null",
-                f"-oDir::Etc::trustedparts={self.root}/etc/apt/trusted.gpg.d"]
-        p = subprocess.run([tool] + opts + list(args), capture_output=True, text=True, timeout=120)
-        if expect is not None and p.returncode != expect:
-            raise AssertionError(f"{tool} {' '.join(args)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
-        return p
-
-    def forget_lists(self):
-        """apt refuses signed metadata older than what it holds (replay protection),
-        so after a rollback a host drops its cached lists before updating."""
-        for p in (self.root / "var/lib/apt/lists").glob("*_*"):
-            p.unlink()
-
-    def candidate(self, package):
-        out = self.apt("apt-cache", "policy", package).stdout
-        m = re.search(r"Candidate: (\S+)", out)
-        return m.group(1) if m else "(none)"
-
-    def download(self, package):
-        self.apt("apt-get", "install", "--download-only", "-y", package)
-        return sorted(p.name for p in (self.root / "var/cache/apt/archives").glob("*.deb"))
-
-
 class RepoTest(unittest.TestCase):
     def setUp(self):
         self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="airlock-high-"))
@@ -168,7 +98,7 @@ class RepoTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def serve(self):
-        s = Server(self.home)
+        s = Server(REPO, self.home)
         self.servers.append(s)
         return s
 
@@ -188,13 +118,13 @@ class RepoTest(unittest.TestCase):
         self.assertTrue(out["ok"])
         self.assertEqual(out["published"], "test")
         server = self.serve()
-        test_host = AptClient(self.tmp / "host-test", server.url, "test")
+        test_host = AptClient(self.tmp / "host-test", server.url, "test", W.dir / "upstream/keyring.gpg")
         test_host.apt("apt-get", "update")
         self.assertEqual(test_host.candidate("hello-airlock"), "1.0-1")
         self.assertIn("hello-airlock_1.0-1_amd64.deb", test_host.download("hello-airlock"))
 
         self.repo("promote", "test", "prod", "--create", "--reason", "tested", "--change-ref", "CHG-1")
-        prod = AptClient(self.tmp / "host-prod", server.url, "prod")
+        prod = AptClient(self.tmp / "host-prod", server.url, "prod", W.dir / "upstream/keyring.gpg")
         prod.apt("apt-get", "update")
         self.assertEqual(prod.candidate("hello-airlock"), "1.0-1")
 
@@ -414,7 +344,7 @@ class RepoTest(unittest.TestCase):
         self.repo("import", W.b1, "--publish", "prod", "--create")
         log = self.home / "log/transfer.jsonl"
         # The log may grow by a few records only: as if the disk were full.
-        server = Server(self.home, file_size_limit=log.stat().st_size + 2500)
+        server = Server(REPO, self.home, file_size_limit=log.stat().st_size + 2500)
         self.servers.append(server)
         path = "/prod/sample/dists/bookworm/InRelease"
         statuses = []
