@@ -1,7 +1,7 @@
 # Fails when a module includes a header of a module it must not depend on.
 # Allowed edges (DESIGN.md): base <- verify <- store <- transfer <- mirror,
-# repo-server; formats (upstream repository formats, pure parsing) <- mirror,
-# repo-server. The airlock-verify program (verify/tools) also reads bundles
+# repo-server; formats (upstream repository formats, pure parsing) <- transfer
+# (package changes), mirror, repo-server. The airlock-verify program (verify/tools) also reads bundles
 # through transfer, and vendor indices through formats to prove site indices.
 # Usage: cmake -DROOT=<source dir> -P check-layering.cmake
 cmake_minimum_required(VERSION 3.25)
@@ -14,7 +14,7 @@ set(allowed_verify base verify)
 set(allowed_verify_tools base verify formats store transfer)
 set(allowed_formats base verify formats)
 set(allowed_store base verify store)
-set(allowed_transfer base verify store transfer)
+set(allowed_transfer base verify formats store transfer)
 set(allowed_mirror base verify formats store transfer mirror)
 set(allowed_repo base verify formats store transfer repo)
 set(module_dirs base verify formats store transfer mirror repo-server)

@@ -12,6 +12,7 @@
 #include "airlock/base/file.h"
 #include "airlock/base/text.h"
 #include "airlock/mirror/home.h"
+#include "airlock/transfer/changes.h"
 
 namespace airlock::mirror {
 namespace fs = std::filesystem;
@@ -149,7 +150,8 @@ Result<ExportRequest> bundle_request(const Store& store, const ExportOptions& op
 
 // The changes of each snapshot to carry against the same repository's
 // snapshot in before (the previous bundle's), or against nothing.
-Result<std::vector<RepoChanges>> bundle_changes(const Store& store, const std::vector<Digest>& before,
+Result<std::vector<RepoChanges>> bundle_changes(const Store& store,
+                                                const std::vector<Digest>& before,
                                                 const std::vector<Digest>& after) {
   std::map<std::string, Snapshot> previous;
   for (const auto& id : before) {
@@ -162,7 +164,8 @@ Result<std::vector<RepoChanges>> bundle_changes(const Store& store, const std::v
     auto snap = store.get_snapshot(id);
     if (!snap) return fail(snap.error());
     auto it = previous.find(snap->repo);
-    out.push_back(package_changes(it == previous.end() ? nullptr : &it->second, *snap));
+    out.push_back(
+        package_changes(snap->repo, it == previous.end() ? nullptr : &it->second, &*snap));
   }
   return out;
 }
@@ -205,7 +208,8 @@ Result<ExportSummary> export_stream(Ledger& ledger, const ExportOptions& opt,
   auto records = log_records(ledger.log(), std::min(state->log_size, cutoff), cutoff);
   if (!records) return fail(records.error());
   req->log_json = std::move(*records);
-  auto changes = bundle_changes(store, opt.full ? std::vector<Digest>{} : state->snapshots, req->snapshots);
+  auto changes =
+      bundle_changes(store, opt.full ? std::vector<Digest>{} : state->snapshots, req->snapshots);
   if (!changes) return fail(changes.error());
   req->changes = std::move(*changes);
   req->env = &ledger.env();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "airlock/transfer/changes.h"
+
 namespace airlock::mirror {
 namespace fs = std::filesystem;
 
@@ -120,7 +122,7 @@ Result<DiffReport> Home::diff(const std::string& a, const std::string& b) const 
     if (!snap) return fail(snap.error());
     sides[i] = std::move(*snap);
   }
-  out.changes = package_changes(&*sides[0], *sides[1]);
+  out.changes = package_changes(sides[1]->repo, &*sides[0], &*sides[1]);
   return out;
 }
 

@@ -30,24 +30,6 @@ Result<std::optional<Snapshot>> latest_snapshot(const Store& store, std::string_
   return std::optional<Snapshot>(std::move(*snap));
 }
 
-RepoChanges package_changes(const Snapshot* before, const Snapshot& after) {
-  auto versions = [](const Snapshot& s) {
-    std::vector<PackageVersion> out;
-    for (const auto& p : s.packages) out.push_back({p.name, p.architecture, p.version});
-    return out;
-  };
-  std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> sizes;
-  for (const auto& p : after.packages) sizes[{p.name, p.architecture, p.version}] += p.size;
-  RepoChanges out{after.repo, {}};
-  const auto diff = diff_packages(before ? versions(*before) : std::vector<PackageVersion>{}, versions(after));
-  for (const auto& c : diff) {
-    const std::uint64_t size = c.new_version.empty() ? 0 : sizes[{c.package, c.architecture, c.new_version}];
-    out.packages.push_back(
-        {std::string(change_name(c.kind)), c.package, c.architecture, c.old_version, c.new_version, size});
-  }
-  return out;
-}
-
 Result<std::vector<PackageVersion>> snapshot_packages(const Store&, const Snapshot& snapshot) {
   std::vector<PackageVersion> out;
   out.reserve(snapshot.packages.size());

@@ -8,38 +8,13 @@
 #include "airlock/base/json.h"
 #include "airlock/formats/package_diff.h"
 #include "airlock/repo/home.h"
+#include "airlock/transfer/changes.h"
 #include "channel_refs.h"
 
 namespace airlock::repo {
 namespace {
 
 using json = nlohmann::json;
-
-std::vector<apt::PackageVersion> versions(const Snapshot* snapshot) {
-  std::vector<apt::PackageVersion> out;
-  if (!snapshot) return out;
-  out.reserve(snapshot->packages.size());
-  for (const auto& p : snapshot->packages) out.push_back({p.name, p.architecture, p.version});
-  return out;
-}
-
-// The package changes from `before` to `after` (either may be absent: no
-// packages), named repo, each with the size of after's package files.
-RepoChanges package_changes(const std::string& repo, const Snapshot* before,
-                            const Snapshot* after) {
-  std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> sizes;
-  if (after) {
-    for (const auto& p : after->packages) sizes[{p.name, p.architecture, p.version}] += p.size;
-  }
-  RepoChanges out{repo, {}};
-  for (const auto& c : apt::diff_packages(versions(before), versions(after))) {
-    out.packages.push_back(
-        {std::string(apt::change_name(c.kind)), c.package, c.architecture, c.old_version,
-         c.new_version,
-         c.new_version.empty() ? 0 : sizes[{c.package, c.architecture, c.new_version}]});
-  }
-  return out;
-}
 
 // The snapshots a history names, each read once.
 class SnapshotCache {

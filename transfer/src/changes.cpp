@@ -1,10 +1,13 @@
 #include "airlock/transfer/changes.h"
 
 #include <array>
+#include <map>
 #include <string>
+#include <tuple>
 
 #include "airlock/base/cli.h"
 #include "airlock/base/text.h"
+#include "airlock/formats/package_diff.h"
 
 namespace airlock {
 namespace {
@@ -55,7 +58,8 @@ void print_changes(std::ostream& out, const std::vector<RepoChanges>& changes) {
     for (const auto& c : rc.packages) {
       std::string kind = c.change;
       kind.resize(std::max<std::size_t>(kind.size() + 1, 11), ' ');
-      out << "  " << escape_for_terminal(kind) << escape_for_terminal(c.name + " (" + c.architecture + ") " + versions(c));
+      out << "  " << escape_for_terminal(kind)
+          << escape_for_terminal(c.name + " (" + c.architecture + ") " + versions(c));
       if (!c.new_version.empty()) out << "  " << cli::human_bytes(c.size);
       out << "\n";
     }
@@ -68,8 +72,12 @@ json changes_json(const std::vector<RepoChanges>& changes) {
     const Tally t = tally(rc);
     json pkgs = json::array();
     for (const auto& c : rc.packages) {
-      pkgs.push_back({{"change", c.change}, {"name", c.name}, {"architecture", c.architecture},
-                      {"old", c.old_version}, {"new", c.new_version}, {"size", c.size}});
+      pkgs.push_back({{"change", c.change},
+                      {"name", c.name},
+                      {"architecture", c.architecture},
+                      {"old", c.old_version},
+                      {"new", c.new_version},
+                      {"size", c.size}});
     }
     json entry{{"repo", rc.repo}, {"packages", std::move(pkgs)}};
     std::uint64_t bytes = 0;
@@ -79,6 +87,34 @@ json changes_json(const std::vector<RepoChanges>& changes) {
     }
     entry["bytes"] = bytes;
     out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<apt::PackageVersion> versions(const Snapshot* snapshot) {
+  std::vector<apt::PackageVersion> out;
+  if (!snapshot) return out;
+  out.reserve(snapshot->packages.size());
+  for (const auto& p : snapshot->packages) out.push_back({p.name, p.architecture, p.version});
+  return out;
+}
+
+}  // namespace
+
+RepoChanges package_changes(const std::string& repo, const Snapshot* before,
+                            const Snapshot* after) {
+  std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> sizes;
+  if (after) {
+    for (const auto& p : after->packages) sizes[{p.name, p.architecture, p.version}] += p.size;
+  }
+  RepoChanges out{repo, {}};
+  for (const auto& c : apt::diff_packages(versions(before), versions(after))) {
+    out.packages.push_back(
+        {std::string(apt::change_name(c.kind)), c.package, c.architecture, c.old_version,
+         c.new_version,
+         c.new_version.empty() ? 0 : sizes[{c.package, c.architecture, c.new_version}]});
   }
   return out;
 }

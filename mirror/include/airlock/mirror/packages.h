@@ -24,11 +24,6 @@ using apt::PackageVersion;
 using apt::change_name;
 using apt::diff_packages;
 
-// The package changes of `after` against `before` (nullptr: against
-// nothing, every carried package added), named for after's repository, each
-// with the size of after's package files.
-RepoChanges package_changes(const Snapshot* before, const Snapshot& after);
-
 // The packages a snapshot carries (its package list).
 Result<std::vector<PackageVersion>> snapshot_packages(const Store& store, const Snapshot& snapshot);
 // The packages of several snapshots together.

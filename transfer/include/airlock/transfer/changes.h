@@ -7,9 +7,15 @@
 #include <ostream>
 #include <vector>
 
+#include "airlock/store/snapshot.h"
 #include "airlock/transfer/manifest.h"
 
 namespace airlock {
+
+// The package changes from before to after (either may be absent: no
+// packages), named repo, each new version with the size of after's package
+// files. Computed from the snapshots' package lists.
+RepoChanges package_changes(const std::string& repo, const Snapshot* before, const Snapshot* after);
 
 // Per repository, counts and sizes first ("debian: 2 added (1.2 MiB), 1
 // upgraded (800 KiB), 0 downgraded, 1 removed"), then one line a package.
