@@ -38,9 +38,9 @@ void print_one_sync(std::ostream& out, const SyncReport& r) {
     out << escape_for_terminal(r.repo) << ": unchanged, snapshot " << id << "\n";
   } else {
     out << escape_for_terminal(r.repo) << ": snapshot " << id << why << "\n"
-        << "  " << r.pool_files << " packages (" << cli::human_bytes(r.pool_bytes) << "), fetched "
-        << (r.metadata_fetched + r.pool_fetched) << " files (" << cli::human_bytes(r.bytes_fetched)
-        << ")\n";
+        << "  " << cli::count(r.pool_files, "package") << " (" << cli::human_bytes(r.pool_bytes)
+        << "), fetched " << cli::count(r.metadata_fetched + r.pool_fetched, "file") << " ("
+        << cli::human_bytes(r.bytes_fetched) << ")\n";
   }
   print_filter(out, r);
 }

@@ -79,11 +79,6 @@ Status ref_changes(const Store& store, const std::string& channel, const std::st
 }  // namespace
 
 Result<Digest> Home::resolve_snapshot(std::string_view id) const {
-  if (id.size() < kMinSnapshotPrefix) {
-    return fail(Code::invalid_input,
-                "'" + std::string(id) + "' is too short to name a snapshot: give " +
-                    std::to_string(kMinSnapshotPrefix) + " or more hex digits of its id");
-  }
   return airlock::resolve_snapshot(store(), id);
 }
 

@@ -128,11 +128,16 @@ Result<std::vector<SnapshotInfo>> Store::list_snapshots() const {
 }
 
 Result<Digest> resolve_snapshot(const Store& store, std::string_view text) {
+  if (text.size() < kMinSnapshotPrefix) {
+    return fail(Code::invalid_input,
+                "'" + std::string(text) + "' is too short to name a snapshot: give " +
+                    std::to_string(kMinSnapshotPrefix) + " or more hex digits of its id");
+  }
   auto list = store.list_snapshots();
   if (!list) return fail(list.error());
   std::vector<Digest> found;
   for (const auto& s : *list) {
-    if (text.size() >= 6 && s.id.hex().starts_with(text) &&
+    if (s.id.hex().starts_with(text) &&
         std::find(found.begin(), found.end(), s.id) == found.end()) {
       found.push_back(s.id);
     }

@@ -222,7 +222,8 @@ TEST_F(MirrorHomeTest, SnapshotsFilterByRepositoryAndDiffShowsPatchDay) {
   std::ostringstream none;
   print_diff(none, *same);
   EXPECT_EQ(none.str(), "sample: no package changes\n");
-  EXPECT_EQ(home->diff("abc", day1.snapshot->hex()).error().code, Code::not_found);
+  EXPECT_EQ(home->diff("abc", day1.snapshot->hex()).error().code, Code::invalid_input);
+  EXPECT_EQ(home->diff("abcdef01", day1.snapshot->hex()).error().code, Code::not_found);
 }
 
 TEST_F(MirrorHomeTest, ExportWritesTheBundleAndCommitsTheStreamWithItsRecord) {

@@ -112,6 +112,8 @@ Result<std::uint64_t> parse_size(std::string_view text);
 Result<std::chrono::seconds> parse_duration(std::string_view text);
 // "0 B", "512 B", "1.5 KiB", "3.2 GiB".
 std::string human_bytes(std::uint64_t bytes);
+// "1 package", "2 packages": n and the noun, with an s unless n is 1.
+std::string count(std::uint64_t n, std::string_view noun);
 // Who is running the command: $USER, else the account name.
 std::string operator_name();
 

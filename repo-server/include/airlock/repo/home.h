@@ -90,12 +90,8 @@ class Home : public HomeBase {
                               const ImportOptions& options);
 
   Result<std::vector<SnapshotInfo>> snapshots() const;
-  // The snapshot whose id is id or starts with it: every command that takes
-  // a snapshot id takes a unique prefix of kMinSnapshotPrefix or more hex
-  // digits. invalid_input for a shorter one ("'3f2a' is too short to name a
-  // snapshot: ...") or one several snapshots share (airlock::resolve_snapshot
-  // in store.h); not_found "no snapshot 'X'" when none matches.
-  static constexpr std::size_t kMinSnapshotPrefix = 8;
+  // The snapshot whose id is id or starts with it (airlock::resolve_snapshot
+  // in store.h: a unique prefix of 8 or more hex digits).
   Result<Digest> resolve_snapshot(std::string_view id) const;
   Result<SnapshotView> snapshot(std::string_view id) const;
   // What changed by package from snapshot `from` to `to` (ids or prefixes).

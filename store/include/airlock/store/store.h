@@ -224,10 +224,13 @@ class Store {
   std::unique_ptr<Impl> impl_;
 };
 
-// The snapshot whose id is text or starts with text (at least 6 hex
-// digits). not_found when none; invalid_input when several match, naming
-// how many and the first four, cut to 16 digits ("'3f2a9c81' matches 2
-// snapshots (3f2a9c8104d1e2aa, 3f2a9c8177b0c9e1): give more digits").
+// The snapshot whose id is text or starts with text: every command that
+// takes a snapshot id takes a unique prefix of kMinSnapshotPrefix or more hex
+// digits. invalid_input for a shorter one ("'3f2a' is too short to name a
+// snapshot: ...") or one several snapshots share ("'3f2a9c01' matches 2
+// snapshots (...): give more digits"); not_found "no snapshot 'X'" when none
+// matches.
+inline constexpr std::size_t kMinSnapshotPrefix = 8;
 Result<Digest> resolve_snapshot(const Store& store, std::string_view text);
 
 }  // namespace airlock
