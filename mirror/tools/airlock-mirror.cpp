@@ -177,7 +177,7 @@ constexpr const char* kDiffHelp =
     "diff SNAP_A SNAP_B [--json]\n\nPackages added, upgraded, downgraded and removed from snapshot "
     "A to B, with\n"
     "versions. Snapshots are given by id or a unique prefix of 8 or more hex digits.\n\n"
-    "example:\n  airlock-mirror --home /srv/airlock-low diff 3f2a9c 81b0e4\n";
+    "example:\n  airlock-mirror --home /srv/airlock-low diff 3f2a9c01 81b0e4d7\n";
 constexpr const char* kExportHelp =
     "export --stream S --out MEDIA [options]\n\n"
     "Writes the stream's next bundle into MEDIA/airlock-<stream>-<sequence>/: the\n"
