@@ -42,8 +42,9 @@ void append_byte_escape(std::string& out, unsigned char b) {
 }
 
 bool is_control(char32_t cp) {
-  return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
-         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+  return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+         cp == 0x200f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+         (cp >= 0x2066 && cp <= 0x2069);
 }
 
 }  // namespace
@@ -95,7 +96,7 @@ std::string escape_for_terminal(std::string_view text) { return escape(text, tru
 
 std::string csv_cell(std::string_view text) {
   std::string cell = escape_for_terminal(text);
-  if (!cell.empty() && (cell[0] == '=' || cell[0] == '+' || cell[0] == '-' || cell[0] == '@')) {
+  if (!text.empty() && std::string_view("=+-@\t\r").find(text[0]) != std::string_view::npos) {
     cell.insert(cell.begin(), '\'');
   }
   if (cell.find_first_of(",\"") == std::string::npos) return cell;
@@ -105,6 +106,28 @@ std::string csv_cell(std::string_view text) {
     quoted += c;
   }
   return quoted + "\"";
+}
+
+std::string percent_decode(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const int hi = text[i] == '%' && i + 2 < text.size() ? hex(text[i + 1]) : -1;
+    const int lo = hi >= 0 ? hex(text[i + 2]) : -1;
+    if (lo < 0) {
+      out += text[i];
+      continue;
+    }
+    out += static_cast<char>(hi << 4 | lo);
+    i += 2;
+  }
+  return out;
 }
 
 }  // namespace airlock

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "airlock/base/text.h"
 #include "airlock/repo/home.h"
 #include "pull_logger.h"
 
@@ -220,8 +221,12 @@ class Session : public std::enable_shared_from_this<Session> {
     rec.reserve(256);
     rec += "\"client\":" + json(client_).dump();
     rec += ",\"method\":" + json(method_).dump(-1, ' ', false, json::error_handler_t::replace);
-    rec += ",\"path\":" +
-           json(target_.substr(0, 2048)).dump(-1, ' ', false, json::error_handler_t::replace);
+    // The path decoded once, as the server routed it, so that it can be searched
+    // for; the raw target too when it differs (which also marks the path decoded).
+    const std::string raw = escape_invalid_utf8(std::string_view(target_).substr(0, 2048));
+    const std::string path = escape_invalid_utf8(percent_decode(target_.substr(0, 2048)));
+    rec += ",\"path\":" + json(path).dump();
+    if (path != raw) rec += ",\"target\":" + json(raw).dump();
     rec += ",\"object\":";
     rec += response_.object ? "\"" + response_.object->hex() + "\"" : std::string("null");
     rec += ",\"status\":" + std::to_string(response_.status);

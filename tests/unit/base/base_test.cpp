@@ -136,6 +136,30 @@ TEST(Text, CsvCellsCannotStartAFormula) {
   EXPECT_EQ(csv_cell("two\nlines"), "two\\x0alines");
 }
 
+TEST(Text, CsvCellsStartingWithTabOrCarriageReturnAreNeutralised) {
+  EXPECT_EQ(csv_cell("\t=1+2"), "'\\x09=1+2");
+  EXPECT_EQ(csv_cell("\r=1+2"), "'\\x0d=1+2");
+  EXPECT_EQ(csv_cell("x\t"), "x\\x09");
+}
+
+TEST(Text, TerminalEscapingCoversEveryBidiAndLineSeparatorControl) {
+  for (const char* c :
+       {"\xe2\x80\x8e", "\xe2\x80\x8f", "\xe2\x80\xaa", "\xe2\x80\xab", "\xe2\x80\xac",
+        "\xe2\x80\xad", "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x81\xa7", "\xe2\x81\xa8",
+        "\xe2\x81\xa9", "\xd8\x9c", "\xe2\x80\xa8", "\xe2\x80\xa9"}) {
+    auto shown = escape_for_terminal(c);
+    EXPECT_TRUE(shown.starts_with("\\u{")) << shown;
+  }
+}
+
+TEST(Text, PercentDecodingIsOnceAndLenient) {
+  EXPECT_EQ(percent_decode("openssl_3.0.22-1%7edeb12u2"), "openssl_3.0.22-1~deb12u2");
+  EXPECT_EQ(percent_decode("a%2541"), "a%41");  // once only
+  EXPECT_EQ(percent_decode("%zz%4"), "%zz%4");  // kept when not two hex digits
+  EXPECT_EQ(percent_decode("%E2%80%AE%00"), std::string("\xe2\x80\xae\0", 4));
+  EXPECT_EQ(percent_decode("%"), "%");
+}
+
 TEST(Process, ReportsExitCodeAndCapturesEachStream) {
   ProcessOptions options;
   options.status_fd = 3;

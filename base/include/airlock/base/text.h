@@ -18,15 +18,22 @@ bool is_valid_utf8(std::string_view text);
 std::string escape_invalid_utf8(std::string_view text);
 
 // For a terminal: escape_invalid_utf8, then every control character (C0, DEL,
-// C1) and every Unicode bidirectional control (U+200E, U+200F, U+202A-U+202E,
-// U+2066-U+2069) written as \xNN or \u{NNNN}, so that nothing printed can move
-// the cursor, ring the bell, recolour or reorder the text around it.
+// C1), every Unicode bidirectional control (U+061C, U+200E, U+200F,
+// U+202A-U+202E, U+2066-U+2069) and the line and paragraph separators
+// (U+2028, U+2029) written as \xNN or \u{NNNN}, so that nothing printed can
+// move the cursor, ring the bell, recolour, break or reorder the text around it.
 std::string escape_for_terminal(std::string_view text);
 
 // One CSV field (RFC 4180) that a spreadsheet will not run as a formula: the
-// text escaped as for a terminal; a cell starting with =, +, -, @ gets a
-// leading apostrophe; quoted (with doubled quotes) when it holds a comma or a
-// quote.
+// text escaped as for a terminal; a cell whose text starts with =, +, -, @,
+// a tab or a carriage return gets a leading apostrophe; quoted (with doubled
+// quotes) when it holds a comma or a quote. Never holds a line break.
 std::string csv_cell(std::string_view text);
+
+// Percent-decodes text once, leniently, for showing what a client asked
+// for: every %XX (two hex digits, either case) becomes that byte; anything
+// else, a % without two hex digits after it included, is kept as it is. The
+// result may hold any byte: escape it for where it goes.
+std::string percent_decode(std::string_view text);
 
 }  // namespace airlock
