@@ -415,7 +415,7 @@ cli::Command log_command(const std::string& program, HomeOpener open) {
            p + "show --event import --result refused\n  " + p +
            "show --package openssl=3.0.22-1~deb12u2 --since 2026-11-01T00:00:00Z\n  " + p +
            "show --client 10.0.4.17 --path '*/pool/main/o/*' --json\n  " + p +
-           "show --object 5f1c...(64 hex) --until 2026-11-22T23:59:59Z\n  " + p +
+           "show --object $(sha256sum -b hello_2.10-3_amd64.deb | cut -c1-64)\n  " + p +
            "export --format csv --out log.csv\n  " + p + "verify --checkpoint checkpoint.txt\n  " +
            p + "prove 12 > record-12.proof.json\n  " + p + "checkpoint --out checkpoint.txt\n";
   c.options = [](cli::po::options_description& o, cli::po::positional_options_description& pos) {
