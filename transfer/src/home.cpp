@@ -10,33 +10,6 @@ namespace airlock {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-namespace {
-
-constexpr const char* kCsvColumns[] = {"time",    "event",  "operator", "client", "method",
-                                       "path",    "object", "status",   "bytes",  "bundle",
-                                       "channel", "repo",   "snapshot", "result", "reason"};
-
-std::string text_of(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
-
-void write_text_line(std::uint64_t n, const json& j, std::ostream& out) {
-  std::string rest;
-  for (const auto& [k, v] : j.items()) {
-    if (k == "n" || k == "time" || k == "event" || k == "prev_root" || k == "note") continue;
-    rest += " " + k + "=" + text_of(v);
-  }
-  out << n << "  " << escape_for_terminal(text_of(j["time"])) << "  "
-      << escape_for_terminal(text_of(j["event"])) << escape_for_terminal(rest) << "\n";
-}
-
-void write_csv_line(std::uint64_t n, const json& j, std::ostream& out) {
-  out << n;
-  for (const char* k : kCsvColumns)
-    out << "," << (j.contains(k) && !j[k].is_null() ? csv_cell(text_of(j[k])) : "");
-  out << "\n";
-}
-
-}  // namespace
-
 HomeBase::~HomeBase() = default;
 
 Result<bool> HomeBase::init_common(const fs::path& dir, const std::string& side,
@@ -88,40 +61,6 @@ Status HomeBase::open_common(const fs::path& dir, const HomeOptions& options) {
   log_key_.emplace(std::move(*key));
   ledger_ = std::make_unique<Ledger>(*store_, *log_, *log_key_, dir / "log" / "commit.lock", *env_);
   if (auto r = ledger_->recover(); !r) return fail(r.error());
-  return {};
-}
-
-Status HomeBase::write_log(const LogFilter& filter, LogFormat format, std::ostream& out) const {
-  if (format == LogFormat::csv) out << "n";
-  if (format == LogFormat::csv) {
-    for (const char* k : kCsvColumns) out << "," << k;
-    out << "\n";
-  }
-  const std::uint64_t size = log_->size();
-  for (std::uint64_t n = 0; n < size; ++n) {
-    auto line = log_->record(n);
-    if (!line) return fail(line.error());
-    json j = json::parse(*line, nullptr, false);
-    if (!j.is_object() || !j.contains("event") || !j.contains("time")) {
-      return fail(Code::corrupt, "transfer log " + log_file().string() + ": record " +
-                                     std::to_string(n) +
-                                     " is not a JSON object with a time and an event");
-    }
-    if (filter.event && j["event"] != *filter.event) continue;
-    switch (format) {
-      case LogFormat::jsonl:
-        out << *line << "\n";
-        break;
-      case LogFormat::csv:
-        write_csv_line(n, j, out);
-        break;
-      case LogFormat::text:
-        write_text_line(n, j, out);
-        break;
-    }
-  }
-  out.flush();
-  if (!out) return fail(Code::io, "writing the log failed");
   return {};
 }
 

@@ -10,6 +10,7 @@
 #include "airlock/base/cli.h"
 #include "airlock/repo/output.h"
 #include "airlock/transfer/changes.h"
+#include "airlock/transfer/log_command.h"
 #include "crash_points.h"
 #include "repo_fixture.h"
 
@@ -247,7 +248,7 @@ TEST_F(HomeTest, ALogRecordThatIsNotJsonStopsShowAndExportNamingIt) {
   h = open();
   std::ostringstream out;
   for (auto format : {LogFormat::text, LogFormat::csv, LogFormat::jsonl}) {
-    auto s = h->write_log({}, format, out);
+    auto s = write_log_query(h->log(), {}, format, out);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().code, Code::corrupt);
     EXPECT_EQ(exit_code(s.error()), 3);

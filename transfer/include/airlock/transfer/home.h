@@ -42,10 +42,6 @@ struct ChangeInfo {
 
 enum class LogFormat { text, jsonl, csv };
 
-struct LogFilter {
-  std::optional<std::string> event;  // only records of this event
-};
-
 class HomeBase {
  public:
   virtual ~HomeBase();
@@ -61,11 +57,6 @@ class HomeBase {
   Env& env() const { return *env_; }
   const PrivateKey& log_key() const { return *log_key_; }
 
-  // Writes the records that pass filter to out: text (one line a record,
-  // escaped for a terminal), jsonl (the exact bytes) or csv (one row a
-  // record, cells safe for spreadsheets). corrupt, naming the record, for a
-  // line that is not a JSON object; nothing after it is written.
-  Status write_log(const LogFilter& filter, LogFormat format, std::ostream& out) const;
   // Checks every record and checkpoint of the log against keys/log.pub.
   Result<LogVerification> verify_log() const;
   // An inclusion proof for record n (see prove_record).
