@@ -26,7 +26,8 @@ class TraceTest : public RepoFixture {
                                        {"date", "Sun, 22 Nov 2026 08:00:00 UTC"},
                                        {"signed_by", kVendorKey}}})},
               {"operator", "lowop"}};
-    auto bundle = export_bundle(1, {}, false, 256 * 1024, {}, json::array({sync}).dump());
+    bundle1 = export_bundle(1, {}, false, 256 * 1024, {}, json::array({sync}).dump());
+    auto& bundle = bundle1;
     ImportOptions opt;
     opt.publish = "test";
     opt.create = true;
@@ -59,6 +60,7 @@ class TraceTest : public RepoFixture {
   }
 
   Digest p1, p5;
+  fs::path bundle1;
 };
 
 TEST_F(TraceTest, FollowsAFileFromItsPullBackToTheVendorKey) {
@@ -98,6 +100,34 @@ TEST_F(TraceTest, FindsAPackageByNameAndVersionAndAFileByItsBytes) {
   ASSERT_TRUE(by_file) << by_file.error().message;
   EXPECT_EQ(by_file->objects, std::vector<Digest>{p1});
   EXPECT_EQ(by_file->links.size(), by_name->links.size());
+}
+
+// The export and co-sign records of bundle 1 cross with bundle 2; they join
+// the chain by bundle 1's manifest hash, and bundle 2's snapshot holds the
+// file too.
+TEST_F(TraceTest, TheExportAndCosignOfABundleJoinWhenTheNextBundleCarriesThem) {
+  const auto manifest = manifest_sha(bundle1).hex();
+  json exp{{"n", 5},
+           {"event", "export"},
+           {"bundle", "airlock-debian-000001"},
+           {"manifest", manifest},
+           {"stream", "debian"},
+           {"sequence", 1}};
+  json cosign{{"n", 6}, {"event", "cosign"}, {"manifest", manifest}, {"keyid", "ab"}};
+  json other{{"n", 7}, {"event", "cosign"}, {"manifest", std::string(64, 'f')}};
+  auto b2_custom = export_bundle(2, manifest_sha(bundle1), false, 256 * 1024, {s2},
+                                 json::array({exp, cosign, other}).dump());
+  ASSERT_TRUE(import({b2_custom}));
+  auto t = trace(p1.hex());
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->snapshots, (std::vector<Digest>{s1, s2}));
+  std::vector<std::string> kinds;
+  for (const auto& l : t->links) kinds.push_back(l.link);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"pull", "snapshot", "snapshot", "publish", "import",
+                                             "import", "sync", "export", "cosign", "checkpoint"}));
+  EXPECT_EQ(find(*t, "export")->facts["carried_in"], "airlock-debian-000002");
+  EXPECT_EQ(find(*t, "cosign")->facts["manifest"], manifest);
+  EXPECT_TRUE(t->checkpoint);
 }
 
 TEST_F(TraceTest, RefusesWhatMatchesNothingAndMalformedQueries) {
