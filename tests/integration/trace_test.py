@@ -187,6 +187,26 @@ class TraceTest(unittest.TestCase):
             self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
             self.assertIn(f"{entry['link']} record {entry['proof']['n']}", p.stderr)
 
+    def test_verify_trace_refuses_records_that_do_not_link_up(self):
+        proof = W.dir / "links.trace.json"
+        self.repo("trace", W.sha256, "--proof", proof)
+        key = W.home / "keys/log.pub"
+        doc = json.loads(proof.read_text())
+        cases = {
+            "another file": lambda d: d.update(objects=["0" * 64]),
+            "a relabelled record": lambda d: next(x for x in d["links"] if x["link"] == "sync").update(link="pull"),
+            "a snapshot no import brings": lambda d: d["snapshots"].append("1" * 64),
+        }
+        for name, change in cases.items():
+            with self.subTest(name):
+                bad = json.loads(json.dumps(doc))
+                change(bad)
+                path = W.dir / "links-bad.json"
+                path.write_text(json.dumps(bad))
+                p = run(VERIFY, "trace", path, "--key", key, expect=3)
+                self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+                self.assertIn("trace proof: ", p.stderr)
+
     def test_nothing_found_and_bad_arguments(self):
         p = self.repo("trace", "0" * 64, expect=1)
         self.assertIn("no snapshot holds " + "0" * 64, p.stderr)
