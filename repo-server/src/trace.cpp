@@ -59,20 +59,29 @@ Result<Resolved> resolve_query(std::string_view query) {
                                    "' (give a file, a SHA-256 or NAME=VERSION)");
 }
 
-// Snapshots holding any of r's objects (for a package query: holding the
-// package, whose files become r's objects), with their packages.
+// For a package query, the files of every package of that name and version
+// any snapshot lists.
+Status package_objects(const Store& store, const std::vector<SnapshotInfo>& list, Resolved& r) {
+  if (!r.by_package) return {};
+  for (const auto& info : list) {
+    auto snap = store.get_snapshot(info.id);
+    if (!snap) return fail(snap.error());
+    for (const auto& p : snap->packages)
+      if (p.name == r.name && p.version == r.version) r.objects.insert(p.sha256);
+  }
+  return {};
+}
+
+// Snapshots holding any of r's objects, with the packages those objects are.
 Status find_snapshots(const Store& store, Resolved& r, Trace& t,
                       std::map<Digest, ojson>& snapshot_facts) {
   auto list = store.list_snapshots();
   if (!list) return fail(list.error());
+  if (auto s = package_objects(store, *list, r); !s) return s;
   std::set<std::tuple<std::string, std::string, std::string, Digest>> seen;
   for (const auto& info : *list) {
     auto snap = store.get_snapshot(info.id);
     if (!snap) return fail(snap.error());
-    if (r.by_package) {
-      for (const auto& p : snap->packages)
-        if (p.name == r.name && p.version == r.version) r.objects.insert(p.sha256);
-    }
     const SnapshotEntry* hit = nullptr;
     for (const auto& e : snap->entries) {
       if (r.objects.contains(e.sha256)) hit = &e;
