@@ -35,6 +35,7 @@ struct SuiteState {
   std::vector<std::string>
       index_paths;  // relative to dists, the Packages/Release/Translation files
   bool changed = true;
+  std::string signed_by;  // fingerprint of the vendor key that signed its Release
 };
 
 // One metadata or pool file to fetch.
@@ -104,6 +105,7 @@ class AptSync {
   Result<SyncReport> record_unchanged();
   Result<SyncReport> record_snapshot();
   void add_counts(json& record) const;
+  static json suite_records(const std::vector<SuiteState>& suites);
   void keep_direct(const std::string& path, const FetchResult& r, const fs::path& file);
   fs::path partial(const Digest& id) const { return opt_.workdir / "partial" / id.hex(); }
   fs::path scratch() const { return opt_.workdir / "gpg"; }
@@ -130,6 +132,7 @@ class AptSync {
     fs::path file;
   };
   std::vector<Direct> direct_;  // InRelease, Release, Release.gpg as fetched
+  json suites_;                 // suite_records() of this sync
   SyncReport report_;
 };
 
@@ -171,13 +174,14 @@ Result<std::string> AptSync::release_text(SuiteState& s) {
   if (!r) return fail(r.error());
   if (r->not_modified && held) return held_release(s, *held);
   if (r->missing || r->not_modified) return detached_release(s);
-  auto text = gpgv_clearsigned(repo_.keyring, job.dest, scratch());
+  auto text = gpgv_check_clearsigned(repo_.keyring, job.dest, scratch());
   if (!text) return fail(text.error().context(repo_.name + " " + inrelease));
+  s.signed_by = text->fingerprint;
   keep_direct(inrelease, *r, job.dest);
   ++report_.metadata_fetched;
   json v{{"etag", r->etag}, {"last_modified", r->last_modified}};
   validators_.emplace_back(meta_key, v.dump(-1, ' ', false, json::error_handler_t::replace));
-  return text;
+  return std::move(text->text);
 }
 
 // Unchanged upstream: this suite's files come from the previous snapshot
@@ -189,14 +193,15 @@ Result<std::string> AptSync::held_release(SuiteState& s, const SnapshotEntry& he
   if (!bytes) return fail(bytes.error());
   auto copy = opt_.workdir / "meta" / (s.suite + ".InRelease.held");
   if (auto w = env_.write_file_atomic(copy, *bytes); !w) return fail(w.error());
-  auto text = gpgv_clearsigned(repo_.keyring, copy, scratch());
+  auto text = gpgv_check_clearsigned(repo_.keyring, copy, scratch());
   if (!text) return fail(text.error().context(repo_.name + " " + held.path));
+  s.signed_by = text->fingerprint;
   // A changed selection chooses its indices again (metadata_wants).
   entries_[held.path] = held;
   for (const auto& e : prev_->entries) {
     if (e.path.starts_with(s.dists) && !report_.selection_changed) entries_[e.path] = e;
   }
-  return text;
+  return std::move(text->text);
 }
 
 // No InRelease: Release with a detached Release.gpg.
@@ -228,9 +233,9 @@ Result<std::string> AptSync::detached_release(SuiteState& s) {
       return fail(Code::refused,
                   repo_.name + ": " + s.dists + " has neither InRelease nor a signed Release");
   }
-  if (auto v = gpgv_detached(repo_.keyring, sig.dest, rel.dest, scratch()); !v) {
-    return fail(v.error().context(repo_.name + " " + s.dists + "Release"));
-  }
+  auto v = gpgv_check_detached(repo_.keyring, sig.dest, rel.dest, scratch());
+  if (!v) return fail(v.error().context(repo_.name + " " + s.dists + "Release"));
+  s.signed_by = v->fingerprint;
   auto text = read_file(rel.dest, kMaxRelease);
   if (!text) return fail(text.error());
   keep_direct(s.dists + "Release", two[0], rel.dest);
@@ -562,6 +567,20 @@ void AptSync::add_counts(json& record) const {
   record["unsatisfied"] = report_.unsatisfied.size();
 }
 
+// Per suite, the vendor's Release Date and the fingerprint of the key that
+// signed it (as gpgv reported), for a `sync` record: where the chain of
+// custody starts.
+json AptSync::suite_records(const std::vector<SuiteState>& suites) {
+  json out = json::array();
+  for (const auto& s : suites) {
+    auto date = s.release.fields.find("Date");
+    out.push_back({{"suite", s.suite},
+                   {"date", date != s.release.fields.end() ? json(date->second) : json(nullptr)},
+                   {"signed_by", s.signed_by}});
+  }
+  return out;
+}
+
 // What the sync that follows would fetch and whether it would record a
 // snapshot: wants is what it would fetch.
 Result<SyncReport> AptSync::dry_report(const std::vector<Want>& wants) {
@@ -573,11 +592,8 @@ Result<SyncReport> AptSync::dry_report(const std::vector<Want>& wants) {
 
 Result<SyncReport> AptSync::record_unchanged() {
   report_.snapshot = prev_id_;
-  json rec{{"repo", repo_.name},
-           {"upstream", repo_.url},
-           {"snapshot", prev_id_.hex()},
-           {"unchanged", true},
-           {"operator", opt_.operator_name}};
+  json rec{{"repo", repo_.name}, {"upstream", repo_.url}, {"snapshot", prev_id_.hex()},
+           {"unchanged", true},  {"suites", suites_},     {"operator", opt_.operator_name}};
   add_counts(rec);
   if (auto s = ledger_.record({{"sync", std::move(rec)}}); !s) return fail(s.error());
   return report_;
@@ -608,6 +624,7 @@ Result<SyncReport> AptSync::record_snapshot() {
            {"bytes", snap.total_size()},
            {"fetched_files", report_.metadata_fetched + report_.pool_fetched},
            {"fetched_bytes", report_.bytes_fetched},
+           {"suites", suites_},
            {"operator", opt_.operator_name}};
   if (report_.selection_changed) rec["selection_changed"] = true;
   add_counts(rec);
@@ -636,6 +653,7 @@ Result<SyncReport> AptSync::run() {
     if (auto c = choose_indices(*s); !c) return fail(c.error());
     suites.push_back(std::move(*s));
   }
+  suites_ = suite_records(suites);
   report_.unchanged =
       !report_.selection_changed &&
       std::none_of(suites.begin(), suites.end(), [](const SuiteState& s) { return s.changed; });

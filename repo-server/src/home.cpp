@@ -132,6 +132,10 @@ Result<ScrubReport> Home::scrub(const ChangeInfo& who) {
   return report;
 }
 
+Result<Trace> Home::trace(std::string_view query) const {
+  return build_trace(store(), log(), query);
+}
+
 Result<StatusReport> Home::status() const {
   StatusReport out;
   auto heads = stream_heads(store());

@@ -321,4 +321,63 @@ void print_status(std::ostream& out, const StatusReport& r) {
   field(out, "log", std::to_string(r.log_records) + " records, root " + r.log_root.hex());
 }
 
+namespace {
+
+// A fact's value on one line: strings as they are, lists joined by ", ",
+// objects as key=value pairs.
+std::string fact_text(const nlohmann::ordered_json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_array()) {
+    std::string out;
+    for (const auto& e : v) out += (out.empty() ? "" : ", ") + fact_text(e);
+    return "[" + out + "]";
+  }
+  if (v.is_object()) {
+    std::string out;
+    for (const auto& [k, e] : v.items()) out += (out.empty() ? "" : " ") + k + "=" + fact_text(e);
+    return out;
+  }
+  return v.dump();
+}
+
+json package_json(const PackageEntry& p) {
+  return {{"name", p.name},           {"version", p.version}, {"architecture", p.architecture},
+          {"sha256", p.sha256.hex()}, {"size", p.size},       {"path", p.path}};
+}
+
+}  // namespace
+
+json to_json(const Trace& t) {
+  json objects = json::array(), packages = json::array(), snapshots = json::array(),
+       links = json::array();
+  for (const auto& o : t.objects) objects.push_back(o.hex());
+  for (const auto& p : t.packages) packages.push_back(package_json(p));
+  for (const auto& s : t.snapshots) snapshots.push_back(s.hex());
+  for (const auto& l : t.links) {
+    json j{{"link", l.link}, {"n", l.n ? json(*l.n) : json(nullptr)}};
+    j.update(json::parse(l.facts.dump()));
+    links.push_back(std::move(j));
+  }
+  return {
+      {"query", t.query},     {"objects", objects},
+      {"packages", packages}, {"snapshots", snapshots},
+      {"links", links},       {"checkpoint", t.checkpoint ? json(*t.checkpoint) : json(nullptr)}};
+}
+
+void print_trace(std::ostream& out, const Trace& t) {
+  for (const auto& o : t.objects) field(out, "file", o.hex());
+  for (const auto& p : t.packages) {
+    field(out, "package", p.name + " " + p.version + " (" + p.architecture + ") " + p.path);
+  }
+  for (const auto& l : t.links) {
+    std::string facts;
+    for (const auto& [k, v] : l.facts.items()) facts += " " + k + "=" + fact_text(v);
+    std::string n = l.n ? std::to_string(*l.n) : std::string("-");
+    out << std::string(n.size() < 6 ? 6 - n.size() : 0, ' ') << n << "  " << l.link
+        << std::string(l.link.size() < 10 ? 10 - l.link.size() : 1, ' ')
+        << escape_for_terminal(facts) << "\n";
+  }
+  if (!t.checkpoint) out << "     -  checkpoint  none covers the chain yet\n";
+}
+
 }  // namespace airlock::repo

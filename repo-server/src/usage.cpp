@@ -156,6 +156,27 @@ constexpr std::array kUsage{
         "(expected and actual SHA-256). Exit 3 when anything is wrong. Logged.\n\nexample:\n  "
         "airlock-repo --home /srv/airlock scrub\n"},
     CommandUsage{
+        "trace", "trace FILE|SHA256|NAME=VERSION       the chain of custody of one file",
+        "usage: airlock-repo --home DIR "
+        "trace FILE|SHA256|NAME=VERSION [--json] [--proof OUT]\n\n"
+        "Follows one file through the transfer log, one line a link, each with the number\n"
+        "of the record that states it: the hosts that pulled it, the snapshots that hold\n"
+        "it, the channel changes that published them, the import that brought them (bundle,\n"
+        "manifest, stream and sequence, signers, operator, media label), the online side's\n"
+        "records carried in that import (the sync that fetched it: upstream, the vendor\n"
+        "Release's Date and the fingerprint of the vendor key that signed it; the export\n"
+        "and co-signatures), and the signed checkpoint that covers them all. FILE is hashed\n"
+        "with SHA-256; NAME=VERSION follows every architecture of that package.\n"
+        "--proof OUT writes the chain's records with an inclusion proof of each against\n"
+        "that checkpoint, for `airlock-verify trace OUT --key log.pub`. Exit 1 when nothing\n"
+        "matches.\n\nexamples:\n"
+        "  airlock-repo --home /srv/airlock trace "
+        "/var/cache/apt/archives/openssl_3.0.15-1_amd64.deb\n"
+        "  airlock-repo --home /srv/airlock trace openssl=3.0.15-1 --json\n"
+        "  airlock-repo --home /srv/airlock trace openssl=3.0.15-1 --proof openssl.trace.json\n"
+        "  airlock-repo --home /srv/airlock trace \"$(sha256sum < openssl_3.0.15-1_amd64.deb | cut "
+        "-c1-64)\"\n"},
+    CommandUsage{
         "status", "status                               streams, channels, store size, log head",
         "usage: airlock-repo --home DIR "
         "status [--json]\n\nThe last import of each stream, what each channel serves, the "

@@ -415,12 +415,41 @@ cli::Command status_command() {
       });
 }
 
+// Prints the trace and, with --proof OUT, writes its proof to OUT.
+int trace(const Invocation& inv) {
+  if (!inv.has("query")) return cli::usage(inv, "needs FILE, SHA256 or NAME=VERSION");
+  auto home = Home::open(inv.home);
+  if (!home) return cli::fail(inv, home.error());
+  auto t = (*home)->trace(inv.str("query"));
+  if (!t) return cli::fail(inv, t.error());
+  if (inv.has("proof")) {
+    auto proof = trace_proof((*home)->log(), *t);
+    if (!proof) return cli::fail(inv, proof.error());
+    if (auto s = (*home)->env().write_file_atomic(inv.str("proof"), proof->dump(2) + "\n"); !s)
+      return cli::fail(inv, s.error());
+  }
+  inv.json() ? cli::print_json(to_json(*t)) : print_trace(std::cout, *t);
+  return 0;
+}
+
+cli::Command trace_command() {
+  return command(
+      "trace",
+      [](cli::Options& o, cli::Positionals& p) {
+        o.add_options()("query", po::value<std::string>(), "FILE, SHA256 or NAME=VERSION")(
+            "proof", po::value<std::string>(), "write the chain's proof to this file")(
+            "json", "print JSON");
+        p.add("query", 1);
+      },
+      trace);
+}
+
 std::vector<cli::Command> commands() {
-  return {init_command(),      trust_command(),    import_command(),
-          snapshots_command(), diff_command(),     channels_command(),
-          channel_command(),   publish_command(),  promote_command(),
-          rollback_command(),  serve_command(),    scrub_command(),
-          status_command(),    site_key_command(), log_command<Home>("airlock-repo")};
+  return {
+      init_command(),    trust_command(),    import_command(),  snapshots_command(),
+      diff_command(),    channels_command(), channel_command(), publish_command(),
+      promote_command(), rollback_command(), serve_command(),   scrub_command(),
+      status_command(),  site_key_command(), trace_command(),   log_command<Home>("airlock-repo")};
 }
 
 }  // namespace

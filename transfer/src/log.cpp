@@ -192,6 +192,18 @@ std::string make_line(std::uint64_t n, TimePoint time, std::string_view event_js
   return line;
 }
 
+// The inclusion-proof document prove_record writes and verify_proof reads.
+json proof_document(std::uint64_t n, std::string record, std::uint64_t size,
+                    std::span<const Digest> path, std::string note) {
+  json proof = json::array();
+  for (const auto& d : path) proof.push_back(d.hex());
+  return json{{"n", n},
+              {"record", std::move(record)},
+              {"tree_size", size},
+              {"proof", std::move(proof)},
+              {"checkpoint", std::move(note)}};
+}
+
 }  // namespace
 
 Result<PreparedRecord> prepare_record(std::string_view event, json fields) {
@@ -411,6 +423,20 @@ Result<std::vector<Digest>> TransferLog::consistency_proof(std::uint64_t m, std:
   return merkle::consistency_proof(std::span(impl_->chain.leaves).first(n), m);
 }
 
+Result<json> TransferLog::prove(std::uint64_t n, std::uint64_t checkpoint) const {
+  auto cp_line = record(checkpoint);
+  if (!cp_line) return fail(cp_line.error());
+  json cp = json::parse(*cp_line, nullptr, false);
+  if (json_string(cp, "event") != "checkpoint" || !cp.contains("note") || !cp["note"].is_string()) {
+    return fail(Code::not_found, "record " + std::to_string(checkpoint) + " is not a checkpoint");
+  }
+  auto line = record(n);
+  if (!line) return fail(line.error());
+  auto path = inclusion_proof(n, checkpoint);
+  if (!path) return fail(path.error());
+  return proof_document(n, std::move(*line), checkpoint, *path, cp["note"].get<std::string>());
+}
+
 std::optional<std::pair<std::uint64_t, std::string>> TransferLog::latest_checkpoint() const {
   std::lock_guard lk(impl_->mu);
   return impl_->chain.latest_checkpoint;
@@ -555,16 +581,8 @@ Result<std::string> prove_record(const fs::path& path, std::uint64_t n) {
                     " is not covered by a checkpoint yet; prove it after the next one");
   }
   const std::uint64_t size = covering->first;
-  json proof = json::array();
-  for (const auto& d : merkle::inclusion_proof(std::span(chain.leaves).first(size), n)) {
-    proof.push_back(d.hex());
-  }
-  json out{{"n", n},
-           {"record", *record},
-           {"tree_size", size},
-           {"proof", proof},
-           {"checkpoint", covering->second}};
-  return out.dump(2) + "\n";
+  auto path_hashes = merkle::inclusion_proof(std::span(chain.leaves).first(size), n);
+  return proof_document(n, std::move(*record), size, path_hashes, covering->second).dump(2) + "\n";
 }
 
 Result<ProofCheck> verify_proof(std::string_view proof_json, std::span<const PublicKey> keys) {

@@ -1,11 +1,13 @@
-// airlock-verify: checks bundles, media copies, transfer logs and inclusion
-// proofs anywhere, without network code and without writing anything. An
-// argument adapter over transfer/ (check_bundle, verify_log_file,
-// verify_proof, prove_record).
+// airlock-verify: checks bundles, media copies, transfer logs, inclusion
+// proofs and trace proofs anywhere, without network code and without writing
+// anything. An argument adapter over transfer/ (check_bundle,
+// verify_log_file, verify_proof, prove_record).
 #include <iostream>
+#include <set>
 
 #include "airlock/base/cli.h"
 #include "airlock/base/file.h"
+#include "airlock/base/json.h"
 #include "airlock/base/text.h"
 #include "airlock/transfer/bundle_check.h"
 #include "airlock/transfer/changes.h"
@@ -201,6 +203,142 @@ int proof_cmd(const Invocation& inv) {
   return 0;
 }
 
+// A trace proof (airlock-repo trace --proof) checked without the log.
+struct TraceLinkCheck {
+  std::string link;
+  std::uint64_t n = 0;
+  json record;
+};
+struct TraceCheck {
+  VerifiedCheckpoint checkpoint;
+  std::vector<TraceLinkCheck> links;
+  std::vector<std::string> objects;
+};
+
+std::set<std::string> string_set(const json& doc, const char* key) {
+  std::set<std::string> out;
+  if (doc.contains(key) && doc[key].is_array())
+    for (const auto& v : doc[key])
+      if (v.is_string()) out.insert(v.get<std::string>());
+  return out;
+}
+
+bool named(const std::set<std::string>& set, const json& record, const char* key) {
+  return record.is_object() && set.contains(json_string(record, key));
+}
+
+bool names_snapshot(const std::set<std::string>& set, const json& record) {
+  if (!record.is_object() || !record.contains("snapshots") || !record["snapshots"].is_array())
+    return false;
+  for (const auto& s : record["snapshots"])
+    if (named(set, s, "id")) return true;
+  return false;
+}
+
+// Every record inside the proof's one checkpoint, by its inclusion proof.
+Result<TraceLinkCheck> check_trace_link(const json& entry, const std::string& note,
+                                        std::span<const PublicKey> keys) {
+  const json proof = entry.is_object() ? entry.value("proof", json()) : json();
+  TraceLinkCheck out{json_string(entry, "link"), json_u64(proof, "n"), {}};
+  const std::string where = "trace proof: " + out.link + " record " + std::to_string(out.n);
+  if (!proof.is_object() || json_string(proof, "checkpoint") != note)
+    return fail(Code::refused, where + " is not proved against the proof's checkpoint");
+  auto check = verify_proof(proof.dump(), keys);
+  if (!check) return fail(Code::refused, where + ": " + check.error().message);
+  out.record = json::parse(check->record, nullptr, false);
+  if (!out.record.is_object()) return fail(Code::refused, where + " is not a JSON object");
+  return out;
+}
+
+// Whether one link holds the chain's ids: the file's object, a traced
+// snapshot, or an imported bundle's manifest.
+bool links_up(const TraceLinkCheck& l, const std::set<std::string>& objects,
+              const std::set<std::string>& snapshots, const std::set<std::string>& manifests) {
+  const json& r = l.record;
+  const std::string event = json_string(r, "event");
+  const json low = r.value("record", json());
+  if (l.link == "pull") return event == "pull" && named(objects, r, "object");
+  if (l.link == "publish" || l.link == "promote" || l.link == "rollback")
+    return event == l.link && named(snapshots, r, "snapshot");
+  if (l.link == "delete") return event == "delete" && named(snapshots, r, "previous");
+  if (l.link == "import") return event == "import" && names_snapshot(snapshots, r);
+  if (event != "custody" || json_string(low, "event") != l.link) return false;
+  if (l.link == "sync") return named(snapshots, low, "snapshot");
+  if (l.link == "export" || l.link == "cosign") return named(manifests, low, "manifest");
+  return false;
+}
+
+Result<TraceCheck> check_trace(const std::string& text, std::span<const PublicKey> keys) {
+  json doc = json::parse(text, nullptr, false);
+  if (!doc.is_object() || json_string(doc, "format") != "airlock-trace-proof/1" ||
+      !doc.contains("links") || !doc["links"].is_array())
+    return fail(Code::corrupt, "trace proof: not an airlock-trace-proof/1 document");
+  const std::string note = json_string(doc, "checkpoint");
+  auto cp = verify_checkpoint(note, keys);
+  if (!cp) return fail(Code::refused, "trace proof: checkpoint: " + cp.error().message);
+  if (cp->checkpoint.size != json_u64(doc, "tree_size"))
+    return fail(Code::refused, "trace proof: tree_size does not match the checkpoint");
+  TraceCheck out{*cp, {}, {}};
+  const auto objects = string_set(doc, "objects"), snapshots = string_set(doc, "snapshots");
+  out.objects.assign(objects.begin(), objects.end());
+  if (objects.empty() || snapshots.empty())
+    return fail(Code::refused, "trace proof: names no file or no snapshot");
+  std::set<std::string> manifests, imported;
+  for (const auto& entry : doc["links"]) {
+    auto l = check_trace_link(entry, note, keys);
+    if (!l) return fail(l.error());
+    if (l->link == "import") {
+      manifests.insert(json_string(l->record, "manifest"));
+      for (const auto& s : snapshots)
+        if (names_snapshot({s}, l->record)) imported.insert(s);
+    }
+    out.links.push_back(std::move(*l));
+  }
+  for (const auto& l : out.links) {
+    if (!links_up(l, objects, snapshots, manifests))
+      return fail(Code::refused, "trace proof: " + l.link + " record " + std::to_string(l.n) +
+                                     " does not name the traced file, snapshot or bundle");
+  }
+  for (const auto& s : snapshots) {
+    if (!imported.contains(s))
+      return fail(Code::refused, "trace proof: no import record brings snapshot " + s);
+  }
+  return out;
+}
+
+int trace_cmd(const Invocation& inv) {
+  if (!inv.has("file")) return cli::usage(inv, "missing the trace proof file");
+  if (!inv.has("key")) return cli::usage(inv, "--key PUB is required");
+  auto keys = load_keys(list(inv, "key"));
+  if (!keys) return cli::fail(inv, keys.error());
+  auto text = read_file(inv.str("file"), 256 << 20);
+  if (!text) return cli::fail(inv, text.error());
+  auto check = check_trace(*text, *keys);
+  if (!check) return cli::fail(inv, check.error());
+  const auto& cp = check->checkpoint.checkpoint;
+  if (inv.json()) {
+    json links = json::array();
+    for (const auto& l : check->links)
+      links.push_back({{"link", l.link}, {"n", l.n}, {"record", l.record}});
+    cli::print_json({{"ok", true},
+                     {"objects", check->objects},
+                     {"links", links},
+                     {"tree_size", cp.size},
+                     {"origin", cp.origin},
+                     {"signer", check->checkpoint.signer}});
+    return 0;
+  }
+  for (const auto& o : check->objects) field("file", o);
+  for (const auto& l : check->links) {
+    field(l.link, "record " + std::to_string(l.n) + "  " +
+                      l.record.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  field("tree", "size " + std::to_string(cp.size) + ", root " + cp.root.hex());
+  field("signed by", check->checkpoint.signer + " (" + cp.origin + ")");
+  std::cout << "OK\n";
+  return 0;
+}
+
 int prove_cmd(const Invocation& inv) {
   if (!inv.has("file") || !inv.has("n")) return cli::usage(inv, "needs LOG and N");
   auto p = prove_record(inv.str("file"), inv.get<std::uint64_t>("n"));
@@ -319,6 +457,19 @@ int main(int argc, char** argv) {
         "  airlock-verify proof record-1234.proof.json --key log.pub\n",
         [](cli::Options& o, cli::Positionals& p) { key_file_options(o, p, "the proof (JSON)"); },
         proof_cmd},
+       {"trace", "trace FILE     verify a trace proof: the chain of custody of one file",
+        "usage: airlock-verify trace FILE --key PUB... [--json]\n\n"
+        "Checks a trace proof (airlock-repo trace --proof) without the log: the\n"
+        "checkpoint's signature, every record's inclusion proof against it, and that\n"
+        "the records link up: each pull names the traced file, each channel change and\n"
+        "import a traced snapshot, each sync record a traced snapshot, each export and\n"
+        "co-signature an imported bundle's manifest, and every snapshot is brought by an\n"
+        "import. Refuses (exit 3) naming the record when any byte of one changed.\n\n"
+        "examples:\n"
+        "  airlock-verify trace openssl.trace.json --key log.pub\n"
+        "  airlock-verify trace openssl.trace.json --key log.pub --json\n",
+        [](cli::Options& o, cli::Positionals& p) { key_file_options(o, p, "the trace proof"); },
+        trace_cmd},
        {"prove", "prove LOG N    print an inclusion proof for record N of a log",
         "usage: airlock-verify prove LOG N\n\n"
         "Prints an inclusion proof for record N of a transfer log against the first\n"

@@ -20,6 +20,7 @@
 #include "airlock/repo/import.h"
 #include "airlock/repo/server.h"
 #include "airlock/repo/site_key.h"
+#include "airlock/repo/trace.h"
 #include "airlock/repo/views.h"
 #include "airlock/transfer/home.h"
 #include "airlock/verify/trust.h"
@@ -126,6 +127,10 @@ class Home : public HomeBase {
   // deleted channels included, oldest first: who, when, why, the snapshot
   // before and after and the package diff it made.
   Result<std::vector<ChannelChange>> channel_history(const std::string& channel = {}) const;
+
+  // The chain of custody of one file (see trace.h): FILE, SHA256 or
+  // NAME=VERSION. Reads only.
+  Result<Trace> trace(std::string_view query) const;
 
   // Serves hosts until SIGTERM or SIGINT (see server.h).
   Status serve(const ServeOptions& options);

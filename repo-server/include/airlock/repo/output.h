@@ -23,6 +23,7 @@ nlohmann::json to_json(const ChannelEntry& entry);
 nlohmann::json to_json(const std::vector<ChannelEntry>& entries);
 nlohmann::json to_json(const ScrubReport& report);
 nlohmann::json to_json(const StatusReport& report);
+nlohmann::json to_json(const Trace& trace);
 
 void print_trust(std::ostream& out, const TrustPolicy& policy);
 // The change, and a note on stderr when the threshold cannot be met.
@@ -41,5 +42,7 @@ void print_channels(std::ostream& out, const std::vector<ChannelEntry>& entries)
 void print_deleted(std::ostream& out, const std::vector<ChannelEntry>& entries);
 void print_scrub(std::ostream& out, const ScrubReport& report);
 void print_status(std::ostream& out, const StatusReport& report);
+// The file, then one line a link: its record number, kind and facts.
+void print_trace(std::ostream& out, const Trace& trace);
 
 }  // namespace airlock::repo

@@ -100,6 +100,11 @@ class TransferLog {
   Result<std::string> record(std::uint64_t n) const;  // the line, without newline
   Result<std::vector<Digest>> inclusion_proof(std::uint64_t n, std::uint64_t size) const;
   Result<std::vector<Digest>> consistency_proof(std::uint64_t m, std::uint64_t n) const;
+  // An inclusion proof for record n against the checkpoint record at index
+  // checkpoint (whose signed note covers the `checkpoint` records before it),
+  // in prove_record's form. not_found when n >= checkpoint or that record is
+  // not a checkpoint; corrupt when a record changed on disk.
+  Result<nlohmann::json> prove(std::uint64_t n, std::uint64_t checkpoint) const;
   // The most recent checkpoint record's index and note, if any.
   std::optional<std::pair<std::uint64_t, std::string>> latest_checkpoint() const;
   const std::filesystem::path& path() const;
