@@ -36,21 +36,26 @@ class MirrorCrashTest : public testing::LowSideTest {
     const fs::path pristine = dir / "pristine";
     airlock::testing::restore_tree(home_dir, pristine);
     const auto points = airlock::testing::crash_points(work);
-    std::size_t landed = 0;
+    std::size_t landed = 0, killed = 0;
     for (const auto& point : points) {
       SCOPED_TRACE(airlock::testing::describe(point));
       airlock::testing::restore_tree(pristine, home_dir);
       std::error_code ec;
       fs::remove_all(dir / "media", ec);
-      EXPECT_TRUE(airlock::testing::run_killed_at(point, work));
+      // A sync fetches concurrently: how many files a run writes, and so
+      // the last points of a kind, can shift with timing (a retried
+      // request under load). A point a run does not reach leaves a run
+      // that finished, which must hold too.
+      killed += airlock::testing::run_killed_at(point, work);
       auto home = open();  // finishes what the dead process left pending
       if (!home) continue;
       landed += check(*home);
       auto v = home->verify_log();
       EXPECT_TRUE(v) << v.error().message;
     }
-    EXPECT_GT(landed, 0u);             // some points come after the commit
-    EXPECT_LT(landed, points.size());  // and some before it
+    EXPECT_GE(killed * 10, points.size() * 9);  // nearly every point was reached
+    EXPECT_GT(landed, 0u);                      // some points come after the commit
+    EXPECT_LT(landed, points.size());           // and some before it
     return points.size();
   }
 };
