@@ -16,6 +16,7 @@
 #include "airlock/base/text.h"
 #include "airlock/repo/home.h"
 #include "pull_logger.h"
+#include "syslog.h"
 
 namespace airlock::repo {
 namespace {
@@ -313,6 +314,17 @@ Status Home::serve(const ServeOptions& options) {
   ::signal(SIGXFSZ, SIG_IGN);
   auto endpoint = parse_listen(options.listen);
   if (!endpoint) return fail(endpoint.error());
+  std::optional<SyslogForwarder> syslog;
+  if (!options.syslog_socket.empty()) {
+    auto opened = SyslogForwarder::open(options.syslog_socket);
+    if (!opened) return fail(opened.error());
+    syslog.emplace(std::move(*opened));
+    log().forward_to([&syslog](std::string_view line) { syslog->send(line); });
+  }
+  struct StopForwarding {
+    TransferLog& log;
+    ~StopForwarding() { log.forward_to({}); }
+  } stop_forwarding{log()};
   RequestHandler handler(store());
   PullLogger logger(log(), log_key(), options.checkpoint_every, options.checkpoint_interval,
                     options.flush_interval);

@@ -134,7 +134,8 @@ constexpr std::array kUsage{
         "INC-77\n"},
     CommandUsage{"serve",
                  "serve [--listen 127.0.0.1:8080]      serve channels to apt hosts over HTTP",
-                 "usage: airlock-repo --home DIR serve [--listen ADDR:PORT] [--threads N]\n\n"
+                 "usage: airlock-repo --home DIR serve [--listen ADDR:PORT] [--threads N]\n"
+                 "                                     [--syslog | --syslog-socket PATH]\n\n"
                  "Serves /<channel>/<repo>/<upstream path> to apt hosts: each path resolves\n"
                  "through the channel's current snapshot to a stored object (and\n"
                  ".../by-hash/<ALGO>/<hex> to any file the snapshot's Release lists). GET and\n"
@@ -142,12 +143,17 @@ constexpr std::array kUsage{
                  "`pull` record in the transfer log; if the log cannot be written the server\n"
                  "answers 503. A channel change takes effect for the next request. SIGTERM or\n"
                  "SIGINT stops it gracefully: in-flight responses finish, the log is flushed and\n"
-                 "a checkpoint written. GET /-/health reports the log head.\n\n"
+                 "a checkpoint written. GET /-/health reports the log head. With --syslog every\n"
+                 "record the server writes or sees (imports by other commands included) is also\n"
+                 "sent to the local syslog as one RFC 5424 message (local0.info, MSGID the\n"
+                 "event, the record's JSON line as the message) for a SIEM; the log file stays\n"
+                 "the record of truth.\n\n"
                  "A host's sources.list entry:\n"
                  "  deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
                  "http://HOST:8080/prod/debian bookworm main\n\n"
                  "examples:\n  airlock-repo --home /srv/airlock serve\n"
-                 "  airlock-repo --home /srv/airlock serve --listen 0.0.0.0:8080 --threads 8\n"},
+                 "  airlock-repo --home /srv/airlock serve --listen 0.0.0.0:8080 --threads 8\n"
+                 "  airlock-repo --home /srv/airlock serve --listen 0.0.0.0:8080 --syslog\n"},
     CommandUsage{
         "scrub", "scrub                                re-hash every object in the store",
         "usage: airlock-repo --home DIR "

@@ -190,6 +190,8 @@ int serve(const Invocation& inv) {
   opt.listen = inv.str("listen", "127.0.0.1:8080");
   opt.threads = inv.get<int>("threads", 0);
   opt.idle_timeout = std::chrono::seconds(std::max(1, inv.get<int>("idle-timeout", 30)));
+  if (inv.has("syslog")) opt.syslog_socket = "/dev/log";
+  if (inv.has("syslog-socket")) opt.syslog_socket = inv.str("syslog-socket");
   opt.on_ready = [](const std::string& address) {
     std::cout << "serving on http://" << address << "/<channel>/<repo>/" << std::endl;
   };
@@ -391,7 +393,9 @@ cli::Command serve_command() {
                         "address and port (default 127.0.0.1:8080)")(
             "threads", po::value<int>(), "worker threads (default: one per core)")(
             "idle-timeout", po::value<int>(),
-            "seconds before an idle connection closes (default 30)");
+            "seconds before an idle connection closes (default 30)")(
+            "syslog", "also send every log record to the local syslog (/dev/log), RFC 5424")(
+            "syslog-socket", po::value<std::string>(), "the same, to this syslog socket");
       },
       serve);
 }

@@ -17,12 +17,13 @@ def run(prog, *args, expect=0, home=None, timeout=300):
 class Server:
     """airlock-repo serve on an ephemeral loopback port."""
 
-    def __init__(self, repo, home, file_size_limit=None):
+    def __init__(self, repo, home, file_size_limit=None, args=()):
         def limit():
             if file_size_limit is not None:
                 import resource
                 resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
-        self.proc = subprocess.Popen([repo, "--home", str(home), "serve", "--listen", "127.0.0.1:0"],
+        self.proc = subprocess.Popen([repo, "--home", str(home), "serve", "--listen", "127.0.0.1:0"]
+                                     + [str(a) for a in args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
         line = self.proc.stdout.readline()
         m = re.search(r"http://([0-9.]+:[0-9]+)/", line)

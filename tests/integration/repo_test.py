@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
@@ -109,6 +110,54 @@ class RepoTest(unittest.TestCase):
         lines = self.repo("log", "show", "--json").stdout.splitlines()
         recs = [json.loads(x) for x in lines]
         return [r for r in recs if event is None or r["event"] == event]
+
+    def test_serve_forwards_every_record_to_syslog_as_rfc5424(self):
+        sock_path = self.tmp / "syslog.sock"
+        sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sink.close)
+        sink.bind(str(sock_path))
+        self.repo("import", W.b1, "--publish", "test", "--create")
+        server = Server(REPO, self.home, args=["--syslog-socket", sock_path])
+        self.servers.append(server)
+        with urllib.request.urlopen(server.url + "/test/sample/dists/bookworm/InRelease", timeout=30) as r:
+            r.read()
+        # An import by another command while serving reaches syslog when the server next writes.
+        self.repo("import", W.b2, "--publish", "test")
+        with urllib.request.urlopen(server.url + "/test/sample/dists/bookworm/InRelease", timeout=30) as r:
+            r.read()
+        code, _, _ = server.stop()
+        self.assertEqual(code, 0)
+        sink.setblocking(False)
+        messages = []
+        while True:
+            try:
+                messages.append(sink.recv(1 << 20).decode())
+            except BlockingIOError:
+                break
+        log_lines = (self.home / "log/transfer.jsonl").read_text().splitlines()
+        forwarded = []
+        for m in messages:
+            parts = re.fullmatch(r"<134>1 (\S+Z) (\S+) airlock-repo (\d+) (\S+) - (.*)", m, re.S)
+            self.assertIsNotNone(parts, m)
+            record = json.loads(parts.group(5))
+            self.assertEqual(parts.group(4), record["event"])
+            self.assertIn(parts.group(5), log_lines)  # the exact bytes of a log record
+            forwarded.append(record)
+        events = [r["event"] for r in forwarded]
+        self.assertEqual(events.count("pull"), 2)
+        self.assertIn("checkpoint", events)
+        imported = [r for r in forwarded if r["event"] == "import"]
+        self.assertEqual([r["bundle"] for r in imported], ["airlock-sample-000002"])
+        # In the order of the log, with nothing skipped from the first forwarded on.
+        ns = [r["n"] for r in forwarded]
+        self.assertEqual(ns, list(range(ns[0], ns[0] + len(ns))))
+
+    def test_serve_refuses_a_syslog_socket_that_is_not_there(self):
+        p = subprocess.run([REPO, "--home", self.home, "serve", "--listen", "127.0.0.1:0", "--syslog-socket",
+                            self.tmp / "nowhere.sock"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertRegex(p.stderr.strip(), r"^airlock-repo: connect to the syslog socket .*nowhere\.sock: No such file "
+                                           r"or directory$")
 
     # --- the whole pipeline with a real apt client ------------------------------------
 

@@ -237,6 +237,17 @@ struct TransferLog::Impl {
   UniqueFd fd;
   mutable std::mutex mu;
   Chain chain;
+  std::function<void(std::string_view)> forward;
+
+  // Record n's line (without its newline), as read from the file.
+  Result<std::string> line_at(std::uint64_t n) const {
+    const auto& c = chain;
+    std::uint64_t end = n + 1 < c.offsets.size() ? c.offsets[n + 1] : c.bytes;
+    std::string line(end - c.offsets[n] - 1, '\0');
+    ssize_t got = ::pread(fd.get(), line.data(), line.size(), static_cast<off_t>(c.offsets[n]));
+    if (got != static_cast<ssize_t>(line.size())) return fail_errno("read " + path.string());
+    return line;
+  }
 
   Status catch_up() {
     struct stat st;
@@ -246,7 +257,12 @@ struct TransferLog::Impl {
       return corrupt(path, "the file shrank from " + std::to_string(chain.bytes) + " to " +
                                std::to_string(st.st_size) + " bytes while open");
     }
-    return read_lines(fd.get(), path, chain);
+    const std::uint64_t before = chain.leaves.size();
+    if (auto s = read_lines(fd.get(), path, chain); !s) return s;
+    for (std::uint64_t n = before; forward && n < chain.leaves.size(); ++n) {
+      if (auto line = line_at(n)) forward(*line);
+    }
+    return {};
   }
 
   // Caller holds mu and the file lock, and has caught up.
@@ -277,6 +293,9 @@ struct TransferLog::Impl {
     for (const auto& [off, len] : spans) {
       if (auto t = chain.take(std::string_view(out).substr(off, len), path); !t)
         return fail(t.error());
+    }
+    if (forward) {
+      for (const auto& [off, len] : spans) forward(std::string_view(out).substr(off, len));
     }
     return first;
   }
@@ -389,15 +408,18 @@ Result<Digest> TransferLog::root_at(std::uint64_t size) const {
   return merkle::root(std::span(impl_->chain.leaves).first(size));
 }
 
+void TransferLog::forward_to(std::function<void(std::string_view line)> fn) {
+  std::lock_guard lk(impl_->mu);
+  impl_->forward = std::move(fn);
+}
+
 Result<std::string> TransferLog::record(std::uint64_t n) const {
   std::lock_guard lk(impl_->mu);
   const auto& c = impl_->chain;
   if (n >= c.leaves.size()) return fail(Code::not_found, "no record " + std::to_string(n));
-  std::uint64_t end = n + 1 < c.offsets.size() ? c.offsets[n + 1] : c.bytes;
-  std::string line(end - c.offsets[n] - 1, '\0');
-  ssize_t got =
-      ::pread(impl_->fd.get(), line.data(), line.size(), static_cast<off_t>(c.offsets[n]));
-  if (got != static_cast<ssize_t>(line.size())) return fail_errno("read " + impl_->path.string());
+  auto got = impl_->line_at(n);
+  if (!got) return fail(got.error());
+  const std::string& line = *got;
   if (merkle::leaf_hash(line) != c.leaves[n]) {
     return corrupt(impl_->path, "record " + std::to_string(n) + " changed on disk");
   }

@@ -86,6 +86,24 @@ TEST_F(LogTest, RecordsCarryNTimeEventFieldsAndChainedRoot) {
   EXPECT_EQ(cp["size"], 5);
 }
 
+TEST_F(LogTest, ForwardsEveryRecordItWritesOrCatchesUpOnInOrder) {
+  auto log = TransferLog::open(path, {.env = &env}).value();
+  std::vector<std::string> seen;
+  log->forward_to([&](std::string_view line) { seen.emplace_back(line); });
+  ASSERT_TRUE(log->append("pull", R"({"path":"/a"})"));
+  {  // another process appends two records
+    auto other = TransferLog::open(path, {.env = &env}).value();
+    ASSERT_TRUE(other->append("import", R"({"bundle":"c"})"));
+    ASSERT_TRUE(other->checkpoint(key));
+  }
+  ASSERT_TRUE(log->append("pull", R"({"path":"/b"})"));
+  log->forward_to({});
+  ASSERT_TRUE(log->append("pull", R"({"path":"/c"})"));
+  const auto lines = lines_of(path);
+  ASSERT_EQ(lines.size(), 18u);
+  EXPECT_EQ(seen, std::vector<std::string>(lines.begin() + 13, lines.begin() + 17));
+}
+
 TEST_F(LogTest, VerifiesAndReopensWhereItLeftOff) {
   auto v = verify_log_file(path, keys);
   ASSERT_TRUE(v) << v.error().message;

@@ -70,6 +70,9 @@ struct ServeOptions {
   std::chrono::seconds checkpoint_interval{60};
   std::chrono::milliseconds flush_interval{200};  // at most 1 s by contract
   std::function<void(const std::string& address)> on_ready;
+  // When set (/dev/log), every log record is also sent to this syslog
+  // socket as one RFC 5424 message.
+  std::string syslog_socket;
 };
 // Home::serve runs until SIGTERM or SIGINT: then it stops accepting, lets
 // in-flight responses finish, flushes the pull log and writes a final

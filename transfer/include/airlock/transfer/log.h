@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -93,6 +94,10 @@ class TransferLog {
 
   // Reads records other processes appended since the last look.
   Status refresh();
+  // From now on, calls fn with each record line this log writes or reads
+  // after another process wrote it (when it next catches up), in order. fn
+  // must not call back into the log. An empty fn stops forwarding.
+  void forward_to(std::function<void(std::string_view line)> fn);
 
   std::uint64_t size() const;
   Digest root() const;
