@@ -1,6 +1,7 @@
 #include "airlock/base/file.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +110,18 @@ Status make_dirs(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return fail(Code::io, dir.string() + ": " + ec.message());
   return {};
+}
+
+Result<ScratchDir> ScratchDir::make(const std::filesystem::path& parent, std::string_view prefix) {
+  std::string pattern = (parent / (std::string(prefix) + "XXXXXX")).string();
+  if (!::mkdtemp(pattern.data()))
+    return fail_errno("make a scratch directory in " + parent.string());
+  return ScratchDir(pattern);
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace airlock

@@ -1,7 +1,5 @@
 #include "airlock/repo/site_key.h"
 
-#include <stdlib.h>
-
 #include <random>
 #include <sstream>
 
@@ -14,27 +12,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kMaxSigned = 64 << 20;
-
-// A private scratch directory, removed with everything in it.
-class Scratch {
- public:
-  static Result<Scratch> make(const fs::path& parent) {
-    std::string pattern = (parent / ".scratch-XXXXXX").string();
-    if (!::mkdtemp(pattern.data()))
-      return fail(Code::io, "cannot make a scratch directory in " + parent.string());
-    return Scratch(pattern);
-  }
-  Scratch(Scratch&& o) noexcept : path_(std::exchange(o.path_, {})) {}
-  ~Scratch() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  explicit Scratch(fs::path p) : path_(std::move(p)) {}
-  fs::path path_;
-};
 
 // gpg on the key's home, never asking anything: the key has no passphrase
 // because it lives in a home only the service account can read.
@@ -121,7 +98,7 @@ Result<std::string> SiteKey::export_public(bool armor) const {
 }
 
 Result<std::string> SiteKey::sign(std::string_view text, const std::string& mode) const {
-  auto scratch = Scratch::make(dir_);
+  auto scratch = ScratchDir::make(dir_, ".scratch-");
   if (!scratch) return fail(scratch.error());
   const fs::path in = scratch->path() / "in", out = scratch->path() / "out";
   if (auto s = Env::system().write_file_atomic(in, text); !s) return fail(s.error());

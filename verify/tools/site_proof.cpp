@@ -1,7 +1,5 @@
 #include "site_proof.h"
 
-#include <stdlib.h>
-
 #include <map>
 #include <set>
 
@@ -52,23 +50,6 @@ struct Checked {
   fs::path dir;
   Manifest manifest;
   std::set<Digest> objects;
-};
-
-// A scratch directory for gpgv, removed with everything in it.
-class Scratch {
- public:
-  Scratch() {
-    std::string pattern = (fs::temp_directory_path() / "airlock-verify-XXXXXX").string();
-    if (::mkdtemp(pattern.data())) path_ = pattern;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
 };
 
 // The Release text of suite in snap, its signature checked against keyring.
@@ -179,8 +160,8 @@ Result<SiteProof> prove_site_index(const SiteProofRequest& req) {
   }
   if (auto s = extract(bundles, wanted, kept); !s) return fail(s.error());
 
-  Scratch scratch;
-  if (scratch.path().empty()) return fail(Code::io, "cannot make a scratch directory");
+  auto scratch = ScratchDir::make(fs::temp_directory_path(), "airlock-verify-");
+  if (!scratch) return fail(scratch.error());
   std::set<Digest> vendor;
   for (const auto& [id, snap] : snaps) {
     // One verified variant of each index the bundles hold.
@@ -197,7 +178,7 @@ Result<SiteProof> prove_site_index(const SiteProofRequest& req) {
     for (const auto& [dir, e] : dirs) {
       const std::string& suite = suite_of[dir];
       if (!releases.contains(suite)) {
-        auto r = vendor_release(snap, suite, kept, req.vendor_keyring, scratch.path());
+        auto r = vendor_release(snap, suite, kept, req.vendor_keyring, scratch->path());
         if (!r) return fail(r.error());
         releases.emplace(suite, std::move(*r));
       }

@@ -17,6 +17,33 @@ namespace {
 using cli::human_bytes;
 using cli::parse_size;
 
+TEST(File, AScratchDirectoryIsPrivateAndGoesAwayWithEverythingInIt) {
+  testing::TempDir parent;
+  std::filesystem::path made;
+  {
+    auto scratch = ScratchDir::make(parent.path(), "work-");
+    ASSERT_TRUE(scratch) << scratch.error().message;
+    made = scratch->path();
+    EXPECT_EQ(made.parent_path(), parent.path());
+    EXPECT_TRUE(made.filename().string().starts_with("work-"));
+    EXPECT_EQ(std::filesystem::status(made).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_all);
+    std::filesystem::create_directory(made / "sub");
+    testing::write_text(made / "sub" / "file", "x");
+    ASSERT_TRUE(std::filesystem::exists(made / "sub" / "file"));
+    ScratchDir moved = std::move(*scratch);
+    EXPECT_EQ(moved.path(), made);
+  }
+  EXPECT_FALSE(std::filesystem::exists(made));
+  auto nowhere = ScratchDir::make(parent.path() / "missing", "work-");
+  ASSERT_FALSE(nowhere);
+  EXPECT_EQ(nowhere.error().code, Code::not_found);
+  EXPECT_NE(nowhere.error().message.find("make a scratch directory in " +
+                                         (parent.path() / "missing").string()),
+            std::string::npos)
+      << nowhere.error().message;
+}
+
 TEST(Time, FormatsAndParsesRfc3339) {
   auto t = parse_time("2026-11-22T10:51:33Z");
   ASSERT_TRUE(t);

@@ -68,4 +68,21 @@ bool path_exists(const std::filesystem::path& path) noexcept;
 // Creates the directory and its parents; io on failure.
 Status make_dirs(const std::filesystem::path& dir);
 
+// A private (0700) scratch directory, removed with everything in it when the
+// value goes away.
+class ScratchDir {
+ public:
+  // A new directory named <prefix>XXXXXX in parent; the error names parent
+  // (not_found when it does not exist) when it cannot be made.
+  static Result<ScratchDir> make(const std::filesystem::path& parent, std::string_view prefix);
+  ScratchDir(ScratchDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  ScratchDir& operator=(ScratchDir&&) = delete;
+  ~ScratchDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
+
 }  // namespace airlock
