@@ -55,7 +55,7 @@ int init(const Invocation& inv) {
 
 // The public half of the site key, for hosts' signed-by.
 int site_key(const Invocation& inv) {
-  if (inv.str("action") != "export") return cli::usage(inv, "site-key needs 'export'");
+  if (inv.str("action") != "export") return cli::usage(inv, "the only action is 'export'");
   auto home = Home::open(inv.home);
   if (!home) return cli::fail(inv, home.error());
   auto key = (*home)->site_key();

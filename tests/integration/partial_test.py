@@ -223,6 +223,29 @@ class PartialMirrorTest(unittest.TestCase):
         self.assertIn("InRelease", wrong.stderr)
         self.assertIn("not signed by a key in", wrong.stderr)
 
+    def test_site_key_and_index_usage_errors_say_what_is_missing_and_change_nothing(self):
+        before = self.repo("log", "show", "--json").stdout
+        for args in ((), ("import",)):
+            out = self.repo("site-key", *args, expect=2)
+            self.assertEqual(out.stdout, "")
+            self.assertEqual(out.stderr.splitlines()[0], "airlock-repo: site-key: the only action is 'export'")
+        bundle_args = ["--bundle", W.b1]
+        for args, says in ((["index"], "missing the site index file(s)"),
+                           (["index", "Packages"], "--bundle DIR is required (repeatable)"),
+                           (["index", "Packages", *bundle_args], "--vendor-keyring FILE is required"),
+                           (["index", "Packages", *bundle_args, "--vendor-keyring", W.keyring],
+                            "give either --trust FILE or --key PUB (one or more)")):
+            out = run(VERIFY, *args, expect=2)
+            self.assertEqual(out.stdout, "")
+            self.assertEqual(out.stderr.splitlines()[0], "airlock-verify: index: " + says)
+        # Without the key there is nothing to export, and nothing is written.
+        shutil.rmtree(self.home / "site")
+        out = self.repo("site-key", "export", "--out", self.tmp / "again.asc", expect=1)
+        self.assertEqual(out.stderr.strip(), f"airlock-repo: this home has no site key (run 'airlock-repo --home "
+                                             f"{self.home} init' to make one)")
+        self.assertFalse((self.tmp / "again.asc").exists())
+        self.assertEqual(self.repo("log", "show", "--json").stdout, before)
+
     def test_without_a_site_key_a_filtered_bundle_is_not_imported_and_nothing_changes(self):
         shutil.rmtree(self.home / "site")
         before = self.repo("log", "show", "--json").stdout
