@@ -84,4 +84,14 @@ TimePoint system_now() {
   return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
+Result<TimePoint> parse_bound(std::string_view text, DayEdge edge) {
+  if (text.size() != 10) return parse_time(text);
+  auto day = parse_time(std::string(text) + "T00:00:00Z");
+  if (!day) {
+    return fail(Code::invalid_input,
+                "'" + std::string(text) + "' is not a date (2026-01-31) or an RFC 3339 time");
+  }
+  return edge == DayEdge::start ? *day : *day + std::chrono::seconds(86399);
+}
+
 }  // namespace airlock

@@ -136,6 +136,20 @@ Result<Trace> Home::trace(std::string_view query) const {
   return build_trace(store(), log(), query);
 }
 
+Result<nlohmann::ordered_json> Home::report(const ReportOptions& options) const {
+  if (auto s = log().refresh(); !s) return fail(s.error());
+  ReportIntegrity integrity;
+  auto pub = PublicKey::read_file(keys_dir() / "log.pub");
+  if (pub) integrity.log_key = pub->id().hex();
+  auto verified = verify_log();
+  if (verified) {
+    integrity.verified = std::move(*verified);
+  } else {
+    integrity.failure = verified.error().message;
+  }
+  return build_report(store(), log(), integrity, options);
+}
+
 Result<StatusReport> Home::status() const {
   StatusReport out;
   auto heads = stream_heads(store());

@@ -276,6 +276,14 @@ Status Importer::extract(const Manifest& m, const std::vector<fs::path>& from) {
   return {};
 }
 
+// [{"name", "keyid"}] of the keys whose signatures met the threshold.
+json signer_keys(const TrustCheck& trust) {
+  json out = json::array();
+  for (std::size_t i = 0; i < trust.signers.size() && i < trust.signer_keys.size(); ++i)
+    out.push_back({{"name", trust.signers[i]}, {"keyid", trust.signer_keys[i].hex()}});
+  return out;
+}
+
 // What the commit logs: the import, the producer's records as the chain of
 // custody, and the publications.
 std::vector<LogEntry> Importer::records(const VerifiedManifest& vm) const {
@@ -294,6 +302,7 @@ std::vector<LogEntry> Importer::records(const VerifiedManifest& vm) const {
               {"bytes", m.payload_size()},
               {"snapshots", snaps},
               {"signers", vm.trust.signers},
+              {"signer_keys", signer_keys(vm.trust)},
               {"reason", opt_.reason},
               {"change_ref", opt_.change_ref}});
   if (!report_.site_indices.empty()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "airlock/base/cli.h"
@@ -319,6 +320,35 @@ void print_status(std::ostream& out, const StatusReport& r) {
     field(out, "channel", e.channel + "/" + e.repo + " -> " + e.snapshot.hex());
   field(out, "store", std::to_string(r.objects) + " objects, " + cli::human_bytes(r.bytes));
   field(out, "log", std::to_string(r.log_records) + " records, root " + r.log_root.hex());
+}
+
+void print_report_summary(std::ostream& out, const nlohmann::ordered_json& r,
+                          const std::string& file, const std::string& format) {
+  auto count = [](const nlohmann::ordered_json& list, const char* one, const char* many) {
+    return std::to_string(list.size()) + " " + (list.size() == 1 ? one : many);
+  };
+  const auto& period = r["period"];
+  auto bound = [&](const char* key, const char* open) {
+    return period[key].is_string() ? period[key].get<std::string>() : std::string(open);
+  };
+  field(out, "report", file + " (" + format + ")");
+  field(out, "period",
+        bound("since", "the first record") + " to " + bound("until", "the last record"));
+  const auto& integrity = r["integrity"];
+  field(out, "log",
+        integrity.value("verified", false)
+            ? "verified, " + std::to_string(integrity.value("records", 0ULL)) + " records, " +
+                  std::to_string(integrity.value("checkpoints", 0ULL)) + " signed checkpoints"
+            : "NOT VERIFIED: " + integrity.value("error", std::string()));
+  field(
+      out, "crossed",
+      count(r["imports"], "import", "imports") + ", " + count(r["refusals"], "refused", "refused"));
+  field(out, "channels", count(r["channel_changes"], "change", "changes"));
+  std::set<std::string> stale;
+  for (const auto& s : r["stale_hosts"]) stale.insert(s.value("host", std::string()));
+  field(out, "hosts",
+        count(r["hosts"], "host", "hosts") + ", " + std::to_string(stale.size()) + " stale");
+  field(out, "packages", count(r["packages"], "package version", "package versions") + " pulled");
 }
 
 namespace {

@@ -158,9 +158,10 @@ struct Walk {
         if (s.is_object() && names(snapshots, s.value("id", json())))
           first_import.emplace(s["id"].get<std::string>(), n);
       }
-      imports.push_back({"import", n,
-                         pick(r, {"time", "bundle", "manifest", "stream", "sequence", "kind",
-                                  "signers", "operator", "media_label", "reason", "change_ref"})});
+      imports.push_back(
+          {"import", n,
+           pick(r, {"time", "bundle", "manifest", "stream", "sequence", "kind", "signers",
+                    "signer_keys", "operator", "media_label", "reason", "change_ref"})});
     } else if (event == "custody" && r.contains("record") && r["record"].is_object()) {
       take_custody(n, r);
     }

@@ -183,6 +183,30 @@ constexpr std::array kUsage{
         "  airlock-repo --home /srv/airlock trace \"$(sha256sum < openssl_3.0.15-1_amd64.deb | cut "
         "-c1-64)\"\n"},
     CommandUsage{
+        "report",
+        "report [--format F] [--out FILE]     the compliance report: what crossed, who took what",
+        "usage: airlock-repo --home DIR "
+        "report [--since T] [--until T] [--format html|json|csv] [--out FILE]\n\n"
+        "What crossed the gap and who took what, from the transfer log and the snapshots:\n"
+        "1. integrity: the log verified against keys/log.pub (records, root, newest signed\n"
+        "   checkpoint), stated plainly; 2. what crossed: every import (stream, sequence,\n"
+        "   signers and key ids, operator, media label, reason, change ticket, packages added,\n"
+        "   upgraded, removed) and every refused import with its reason; 3. channel history:\n"
+        "   every publish, promote, rollback and delete with who, why and the package diff;\n"
+        "4. hosts: requests, bytes, the last fetch of each channel index, the stale hosts\n"
+        "   (not fetched since the channel last changed) and the packages each downloaded;\n"
+        "5. packages: each package version pulled, by which hosts and when; 6. charts.\n"
+        "T is an RFC 3339 time or a date (a --since date is its first second, an --until\n"
+        "date its last, UTC). html (default) is one self-contained page: no script, nothing\n"
+        "loaded. json follows schemas/report.schema.json; csv has one row per item, columns\n"
+        "as the README lists. With --out, writes the file atomically and prints a summary.\n"
+        "Exit 3 when the log does not verify (the report is still written and says so).\n\n"
+        "examples:\n"
+        "  airlock-repo --home /srv/airlock report --out report.html\n"
+        "  airlock-repo --home /srv/airlock report --since 2026-11-01 --until 2026-11-30 "
+        "--format csv --out november.csv\n"
+        "  airlock-repo --home /srv/airlock report --json | jq '.stale_hosts'\n"},
+    CommandUsage{
         "status", "status                               streams, channels, store size, log head",
         "usage: airlock-repo --home DIR "
         "status [--json]\n\nThe last import of each stream, what each channel serves, the "

@@ -1,7 +1,6 @@
 // Looking inside without changing anything: a snapshot, the package diff of
 // two, and the history of the channels with the package diff of each change.
 #include <algorithm>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <tuple>
 
@@ -10,33 +9,12 @@
 #include "airlock/repo/home.h"
 #include "airlock/transfer/changes.h"
 #include "channel_refs.h"
+#include "snapshot_cache.h"
 
 namespace airlock::repo {
 namespace {
 
 using json = nlohmann::json;
-
-// The snapshots a history names, each read once.
-class SnapshotCache {
- public:
-  explicit SnapshotCache(const Store& store) : store_(store) {}
-
-  // The snapshot id names; nullptr for no id.
-  Result<const Snapshot*> get(const std::optional<Digest>& id) {
-    if (!id) return nullptr;
-    auto it = snapshots_.find(*id);
-    if (it == snapshots_.end()) {
-      auto snap = store_.get_snapshot(*id);
-      if (!snap) return fail(snap.error());
-      it = snapshots_.emplace(*id, std::move(*snap)).first;
-    }
-    return &it->second;
-  }
-
- private:
-  const Store& store_;
-  std::map<Digest, Snapshot> snapshots_;
-};
 
 // Who did what and why, as the history note says.
 ChannelChange from_note(const RefUpdate& u) {

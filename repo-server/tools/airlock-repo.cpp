@@ -2,8 +2,10 @@
 // repo::Home: each command parses its options, calls one method and prints
 // the result (repo/output.h) as text or JSON.
 #include <iostream>
+#include <sstream>
 
 #include "airlock/base/cli.h"
+#include "airlock/base/text.h"
 #include "airlock/repo/home.h"
 #include "airlock/repo/output.h"
 #include "airlock/repo/usage.h"
@@ -448,12 +450,82 @@ cli::Command trace_command() {
       trace);
 }
 
+// Writes the report to --out (atomically) or stdout; with --out, says what
+// it holds. Exit 3, after writing it, when the log does not verify.
+int report(const Invocation& inv) {
+  const std::string format = inv.json() ? "json" : inv.str("format", "html");
+  if (format != "html" && format != "json" && format != "csv")
+    return cli::usage(inv, "--format is html, json or csv");
+  ReportOptions options;
+  for (const char* bound : {"since", "until"}) {
+    auto t = time_option(inv, bound);
+    if (!t) return cli::usage(inv, t.error().message);
+    (std::string_view(bound) == "since" ? options.since : options.until) = *t;
+  }
+  if (options.since && options.until && *options.since > *options.until)
+    return cli::usage(inv, "--since is after --until");
+  auto home = Home::open(inv.home);
+  if (!home) return cli::fail(inv, home.error());
+  options.now = system_now();
+  auto r = (*home)->report(options);
+  if (!r) return cli::fail(inv, r.error());
+  std::ostringstream text;
+  if (format == "html") {
+    write_report_html(text, *r);
+  } else if (format == "csv") {
+    write_report_csv(text, *r);
+  } else {
+    text << r->dump(2) << "\n";
+  }
+  if (inv.has("out")) {
+    if (auto s = (*home)->env().write_file_atomic(inv.str("out"), text.str()); !s)
+      return cli::fail(inv, s.error());
+    if (!inv.quiet) print_report_summary(std::cout, *r, inv.str("out"), format);
+  } else {
+    std::cout << text.str() << std::flush;
+  }
+  const auto& integrity = (*r)["integrity"];
+  if (!integrity.value("verified", false)) {
+    std::cerr << inv.program << ": report: "
+              << escape_for_terminal("the transfer log does not verify: " +
+                                     integrity.value("error", std::string()))
+              << "\n";
+    return 3;
+  }
+  return 0;
+}
+
+cli::Command report_command() {
+  return command(
+      "report",
+      [](cli::Options& o, cli::Positionals&) {
+        o.add_options()("since", po::value<std::string>(), "from this time or date (UTC)")(
+            "until", po::value<std::string>(), "up to this time or date (UTC)")(
+            "format", po::value<std::string>(), "html (default), json or csv")(
+            "out", po::value<std::string>(), "write to this file (default: standard output)")(
+            "json", "the same as --format json");
+      },
+      report);
+}
+
 std::vector<cli::Command> commands() {
-  return {
-      init_command(),    trust_command(),    import_command(),  snapshots_command(),
-      diff_command(),    channels_command(), channel_command(), publish_command(),
-      promote_command(), rollback_command(), serve_command(),   scrub_command(),
-      status_command(),  site_key_command(), trace_command(),   log_command<Home>("airlock-repo")};
+  return {init_command(),
+          trust_command(),
+          import_command(),
+          snapshots_command(),
+          diff_command(),
+          channels_command(),
+          channel_command(),
+          publish_command(),
+          promote_command(),
+          rollback_command(),
+          serve_command(),
+          scrub_command(),
+          status_command(),
+          site_key_command(),
+          trace_command(),
+          report_command(),
+          log_command<Home>("airlock-repo")};
 }
 
 }  // namespace

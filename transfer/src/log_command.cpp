@@ -27,6 +27,7 @@ constexpr const char* kCsvColumns[] = {"n",
                                        "sequence",
                                        "kind",
                                        "signers",
+                                       "signer_keys",
                                        "media_label",
                                        "imported_at",
                                        "snapshots",
@@ -201,6 +202,19 @@ bool log_query_matches(const LogQuery& q, const json& record) {
 
 std::span<const char* const> log_csv_columns() { return kCsvColumns; }
 
+Result<std::optional<TimePoint>> time_option(const cli::Invocation& inv, const char* option) {
+  if (!inv.has(option)) return std::nullopt;
+  const bool since = std::string_view(option) == "since";
+  auto t = parse_bound(inv.str(option), since ? DayEdge::start : DayEdge::end);
+  if (!t) {
+    return fail(Code::invalid_input, std::string("--") + option +
+                                         " wants an RFC 3339 time such as "
+                                         "2026-11-22T10:51:33Z or a date (2026-11-22), not '" +
+                                         inv.str(option) + "'");
+  }
+  return std::optional<TimePoint>(*t);
+}
+
 Status write_log_query(const TransferLog& log, const LogQuery& query, LogFormat format,
                        std::ostream& out) {
   if (format == LogFormat::csv) {
@@ -245,14 +259,8 @@ Result<LogQuery> query_of(const Invocation& inv) {
   LogQuery q;
   if (inv.has("event")) q.event = inv.str("event");
   for (const char* bound : {"since", "until"}) {
-    if (!inv.has(bound)) continue;
-    auto t = parse_time(inv.str(bound));
-    if (!t) {
-      return fail(Code::invalid_input, std::string("--") + bound +
-                                           " wants an RFC 3339 time such as "
-                                           "2026-11-22T10:51:33Z, not '" +
-                                           inv.str(bound) + "'");
-    }
+    auto t = time_option(inv, bound);
+    if (!t) return fail(t.error());
     (std::string_view(bound) == "since" ? q.since : q.until) = *t;
   }
   if (inv.has("client")) q.client = inv.str("client");

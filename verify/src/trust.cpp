@@ -155,6 +155,7 @@ Result<TrustCheck> TrustPolicy::check(std::string_view message,
       counted.insert(entry.keyid);
       problems.erase(entry.keyid);
       out.signers.push_back(key->name);
+      out.signer_keys.push_back(entry.keyid);
     } else {
       problems.emplace(entry.keyid, key->name + ": signature does not verify");
     }

@@ -22,6 +22,11 @@ std::optional<TimePoint> parse_http_date(const std::string& text);
 // fractional seconds (truncated). Anything else is invalid_input.
 Result<TimePoint> parse_time(std::string_view text);
 
+// A bound of a period: parse_time's forms, or a date "YYYY-MM-DD" meaning
+// that UTC day's first second (a start) or its last second (an end).
+enum class DayEdge { start, end };
+Result<TimePoint> parse_bound(std::string_view text, DayEdge edge);
+
 // The clock, injectable where tests need to move time.
 using Clock = std::function<TimePoint()>;
 TimePoint system_now();

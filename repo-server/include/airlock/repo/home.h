@@ -18,6 +18,7 @@
 
 #include "airlock/repo/channels.h"
 #include "airlock/repo/import.h"
+#include "airlock/repo/report.h"
 #include "airlock/repo/server.h"
 #include "airlock/repo/site_key.h"
 #include "airlock/repo/trace.h"
@@ -131,6 +132,11 @@ class Home : public HomeBase {
   // The chain of custody of one file (see trace.h): FILE, SHA256 or
   // NAME=VERSION. Reads only.
   Result<Trace> trace(std::string_view query) const;
+
+  // The compliance report over a period (see report.h), with the log
+  // verified against keys/log.pub: a log that fails verification gives a
+  // report that says so (integrity.verified false). Reads only.
+  Result<nlohmann::ordered_json> report(const ReportOptions& options) const;
 
   // Serves hosts until SIGTERM or SIGINT (see server.h).
   Status serve(const ServeOptions& options);

@@ -59,6 +59,11 @@ std::span<const char* const> log_csv_columns();
 Status write_log_query(const TransferLog& log, const LogQuery& query, LogFormat format,
                        std::ostream& out);
 
+// The --since or --until option (option is "since" or "until") of inv: a
+// time, or a date meaning its first (since) or last (until) second, UTC;
+// nullopt when not given; invalid_input naming the option otherwise.
+Result<std::optional<TimePoint>> time_option(const cli::Invocation& inv, const char* option);
+
 using HomeOpener = std::function<Result<std::unique_ptr<HomeBase>>(const cli::Invocation&)>;
 
 // program names the examples ("airlock-repo"); open opens the program's home.

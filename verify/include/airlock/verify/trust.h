@@ -36,6 +36,7 @@ struct SignatureEntry {
 struct TrustCheck {
   int threshold = 0;
   std::vector<std::string> signers;   // names of trusted keys whose signature verified
+  std::vector<KeyId> signer_keys;     // their key ids, in the same order
   std::vector<std::string> problems;  // e.g. "alice: signature does not verify"
   bool met() const { return static_cast<int>(signers.size()) >= threshold; }
   // One line for a refusal: "2 valid signatures of 3 required (alice: key expired ...)".
