@@ -62,9 +62,18 @@ std::optional<Digest> digest_field(const json& r, const char* key) {
   return *d;
 }
 
+// The requests of one host answered with an error, by path and status.
+struct Failure {
+  std::uint64_t count = 0;
+  std::string last;
+};
+// The distinct failed requests kept per host; more are only counted.
+constexpr std::size_t kMaxFailuresPerHost = 50;
+
 struct HostStats {
   std::string first_seen, last_seen;                  // over everything up to the period's end
   std::uint64_t requests = 0, errors = 0, bytes = 0;  // within the period
+  std::map<std::pair<std::string, std::uint64_t>, Failure> failures;  // (path, status)
 };
 
 struct PullStats {
@@ -142,7 +151,17 @@ struct Walk {
     const std::uint64_t bytes = json_u64(r, "bytes", 0);
     ++h.requests;
     h.bytes += bytes;
-    if (status >= 400) ++h.errors;
+    if (status >= 400) {
+      ++h.errors;
+      std::pair<std::string, std::uint64_t> key{json_string(r, "path"), status};
+      auto f = h.failures.find(key);
+      if (f == h.failures.end() && h.failures.size() < kMaxFailuresPerHost)
+        f = h.failures.emplace(std::move(key), Failure{}).first;
+      if (f != h.failures.end()) {
+        ++f->second.count;
+        f->second.last = time;
+      }
+    }
     DayStats& d = days[time.substr(0, 10)];
     ++d.pulls;
     d.bytes += bytes;
@@ -339,6 +358,16 @@ ojson integrity_section(const ReportIntegrity& in, const TransferLog& log) {
 // The end of the period as the log's text, for staleness.
 std::string period_end(const ReportOptions& o) { return format_time(o.until.value_or(o.now)); }
 
+// [{"path", "status", "count", "last"}]: the host's failed requests.
+ojson failures_of(const HostStats& h) {
+  ojson out = ojson::array();
+  for (const auto& [key, f] : h.failures) {
+    out.push_back(
+        {{"path", key.first}, {"status", key.second}, {"count", f.count}, {"last", f.last}});
+  }
+  return out;
+}
+
 Result<ojson> hosts_section(const Walk& w, const std::map<std::string, PackageKey>& packages,
                             ojson& stale_out) {
   std::map<std::string, std::vector<std::pair<PackageKey, const PullStats*>>> downloads;
@@ -394,6 +423,7 @@ Result<ojson> hosts_section(const Walk& w, const std::map<std::string, PackageKe
                      {"errors", h.errors},
                      {"bytes", h.bytes},
                      {"channels", std::move(channels)},
+                     {"failures", failures_of(h)},
                      {"packages", std::move(pkgs)}});
   }
   return hosts;

@@ -217,7 +217,7 @@ void hosts(std::ostream& out, const ojson& r) {
   }
   out << "<h3>Every host</h3>\n";
   table_head(out, {"host", "first seen", "last seen", "requests", "errors", "bytes",
-                   "channel indices", "packages downloaded"});
+                   "channel indices", "packages downloaded", "failed requests"});
   for (const auto& h : r["hosts"]) {
     out << "<tr class=\"host\"><td>" << cell(h, "host") << "</td><td>" << cell(h, "first_seen")
         << "</td><td>" << cell(h, "last_seen") << "</td><td class=\"num\">" << u64(h, "requests")
@@ -237,6 +237,17 @@ void hosts(std::ostream& out, const ojson& r) {
       for (const auto& p : pkgs) {
         out << "<li>" << cell(p, "name") << " " << cell(p, "version") << " ("
             << cell(p, "architecture") << "), " << cell(p, "last") << "</li>";
+      }
+      out << "</ul></details>";
+    }
+    out << "</td><td>";
+    const ojson& failures = h["failures"];
+    if (!failures.empty()) {
+      out << "<details><summary>" << failures.size() << " path" << (failures.size() == 1 ? "" : "s")
+          << "</summary><ul>";
+      for (const auto& f : failures) {
+        out << "<li class=\"failure\">" << cell(f, "status") << " " << cell(f, "path") << " ("
+            << u64(f, "count") << "×, last " << cell(f, "last") << ")</li>";
       }
       out << "</ul></details>";
     }
