@@ -27,28 +27,16 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from browser import open_page  # noqa: E402
 from hosts import AptClient, Server, run  # noqa: E402
+from schema_check import check_schema  # noqa: E402
 from upstream_server import UpstreamServer  # noqa: E402
 
 MIRROR, REPO, VERIFY, MAKE_SAMPLE = sys.argv[1:5]
 del sys.argv[1:5]
 W = None
-SCHEMAS = pathlib.Path(__file__).resolve().parents[2] / "schemas"
 FORMULA = "=cmd|' /C calc'!A0"
 FORMULA_TARGET = "=cmd|'%20/C%20calc'!A0"
 HOSTILE_KEYID = "\x1b[31m\x07\n" + "a" * 57  # 64 characters, three of them control
 HOST_A, HOST_B = "127.0.0.1", "127.0.0.2"
-
-
-def check_schema(doc, name):
-    """Validates doc against schemas/NAME (draft 2020-12, with its $refs)."""
-    from jsonschema import Draft202012Validator, RefResolver
-    by_id = {}
-    for path in SCHEMAS.glob("*.schema.json"):
-        schema = json.loads(path.read_text())
-        by_id[schema["$id"]] = schema
-    schema = json.loads((SCHEMAS / name).read_text())
-    resolver = RefResolver(base_uri=schema["$id"], referrer=schema, store=by_id)
-    Draft202012Validator(schema, resolver=resolver).validate(doc)
 
 
 def get_from(addr, source, target):
@@ -388,6 +376,10 @@ class ReportCsvTest(unittest.TestCase):
 
     def section(self, name):
         return [row for row in self.rows if row["section"] == name]
+
+    def test_the_columns_are_those_the_readme_lists(self):
+        readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
+        self.assertIn("`" + ",".join(self.rows[0].keys()) + "`", readme.replace("\n", ""))
 
     def test_every_item_of_every_section_is_a_row(self):
         r = self.r

@@ -21,25 +21,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hosts import AptClient, Server, run  # noqa: E402
+from schema_check import check_schema  # noqa: E402
 from upstream_server import UpstreamServer  # noqa: E402
 
 MIRROR, REPO, VERIFY, MAKE_SAMPLE = sys.argv[1:5]
 del sys.argv[1:5]
 W = None
 DEB = "hello-airlock_1.0-1_amd64.deb"
-SCHEMAS = pathlib.Path(__file__).resolve().parents[2] / "schemas"
-
-
-def check_schema(doc, name):
-    """Validates doc against schemas/NAME (draft 2020-12, with its $refs)."""
-    from jsonschema import Draft202012Validator, RefResolver
-    by_id = {}
-    for path in SCHEMAS.glob("*.schema.json"):
-        schema = json.loads(path.read_text())
-        by_id[schema["$id"]] = schema
-    schema = json.loads((SCHEMAS / name).read_text())
-    resolver = RefResolver(base_uri=schema["$id"], referrer=schema, store=by_id)
-    Draft202012Validator(schema, resolver=resolver).validate(doc)
 
 
 def vendor_fingerprint(keyring, gnupghome):
