@@ -6,6 +6,7 @@
 
 #include "airlock/base/file.h"
 #include "airlock/base/text.h"
+#include "airlock/repo/settings.h"
 
 namespace airlock::repo {
 namespace fs = std::filesystem;
@@ -22,6 +23,11 @@ Result<InitReport> Home::init(const fs::path& dir, const std::string& operator_n
   if (!path_exists(dir / "trust.json")) {
     if (auto s = TrustPolicy{}.save(dir / "trust.json", env); !s) return fail(s.error());
     report.new_trust = true;
+  }
+  if (!path_exists(dir / "repo.toml")) {
+    if (auto s = env.write_file_atomic(dir / "repo.toml", settings_template(), 0644); !s)
+      return fail(s.error());
+    report.new_settings = true;
   }
   auto key = init_common(dir, "high", operator_name, env);
   if (!key) return fail(key.error());

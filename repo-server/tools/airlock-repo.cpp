@@ -8,6 +8,7 @@
 #include "airlock/base/text.h"
 #include "airlock/repo/home.h"
 #include "airlock/repo/output.h"
+#include "airlock/repo/settings.h"
 #include "airlock/repo/usage.h"
 #include "airlock/transfer/changes.h"
 #include "airlock/transfer/log_command.h"
@@ -50,6 +51,8 @@ int init(const Invocation& inv) {
                           (r->new_trust ? " (add signers with 'trust add')" : " (kept)"));
   cli::field("log key",
              (inv.home / "keys" / "log.pub").string() + (r->new_key ? " (new)" : " (kept)"));
+  cli::field("settings",
+             (inv.home / "repo.toml").string() + (r->new_settings ? " (new)" : " (kept)"));
   cli::field("site key", "OpenPGP " + r->site_key + (r->new_site_key ? " (new)" : " (kept)") +
                              "; hosts get it with 'site-key export'");
   return 0;
@@ -187,18 +190,22 @@ int channels(const Invocation& inv) {
       inv, [](Home& h) { return h.channels(); }, print_channels);
 }
 
+// repo.toml's settings, overridden by the options given.
 int serve(const Invocation& inv) {
-  ServeOptions opt;
-  opt.listen = inv.str("listen", "127.0.0.1:8080");
-  opt.threads = inv.get<int>("threads", 0);
-  opt.idle_timeout = std::chrono::seconds(std::max(1, inv.get<int>("idle-timeout", 30)));
+  auto home = Home::open(inv.home);
+  if (!home) return cli::fail(inv, home.error());
+  auto settings = load_settings((*home)->settings_file());
+  if (!settings) return cli::fail(inv, settings.error());
+  ServeOptions opt = std::move(*settings);
+  if (inv.has("listen")) opt.listen = inv.str("listen");
+  if (inv.has("threads")) opt.threads = inv.get<int>("threads");
+  if (inv.has("idle-timeout"))
+    opt.idle_timeout = std::chrono::seconds(std::max(1, inv.get<int>("idle-timeout")));
   if (inv.has("syslog")) opt.syslog_socket = "/dev/log";
   if (inv.has("syslog-socket")) opt.syslog_socket = inv.str("syslog-socket");
   opt.on_ready = [](const std::string& address) {
     std::cout << "serving on http://" << address << "/<channel>/<repo>/" << std::endl;
   };
-  auto home = Home::open(inv.home);
-  if (!home) return cli::fail(inv, home.error());
   if (auto s = (*home)->serve(opt); !s) return cli::fail(inv, s.error());
   std::cout << "stopped" << std::endl;
   return 0;

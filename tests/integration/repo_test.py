@@ -75,6 +75,17 @@ class World:
             {"signatures": [{"keyid": keyid, "sig": base64.b64encode(sig).decode()}]}))
 
 
+def received(sink):
+    """Every datagram waiting on the socket, decoded."""
+    sink.setblocking(False)
+    messages = []
+    while True:
+        try:
+            messages.append(sink.recv(1 << 20).decode())
+        except BlockingIOError:
+            return messages
+
+
 def setUpModule():
     global W
     W = World()
@@ -127,13 +138,7 @@ class RepoTest(unittest.TestCase):
             r.read()
         code, _, _ = server.stop()
         self.assertEqual(code, 0)
-        sink.setblocking(False)
-        messages = []
-        while True:
-            try:
-                messages.append(sink.recv(1 << 20).decode())
-            except BlockingIOError:
-                break
+        messages = received(sink)
         log_lines = (self.home / "log/transfer.jsonl").read_text().splitlines()
         forwarded = []
         for m in messages:
@@ -151,6 +156,30 @@ class RepoTest(unittest.TestCase):
         # In the order of the log, with nothing skipped from the first forwarded on.
         ns = [r["n"] for r in forwarded]
         self.assertEqual(ns, list(range(ns[0], ns[0] + len(ns))))
+
+    def test_repo_toml_turns_syslog_forwarding_on(self):
+        sock_path = self.tmp / "settings-syslog.sock"
+        sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sink.close)
+        sink.bind(str(sock_path))
+        (self.home / "repo.toml").write_text(f'[log]\nsyslog = true\nsyslog_socket = "{sock_path}"\n')
+        self.repo("import", W.b1, "--publish", "test", "--create")
+        server = Server(REPO, self.home)
+        self.servers.append(server)
+        with urllib.request.urlopen(server.url + "/test/sample/dists/bookworm/InRelease", timeout=30) as r:
+            r.read()
+        code, _, _ = server.stop()
+        self.assertEqual(code, 0)
+        events = [json.loads(m.split(" - ", 1)[1])["event"] for m in received(sink)]
+        self.assertIn("pull", events)
+        # A wrong setting is named, and nothing is served or logged.
+        before = (self.home / "log/transfer.jsonl").read_bytes()
+        (self.home / "repo.toml").write_text("[log]\nsyslog = 1\n")
+        p = subprocess.run([REPO, "--home", self.home, "serve", "--listen", "127.0.0.1:0"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(p.stderr.strip(), f"airlock-repo: {self.home}/repo.toml: log.syslog must be true or false")
+        self.assertEqual((self.home / "log/transfer.jsonl").read_bytes(), before)
 
     def test_serve_refuses_a_syslog_socket_that_is_not_there(self):
         p = subprocess.run([REPO, "--home", self.home, "serve", "--listen", "127.0.0.1:0", "--syslog-socket",

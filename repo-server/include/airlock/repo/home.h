@@ -32,7 +32,8 @@ struct InitReport {
   bool new_trust = false;  // an empty trust policy was written
   bool new_key = false;    // the log key pair was made
   bool new_site_key = false;
-  std::string site_key;  // the site key's fingerprint
+  bool new_settings = false;  // repo.toml was written from its template
+  std::string site_key;       // the site key's fingerprint
 };
 
 struct TrustKeySpec {
@@ -59,7 +60,7 @@ struct StatusReport {
 
 class Home : public HomeBase {
  public:
-  // Creates the layout (an empty trust policy, store, log, log key pair and
+  // Creates the layout (an empty trust policy, the settings template, store, log, log key pair and
   // an `init` record, the OpenPGP site key and its `site-key` record),
   // keeping whatever exists.
   static Result<InitReport> init(const std::filesystem::path& dir, const std::string& operator_name,
@@ -72,6 +73,8 @@ class Home : public HomeBase {
   std::filesystem::path trust_file() const { return dir() / "trust.json"; }
   std::filesystem::path staging() const { return dir() / "staging"; }
   std::filesystem::path site_key_dir() const { return dir() / "site" / "gnupg"; }
+  // Defaults for serve (repo/settings.h); a home made before it may have none.
+  std::filesystem::path settings_file() const { return dir() / "repo.toml"; }
 
   Result<TrustPolicy> trust() const;
   // The OpenPGP key that signs site indices; not_found naming

@@ -1,0 +1,131 @@
+#include "airlock/repo/settings.h"
+
+#include <toml++/toml.h>
+
+#include <map>
+#include <set>
+
+#include "airlock/base/file.h"
+
+namespace airlock::repo {
+namespace {
+
+constexpr std::string_view kTemplate =
+    R"(# airlock-repo settings. Options on the command line override them.
+
+[serve]
+# listen = "127.0.0.1:8080"   # address:port; 0.0.0.0:8080 for every interface
+# threads = 0                 # 0: one per core
+# idle_timeout = 30           # seconds a connection may stay idle
+
+[log]
+# syslog = false              # also send every log record to /dev/log (RFC 5424)
+# syslog_socket = "/dev/log"  # another local syslog socket (implies syslog = true)
+)";
+
+const std::map<std::string, std::set<std::string>> kKeys = {
+    {"serve", {"listen", "threads", "idle_timeout"}},
+    {"log", {"syslog", "syslog_socket"}},
+};
+
+class Reader {
+ public:
+  Reader(const toml::table& doc, const std::string& origin) : doc_(doc), origin_(origin) {}
+
+  Result<ServeOptions> read() {
+    if (auto s = check_keys(); !s) return fail(s.error());
+    ServeOptions o;
+    if (auto s = text("serve", "listen", o.listen); !s) return fail(s.error());
+    std::int64_t threads = o.threads, idle = o.idle_timeout.count();
+    if (auto s = integer("serve", "threads", 0, 1024, threads); !s) return fail(s.error());
+    if (auto s = integer("serve", "idle_timeout", 1, 86400, idle); !s) return fail(s.error());
+    o.threads = static_cast<int>(threads);
+    o.idle_timeout = std::chrono::seconds(idle);
+    bool syslog = false;
+    if (auto s = flag("log", "syslog", syslog); !s) return fail(s.error());
+    if (syslog) o.syslog_socket = "/dev/log";
+    if (auto s = text("log", "syslog_socket", o.syslog_socket); !s) return fail(s.error());
+    return o;
+  }
+
+ private:
+  std::unexpected<Error> bad(const std::string& what) const {
+    return fail(Code::invalid_input, origin_ + ": " + what);
+  }
+
+  Status check_keys() const {
+    for (auto&& [table, node] : doc_) {
+      const std::string name(table.str());
+      auto known = kKeys.find(name);
+      if (known == kKeys.end()) return bad("unknown table [" + name + "] (known: [serve], [log])");
+      auto* t = node.as_table();
+      if (!t) return bad("'" + name + "' must be a table, [" + name + "]");
+      for (auto&& [key, _] : *t) {
+        if (!known->second.contains(std::string(key.str())))
+          return bad("unknown key '" + name + "." + std::string(key.str()) + "'");
+      }
+    }
+    return {};
+  }
+
+  const toml::node* node(const char* table, const char* key) const {
+    return doc_[table][key].node();
+  }
+
+  Status text(const char* table, const char* key, std::string& out) const {
+    const toml::node* n = node(table, key);
+    if (!n) return {};
+    auto v = n->value<std::string>();
+    if (!n->is_string() || !v || v->empty())
+      return bad(std::string(table) + "." + key + " must be a non-empty string");
+    out = *v;
+    return {};
+  }
+
+  Status integer(const char* table, const char* key, std::int64_t min, std::int64_t max,
+                 std::int64_t& out) const {
+    const toml::node* n = node(table, key);
+    if (!n) return {};
+    if (!n->is_integer() || *n->value<std::int64_t>() < min || *n->value<std::int64_t>() > max) {
+      return bad(std::string(table) + "." + key + " must be a whole number from " +
+                 std::to_string(min) + " to " + std::to_string(max));
+    }
+    out = *n->value<std::int64_t>();
+    return {};
+  }
+
+  Status flag(const char* table, const char* key, bool& out) const {
+    const toml::node* n = node(table, key);
+    if (!n) return {};
+    if (!n->is_boolean()) return bad(std::string(table) + "." + key + " must be true or false");
+    out = *n->value<bool>();
+    return {};
+  }
+
+  const toml::table& doc_;
+  const std::string& origin_;
+};
+
+}  // namespace
+
+std::string_view settings_template() { return kTemplate; }
+
+Result<ServeOptions> parse_settings(std::string_view text, const std::string& origin) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    return fail(Code::invalid_input, origin + ":" + std::to_string(e.source().begin.line) + ": " +
+                                         std::string(e.description()));
+  }
+  return Reader(doc, origin).read();
+}
+
+Result<ServeOptions> load_settings(const std::filesystem::path& path) {
+  if (!path_exists(path)) return ServeOptions{};
+  auto text = read_file(path, 1 << 20);
+  if (!text) return fail(text.error());
+  return parse_settings(*text, path.string());
+}
+
+}  // namespace airlock::repo
