@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <streambuf>
+#include <vector>
 
 namespace airlock {
 namespace fs = std::filesystem;
@@ -97,7 +99,55 @@ Status Env::sync_filesystem(const fs::path& path) {
 
 TimePoint Env::now() { return system_now(); }
 
+namespace {
+
+// A stream buffer over a descriptor written through an Env, 1 MiB at a
+// time; the first failure is kept and fails the stream.
+class EnvWriteBuf : public std::streambuf {
+ public:
+  EnvWriteBuf(Env& env, int fd) : env_(env), fd_(fd), buf_(1 << 20) {
+    setp(buf_.data(), buf_.data() + buf_.size());
+  }
+  const Status& status() const { return status_; }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!flush()) return traits_type::eof();
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(c);
+      pbump(1);
+    }
+    return traits_type::not_eof(c);
+  }
+  int sync() override { return flush() ? 0 : -1; }
+
+ private:
+  bool flush() {
+    if (!status_) return false;
+    const auto n = static_cast<std::size_t>(pptr() - pbase());
+    if (n > 0) status_ = env_.write(fd_, std::string_view(pbase(), n));
+    setp(buf_.data(), buf_.data() + buf_.size());
+    return status_.has_value();
+  }
+  Env& env_;
+  int fd_;
+  std::vector<char> buf_;
+  Status status_;
+};
+
+}  // namespace
+
 Status Env::write_file_atomic(const fs::path& path, std::string_view contents, mode_t mode) {
+  return write_file_atomic(
+      path,
+      [&](std::ostream& out) {
+        out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+      },
+      mode);
+}
+
+Status Env::write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& fill,
+                              mode_t mode) {
   auto dir = path.parent_path();
   auto tmp = create_temp(dir.empty() ? fs::path(".") : dir,
                          "." + path.filename().string() + ".tmp-", mode);
@@ -106,7 +156,13 @@ Status Env::write_file_atomic(const fs::path& path, std::string_view contents, m
     (void)remove(tmp->path);
     return fail(e);
   };
-  if (auto s = write(tmp->fd.get(), contents); !s) return undo(s.error().context(path.string()));
+  EnvWriteBuf buf(*this, tmp->fd.get());
+  {
+    std::ostream out(&buf);
+    fill(out);
+    out.flush();
+  }
+  if (!buf.status()) return undo(buf.status().error().context(path.string()));
   if (auto s = sync(tmp->fd.get(), path.string()); !s) return undo(s.error());
   tmp->fd.reset();
   if (auto s = rename(tmp->path, path); !s) return undo(s.error());

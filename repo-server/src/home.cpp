@@ -142,7 +142,7 @@ Result<Trace> Home::trace(std::string_view query) const {
   return build_trace(store(), log(), query);
 }
 
-Result<nlohmann::ordered_json> Home::report(const ReportOptions& options) const {
+Result<Report> Home::report(const ReportOptions& options) const {
   if (auto s = log().refresh(); !s) return fail(s.error());
   ReportIntegrity integrity;
   auto pub = PublicKey::read_file(keys_dir() / "log.pub");

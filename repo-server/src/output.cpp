@@ -322,8 +322,9 @@ void print_status(std::ostream& out, const StatusReport& r) {
   field(out, "log", std::to_string(r.log_records) + " records, root " + r.log_root.hex());
 }
 
-void print_report_summary(std::ostream& out, const nlohmann::ordered_json& r,
-                          const std::string& file, const std::string& format) {
+void print_report_summary(std::ostream& out, const Report& report, const std::string& file,
+                          const std::string& format) {
+  const auto& r = report.head();
   auto count = [](const nlohmann::ordered_json& list, const char* one, const char* many) {
     return std::to_string(list.size()) + " " + (list.size() == 1 ? one : many);
   };
@@ -346,9 +347,13 @@ void print_report_summary(std::ostream& out, const nlohmann::ordered_json& r,
   field(out, "channels", count(r["channel_changes"], "change", "changes"));
   std::set<std::string> stale;
   for (const auto& s : r["stale_hosts"]) stale.insert(s.value("host", std::string()));
+  auto n = [](std::size_t k, const char* one, const char* many) {
+    return std::to_string(k) + " " + (k == 1 ? one : many);
+  };
   field(out, "hosts",
-        count(r["hosts"], "host", "hosts") + ", " + std::to_string(stale.size()) + " stale");
-  field(out, "packages", count(r["packages"], "package version", "package versions") + " pulled");
+        n(report.host_count(), "host", "hosts") + ", " + std::to_string(stale.size()) + " stale");
+  field(out, "packages",
+        n(report.package_count(), "package version", "package versions") + " pulled");
 }
 
 namespace {

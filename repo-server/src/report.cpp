@@ -5,10 +5,13 @@
 #include "airlock/repo/report.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 #include "airlock/base/json.h"
 #include "airlock/transfer/changes.h"
@@ -62,23 +65,36 @@ std::optional<Digest> digest_field(const json& r, const char* key) {
   return *d;
 }
 
+// A record's time as the log writes it ("2026-11-22T10:51:33Z"), kept
+// without a heap allocation; compared as text, which orders as time does.
+using Stamp = std::array<char, 20>;
+Stamp stamp(std::string_view t) {
+  Stamp out{};
+  std::copy_n(t.begin(), std::min(t.size(), out.size()), out.begin());
+  return out;
+}
+std::string text(const Stamp& s) { return std::string(s.begin(), s.end()); }
+
 // The requests of one host answered with an error, by path and status.
 struct Failure {
   std::uint64_t count = 0;
-  std::string last;
+  Stamp last{};
 };
 // The distinct failed requests kept per host; more are only counted.
 constexpr std::size_t kMaxFailuresPerHost = 50;
 
 struct HostStats {
-  std::string first_seen, last_seen;                  // over everything up to the period's end
+  std::string name;
+  Stamp first_seen{}, last_seen{};                    // over everything up to the period's end
   std::uint64_t requests = 0, errors = 0, bytes = 0;  // within the period
   std::map<std::pair<std::string, std::uint64_t>, Failure> failures;  // (path, status)
+  std::map<std::uint32_t, std::pair<Stamp, std::uint64_t>> fetches;   // channel id -> last fetch
 };
 
+// The pulls of one file by one host within the period.
 struct PullStats {
-  std::string first, last;
-  std::uint64_t pulls = 0, bytes = 0;
+  Stamp first{}, last{};
+  std::uint64_t pulls = 0;
 };
 
 struct DayStats {
@@ -99,13 +115,24 @@ struct PendingDiff {
 
 // What one pass over the log collects. Times are compared as the log's
 // fixed-width RFC 3339 text, which orders as time does.
+struct DigestHash {
+  std::size_t operator()(const Digest& d) const noexcept {
+    std::size_t h;
+    std::memcpy(&h, d.bytes().data(), sizeof h);
+    return h;
+  }
+};
+
 struct Walk {
   std::string since, until;  // empty: unbounded
-  std::map<std::string, HostStats> hosts;
-  // Per host and channel index: the time and record of its last fetch.
-  std::map<std::pair<std::string, ChannelKey>, std::pair<std::string, std::uint64_t>> index_fetches;
+  std::vector<HostStats> hosts;
+  std::unordered_map<std::string, std::uint32_t> host_ids;
+  std::vector<Digest> objects;
+  std::unordered_map<Digest, std::uint32_t, DigestHash> object_ids;
+  std::unordered_map<std::uint64_t, PullStats> pulls;  // (object id << 32 | host id)
+  std::vector<ChannelKey> channel_keys;                // by channel id
+  std::map<ChannelKey, std::uint32_t> channel_ids;
   std::map<ChannelKey, ChannelState> channels;
-  std::map<std::pair<std::string, std::string>, PullStats> pulls;  // (object hex, host)
   std::map<std::string, DayStats> days;
   std::vector<ojson> imports, refusals, channel_changes;
   std::vector<std::vector<PendingDiff>> import_diffs;  // one per imports entry
@@ -113,11 +140,30 @@ struct Walk {
   std::map<std::pair<std::string, std::string>, Digest> stream_heads;  // (stream, repo)
   std::string first_time, last_time;                                   // of records in the period
 
+  HostStats& host(const std::string& name) {
+    auto [it, added] = host_ids.try_emplace(name, static_cast<std::uint32_t>(hosts.size()));
+    if (added) {
+      hosts.emplace_back();
+      hosts.back().name = name;
+    }
+    return hosts[it->second];
+  }
+  std::uint32_t object(const Digest& d) {
+    auto [it, added] = object_ids.try_emplace(d, static_cast<std::uint32_t>(objects.size()));
+    if (added) objects.push_back(d);
+    return it->second;
+  }
+  std::uint32_t channel(const ChannelKey& k) {
+    auto [it, added] = channel_ids.try_emplace(k, static_cast<std::uint32_t>(channel_keys.size()));
+    if (added) channel_keys.push_back(k);
+    return it->second;
+  }
+
   bool in_period(const std::string& t) const {
     return (since.empty() || t >= since) && (until.empty() || t <= until);
   }
 
-  void take(std::uint64_t n, const json& r, const std::string& time) {
+  void take(std::uint64_t n, json r, const std::string& time) {
     if (!until.empty() && time > until) return;
     const bool in = in_period(time);
     if (in) {
@@ -126,7 +172,7 @@ struct Walk {
     }
     const std::string event = json_string(r, "event");
     if (event == "pull") {
-      take_pull(n, r, time, in);
+      take_pull(n, std::move(r), time, in);
     } else if (event == "import") {
       take_import(n, r, time, in);
     } else if (event == "publish" || event == "promote" || event == "rollback" ||
@@ -135,43 +181,47 @@ struct Walk {
     }
   }
 
-  void take_pull(std::uint64_t n, const json& raw, const std::string& time, bool in) {
-    const json r = presented_record(raw);
-    std::string host = json_string(r, "client_subject");
-    if (host.empty()) host = json_string(r, "client");
-    if (host.empty()) host = "(unknown)";
-    HostStats& h = hosts[host];
-    if (h.first_seen.empty()) h.first_seen = time;
-    h.last_seen = time;
+  void take_pull(std::uint64_t n, json raw, const std::string& time, bool in) {
+    const json r = presented_record(std::move(raw));
+    std::string name = json_string(r, "client_subject");
+    if (name.empty()) name = json_string(r, "client");
+    if (name.empty()) name = "(unknown)";
+    HostStats& h = host(name);
+    if (h.first_seen[0] == 0) h.first_seen = stamp(time);
+    h.last_seen = stamp(time);
     const std::uint64_t status = json_u64(r, "status", 0);
     const bool ok = status >= 200 && status < 300;
     if (auto index = index_of(json_string(r, "path")); index && (ok || status == 304))
-      index_fetches[{host, *index}] = {time, n};
+      h.fetches[channel(*index)] = {stamp(time), n};
     if (!in) return;
     const std::uint64_t bytes = json_u64(r, "bytes", 0);
     ++h.requests;
     h.bytes += bytes;
     if (status >= 400) {
       ++h.errors;
-      std::pair<std::string, std::uint64_t> key{json_string(r, "path"), status};
-      auto f = h.failures.find(key);
-      if (f == h.failures.end() && h.failures.size() < kMaxFailuresPerHost)
-        f = h.failures.emplace(std::move(key), Failure{}).first;
-      if (f != h.failures.end()) {
-        ++f->second.count;
-        f->second.last = time;
-      }
+      add_failure(h, json_string(r, "path"), status, time);
     }
     DayStats& d = days[time.substr(0, 10)];
     ++d.pulls;
     d.bytes += bytes;
-    const std::string object = json_string(r, "object");
-    if (!ok || object.empty()) return;
-    PullStats& p = pulls[{object, host}];
-    if (p.first.empty()) p.first = time;
-    p.last = time;
+    auto object = digest_field(r, "object");
+    if (!ok || !object) return;
+    const std::uint64_t key = (std::uint64_t{this->object(*object)} << 32) | host_ids.at(h.name);
+    PullStats& p = pulls[key];
+    if (p.pulls == 0) p.first = stamp(time);
+    p.last = stamp(time);
     ++p.pulls;
-    p.bytes += bytes;
+  }
+
+  static void add_failure(HostStats& h, std::string path, std::uint64_t status,
+                          const std::string& time) {
+    std::pair<std::string, std::uint64_t> key{std::move(path), status};
+    auto f = h.failures.find(key);
+    if (f == h.failures.end() && h.failures.size() < kMaxFailuresPerHost)
+      f = h.failures.emplace(std::move(key), Failure{}).first;
+    if (f == h.failures.end()) return;
+    ++f->second.count;
+    f->second.last = stamp(time);
   }
 
   void take_import(std::uint64_t n, const json& r, const std::string& time, bool in) {
@@ -262,7 +312,7 @@ Status walk_log(const TransferLog& log, Walk& w) {
     if (!time) return bad();
     json r = json::parse(*line, nullptr, false);
     if (!r.is_object() || !r.contains("event")) return bad();
-    w.take(n, r, *time);
+    w.take(n, std::move(r), *time);
   }
   return {};
 }
@@ -297,22 +347,140 @@ struct PackageKey {
   auto operator<=>(const PackageKey&) const = default;
 };
 
-// The packages the pulled files are, by file hash, from every snapshot's
-// package list (each snapshot read once and let go).
-Result<std::map<std::string, PackageKey>> packages_of_pulls(const Store& store, const Walk& w) {
-  std::set<std::string> objects;
-  for (const auto& [key, stats] : w.pulls) objects.insert(key.first);
-  std::map<std::string, PackageKey> out;
-  if (objects.empty()) return out;
+}  // namespace
+
+// What the report holds once the log is read: the small sections as JSON,
+// hosts and packages compact, each pair of host and package version pulled
+// once, reachable from both sides.
+struct Report::Data {
+  ojson head;
+  std::vector<HostStats> hosts;  // by name
+  std::vector<ChannelKey> channel_keys;
+  std::map<ChannelKey, ChannelState> channels;
+  struct Package {
+    PackageKey key;
+    Digest sha256;
+  };
+  std::vector<Package> packages;  // by name, version, architecture, sha256
+  struct Pull {
+    std::uint32_t host, package;
+    PullStats stats;
+  };
+  std::vector<Pull> by_host;               // by host, then package
+  std::vector<std::size_t> host_begin;     // host i's pulls: [host_begin[i], host_begin[i+1])
+  std::vector<std::uint32_t> by_package;   // indices of by_host, by package, then host
+  std::vector<std::size_t> package_begin;  // as host_begin, into by_package
+
+  // [{"channel", "repo", "last_fetch", "last_fetch_n", "last_change", "last_change_n", "stale"}]
+  ojson channels_of(const HostStats& h) const {
+    std::vector<std::pair<ChannelKey, std::pair<Stamp, std::uint64_t>>> fetches;
+    for (const auto& [id, f] : h.fetches) fetches.push_back({channel_keys[id], f});
+    std::sort(fetches.begin(), fetches.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    ojson out = ojson::array();
+    for (const auto& [ch, f] : fetches) {
+      ojson c{{"channel", ch.first},
+              {"repo", ch.second},
+              {"last_fetch", text(f.first)},
+              {"last_fetch_n", f.second},
+              {"last_change", nullptr},
+              {"last_change_n", nullptr},
+              {"stale", false}};
+      auto state = channels.find(ch);
+      if (state != channels.end() && state->second.action != "delete") {
+        c["last_change"] = state->second.time;
+        c["last_change_n"] = state->second.n;
+        c["stale"] = f.second < state->second.n;
+      }
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+};
+
+namespace {
+
+using Data = Report::Data;
+
+// Which package version each pulled file is, from every snapshot's package
+// list (each snapshot read once and let go); -1 for a file that is none.
+Result<std::vector<std::int64_t>> resolve_packages(const Store& store, const Walk& w, Data& d) {
+  std::vector<std::int64_t> of_object(w.objects.size(), -1);
+  if (w.objects.empty()) return of_object;
+  std::vector<std::optional<Data::Package>> found(w.objects.size());
   auto list = store.list_snapshots();
   if (!list) return fail(list.error());
   for (const auto& info : *list) {
     auto snap = store.get_snapshot(info.id);
     if (!snap) return fail(snap.error());
     for (const auto& p : snap->packages) {
-      const std::string hex = p.sha256.hex();
-      if (objects.contains(hex))
-        out.try_emplace(hex, PackageKey{p.name, p.version, p.architecture});
+      auto id = w.object_ids.find(p.sha256);
+      if (id != w.object_ids.end() && !found[id->second])
+        found[id->second] = Data::Package{{p.name, p.version, p.architecture}, p.sha256};
+    }
+  }
+  std::vector<std::uint32_t> order;
+  for (std::uint32_t i = 0; i < found.size(); ++i)
+    if (found[i]) order.push_back(i);
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return std::tie(found[a]->key, found[a]->sha256) < std::tie(found[b]->key, found[b]->sha256);
+  });
+  for (std::uint32_t object : order) {
+    of_object[object] = static_cast<std::int64_t>(d.packages.size());
+    d.packages.push_back(std::move(*found[object]));
+  }
+  return of_object;
+}
+
+// Hosts by name, and every (host, package version) pulled, from both sides.
+void index_pulls(Walk& w, const std::vector<std::int64_t>& of_object, Data& d) {
+  std::vector<std::uint32_t> order(w.hosts.size()), rank(w.hosts.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return w.hosts[a].name < w.hosts[b].name; });
+  for (std::uint32_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
+  d.by_host.reserve(w.pulls.size());
+  for (const auto& [key, stats] : w.pulls) {
+    const std::int64_t package = of_object[key >> 32];
+    if (package < 0) continue;
+    d.by_host.push_back({rank[key & 0xffffffffu], static_cast<std::uint32_t>(package), stats});
+  }
+  w.pulls = {};
+  std::sort(d.by_host.begin(), d.by_host.end(), [](const Data::Pull& a, const Data::Pull& b) {
+    return std::tie(a.host, a.package) < std::tie(b.host, b.package);
+  });
+  d.by_package.resize(d.by_host.size());
+  for (std::uint32_t i = 0; i < d.by_package.size(); ++i) d.by_package[i] = i;
+  std::stable_sort(d.by_package.begin(), d.by_package.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return d.by_host[a].package < d.by_host[b].package;
+  });
+  auto offsets = [](std::size_t groups, std::size_t size, auto group_of) {
+    std::vector<std::size_t> begin(groups + 1, size);
+    for (std::size_t i = size; i-- > 0;) begin[group_of(i)] = i;
+    for (std::size_t g = groups; g-- > 0;) begin[g] = std::min(begin[g], begin[g + 1]);
+    return begin;
+  };
+  d.host_begin =
+      offsets(w.hosts.size(), d.by_host.size(), [&](std::size_t i) { return d.by_host[i].host; });
+  d.package_begin = offsets(d.packages.size(), d.by_package.size(),
+                            [&](std::size_t i) { return d.by_host[d.by_package[i]].package; });
+  for (std::uint32_t i : order) d.hosts.push_back(std::move(w.hosts[i]));
+  d.channel_keys = std::move(w.channel_keys);
+  d.channels = std::move(w.channels);
+}
+
+ojson stale_hosts(const Data& d) {
+  ojson out = ojson::array();
+  for (const auto& h : d.hosts) {
+    for (auto& c : d.channels_of(h)) {
+      if (!c["stale"].get<bool>()) continue;
+      out.push_back({{"host", h.name},
+                     {"channel", c["channel"]},
+                     {"repo", c["repo"]},
+                     {"last_fetch", c["last_fetch"]},
+                     {"last_fetch_n", c["last_fetch_n"]},
+                     {"last_change", c["last_change"]},
+                     {"last_change_n", c["last_change_n"]}});
     }
   }
   return out;
@@ -358,104 +526,6 @@ ojson integrity_section(const ReportIntegrity& in, const TransferLog& log) {
 // The end of the period as the log's text, for staleness.
 std::string period_end(const ReportOptions& o) { return format_time(o.until.value_or(o.now)); }
 
-// [{"path", "status", "count", "last"}]: the host's failed requests.
-ojson failures_of(const HostStats& h) {
-  ojson out = ojson::array();
-  for (const auto& [key, f] : h.failures) {
-    out.push_back(
-        {{"path", key.first}, {"status", key.second}, {"count", f.count}, {"last", f.last}});
-  }
-  return out;
-}
-
-Result<ojson> hosts_section(const Walk& w, const std::map<std::string, PackageKey>& packages,
-                            ojson& stale_out) {
-  std::map<std::string, std::vector<std::pair<PackageKey, const PullStats*>>> downloads;
-  for (const auto& [key, stats] : w.pulls) {
-    auto p = packages.find(key.first);
-    if (p != packages.end()) downloads[key.second].push_back({p->second, &stats});
-  }
-  ojson hosts = ojson::array();
-  for (const auto& [host, h] : w.hosts) {
-    ojson channels = ojson::array();
-    for (auto it = w.index_fetches.lower_bound({host, {}});
-         it != w.index_fetches.end() && it->first.first == host; ++it) {
-      const ChannelKey& ch = it->first.second;
-      auto state = w.channels.find(ch);
-      const auto& [fetched, fetch_n] = it->second;
-      ojson c{{"channel", ch.first},     {"repo", ch.second},      {"last_fetch", fetched},
-              {"last_fetch_n", fetch_n}, {"last_change", nullptr}, {"last_change_n", nullptr},
-              {"stale", false}};
-      if (state != w.channels.end() && state->second.action != "delete") {
-        c["last_change"] = state->second.time;
-        c["last_change_n"] = state->second.n;
-        c["stale"] = fetch_n < state->second.n;
-      }
-      if (c["stale"].get<bool>()) {
-        stale_out.push_back({{"host", host},
-                             {"channel", ch.first},
-                             {"repo", ch.second},
-                             {"last_fetch", fetched},
-                             {"last_fetch_n", fetch_n},
-                             {"last_change", c["last_change"]},
-                             {"last_change_n", c["last_change_n"]}});
-      }
-      channels.push_back(std::move(c));
-    }
-    ojson pkgs = ojson::array();
-    auto d = downloads.find(host);
-    if (d != downloads.end()) {
-      std::sort(d->second.begin(), d->second.end(),
-                [](const auto& a, const auto& b) { return a.first < b.first; });
-      for (const auto& [p, s] : d->second) {
-        pkgs.push_back({{"name", p.name},
-                        {"version", p.version},
-                        {"architecture", p.architecture},
-                        {"first", s->first},
-                        {"last", s->last},
-                        {"pulls", s->pulls}});
-      }
-    }
-    hosts.push_back({{"host", host},
-                     {"first_seen", h.first_seen},
-                     {"last_seen", h.last_seen},
-                     {"requests", h.requests},
-                     {"errors", h.errors},
-                     {"bytes", h.bytes},
-                     {"channels", std::move(channels)},
-                     {"failures", failures_of(h)},
-                     {"packages", std::move(pkgs)}});
-  }
-  return hosts;
-}
-
-ojson packages_section(const Walk& w, const std::map<std::string, PackageKey>& packages) {
-  std::map<std::pair<PackageKey, std::string>,
-           std::vector<std::pair<std::string, const PullStats*>>>
-      by_package;  // (package, sha256) -> hosts
-  for (const auto& [key, stats] : w.pulls) {
-    auto p = packages.find(key.first);
-    if (p != packages.end()) by_package[{p->second, key.first}].push_back({key.second, &stats});
-  }
-  ojson out = ojson::array();
-  for (const auto& [key, hosts] : by_package) {
-    ojson list = ojson::array();
-    std::uint64_t pulls = 0;
-    for (const auto& [host, s] : hosts) {
-      list.push_back({{"host", host}, {"first", s->first}, {"last", s->last}, {"pulls", s->pulls}});
-      pulls += s->pulls;
-    }
-    out.push_back({{"name", key.first.name},
-                   {"version", key.first.version},
-                   {"architecture", key.first.architecture},
-                   {"sha256", key.second},
-                   {"pulls", pulls},
-                   {"host_count", hosts.size()},
-                   {"hosts", std::move(list)}});
-  }
-  return out;
-}
-
 // Every UTC day from the period's first record to its last, quiet days included.
 ojson days_section(const Walk& w) {
   ojson out = ojson::array();
@@ -481,34 +551,100 @@ ojson days_section(const Walk& w) {
 
 }  // namespace
 
-Result<ojson> build_report(const Store& store, const TransferLog& log,
-                           const ReportIntegrity& integrity, const ReportOptions& options) {
+const ojson& Report::head() const { return data_->head; }
+std::size_t Report::host_count() const { return data_->hosts.size(); }
+std::size_t Report::package_count() const { return data_->packages.size(); }
+
+ojson Report::host(std::size_t i) const {
+  const Data& d = *data_;
+  const HostStats& h = d.hosts.at(i);
+  ojson packages = ojson::array();
+  for (std::size_t k = d.host_begin[i]; k < d.host_begin[i + 1]; ++k) {
+    const auto& pull = d.by_host[k];
+    const auto& p = d.packages[pull.package].key;
+    packages.push_back({{"name", p.name},
+                        {"version", p.version},
+                        {"architecture", p.architecture},
+                        {"first", text(pull.stats.first)},
+                        {"last", text(pull.stats.last)},
+                        {"pulls", pull.stats.pulls}});
+  }
+  ojson failures = ojson::array();
+  for (const auto& [key, f] : h.failures) {
+    failures.push_back(
+        {{"path", key.first}, {"status", key.second}, {"count", f.count}, {"last", text(f.last)}});
+  }
+  return {{"host", h.name},
+          {"first_seen", text(h.first_seen)},
+          {"last_seen", text(h.last_seen)},
+          {"requests", h.requests},
+          {"errors", h.errors},
+          {"bytes", h.bytes},
+          {"channels", d.channels_of(h)},
+          {"packages", std::move(packages)},
+          {"failures", std::move(failures)}};
+}
+
+ojson Report::package(std::size_t i) const {
+  const Data& d = *data_;
+  const auto& p = d.packages.at(i);
+  ojson hosts = ojson::array();
+  std::uint64_t pulls = 0;
+  for (std::size_t k = d.package_begin[i]; k < d.package_begin[i + 1]; ++k) {
+    const auto& pull = d.by_host[d.by_package[k]];
+    hosts.push_back({{"host", d.hosts[pull.host].name},
+                     {"first", text(pull.stats.first)},
+                     {"last", text(pull.stats.last)},
+                     {"pulls", pull.stats.pulls}});
+    pulls += pull.stats.pulls;
+  }
+  return {
+      {"name", p.key.name},       {"version", p.key.version}, {"architecture", p.key.architecture},
+      {"sha256", p.sha256.hex()}, {"pulls", pulls},           {"host_count", hosts.size()},
+      {"hosts", std::move(hosts)}};
+}
+
+ojson Report::document() const {
+  ojson doc;
+  for (const char* key :
+       {"format", "generated_at", "period", "integrity", "imports", "refusals", "channel_changes"})
+    doc[key] = head()[key];
+  doc["hosts"] = ojson::array();
+  for (std::size_t i = 0; i < host_count(); ++i) doc["hosts"].push_back(host(i));
+  doc["stale_hosts"] = head()["stale_hosts"];
+  doc["packages"] = ojson::array();
+  for (std::size_t i = 0; i < package_count(); ++i) doc["packages"].push_back(package(i));
+  doc["days"] = head()["days"];
+  return doc;
+}
+
+Result<Report> build_report(const Store& store, const TransferLog& log,
+                            const ReportIntegrity& integrity, const ReportOptions& options) {
   Walk w;
   if (options.since) w.since = format_time(*options.since);
   if (options.until) w.until = format_time(*options.until);
   if (auto s = walk_log(log, w); !s) return fail(s.error());
   if (auto s = add_changes(store, w); !s) return fail(s.error());
-  auto packages = packages_of_pulls(store, w);
-  if (!packages) return fail(packages.error());
-  ojson stale = ojson::array();
-  auto hosts = hosts_section(w, *packages, stale);
-  if (!hosts) return fail(hosts.error());
+  auto data = std::make_shared<Data>();
+  auto of_object = resolve_packages(store, w, *data);
+  if (!of_object) return fail(of_object.error());
+  index_pulls(w, *of_object, *data);
   ojson period{{"since", w.since.empty() ? ojson(nullptr) : ojson(w.since)},
                {"until", w.until.empty() ? ojson(nullptr) : ojson(w.until)},
                {"first_record", w.first_time.empty() ? ojson(nullptr) : ojson(w.first_time)},
                {"last_record", w.last_time.empty() ? ojson(nullptr) : ojson(w.last_time)},
                {"state_at", period_end(options)}};
-  return ojson{{"format", kReportFormat},
-               {"generated_at", format_time(options.now)},
-               {"period", std::move(period)},
-               {"integrity", integrity_section(integrity, log)},
-               {"imports", std::move(w.imports)},
-               {"refusals", std::move(w.refusals)},
-               {"channel_changes", std::move(w.channel_changes)},
-               {"hosts", std::move(*hosts)},
-               {"stale_hosts", std::move(stale)},
-               {"packages", packages_section(w, *packages)},
-               {"days", days_section(w)}};
+  ojson& head = data->head;
+  head["format"] = kReportFormat;
+  head["generated_at"] = format_time(options.now);
+  head["period"] = std::move(period);
+  head["integrity"] = integrity_section(integrity, log);
+  head["imports"] = std::move(w.imports);
+  head["refusals"] = std::move(w.refusals);
+  head["channel_changes"] = std::move(w.channel_changes);
+  head["stale_hosts"] = stale_hosts(*data);
+  head["days"] = days_section(w);
+  return Report(std::move(data));
 }
 
 }  // namespace airlock::repo

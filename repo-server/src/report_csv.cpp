@@ -116,7 +116,8 @@ void write_item(std::ostream& out, const std::string& section, const ojson& item
 
 std::span<const char* const> report_csv_columns() { return kColumns; }
 
-void write_report_csv(std::ostream& out, const ojson& report) {
+void write_report_csv(std::ostream& out, const Report& r) {
+  const ojson& report = r.head();
   bool first = true;
   for (const char* c : kColumns) {
     out << (first ? "" : ",") << c;
@@ -128,11 +129,63 @@ void write_report_csv(std::ostream& out, const ojson& report) {
   if (report.contains("period")) head.update(report["period"]);
   write_row(out, "report", head);
   write_item(out, "integrity", report.value("integrity", ojson::object()), ojson::object());
-  for (const char* section :
-       {"imports", "refusals", "channel_changes", "hosts", "stale_hosts", "packages", "days"}) {
-    if (!report.contains(section)) continue;
+  for (const char* section : {"imports", "refusals", "channel_changes"})
     for (const auto& item : report[section]) write_item(out, section, item, ojson::object());
+  for (std::size_t i = 0; i < r.host_count(); ++i)
+    write_item(out, "hosts", r.host(i), ojson::object());
+  for (const auto& item : report["stale_hosts"])
+    write_item(out, "stale_hosts", item, ojson::object());
+  for (std::size_t i = 0; i < r.package_count(); ++i)
+    write_item(out, "packages", r.package(i), ojson::object());
+  for (const auto& item : report["days"]) write_item(out, "days", item, ojson::object());
+}
+
+}  // namespace airlock::repo
+
+namespace airlock::repo {
+
+namespace {
+// value as dump(2) writes it, each line after the first indented by indent more.
+void indented(std::ostream& out, const ojson& value, const std::string& indent) {
+  std::string text = value.dump(2);
+  std::string::size_type at = 0;
+  while ((at = text.find('\n', at)) != std::string::npos) {
+    text.insert(at + 1, indent);
+    at += indent.size() + 1;
   }
+  out << text;
+}
+}  // namespace
+
+void write_report_json(std::ostream& out, const Report& report) {
+  const ojson& head = report.head();
+  auto key = [&](const char* name, bool first = false) {
+    out << (first ? "{\n" : ",\n") << "  \"" << name << "\": ";
+  };
+  auto list = [&](std::size_t count, auto item) {
+    out << "[";
+    for (std::size_t i = 0; i < count; ++i) {
+      out << (i ? ",\n    " : "\n    ");
+      indented(out, item(i), "    ");
+    }
+    out << (count ? "\n  ]" : "]");
+  };
+  bool first = true;
+  for (const char* name : {"format", "generated_at", "period", "integrity", "imports", "refusals",
+                           "channel_changes"}) {
+    key(name, first);
+    first = false;
+    indented(out, head[name], "  ");
+  }
+  key("hosts");
+  list(report.host_count(), [&](std::size_t i) { return report.host(i); });
+  key("stale_hosts");
+  indented(out, head["stale_hosts"], "  ");
+  key("packages");
+  list(report.package_count(), [&](std::size_t i) { return report.package(i); });
+  key("days");
+  indented(out, head["days"], "  ");
+  out << "\n}\n";
 }
 
 }  // namespace airlock::repo

@@ -197,7 +197,8 @@ void channels(std::ostream& out, const ojson& r) {
   out << "</tbody></table></section>\n";
 }
 
-void hosts(std::ostream& out, const ojson& r) {
+void hosts(std::ostream& out, const Report& report) {
+  const ojson& r = report.head();
   out << "<section id=\"hosts\"><h2>4. Hosts</h2>\n<h3 id=\"stale-hosts\">Stale hosts</h3>\n";
   if (r["stale_hosts"].empty()) {
     out << "<p class=\"current\">Every host has fetched each channel index it uses since the "
@@ -218,7 +219,8 @@ void hosts(std::ostream& out, const ojson& r) {
   out << "<h3>Every host</h3>\n";
   table_head(out, {"host", "first seen", "last seen", "requests", "errors", "bytes",
                    "channel indices", "packages downloaded", "failed requests"});
-  for (const auto& h : r["hosts"]) {
+  for (std::size_t i = 0; i < report.host_count(); ++i) {
+    const ojson h = report.host(i);
     out << "<tr class=\"host\"><td>" << cell(h, "host") << "</td><td>" << cell(h, "first_seen")
         << "</td><td>" << cell(h, "last_seen") << "</td><td class=\"num\">" << u64(h, "requests")
         << "</td><td class=\"num\">" << u64(h, "errors") << "</td><td class=\"num\">"
@@ -256,14 +258,15 @@ void hosts(std::ostream& out, const ojson& r) {
   out << "</tbody></table></section>\n";
 }
 
-void packages(std::ostream& out, const ojson& r) {
+void packages(std::ostream& out, const Report& report) {
   out << "<section id=\"packages\"><h2>5. Packages served</h2>\n";
-  if (r["packages"].empty()) {
+  if (report.package_count() == 0) {
     out << "<p class=\"muted\">No package was downloaded in this period.</p></section>\n";
     return;
   }
   table_head(out, {"package", "version", "architecture", "sha256", "pulls", "hosts"});
-  for (const auto& p : r["packages"]) {
+  for (std::size_t i = 0; i < report.package_count(); ++i) {
+    const ojson p = report.package(i);
     out << "<tr class=\"package\"><td>" << cell(p, "name") << "</td><td>" << cell(p, "version")
         << "</td><td>" << cell(p, "architecture") << "</td><td>" << hash_cell(p, "sha256")
         << "</td><td class=\"num\">" << u64(p, "pulls") << "</td><td>";
@@ -357,15 +360,16 @@ void timeline(std::ostream& out, const ojson& r) {
 
 // One bar per host and channel index: hours since the host last fetched it,
 // red when the channel changed after that fetch.
-void staleness(std::ostream& out, const ojson& r) {
-  const auto end = parse_time(text(r["period"]["state_at"]));
+void staleness(std::ostream& out, const Report& report) {
+  const auto end = parse_time(text(report.head()["period"]["state_at"]));
   struct Bar {
     std::string label;
     double hours;
     bool stale;
   };
   std::vector<Bar> bars;
-  for (const auto& h : r["hosts"]) {
+  for (std::size_t i = 0; i < report.host_count(); ++i) {
+    const ojson h = report.host(i);
     for (const auto& c : h["channels"]) {
       auto fetched = parse_time(text(c["last_fetch"]));
       if (!end || !fetched) continue;
@@ -402,12 +406,13 @@ void staleness(std::ostream& out, const ojson& r) {
   out << "</figure>\n";
 }
 
-void charts(std::ostream& out, const ojson& r) {
+void charts(std::ostream& out, const Report& report) {
+  const ojson& r = report.head();
   out << "<section id=\"charts\"><h2>6. Charts</h2>\n";
   day_bars(out, r["days"], "pulls", "Pulls per day", "bar", false);
   day_bars(out, r["days"], "bytes", "Bytes served per day", "bytes", true);
   timeline(out, r);
-  staleness(out, r);
+  staleness(out, report);
   out << "</section>\n";
 }
 
@@ -419,7 +424,8 @@ std::string period_text(const ojson& p) {
 
 }  // namespace
 
-void write_report_html(std::ostream& out, const ojson& r) {
+void write_report_html(std::ostream& out, const Report& report) {
+  const ojson& r = report.head();
   const Digest style_hash = sha256(kStyle);
   out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
       << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
@@ -439,9 +445,9 @@ void write_report_html(std::ostream& out, const ojson& r) {
   integrity(out, r);
   imports(out, r);
   channels(out, r);
-  hosts(out, r);
-  packages(out, r);
-  charts(out, r);
+  hosts(out, report);
+  packages(out, report);
+  charts(out, report);
   out << "</body></html>\n";
 }
 

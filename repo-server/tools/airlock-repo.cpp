@@ -476,22 +476,24 @@ int report(const Invocation& inv) {
   options.now = system_now();
   auto r = (*home)->report(options);
   if (!r) return cli::fail(inv, r.error());
-  std::ostringstream text;
-  if (format == "html") {
-    write_report_html(text, *r);
-  } else if (format == "csv") {
-    write_report_csv(text, *r);
-  } else {
-    text << r->dump(2) << "\n";
-  }
+  auto write = [&](std::ostream& out) {
+    if (format == "html") {
+      write_report_html(out, *r);
+    } else if (format == "csv") {
+      write_report_csv(out, *r);
+    } else {
+      write_report_json(out, *r);
+    }
+  };
   if (inv.has("out")) {
-    if (auto s = (*home)->env().write_file_atomic(inv.str("out"), text.str()); !s)
+    if (auto s = (*home)->env().write_file_atomic(inv.str("out"), write); !s)
       return cli::fail(inv, s.error());
     if (!inv.quiet) print_report_summary(std::cout, *r, inv.str("out"), format);
   } else {
-    std::cout << text.str() << std::flush;
+    write(std::cout);
+    std::cout << std::flush;
   }
-  const auto& integrity = (*r)["integrity"];
+  const auto& integrity = r->head()["integrity"];
   if (!integrity.value("verified", false)) {
     std::cerr << inv.program << ": report: "
               << escape_for_terminal("the transfer log does not verify: " +

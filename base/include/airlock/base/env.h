@@ -13,7 +13,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -72,6 +74,11 @@ class Env {
   // file is either the old one or the new one, never a mix.
   Status write_file_atomic(const std::filesystem::path& path, std::string_view contents,
                            mode_t mode = 0644);
+  // The same for contents written by fill to a stream, buffered, so that a
+  // large file never sits in memory whole. A failed write makes the stream
+  // fail and nothing replaces path.
+  Status write_file_atomic(const std::filesystem::path& path,
+                           const std::function<void(std::ostream&)>& fill, mode_t mode = 0644);
   // Opens (creating it) the lock file path and takes an exclusive flock on
   // it, held until the descriptor closes. With wait false, an empty optional
   // means another process holds it.

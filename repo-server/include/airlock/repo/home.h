@@ -139,7 +139,7 @@ class Home : public HomeBase {
   // The compliance report over a period (see report.h), with the log
   // verified against keys/log.pub: a log that fails verification gives a
   // report that says so (integrity.verified false). Reads only.
-  Result<nlohmann::ordered_json> report(const ReportOptions& options) const;
+  Result<Report> report(const ReportOptions& options) const;
 
   // Serves hosts until SIGTERM or SIGINT (see server.h).
   Status serve(const ServeOptions& options);

@@ -48,7 +48,7 @@ void print_trace(std::ostream& out, const Trace& trace);
 // What a report written to file holds, in a few lines: the period, the
 // log's verdict, imports, refusals, channel changes, hosts (stale ones)
 // and package versions pulled.
-void print_report_summary(std::ostream& out, const nlohmann::ordered_json& report,
-                          const std::string& file, const std::string& format);
+void print_report_summary(std::ostream& out, const Report& report, const std::string& file,
+                          const std::string& format);
 
 }  // namespace airlock::repo
