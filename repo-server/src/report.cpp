@@ -73,7 +73,7 @@ Stamp stamp(std::string_view t) {
   std::copy_n(t.begin(), std::min(t.size(), out.size()), out.begin());
   return out;
 }
-std::string text(const Stamp& s) { return std::string(s.begin(), s.end()); }
+std::string text(const Stamp& s) { return std::string(s.data(), strnlen(s.data(), s.size())); }
 
 // The requests of one host answered with an error, by path and status.
 struct Failure {
@@ -113,8 +113,6 @@ struct PendingDiff {
   std::optional<Digest> before, after;
 };
 
-// What one pass over the log collects. Times are compared as the log's
-// fixed-width RFC 3339 text, which orders as time does.
 struct DigestHash {
   std::size_t operator()(const Digest& d) const noexcept {
     std::size_t h;
@@ -123,6 +121,9 @@ struct DigestHash {
   }
 };
 
+// What one pass over the log collects. Times are compared as the log's
+// fixed-width RFC 3339 text, which orders as time does. Hosts, files and
+// channels are numbered as first seen.
 struct Walk {
   std::string since, until;  // empty: unbounded
   std::vector<HostStats> hosts;
@@ -140,13 +141,13 @@ struct Walk {
   std::map<std::pair<std::string, std::string>, Digest> stream_heads;  // (stream, repo)
   std::string first_time, last_time;                                   // of records in the period
 
-  HostStats& host(const std::string& name) {
+  std::uint32_t host(const std::string& name) {
     auto [it, added] = host_ids.try_emplace(name, static_cast<std::uint32_t>(hosts.size()));
     if (added) {
       hosts.emplace_back();
       hosts.back().name = name;
     }
-    return hosts[it->second];
+    return it->second;
   }
   std::uint32_t object(const Digest& d) {
     auto [it, added] = object_ids.try_emplace(d, static_cast<std::uint32_t>(objects.size()));
@@ -186,7 +187,8 @@ struct Walk {
     std::string name = json_string(r, "client_subject");
     if (name.empty()) name = json_string(r, "client");
     if (name.empty()) name = "(unknown)";
-    HostStats& h = host(name);
+    const std::uint32_t host_id = host(name);
+    HostStats& h = hosts[host_id];
     if (h.first_seen[0] == 0) h.first_seen = stamp(time);
     h.last_seen = stamp(time);
     const std::uint64_t status = json_u64(r, "status", 0);
@@ -206,7 +208,7 @@ struct Walk {
     d.bytes += bytes;
     auto object = digest_field(r, "object");
     if (!ok || !object) return;
-    const std::uint64_t key = (std::uint64_t{this->object(*object)} << 32) | host_ids.at(h.name);
+    const std::uint64_t key = (std::uint64_t{this->object(*object)} << 32) | host_id;
     PullStats& p = pulls[key];
     if (p.pulls == 0) p.first = stamp(time);
     p.last = stamp(time);
