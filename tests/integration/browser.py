@@ -78,14 +78,14 @@ class Page:
 
     def _open(self, profile):
         """Waits for Chromium's DevTools port and connects to its page target."""
-        port_file = os.path.join(profile, "DevToolsActivePort")
+        port_file = pathlib.Path(profile, "DevToolsActivePort")
         deadline = time.monotonic() + LOAD_TIMEOUT
-        while not (os.path.exists(port_file) and "\n" in open(port_file).read()):
+        while not (port_file.exists() and "\n" in port_file.read_text()):
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 with open(os.path.join(self._root, "chromium.log"), errors="replace") as f:
                     raise RuntimeError("chromium did not start its DevTools server:\n" + f.read()[-2000:])
             time.sleep(0.05)
-        base = "http://127.0.0.1:%s/json" % open(port_file).read().split()[0]
+        base = "http://127.0.0.1:%s/json" % port_file.read_text().split()[0]
         with urllib.request.urlopen(base + "/list", timeout=LOAD_TIMEOUT) as r:
             pages = [t for t in json.load(r) if t.get("type") == "page"]
         if not pages:
