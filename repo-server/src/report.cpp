@@ -164,49 +164,73 @@ struct Walk {
     return (since.empty() || t >= since) && (until.empty() || t <= until);
   }
 
-  void take(std::uint64_t n, json r, const std::string& time) {
-    if (!until.empty() && time > until) return;
+  // The members of a pull record the walk reads (with "event") without
+  // building a document: pulls are nearly every record of a site's log.
+  enum PullMember : std::size_t {
+    kEvent,
+    kClient,
+    kSubject,
+    kPath,
+    kTarget,
+    kStatus,
+    kBytes,
+    kObject
+  };
+  JsonMembers members{"event",  "client", "client_subject", "path",
+                      "target", "status", "bytes",          "object"};
+
+  // Takes one record; false when it is not a JSON object with an event.
+  bool take(std::uint64_t n, std::string_view line, const std::string& time) {
+    if (!members.parse(line) || !members.has(kEvent)) return false;
+    if (!until.empty() && time > until) return true;
     const bool in = in_period(time);
     if (in) {
       if (first_time.empty()) first_time = time;
       last_time = time;
     }
-    const std::string event = json_string(r, "event");
+    const std::string_view event = members.text(kEvent);
     if (event == "pull") {
-      take_pull(n, std::move(r), time, in);
-    } else if (event == "import") {
-      take_import(n, r, time, in);
-    } else if (event == "publish" || event == "promote" || event == "rollback" ||
-               event == "delete") {
-      take_channel_change(n, r, event, time, in);
+      take_pull(n, time, in);
+      return true;
     }
+    const bool import = event == "import";
+    const bool change =
+        event == "publish" || event == "promote" || event == "rollback" || event == "delete";
+    if (!import && !change) return true;
+    const json r = json::parse(line, nullptr, false);
+    if (import) take_import(n, r, time, in);
+    if (change) take_channel_change(n, r, std::string(event), time, in);
+    return true;
   }
 
-  void take_pull(std::uint64_t n, json raw, const std::string& time, bool in) {
-    const json r = presented_record(std::move(raw));
-    std::string name = json_string(r, "client_subject");
-    if (name.empty()) name = json_string(r, "client");
+  void take_pull(std::uint64_t n, const std::string& time, bool in) {
+    const JsonMembers& m = members;
+    std::string name(m.text(kSubject));
+    if (name.empty()) name = m.text(kClient);
     if (name.empty()) name = "(unknown)";
     const std::uint32_t host_id = host(name);
     HostStats& h = hosts[host_id];
     if (h.first_seen[0] == 0) h.first_seen = stamp(time);
     h.last_seen = stamp(time);
-    const std::uint64_t status = json_u64(r, "status", 0);
+    const std::uint64_t status = m.number(kStatus).value_or(0);
     const bool ok = status >= 200 && status < 300;
-    if (auto index = index_of(json_string(r, "path")); index && (ok || status == 304))
+    // Paths as people read them (decoded), unless the record keeps the target apart.
+    const std::string path =
+        m.has(kTarget) ? std::string(m.text(kPath)) : presented_path(m.text(kPath));
+    if (auto index = index_of(path); index && (ok || status == 304))
       h.fetches[channel(*index)] = {stamp(time), n};
     if (!in) return;
-    const std::uint64_t bytes = json_u64(r, "bytes", 0);
+    const std::uint64_t bytes = m.number(kBytes).value_or(0);
     ++h.requests;
     h.bytes += bytes;
     if (status >= 400) {
       ++h.errors;
-      add_failure(h, json_string(r, "path"), status, time);
+      add_failure(h, path, status, time);
     }
     DayStats& d = days[time.substr(0, 10)];
     ++d.pulls;
     d.bytes += bytes;
-    auto object = digest_field(r, "object");
+    auto object = Digest::parse(m.text(kObject));
     if (!ok || !object) return;
     const std::uint64_t key = (std::uint64_t{this->object(*object)} << 32) | host_id;
     PullStats& p = pulls[key];
@@ -302,21 +326,14 @@ std::optional<std::string> record_time(std::string_view line) {
 }
 
 Status walk_log(const TransferLog& log, Walk& w) {
-  const std::uint64_t size = log.size();
-  for (std::uint64_t n = 0; n < size; ++n) {
-    auto line = log.record(n);
-    if (!line) return fail(line.error());
-    auto bad = [&] {
+  return log.for_each_record(0, log.size(), [&](std::uint64_t n, std::string_view line) -> Status {
+    auto time = record_time(line);
+    if (!time || !w.take(n, line, *time)) {
       return fail(Code::corrupt, "transfer log: record " + std::to_string(n) +
                                      " is not a JSON object with a time and an event");
-    };
-    auto time = record_time(*line);
-    if (!time) return bad();
-    json r = json::parse(*line, nullptr, false);
-    if (!r.is_object() || !r.contains("event")) return bad();
-    w.take(n, std::move(r), *time);
-  }
-  return {};
+    }
+    return {};
+  });
 }
 
 ojson changes_of(SnapshotCache& cache, const PendingDiff& d, Status& status) {
@@ -621,7 +638,8 @@ ojson Report::document() const {
 }
 
 Result<Report> build_report(const Store& store, const TransferLog& log,
-                            const ReportIntegrity& integrity, const ReportOptions& options) {
+                            const std::function<ReportIntegrity()>& integrity,
+                            const ReportOptions& options) {
   Walk w;
   if (options.since) w.since = format_time(*options.since);
   if (options.until) w.until = format_time(*options.until);
@@ -640,7 +658,7 @@ Result<Report> build_report(const Store& store, const TransferLog& log,
   head["format"] = kReportFormat;
   head["generated_at"] = format_time(options.now);
   head["period"] = std::move(period);
-  head["integrity"] = integrity_section(integrity, log);
+  head["integrity"] = integrity_section(integrity(), log);
   head["imports"] = std::move(w.imports);
   head["refusals"] = std::move(w.refusals);
   head["channel_changes"] = std::move(w.channel_changes);

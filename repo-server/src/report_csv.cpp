@@ -1,8 +1,10 @@
 // The report as CSV: one row per item of every section, nested lists of
 // items as rows of their own that repeat the keys of their parent.
+#include <array>
 #include <map>
-#include <set>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "airlock/base/text.h"
 #include "airlock/repo/report.h"
@@ -63,53 +65,82 @@ const std::map<std::string, std::vector<const char*>> kChildLists = {
     {"packages.hosts", {"name", "version", "architecture", "sha256"}},
 };
 
-std::string value_text(const ojson& v) {
-  if (v.is_null()) return "";
-  if (v.is_string()) return v.get<std::string>();
-  return v.dump();
+constexpr std::size_t kColumnCount = std::size(kColumns);
+
+// The column a key fills, or kColumnCount for "other".
+std::size_t column_of(std::string_view key) {
+  static const auto index = [] {
+    std::unordered_map<std::string_view, std::size_t> m;
+    for (std::size_t i = 0; i < kColumnCount; ++i) m.emplace(kColumns[i], i);
+    return m;
+  }();
+  auto it = index.find(key);
+  // "section" and "other" are written by the writer, never from a key.
+  if (it == index.end() || it->second == 0 || it->second == kColumnCount - 1) return kColumnCount;
+  return it->second;
 }
 
-void write_row(std::ostream& out, const std::string& section, const ojson& row) {
-  static const std::set<std::string> named(std::begin(kColumns), std::end(kColumns));
-  ojson other = ojson::object();
-  for (const auto& [k, v] : row.items())
-    if (!named.contains(k)) other[k] = v;
-  bool first = true;
-  for (const char* c : kColumns) {
-    if (!first) out << ",";
-    first = false;
-    const std::string column = c;
-    if (column == "section") {
-      out << csv_cell(section);
-    } else if (column == "other") {
-      if (!other.empty()) out << csv_cell(other.dump());
-    } else if (row.contains(column)) {
-      out << csv_cell(value_text(row[column]));
+void write_value(std::ostream& out, const ojson& v) {
+  if (v.is_null()) return;
+  out << csv_cell(v.is_string() ? v.get_ref<const std::string&>() : v.dump());
+}
+
+// A row's cells: (key, value) in order, a later key replacing an earlier one.
+using Fields = std::vector<std::pair<std::string_view, const ojson*>>;
+
+void write_row(std::ostream& out, std::string_view section, const Fields& fields) {
+  std::array<const ojson*, kColumnCount> cells{};
+  ojson other;
+  for (const auto& [k, v] : fields) {
+    const std::size_t c = column_of(k);
+    if (c < kColumnCount) {
+      cells[c] = v;
+    } else if (k != kColumns[0] && k != kColumns[kColumnCount - 1]) {
+      other[std::string(k)] = *v;
     }
   }
-  out << "\n";
+  out << csv_cell(section);
+  for (std::size_t c = 1; c + 1 < kColumnCount; ++c) {
+    out << ',';
+    if (cells[c]) write_value(out, *cells[c]);
+  }
+  out << ',';
+  if (!other.is_null()) out << csv_cell(other.dump());
+  out << '\n';
 }
 
-// Writes item as a row of section, then its child lists' items as rows.
+// Writes item as a row of section (after the keys it inherits from its
+// parent), then its child lists' items as rows.
 void write_item(std::ostream& out, const std::string& section, const ojson& item,
-                const ojson& inherited) {
-  ojson row = inherited;
+                const Fields& inherited) {
+  Fields row = inherited;
   std::vector<std::pair<std::string, const ojson*>> children;
   for (const auto& [k, v] : item.items()) {
-    const std::string child = section + "." + k;
+    std::string child = section + "." + k;
     if (v.is_array() && kChildLists.contains(child)) {
-      children.push_back({child, &v});
+      children.emplace_back(std::move(child), &v);
     } else {
-      row[k] = v;
+      row.emplace_back(k, &v);
     }
   }
   write_row(out, section, row);
   for (const auto& [child, list] : children) {
-    ojson keys = ojson::object();
-    for (const char* k : kChildLists.at(child))
-      if (row.contains(k)) keys[k] = row[k];
+    Fields keys;
+    for (const char* k : kChildLists.at(child)) {
+      // The parent's value of k: the last one given, as in its row.
+      for (auto it = row.rbegin(); it != row.rend(); ++it) {
+        if (it->first == k) {
+          keys.push_back(*it);
+          break;
+        }
+      }
+    }
     for (const auto& c : *list) write_item(out, child, c, keys);
   }
+}
+
+void write_item(std::ostream& out, const std::string& section, const ojson& item) {
+  write_item(out, section, item, Fields{});
 }
 
 }  // namespace
@@ -127,17 +158,14 @@ void write_report_csv(std::ostream& out, const Report& r) {
   ojson head{{"format", report.value("format", "")},
              {"generated_at", report.value("generated_at", "")}};
   if (report.contains("period")) head.update(report["period"]);
-  write_row(out, "report", head);
-  write_item(out, "integrity", report.value("integrity", ojson::object()), ojson::object());
+  write_item(out, "report", head);
+  write_item(out, "integrity", report.value("integrity", ojson::object()));
   for (const char* section : {"imports", "refusals", "channel_changes"})
-    for (const auto& item : report[section]) write_item(out, section, item, ojson::object());
-  for (std::size_t i = 0; i < r.host_count(); ++i)
-    write_item(out, "hosts", r.host(i), ojson::object());
-  for (const auto& item : report["stale_hosts"])
-    write_item(out, "stale_hosts", item, ojson::object());
-  for (std::size_t i = 0; i < r.package_count(); ++i)
-    write_item(out, "packages", r.package(i), ojson::object());
-  for (const auto& item : report["days"]) write_item(out, "days", item, ojson::object());
+    for (const auto& item : report[section]) write_item(out, section, item);
+  for (std::size_t i = 0; i < r.host_count(); ++i) write_item(out, "hosts", r.host(i));
+  for (const auto& item : report["stale_hosts"]) write_item(out, "stale_hosts", item);
+  for (std::size_t i = 0; i < r.package_count(); ++i) write_item(out, "packages", r.package(i));
+  for (const auto& item : report["days"]) write_item(out, "days", item);
 }
 
 }  // namespace airlock::repo

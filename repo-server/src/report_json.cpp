@@ -3,6 +3,7 @@
 // indented by two spaces a level.
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "airlock/repo/report.h"
 
@@ -11,14 +12,14 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 // value as dump(2) writes it, each line after the first indented by indent more.
-void indented(std::ostream& out, const ojson& value, const std::string& indent) {
-  std::string text = value.dump(2);
-  std::string::size_type at = 0;
-  while ((at = text.find('\n', at)) != std::string::npos) {
-    text.insert(at + 1, indent);
-    at += indent.size() + 1;
+void indented(std::ostream& out, const ojson& value, std::string_view indent) {
+  const std::string text = value.dump(2);
+  std::string_view rest = text;
+  for (auto nl = rest.find('\n'); nl != std::string_view::npos; nl = rest.find('\n')) {
+    out << rest.substr(0, nl + 1) << indent;
+    rest.remove_prefix(nl + 1);
   }
-  out << text;
+  out << rest;
 }
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <mutex>
@@ -56,14 +57,16 @@ class FileLock {
 // 0 and prev_root is the root of everything before. Fast: it reads the fixed
 // prefix and suffix of each line and parses JSON only for checkpoint records.
 struct Chain {
-  std::vector<Digest> leaves;
-  std::vector<std::uint64_t> offsets;  // byte offset of each line
+  bool keep = true;                    // keep leaves and offsets (a verifying pass needs neither)
+  std::uint64_t count = 0;             // lines taken in
+  std::vector<Digest> leaves;          // when keep
+  std::vector<std::uint64_t> offsets;  // byte offset of each line, when keep
   merkle::CompactRange range;
   std::optional<std::pair<std::uint64_t, std::string>> latest_checkpoint;
   std::uint64_t bytes = 0;  // length of the complete lines taken in
 
   Status take(std::string_view line, const fs::path& path) {
-    const std::uint64_t n = leaves.size();
+    const std::uint64_t n = count;
     auto where = "record " + std::to_string(n);
     if (line.size() > kMaxLine) return corrupt(path, where + " is longer than 1 MiB");
     std::uint64_t found = 0;
@@ -98,23 +101,29 @@ struct Chain {
       }
     }
     auto leaf = merkle::leaf_hash(line);
-    leaves.push_back(leaf);
-    offsets.push_back(bytes);
+    if (keep) {
+      leaves.push_back(leaf);
+      offsets.push_back(bytes);
+    }
+    ++count;
     range.append(leaf);
     bytes += line.size() + 1;
     return {};
   }
 };
 
-// Reads fd from offset to its end, handing every complete line (without its
-// newline) to on_line. Returns how many bytes follow the last newline: a
-// record cut off mid-write.
+// Reads fd from offset to end (its end by default), handing every complete
+// line (without its newline) to on_line. Returns how many bytes follow the
+// last newline: a record cut off mid-write.
 Result<std::size_t> for_each_line(int fd, const fs::path& path, std::uint64_t offset,
-                                  const std::function<Status(std::string_view)>& on_line) {
+                                  const std::function<Status(std::string_view)>& on_line,
+                                  std::uint64_t end = UINT64_MAX) {
   std::string pending;
   std::vector<char> buf(kReadChunk);
-  for (;;) {
-    ssize_t got = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
+  while (offset < end) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), end - offset));
+    ssize_t got = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
     if (got < 0) {
       if (errno == EINTR) continue;
       return fail_errno("read " + path.string());
@@ -426,6 +435,29 @@ Result<std::string> TransferLog::record(std::uint64_t n) const {
   return line;
 }
 
+Status TransferLog::for_each_record(
+    std::uint64_t from, std::uint64_t to,
+    const std::function<Status(std::uint64_t n, std::string_view line)>& fn) const {
+  std::lock_guard lk(impl_->mu);
+  const auto& c = impl_->chain;
+  to = std::min<std::uint64_t>(to, c.leaves.size());
+  if (from >= to) return {};
+  const std::uint64_t end = to < c.offsets.size() ? c.offsets[to] : c.bytes;
+  std::uint64_t n = from;
+  auto torn = for_each_line(
+      impl_->fd.get(), impl_->path, c.offsets[from],
+      [&](std::string_view line) -> Status {
+        if (merkle::leaf_hash(line) != c.leaves[n]) {
+          return corrupt(impl_->path, "record " + std::to_string(n) + " changed on disk");
+        }
+        return fn(n++, line);
+      },
+      end);
+  if (!torn) return fail(torn.error());
+  if (n != to) return corrupt(impl_->path, "record " + std::to_string(n) + " changed on disk");
+  return {};
+}
+
 Result<std::vector<Digest>> TransferLog::inclusion_proof(std::uint64_t n,
                                                          std::uint64_t size) const {
   std::lock_guard lk(impl_->mu);
@@ -471,17 +503,15 @@ const fs::path& TransferLog::path() const { return impl_->path; }
 
 namespace {
 
-// Full check of one record on top of the structural chain.
-Status check_record(std::string_view line, std::uint64_t n, const fs::path& path) {
-  json j = json::parse(line, nullptr, false);
+// Full check of one record on top of the structural chain: one JSON object
+// with a valid time and an event. members reads "time" and "event".
+Status check_record(std::string_view line, std::uint64_t n, const fs::path& path,
+                    JsonMembers& members) {
   auto where = "record " + std::to_string(n);
-  if (j.is_discarded() || !j.is_object()) return corrupt(path, where + " is not a JSON object");
-  if (!j.contains("time") || !j["time"].is_string() || !parse_time(j["time"].get<std::string>())) {
-    return corrupt(path, where + " has no valid time");
-  }
-  if (!j.contains("event") || !j["event"].is_string() || j["event"].get<std::string>().empty()) {
-    return corrupt(path, where + " has no event");
-  }
+  if (!members.parse(line)) return corrupt(path, where + " is not a JSON object");
+  const std::string* time = members.string(0);
+  if (!time || !parse_time(*time)) return corrupt(path, where + " has no valid time");
+  if (members.text(1).empty()) return corrupt(path, where + " has no event");
   return {};
 }
 
@@ -524,17 +554,42 @@ Result<LogVerification> verify_log_file(const fs::path& path, std::span<const Pu
   if (keys.empty()) return fail(Code::invalid_input, "verifying a log needs the log's public key");
   auto fd = open_file(path, O_RDONLY);
   if (!fd) return fail(fd.error());
+  // Checkpoints signed earlier: each must be the root of a prefix of the log,
+  // taken as the pass reaches its size.
+  std::vector<Checkpoint> known;
+  for (const auto& note : known_checkpoints) {
+    auto v = verify_checkpoint(note, keys);
+    if (!v) return fail(v.error().context("known checkpoint"));
+    known.push_back(v->checkpoint);
+  }
+  auto check_known = [&](std::uint64_t size, const Digest& root) -> Status {
+    for (const auto& cp : known) {
+      if (cp.size == size && cp.root != root) {
+        return corrupt(path, "the first " + std::to_string(cp.size) +
+                                 " records do not match a checkpoint signed earlier (root " +
+                                 cp.root.hex() + ", log gives " + root.hex() + ")");
+      }
+    }
+    return {};
+  };
   Chain chain;
+  chain.keep = false;
   LogVerification out;
   std::optional<Checkpoint> previous;
   std::uint64_t checkpoints = 0;
+  JsonMembers members({"time", "event"});
   auto on_line = [&](std::string_view line) -> Status {
-    const std::uint64_t n = chain.leaves.size();
-    // The root before a record is needed only for a checkpoint record.
+    const std::uint64_t n = chain.count;
+    // The root before a record is needed only for a checkpoint record or a known checkpoint.
     const bool marked = line.find(kCheckpointMark) != std::string_view::npos;
-    const Digest root_before = marked ? chain.range.root() : Digest();
+    const bool known_here =
+        std::any_of(known.begin(), known.end(), [&](const Checkpoint& cp) { return cp.size == n; });
+    const Digest root_before = marked || known_here ? chain.range.root() : Digest();
+    if (known_here) {
+      if (auto s = check_known(n, root_before); !s) return s;
+    }
     if (auto s = chain.take(line, path); !s) return s;
-    if (auto s = check_record(line, n, path); !s) return s;
+    if (auto s = check_record(line, n, path, members); !s) return s;
     if (!marked) return {};
     json j = json::parse(line, nullptr, false);
     if (json_string(j, "event") != "checkpoint") return {};
@@ -547,26 +602,18 @@ Result<LogVerification> verify_log_file(const fs::path& path, std::span<const Pu
   auto torn = for_each_line(fd->get(), path, 0, on_line);
   if (!torn) return fail(torn.error());
   if (*torn > 0) {
-    return corrupt(path, "record " + std::to_string(chain.leaves.size()) +
+    return corrupt(path, "record " + std::to_string(chain.count) +
                              " is incomplete: the file ends without a newline (truncated tail)");
   }
-  for (const auto& note : known_checkpoints) {
-    auto v = verify_checkpoint(note, keys);
-    if (!v) return fail(v.error().context("known checkpoint"));
-    const auto& cp = v->checkpoint;
-    if (cp.size > chain.leaves.size()) {
-      return corrupt(path, "the log has " + std::to_string(chain.leaves.size()) +
+  for (const auto& cp : known) {
+    if (cp.size > chain.count) {
+      return corrupt(path, "the log has " + std::to_string(chain.count) +
                                " records, but a checkpoint signed earlier covers " +
                                std::to_string(cp.size) + ": records were removed from the end");
     }
-    auto root = merkle::root(std::span(chain.leaves).first(cp.size));
-    if (root != cp.root) {
-      return corrupt(path, "the first " + std::to_string(cp.size) +
-                               " records do not match a checkpoint signed earlier (root " +
-                               cp.root.hex() + ", log gives " + root.hex() + ")");
-    }
   }
-  out.records = chain.leaves.size();
+  if (auto s = check_known(chain.count, chain.range.root()); !s) return fail(s.error());
+  out.records = chain.count;
   out.checkpoints = checkpoints;
   out.last_checkpoint = previous;
   // The checkpoint record itself sits at index size, so it is covered by its own signature.

@@ -181,13 +181,17 @@ void write_csv(const json& j, std::ostream& out) {
 
 }  // namespace
 
+std::string presented_path(std::string_view stored) {
+  return escape_invalid_utf8(percent_decode(stored));
+}
+
 json presented_record(json record) {
   if (!record.is_object() || string_field(record, "event") != "pull" || record.contains("target"))
     return record;
   auto it = record.find("path");
   if (it == record.end() || !it->is_string()) return record;
   std::string stored = it->get<std::string>();
-  std::string decoded = escape_invalid_utf8(percent_decode(stored));
+  std::string decoded = presented_path(stored);
   if (decoded == stored) return record;
   record["path"] = decoded;
   record["target"] = stored;

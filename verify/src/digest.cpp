@@ -98,16 +98,35 @@ Digest Hasher::finish() {
   return Digest(out);
 }
 
-Digest sha256(std::span<const std::uint8_t> bytes) {
-  Hasher h;
-  h.update(bytes);
-  return h.finish();
-}
+Digest sha256(std::span<const std::uint8_t> bytes) { return sha256_concat({bytes}); }
 
 Digest sha256(std::string_view bytes) {
-  Hasher h;
-  h.update(bytes);
-  return h.finish();
+  return sha256_concat(
+      {std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size())});
+}
+
+Digest sha256_concat(std::initializer_list<std::span<const std::uint8_t>> parts) {
+  // A context set up once per thread, copied into a working one for each hash.
+  struct Contexts {
+    EVP_MD_CTX* fresh = EVP_MD_CTX_new();
+    EVP_MD_CTX* work = EVP_MD_CTX_new();
+    Contexts() {
+      if (!fresh || !work || EVP_DigestInit_ex2(fresh, sha256_md(), nullptr) != 1) std::abort();
+    }
+    ~Contexts() {
+      EVP_MD_CTX_free(fresh);
+      EVP_MD_CTX_free(work);
+    }
+  };
+  thread_local Contexts c;
+  if (EVP_MD_CTX_copy_ex(c.work, c.fresh) != 1) std::abort();
+  for (const auto& part : parts) {
+    if (!part.empty() && EVP_DigestUpdate(c.work, part.data(), part.size()) != 1) std::abort();
+  }
+  Digest::Bytes out;
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(c.work, out.data(), &len) != 1 || len != Digest::kSize) std::abort();
+  return Digest(out);
 }
 
 Result<FdHash> hash_fd(int fd) {

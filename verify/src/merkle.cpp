@@ -41,20 +41,15 @@ void subproof(std::span<const Digest> leaves, std::uint64_t m, bool complete,
 }  // namespace
 
 Digest leaf_hash(std::string_view data) {
-  Hasher h;
   const std::uint8_t prefix = 0x00;
-  h.update(std::span(&prefix, 1));
-  h.update(data);
-  return h.finish();
+  return sha256_concat(
+      {std::span(&prefix, 1),
+       std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size())});
 }
 
 Digest node_hash(const Digest& left, const Digest& right) {
-  Hasher h;
   const std::uint8_t prefix = 0x01;
-  h.update(std::span(&prefix, 1));
-  h.update(left.span());
-  h.update(right.span());
-  return h.finish();
+  return sha256_concat({std::span(&prefix, 1), left.span(), right.span()});
 }
 
 Digest empty_root() { return sha256(std::string_view()); }

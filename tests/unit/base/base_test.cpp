@@ -6,6 +6,7 @@
 #include "airlock/base/cli.h"
 #include "airlock/base/env.h"
 #include "airlock/base/file.h"
+#include "airlock/base/json.h"
 #include "airlock/base/process.h"
 #include "airlock/base/text.h"
 #include "airlock/base/time.h"
@@ -266,6 +267,38 @@ TEST(Env, ANewFileIsNeverSeenHalfWrittenWhereverTheWriterDies) {
     ASSERT_TRUE(Env::system().write_new_file(dir / "new.key", key, 0600) ||
                 testing::read_text(dir / "new.key") == key);
   }
+}
+
+TEST(JsonMembers, ReadsChosenTopLevelMembersOnly) {
+  JsonMembers m({"event", "status", "path", "nested", "missing"});
+  ASSERT_TRUE(m.parse(R"({"n":3,"event":"pull","status":200,"path":"/a\u0041\n",)"
+                      R"("nested":{"event":"no","status":1},"list":[{"path":"no"}],"x":-1})"));
+  EXPECT_EQ(m.text(0), "pull");
+  EXPECT_EQ(m.number(1), 200u);
+  EXPECT_EQ(m.string(1), nullptr);
+  EXPECT_EQ(m.text(2), "/aA\n");
+  EXPECT_TRUE(m.has(3));
+  EXPECT_EQ(m.string(3), nullptr);
+  EXPECT_FALSE(m.has(4));
+  EXPECT_EQ(m.text(4), "");
+}
+
+TEST(JsonMembers, TheLastOfDuplicateMembersWinsAsInADocument) {
+  JsonMembers m({"event"});
+  const std::string text = R"({"event":"import","event":"pull"})";
+  ASSERT_TRUE(m.parse(text));
+  EXPECT_EQ(m.text(0), json_string(nlohmann::json::parse(text), "event"));
+}
+
+TEST(JsonMembers, RefusesWhatIsNotOneObject) {
+  JsonMembers m({"event"});
+  for (std::string bad :
+       {"", "[]", "\"event\"", "1", "{\"event\":\"pull\"", "{\"event\":\"pull\"}x",
+        "{\"event\":pull}", "{\"event\":\"\\x41\"}", "{} {}"}) {
+    EXPECT_FALSE(m.parse(bad)) << bad;
+  }
+  EXPECT_TRUE(m.parse("{}"));
+  EXPECT_FALSE(m.has(0));  // nothing kept from an earlier parse
 }
 
 }  // namespace

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace airlock {
 
@@ -24,5 +27,43 @@ inline std::uint64_t json_u64(const nlohmann::json& doc, std::string_view key,
   auto it = doc.find(key);
   return it != doc.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : fallback;
 }
+
+// Reads chosen top-level members of a JSON object without building a
+// document, for lines read by the million (the transfer log). parse() checks
+// that the whole text is one valid JSON object and keeps, for each key asked
+// for, the last member of that name: a string as its unescaped text, an
+// unsigned integer as a number, any other value as present only.
+class JsonMembers {
+ public:
+  explicit JsonMembers(std::initializer_list<std::string_view> keys);
+  // False when text is not one JSON object; the members are then unspecified.
+  bool parse(std::string_view text);
+  // Member i of the keys given to the constructor.
+  bool has(std::size_t i) const { return found_[i].present; }
+  // The string, or nullptr when the member is missing or not a string.
+  const std::string* string(std::size_t i) const {
+    return found_[i].kind == Kind::string ? &found_[i].text : nullptr;
+  }
+  std::optional<std::uint64_t> number(std::size_t i) const {
+    if (found_[i].kind != Kind::number) return std::nullopt;
+    return found_[i].number;
+  }
+  // The string, or "" when the member is missing or not a string.
+  std::string_view text(std::size_t i) const {
+    return found_[i].kind == Kind::string ? std::string_view(found_[i].text) : std::string_view();
+  }
+
+ private:
+  enum class Kind { other, string, number };
+  struct Found {
+    bool present = false;
+    Kind kind = Kind::other;
+    std::string text;
+    std::uint64_t number = 0;
+  };
+  struct Handler;
+  std::vector<std::string_view> keys_;
+  std::vector<Found> found_;
+};
 
 }  // namespace airlock

@@ -9,6 +9,7 @@
 // and carry the same data.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -79,9 +80,12 @@ class Report {
 
 // Builds the report: one pass over log, then the snapshots named. corrupt,
 // naming the record, for a record that is not a JSON object with a time and
-// an event; the store's error when a snapshot cannot be read.
+// an event; the store's error when a snapshot cannot be read. integrity is
+// called once, after the pass over the log, so that the caller may verify
+// the log on another thread meanwhile.
 Result<Report> build_report(const Store& store, const TransferLog& log,
-                            const ReportIntegrity& integrity, const ReportOptions& options);
+                            const std::function<ReportIntegrity()>& integrity,
+                            const ReportOptions& options);
 
 // The report as JSON (schemas/report.schema.json), written item by item.
 void write_report_json(std::ostream& out, const Report& report);

@@ -103,6 +103,13 @@ class TransferLog {
   Digest root() const;
   Result<Digest> root_at(std::uint64_t size) const;
   Result<std::string> record(std::uint64_t n) const;  // the line, without newline
+  // Calls fn with records from..to-1 (to clipped to size()) in order, read
+  // sequentially: for a pass over the whole log, record() one by one costs a
+  // read each. Stops at fn's first error and returns it; corrupt when a
+  // record changed on disk. fn must not call back into the log.
+  Status for_each_record(
+      std::uint64_t from, std::uint64_t to,
+      const std::function<Status(std::uint64_t n, std::string_view line)>& fn) const;
   Result<std::vector<Digest>> inclusion_proof(std::uint64_t n, std::uint64_t size) const;
   Result<std::vector<Digest>> consistency_proof(std::uint64_t m, std::uint64_t n) const;
   // An inclusion proof for record n against the checkpoint record at index

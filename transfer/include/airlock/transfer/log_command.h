@@ -41,6 +41,8 @@ struct LogQuery {
 // percent-decoded once, invalid UTF-8 escaped as the log does, and the stored
 // path as target. Every other record is returned as it is.
 nlohmann::json presented_record(nlohmann::json record);
+// A stored pull path as presented_record shows it: percent-decoded, invalid UTF-8 escaped.
+std::string presented_path(std::string_view stored);
 
 // Whether a presented record passes query.
 bool log_query_matches(const LogQuery& query, const nlohmann::json& presented);

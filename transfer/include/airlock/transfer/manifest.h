@@ -75,7 +75,7 @@ struct Manifest {
   std::vector<BundleObject> objects;  // sorted by sha256, unique
   std::uint64_t archive_size = 0;     // bytes of the uncompressed tar stream
   std::vector<BundleVolume> volumes;
-  std::string log_json = "[]";  // JSON array of the producer's log records for this export
+  std::string log_json = "[]";       // JSON array of the producer's log records for this export
   std::vector<RepoChanges> changes;  // one per snapshot's repository, in repo order
 
   // Pretty-printed JSON (what reviewers read and signers sign).

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -63,6 +64,10 @@ class Hasher {
 
 Digest sha256(std::span<const std::uint8_t> bytes);
 Digest sha256(std::string_view bytes);
+// SHA-256 of parts one after another, with a context each thread keeps: for
+// many small hashes (a Merkle tree's nodes), where making a context costs
+// more than the hash.
+Digest sha256_concat(std::initializer_list<std::span<const std::uint8_t>> parts);
 
 // Hashes a whole file with large sequential reads. io / not_found on failure.
 Result<Digest> hash_file(const std::filesystem::path& path);
