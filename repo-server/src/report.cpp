@@ -530,15 +530,10 @@ ojson integrity_section(const ReportIntegrity& in, const TransferLog& log) {
     if (auto line = log.record(cp.size))
       latest["time"] = field(json::parse(*line, nullptr, false), "time");
     out["latest_checkpoint"] = latest;
-    statement += " The newest checkpoint (record " + std::to_string(cp.size) +
-                 ") covers the first " + std::to_string(cp.size) + " records; " +
-                 std::to_string(v.uncovered) +
-                 " records after it are not covered by a signature yet.";
   } else {
     out["latest_checkpoint"] = nullptr;
-    statement += " No checkpoint has been signed yet.";
   }
-  out["statement"] = statement;
+  out["statement"] = statement + " " + coverage_statement(v);
   return out;
 }
 

@@ -184,13 +184,24 @@ class LogQueryTest(unittest.TestCase):
         self.assertTrue(cp.read_text().startswith("airlock/"))
         out = W.repo("log", "verify", "--checkpoint", cp).stdout
         self.assertIn("OK", out)
+        self.assertIn("and is the log's last record.", out)
         # A copy of the home with records cut from the end fails against the checkpoint.
         cut = W.dir / "cut"
         shutil.copytree(W.home, cut)
         log = cut / "log/transfer.jsonl"
         lines = log.read_text().splitlines(keepends=True)
         log.write_text("".join(lines[:-4]))
-        run(REPO, "log", "verify", home=cut)
+        # Without the saved checkpoint the cut still shows: records follow the newest checkpoint.
+        kept = [json.loads(x) for x in lines[:-4]]
+        newest = max(x["n"] for x in kept if x["event"] == "checkpoint")
+        unsigned = len(kept) - newest - 1
+        self.assertGreater(unsigned, 0)
+        out = run(REPO, "log", "verify", home=cut).stdout
+        self.assertIn(f"The newest checkpoint (record {newest}) signs the first {newest} records; "
+                      f"{unsigned} record{'s' if unsigned > 1 else ''} after it "
+                      f"{'are' if unsigned > 1 else 'is'} not signed yet.", out)
+        self.assertEqual(json.loads(run(REPO, "log", "verify", "--json", home=cut).stdout)["uncovered"],
+                         unsigned)
         p = run(REPO, "log", "verify", "--checkpoint", cp, home=cut, expect=3)
         self.assertIn("records were removed from the end", p.stderr)
         # A checkpoint by another log key is refused.

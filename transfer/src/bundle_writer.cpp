@@ -180,9 +180,11 @@ Result<Manifest> plan_manifest(const ExportRequest& req) {
     return fail(Code::invalid_input, "the export needs one list of changes per snapshot");
   }
   for (std::size_t i = 0; i < m.snapshots.size(); ++i) {
-    m.changes.push_back(req.changes.empty() ? RepoChanges{m.snapshots[i].repo, {}} : req.changes[i]);
+    m.changes.push_back(req.changes.empty() ? RepoChanges{m.snapshots[i].repo, {}}
+                                            : req.changes[i]);
     if (m.changes.back().repo != m.snapshots[i].repo) {
-      return fail(Code::invalid_input, "the changes of snapshot " + std::to_string(i) + " name another repository");
+      return fail(Code::invalid_input,
+                  "the changes of snapshot " + std::to_string(i) + " name another repository");
     }
   }
   return m;

@@ -238,7 +238,22 @@ Result<PreparedRecord> prepare_record(std::string_view event, json fields) {
   return out;
 }
 
-std::string log_origin(const PublicKey& key) { return "airlock/" + key.id().hex().substr(0, 16); }
+std::string log_origin(const KeyId& key) { return "airlock/" + key.hex().substr(0, 16); }
+std::string log_origin(const PublicKey& key) { return log_origin(key.id()); }
+
+Result<VerifiedCheckpoint> verify_log_checkpoint(std::string_view note,
+                                                 std::span<const PublicKey> keys) {
+  auto v = verify_checkpoint(note, keys);
+  if (!v) return v;
+  const std::string bound = log_origin(v->key);
+  if (v->checkpoint.origin != bound) {
+    return fail(Code::refused, "checkpoint for tree size " + std::to_string(v->checkpoint.size) +
+                                   " names origin '" + escape_for_terminal(v->checkpoint.origin) +
+                                   "', but log key " + v->key.hex() + " signs for origin '" +
+                                   bound + "'");
+  }
+  return v;
+}
 
 struct TransferLog::Impl {
   fs::path path;
@@ -526,7 +541,7 @@ Result<Checkpoint> check_checkpoint(const json& record, std::uint64_t n, const D
   if (!record.contains("note") || !record["note"].is_string()) {
     return corrupt(path, where + " has no note");
   }
-  auto v = verify_checkpoint(record["note"].get<std::string>(), keys);
+  auto v = verify_log_checkpoint(record["note"].get<std::string>(), keys);
   if (!v) {
     return fail(v.error().code,
                 "transfer log " + path.string() + ": " + where + ": " + v.error().message);
@@ -549,6 +564,19 @@ Result<Checkpoint> check_checkpoint(const json& record, std::uint64_t n, const D
 
 }  // namespace
 
+std::string coverage_statement(const LogVerification& v) {
+  auto records = [](std::uint64_t n) {
+    return std::to_string(n) + (n == 1 ? " record" : " records");
+  };
+  if (!v.last_checkpoint) return "No checkpoint signs any of the " + records(v.records) + " yet.";
+  const std::uint64_t c = v.last_checkpoint->size;
+  std::string out =
+      "The newest checkpoint (record " + std::to_string(c) + ") signs the first " + records(c);
+  if (v.uncovered == 0) return out + " and is the log's last record.";
+  return out + "; " + records(v.uncovered) + " after it " + (v.uncovered == 1 ? "is" : "are") +
+         " not signed yet.";
+}
+
 Result<LogVerification> verify_log_file(const fs::path& path, std::span<const PublicKey> keys,
                                         std::span<const std::string> known_checkpoints) {
   if (keys.empty()) return fail(Code::invalid_input, "verifying a log needs the log's public key");
@@ -558,7 +586,7 @@ Result<LogVerification> verify_log_file(const fs::path& path, std::span<const Pu
   // taken as the pass reaches its size.
   std::vector<Checkpoint> known;
   for (const auto& note : known_checkpoints) {
-    auto v = verify_checkpoint(note, keys);
+    auto v = verify_log_checkpoint(note, keys);
     if (!v) return fail(v.error().context("known checkpoint"));
     known.push_back(v->checkpoint);
   }
@@ -669,7 +697,7 @@ Result<ProofCheck> verify_proof(std::string_view proof_json, std::span<const Pub
     if (!d) return bad(d.error().message);
     path.push_back(*d);
   }
-  auto v = verify_checkpoint(j["checkpoint"].get<std::string>(), keys);
+  auto v = verify_log_checkpoint(j["checkpoint"].get<std::string>(), keys);
   if (!v) return fail(v.error());
   out.checkpoint = v->checkpoint;
   out.signer = v->signer;

@@ -340,13 +340,15 @@ int verify(const Invocation& inv, const HomeBase& home) {
              {"records", v->records},
              {"checkpoints", v->checkpoints},
              {"root", v->root.hex()},
-             {"uncovered", v->uncovered}};
+             {"uncovered", v->uncovered},
+             {"coverage", coverage_statement(*v)}};
     if (!known.empty()) out["contains_checkpoint"] = inv.str("checkpoint");
     cli::print_json(out);
     return 0;
   }
   std::cout << "records " << v->records << ", checkpoints " << v->checkpoints << ", root "
-            << v->root.hex() << "\n";
+            << v->root.hex() << "\n"
+            << coverage_statement(*v) << "\n";
   if (!known.empty()) {
     std::cout << escape_for_terminal("contains the tree of " + inv.str("checkpoint") +
                                      ": no record was removed since")

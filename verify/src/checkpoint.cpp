@@ -116,7 +116,7 @@ Result<VerifiedCheckpoint> verify_checkpoint(std::string_view note,
       if (note_key_hash(name, key) != kh) continue;
       auto verdict = key.verify(body, std::span(*blob).subspan(4));
       if (!verdict) return fail(verdict.error());
-      if (*verdict == Verdict::valid) return VerifiedCheckpoint{*cp, std::string(name)};
+      if (*verdict == Verdict::valid) return VerifiedCheckpoint{*cp, std::string(name), key.id()};
     }
   }
   return fail(Code::refused, "checkpoint for tree size " + std::to_string(cp->size) +

@@ -153,6 +153,7 @@ int log_cmd(const Invocation& inv) {
              {"records", v->records},
              {"checkpoints", v->checkpoints},
              {"uncovered", v->uncovered},
+             {"coverage", coverage_statement(*v)},
              {"root", v->root.hex()}};
     if (last)
       out["last_checkpoint"] = {
@@ -167,10 +168,7 @@ int log_cmd(const Invocation& inv) {
     field("last", "size " + std::to_string(last->size) + ", root " + last->root.hex() + " (" +
                       last->origin + ")");
   }
-  if (v->uncovered > 0) {
-    field("uncovered",
-          std::to_string(v->uncovered) + " records after the last checkpoint (not yet signed)");
-  }
+  field("signed", coverage_statement(*v));
   field("root", v->root.hex());
   std::cout << "OK\n";
   return 0;
@@ -274,7 +272,7 @@ Result<TraceCheck> check_trace(const std::string& text, std::span<const PublicKe
       !doc.contains("links") || !doc["links"].is_array())
     return fail(Code::corrupt, "trace proof: not an airlock-trace-proof/1 document");
   const std::string note = json_string(doc, "checkpoint");
-  auto cp = verify_checkpoint(note, keys);
+  auto cp = verify_log_checkpoint(note, keys);
   if (!cp) return fail(Code::refused, "trace proof: checkpoint: " + cp.error().message);
   if (cp->checkpoint.size != json_u64(doc, "tree_size"))
     return fail(Code::refused, "trace proof: tree_size does not match the checkpoint");

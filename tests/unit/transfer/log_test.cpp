@@ -104,6 +104,28 @@ TEST_F(LogTest, ForwardsEveryRecordItWritesOrCatchesUpOnInOrder) {
   EXPECT_EQ(seen, std::vector<std::string>(lines.begin() + 13, lines.begin() + 17));
 }
 
+TEST_F(LogTest, ACheckpointMustNameTheOriginOfTheKeyThatSignsIt) {
+  auto v = verify_log_file(path, keys).value();
+  Checkpoint cp{"airlock/0000000000000000", v.records, v.root};
+  const std::string foreign = sign_checkpoint(cp, key, kLogKeyName).value();
+  auto r = verify_log_checkpoint(foreign, keys);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::refused);
+  EXPECT_EQ(r.error().message,
+            "checkpoint for tree size 13 names origin 'airlock/0000000000000000', "
+            "but log key " +
+                key.public_key().id().hex() + " signs for origin '" + log_origin(key.public_key()) +
+                "'");
+  // Kept off the machine and checked against the log, it is refused the same way.
+  auto known = verify_log_file(path, keys, std::vector<std::string>{foreign});
+  ASSERT_FALSE(known);
+  EXPECT_EQ(known.error().code, Code::refused);
+  EXPECT_NE(known.error().message.find("names origin 'airlock/0000000000000000'"),
+            std::string::npos);
+  cp.origin = log_origin(key.public_key());
+  EXPECT_TRUE(verify_log_checkpoint(sign_checkpoint(cp, key, kLogKeyName).value(), keys));
+}
+
 TEST_F(LogTest, VerifiesAndReopensWhereItLeftOff) {
   auto v = verify_log_file(path, keys);
   ASSERT_TRUE(v) << v.error().message;
@@ -111,12 +133,21 @@ TEST_F(LogTest, VerifiesAndReopensWhereItLeftOff) {
   EXPECT_EQ(v->checkpoints, 3u);
   EXPECT_EQ(v->last_checkpoint->size, 12u);
   EXPECT_EQ(v->uncovered, 0u);  // the last record is the checkpoint itself
+  EXPECT_EQ(coverage_statement(*v),
+            "The newest checkpoint (record 12) signs the first 12 records and is the log's last "
+            "record.");
   auto log = TransferLog::open(path).value();
   EXPECT_EQ(log->size(), 13u);
   EXPECT_EQ(log->root(), v->root);
   EXPECT_EQ(log->append("export", "{}").value(), 13u);
   EXPECT_EQ(log->latest_checkpoint()->first, 12u);
-  EXPECT_TRUE(verify_log_file(path, keys));
+  auto after = verify_log_file(path, keys);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(coverage_statement(*after),
+            "The newest checkpoint (record 12) signs the first 12 records; 1 record after it is "
+            "not signed yet.");
+  after->last_checkpoint.reset();
+  EXPECT_EQ(coverage_statement(*after), "No checkpoint signs any of the 14 records yet.");
 }
 
 TEST_F(LogTest, EditedRecordIsNamed) {

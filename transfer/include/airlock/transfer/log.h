@@ -60,6 +60,12 @@ struct LogOptions {
 
 // The origin line of checkpoints signed by key: "airlock/<first 16 hex of its key id>".
 std::string log_origin(const PublicKey& key);
+std::string log_origin(const KeyId& key);
+// verify_checkpoint for the transfer log: the note's origin must also be the
+// one of the key that signed it, so that a checkpoint signed for one origin
+// cannot stand for another. refused, naming both, otherwise.
+Result<VerifiedCheckpoint> verify_log_checkpoint(std::string_view note,
+                                                 std::span<const PublicKey> keys);
 // The signed-note key name airlock uses for log keys.
 inline constexpr std::string_view kLogKeyName = "airlock-log";
 
@@ -134,6 +140,12 @@ struct LogVerification {
   std::uint64_t uncovered = 0;  // records after the last checkpoint
   Digest root;                  // root over all records
 };
+
+// How much of the log its newest checkpoint signs, as one sentence: "The
+// newest checkpoint (record C) signs the first C records; M records after it
+// are not signed yet." Records cut from the end of a log show here: no one
+// can tell them from records never signed without a checkpoint kept elsewhere.
+std::string coverage_statement(const LogVerification& v);
 
 // Checks a log file completely, reading only: every line's n and prev_root,
 // every checkpoint's signature (by one of keys), size, root and consistency

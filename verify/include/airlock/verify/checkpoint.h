@@ -35,6 +35,7 @@ Result<std::string> sign_checkpoint(const Checkpoint& checkpoint, const PrivateK
 struct VerifiedCheckpoint {
   Checkpoint checkpoint;
   std::string signer;  // key name on the verified signature line
+  KeyId key;           // the key whose signature verified
 };
 
 // Parses a signed note and accepts it when at least one signature line is a
