@@ -79,6 +79,19 @@ int export_bundle(const Invocation& inv) {
   if (!volume) return cli::usage(inv, "--volume-size: " + volume.error().message);
   auto expires = cli::parse_duration(inv.str("expires"));
   if (!expires) return cli::usage(inv, "--expires: " + expires.error().message);
+  // An unmounted medium leaves its mount point missing (or empty): writing
+  // there would put the bundle on the local disk.
+  const std::string out = inv.str("out");
+  std::error_code ec;
+  const auto type = fs::status(out, ec).type();
+  if (type == fs::file_type::not_found && !inv.has("mkdir")) {
+    return cli::fail(inv, Error{Code::not_found, "--out " + out +
+                                                     " does not exist (is the medium mounted?); "
+                                                     "create it or pass --mkdir"});
+  }
+  if (type != fs::file_type::not_found && type != fs::file_type::directory) {
+    return cli::fail(inv, Error{Code::invalid_input, "--out " + out + " is not a directory"});
+  }
   ExportOptions opt;
   opt.stream = inv.str("stream");
   opt.out = inv.str("out");
@@ -186,7 +199,8 @@ constexpr const char* kExportHelp =
     "--key, with this side's log records since the previous export (this export's\n"
     "own record travels with the next one). Prints what went out and the package\n"
     "changes since the previous export: what a second signer reviews before\n"
-    "'airlock-mirror sign'.\n\nexamples:\n"
+    "'airlock-mirror sign'. MEDIA must exist (an unmounted stick is an error, not a\n"
+    "new directory on the local disk); --mkdir creates it.\n\nexamples:\n"
     "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/usb --key alice\n"
     "  airlock-mirror --home /srv/airlock-low export --stream debian --out /media/dvd "
     "--volume-size 4G --full\n"
@@ -217,7 +231,8 @@ void export_options(cli::Options& o, cli::Positionals&) {
                                            "signing key name or path; repeatable")(
       "expires", po::value<std::string>()->default_value("30d"), "validity (d, h, m)")(
       "repo", po::value<std::vector<std::string>>(), "only these repositories; repeatable")(
-      "level", po::value<int>()->default_value(3), "zstd level 1-19");
+      "level", po::value<int>()->default_value(3), "zstd level 1-19")(
+      "mkdir", "create MEDIA when it does not exist");
   json_option(o);
 }
 

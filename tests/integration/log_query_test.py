@@ -48,7 +48,7 @@ class World:
                     f'suites = ["bookworm"]\ncomponents = ["main"]\narchitectures = ["amd64"]\n'
                     f'keyring = "{self.dir}/upstream/keyring.gpg"\n')
         run(MIRROR, "sync", home=low)
-        run(MIRROR, "export", "--stream", "sample", "--out", self.dir / "media", "--key", "alice", home=low)
+        run(MIRROR, "export", "--mkdir", "--stream", "sample", "--out", self.dir / "media", "--key", "alice", home=low)
         upstream.stop()
         bundle = self.dir / "media/airlock-sample-000001"
         self.home = self.dir / "high"

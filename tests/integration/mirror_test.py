@@ -189,7 +189,7 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         self.assertEqual(self.pool_debs(), self.APP_CLOSURE)
         # The signed manifest of the export lists exactly the same packages.
         media = self.tmp / "media"
-        out = json.loads(run("export", "--stream", "deps", "--out", media, "--key", "alice", "--json",
+        out = json.loads(run("export", "--mkdir", "--stream", "deps", "--out", media, "--key", "alice", "--json",
                              home=self.home).stdout)
         carried = sorted(f"{c['name']}_{c['new']}_{c['architecture']}.deb" for c in out["changes"][0]["packages"])
         self.assertEqual(carried, self.APP_CLOSURE)
@@ -347,12 +347,12 @@ check_valid_until = {'true' if check_valid_until else 'false'}
     def test_delta_export_carries_only_new_objects_and_verifies(self):
         media = self.tmp / "media"
         self.sync()
-        first = json.loads(run("export", "--stream", "sample", "--out", media, "--key", "alice", "--json",
+        first = json.loads(run("export", "--mkdir", "--stream", "sample", "--out", media, "--key", "alice", "--json",
                                home=self.home).stdout)
         self.assertEqual(first["sequence"], 1)
         self.server.set_root(SAMPLE / "day2")
         self.sync()
-        second = json.loads(run("export", "--stream", "sample", "--out", media, "--key", "alice", "--json",
+        second = json.loads(run("export", "--mkdir", "--stream", "sample", "--out", media, "--key", "alice", "--json",
                                 home=self.home).stdout)
         self.assertEqual(second["sequence"], 2)
         # New: two .debs, Packages (3 variants), the by-arch Release is unchanged, InRelease, the snapshot.
@@ -391,11 +391,32 @@ check_valid_until = {'true' if check_valid_until else 'false'}
     def test_full_export_carries_everything(self):
         media = self.tmp / "media"
         self.sync()
-        run("export", "--stream", "sample", "--out", media, "--key", "alice", home=self.home)
-        full = json.loads(run("export", "--stream", "sample", "--out", media, "--key", "alice", "--full", "--json",
+        run("export", "--mkdir", "--stream", "sample", "--out", media, "--key", "alice", home=self.home)
+        full = json.loads(run("export", "--mkdir", "--stream", "sample", "--out", media, "--key", "alice", "--full", "--json",
                               home=self.home).stdout)
         self.assertEqual(full["kind"], "full")
         self.assertEqual(full["objects"], 9)  # 8 files and the snapshot
+
+    def test_export_to_missing_media_writes_nothing_unless_mkdir(self):
+        self.sync()
+        log = self.home / "log/transfer.jsonl"
+        before = log.read_bytes()
+        media = self.tmp / "unmounted-stick"
+        p = run("export", "--stream", "sample", "--out", media, "--key", "alice", home=self.home, expect=1)
+        self.assertEqual(p.stderr.strip(), f"airlock-mirror: --out {media} does not exist (is the medium "
+                                           "mounted?); create it or pass --mkdir")
+        self.assertFalse(media.exists())
+        not_a_dir = self.tmp / "a-file"
+        not_a_dir.write_text("x")
+        p = run("export", "--mkdir", "--stream", "sample", "--out", not_a_dir, "--key", "alice",
+                home=self.home, expect=2)
+        self.assertEqual(p.stderr.strip(), f"airlock-mirror: --out {not_a_dir} is not a directory")
+        self.assertEqual(log.read_bytes(), before)
+        # Nothing was exported: the stream's first bundle is still to come.
+        out = json.loads(run("export", "--mkdir", "--stream", "sample", "--out", media, "--key", "alice",
+                             "--json", home=self.home).stdout)
+        self.assertEqual(out["sequence"], 1)
+        self.assertTrue((media / "airlock-sample-000001" / "manifest.json").is_file())
 
     # --- usage ------------------------------------------------------------------
 
@@ -403,7 +424,7 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         self.assertIn("examples:", run("--help").stdout)
         for cmd in ("init", "keygen", "sync", "snapshots", "diff", "export", "sign", "log"):
             self.assertIn("example", run(cmd, "--help", home=self.home).stdout, cmd)
-        p = run("export", "--stream", "sample", home=self.home, expect=2)
+        p = run("export", "--mkdir", "--stream", "sample", home=self.home, expect=2)
         self.assertIn("needs --stream S and --out MEDIA", p.stderr)
         p = run("frobnicate", home=self.home, expect=2)
         self.assertIn("unknown command", p.stderr)

@@ -67,7 +67,7 @@ class World:
             for day in days:
                 upstream.set_root(self.dir / "upstream" / day)
                 run(MIRROR, "sync", name, home=self.low)
-                run(MIRROR, "export", "--stream", name, "--repo", name, "--out", self.media, "--key", "alice",
+                run(MIRROR, "export", "--mkdir", "--stream", name, "--repo", name, "--out", self.media, "--key", "alice",
                     home=self.low)
         finally:
             upstream.stop()
@@ -307,7 +307,7 @@ class ChangeSummaryTest(unittest.TestCase):
                 f'suites = ["bookworm"]\ncomponents = ["main"]\narchitectures = ["amd64"]\n'
                 f'keyring = "{W.keyring}"\npackages = {json.dumps(packages)}\n')
             run(MIRROR, "sync", home=low)
-            exported = run(MIRROR, "export", "--stream", "seq", "--out", media, "--key", "alice", home=low).stdout
+            exported = run(MIRROR, "export", "--mkdir", "--stream", "seq", "--out", media, "--key", "alice", home=low).stdout
             bundle = media / f"airlock-seq-{n:06d}"
             self.assert_summary(exported, lines, f"export {n}")
             listed = run(VERIFY, "bundle", bundle, "--key", low / "keys/alice.pub", "--list").stdout

@@ -54,10 +54,10 @@ class World:
                     f'keyring = "{self.dir}/upstream/keyring.gpg"\n')
         self.media = self.dir / "media"
         run(MIRROR, "sync", home=self.low)
-        run(MIRROR, "export", "--stream", "sample", "--out", self.media, "--key", "alice", home=self.low)
+        run(MIRROR, "export", "--mkdir", "--stream", "sample", "--out", self.media, "--key", "alice", home=self.low)
         self.upstream.set_root(self.dir / "upstream/day2")
         run(MIRROR, "sync", home=self.low)
-        run(MIRROR, "export", "--stream", "sample", "--out", self.media, "--key", "alice", home=self.low)
+        run(MIRROR, "export", "--mkdir", "--stream", "sample", "--out", self.media, "--key", "alice", home=self.low)
         self.b1 = self.media / "airlock-sample-000001"
         self.b2 = self.media / "airlock-sample-000002"
         self.upstream.stop()

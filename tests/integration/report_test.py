@@ -110,7 +110,7 @@ class World:
             for day in (1, 2):
                 upstream.set_root(self.dir / f"upstream/day{day}")
                 run(MIRROR, "sync", home=self.low)
-                run(MIRROR, "export", "--stream", "sample", "--out", self.media, "--key", "alice",
+                run(MIRROR, "export", "--mkdir", "--stream", "sample", "--out", self.media, "--key", "alice",
                     home=self.low)
         finally:
             upstream.stop()

@@ -60,7 +60,7 @@ class World:
         run(MIRROR, "sync", home=self.low)
         upstream.stop()
         self.media = self.dir / "media"
-        run(MIRROR, "export", "--stream", "sample", "--out", self.media, "--key", "alice", home=self.low)
+        run(MIRROR, "export", "--mkdir", "--stream", "sample", "--out", self.media, "--key", "alice", home=self.low)
         self.bundle = self.media / "airlock-sample-000001"
         self.home = self.dir / "high"
         run(REPO, "init", home=self.home)
