@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-#include <sstream>
 
 #include "airlock/base/file.h"
 #include "airlock/base/json.h"
@@ -132,29 +131,35 @@ Status stage_volumes(Env& env, const Manifest& m, const std::vector<fs::path>& d
   return {};
 }
 
-Status run_scan(const std::string& cmd, const std::vector<std::pair<Digest, fs::path>>& files) {
-  std::vector<std::string> words;
-  std::istringstream in(cmd);
-  for (std::string w; in >> w;) words.push_back(w);
-  if (words.empty()) return {};
-  for (const auto& [id, path] : files) {
-    std::vector<std::string> argv;
-    bool placed = false;
-    for (const auto& w : words) {
-      if (w == "{}") {
-        argv.push_back(path.string());
-        placed = true;
-      } else {
-        argv.push_back(w);
-      }
+// The scan command is a /bin/sh command line, so quoting, pipes and
+// redirections mean what they mean in a shell. Each new object's path is its
+// $1: every {} stands for "$1" (quoted, so no path is ever parsed as shell
+// text); without {}, the path is the command's last argument.
+std::string scan_script(std::string_view cmd) {
+  std::string script;
+  bool placed = false;
+  for (std::size_t i = 0; i < cmd.size(); ++i) {
+    if (cmd.substr(i, 2) == "{}") {
+      script += "\"$1\"";
+      placed = true;
+      ++i;
+    } else {
+      script += cmd[i];
     }
-    if (!placed) argv.push_back(path.string());
-    auto r = run_process(argv);
+  }
+  return placed ? script : script + " \"$1\"";
+}
+
+Status run_scan(const std::string& cmd, const std::vector<std::pair<Digest, fs::path>>& files) {
+  if (cmd.find_first_not_of(" \t") == std::string::npos) return {};
+  const std::string script = scan_script(cmd);
+  for (const auto& [id, path] : files) {
+    auto r = run_process({"/bin/sh", "-c", script, "airlock-scan", path.string()});
     if (!r) return fail(r.error().context("scan"));
     if (r->exit_code != 0) {
       std::string first = r->out.empty() ? r->err : r->out;
       first = first.substr(0, first.find('\n'));
-      return refused("the scan refused object " + id.hex() + " (" + words[0] + " exited " +
+      return refused("the scan refused object " + id.hex() + " (the scan command exited " +
                      std::to_string(r->exit_code) + (first.empty() ? "" : ": " + first) + ")");
     }
   }

@@ -269,8 +269,9 @@ cli::Command import_command() {
             "media-label", po::value<std::string>(), "label of the media it came on")(
             "publish", po::value<std::string>(), "publish the bundle's snapshots to this channel")(
             "create", "with --publish: make the channel if it does not exist")(
-            "scan-cmd", po::value<std::string>(), "scanner run on each new object; {} is its path")(
-            "json", "print the result as JSON");
+            "scan-cmd", po::value<std::string>(),
+            "sh command line run on each new object; {} is its path")("json",
+                                                                      "print the result as JSON");
         change_options(o);
         p.add("dirs", -1);
       },

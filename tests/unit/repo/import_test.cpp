@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
 #include "crash_points.h"
 #include "repo_fixture.h"
@@ -157,6 +159,32 @@ TEST_F(ImportTest, ScanCommandRefusalChangesNothing) {
   opt.scan_cmd = "test -f {}";
   auto ok = import({b1}, opt);
   ASSERT_TRUE(ok) << ok.error().message;
+}
+
+TEST_F(ImportTest, ScanCommandIsAShellCommandLineWithThePathAsDollarOne) {
+  auto before = testing::store_fingerprint(home.dir / "store");
+  ImportOptions opt;
+  opt.scan_cmd = R"(echo 'found; in' {} >&2; exit 7)";
+  auto r = import({b1}, opt);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::refused);
+  EXPECT_NE(r.error().message.find("(the scan command exited 7: found; in /"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), before);
+  // Quotes hold, a redirection works, and each object comes as one argument.
+  const fs::path scanned = home.dir / "scanned list";
+  opt.scan_cmd = "test -f {} && printf '%s\\n' \"$#:$1\" >> '" + scanned.string() + "'";
+  auto ok = import({b1}, opt);
+  ASSERT_TRUE(ok) << ok.error().message;
+  std::istringstream lines(testing::read_text(scanned));
+  std::set<std::string> paths;
+  std::size_t count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    EXPECT_TRUE(line.starts_with("1:/")) << line;
+    paths.insert(line);
+  }
+  EXPECT_GT(count, 0u);
+  EXPECT_EQ(paths.size(), count);
 }
 
 TEST_F(ImportTest, FullDiskLeavesStoreAndLogExactlyAsBefore) {
