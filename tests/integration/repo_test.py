@@ -612,6 +612,43 @@ class RepoTest(unittest.TestCase):
         (self.tmp / "p.json").write_text(proof)
         run(VERIFY, "proof", self.tmp / "p.json", "--key", self.home / "keys/log.pub")
 
+    def test_a_home_on_read_only_media_can_be_read(self):
+        """An auditor's copy of a home on read-only media: the commands that only read work on it.
+
+        The copy is made read-only by a read-only bind mount of it onto itself inside a private mount
+        namespace (unshare --map-root-user --mount), so the kernel refuses every write with EROFS even
+        to root, the same as a read-only disc; the mount disappears with the command. The LMDB lock
+        file is removed from the copy first: nothing may need to be created."""
+        self.repo("import", W.b1, "--publish", "prod", "--create")
+        audit = self.tmp / "audit"
+        shutil.copytree(self.home, audit)
+        (audit / "store/index/lock.mdb").unlink(missing_ok=True)
+        probe = subprocess.run(["unshare", "--map-root-user", "--mount", "true"], capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("no private mount namespace here: " + probe.stderr.decode().strip())
+
+        def read_only(*args, expect=0):
+            script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
+            cmd = ["unshare", "--map-root-user", "--mount", "sh", "-c", script, "sh", str(audit), REPO,
+                   "--home", str(audit)] + [str(a) for a in args]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            self.assertEqual(p.returncode, expect, f"{args}: {p.stdout}{p.stderr}")
+            return p
+
+        def files():
+            return {str(p.relative_to(audit)): p.read_bytes() for p in sorted(audit.rglob("*")) if p.is_file()}
+
+        before = files()
+        # The mount is really read-only.
+        self.assertIn("Read-only file system", read_only("publish", "sample", "1", "--channel", "x", "--create",
+                                                         expect=1).stderr)
+        for args in (("status", "--json"), ("channels", "--json"), ("channels", "--history", "--json"),
+                     ("snapshots", "--json"), ("trust", "list", "--json"), ("log", "show", "--json"),
+                     ("log", "export", "--format", "csv"), ("log", "checkpoint")):
+            self.assertEqual(read_only(*args).stdout, self.repo(*args).stdout, args)
+        self.assertIn("records", read_only("log", "verify").stdout)
+        self.assertEqual(files(), before)
+
     def test_untrusted_bytes_are_logged_escaped_and_a_broken_record_stops_show(self):
         bad = os.fsdecode(b"olga\xff\x1b[31m")
         self.repo("import", W.b1, "--operator", bad, "--media-label", os.fsdecode(b"USB\xfe"), "--publish", "test",
