@@ -432,7 +432,10 @@ Status Home::serve(const ServeOptions& options) {
                           ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   net::io_context ioc(threads);
-  tcp::acceptor acceptor(ioc);
+  // Accepting, its pause and the stop signal run on one strand: closing the
+  // acceptor and cancelling the pause never race an accept handler.
+  auto accepting = net::make_strand(ioc);
+  tcp::acceptor acceptor(accepting);
   beast::error_code ec;
   acceptor.open(endpoint->protocol(), ec);
   if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
@@ -446,8 +449,8 @@ Status Home::serve(const ServeOptions& options) {
              {"listen", bound.address().to_string() + ":" + std::to_string(bound.port())}};
     if (auto s = ledger().record({{"serve", std::move(rec)}}); !s) return s;
   }
-  net::steady_timer accept_pause(ioc);
-  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  net::steady_timer accept_pause(accepting);
+  net::signal_set signals(accepting, SIGINT, SIGTERM);
   signals.async_wait([&](beast::error_code, int) {
     shared.draining = true;
     beast::error_code ignore;
