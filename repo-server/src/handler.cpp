@@ -17,6 +17,9 @@ namespace {
 constexpr std::size_t kMaxTarget = 4096;
 constexpr std::uint64_t kSmallObject = 64 * 1024;
 constexpr std::uint64_t kSmallCacheBytes = 64ull << 20;
+// Digests of objects found whole; forgotten all at once beyond this many
+// (2 MiB or so), which only costs hashing them again.
+constexpr std::size_t kVerifiedObjects = 32768;
 constexpr std::uint64_t kMaxRelease = 64ull << 20;
 
 std::string content_type(std::string_view path) {
@@ -335,11 +338,35 @@ std::shared_ptr<const RequestHandler::CachedSnapshot> RequestHandler::snapshot(c
   return cached;
 }
 
+std::string RequestHandler::check_once(const Digest& id, const std::string* content,
+                                       const ObjectFile& file) {
+  {
+    std::lock_guard lk(verified_mu_);
+    if (verified_.contains(id)) return {};
+  }
+  ++hashed_;
+  Digest actual;
+  if (content) {
+    actual = sha256(*content);
+  } else {
+    auto h = hash_fd(file.fd.get());  // sendfile reads at its own offsets
+    if (!h) return h.error().message;
+    actual = h->digest;
+  }
+  if (actual != id) return "expected sha256 " + id.hex() + ", actual " + actual.hex();
+  std::lock_guard lk(verified_mu_);
+  if (verified_.size() >= kVerifiedObjects) verified_.clear();
+  verified_.insert(id);
+  return {};
+}
+
+// Only bytes that were checked are kept.
 std::shared_ptr<const std::string> RequestHandler::small_object(const Digest& id,
                                                                 ObjectFile& file) {
   auto content = std::make_shared<std::string>(file.size, '\0');
   ssize_t got = ::pread(file.fd.get(), content->data(), content->size(), 0);
   if (got != static_cast<ssize_t>(content->size())) return nullptr;
+  if (!check_once(id, content.get(), file).empty()) return nullptr;
   std::lock_guard lk(small_mu_);
   if (small_bytes_ + content->size() > kSmallCacheBytes) {
     small_.clear();
@@ -375,16 +402,22 @@ HttpResponse RequestHandler::handle(const HttpRequest& req) {
     std::lock_guard lk(small_mu_);
     if (auto it = small_.find(*object); it != small_.end()) body.content = it->second;
   }
+  std::string problem;
   if (!body.content) {
     auto f = store_.open_object(*object);
-    if (f) {
-      if (f->size <= kSmallObject) body.content = small_object(*object, *f);
-      if (!body.content) body.file.emplace(std::move(*f));
+    if (!f) {
+      problem = f.error().message;
+    } else if (f->size <= kSmallObject) {
+      body.content = small_object(*object, *f);
+      if (!body.content) problem = check_once(*object, nullptr, *f);
+    } else if (problem = check_once(*object, nullptr, *f); problem.empty()) {
+      body.file.emplace(std::move(*f));
     }
   }
   if (!body.content && !body.file) {
     auto r = text(500, "object unavailable\n");
     r.object = object;
+    r.reason = problem.empty() ? "object unreadable" : problem;
     return finish(std::move(r));
   }
   // What a URL answers changes when its channel changes: that is its

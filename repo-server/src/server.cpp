@@ -1,6 +1,7 @@
 #include "airlock/repo/server.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 
 #include <boost/asio/signal_set.hpp>
@@ -29,6 +30,14 @@ using json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::uint64_t kInlineBody = 64 * 1024;
+// Bytes of a request line (kept for requests refused while parsing) and of a
+// User-Agent header kept in a pull record.
+constexpr std::size_t kMaxRequestLine = 1024;
+constexpr std::size_t kMaxUserAgent = 256;
+// How long a connection beyond max_connections may take to send its request.
+constexpr std::chrono::seconds kOverCapacityWait{2};
+// How long accepting pauses when the process is out of descriptors.
+constexpr std::chrono::milliseconds kAcceptPause{100};
 
 struct Shared {
   RequestHandler* handler = nullptr;
@@ -37,15 +46,25 @@ struct Shared {
   std::mutex mu;
   std::set<std::weak_ptr<void>, std::owner_less<std::weak_ptr<void>>> sessions;
   std::atomic<bool> draining{false};
+  std::size_t max_connections = 0;
+  std::atomic<std::size_t> connections{0};  // sessions within max_connections
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Shared& shared)
-      : stream_(std::move(socket)), shared_(shared), timer_(stream_.get_executor()) {
+  // An over-capacity session answers its one request 503.
+  Session(tcp::socket socket, Shared& shared, bool over_capacity)
+      : stream_(std::move(socket)),
+        shared_(shared),
+        timer_(stream_.get_executor()),
+        over_capacity_(over_capacity) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     client_ = ec ? "unknown" : ep.address().to_string();
+    if (!over_capacity_) ++shared_.connections;
+  }
+  ~Session() {
+    if (!over_capacity_) --shared_.connections;
   }
 
   void start() {
@@ -75,7 +94,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options->max_header_bytes));
     parser_->body_limit(0);
-    stream_.expires_after(shared_.options->idle_timeout);
+    stream_.expires_after(over_capacity_ ? std::min<std::chrono::seconds>(
+                                               shared_.options->idle_timeout, kOverCapacityWait)
+                                         : shared_.options->idle_timeout);
     reading_ = true;
     http::async_read(
         stream_, buffer_, *parser_,
@@ -100,17 +121,23 @@ class Session : public std::enable_shared_from_this<Session> {
       r.body = status == 431 ? "request header too large\n" : "bad request\n";
       r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
       keep_alive_ = false;
-      method_ = "?";
-      target_ = "";
+      refused_while_parsing();
       return respond(std::move(r), 11);
     }
     auto& req = parser_->get();
     method_ = std::string(req.method_string());
     target_ = std::string(req.target());
+    user_agent_ = std::string(req[http::field::user_agent]).substr(0, kMaxUserAgent);
     keep_alive_ = req.keep_alive() && requests_ < shared_.options->max_requests_per_connection &&
                   !shared_.draining;
     HttpResponse r;
-    if (!shared_.logger->healthy()) {
+    if (over_capacity_) {
+      keep_alive_ = false;
+      r.status = 503;
+      r.body = "too many connections\n";
+      r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+      r.headers.emplace_back("Retry-After", "1");
+    } else if (!shared_.logger->healthy()) {
       r.status = 503;
       r.body = "the transfer log cannot be written; not serving unlogged\n";
       r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
@@ -125,6 +152,35 @@ class Session : public std::enable_shared_from_this<Session> {
       r = shared_.handler->handle(hr);
     }
     respond(std::move(r), req.version());
+  }
+
+  // What a request that could not be parsed said: its request line, and
+  // method, target and User-Agent as far as the parser read them (a header
+  // too large is not parsed at all; then method and target come from the
+  // request line when it has three parts).
+  void refused_while_parsing() {
+    auto& req = parser_->get();
+    method_ = "?";
+    target_.clear();
+    user_agent_.clear();
+    if (!req.target().empty()) {  // the parser read the request line and consumed it
+      method_ = std::string(req.method_string());
+      target_ = std::string(req.target());
+      user_agent_ = std::string(req[http::field::user_agent]).substr(0, kMaxUserAgent);
+      request_line_ = (method_ + " " + target_).substr(0, kMaxRequestLine - 9) + " HTTP/" +
+                      std::to_string(req.version() / 10) + "." + std::to_string(req.version() % 10);
+      return;
+    }
+    const auto data = buffer_.data();  // nothing of it consumed
+    const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+    request_line_ = std::string(bytes.substr(0, std::min(bytes.find('\n'), kMaxRequestLine)));
+    if (request_line_.ends_with('\r')) request_line_.pop_back();
+    const auto sp1 = request_line_.find(' ');
+    const auto sp2 = sp1 == std::string::npos ? sp1 : request_line_.find(' ', sp1 + 1);
+    if (sp2 != std::string::npos && request_line_.find(' ', sp2 + 1) == std::string::npos) {
+      method_ = request_line_.substr(0, std::min<std::size_t>(sp1, 32));
+      target_ = request_line_.substr(sp1 + 1, sp2 - sp1 - 1);
+    }
   }
 
   void respond(HttpResponse r, unsigned version) {
@@ -221,7 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string rec;
     rec.reserve(256);
     rec += "\"client\":" + json(client_).dump();
-    rec += ",\"method\":" + json(method_).dump(-1, ' ', false, json::error_handler_t::replace);
+    rec += ",\"method\":" + json(escape_invalid_utf8(method_)).dump();
     // The path decoded once, as the server routed it, so that it can be searched
     // for; the raw target too when it differs (which also marks the path decoded).
     const std::string raw = escape_invalid_utf8(std::string_view(target_).substr(0, 2048));
@@ -237,8 +293,13 @@ class Session : public std::enable_shared_from_this<Session> {
     rec += ",\"duration_ms\":";
     rec += duration;
     if (!ok) rec += ",\"incomplete\":true";
+    if (!response_.reason.empty()) rec += ",\"reason\":" + json(response_.reason).dump();
+    rec += ",\"user_agent\":" + json(escape_invalid_utf8(user_agent_)).dump();
+    if (!request_line_.empty())
+      rec += ",\"request\":" + json(escape_invalid_utf8(request_line_)).dump();
     shared_.logger->record(std::move(rec));
     response_ = HttpResponse();
+    request_line_.clear();
     file_serializer_.reset();
     header_.reset();
     text_.reset();
@@ -261,12 +322,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::response_serializer<http::empty_body>> file_serializer_;
   std::optional<http::response<http::string_body>> text_;
   HttpResponse response_;
-  std::string client_, method_, target_;
+  std::string client_, method_, target_, user_agent_;
+  std::string request_line_;  // only for a request refused while parsing
   off_t file_offset_ = 0;
   std::uint64_t sent_ = 0;
   std::size_t requests_ = 0;
   bool keep_alive_ = false;
   bool reading_ = false;
+  const bool over_capacity_;
   SteadyClock::time_point started_;
 };
 
@@ -291,18 +354,41 @@ Result<tcp::endpoint> parse_listen(const std::string& listen) {
   return tcp::endpoint(addr, static_cast<unsigned short>(port));
 }
 
-void accept(tcp::acceptor& acceptor, net::io_context& ioc, Shared& shared) {
+// Out of descriptors or memory: accepting again at once would fail again.
+bool exhausted(const beast::error_code& ec) {
+  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+         ec == net::error::no_memory || ec == boost::system::errc::too_many_files_open_in_system;
+}
+
+void accept(tcp::acceptor& acceptor, net::io_context& ioc, Shared& shared,
+            net::steady_timer& pause) {
   acceptor.async_accept(net::make_strand(ioc), [&](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (exhausted(ec)) {  // until connections close; the backlog keeps waiting clients
+        pause.expires_after(kAcceptPause);
+        pause.async_wait([&](beast::error_code e) {
+          if (!e) accept(acceptor, ioc, shared, pause);
+        });
+        return;
+      }
     } else {
       beast::error_code ignore;
       socket.set_option(tcp::no_delay(true),
                         ignore);  // header and body must not wait on each other
-      std::make_shared<Session>(std::move(socket), shared)->start();
+      const bool over = shared.connections >= shared.max_connections;
+      std::make_shared<Session>(std::move(socket), shared, over)->start();
     }
-    accept(acceptor, ioc, shared);
+    accept(acceptor, ioc, shared, pause);
   });
+}
+
+// (RLIMIT_NOFILE - 64) / 2: a socket and an object file each, and room for
+// the log, the index and the listening socket.
+std::size_t default_max_connections() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 1 << 16;
+  return lim.rlim_cur > 66 ? static_cast<std::size_t>(lim.rlim_cur - 64) / 2 : 1;
 }
 
 }  // namespace
@@ -339,12 +425,17 @@ Status Home::serve(const ServeOptions& options) {
   shared.handler = &handler;
   shared.logger = &logger;
   shared.options = &options;
+  shared.max_connections =
+      options.max_connections ? options.max_connections : default_max_connections();
 
   const int threads = options.threads > 0
                           ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   net::io_context ioc(threads);
-  tcp::acceptor acceptor(ioc);
+  // Accepting, its pause and the stop signal run on one strand: closing the
+  // acceptor and cancelling the pause never race an accept handler.
+  auto accepting = net::make_strand(ioc);
+  tcp::acceptor acceptor(accepting);
   beast::error_code ec;
   acceptor.open(endpoint->protocol(), ec);
   if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
@@ -358,17 +449,19 @@ Status Home::serve(const ServeOptions& options) {
              {"listen", bound.address().to_string() + ":" + std::to_string(bound.port())}};
     if (auto s = ledger().record({{"serve", std::move(rec)}}); !s) return s;
   }
-  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  net::steady_timer accept_pause(accepting);
+  net::signal_set signals(accepting, SIGINT, SIGTERM);
   signals.async_wait([&](beast::error_code, int) {
     shared.draining = true;
     beast::error_code ignore;
     acceptor.close(ignore);
+    accept_pause.cancel();
     std::lock_guard lk(shared.mu);
     for (auto& weak : shared.sessions) {
       if (auto s = weak.lock()) std::static_pointer_cast<Session>(s)->drain();
     }
   });
-  accept(acceptor, ioc, shared);
+  accept(acceptor, ioc, shared, accept_pause);
   if (options.on_ready)
     options.on_ready(bound.address().to_string() + ":" + std::to_string(bound.port()));
 

@@ -17,6 +17,7 @@ constexpr std::string_view kTemplate =
 # listen = "127.0.0.1:8080"   # address:port; 0.0.0.0:8080 for every interface
 # threads = 0                 # 0: one per core
 # idle_timeout = 30           # seconds a connection may stay idle
+# max_connections = 0         # open connections at most; 0: from the descriptor limit
 
 [log]
 # syslog = false              # also send every log record to /dev/log (RFC 5424)
@@ -24,7 +25,7 @@ constexpr std::string_view kTemplate =
 )";
 
 const std::map<std::string, std::set<std::string>> kKeys = {
-    {"serve", {"listen", "threads", "idle_timeout"}},
+    {"serve", {"listen", "threads", "idle_timeout", "max_connections"}},
     {"log", {"syslog", "syslog_socket"}},
 };
 
@@ -37,8 +38,12 @@ class Reader {
     ServeOptions o;
     if (auto s = text("serve", "listen", o.listen); !s) return fail(s.error());
     std::int64_t threads = o.threads, idle = o.idle_timeout.count();
+    auto connections = static_cast<std::int64_t>(o.max_connections);
     if (auto s = integer("serve", "threads", 0, 1024, threads); !s) return fail(s.error());
     if (auto s = integer("serve", "idle_timeout", 1, 86400, idle); !s) return fail(s.error());
+    if (auto s = integer("serve", "max_connections", 0, 1000000, connections); !s)
+      return fail(s.error());
+    o.max_connections = static_cast<std::size_t>(connections);
     o.threads = static_cast<int>(threads);
     o.idle_timeout = std::chrono::seconds(idle);
     bool syslog = false;

@@ -36,9 +36,10 @@ std::vector<std::string> list(const Invocation& inv, const char* name) {
 }
 
 // Opens the home, runs f on it and prints what it returns as JSON or text.
+// Commands that only read pass reading_options(inv.home).
 template <class F, class P>
-int with_home(const Invocation& inv, F f, P print) {
-  auto home = Home::open(inv.home);
+int with_home(const Invocation& inv, F f, P print, HomeOptions options = {}) {
+  auto home = Home::open(inv.home, options);
   if (!home) return cli::fail(inv, home.error());
   return cli::emit(inv, f(**home), print, [](const auto& v) { return to_json(v); });
 }
@@ -107,7 +108,7 @@ int trust(const Invocation& inv) {
   const auto action = inv.str("action");
   if (action == "list")
     return with_home(
-        inv, [](Home& h) { return h.trust(); }, print_trust);
+        inv, [](Home& h) { return h.trust(); }, print_trust, reading_options(inv.home));
   if (action != "add" && action != "remove" && action != "threshold") {
     return cli::usage(inv, "add, list, remove or threshold?");
   }
@@ -170,12 +171,13 @@ int snapshots(const Invocation& inv) {
   const auto action = inv.str("action");
   if (action.empty()) {
     return with_home(
-        inv, [](Home& h) { return h.snapshots(); }, print_snapshots);
+        inv, [](Home& h) { return h.snapshots(); }, print_snapshots, reading_options(inv.home));
   }
   if (action != "show") return cli::usage(inv, "'" + action + "': show ID?");
   if (!inv.has("id")) return cli::usage(inv, "show: missing ID");
   return with_home(
-      inv, [&](Home& h) { return h.snapshot(inv.str("id")); }, print_snapshot);
+      inv, [&](Home& h) { return h.snapshot(inv.str("id")); }, print_snapshot,
+      reading_options(inv.home));
 }
 
 // `channels` lists what each channel serves; `channels --history [CH]` how
@@ -183,11 +185,12 @@ int snapshots(const Invocation& inv) {
 int channels(const Invocation& inv) {
   if (inv.has("history")) {
     return with_home(
-        inv, [&](Home& h) { return h.channel_history(inv.str("channel")); }, print_channel_history);
+        inv, [&](Home& h) { return h.channel_history(inv.str("channel")); }, print_channel_history,
+        reading_options(inv.home));
   }
   if (inv.has("channel")) return cli::usage(inv, "CH goes with --history");
   return with_home(
-      inv, [](Home& h) { return h.channels(); }, print_channels);
+      inv, [](Home& h) { return h.channels(); }, print_channels, reading_options(inv.home));
 }
 
 // repo.toml's settings, overridden by the options given.
@@ -425,14 +428,14 @@ cli::Command status_command() {
       "status", [](cli::Options& o, cli::Positionals&) { o.add_options()("json", "print JSON"); },
       [](const Invocation& inv) {
         return with_home(
-            inv, [](Home& x) { return x.status(); }, print_status);
+            inv, [](Home& x) { return x.status(); }, print_status, reading_options(inv.home));
       });
 }
 
 // Prints the trace and, with --proof OUT, writes its proof to OUT.
 int trace(const Invocation& inv) {
   if (!inv.has("query")) return cli::usage(inv, "needs FILE, SHA256 or NAME=VERSION");
-  auto home = Home::open(inv.home);
+  auto home = Home::open(inv.home, reading_options(inv.home));
   if (!home) return cli::fail(inv, home.error());
   auto t = (*home)->trace(inv.str("query"));
   if (!t) return cli::fail(inv, t.error());
@@ -472,7 +475,7 @@ int report(const Invocation& inv) {
   }
   if (options.since && options.until && *options.since > *options.until)
     return cli::usage(inv, "--since is after --until");
-  auto home = Home::open(inv.home);
+  auto home = Home::open(inv.home, reading_options(inv.home));
   if (!home) return cli::fail(inv, home.error());
   options.now = system_now();
   auto r = (*home)->report(options);

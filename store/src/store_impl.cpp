@@ -67,6 +67,9 @@ Status Store::Impl::open_index(std::size_t initial_map_size) {
   mdb_env_set_mapsize(mdb, initial_map_size);
   // MDB_NOTLS: transactions are not tied to threads; readers may come from any.
   unsigned flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0);
+  // An index that cannot be written (read-only media, an auditor's copy) has
+  // no writer to coordinate with: no lock file, which could not be made.
+  if (read_only && ::access(index_dir.c_str(), W_OK) != 0) flags |= MDB_NOLOCK;
   rc = mdb_env_open(mdb, index_dir.c_str(), flags, 0644);
   if (rc != 0) return lmdb::fail_rc("open " + index_dir.string(), rc);
   return open_tables();

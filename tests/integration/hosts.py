@@ -17,11 +17,13 @@ def run(prog, *args, expect=0, home=None, timeout=300):
 class Server:
     """airlock-repo serve on an ephemeral loopback port."""
 
-    def __init__(self, repo, home, file_size_limit=None, args=()):
+    def __init__(self, repo, home, file_size_limit=None, args=(), open_files=None):
         def limit():
+            import resource
             if file_size_limit is not None:
-                import resource
                 resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
         self.proc = subprocess.Popen([repo, "--home", str(home), "serve", "--listen", "127.0.0.1:0"]
                                      + [str(a) for a in args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)

@@ -399,6 +399,45 @@ class RepoTest(unittest.TestCase):
         self.assertEqual(health["status"], "ok")
         self.assertGreater(health["log"]["size"], 0)
 
+    def test_requests_refused_while_parsing_keep_their_request_line_and_every_pull_its_user_agent(self):
+        server = self.serve()
+        big = b"GET /prod/x?" + b"q" * 3000 + b"\xff\x1b HTTP/1.1\r\nUser-Agent: probe/1\r\nX-Big: " + b"y" * 20000
+        requests = [
+            (b"GET /prod/a HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8 \xfe\r\nContent-Length: 5\r\n\r\nhello", 413),
+            (b"BREW /pot\x01 HTTP/1.1\r\nUser-Agent: agent\r\nBad Header\r\n\r\n", 400),
+            (big + b"\r\n\r\n", 431),
+        ]
+        for request, want in requests:
+            resp = self.raw(server, request)
+            self.assertTrue(resp.startswith(b"HTTP/1.1 %d" % want), resp[:40])
+        ua = "Debian APT-HTTP/1.3 (2.6.1) " + "z" * 400
+        self.assertEqual(self.http(server, "/-/health", headers={"User-Agent": ua})[0], 200)
+        self.assertEqual(self.raw(server, b"GET /-/health HTTP/1.1\r\nConnection: close\r\n\r\n")[:12],
+                         b"HTTP/1.1 200")
+        server.stop()
+        pulls = self.log("pull")
+        by_status = {r["status"]: r for r in pulls}
+        r413 = by_status[413]
+        self.assertEqual((r413["method"], r413["path"], r413["user_agent"]), ("GET", "/prod/a", "curl/8 \\xfe"))
+        self.assertEqual(r413["request"], "GET /prod/a HTTP/1.1")
+        r400 = by_status[400]
+        self.assertEqual((r400["method"], r400["path"]), ("BREW", "/pot\x01"))
+        self.assertEqual(r400["request"], "BREW /pot\x01 HTTP/1.1")
+        r431 = by_status[431]
+        self.assertEqual(r431["method"], "?")
+        self.assertEqual(r431["path"], "")
+        self.assertEqual(r431["request"], big[:1024].decode())
+        healthy = [r for r in pulls if r["status"] == 200]
+        self.assertEqual(healthy[0]["user_agent"], ua[:256])
+        self.assertNotIn("request", healthy[0])
+        self.assertEqual(healthy[1]["user_agent"], "")
+        # Control characters reach neither the terminal nor a CSV cell raw.
+        self.assertNotIn("\x01", self.repo("log", "show", "--event", "pull").stdout)
+        csv = self.repo("log", "export", "--format", "csv").stdout.splitlines()
+        header = csv[0].split(",")
+        self.assertEqual(header[header.index("incomplete") + 1:header.index("incomplete") + 4],
+                         ["request", "user_agent", "dropped"])
+
     def test_client_disconnecting_mid_body_is_logged_with_bytes_sent(self):
         self.repo("import", W.b1, "--publish", "prod", "--create")
         server = self.serve()
@@ -439,6 +478,79 @@ class RepoTest(unittest.TestCase):
         server.stop()
         # Whatever was written is whole and still verifies.
         self.repo("log", "verify")
+
+    def test_a_corrupt_object_is_a_500_logged_with_its_reason_and_found_by_scrub(self):
+        self.repo("import", W.b1, "--publish", "prod", "--create")
+        deb = "/prod/sample/pool/main/l/libairlock-demo/libairlock-demo_1.0-1_amd64.deb"
+        good = (W.dir / "upstream/day1" / deb[len("/prod/sample/"):]).read_bytes()
+        want = hashlib.sha256(good).hexdigest()
+        obj = self.home / "store/objects" / want[:2] / want
+        obj.chmod(0o644)
+        bad = bytes([good[0] ^ 1]) + good[1:]
+        obj.write_bytes(bad)
+        actual = hashlib.sha256(bad).hexdigest()
+        server = self.serve()
+        release = "/prod/sample/dists/bookworm/InRelease"
+        for path in (deb, deb):  # not remembered as good after failing
+            status, headers, body = self.http(server, path)
+            self.assertEqual(status, 500)
+            self.assertNotIn("ETag", headers)
+            self.assertEqual(body, b"object unavailable\n")
+        self.assertEqual(self.http(server, release)[0], 200)
+        server.stop()
+        pulls = self.log("pull")
+        failed = [r for r in pulls if r["path"] == deb]
+        self.assertEqual(len(failed), 2)
+        for r in failed:
+            self.assertEqual(r["status"], 500)
+            self.assertEqual(r["object"], want)
+            self.assertEqual(r["reason"], f"expected sha256 {want}, actual {actual}")
+        self.assertNotIn("reason", [r for r in pulls if r["path"] == release][0])
+        scrub = self.repo("scrub", expect=3).stdout
+        self.assertIn(f"corrupt  {obj}: expected sha256 {want} ({len(good)} bytes), actual {actual}", scrub)
+
+    def connect_idle(self, server, n):
+        """n connections to server that send nothing."""
+        host, port = server.addr.split(":")
+        return [socket.create_connection((host, int(port)), timeout=10) for _ in range(n)]
+
+    def wait_for_status(self, server, path, status, seconds=30):
+        deadline = time.monotonic() + seconds
+        while True:
+            got = self.http(server, path)
+            if got[0] == status or time.monotonic() > deadline:
+                return got
+            time.sleep(0.05)
+
+    def test_idle_connections_beyond_the_cap_do_not_starve_a_server_short_of_descriptors(self):
+        # 128 descriptors: the default cap is (128 - 64) / 2 = 32 connections. 200 idle clients
+        # take them all and more descriptors than are left; a health probe is still answered.
+        server = Server(REPO, self.home, open_files=128)
+        self.servers.append(server)
+        idle = self.connect_idle(server, 200)
+        try:
+            status, headers, body = self.http(server, "/-/health")
+            self.assertEqual(status, 503)
+            self.assertEqual(body, b"too many connections\n")
+            self.assertEqual(headers["Retry-After"], "1")
+        finally:
+            for s in idle:
+                s.close()
+        self.assertEqual(self.wait_for_status(server, "/-/health", 200)[0], 200)
+        server.stop()
+        refused = [r for r in self.log("pull") if r["status"] == 503]
+        self.assertTrue(refused)
+        self.assertTrue(all(r["path"] == "/-/health" for r in refused), refused)
+
+    def test_repo_toml_caps_connections(self):
+        (self.home / "repo.toml").write_text("[serve]\nmax_connections = 2\n")
+        server = self.serve()
+        idle = self.connect_idle(server, 2)
+        self.assertEqual(self.wait_for_status(server, "/-/health", 503)[0], 503)
+        idle.pop().close()
+        self.assertEqual(self.wait_for_status(server, "/-/health", 200)[0], 200)
+        for s in idle:
+            s.close()
 
     def test_channel_change_by_another_process_takes_effect_without_restart(self):
         self.repo("import", W.b1, "--publish", "test", "--create")
@@ -611,6 +723,43 @@ class RepoTest(unittest.TestCase):
         proof = self.repo("log", "prove", "0").stdout
         (self.tmp / "p.json").write_text(proof)
         run(VERIFY, "proof", self.tmp / "p.json", "--key", self.home / "keys/log.pub")
+
+    def test_a_home_on_read_only_media_can_be_read(self):
+        """An auditor's copy of a home on read-only media: the commands that only read work on it.
+
+        The copy is made read-only by a read-only bind mount of it onto itself inside a private mount
+        namespace (unshare --map-root-user --mount), so the kernel refuses every write with EROFS even
+        to root, the same as a read-only disc; the mount disappears with the command. The LMDB lock
+        file is removed from the copy first: nothing may need to be created."""
+        self.repo("import", W.b1, "--publish", "prod", "--create")
+        audit = self.tmp / "audit"
+        shutil.copytree(self.home, audit)
+        (audit / "store/index/lock.mdb").unlink(missing_ok=True)
+        probe = subprocess.run(["unshare", "--map-root-user", "--mount", "true"], capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("no private mount namespace here: " + probe.stderr.decode().strip())
+
+        def read_only(*args, expect=0):
+            script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
+            cmd = ["unshare", "--map-root-user", "--mount", "sh", "-c", script, "sh", str(audit), REPO,
+                   "--home", str(audit)] + [str(a) for a in args]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            self.assertEqual(p.returncode, expect, f"{args}: {p.stdout}{p.stderr}")
+            return p
+
+        def files():
+            return {str(p.relative_to(audit)): p.read_bytes() for p in sorted(audit.rglob("*")) if p.is_file()}
+
+        before = files()
+        # The mount is really read-only.
+        self.assertIn("Read-only file system", read_only("publish", "sample", "1", "--channel", "x", "--create",
+                                                         expect=1).stderr)
+        for args in (("status", "--json"), ("channels", "--json"), ("channels", "--history", "--json"),
+                     ("snapshots", "--json"), ("trust", "list", "--json"), ("log", "show", "--json"),
+                     ("log", "export", "--format", "csv"), ("log", "checkpoint")):
+            self.assertEqual(read_only(*args).stdout, self.repo(*args).stdout, args)
+        self.assertIn("records", read_only("log", "verify").stdout)
+        self.assertEqual(files(), before)
 
     def test_untrusted_bytes_are_logged_escaped_and_a_broken_record_stops_show(self):
         bad = os.fsdecode(b"olga\xff\x1b[31m")

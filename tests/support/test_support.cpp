@@ -89,15 +89,15 @@ Result<TempFile> FaultEnv::create_temp(const fs::path& dir, std::string_view pre
 
 Status FaultEnv::write(int fd, std::span<const std::uint8_t> bytes) {
   if (!hook("write")) return injected("write");
-  if (write_budget >= 0) {
-    if (static_cast<std::int64_t>(bytes.size()) > write_budget) {
-      // Write what fits, as a real full disk does, then fail.
-      auto fits = static_cast<std::size_t>(write_budget);
-      write_budget = 0;
-      if (auto s = Env::write(fd, bytes.first(fits)); !s) return s;
-      return fail_errno("write", ENOSPC);
-    }
-    write_budget -= static_cast<std::int64_t>(bytes.size());
+  const auto size = static_cast<std::int64_t>(bytes.size());
+  std::int64_t budget = write_budget.load();
+  while (budget >= 0 &&
+         !write_budget.compare_exchange_weak(budget, std::max<std::int64_t>(budget - size, 0))) {
+  }
+  if (budget >= 0 && size > budget) {
+    // Write what fits, as a real full disk does, then fail.
+    if (auto s = Env::write(fd, bytes.first(static_cast<std::size_t>(budget))); !s) return s;
+    return fail_errno("write", ENOSPC);
   }
   return Env::write(fd, bytes);
 }

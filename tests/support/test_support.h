@@ -45,7 +45,8 @@ std::map<std::string, std::string> store_fingerprint(const std::filesystem::path
 class FaultEnv : public Env {
  public:
   // Total bytes that may be written before writes fail with ENOSPC; -1: no limit.
-  std::int64_t write_budget = -1;
+  // Atomic: a test sets it while another thread (a logger) writes.
+  std::atomic<std::int64_t> write_budget{-1};
   // Called before each operation with its name ("open" (to write), "create",
   // "write", "truncate", "sync", "rename", "remove", "remove_all", "mkdir",
   // "mkdirs", "chmod", "sync_dir", "sync_fs", "now") and a running count of

@@ -1,5 +1,7 @@
 #include "airlock/transfer/home.h"
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -9,6 +11,14 @@
 namespace airlock {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+HomeOptions reading_options(const fs::path& dir) {
+  HomeOptions options;
+  for (const auto& p : {dir / "log", dir / "log" / "transfer.jsonl", dir / "store" / "index"}) {
+    if (::access(p.c_str(), W_OK) != 0) options.read_only = true;
+  }
+  return options;
+}
 
 HomeBase::~HomeBase() = default;
 
@@ -50,16 +60,18 @@ Status HomeBase::open_common(const fs::path& dir, const HomeOptions& options) {
   env_ = options.env ? options.env : &Env::system();
   StoreOptions so;
   so.env = env_;
+  so.read_only = options.read_only;
   auto store = Store::open(dir / "store", so);
   if (!store) return fail(store.error());
   store_ = std::move(*store);
-  auto log = TransferLog::open(log_file(), LogOptions{env_});
+  auto log = TransferLog::open(log_file(), LogOptions{env_, options.read_only});
   if (!log) return fail(log.error());
   log_ = std::move(*log);
   auto key = PrivateKey::read_file(keys_dir() / "log.key");
   if (!key) return fail(key.error());
   log_key_.emplace(std::move(*key));
   ledger_ = std::make_unique<Ledger>(*store_, *log_, *log_key_, dir / "log" / "commit.lock", *env_);
+  if (options.read_only) return {};
   if (auto r = ledger_->recover(); !r) return fail(r.error());
   return {};
 }

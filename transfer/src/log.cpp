@@ -258,6 +258,7 @@ Result<VerifiedCheckpoint> verify_log_checkpoint(std::string_view note,
 struct TransferLog::Impl {
   fs::path path;
   Env* env = nullptr;
+  bool read_only = false;
   UniqueFd fd;
   mutable std::mutex mu;
   Chain chain;
@@ -292,6 +293,8 @@ struct TransferLog::Impl {
   // Caller holds mu and the file lock, and has caught up.
   // records: (event as a JSON string, fields as inner_fields()).
   Result<std::uint64_t> write_lines(std::span<const std::pair<std::string, std::string>> records) {
+    if (read_only)
+      return fail(Code::refused, "transfer log " + path.string() + " is open read-only");
     const std::uint64_t first = chain.leaves.size();
     const TimePoint now = env->now();
     merkle::CompactRange range = chain.range;
@@ -332,10 +335,11 @@ Result<std::unique_ptr<TransferLog>> TransferLog::open(const fs::path& path, Log
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->env = options.env ? options.env : &Env::system();
-  if (!path.parent_path().empty()) {
+  impl->read_only = options.read_only;
+  if (!path.parent_path().empty() && !options.read_only) {
     if (auto s = impl->env->make_dirs(path.parent_path()); !s) return fail(s.error());
   }
-  auto fd = impl->env->open(path, O_RDWR | O_APPEND | O_CREAT, 0644);
+  auto fd = impl->env->open(path, options.read_only ? O_RDONLY : O_RDWR | O_APPEND | O_CREAT, 0644);
   if (!fd) return fail(fd.error());
   impl->fd = std::move(*fd);
   {

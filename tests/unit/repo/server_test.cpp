@@ -236,6 +236,57 @@ TEST_F(HandlerTest, StrictPaths) {
   EXPECT_FALSE(decode_path("/a%4"));
 }
 
+// Replaces the stored bytes of the object that has data's hash with data
+// changed in its first byte; returns the hash of what is there now.
+Digest corrupt_object(const std::filesystem::path& store_dir, const std::string& data) {
+  const auto hex = sha256(data).hex();
+  const auto file = store_dir / "objects" / hex.substr(0, 2) / hex;
+  std::filesystem::permissions(file, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  std::string bad = data;
+  bad[0] = static_cast<char>(bad[0] ^ 1);
+  testing::write_text(file, bad);
+  return sha256(bad);
+}
+
+TEST_F(HandlerTest, EachObjectIsHashedTheFirstTimeItIsServedAndACorruptOneIsA500) {
+  const std::string hello = "/prod/debian/pool/main/h/hello.deb";
+  const std::string big_path = "/prod/debian/pool/main/b/big.deb";
+  const std::string big = testing::random_bytes(200000, 5);
+  EXPECT_EQ(get(hello).status, 200);
+  EXPECT_EQ(get(big_path).status, 200);
+  EXPECT_EQ(handler->objects_hashed(), 2u);
+  // Served again, whole or in part, from memory or from the file: not hashed again.
+  EXPECT_EQ(get(hello).status, 200);
+  EXPECT_EQ(get(hello, "bytes=0-9").status, 206);
+  auto again = get(big_path);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_TRUE(again.file);
+  EXPECT_EQ(handler->objects_hashed(), 2u);
+
+  // Corrupted before this handler served it: a 500 naming both hashes, no bytes, every time.
+  const std::string packages_path = "/prod/debian/dists/bookworm/main/binary-amd64/Packages.xz";
+  for (const auto& [path, data] : std::vector<std::pair<std::string, std::string>>{
+           {big_path, big}, {packages_path, packages}}) {
+    const auto actual = corrupt_object(dir / "store", data);
+    RequestHandler fresh(*store);
+    for (int i = 0; i < 2; ++i) {
+      auto r = fresh.handle({"GET", path, "", "", ""});
+      EXPECT_EQ(r.status, 500) << path;
+      EXPECT_EQ(r.reason, "expected sha256 " + sha256(data).hex() + ", actual " + actual.hex());
+      EXPECT_EQ(r.object, sha256(data));
+      EXPECT_FALSE(r.file);
+      EXPECT_EQ(r.body, "object unavailable\n");
+    }
+  }
+  // The same objects are what a scrub finds.
+  auto scrub = store->scrub().value();
+  ASSERT_EQ(scrub.corrupt.size(), 2u);
+  for (const auto& p : scrub.corrupt) {
+    EXPECT_TRUE(p.id == sha256(big) || p.id == sha256(packages)) << p.id.hex();
+  }
+}
+
 TEST(PullLogger, StopsBeingHealthyWhenTheLogCannotBeWritten) {
   TempDir dir;
   testing::FaultEnv env;
@@ -260,6 +311,43 @@ TEST(PullLogger, StopsBeingHealthyWhenTheLogCannotBeWritten) {
   EXPECT_TRUE(logger.healthy());
   ASSERT_TRUE(logger.stop());
   EXPECT_NE(testing::read_text(dir / "transfer.jsonl").find("/b"), std::string::npos);
+}
+
+// While the log cannot be written the queue fills up to its bound and no
+// further: those beyond it are counted, the logger stays unhealthy until the
+// queue is written, then the count is written as one record.
+TEST(PullLogger, BoundsItsQueueWhileTheLogCannotBeWritten) {
+  TempDir dir;
+  testing::FaultEnv env;
+  auto log = TransferLog::open(dir / "transfer.jsonl", {&env}).value();
+  auto key = PrivateKey::generate().value();
+  PullLogger logger(*log, key, 1000, std::chrono::seconds(60), std::chrono::milliseconds(20), 100);
+  env.write_budget = 0;
+  logger.record(R"("path":"/first")");
+  for (int i = 0; i < 500 && logger.healthy(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_FALSE(logger.healthy());
+  for (int i = 0; i < 250; ++i) logger.record(R"("path":"/more")");
+  env.write_budget = -1;
+  for (int i = 0; i < 500 && (!logger.healthy() || logger.written() < 101); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(logger.healthy());
+  ASSERT_TRUE(logger.stop());
+  std::size_t kept = 0;
+  std::vector<std::uint64_t> dropped;
+  for (const auto& r : testing::read_jsonl(dir / "transfer.jsonl")) {
+    if (r["event"] != "pull") continue;
+    if (r.contains("dropped")) {
+      dropped.push_back(r["dropped"]);
+      EXPECT_EQ(r["status"], 503);
+      EXPECT_EQ(r["path"], "");
+    } else {
+      ++kept;
+    }
+  }
+  EXPECT_EQ(kept, 100u);  // "/first" and 99 more: the bound
+  EXPECT_EQ(dropped, std::vector<std::uint64_t>{151});
+  EXPECT_EQ(logger.written(), 101u);
 }
 
 }  // namespace

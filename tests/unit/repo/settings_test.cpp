@@ -14,17 +14,20 @@ TEST(SettingsTest, TemplateReadsAsTheDefaults) {
   EXPECT_EQ(o->listen, d.listen);
   EXPECT_EQ(o->threads, d.threads);
   EXPECT_EQ(o->idle_timeout, d.idle_timeout);
+  EXPECT_EQ(o->max_connections, d.max_connections);
   EXPECT_EQ(o->syslog_socket, "");
 }
 
 TEST(SettingsTest, ReadsEverySetting) {
   auto o = parse_settings(
-      "[serve]\nlisten = \"0.0.0.0:9000\"\nthreads = 8\nidle_timeout = 5\n[log]\nsyslog = true\n",
+      "[serve]\nlisten = \"0.0.0.0:9000\"\nthreads = 8\nidle_timeout = 5\nmax_connections = 300\n"
+      "[log]\nsyslog = true\n",
       "repo.toml");
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o->listen, "0.0.0.0:9000");
   EXPECT_EQ(o->threads, 8);
   EXPECT_EQ(o->idle_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(o->max_connections, 300u);
   EXPECT_EQ(o->syslog_socket, "/dev/log");
   auto socket = parse_settings("[log]\nsyslog_socket = \"/run/x.sock\"\n", "repo.toml");
   ASSERT_TRUE(socket);
@@ -44,6 +47,8 @@ TEST(SettingsTest, RefusesMistakesNamingFileAndKey) {
       {"[serve]\nidle_timeout = 0\n",
        "repo.toml: serve.idle_timeout must be a whole number from 1 to 86400"},
       {"[serve]\nlisten = 8080\n", "repo.toml: serve.listen must be a non-empty string"},
+      {"[serve]\nmax_connections = -1\n",
+       "repo.toml: serve.max_connections must be a whole number from 0 to 1000000"},
       {"[log]\nsyslog_socket = \"\"\n", "repo.toml: log.syslog_socket must be a non-empty string"},
   };
   for (const auto& [text, message] : cases) {

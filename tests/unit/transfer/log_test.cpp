@@ -150,6 +150,28 @@ TEST_F(LogTest, VerifiesAndReopensWhereItLeftOff) {
   EXPECT_EQ(coverage_statement(*after), "No checkpoint signs any of the 14 records yet.");
 }
 
+TEST_F(LogTest, OpenedReadOnlyItReadsAndRefusesToAppend) {
+  const auto before = testing::read_text(path);
+  auto log = TransferLog::open(path, {.env = &env, .read_only = true}).value();
+  EXPECT_EQ(log->size(), 13u);
+  EXPECT_EQ(log->latest_checkpoint()->first, 12u);
+  const std::string refusal = "transfer log " + path.string() + " is open read-only";
+  auto appended = log->append("pull", R"({"path":"/a"})");
+  ASSERT_FALSE(appended);
+  EXPECT_EQ(appended.error().code, Code::refused);
+  EXPECT_EQ(appended.error().message, refusal);
+  auto checkpoint = log->checkpoint(key);
+  ASSERT_FALSE(checkpoint);
+  EXPECT_EQ(checkpoint.error().code, Code::refused);
+  EXPECT_EQ(checkpoint.error().message, refusal);
+  EXPECT_EQ(testing::read_text(path), before);
+  // Read-only never creates: a missing log is an error, and nothing appears.
+  auto missing = TransferLog::open(dir / "none" / "transfer.jsonl", {.read_only = true});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Code::not_found);
+  EXPECT_FALSE(fs::exists(dir / "none"));
+}
+
 TEST_F(LogTest, EditedRecordIsNamed) {
   auto lines = lines_of(path);
   auto pos = lines[3].find("f3");

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,17 +35,23 @@ struct HttpResponse {
   std::uint64_t length = 0;
   std::optional<Digest> object;  // what was asked for, for the log
   bool head = false;             // answer without a body
+  std::string reason;            // why an object could not be served, for the log
 };
 
 // Turns a request into a response without touching a socket. Thread-safe.
 // Paths are percent-decoded once and matched strictly; the store is never
-// addressed by a path built from the request.
+// addressed by a path built from the request. Each object's bytes are
+// checked against its hash the first time this handler serves it (and
+// remembered, up to a bound): a corrupt object is a 500 whose reason names
+// both hashes, never its bytes.
 class RequestHandler {
  public:
   explicit RequestHandler(const Store& store);
   HttpResponse handle(const HttpRequest& request);
   // What /-/health reports about the log.
   std::function<std::string()> health;
+  // How many times an object's bytes were hashed before serving.
+  std::uint64_t objects_hashed() const { return hashed_; }
 
  private:
   struct CachedSnapshot;
@@ -52,7 +59,13 @@ class RequestHandler {
   // Small objects are immutable and hot (indices, small packages): kept in
   // memory, up to a total size, so they cost no file system work per request.
   std::shared_ptr<const std::string> small_object(const Digest& id, ObjectFile& file);
+  // Empty when id's bytes (content, or else file's) have its hash, or were
+  // found to have it before; otherwise "expected sha256 X, actual Y".
+  std::string check_once(const Digest& id, const std::string* content, const ObjectFile& file);
   const Store& store_;
+  std::mutex verified_mu_;
+  std::set<Digest> verified_;
+  std::atomic<std::uint64_t> hashed_{0};
   std::mutex mu_;
   std::map<Digest, std::shared_ptr<const CachedSnapshot>> cache_;
   std::mutex small_mu_;
@@ -66,6 +79,10 @@ struct ServeOptions {
   std::chrono::seconds idle_timeout{30};
   std::size_t max_requests_per_connection = 10000;
   std::size_t max_header_bytes = 8192;
+  // Connections open at once; each one more is answered 503 and closed
+  // without reading its request (and not logged). 0: (RLIMIT_NOFILE - 64) / 2,
+  // at least 1, so that every connection can have an object file open.
+  std::size_t max_connections = 0;
   std::uint64_t checkpoint_every = 1000;  // records
   std::chrono::seconds checkpoint_interval{60};
   std::chrono::milliseconds flush_interval{200};  // at most 1 s by contract
@@ -77,7 +94,8 @@ struct ServeOptions {
 // Home::serve runs until SIGTERM or SIGINT: then it stops accepting, lets
 // in-flight responses finish, flushes the pull log and writes a final
 // checkpoint. If the log cannot be written the server answers 503 rather
-// than serve unlogged.
+// than serve unlogged. When the process runs out of descriptors (EMFILE)
+// it stops accepting for a moment instead of retrying at once.
 
 // Percent-decodes a request path once. Empty on malformed escapes, an
 // encoded slash or backslash, or NUL.

@@ -2,7 +2,7 @@
 // that the command line overrides.
 //
 //   [serve]
-//   listen = "0.0.0.0:8080"   threads = 8   idle_timeout = 30
+//   listen = "0.0.0.0:8080"   threads = 8   idle_timeout = 30   max_connections = 0
 //   [log]
 //   syslog = true             syslog_socket = "/dev/log"
 #pragma once

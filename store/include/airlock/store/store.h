@@ -78,7 +78,8 @@ struct ScrubReport {
 struct StoreOptions {
   Env* env = nullptr;                          // Env::system() when null; must outlive the store
   std::size_t initial_map_size = 64ull << 20;  // LMDB map; grows on demand
-  bool read_only = false;                      // no writes, no sweep
+  bool read_only = false;                      // no writes, no sweep; no LMDB lock file
+                                               // when the index is not writable
 };
 
 class Store;

@@ -26,7 +26,16 @@ namespace airlock {
 
 struct HomeOptions {
   Env* env = nullptr;  // Env::system() when null; must outlive the home
+  // Store and log opened read-only, nothing created in the home (no lock
+  // files), and a change a dead process left pending not finished: for
+  // commands that only read a home that cannot be written.
+  bool read_only = false;
 };
+
+// The options for a command that only reads: read_only when the home's log
+// or index cannot be written (an auditor's copy on read-only media);
+// otherwise those of a writer, so a pending change is finished first.
+HomeOptions reading_options(const std::filesystem::path& dir);
 
 // Who makes a change and why: written into its log record.
 struct ChangeInfo {

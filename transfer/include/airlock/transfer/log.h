@@ -56,6 +56,9 @@ Result<PreparedRecord> prepare_record(std::string_view event, nlohmann::json fie
 
 struct LogOptions {
   Env* env = nullptr;  // Env::system() when null; used for writes and the clock
+  // Open the file read-only (it must exist) for a home on read-only media;
+  // appends are refused.
+  bool read_only = false;
 };
 
 // The origin line of checkpoints signed by key: "airlock/<first 16 hex of its key id>".

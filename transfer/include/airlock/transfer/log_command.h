@@ -71,11 +71,12 @@ using HomeOpener = std::function<Result<std::unique_ptr<HomeBase>>(const cli::In
 // program names the examples ("airlock-repo"); open opens the program's home.
 cli::Command log_command(const std::string& program, HomeOpener open);
 
-// The same for a home type with a static open(dir) (mirror::Home, repo::Home).
+// The same for a home type with a static open(dir, options) (mirror::Home,
+// repo::Home); every log action only reads (see reading_options).
 template <class HomeType>
 cli::Command log_command(const std::string& program) {
   return log_command(program, [](const cli::Invocation& inv) -> Result<std::unique_ptr<HomeBase>> {
-    auto home = HomeType::open(inv.home);
+    auto home = HomeType::open(inv.home, reading_options(inv.home));
     if (!home) return fail(home.error());
     return std::unique_ptr<HomeBase>(std::move(*home));
   });
