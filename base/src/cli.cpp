@@ -17,7 +17,12 @@ std::string program_help(const Program& p) {
                     " COMMAND [options]\n\n" + p.description + "\n\ncommands:\n";
   for (const auto& c : p.commands) out += "  " + c.summary + "\n";
   out += "\nglobal options:\n";
-  if (p.uses_home) out += "  --home DIR        the home directory (default: $AIRLOCK_HOME)\n";
+  if (p.uses_home) {
+    out +=
+        "  --home DIR        the home directory (default: $AIRLOCK_HOME)\n"
+        "  --no-wait         fail at once when another command is changing the home\n"
+        "                    (without it, say who holds the home and wait)\n";
+  }
   out +=
       "  -q, --quiet       no progress display\n"
       "  -h, --help        this help; '" +
@@ -41,6 +46,8 @@ bool take_globals(const Program& p, std::vector<std::string>& args, Invocation& 
       inv.home = a.substr(7);
     } else if (a == "-q" || a == "--quiet") {
       inv.quiet = true;
+    } else if (p.uses_home && a == "--no-wait") {
+      inv.no_wait = true;
     } else if (a == "-h" || a == "--help") {
       std::cout << program_help(p);
       rc = 0;
@@ -63,8 +70,9 @@ bool take_globals(const Program& p, std::vector<std::string>& args, Invocation& 
 }
 
 int dispatch(const Command& c, std::vector<std::string> rest, Invocation& inv) {
-  // --quiet is accepted after the command too.
+  // --quiet and --no-wait are accepted after the command too.
   std::erase_if(rest, [&](const std::string& a) {
+    if (a == "--no-wait") return inv.no_wait = true;
     return (a == "-q" || a == "--quiet") && (inv.quiet = true);
   });
   po::options_description opts(c.help + "\noptions");

@@ -32,7 +32,7 @@ int emit(const Invocation& inv, const Result<T>& result, Print print) {
 // Runs body on the opened home.
 Run on_home(std::function<int(const Invocation&, Home&)> body) {
   return [body = std::move(body)](const Invocation& inv) {
-    auto home = Home::open(inv.home);
+    auto home = Home::open(inv.home, command_options(inv));
     return home ? body(inv, **home) : cli::fail(inv, home.error());
   };
 }

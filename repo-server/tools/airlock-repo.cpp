@@ -39,7 +39,7 @@ std::vector<std::string> list(const Invocation& inv, const char* name) {
 // Commands that only read pass reading_options(inv.home).
 template <class F, class P>
 int with_home(const Invocation& inv, F f, P print, HomeOptions options = {}) {
-  auto home = Home::open(inv.home, options);
+  auto home = Home::open(inv.home, command_options(inv, options));
   if (!home) return cli::fail(inv, home.error());
   return cli::emit(inv, f(**home), print, [](const auto& v) { return to_json(v); });
 }
@@ -62,7 +62,7 @@ int init(const Invocation& inv) {
 // The public half of the site key, for hosts' signed-by.
 int site_key(const Invocation& inv) {
   if (inv.str("action") != "export") return cli::usage(inv, "the only action is 'export'");
-  auto home = Home::open(inv.home);
+  auto home = Home::open(inv.home, command_options(inv));
   if (!home) return cli::fail(inv, home.error());
   auto key = (*home)->site_key();
   if (!key) return cli::fail(inv, key.error());
@@ -195,7 +195,7 @@ int channels(const Invocation& inv) {
 
 // repo.toml's settings, overridden by the options given.
 int serve(const Invocation& inv) {
-  auto home = Home::open(inv.home);
+  auto home = Home::open(inv.home, command_options(inv));
   if (!home) return cli::fail(inv, home.error());
   auto settings = load_settings((*home)->settings_file());
   if (!settings) return cli::fail(inv, settings.error());
@@ -216,7 +216,7 @@ int serve(const Invocation& inv) {
 
 int scrub(const Invocation& inv) {
   cli::Progress progress("scrub", inv.progress());
-  auto home = Home::open(inv.home);
+  auto home = Home::open(inv.home, command_options(inv));
   if (!home) return cli::fail(inv, home.error());
   auto r = (*home)->scrub(who(inv));
   progress.finish();
@@ -435,7 +435,7 @@ cli::Command status_command() {
 // Prints the trace and, with --proof OUT, writes its proof to OUT.
 int trace(const Invocation& inv) {
   if (!inv.has("query")) return cli::usage(inv, "needs FILE, SHA256 or NAME=VERSION");
-  auto home = Home::open(inv.home, reading_options(inv.home));
+  auto home = Home::open(inv.home, command_options(inv, reading_options(inv.home)));
   if (!home) return cli::fail(inv, home.error());
   auto t = (*home)->trace(inv.str("query"));
   if (!t) return cli::fail(inv, t.error());
@@ -475,7 +475,7 @@ int report(const Invocation& inv) {
   }
   if (options.since && options.until && *options.since > *options.until)
     return cli::usage(inv, "--since is after --until");
-  auto home = Home::open(inv.home, reading_options(inv.home));
+  auto home = Home::open(inv.home, command_options(inv, reading_options(inv.home)));
   if (!home) return cli::fail(inv, home.error());
   options.now = system_now();
   auto r = (*home)->report(options);

@@ -14,6 +14,17 @@ def run(prog, *args, expect=0, home=None, timeout=300):
     return p
 
 
+def low_side(mirror, home, upstream_url, keyring):
+    """A low side at home: initialised, signing key alice, and the sample upstream
+    (bookworm, main, amd64) at upstream_url as repository "sample"."""
+    run(mirror, "init", home=home)
+    run(mirror, "keygen", "alice", home=home)
+    with open(pathlib.Path(home) / "mirror.toml", "a") as f:
+        f.write(f'\n[[repo]]\nname = "sample"\nkind = "apt"\nurl = "{upstream_url}"\n'
+                f'suites = ["bookworm"]\ncomponents = ["main"]\narchitectures = ["amd64"]\n'
+                f'keyring = "{keyring}"\n')
+
+
 class Server:
     """airlock-repo serve on an ephemeral loopback port."""
 

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hosts import Server, run  # noqa: E402
+from hosts import low_side, Server, run  # noqa: E402
 from upstream_server import UpstreamServer  # noqa: E402
 
 MIRROR, REPO, MAKE_SAMPLE = sys.argv[1:4]
@@ -41,12 +41,7 @@ class World:
         subprocess.run([MAKE_SAMPLE, self.dir / "upstream"], check=True, capture_output=True)
         upstream = UpstreamServer(self.dir / "upstream/day1", idle_timeout=600).start()
         low = self.dir / "low"
-        run(MIRROR, "init", home=low)
-        run(MIRROR, "keygen", "alice", home=low)
-        with open(low / "mirror.toml", "a") as f:
-            f.write(f'\n[[repo]]\nname = "sample"\nkind = "apt"\nurl = "{upstream.url}"\n'
-                    f'suites = ["bookworm"]\ncomponents = ["main"]\narchitectures = ["amd64"]\n'
-                    f'keyring = "{self.dir}/upstream/keyring.gpg"\n')
+        low_side(MIRROR, low, upstream.url, self.dir / "upstream/keyring.gpg")
         run(MIRROR, "sync", home=low)
         run(MIRROR, "export", "--mkdir", "--stream", "sample", "--out", self.dir / "media", "--key", "alice", home=low)
         upstream.stop()

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -16,6 +17,19 @@ HomeOptions reading_options(const fs::path& dir) {
   HomeOptions options;
   for (const auto& p : {dir / "log", dir / "log" / "transfer.jsonl", dir / "store" / "index"}) {
     if (::access(p.c_str(), W_OK) != 0) options.read_only = true;
+  }
+  return options;
+}
+
+HomeOptions command_options(const cli::Invocation& inv, HomeOptions options) {
+  options.lock.holder = std::string(inv.program) + " " + inv.command + " by " +
+                        inv.str("operator", cli::operator_name());
+  options.lock.wait = !inv.no_wait;
+  if (!inv.quiet) {
+    options.lock.on_wait = [program = std::string(inv.program)](const std::string& holder) {
+      std::cerr << program << ": waiting for the home: " << escape_for_terminal(holder)
+                << " is changing it (--no-wait to stop instead)" << std::endl;
+    };
   }
   return options;
 }
@@ -70,7 +84,8 @@ Status HomeBase::open_common(const fs::path& dir, const HomeOptions& options) {
   auto key = PrivateKey::read_file(keys_dir() / "log.key");
   if (!key) return fail(key.error());
   log_key_.emplace(std::move(*key));
-  ledger_ = std::make_unique<Ledger>(*store_, *log_, *log_key_, dir / "log" / "commit.lock", *env_);
+  ledger_ = std::make_unique<Ledger>(*store_, *log_, *log_key_, dir / "log" / "commit.lock", *env_,
+                                     options.lock);
   if (options.read_only) return {};
   if (auto r = ledger_->recover(); !r) return fail(r.error());
   return {};

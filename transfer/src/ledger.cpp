@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -152,12 +153,49 @@ Status Change::record(std::vector<LogEntry> records) {
 // Ledger
 
 Ledger::Ledger(Store& store, TransferLog& log, const PrivateKey& log_key, fs::path lock_file,
-               Env& env)
-    : store_(store), log_(log), key_(log_key), lock_file_(std::move(lock_file)), env_(env) {}
+               Env& env, LockWait lock_wait)
+    : store_(store),
+      log_(log),
+      key_(log_key),
+      lock_file_(std::move(lock_file)),
+      env_(env),
+      lock_wait_(std::move(lock_wait)) {}
+
+namespace {
+
+// The holder's line from the lock file, or a stand-in when it left none.
+std::string lock_holder(const fs::path& lock_file) {
+  auto text = read_file(lock_file, 1024);
+  std::string line = text ? text->substr(0, text->find('\n')) : std::string();
+  return line.empty() ? "another process" : line;
+}
+
+// Leaves this process's line in the lock file it holds (best effort: only
+// a waiting process reads it).
+void note_holder(int fd, const std::string& holder, TimePoint now) {
+  const std::string line = "pid " + std::to_string(::getpid()) +
+                           (holder.empty() ? "" : ", " + holder) + ", since " + format_time(now) +
+                           "\n";
+  if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, line.data(), line.size(), 0);
+}
+
+}  // namespace
 
 Result<Change> Ledger::begin() {
-  auto lock = env_.lock_file(lock_file_, /*wait=*/true);
+  auto lock = env_.lock_file(lock_file_, /*wait=*/false);
   if (!lock) return fail(lock.error());
+  if (!*lock) {
+    const std::string holder = lock_holder(lock_file_);
+    if (!lock_wait_.wait) {
+      return fail(Code::io, "the home is busy: " + holder +
+                                " is changing it (run again when it is done, or without "
+                                "--no-wait to wait for it)");
+    }
+    if (lock_wait_.on_wait) lock_wait_.on_wait(holder);
+    lock = env_.lock_file(lock_file_, /*wait=*/true);
+    if (!lock) return fail(lock.error());
+  }
+  note_holder((*lock)->get(), lock_wait_.holder, env_.now());
   auto state = std::make_unique<Change::State>();
   state->ledger = this;
   state->lock = std::move(**lock);

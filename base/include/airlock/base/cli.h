@@ -39,6 +39,7 @@ struct Invocation {
   std::string command;         // "trust"
   std::filesystem::path home;  // --home DIR, else $AIRLOCK_HOME; empty when neither
   bool quiet = false;          // -q / --quiet, before or after the command
+  bool no_wait = false;        // --no-wait, before or after the command: a busy home is an error
   po::variables_map vm;
 
   bool has(const char* name) const { return vm.count(name) > 0; }

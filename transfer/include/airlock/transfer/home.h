@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "airlock/base/cli.h"
 #include "airlock/base/env.h"
 #include "airlock/store/store.h"
 #include "airlock/transfer/ledger.h"
@@ -30,7 +31,13 @@ struct HomeOptions {
   // files), and a change a dead process left pending not finished: for
   // commands that only read a home that cannot be written.
   bool read_only = false;
+  LockWait lock{};  // how changes wait for another process's change
 };
+
+// options with lock set for the command inv runs: the holder named by program,
+// command and operator, --no-wait honoured, and a line on stderr (unless
+// --quiet) when a change has to wait.
+HomeOptions command_options(const cli::Invocation& inv, HomeOptions options = {});
 
 // The options for a command that only reads: read_only when the home's log
 // or index cannot be written (an auditor's copy on read-only media);

@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -44,6 +45,17 @@ namespace airlock {
 struct LogEntry {
   std::string event;
   nlohmann::json fields = nlohmann::json::object();
+};
+
+// How a change waits while another process changes the same home. The
+// process holding the lock leaves a line in the lock file naming itself
+// ("pid 812, airlock-repo import by olga, since 2026-11-24T05:30:00Z"), so
+// that a waiting one can say who it waits for.
+struct LockWait {
+  std::string holder;  // who this process is, e.g. "airlock-repo import by olga"
+  bool wait = true;    // false: a busy home is an error at once (--no-wait)
+  // Told once, with the holder's line, before waiting. Null: wait silently.
+  std::function<void(const std::string& holder)> on_wait;
 };
 
 // A file a change writes outside the index. The last file of a change is its
@@ -99,9 +111,10 @@ class Ledger {
   // checkpoints, and the lock file that serializes its changes. All must
   // outlive the ledger.
   Ledger(Store& store, TransferLog& log, const PrivateKey& log_key, std::filesystem::path lock_file,
-         Env& env = Env::system());
+         Env& env = Env::system(), LockWait lock_wait = {});
 
-  // Waits until no other change to this home is in progress.
+  // Waits until no other change to this home is in progress (or, without
+  // lock_wait.wait, fails with io naming the process that holds it).
   Result<Change> begin();
   // A change with no state to commit: begin() then Change::record().
   Status record(std::vector<LogEntry> records);
@@ -121,6 +134,7 @@ class Ledger {
   const PrivateKey& key_;
   std::filesystem::path lock_file_;
   Env& env_;
+  LockWait lock_wait_;
 };
 
 }  // namespace airlock
