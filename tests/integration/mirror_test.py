@@ -159,12 +159,12 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         snap = json.loads(run("snapshots", "--json", home=self.home).stdout)[0]
         self.assertEqual(snap["files"], 7)  # the uncompressed Packages is left out
 
-    def hide_listed(self, *names):
-        """Makes the upstream answer 404 for these files of main/binary-amd64, by path and by hash."""
-        base = "/dists/bookworm/main/binary-amd64/"
+    def hide_listed(self, *names, under="main/binary-amd64/", root="day1"):
+        """Makes the upstream answer 404 for these files of dists/bookworm/UNDER, by path and by hash."""
+        base = "/dists/bookworm/" + under
         for name in names:
             self.server.hide.add(base + name)
-            f = SAMPLE / "day1" / base.lstrip("/") / name
+            f = SAMPLE / root / base.lstrip("/") / name
             self.server.hide.add(base + "by-hash/SHA256/" + hashlib.sha256(f.read_bytes()).hexdigest())
 
     def test_index_variants_the_upstream_does_not_serve_are_skipped(self):
@@ -194,6 +194,28 @@ check_valid_until = {'true' if check_valid_until else 'false'}
             "Packages.gz, Packages.xz)")
         self.assertEqual(self.snapshots(), [])
         self.assertEqual(self.pool_gets(), [])
+
+    def test_translations_need_one_variant_when_configured(self):
+        self.server.set_root(SAMPLE / "i18n")
+        i18n = "dists/bookworm/main/i18n/"
+        self.hide_listed("Translation-en", "Translation-en.xz", under="main/i18n/", root="i18n")
+        self.assert_refused_unchanged(
+            f"sample: {self.server.url}/{i18n}Translation-en is listed in the Release, but the upstream "
+            "serves no variant of it (expected at least one; missing: Translation-en, Translation-en.xz)")
+        # One variant is enough; the other is skipped.
+        self.server.hide.clear()
+        self.hide_listed("Translation-en", under="main/i18n/", root="i18n")
+        out = json.loads(self.sync().stdout)[0]
+        self.assertEqual(out["skipped"], [i18n + "Translation-en"])
+        self.assertEqual(self.snapshots()[0]["files"], 9)  # day1's 8 and Translation-en.xz
+
+    def test_translations_are_not_needed_when_not_configured(self):
+        self.server.set_root(SAMPLE / "i18n")
+        self.configure(extra="translations = false\n")
+        self.hide_listed("Translation-en", "Translation-en.xz", under="main/i18n/", root="i18n")
+        out = json.loads(self.sync().stdout)[0]
+        self.assertEqual(out["skipped"], [])
+        self.assertEqual(self.server.gets("/dists/bookworm/main/i18n/"), [])
 
     def test_by_hash_missing_falls_back_to_the_canonical_path(self):
         for p in (SAMPLE / "day1/dists/bookworm/main/binary-amd64/by-hash/SHA256").iterdir():
