@@ -63,6 +63,12 @@ std::string index_of_variant(const std::string& path) {
 // directory; a per-architecture Release only describes its directory.
 bool hosts_need(const std::string& index) { return !index.ends_with("/Release"); }
 
+// The number of the first line (from 1) on which a and b differ.
+std::size_t first_difference(std::string_view a, std::string_view b) {
+  auto at = std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin();
+  return static_cast<std::size_t>(std::count(a.begin(), a.begin() + at, '\n')) + 1;
+}
+
 // A string member of a JSON object, or "" when absent or not a string.
 std::string text_field(const json& j, const char* key) {
   auto it = j.find(key);
@@ -277,12 +283,24 @@ Result<std::string> AptSync::detached_release(SuiteState& s) {
 Result<GpgvSignature> AptSync::verify_inrelease(const fs::path& file, const std::string& where) {
   auto bytes = read_file(file, kMaxRelease);
   if (!bytes) return fail(bytes.error());
-  if (auto m = formats::split_clearsigned(*bytes); !m) {
-    return fail(Code::refused, repo_.name + ": " + where +
-                                   " is not exactly one clearsigned message: " + m.error().message);
+  auto message = formats::split_clearsigned(*bytes);
+  if (!message) {
+    return fail(Code::refused,
+                repo_.name + ": " + where +
+                    " is not exactly one clearsigned message: " + message.error().message);
   }
   auto text = gpgv_check_clearsigned(repo_.keyring, file, scratch());
   if (!text) return fail(text.error().context(repo_.name + " " + where));
+  // The isolated side reads the message's text (its by-hash map, the site
+  // index): it must be exactly what gpgv verified, which gpgv writes with a
+  // final line break.
+  if (text->text != message->text && text->text != message->text + "\n") {
+    return fail(Code::refused, repo_.name + ": " + where +
+                                   " has a message text that differs from " +
+                                   "the text gpgv verified, from line " +
+                                   std::to_string(first_difference(message->text, text->text)) +
+                                   " of the text on");
+  }
   return text;
 }
 

@@ -377,6 +377,23 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         self.assertEqual(self.snapshots(), [])
         self.assertEqual(self.server.gets("/pool/"), [])
 
+    def test_inrelease_whose_text_differs_from_what_gpgv_verified_is_refused(self):
+        # Trailing blanks on a text line and CR line breaks leave the signature valid (gpgv
+        # ignores them) but change the text the isolated side would read.
+        path = "/dists/bookworm/InRelease"
+        good = (SAMPLE / "day1" / path.lstrip("/")).read_bytes()
+        lines = good.split(b"\n")
+        first_text = lines.index(b"") + 1
+        lines[first_text + 2] += b"   "
+        cases = [(b"\n".join(lines), 3), (good.replace(b"\n", b"\r\n"), 1)]
+        for body, line in cases:
+            with self.subTest(line=line):
+                self.server.replace[path] = body
+                self.assert_refused_unchanged(
+                    f"sample: {self.server.url}{path} has a message text that differs from the text "
+                    f"gpgv verified, from line {line} of the text on")
+        self.assertEqual(self.snapshots(), [])
+
     def test_signed_release_of_another_suite_is_refused(self):
         self.sync()
         self.server.set_root(SAMPLE / "sid")
