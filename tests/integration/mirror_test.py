@@ -474,12 +474,14 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         self.assertEqual(reqs[1]["status"], 206)
 
     def test_a_server_dripping_bytes_is_cut_off_at_the_minimum_rate(self):
-        self.configure(extra="min_rate = 1000\nstall_timeout = 1\n")
+        # Under 1 KiB: each attempt's deadline, 1 s + its size at 100 bytes/s, comes well after
+        # the rate check.
+        self.configure(extra="min_rate = 100\nstall_timeout = 1\n")
         deb = "/pool/main/h/hello-airlock/hello-airlock_1.0-1_amd64.deb"
         self.server.drip[deb] = (2, 0.25)  # 8 bytes a second, for as long as anyone listens
         before = self.home_state()
         p = self.sync(expect=1)
-        self.assertIn(f"GET {self.server.url}{deb}: slower than min_rate 1000 bytes/s for "
+        self.assertIn(f"GET {self.server.url}{deb}: slower than min_rate 100 bytes/s for "
                       "stall_timeout 1 s (after 6 attempts)", p.stderr)
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
         self.assertEqual(len(self.server.gets(deb)), 6)
