@@ -10,6 +10,7 @@
 
 #include "airlock/base/env.h"
 #include "airlock/base/file.h"
+#include "airlock/formats/clearsign.h"
 #include "airlock/formats/compress.h"
 #include "airlock/formats/packages.h"
 #include "airlock/formats/release.h"
@@ -30,7 +31,8 @@ constexpr std::uint64_t kPoolBatchBytes = 1ull << 30;
 
 struct SuiteState {
   std::string suite;
-  std::string dists;  // "dists/<suite>/"
+  std::string dists;   // "dists/<suite>/"
+  std::string source;  // the URL its verified Release text came from
   apt::Release release;
   std::vector<std::string>
       index_paths;  // relative to dists, the Packages/Release/Translation files
@@ -45,8 +47,27 @@ struct Want {
   std::string fallback_url;  // canonical path when url is a by-hash address
   Digest sha256;
   std::uint64_t size = 0;
-  bool optional = false;  // an uncompressed index a server may not publish
+  // Metadata: one variant of index (the upstream may not serve it; apt and
+  // aptly fall back to another variant the Release lists).
+  std::string index;
 };
+
+// The index a listed file is a variant of: its path without a compression
+// suffix ("main/binary-amd64/Packages.xz" -> "main/binary-amd64/Packages").
+std::string index_of_variant(const std::string& path) {
+  if (variant_rank(path) == 0) return path;
+  return path.substr(0, path.rfind('.'));
+}
+
+// Hosts need a Packages (and, when configured, a Translation) of each
+// directory; a per-architecture Release only describes its directory.
+bool hosts_need(const std::string& index) { return !index.ends_with("/Release"); }
+
+// The number of the first line (from 1) on which a and b differ.
+std::size_t first_difference(std::string_view a, std::string_view b) {
+  auto at = std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin();
+  return static_cast<std::size_t>(std::count(a.begin(), a.begin() + at, '\n')) + 1;
+}
 
 // A string member of a JSON object, or "" when absent or not a string.
 std::string text_field(const json& j, const char* key) {
@@ -64,10 +85,17 @@ void sort_packages(std::vector<PackageVersion>& list) {
   list.erase(std::unique(list.begin(), list.end()), list.end());
 }
 
-// The fetcher's single result, or an error when it broke its contract.
-Result<FetchResult> fetch_one(Fetcher& fetcher, const FetchJob& job) {
+// How downloads for repo run: jobs in parallel, cut off when too slow.
+FetchOptions fetch_options(const RepoConfig& repo, int jobs) {
   FetchOptions fo;
-  fo.jobs = 1;
+  fo.jobs = jobs;
+  fo.min_rate = repo.min_rate;
+  fo.stall_timeout = std::chrono::seconds(repo.stall_timeout);
+  return fo;
+}
+
+// The fetcher's single result, or an error when it broke its contract.
+Result<FetchResult> fetch_one(Fetcher& fetcher, const FetchJob& job, const FetchOptions& fo) {
   auto results = fetcher.fetch({job}, fo);
   if (results.size() != 1)
     return fail(Code::io, "the fetcher answered " + job.url + " with no result");
@@ -87,10 +115,13 @@ class AptSync {
   Result<std::string> release_text(SuiteState& s);
   Result<std::string> held_release(SuiteState& s, const SnapshotEntry& held);
   Result<std::string> detached_release(SuiteState& s);
+  Result<GpgvSignature> verify_inrelease(const fs::path& file, const std::string& where);
   Status check_release(SuiteState& s, const std::string& text);
+  Status check_suite(const SuiteState& s) const;
   Status choose_indices(SuiteState& s);
   Result<std::vector<Want>> metadata_wants(const std::vector<SuiteState>& suites);
   Status fetch_metadata(const std::vector<SuiteState>& suites);
+  Status check_variants(const std::vector<Want>& meta) const;
   Status store_direct();
   Result<IndexRecords> read_indices(const std::vector<SuiteState>& suites);
   Result<std::map<std::string, SnapshotEntry>> select_pool(const std::vector<SuiteState>& suites);
@@ -170,12 +201,13 @@ Result<std::string> AptSync::release_text(SuiteState& s) {
     job.if_none_match = text_field(j, "etag");
     job.if_modified_since = text_field(j, "last_modified");
   }
-  auto r = fetch_one(*opt_.fetcher, job);
+  auto r = fetch_one(*opt_.fetcher, job, fetch_options(repo_, 1));
   if (!r) return fail(r.error());
   if (r->not_modified && held) return held_release(s, *held);
   if (r->missing || r->not_modified) return detached_release(s);
-  auto text = gpgv_check_clearsigned(repo_.keyring, job.dest, scratch());
-  if (!text) return fail(text.error().context(repo_.name + " " + inrelease));
+  s.source = job.url;
+  auto text = verify_inrelease(job.dest, job.url);
+  if (!text) return fail(text.error());
   s.signed_by = text->fingerprint;
   keep_direct(inrelease, *r, job.dest);
   ++report_.metadata_fetched;
@@ -193,8 +225,9 @@ Result<std::string> AptSync::held_release(SuiteState& s, const SnapshotEntry& he
   if (!bytes) return fail(bytes.error());
   auto copy = opt_.workdir / "meta" / (s.suite + ".InRelease.held");
   if (auto w = env_.write_file_atomic(copy, *bytes); !w) return fail(w.error());
-  auto text = gpgv_check_clearsigned(repo_.keyring, copy, scratch());
-  if (!text) return fail(text.error().context(repo_.name + " " + held.path));
+  s.source = url(held.path) + " (held from the last snapshot)";
+  auto text = verify_inrelease(copy, s.source);
+  if (!text) return fail(text.error());
   s.signed_by = text->fingerprint;
   // A changed selection chooses its indices again (metadata_wants).
   entries_[held.path] = held;
@@ -223,9 +256,7 @@ Result<std::string> AptSync::detached_release(SuiteState& s) {
   std::error_code ec;
   fs::remove(rel.dest, ec);
   fs::remove(sig.dest, ec);
-  FetchOptions fo;
-  fo.jobs = 1;
-  auto two = opt_.fetcher->fetch({rel, sig}, fo);
+  auto two = opt_.fetcher->fetch({rel, sig}, fetch_options(repo_, 1));
   if (two.size() != 2) return fail(Code::io, "the fetcher answered " + rel.url + " with no result");
   for (const auto& r : two) {
     if (r.error) return fail(*r.error);
@@ -236,6 +267,7 @@ Result<std::string> AptSync::detached_release(SuiteState& s) {
   auto v = gpgv_check_detached(repo_.keyring, sig.dest, rel.dest, scratch());
   if (!v) return fail(v.error().context(repo_.name + " " + s.dists + "Release"));
   s.signed_by = v->fingerprint;
+  s.source = rel.url;
   auto text = read_file(rel.dest, kMaxRelease);
   if (!text) return fail(text.error());
   keep_direct(s.dists + "Release", two[0], rel.dest);
@@ -244,10 +276,57 @@ Result<std::string> AptSync::detached_release(SuiteState& s) {
   return text;
 }
 
+// An InRelease must be exactly one clearsigned message with a good
+// signature: bytes before or after it would be carried to hosts unverified
+// (and apt refuses them there). Returns gpgv's signed text: the only text
+// the Release is read from.
+Result<GpgvSignature> AptSync::verify_inrelease(const fs::path& file, const std::string& where) {
+  auto bytes = read_file(file, kMaxRelease);
+  if (!bytes) return fail(bytes.error());
+  auto message = formats::split_clearsigned(*bytes);
+  if (!message) {
+    return fail(Code::refused,
+                repo_.name + ": " + where +
+                    " is not exactly one clearsigned message: " + message.error().message);
+  }
+  auto text = gpgv_check_clearsigned(repo_.keyring, file, scratch());
+  if (!text) return fail(text.error().context(repo_.name + " " + where));
+  // The isolated side reads the message's text (its by-hash map, the site
+  // index): it must be exactly what gpgv verified, which gpgv writes with a
+  // final line break.
+  if (text->text != message->text && text->text != message->text + "\n") {
+    return fail(Code::refused, repo_.name + ": " + where +
+                                   " has a message text that differs from " +
+                                   "the text gpgv verified, from line " +
+                                   std::to_string(first_difference(message->text, text->text)) +
+                                   " of the text on");
+  }
+  return text;
+}
+
+// The Release must be the configured suite's: a validly signed Release of
+// another suite (sid served as bookworm) would replace one with the other.
+Status AptSync::check_suite(const SuiteState& s) const {
+  const auto& f = s.release.fields;
+  auto suite = f.find("Suite");
+  auto codename = f.find("Codename");
+  if ((suite != f.end() && suite->second == s.suite) ||
+      (codename != f.end() && codename->second == s.suite)) {
+    return {};
+  }
+  auto shown = [&](const apt::Paragraph::const_iterator& it) {
+    return it == f.end() ? std::string("none") : "'" + it->second + "'";
+  };
+  return fail(Code::refused, repo_.name + ": " + s.source + " is for another suite: expected '" +
+                                 s.suite + "' (Suite or Codename), actual Suite " + shown(suite) +
+                                 ", Codename " + shown(codename));
+}
+
 Status AptSync::check_release(SuiteState& s, const std::string& text) {
   auto release = apt::parse_release(text);
   if (!release) return fail(release.error().context(repo_.name + " " + s.dists));
   s.release = std::move(*release);
+  if (auto c = check_suite(s); !c) return c;
   if (repo_.check_valid_until && s.release.valid_until && opt_.now > *s.release.valid_until) {
     return fail(Code::refused, repo_.name + ": " + s.dists + " expired at " +
                                    format_time(*s.release.valid_until) +
@@ -319,8 +398,7 @@ Result<std::vector<FetchResult>> AptSync::fetch(std::vector<Want>& wants,
   std::vector<FetchJob> jobs;
   for (const auto& w : wants)
     jobs.push_back({w.url, partial(w.sha256), w.sha256, w.size, w.size, {}, {}});
-  FetchOptions fo;
-  fo.jobs = opt_.jobs;
+  FetchOptions fo = fetch_options(repo_, opt_.jobs);
   if (opt_.progress) fo.progress = [&](const FetchProgress& p) { opt_.progress(phase, p); };
   auto results = opt_.fetcher->fetch(jobs, fo);
   if (results.size() != jobs.size())
@@ -403,8 +481,7 @@ Result<std::vector<Want>> AptSync::metadata_wants(const std::vector<SuiteState>&
       auto have = store_.contains(f->sha256);
       if (!have) return fail(have.error());
       if (*have) continue;
-      Want w{path,      url(path), "",
-             f->sha256, f->size,   variant_rank(p) == 0 && !p.ends_with("/Release")};
+      Want w{path, url(path), "", f->sha256, f->size, index_of_variant(path)};
       if (s.release.acquire_by_hash) {
         w.fallback_url = w.url;
         w.url = url(s.dists + parent(p) + "/by-hash/SHA256/" + f->sha256.hex());
@@ -423,21 +500,46 @@ Status AptSync::fetch_metadata(const std::vector<SuiteState>& suites) {
   for (std::size_t i = 0; i < meta->size(); ++i) {
     const auto& w = (*meta)[i];
     const auto& r = (*results)[i];
-    if (r.missing && w.optional) {
-      entries_.erase(w.path);  // listed, but only compressed variants are published
+    if (r.missing) {
+      entries_.erase(w.path);  // listed, not served: carried only if fetched
+      report_.skipped.push_back(w.path);
       continue;
     }
-    if (r.missing)
-      return fail(Code::refused,
-                  repo_.name + ": " + w.url + " is listed in the Release but missing");
     if (r.error) return fail(*r.error);
     report_.metadata_fetched++;
     report_.bytes_fetched += r.size;
     dry_files_[w.sha256] = partial(w.sha256);
   }
+  if (auto s = check_variants(*meta); !s) return s;
   if (opt_.dry_run) return {};
   if (auto s = store_files(*meta, *results); !s) return s;
   return store_direct();
+}
+
+// Each index hosts need keeps at least one verified variant (fetched now or
+// already stored); refused naming the index and the variants tried otherwise.
+Status AptSync::check_variants(const std::vector<Want>& meta) const {
+  std::map<std::string, std::vector<std::string>> tried;  // needed index -> variants missing
+  for (const auto& w : meta) {
+    if (hosts_need(w.index) && !entries_.contains(w.path)) {
+      tried[w.index].push_back(w.path.substr(w.path.rfind('/') + 1));
+    }
+  }
+  for (const auto& [index, variants] : tried) {
+    bool kept = false;
+    for (auto it = entries_.lower_bound(index);
+         !kept && it != entries_.end() && it->first.starts_with(index); ++it) {
+      kept = index_of_variant(it->first) == index;
+    }
+    if (kept) continue;
+    std::string names;
+    for (const auto& v : variants) names += (names.empty() ? "" : ", ") + v;
+    return fail(Code::refused, repo_.name + ": " + url(index) +
+                                   " is listed in the Release, but the upstream serves no "
+                                   "variant of it (expected at least one; missing: " +
+                                   names + ")");
+  }
+  return {};
 }
 
 // The signed release files themselves.
@@ -525,7 +627,7 @@ Result<std::vector<Want>> AptSync::pool_wants(const std::map<std::string, Snapsh
     auto have = store_.contains(e.sha256);
     if (!have) return fail(have.error());
     if (*have || !seen.insert(e.sha256).second) continue;
-    wants.push_back({path, url(path), "", e.sha256, e.size, false});
+    wants.push_back({path, url(path), "", e.sha256, e.size, ""});
   }
   return wants;
 }

@@ -41,6 +41,7 @@ class RepoReader {
     if (auto s = read_identity(names); !s) return fail(s.error());
     if (auto s = read_lists(); !s) return fail(s.error());
     if (auto s = read_trust(); !s) return fail(s.error());
+    if (auto s = read_limits(); !s) return fail(s.error());
     return std::move(r_);
   }
 
@@ -90,12 +91,35 @@ class RepoReader {
                                                 "packages",
                                                 "translations",
                                                 "check_valid_until",
-                                                "with_dependencies"};
+                                                "with_dependencies",
+                                                "min_rate",
+                                                "stall_timeout"};
     for (auto&& [key, _] : t_) {
       const std::string name(key.str());
       if (!known.contains(name)) return bad("unknown key '" + name + "'");
     }
     return {};
+  }
+
+  // An absent number leaves out at its default; a present one must be a
+  // whole number from 1 to max.
+  Status number(const char* key, std::int64_t max, std::int64_t& out) const {
+    auto* node = t_[key].node();
+    if (!node) return {};
+    auto v = node->value_exact<std::int64_t>();
+    if (!v || *v < 1 || *v > max) {
+      return bad(std::string(key) + " must be a whole number from 1 to " + std::to_string(max));
+    }
+    out = *v;
+    return {};
+  }
+
+  // min_rate and stall_timeout: when a download is too slow to go on.
+  Status read_limits() {
+    auto rate = static_cast<std::int64_t>(r_.min_rate);
+    if (auto s = number("min_rate", 1ll << 30, rate); !s) return s;
+    r_.min_rate = static_cast<std::uint64_t>(rate);
+    return number("stall_timeout", 86400, r_.stall_timeout);
   }
 
   // name, kind and url: which repository, and where it is.
@@ -220,6 +244,9 @@ std::string config_template() {
 # with_dependencies = true          # false: carry only the packages the globs match
 # check_valid_until = true          # refuse metadata past its Valid-Until
 # translations = true               # also fetch i18n/Translation-en when listed
+# min_rate = 1024                   # bytes/s: a download slower than this for stall_timeout
+# stall_timeout = 30                #   seconds is cut off, and each must end within
+#                                   #   stall_timeout + its size / min_rate seconds
 )";
 }
 

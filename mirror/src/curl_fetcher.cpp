@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "airlock/base/env.h"
 #include "airlock/base/file.h"
 #include "airlock/mirror/fetcher.h"
 
@@ -34,6 +35,7 @@ struct Transfer {
   std::size_t index = 0;
   const FetchJob* job = nullptr;
   FetchResult* result = nullptr;
+  Env* env = nullptr;  // writes to dest go through it
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   UniqueFd fd;
@@ -43,6 +45,10 @@ struct Transfer {
   bool body_started = false;
   bool write_body = false;
   std::optional<Error> refusal;  // the bytes were wrong: no retry
+  // Writing dest failed (a full disk): the local side's fault, not the
+  // server's, so no retry.
+  std::optional<Error> local_error;
+  std::chrono::seconds deadline{0};  // this attempt's transfer_deadline()
   std::string etag, last_modified;
   char errbuf[CURL_ERROR_SIZE] = {};
 
@@ -79,7 +85,10 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
     t->write_body = code == 200 || code == 206;
     if (code == 200 && t->offset > 0) {
       // The server ignored our Range: start over.
-      if (::ftruncate(t->fd.get(), 0) != 0) return 0;
+      if (auto s = t->env->truncate(t->fd.get(), 0, t->job->dest.string()); !s) {
+        t->local_error = s.error();
+        return 0;
+      }
       ::lseek(t->fd.get(), 0, SEEK_SET);
       t->hasher = Hasher();
       t->offset = 0;
@@ -95,7 +104,10 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
     return 0;
   }
   auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(data), len);
-  if (!write_all(t->fd.get(), bytes)) return 0;
+  if (auto s = t->env->write(t->fd.get(), bytes); !s) {
+    t->local_error = s.error().context(t->job->dest.string());
+    return 0;
+  }
   t->hasher.update(bytes);
   t->written += len;
   return len;
@@ -171,8 +183,12 @@ void set_request_options(Transfer& t, const FetchOptions& options) {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
+                   static_cast<long>(std::max<std::uint64_t>(
+                       1, std::min<std::uint64_t>(options.min_rate, 1ull << 30))));
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.stall_timeout.count()));
+  t.deadline = transfer_deadline(t.job->expected_size.value_or(t.job->max_size), options);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT, static_cast<long>(t.deadline.count()));
   curl_easy_setopt(e, CURLOPT_USERAGENT, "airlock-mirror/0.1");
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, nullptr);  // bytes exactly as published
 }
@@ -202,13 +218,33 @@ Error gave_up(const Transfer& t, const std::string& what) {
                              std::to_string(t.result->attempts) + " attempts)"};
 }
 
+// Why a transfer timed out, in the terms of mirror.toml: past its deadline,
+// or connected but slower than min_rate; empty for a connection that never
+// came up (curl's own message says that).
+std::string timeout_reason(const Transfer& t, const FetchOptions& options) {
+  curl_off_t total = 0, connected = 0;
+  curl_easy_getinfo(t.easy, CURLINFO_TOTAL_TIME_T, &total);
+  curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connected);
+  if (total >= static_cast<curl_off_t>(t.deadline.count()) * 1'000'000) {
+    return "not finished within " + std::to_string(t.deadline.count()) +
+           " s, the deadline for its size at min_rate " + std::to_string(options.min_rate) +
+           " bytes/s plus stall_timeout " + std::to_string(options.stall_timeout.count()) + " s";
+  }
+  if (connected == 0) return {};
+  return "slower than min_rate " + std::to_string(options.min_rate) +
+         " bytes/s for stall_timeout " + std::to_string(options.stall_timeout.count()) + " s";
+}
+
 // The transfer broke off (code is not CURLE_OK). Returns true to retry.
-bool transport_outcome(Transfer& t, CURLcode code, long status, bool attempts_left) {
+bool transport_outcome(Transfer& t, CURLcode code, long status, bool attempts_left,
+                       const FetchOptions& options) {
   // What we kept is not a prefix the server can continue: start over.
   if (code == CURLE_RANGE_ERROR || status == 416) drop_partial(t);
   // Timeouts, dropped connections: keep the partial, retry.
   if (attempts_left) return true;
-  t.result->error = gave_up(t, t.errbuf[0] ? t.errbuf : curl_easy_strerror(code));
+  std::string why = code == CURLE_OPERATION_TIMEDOUT ? timeout_reason(t, options) : "";
+  if (why.empty()) why = t.errbuf[0] ? t.errbuf : curl_easy_strerror(code);
+  t.result->error = gave_up(t, why);
   return false;
 }
 
@@ -263,7 +299,7 @@ void verify_download(Transfer& t) {
                                        job.expected_sha256->hex() + ", actual " + r.sha256.hex()};
     return;
   }
-  if (auto s = fsync_fd(t.fd.get(), job.dest.string()); !s) {
+  if (auto s = t.env->sync(t.fd.get(), job.dest.string()); !s) {
     r.error = s.error();
     return;
   }
@@ -354,6 +390,7 @@ struct Loop {
 
 class CurlFetcher : public Fetcher {
  public:
+  explicit CurlFetcher(Env& env) : env_(env) {}
   std::vector<FetchResult> fetch(const std::vector<FetchJob>& jobs,
                                  const FetchOptions& options) override;
 
@@ -370,6 +407,8 @@ class CurlFetcher : public Fetcher {
                                   const FetchOptions& options);
   // Decides what a finished transfer means; returns true when it should be retried.
   bool finish(Transfer& t, CURLcode code, const FetchOptions& options);
+
+  Env& env_;
 };
 
 std::unique_ptr<Transfer> CurlFetcher::start(std::size_t index, const FetchJob& job,
@@ -378,6 +417,7 @@ std::unique_ptr<Transfer> CurlFetcher::start(std::size_t index, const FetchJob& 
   t->index = index;
   t->job = &job;
   t->result = &result;
+  t->env = &env_;
   ++result.attempts;
   if (!take_over_partial(*t, result)) return nullptr;
   t->easy = curl_easy_init();
@@ -392,12 +432,12 @@ bool CurlFetcher::finish(Transfer& t, CURLcode code, const FetchOptions& options
   curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
   r.http_status = static_cast<int>(status);
   const bool attempts_left = r.attempts <= options.retries;
-  if (t.refusal) {
-    drop_partial(t);
-    r.error = *t.refusal;
+  if (t.refusal || t.local_error) {
+    drop_partial(t);  // a full disk gets its space back
+    r.error = t.refusal ? *t.refusal : *t.local_error;
     return false;
   }
-  if (code != CURLE_OK) return transport_outcome(t, code, status, attempts_left);
+  if (code != CURLE_OK) return transport_outcome(t, code, status, attempts_left, options);
   if (status != 200 && status != 206) return status_outcome(t, status, attempts_left);
   verify_download(t);
   return false;
@@ -484,6 +524,11 @@ std::vector<FetchResult> CurlFetcher::fetch(const std::vector<FetchJob>& jobs,
 
 }  // namespace
 
-std::unique_ptr<Fetcher> make_curl_fetcher() { return std::make_unique<CurlFetcher>(); }
+std::chrono::seconds transfer_deadline(std::uint64_t size, const FetchOptions& options) {
+  return options.stall_timeout +
+         std::chrono::seconds(size / std::max<std::uint64_t>(1, options.min_rate));
+}
+
+std::unique_ptr<Fetcher> make_curl_fetcher(Env& env) { return std::make_unique<CurlFetcher>(env); }
 
 }  // namespace airlock::mirror

@@ -26,6 +26,17 @@ void print_filter(std::ostream& out, const SyncReport& r) {
   out << "\n";
 }
 
+// "  skipped 1 index file the Release lists but the upstream does not serve:
+// dists/bookworm/main/binary-amd64/Packages.gz".
+void print_skipped(std::ostream& out, const SyncReport& r) {
+  if (r.skipped.empty()) return;
+  std::string paths;
+  for (const auto& p : r.skipped) paths += (paths.empty() ? "" : ", ") + p;
+  out << "  skipped " << cli::count(r.skipped.size(), "index file")
+      << " the Release lists but the upstream does not serve: " << escape_for_terminal(paths)
+      << "\n";
+}
+
 void print_one_sync(std::ostream& out, const SyncReport& r) {
   const std::string id = r.snapshot ? r.snapshot->hex() : "none";
   const std::string why = r.selection_changed ? "; the selection changed" : "";
@@ -43,6 +54,7 @@ void print_one_sync(std::ostream& out, const SyncReport& r) {
         << cli::human_bytes(r.bytes_fetched) << ")\n";
   }
   print_filter(out, r);
+  print_skipped(out, r);
 }
 
 // "sample: airlock-orphan 1.0-1 (amd64) Depends: airlock-gone (>= 1): nothing
@@ -119,6 +131,7 @@ json to_json(const std::vector<RepoSync>& results) {
     for (const auto& p : r.added) one["added"].push_back(package_json(p));
     one["unsatisfied"] = json::array();
     for (const auto& u : r.unsatisfied) one["unsatisfied"].push_back(unsatisfied_json(u));
+    one["skipped"] = r.skipped;
   }
   return out;
 }

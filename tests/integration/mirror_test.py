@@ -4,6 +4,7 @@ repositories built with dpkg-deb, apt-ftparchive and gpg.
 
     mirror_test.py AIRLOCK_MIRROR AIRLOCK_VERIFY MAKE_SAMPLE_UPSTREAM
 """
+import hashlib
 import json
 import os
 import pathlib
@@ -63,7 +64,8 @@ class MirrorTest(unittest.TestCase):
         self.server.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def configure(self, keyring=None, check_valid_until=True, packages=None, with_dependencies=None):
+    def configure(self, keyring=None, check_valid_until=True, packages=None, with_dependencies=None,
+                  extra=""):
         text = (self.home / "mirror.toml").read_text().split("[[repo]]\nname")[0]
         text += f"""
 [[repo]]
@@ -80,6 +82,7 @@ check_valid_until = {'true' if check_valid_until else 'false'}
             text += "packages = [" + ", ".join(f'"{p}"' for p in packages) + "]\n"
         if with_dependencies is not None:
             text += f"with_dependencies = {'true' if with_dependencies else 'false'}\n"
+        text += extra
         (self.home / "mirror.toml").write_text(text)
 
     def sync(self, expect=0):
@@ -155,6 +158,64 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         self.assertEqual(out["pool_files"], 3)
         snap = json.loads(run("snapshots", "--json", home=self.home).stdout)[0]
         self.assertEqual(snap["files"], 7)  # the uncompressed Packages is left out
+
+    def hide_listed(self, *names, under="main/binary-amd64/", root="day1"):
+        """Makes the upstream answer 404 for these files of dists/bookworm/UNDER, by path and by hash."""
+        base = "/dists/bookworm/" + under
+        for name in names:
+            self.server.hide.add(base + name)
+            f = SAMPLE / root / base.lstrip("/") / name
+            self.server.hide.add(base + "by-hash/SHA256/" + hashlib.sha256(f.read_bytes()).hexdigest())
+
+    def test_index_variants_the_upstream_does_not_serve_are_skipped(self):
+        self.hide_listed("Packages", "Packages.gz", "Release")
+        out = json.loads(self.sync().stdout)[0]
+        base = "dists/bookworm/main/binary-amd64/"
+        self.assertEqual(out["skipped"], [base + "Packages", base + "Packages.gz", base + "Release"])
+        self.assertEqual(out["pool_files"], 3)  # read from Packages.xz
+        snap = self.snapshots()[0]
+        self.assertEqual(snap["files"], 5)  # InRelease, Packages.xz and the three pool files
+        p = run("sync", home=self.home)  # unchanged upstream: nothing to skip
+        self.assertNotIn("skipped", p.stdout)
+
+    def test_only_packages_gz_served_is_enough(self):
+        self.hide_listed("Packages", "Packages.xz")
+        p = run("sync", home=self.home)
+        self.assertIn("  skipped 2 index files the Release lists but the upstream does not serve: "
+                      "dists/bookworm/main/binary-amd64/Packages, dists/bookworm/main/binary-amd64/Packages.xz\n",
+                      p.stdout)
+        self.assertEqual(self.snapshots()[0]["files"], 6)
+
+    def test_an_index_the_upstream_serves_no_variant_of_is_refused(self):
+        self.hide_listed("Packages", "Packages.gz", "Packages.xz")
+        self.assert_refused_unchanged(
+            f"sample: {self.server.url}/dists/bookworm/main/binary-amd64/Packages is listed in the Release, "
+            "but the upstream serves no variant of it (expected at least one; missing: Packages, "
+            "Packages.gz, Packages.xz)")
+        self.assertEqual(self.snapshots(), [])
+        self.assertEqual(self.pool_gets(), [])
+
+    def test_translations_need_one_variant_when_configured(self):
+        self.server.set_root(SAMPLE / "i18n")
+        i18n = "dists/bookworm/main/i18n/"
+        self.hide_listed("Translation-en", "Translation-en.xz", under="main/i18n/", root="i18n")
+        self.assert_refused_unchanged(
+            f"sample: {self.server.url}/{i18n}Translation-en is listed in the Release, but the upstream "
+            "serves no variant of it (expected at least one; missing: Translation-en, Translation-en.xz)")
+        # One variant is enough; the other is skipped.
+        self.server.hide.clear()
+        self.hide_listed("Translation-en", under="main/i18n/", root="i18n")
+        out = json.loads(self.sync().stdout)[0]
+        self.assertEqual(out["skipped"], [i18n + "Translation-en"])
+        self.assertEqual(self.snapshots()[0]["files"], 9)  # day1's 8 and Translation-en.xz
+
+    def test_translations_are_not_needed_when_not_configured(self):
+        self.server.set_root(SAMPLE / "i18n")
+        self.configure(extra="translations = false\n")
+        self.hide_listed("Translation-en", "Translation-en.xz", under="main/i18n/", root="i18n")
+        out = json.loads(self.sync().stdout)[0]
+        self.assertEqual(out["skipped"], [])
+        self.assertEqual(self.server.gets("/dists/bookworm/main/i18n/"), [])
 
     def test_by_hash_missing_falls_back_to_the_canonical_path(self):
         for p in (SAMPLE / "day1/dists/bookworm/main/binary-amd64/by-hash/SHA256").iterdir():
@@ -275,6 +336,76 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         self.assertEqual(self.snapshots(), [])
         return p
 
+    def home_state(self):
+        """What a refused sync must leave exactly as it was: store, log, snapshots."""
+        return tree(self.home / "store"), tree(self.home / "log"), self.snapshots()
+
+    def assert_refused_unchanged(self, fragment):
+        """A sync refused with exit 3 and one line holding fragment, changing nothing."""
+        before = self.home_state()
+        p = self.sync(expect=3)
+        self.assertIn(fragment, p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertEqual(self.home_state(), before)
+        return p
+
+    def test_inrelease_with_bytes_outside_the_signed_message_is_refused(self):
+        self.sync()
+        path = "/dists/bookworm/InRelease"
+        good = (SAMPLE / "day1" / path.lstrip("/")).read_bytes()
+        end = good.count(b"\n") + 1  # the first line after the signature
+        cases = [
+            (b"Codename: sid\n\n" + good,
+             "line 1: bytes before '-----BEGIN PGP SIGNED MESSAGE-----' (found on line 3)"),
+            (good + b"Suite: unstable\n", f"line {end}: bytes after '-----END PGP SIGNATURE-----'"),
+            (good + good, f"line {end}: a second signed message after '-----END PGP SIGNATURE-----'"),
+        ]
+        for body, why in cases:
+            with self.subTest(why=why):
+                self.server.replace[path] = body
+                self.assert_refused_unchanged(
+                    f"sample: {self.server.url}{path} is not exactly one clearsigned message: {why}")
+        # The same upstream without the extra bytes syncs again.
+        del self.server.replace[path]
+        self.sync()
+
+    def test_inrelease_with_bytes_outside_is_refused_on_a_first_sync(self):
+        path = "/dists/bookworm/InRelease"
+        good = (SAMPLE / "day1" / path.lstrip("/")).read_bytes()
+        self.server.replace[path] = b"\n" + good
+        self.assert_refused_unchanged(f"sample: {self.server.url}{path} is not exactly one clearsigned message")
+        self.assertEqual(self.snapshots(), [])
+        self.assertEqual(self.server.gets("/pool/"), [])
+
+    def test_inrelease_whose_text_differs_from_what_gpgv_verified_is_refused(self):
+        # Trailing blanks on a text line and CR line breaks leave the signature valid (gpgv
+        # ignores them) but change the text the isolated side would read.
+        path = "/dists/bookworm/InRelease"
+        good = (SAMPLE / "day1" / path.lstrip("/")).read_bytes()
+        lines = good.split(b"\n")
+        first_text = lines.index(b"") + 1
+        lines[first_text + 2] += b"   "
+        cases = [(b"\n".join(lines), 3), (good.replace(b"\n", b"\r\n"), 1)]
+        for body, line in cases:
+            with self.subTest(line=line):
+                self.server.replace[path] = body
+                self.assert_refused_unchanged(
+                    f"sample: {self.server.url}{path} has a message text that differs from the text "
+                    f"gpgv verified, from line {line} of the text on")
+        self.assertEqual(self.snapshots(), [])
+
+    def test_signed_release_of_another_suite_is_refused(self):
+        self.sync()
+        self.server.set_root(SAMPLE / "sid")
+        self.assert_refused_unchanged(
+            f"sample: {self.server.url}/dists/bookworm/InRelease is for another suite: expected "
+            "'bookworm' (Suite or Codename), actual Suite 'unstable', Codename 'sid'")
+        # Without InRelease the detached Release is checked the same way.
+        self.server.hide.add("/dists/bookworm/InRelease")
+        self.assert_refused_unchanged(
+            f"sample: {self.server.url}/dists/bookworm/Release is for another suite: expected "
+            "'bookworm' (Suite or Codename), actual Suite 'unstable', Codename 'sid'")
+
     def test_bad_upstream_signature(self):
         inrelease = (SAMPLE / "day1/dists/bookworm/InRelease").read_bytes()
         self.server.replace["/dists/bookworm/InRelease"] = inrelease.replace(b"Label: airlock-sample",
@@ -341,6 +472,24 @@ check_valid_until = {'true' if check_valid_until else 'false'}
         self.assertEqual(reqs[0].get("dropped_at"), 500_000)
         self.assertEqual(reqs[1]["range"], "bytes=500000-")
         self.assertEqual(reqs[1]["status"], 206)
+
+    def test_a_server_dripping_bytes_is_cut_off_at_the_minimum_rate(self):
+        # Under 1 KiB: each attempt's deadline, 1 s + its size at 100 bytes/s, comes well after
+        # the rate check.
+        self.configure(extra="min_rate = 100\nstall_timeout = 1\n")
+        deb = "/pool/main/h/hello-airlock/hello-airlock_1.0-1_amd64.deb"
+        self.server.drip[deb] = (2, 0.25)  # 8 bytes a second, for as long as anyone listens
+        before = self.home_state()
+        p = self.sync(expect=1)
+        self.assertIn(f"GET {self.server.url}{deb}: slower than min_rate 100 bytes/s for "
+                      "stall_timeout 1 s (after 6 attempts)", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertEqual(len(self.server.gets(deb)), 6)
+        # The other pool files were verified and stored; no snapshot, no log record.
+        self.assertEqual(self.snapshots(), [])
+        self.assertEqual(tree(self.home / "log"), before[1])
+        del self.server.drip[deb]
+        self.sync()
 
     # --- export ---------------------------------------------------------------
 

@@ -13,6 +13,7 @@ In a test:
     server.drop_after["/pool/x.deb"] = 4096   # close after 4096 body bytes, once
     server.replace["/dists/bookworm/InRelease"] = b"..."  # serve these bytes instead
     server.hide.add("/dists/bookworm/main/binary-amd64/Packages")  # answer 404
+    server.drip["/pool/x.deb"] = (2, 0.5)     # 2 body bytes every 0.5 s, every time
 Standalone:
     upstream_server.py --root DIR [--port N] [--idle-timeout S]
 """
@@ -119,7 +120,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
+        drip = srv.drip.get(path)
+        if drip is not None:
+            return self.drip_body(part, *drip)
         self.wfile.write(part)
+
+    def drip_body(self, part, size, interval):
+        """Sends part a few bytes at a time on a timer, until the client gives up."""
+        try:
+            for i in range(0, len(part), size):
+                self.wfile.write(part[i:i + size])
+                self.wfile.flush()
+                time.sleep(interval)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
 
 
 class UpstreamServer:
@@ -130,6 +145,7 @@ class UpstreamServer:
         self.drop_after = {}
         self.replace = {}
         self.hide = set()
+        self.drip = {}
         self.lock = threading.Lock()
         self.started = time.time()
         self.idle_timeout = idle_timeout

@@ -126,6 +126,10 @@ TEST(Config, EveryRefusalNamesTheFileTheRepoAndTheField) {
       {"check_valid_until", "\"no\"", "check_valid_until must be true or false"},
       {"translations", "[true]", "translations must be true or false"},
       {"with_dependencies", "\"yes\"", "with_dependencies must be true or false"},
+      {"min_rate", "0", "min_rate must be a whole number from 1 to 1073741824"},
+      {"min_rate", "1.5", "min_rate must be a whole number from 1 to 1073741824"},
+      {"stall_timeout", "\"30\"", "stall_timeout must be a whole number from 1 to 86400"},
+      {"stall_timeout", "86401", "stall_timeout must be a whole number from 1 to 86400"},
   };
   auto cases = documents;
   for (const auto& f : fields) {
@@ -149,8 +153,11 @@ TEST(Config, OptionalFieldsKeepTheirDefaultsUnlessSet) {
   EXPECT_TRUE(r.check_valid_until);
   EXPECT_TRUE(r.translations);
   EXPECT_TRUE(r.with_dependencies);
+  EXPECT_EQ(r.min_rate, 1024u);
+  EXPECT_EQ(r.stall_timeout, 30);
   auto set = MirrorConfig::parse(repo_with("translations", "false") +
                                      "check_valid_until = false\nwith_dependencies = false\n"
+                                     "min_rate = 50000\nstall_timeout = 5\n"
                                      "[[repo]]\nname = \"y\"\n" +
                                      repo_with("name", "").substr(9),
                                  "m.toml");
@@ -159,11 +166,26 @@ TEST(Config, OptionalFieldsKeepTheirDefaultsUnlessSet) {
   EXPECT_FALSE(set->repos[0].translations);
   EXPECT_FALSE(set->repos[0].check_valid_until);
   EXPECT_FALSE(set->repos[0].with_dependencies);
+  EXPECT_EQ(set->repos[0].min_rate, 50000u);
+  EXPECT_EQ(set->repos[0].stall_timeout, 5);
   EXPECT_TRUE(set->repos[1].with_dependencies);
+  EXPECT_EQ(set->repos[1].min_rate, 1024u);
   EXPECT_EQ(set->repos[1].name, "y");
   EXPECT_TRUE(set->repos[1].translations);
   EXPECT_EQ(set->find("y"), &set->repos[1]);
   EXPECT_EQ(set->find("z"), nullptr);
+}
+
+TEST(Fetcher, TheDeadlineOfATransferScalesWithItsSize) {
+  FetchOptions o;
+  o.min_rate = 1000;
+  o.stall_timeout = std::chrono::seconds(5);
+  EXPECT_EQ(transfer_deadline(0, o), std::chrono::seconds(5));
+  EXPECT_EQ(transfer_deadline(999, o), std::chrono::seconds(5));
+  EXPECT_EQ(transfer_deadline(60'000, o), std::chrono::seconds(65));
+  EXPECT_EQ(transfer_deadline(1ull << 40, o), std::chrono::seconds(5 + (1ull << 40) / 1000));
+  o.min_rate = 0;  // counts as 1 byte a second, never a division by zero
+  EXPECT_EQ(transfer_deadline(10, o), std::chrono::seconds(15));
 }
 
 // --- selection: the sample's deps/ graph (scripts/make-sample-upstream) ------

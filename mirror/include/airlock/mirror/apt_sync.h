@@ -48,6 +48,11 @@ struct SyncReport {
   // Dependencies of carried packages that the indices cannot satisfy:
   // reported, not a failure.
   std::vector<apt::UnsatisfiedDependency> unsatisfied;
+  // Index variants the Release lists but the upstream does not serve
+  // (Packages.gz of a mirror that keeps only Packages.xz, a per-architecture
+  // Release): skipped and not carried, as long as another variant of each
+  // index hosts need was verified. Repository paths, in fetch order.
+  std::vector<std::string> skipped;
   std::size_t metadata_fetched = 0;
   std::size_t pool_files = 0;  // selected pool files in the snapshot
   std::uint64_t pool_bytes = 0;

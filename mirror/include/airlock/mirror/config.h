@@ -1,6 +1,7 @@
 // mirror.toml: the upstream repositories a low-side home mirrors.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -24,6 +25,11 @@ struct RepoConfig {
   bool with_dependencies = true;
   bool check_valid_until = true;
   bool translations = true;  // fetch i18n/Translation-en when the Release lists it
+  // A download slower than min_rate bytes a second for stall_timeout seconds
+  // is cut off; each attempt must also end within stall_timeout plus the
+  // time its declared size takes at min_rate (see FetchOptions).
+  std::uint64_t min_rate = 1024;
+  std::int64_t stall_timeout = 30;
 };
 
 struct MirrorConfig {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "airlock/base/env.h"
 #include "airlock/base/error.h"
 #include "airlock/verify/digest.h"
 
@@ -50,9 +51,17 @@ struct FetchOptions {
   int retries = 5;  // further attempts after the first, for 5xx, 429 and network errors
   std::chrono::milliseconds backoff{300};  // doubled on each retry
   std::chrono::seconds connect_timeout{15};
-  std::chrono::seconds stall_timeout{30};  // abort a transfer that moves nothing for this long
+  // A transfer slower than min_rate bytes a second for stall_timeout is cut
+  // off (and retried): a server dripping bytes cannot hold a sync forever.
+  std::chrono::seconds stall_timeout{30};
+  std::uint64_t min_rate = 1024;
   std::function<void(const FetchProgress&)> progress;
 };
+
+// The longest one attempt at a transfer of size bytes (the declared size, or
+// the job's max_size) may take, however its rate varies: stall_timeout plus
+// the time size takes at min_rate (min_rate 0 counts as 1).
+std::chrono::seconds transfer_deadline(std::uint64_t size, const FetchOptions& options);
 
 // Thread-compatible: one fetch() at a time per fetcher.
 class Fetcher {
@@ -65,6 +74,9 @@ class Fetcher {
                                          const FetchOptions& options) = 0;
 };
 
-std::unique_ptr<Fetcher> make_curl_fetcher();
+// Writes downloads through env. A failed local write (ENOSPC) fails the job
+// at once, with the file's path and the system's reason, and is not retried:
+// it is not the server's fault.
+std::unique_ptr<Fetcher> make_curl_fetcher(Env& env = Env::system());
 
 }  // namespace airlock::mirror
