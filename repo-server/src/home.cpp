@@ -87,7 +87,9 @@ Result<TrustReport> Home::change_trust(const std::string& action, TrustPolicy po
   auto s = change->commit_files({{trust_file(), policy.to_json(), 0644, false}},
                                 {{"trust", std::move(record)}});
   if (!s) return fail(s.error());
-  TrustReport report{action, std::move(policy), false};
+  TrustReport report;
+  report.action = action;
+  report.policy = std::move(policy);
   report.unreachable_threshold =
       !report.policy.keys.empty() &&
       report.policy.threshold > static_cast<int>(report.policy.keys.size());
@@ -104,16 +106,22 @@ Result<TrustReport> Home::trust_add(const TrustKeySpec& spec, const ChangeInfo& 
       escape_invalid_utf8(spec.name.empty() ? spec.public_key.stem().string() : spec.name);
   if (auto s = policy->add({name, *pub, spec.not_before, spec.not_after}); !s)
     return fail(s.error());
-  return change_trust("add", std::move(*policy), {{"name", name}, {"keyid", pub->id().hex()}}, who);
+  auto r =
+      change_trust("add", std::move(*policy), {{"name", name}, {"keyid", pub->id().hex()}}, who);
+  if (r) r->key_name = name, r->key_id = pub->id();
+  return r;
 }
 
 Result<TrustReport> Home::trust_remove(const KeyId& id, const ChangeInfo& who) {
   auto policy = trust();
   if (!policy) return fail(policy.error());
   json rec{{"keyid", id.hex()}};
-  if (const auto* k = policy->find(id)) rec["name"] = k->name;
+  std::string name;
+  if (const auto* k = policy->find(id)) rec["name"] = name = k->name;
   if (auto s = policy->remove(id); !s) return fail(s.error());
-  return change_trust("remove", std::move(*policy), std::move(rec), who);
+  auto r = change_trust("remove", std::move(*policy), std::move(rec), who);
+  if (r) r->key_name = name, r->key_id = id;
+  return r;
 }
 
 Result<TrustReport> Home::trust_threshold(int n, const ChangeInfo& who) {

@@ -68,6 +68,7 @@ json to_json(const TrustReport& r) {
   json out = to_json(r.policy);
   out["action"] = r.action;
   out["unreachable_threshold"] = r.unreachable_threshold;
+  if (r.key_id) out["key"] = {{"name", r.key_name}, {"keyid", r.key_id->hex()}};
   return out;
 }
 
@@ -212,8 +213,9 @@ void print_trust_change(std::ostream& out, const TrustReport& r) {
               << " is higher than the " << r.policy.keys.size()
               << " trusted key(s); no bundle can be imported until more are added\n";
   }
-  out << "trust " << r.action << ": done (threshold " << r.policy.threshold << ", "
-      << r.policy.keys.size() << " key(s))\n";
+  out << "trust " << r.action << ": ";
+  if (r.key_id) out << escape_for_terminal(r.key_name) << ", key " << r.key_id->hex() << "; ";
+  out << "done (threshold " << r.policy.threshold << ", " << r.policy.keys.size() << " key(s))\n";
 }
 
 void print_import(std::ostream& out, const ImportReport& r) {

@@ -291,13 +291,26 @@ class RepoTest(unittest.TestCase):
     def test_untrusted_signer(self):
         b = self.copy(W.b1)
         W.resign(b, (b / "manifest.json").read_text(), key="mallory")
-        self.assert_refused(b, "bundle signatures: 0 valid signatures of 1 required")
+        alice = json.loads(self.repo("trust", "list", "--json").stdout)["keys"][0]["keyid"]
+        mallory = json.loads((b / "manifest.sig.json").read_text())["signatures"][0]["keyid"]
+        self.assert_refused(b, f"bundle signatures: 0 valid signatures of 1 required: alice (key "
+                               f"{alice[:16]}): no signature; key {mallory[:16]} signed but is not "
+                               "trusted here")
+
+    def test_trust_add_and_remove_name_the_key(self):
+        out = self.repo("trust", "add", W.low / "keys/mallory.pub", "--name", "mallory").stdout
+        keyid = json.loads(self.repo("trust", "list", "--json").stdout)["keys"][1]["keyid"]
+        self.assertEqual(out, f"trust add: mallory, key {keyid}; done (threshold 1, 2 key(s))\n")
+        out = json.loads(self.repo("trust", "remove", keyid, "--json").stdout)
+        self.assertEqual(out["key"], {"name": "mallory", "keyid": keyid})
 
     def test_edited_manifest(self):
         b = self.copy(W.b1)
         text = (b / "manifest.json").read_text().replace('"producer": "airlock-mirror', '"producer": "airlock-mirrox')
         (b / "manifest.json").write_text(text)
-        self.assert_refused(b, "(alice: signature does not verify)")
+        alice = json.loads(self.repo("trust", "list", "--json").stdout)["keys"][0]["keyid"]
+        self.assert_refused(b, f"0 valid signatures of 1 required: alice (key {alice[:16]}): "
+                               "signature does not verify")
 
     def test_expired_bundle(self):
         b = self.copy(W.b1)

@@ -74,6 +74,11 @@ struct Change::State {
   UniqueFd lock;
   std::optional<Batch> batch;
 
+  // The holder's line goes with the lock: an idle home's lock file is empty.
+  ~State() {
+    if (lock) (void)!::ftruncate(lock.get(), 0);
+  }
+
   // Steps 3 and 4 for a committed pending entry.
   Status finish(const std::string& key, const std::vector<PreparedRecord>& records) {
     auto& l = *ledger;

@@ -1,10 +1,12 @@
 #include "airlock/verify/trust.h"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "airlock/base/file.h"
+#include "airlock/base/text.h"
 
 namespace airlock {
 namespace {
@@ -30,18 +32,24 @@ bool TrustedKey::valid_at(TimePoint now) const {
   return true;
 }
 
+namespace {
+// "alice (key 1a2b3c4d5e6f7a8b)": a key as people compare it with `trust list`.
+std::string key_label(const std::string& name, const KeyId& id) {
+  return escape_for_terminal(name) + " (key " + id.hex().substr(0, 16) + ")";
+}
+}  // namespace
+
 std::string TrustCheck::summary() const {
   std::string out = std::to_string(signers.size()) + " valid signature" +
                     (signers.size() == 1 ? "" : "s") + " of " + std::to_string(threshold) +
                     " required";
-  if (!problems.empty()) {
-    out += " (";
-    for (std::size_t i = 0; i < problems.size(); ++i) {
-      if (i) out += "; ";
-      out += problems[i];
-    }
-    out += ")";
-  }
+  std::vector<std::string> parts;
+  for (std::size_t i = 0; i < signers.size() && i < signer_keys.size(); ++i)
+    parts.push_back(key_label(signers[i], signer_keys[i]) + " signed");
+  parts.insert(parts.end(), problems.begin(), problems.end());
+  for (const auto& id : untrusted)
+    parts.push_back("key " + id.hex().substr(0, 16) + " signed but is not trusted here");
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : ": ") + parts[i];
   return out;
 }
 
@@ -142,11 +150,19 @@ Result<TrustCheck> TrustPolicy::check(std::string_view message,
   out.threshold = threshold;
   std::set<KeyId> counted;
   std::map<KeyId, std::string> problems;  // only for keys that never produced a valid signature
+  for (const auto& k : keys)
+    problems.emplace(k.key.id(), key_label(k.name, k.key.id()) + ": no signature");
   for (const auto& entry : signatures) {
     const TrustedKey* key = find(entry.keyid);
-    if (key == nullptr || counted.contains(entry.keyid)) continue;
+    if (key == nullptr) {
+      if (std::find(out.untrusted.begin(), out.untrusted.end(), entry.keyid) == out.untrusted.end())
+        out.untrusted.push_back(entry.keyid);
+      continue;
+    }
+    if (counted.contains(entry.keyid)) continue;
+    const std::string label = key_label(key->name, entry.keyid);
     if (!key->valid_at(now)) {
-      problems.emplace(entry.keyid, key->name + ": key not valid at " + format_time(now));
+      problems[entry.keyid] = label + ": key not valid at " + format_time(now);
       continue;
     }
     auto verdict = key->key.verify(message, entry.sig);
@@ -156,8 +172,8 @@ Result<TrustCheck> TrustPolicy::check(std::string_view message,
       problems.erase(entry.keyid);
       out.signers.push_back(key->name);
       out.signer_keys.push_back(entry.keyid);
-    } else {
-      problems.emplace(entry.keyid, key->name + ": signature does not verify");
+    } else if (problems[entry.keyid].ends_with(": no signature")) {
+      problems[entry.keyid] = label + ": signature does not verify";
     }
   }
   for (auto& [id, text] : problems) out.problems.push_back(std::move(text));

@@ -54,6 +54,10 @@ class BundleTest : public ::testing::Test {
   testing::SampleRepo repo;
   PrivateKey alice = PrivateKey::generate().value();
   PrivateKey bob = PrivateKey::generate().value();
+  // "alice (key 1a2b3c4d5e6f7a8b)", as refusals name a key.
+  static std::string label(const std::string& name, const PrivateKey& key) {
+    return name + " (key " + key.public_key().id().hex().substr(0, 16) + ")";
+  }
   TrustPolicy trust;
 };
 
@@ -188,7 +192,9 @@ TEST_F(BundleTest, CosignAddsOneSignatureAndChangesNothingElse) {
   auto one = read_manifest(res.dir, trust, kNow);
   ASSERT_FALSE(one);
   EXPECT_EQ(one.error().code, Code::refused);
-  EXPECT_EQ(one.error().message, "bundle signatures: 1 valid signature of 2 required");
+  EXPECT_EQ(one.error().message,
+            "bundle signatures: 1 valid signature of 2 required: " + label("alice", alice) +
+                " signed; " + label("bob", bob) + ": no signature");
   auto before = testing::tree_fingerprint(res.dir);
   ASSERT_TRUE(cosign_bundle(res.dir, bob));
   auto after = testing::tree_fingerprint(res.dir);
@@ -355,9 +361,13 @@ TEST_F(BundleRefusalTest, ManifestEditedAfterSigning) {
   testing::write_text(res.dir / "manifest.json", text);
   auto e = import_error();
   EXPECT_EQ(e.code, Code::refused);
-  EXPECT_EQ(
-      e.message,
-      "bundle signatures: 0 valid signatures of 1 required (alice: signature does not verify)");
+  EXPECT_EQ(e.message,
+            "bundle signatures: 0 valid signatures of 1 required" +
+                std::string(alice.public_key().id() < bob.public_key().id()
+                                ? ": " + label("alice", alice) + ": signature does not verify; " +
+                                      label("bob", bob) + ": no signature"
+                                : ": " + label("bob", bob) + ": no signature; " +
+                                      label("alice", alice) + ": signature does not verify"));
 }
 
 TEST_F(BundleRefusalTest, SignedByAnUntrustedKey) {
@@ -365,13 +375,17 @@ TEST_F(BundleRefusalTest, SignedByAnUntrustedKey) {
   ASSERT_TRUE(only_bob.add({"bob", bob.public_key(), {}, {}}));
   trust = only_bob;
   auto e = import_error();
-  EXPECT_EQ(e.message, "bundle signatures: 0 valid signatures of 1 required");
+  EXPECT_EQ(e.message, "bundle signatures: 0 valid signatures of 1 required: " + label("bob", bob) +
+                           ": no signature; key " + alice.public_key().id().hex().substr(0, 16) +
+                           " signed but is not trusted here");
 }
 
 TEST_F(BundleRefusalTest, ThresholdTwoWithOneSignature) {
   trust.threshold = 2;
   auto e = import_error();
-  EXPECT_EQ(e.message, "bundle signatures: 1 valid signature of 2 required");
+  EXPECT_EQ(e.message,
+            "bundle signatures: 1 valid signature of 2 required: " + label("alice", alice) +
+                " signed; " + label("bob", bob) + ": no signature");
 }
 
 TEST_F(BundleRefusalTest, ExpiredBundle) {

@@ -47,6 +47,9 @@ struct TrustReport {
   TrustPolicy policy;  // as it is now
   // The threshold is higher than the number of keys: nothing can be imported.
   bool unreachable_threshold = false;
+  // The key added or removed (add, remove): its name and key id.
+  std::string key_name;
+  std::optional<KeyId> key_id;
 };
 
 struct StatusReport {

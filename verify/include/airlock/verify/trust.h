@@ -35,11 +35,17 @@ struct SignatureEntry {
 
 struct TrustCheck {
   int threshold = 0;
-  std::vector<std::string> signers;   // names of trusted keys whose signature verified
-  std::vector<KeyId> signer_keys;     // their key ids, in the same order
-  std::vector<std::string> problems;  // e.g. "alice: signature does not verify"
+  std::vector<std::string> signers;  // names of trusted keys whose signature verified
+  std::vector<KeyId> signer_keys;    // their key ids, in the same order
+  // Each trusted key that did not sign validly, by key id: "bob (key
+  // 9f8e7d6c5b4a3210): no signature" / ": signature does not verify" /
+  // ": key not valid at <time>".
+  std::vector<std::string> problems;
+  std::vector<KeyId> untrusted;  // keys not in the policy that signed (not counted)
   bool met() const { return static_cast<int>(signers.size()) >= threshold; }
-  // One line for a refusal: "2 valid signatures of 3 required (alice: key expired ...)".
+  // One line for a refusal, naming who signed and whose signature is missing
+  // or bad: "1 valid signature of 2 required: alice (key 1a2b3c4d5e6f7a8b)
+  // signed; bob (key 9f8e7d6c5b4a3210): no signature".
   std::string summary() const;
 };
 
