@@ -306,6 +306,26 @@ class RepoTest(unittest.TestCase):
         W.resign(b, json.dumps(m, indent=2))
         self.assert_refused(b, "expired at 2020-02-01T00:00:00Z")
 
+    def test_a_fifo_in_place_of_a_bundle_file_is_refused_without_hanging(self):
+        # Opening a FIFO for reading blocks until a writer comes: the timeout is
+        # what detects a hang, and the refusal must name the file.
+        for name in ("manifest.json", "manifest.sig.json", "data.000"):
+            b = self.tmp / "fifo" / name / W.b1.name
+            shutil.copytree(W.b1, b)
+            (b / name).unlink()
+            os.mkfifo(b / name)
+            said = f"{b / name} is a FIFO, not a regular file"
+            p = run(VERIFY, "bundle", b, "--key", W.low / "keys/alice.pub", expect=3, timeout=20)
+            self.assertIn(said, p.stderr)
+            before = self.state()
+            p = run(REPO, "import", b, home=self.home, expect=3, timeout=20)
+            self.assertIn(said, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            store, channels, _ = self.state()
+            self.assertEqual((store, channels), before[:2])
+            self.assertEqual(self.log("import")[-1]["result"], "refused")
+            self.assertIn(said, self.log("import")[-1]["reason"])
+
     def test_threshold_two_needs_two_signers(self):
         self.repo("trust", "threshold", "2")
         self.assert_refused(W.b1, "bundle signatures: 1 valid signature of 2 required")

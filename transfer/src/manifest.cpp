@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "airlock/base/json.h"
+#include "airlock/store/snapshot.h"
 #include "airlock/verify/encoding.h"
 
 namespace airlock {
@@ -17,16 +19,6 @@ constexpr std::size_t kMaxSignatures = 64;
 
 std::unexpected<Error> bad(std::string what) {
   return fail(Code::invalid_input, "manifest: " + what);
-}
-
-bool valid_repo_name(std::string_view name) {
-  if (name.empty() || name.size() > 128) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return name != "." && name != "..";
 }
 
 Result<Digest> digest_field(const json& obj, const char* field, const std::string& where) {
@@ -67,9 +59,9 @@ Status check_envelope(const json& doc) {
     return bad("unsupported format '" + doc["format"].get<std::string>() + "' (expected " +
                std::string(kBundleFormat) + ")");
   }
-  if (!has_exactly(doc, {"format", "stream", "sequence", "previous", "kind", "created", "expires",
-                         "producer", "snapshots", "objects", "archive_size", "volumes", "log",
-                         "changes"})) {
+  if (!has_exactly(
+          doc, {"format", "stream", "sequence", "previous", "kind", "created", "expires",
+                "producer", "snapshots", "objects", "archive_size", "volumes", "log", "changes"})) {
     return bad(
         "fields must be exactly format, stream, sequence, previous, kind, created, "
         "expires, producer, snapshots, objects, archive_size, volumes, log, changes");
@@ -218,18 +210,21 @@ Status parse_log(const json& doc, Manifest& m) {
 // One change: its kind decides which versions it names.
 Result<PackageChangeEntry> parse_change(const json& c, const std::string& repo) {
   const std::string where = "changes of " + repo;
-  if (!has_exactly(c, {"change", "name", "architecture", "old", "new", "size"}) || !c["change"].is_string() ||
-      !c["name"].is_string() || !c["architecture"].is_string() || !c["old"].is_string() || !c["new"].is_string()) {
-    return bad(where + ": each package needs exactly change, name, architecture, old, new and size");
+  if (!has_exactly(c, {"change", "name", "architecture", "old", "new", "size"}) ||
+      !c["change"].is_string() || !c["name"].is_string() || !c["architecture"].is_string() ||
+      !c["old"].is_string() || !c["new"].is_string()) {
+    return bad(where +
+               ": each package needs exactly change, name, architecture, old, new and size");
   }
-  PackageChangeEntry e{c["change"].get<std::string>(), c["name"].get<std::string>(),
+  PackageChangeEntry e{c["change"].get<std::string>(),       c["name"].get<std::string>(),
                        c["architecture"].get<std::string>(), c["old"].get<std::string>(),
-                       c["new"].get<std::string>(), 0};
+                       c["new"].get<std::string>(),          0};
   auto size = size_field(c, "size", where);
   if (!size) return fail(size.error());
   e.size = *size;
   const bool has_old = !e.old_version.empty(), has_new = !e.new_version.empty();
-  const bool ok = (e.change == "added" && !has_old && has_new) || (e.change == "removed" && has_old && !has_new) ||
+  const bool ok = (e.change == "added" && !has_old && has_new) ||
+                  (e.change == "removed" && has_old && !has_new) ||
                   ((e.change == "upgraded" || e.change == "downgraded") && has_old && has_new);
   if (!ok || e.name.empty()) {
     return bad(where + ": '" + e.name + "' is not a valid " + e.change + " change");
@@ -245,9 +240,10 @@ Status parse_changes(const json& doc, Manifest& m) {
   }
   for (std::size_t i = 0; i < list.size(); ++i) {
     const json& r = list[i];
-    if (!has_exactly(r, {"repo", "packages"}) || !r["repo"].is_string() || !r["packages"].is_array() ||
-        r["repo"].get<std::string>() != m.snapshots[i].repo) {
-      return bad("changes entry " + std::to_string(i) + " must be {repo, packages} for " + m.snapshots[i].repo);
+    if (!has_exactly(r, {"repo", "packages"}) || !r["repo"].is_string() ||
+        !r["packages"].is_array() || r["repo"].get<std::string>() != m.snapshots[i].repo) {
+      return bad("changes entry " + std::to_string(i) + " must be {repo, packages} for " +
+                 m.snapshots[i].repo);
     }
     RepoChanges rc{m.snapshots[i].repo, {}};
     for (const auto& c : r["packages"]) {
@@ -331,8 +327,12 @@ std::string Manifest::to_json() const {
   for (const auto& rc : changes) {
     ojson pkgs = ojson::array();
     for (const auto& c : rc.packages) {
-      pkgs.push_back(ojson{{"change", c.change}, {"name", c.name}, {"architecture", c.architecture},
-                           {"old", c.old_version}, {"new", c.new_version}, {"size", c.size}});
+      pkgs.push_back(ojson{{"change", c.change},
+                           {"name", c.name},
+                           {"architecture", c.architecture},
+                           {"old", c.old_version},
+                           {"new", c.new_version},
+                           {"size", c.size}});
     }
     changed.push_back(ojson{{"repo", rc.repo}, {"packages", std::move(pkgs)}});
   }
@@ -341,7 +341,9 @@ std::string Manifest::to_json() const {
 }
 
 Result<Manifest> Manifest::parse(std::string_view text) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto parsed = parse_json_strict(text);
+  if (!parsed) return bad(parsed.error().message);
+  const json& doc = *parsed;
   if (auto s = check_envelope(doc); !s) return fail(s.error());
   Manifest m;
   for (auto group : {parse_position, parse_origin, parse_snapshots, parse_objects,
@@ -353,7 +355,9 @@ Result<Manifest> Manifest::parse(std::string_view text) {
 
 Result<std::vector<SignatureEntry>> parse_signatures(std::string_view text) {
   auto sbad = [](std::string what) { return fail(Code::invalid_input, "signatures: " + what); };
-  json doc = json::parse(text, nullptr, false);
+  auto parsed = parse_json_strict(text);
+  if (!parsed) return sbad(parsed.error().message);
+  json& doc = *parsed;
   if (doc.is_discarded() || !has_exactly(doc, {"signatures"}) || !doc["signatures"].is_array()) {
     return sbad("expected {\"signatures\": [...]}");
   }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "airlock/base/file.h"
+#include "airlock/base/json.h"
 
 namespace airlock {
 namespace {
@@ -46,8 +47,10 @@ std::string TrustCheck::summary() const {
 }
 
 Result<TrustPolicy> TrustPolicy::parse(std::string_view text) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   auto bad = [](std::string what) { return fail(Code::invalid_input, "trust policy: " + what); };
+  auto parsed = parse_json_strict(text);
+  if (!parsed) return bad(parsed.error().message);
+  json& doc = *parsed;
   if (doc.is_discarded() || !doc.is_object()) return bad("not a JSON object");
   if (!doc.contains("threshold") || !doc["threshold"].is_number_integer()) {
     return bad("threshold must be an integer");

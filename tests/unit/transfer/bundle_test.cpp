@@ -1,6 +1,7 @@
 #include "airlock/transfer/bundle.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <functional>
 #include <map>
@@ -50,6 +51,18 @@ class BundleTest : public ::testing::Test {
 
   std::vector<fs::path> dirs(const fs::path& d) { return {d}; }
 
+  // Commits what was extracted into batch and checks that target holds the
+  // sample snapshot with every object's exact bytes.
+  void commit_and_expect_every_object(Store& target, Batch& batch) {
+    ASSERT_TRUE(batch.register_snapshot(repo.snapshot));
+    ASSERT_TRUE(batch.commit());
+    auto snap = target.get_snapshot(repo.snapshot).value();
+    ASSERT_EQ(snap.entries.size(), repo.contents.size());
+    for (const auto& e : snap.entries) {
+      EXPECT_TRUE(target.read(e.sha256).value() == repo.contents[e.path]) << e.path;
+    }
+  }
+
   TempDir dir;
   testing::SampleRepo repo;
   PrivateKey alice = PrivateKey::generate().value();
@@ -83,13 +96,7 @@ TEST_F(BundleTest, ExportThenVerifyAndExtractEveryObject) {
   BatchSink sink(batch);
   auto s = extract_bundle(vm->manifest, d, sink);
   ASSERT_TRUE(s) << s.error().message;
-  ASSERT_TRUE(batch.register_snapshot(repo.snapshot));
-  ASSERT_TRUE(batch.commit());
-  auto snap = target->get_snapshot(repo.snapshot).value();
-  ASSERT_EQ(snap.entries.size(), repo.contents.size());
-  for (const auto& e : snap.entries) {
-    EXPECT_TRUE(target->read(e.sha256).value() == repo.contents[e.path]) << e.path;
-  }
+  commit_and_expect_every_object(*target, batch);
 }
 
 TEST_F(BundleTest, VolumesAreConsecutiveRangesOfAtMostTheVolumeSize) {
@@ -347,6 +354,71 @@ TEST_F(BundleRefusalTest, ReorderedVolumes) {
   fs::rename(res.dir / "swap", res.dir / "data.001");
   auto e = import_error();
   EXPECT_TRUE(e.message.starts_with("volume data.000 is corrupt: expected sha256 ")) << e.message;
+}
+
+TEST_F(BundleRefusalTest, VolumeThatIsAFifoIsRefusedWithoutReadingIt) {
+  // Opening a FIFO for reading waits for a writer: this test finishing at all
+  // is half of what it checks.
+  fs::remove(res.dir / "data.001");
+  ASSERT_EQ(::mkfifo((res.dir / "data.001").c_str(), 0644), 0);
+  auto e = import_error();
+  EXPECT_EQ(e.code, Code::refused);
+  EXPECT_EQ(e.message,
+            "volume " + (res.dir / "data.001").string() + " is a FIFO, not a regular file");
+}
+
+TEST_F(BundleRefusalTest, ManifestOrSignaturesThatAreNotRegularFilesAreRefused) {
+  for (const char* name : {"manifest.json", "manifest.sig.json"}) {
+    auto path = res.dir / name;
+    auto saved = testing::read_text(path);
+    fs::remove(path);
+    ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0);
+    auto e = import_error();
+    EXPECT_EQ(e.code, Code::refused) << name;
+    EXPECT_EQ(e.message, path.string() + " is a FIFO, not a regular file");
+    fs::remove(path);
+    fs::create_directory(path);
+    EXPECT_EQ(import_error().message, path.string() + " is a directory, not a regular file");
+    fs::remove(path);
+    testing::write_text(path, saved);
+  }
+}
+
+TEST_F(BundleTest, DecompressesTheBytesItHashedWhenAVolumeIsReplacedInBetween) {
+  auto res = export_bundle(request());
+  auto vm = read_manifest(res.dir, trust, kNow).value();
+  // A look-alike volume with one byte changed, put in place under the same
+  // name once every volume has been hashed (the last progress call of the
+  // hashing phase), before anything is decompressed.
+  auto forged = testing::read_text(res.dir / "data.000");
+  forged[forged.size() / 2] ^= 0x20;
+  testing::write_text(dir / "forged", forged);
+  std::uint64_t total = 0;
+  for (const auto& v : vm.manifest.volumes) total += v.size;
+  bool swapped = false;
+  auto on_hashed = [&](std::uint64_t done, std::uint64_t t) {
+    ASSERT_EQ(t, total);
+    if (done == total && !swapped) {
+      fs::rename(dir / "forged", res.dir / "data.000");
+      swapped = true;
+    }
+  };
+  auto target = Store::open(dir / "target").value();
+  auto batch = target->begin_batch().value();
+  BatchSink sink(batch);
+  auto d = dirs(res.dir);
+  auto s = extract_bundle(vm.manifest, d, sink, {}, on_hashed);
+  ASSERT_TRUE(swapped);
+  ASSERT_EQ(testing::read_text(res.dir / "data.000"), forged);
+  ASSERT_TRUE(s) << s.error().message;
+  commit_and_expect_every_object(*target, batch);
+  // The same replacement before hashing is caught by the hash.
+  auto again = target->begin_batch().value();
+  BatchSink sink2(again);
+  auto refused = extract_bundle(vm.manifest, d, sink2);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().message.starts_with("volume data.000 is corrupt: expected sha256 "))
+      << refused.error().message;
 }
 
 TEST_F(BundleRefusalTest, ManifestEditedAfterSigning) {

@@ -137,6 +137,16 @@ TEST_F(TrustTest, ParseRefusesBadPolicies) {
   EXPECT_NE(dup.error().message.find("already trusted"), std::string::npos);
 }
 
+TEST_F(TrustTest, ParseRefusesADuplicateKeyNamingIt) {
+  auto text = policy.to_json();
+  // A second threshold, lower than the real one.
+  text.insert(text.find('{') + 1, "\"threshold\": 1,");
+  auto r = TrustPolicy::parse(text);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::invalid_input);
+  EXPECT_EQ(r.error().message, "trust policy: duplicate key \"threshold\"");
+}
+
 TEST_F(TrustTest, RemoveKey) {
   ASSERT_TRUE(policy.remove(signers[1].key.public_key().id()));
   EXPECT_EQ(policy.keys.size(), 2u);
