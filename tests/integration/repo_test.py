@@ -306,6 +306,32 @@ class RepoTest(unittest.TestCase):
         W.resign(b, json.dumps(m, indent=2))
         self.assert_refused(b, "expired at 2020-02-01T00:00:00Z")
 
+    def test_bundle_created_in_the_future_or_valid_too_long(self):
+        b = self.copy(W.b1)
+        m = json.loads((b / "manifest.json").read_text())
+        now = time.time()
+
+        def at(offset):
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + offset))
+
+        m["created"], m["expires"] = at(3600), at(2 * 86400)
+        W.resign(b, json.dumps(m, indent=2))
+        self.assert_refused(b, f"was created at {m['created']}, in the future (now ")
+        m["created"], m["expires"] = at(-3600), "2326-01-01T00:00:00Z"
+        W.resign(b, json.dumps(m, indent=2))
+        self.assert_refused(b, "longer than the trust policy's maximum of 90 days")
+        # The maximum is the trust policy's, changed by a logged command.
+        m["expires"] = at(60 * 86400)
+        W.resign(b, json.dumps(m, indent=2))
+        self.repo("trust", "max-validity", "30")
+        self.assertEqual(self.log("trust")[-1]["max_validity_days"], 30)
+        self.assertIn("validity   at most 30 days", self.repo("trust", "list").stdout)
+        self.assert_refused(b, "longer than the trust policy's maximum of 30 days")
+        self.refused("trust", "max-validity", "0", expect=2,
+                     says="the maximum validity must be from 1 to 3650 days")
+        self.repo("trust", "max-validity", "61")
+        self.repo("import", b)
+
     def test_a_fifo_in_place_of_a_bundle_file_is_refused_without_hanging(self):
         # Opening a FIFO for reading blocks until a writer comes: the timeout is
         # what detects a hang, and the refusal must name the file.

@@ -59,9 +59,21 @@ Result<VerifiedManifest> read_manifest(const fs::path& bundle_dir, const TrustPo
   if (!check->met()) return refused("bundle signatures: " + check->summary());
   auto m = Manifest::parse(*raw);
   if (!m) return refused(m.error().message);
+  const auto name = bundle_dir_name(m->stream, m->sequence);
   if (now > m->expires) {
-    return refused("bundle " + bundle_dir_name(m->stream, m->sequence) + " expired at " +
-                   format_time(m->expires) + " (now " + format_time(now) + ")");
+    return refused("bundle " + name + " expired at " + format_time(m->expires) + " (now " +
+                   format_time(now) + ")");
+  }
+  if (m->created > now + kCreatedSkew) {
+    return refused("bundle " + name + " was created at " + format_time(m->created) +
+                   ", in the future (now " + format_time(now) +
+                   ", 5 minutes of clock skew allowed)");
+  }
+  const auto max_validity = std::chrono::hours(24) * trust.max_validity_days;
+  if (m->expires - m->created > max_validity) {
+    return refused("bundle " + name + " is valid from " + format_time(m->created) + " to " +
+                   format_time(m->expires) + ", longer than the trust policy's maximum of " +
+                   std::to_string(trust.max_validity_days) + " days");
   }
   const Digest id = sha256(*raw);
   return VerifiedManifest{std::move(*m), std::move(*raw), id, std::move(*check)};

@@ -59,6 +59,12 @@ Result<TrustPolicy> TrustPolicy::parse(std::string_view text) {
   auto threshold = doc["threshold"].get<long long>();
   if (threshold < 1 || threshold > 1000) return bad("threshold must be between 1 and 1000");
   policy.threshold = static_cast<int>(threshold);
+  if (doc.contains("max_validity_days")) {
+    const json& days = doc["max_validity_days"];
+    if (!days.is_number_integer() || days.get<long long>() < 1 || days.get<long long>() > 3650)
+      return bad("max_validity_days must be an integer from 1 to 3650");
+    policy.max_validity_days = static_cast<int>(days.get<long long>());
+  }
   if (!doc.contains("keys") || !doc["keys"].is_array()) return bad("keys must be an array");
   for (const auto& k : doc["keys"]) {
     if (!k.is_object() || !k.contains("name") || !k["name"].is_string() ||
@@ -100,6 +106,7 @@ std::string TrustPolicy::to_json() const {
     keys_json.push_back(std::move(entry));
   }
   json doc{{"threshold", threshold}, {"keys", std::move(keys_json)}};
+  if (max_validity_days != kDefaultMaxValidityDays) doc["max_validity_days"] = max_validity_days;
   return doc.dump(2) + "\n";
 }
 

@@ -446,6 +446,43 @@ TEST_F(BundleRefusalTest, ThresholdTwoWithOneSignature) {
   EXPECT_EQ(e.message, "bundle signatures: 1 valid signature of 2 required");
 }
 
+TEST_F(BundleRefusalTest, CreatedInTheFutureBeyondTheClockSkew) {
+  // Five minutes of skew are allowed; one second more is not.
+  EXPECT_TRUE(read_manifest(res.dir, trust, kCreated - std::chrono::minutes(5)));
+  auto vm = read_manifest(res.dir, trust, kCreated - std::chrono::seconds(301));
+  ASSERT_FALSE(vm);
+  EXPECT_EQ(vm.error().code, Code::refused);
+  EXPECT_EQ(vm.error().message,
+            "bundle airlock-debian-000001 was created at 2026-11-22T10:00:00Z, in the future "
+            "(now 2026-11-22T09:54:59Z, 5 minutes of clock skew allowed)");
+}
+
+TEST_F(BundleRefusalTest, ValidLongerThanTheTrustPolicysMaximum) {
+  // The bundle is valid for 30 days: within the default 90, not within 29.
+  EXPECT_EQ(trust.max_validity_days, 90);
+  EXPECT_TRUE(read_manifest(res.dir, trust, kNow));
+  trust.max_validity_days = 30;
+  EXPECT_TRUE(read_manifest(res.dir, trust, kNow));
+  trust.max_validity_days = 29;
+  auto vm = read_manifest(res.dir, trust, kNow);
+  ASSERT_FALSE(vm);
+  EXPECT_EQ(vm.error().code, Code::refused);
+  EXPECT_EQ(vm.error().message,
+            "bundle airlock-debian-000001 is valid from 2026-11-22T10:00:00Z to "
+            "2026-12-22T10:00:00Z, longer than the trust policy's maximum of 29 days");
+  // A bundle valid for centuries, under the default.
+  trust.max_validity_days = TrustPolicy::kDefaultMaxValidityDays;
+  fs::remove_all(res.dir);
+  auto r = request();
+  r.expires = kCreated + std::chrono::hours(24 * 365 * 300);
+  export_bundle(r);
+  auto long_lived = read_manifest(res.dir, trust, kNow);
+  ASSERT_FALSE(long_lived);
+  EXPECT_TRUE(
+      long_lived.error().message.ends_with(", longer than the trust policy's maximum of 90 days"))
+      << long_lived.error().message;
+}
+
 TEST_F(BundleRefusalTest, ExpiredBundle) {
   auto vm = read_manifest(res.dir, trust, kCreated + std::chrono::hours(24 * 31));
   ASSERT_FALSE(vm);

@@ -89,10 +89,16 @@ struct VerifiedManifest {
   TrustCheck trust;
 };
 
+// How far in the future a bundle's created time may be: clocks on the two
+// sides of an air gap are set by hand.
+inline constexpr auto kCreatedSkew = std::chrono::minutes(5);
+
 // Import steps 1-2: reads manifest.json (capped at 64 MiB) and
 // manifest.sig.json, checks the signature threshold over the raw bytes before
-// parsing anything, then parses and checks format and expiry. refused /
-// invalid_input / limit with one line on failure.
+// parsing anything, then parses and checks format, expiry, a created time no
+// later than now + kCreatedSkew and a validity (expires - created) no longer
+// than trust.max_validity_days. refused / invalid_input / limit with one line
+// on failure.
 Result<VerifiedManifest> read_manifest(const std::filesystem::path& bundle_dir,
                                        const TrustPolicy& trust, TimePoint now);
 
