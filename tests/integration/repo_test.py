@@ -352,6 +352,13 @@ class RepoTest(unittest.TestCase):
             self.assertEqual(self.log("import")[-1]["result"], "refused")
             self.assertIn(said, self.log("import")[-1]["reason"])
 
+    def test_what_exists_already_is_operational_not_a_refusal(self):
+        # Exit 3 is only for verification; "already" and "nothing to undo" are 1.
+        self.refused("trust", "add", W.low / "keys/alice.pub", "--name", "alice2", expect=1,
+                     says="is already trusted as 'alice'")
+        self.refused("trust", "add", W.low / "keys/mallory.pub", "--name", "alice", expect=1,
+                     says="a key named 'alice' is already trusted")
+
     def test_threshold_two_needs_two_signers(self):
         self.repo("trust", "threshold", "2")
         self.assert_refused(W.b1, "bundle signatures: 1 valid signature of 2 required")
@@ -639,7 +646,7 @@ class RepoTest(unittest.TestCase):
         # Made again, it starts afresh: nothing to roll back to.
         self.refused("publish", "sample", s1, "--channel", "prod", expect=1, says="no channel 'prod'")
         self.repo("publish", "sample", s1, "--channel", "prod", "--create")
-        self.refused("rollback", "prod", expect=3, says="has no earlier snapshot of 'sample'")
+        self.refused("rollback", "prod", expect=1, says="has no earlier snapshot of 'sample'")
         self.repo("log", "verify")
 
     def test_help_and_status(self):

@@ -117,11 +117,11 @@ Status TrustPolicy::save(const std::filesystem::path& path, Env& env) const {
 Status TrustPolicy::add(TrustedKey key) {
   for (const auto& k : keys) {
     if (k.key.id() == key.key.id()) {
-      return fail(Code::refused,
+      return fail(Code::conflict,
                   "key " + key.key.id().hex() + " is already trusted as '" + k.name + "'");
     }
     if (k.name == key.name) {
-      return fail(Code::refused, "a key named '" + key.name + "' is already trusted");
+      return fail(Code::conflict, "a key named '" + key.name + "' is already trusted");
     }
   }
   keys.push_back(std::move(key));

@@ -102,7 +102,7 @@ TEST(Env, WriteNewFileRefusesToOverwriteAndLeavesNothingOnFailure) {
   ASSERT_TRUE(Env::system().write_new_file(dir / "k", "secret", 0600));
   auto again = Env::system().write_new_file(dir / "k", "other", 0600);
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, Code::refused);
+  EXPECT_EQ(again.error().code, Code::conflict);
   EXPECT_EQ(again.error().message, (dir / "k").string() + " already exists; not overwriting it");
   EXPECT_EQ(testing::read_text(dir / "k"), "secret");
   testing::FaultEnv env;

@@ -168,7 +168,7 @@ TEST_F(BundleTest, RefusesToOverwriteAnExistingBundle) {
   auto before = testing::tree_fingerprint(res.dir);
   auto again = write_bundle(request());
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, Code::refused);
+  EXPECT_EQ(again.error().code, Code::conflict);
   EXPECT_EQ(testing::tree_fingerprint(res.dir), before);
 }
 
@@ -210,7 +210,7 @@ TEST_F(BundleTest, CosignAddsOneSignatureAndChangesNothingElse) {
   EXPECT_EQ(two->trust.signers.size(), 2u);
   auto again = cosign_bundle(res.dir, bob);
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, Code::refused);
+  EXPECT_EQ(again.error().code, Code::conflict);
 }
 
 TEST_F(BundleTest, RefusesAnInvalidRequestAndWritesNothing) {

@@ -71,7 +71,7 @@ struct Cosignature {
   std::vector<KeyId> signers;   // key ids that had signed before
 };
 // Reads the bundle's manifest.json and manifest.sig.json and computes the
-// signatures with key's added. Writes nothing. refused when key already
+// signatures with key's added. Writes nothing. conflict when key already
 // signed; the manifest must be one a reader accepts (its errors otherwise).
 Result<Cosignature> cosign_manifest(const std::filesystem::path& bundle_dir, const PrivateKey& key);
 
