@@ -57,7 +57,7 @@ Status Env::rename(const fs::path& from, const fs::path& to) {
 Status Env::link(const fs::path& from, const fs::path& to) {
   if (::link(from.c_str(), to.c_str()) != 0) {
     if (errno == EEXIST)
-      return fail(Code::refused, to.string() + " already exists; not overwriting it");
+      return fail(Code::conflict, to.string() + " already exists; not overwriting it");
     return fail_errno("link " + to.string());
   }
   return {};

@@ -19,6 +19,8 @@ std::string_view code_name(Code code) {
       return "io";
     case Code::limit:
       return "limit";
+    case Code::conflict:
+      return "conflict";
   }
   return "unknown";
 }
@@ -44,6 +46,7 @@ int exit_code(const Error& error) {
       return 2;
     case Code::not_found:
     case Code::io:
+    case Code::conflict:
       return 1;
   }
   return 1;

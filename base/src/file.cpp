@@ -24,13 +24,38 @@ Result<UniqueFd> open_file(const std::filesystem::path& path, int flags, mode_t 
   return UniqueFd(fd);
 }
 
-Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
-  auto fd = open_file(path, O_RDONLY);
+std::string file_kind(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "a file of unknown type";
+}
+
+Result<UniqueFd> open_regular_file(const std::filesystem::path& path) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  auto fd = open_file(path, O_RDONLY | O_NONBLOCK);
   if (!fd) return fail(fd.error());
   struct stat st;
   if (::fstat(fd->get(), &st) != 0) return fail_errno(path.string());
-  if (!S_ISREG(st.st_mode))
-    return fail(Code::invalid_input, path.string() + ": not a regular file");
+  if (!S_ISREG(st.st_mode)) {
+    return fail(Code::invalid_input,
+                path.string() + " is " + file_kind(st.st_mode) + ", not a regular file");
+  }
+  // Reads of a regular file never block; clear the flag for plain semantics.
+  int flags = ::fcntl(fd->get(), F_GETFL);
+  if (flags >= 0) (void)::fcntl(fd->get(), F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
+}
+
+Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
+  auto fd = open_regular_file(path);
+  if (!fd) return fail(fd.error());
+  struct stat st;
+  if (::fstat(fd->get(), &st) != 0) return fail_errno(path.string());
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
     return fail(Code::limit, path.string() + ": " + std::to_string(st.st_size) +
                                  " bytes exceeds the limit of " + std::to_string(max_bytes));

@@ -1,6 +1,7 @@
 #include "airlock/base/json.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace airlock {
 using json = nlohmann::json;
@@ -76,6 +77,64 @@ struct JsonMembers::Handler : nlohmann::json_sax<json> {
     return false;
   }
 };
+
+namespace {
+
+// nlohmann's own document builder, with a set of the member names seen in
+// each open object (one set per depth, reused) to catch a repeated one.
+struct StrictHandler {
+  using dom = nlohmann::detail::json_sax_dom_parser<json>;
+  json result;
+  dom builder{result, false};
+  std::vector<std::unordered_set<std::string>> names;
+  std::size_t depth = 0;  // open objects
+  std::optional<std::string> duplicate;
+
+  bool null() { return builder.null(); }
+  bool boolean(bool v) { return builder.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return builder.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return builder.number_unsigned(v); }
+  bool number_float(json::number_float_t v, const std::string& s) {
+    return builder.number_float(v, s);
+  }
+  bool string(std::string& v) { return builder.string(v); }
+  bool binary(json::binary_t& v) { return builder.binary(v); }
+  bool start_object(std::size_t n) {
+    if (names.size() <= depth) names.emplace_back();
+    names[depth++].clear();
+    return builder.start_object(n);
+  }
+  bool key(std::string& k) {
+    if (!names[depth - 1].insert(k).second) {
+      duplicate = k;
+      return false;
+    }
+    return builder.key(k);
+  }
+  bool end_object() {
+    --depth;
+    return builder.end_object();
+  }
+  bool start_array(std::size_t n) { return builder.start_array(n); }
+  bool end_array() { return builder.end_array(); }
+  bool parse_error(std::size_t p, const std::string& t, const nlohmann::detail::exception& e) {
+    return builder.parse_error(p, t, e);
+  }
+};
+
+}  // namespace
+
+Result<json> parse_json_strict(std::string_view text) {
+  StrictHandler h;
+  if (json::sax_parse(text, &h)) return std::move(h.result);
+  if (h.duplicate) {
+    return fail(
+        Code::invalid_input,
+        "duplicate key " +
+            json(h.duplicate->substr(0, 200)).dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  return json(json::value_t::discarded);
+}
 
 JsonMembers::JsonMembers(std::initializer_list<std::string_view> keys)
     : keys_(keys), found_(keys.size()) {}

@@ -73,7 +73,7 @@ Result<KeyReport> Home::keygen(const std::string& name, const ChangeInfo& who) {
   // before the public half is written; the key itself is created only if
   // absent, never replaced.
   if (path_exists(report.key_file)) {
-    return fail(Code::refused,
+    return fail(Code::conflict,
                 "a key named '" + name + "' exists already (" + report.key_file.string() + ")");
   }
   // The private key is the commit point.
@@ -106,7 +106,7 @@ Result<SignReport> prepare_signature(const fs::path& bundle_dir, const PrivateKe
   if (!review) return fail(review.error());
   for (const auto& s : review->signers) {
     if (s.keyid == key.public_key().id()) {
-      return fail(Code::refused, "bundle is already signed by key " + s.keyid.hex());
+      return fail(Code::conflict, "bundle is already signed by key " + s.keyid.hex());
     }
   }
   if (!approve) return fail(Code::refused, "not signed: nobody approved the co-signature");

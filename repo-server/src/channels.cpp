@@ -271,8 +271,8 @@ Result<std::vector<ChannelEntry>> Home::rollback(const std::string& channel,
     auto prev = previous_snapshot(store(), channel_ref(channel, e.repo));
     if (!prev) return fail(prev.error());
     if (!*prev) {
-      return fail(Code::refused, "channel '" + channel + "' has no earlier snapshot of '" + e.repo +
-                                     "' to roll back to");
+      return fail(Code::conflict, "channel '" + channel + "' has no earlier snapshot of '" +
+                                      e.repo + "' to roll back to");
     }
     e.snapshot = **prev;
   }

@@ -133,6 +133,16 @@ Result<TrustReport> Home::trust_threshold(int n, const ChangeInfo& who) {
   return change_trust("threshold", std::move(*policy), std::move(rec), who);
 }
 
+Result<TrustReport> Home::trust_max_validity(int days, const ChangeInfo& who) {
+  if (days < 1 || days > 3650)
+    return fail(Code::invalid_input, "the maximum validity must be from 1 to 3650 days");
+  auto policy = trust();
+  if (!policy) return fail(policy.error());
+  json rec{{"from", policy->max_validity_days}, {"max_validity_days", days}};
+  policy->max_validity_days = days;
+  return change_trust("max-validity", std::move(*policy), std::move(rec), who);
+}
+
 Result<std::vector<SnapshotInfo>> Home::snapshots() const { return store().list_snapshots(); }
 
 Result<ScrubReport> Home::scrub(const ChangeInfo& who) {

@@ -92,8 +92,11 @@ Status stage_volumes(Env& env, const Manifest& m, const std::vector<fs::path>& d
       missing.push_back(v.name);
       continue;
     }
-    auto in = open_file(*loc.path, O_RDONLY);
-    if (!in) return fail(in.error());
+    auto in = open_regular_file(*loc.path);
+    if (!in) {
+      if (in.error().code == Code::invalid_input) return refused("volume " + in.error().message);
+      return fail(in.error());
+    }
     auto part = staging / (v.name + ".part");
     auto out = env.open(part, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (!out) return fail(out.error());
@@ -215,9 +218,10 @@ std::unexpected<Error> Importer::refuse(const Error& e) {
 }
 
 // Step 3: every volume hashed before anything is decompressed. All volumes
-// at hand and none staged by an earlier call: hashed where they are.
-// Otherwise what is here is copied into staging, so that a later call need
-// only bring what is still missing.
+// at hand and none staged by an earlier call: extract hashes them where they
+// are, through the descriptors it decompresses. Otherwise what is here is
+// copied into staging, so that a later call need only bring what is still
+// missing.
 Status Importer::verify_volumes(const Manifest& m, std::vector<fs::path>& extract_from) {
   std::vector<fs::path> sources(dirs_.begin(), dirs_.end());
   if (auto s = check_no_extra_volumes(m, sources); !s) return refuse(s.error());
@@ -226,10 +230,6 @@ Status Importer::verify_volumes(const Manifest& m, std::vector<fs::path>& extrac
       std::all_of(located.begin(), located.end(), [](auto& l) { return l.path.has_value(); });
   std::error_code ec;
   if (all_here && (!path_exists(staging_) || fs::is_empty(staging_, ec))) {
-    auto s = check_volumes(m, sources, [&](std::uint64_t d, std::uint64_t t) {
-      if (opt_.progress) opt_.progress("volumes", d, t);
-    });
-    if (!s) return refuse(s.error());
     extract_from = sources;
     return {};
   }
@@ -267,13 +267,29 @@ Status Importer::extract(const Manifest& m, const std::vector<fs::path>& from) {
   if (!batch) return fail(batch.error());
   {
     BatchSink sink(**batch);
-    auto s = extract_bundle(m, from, sink, [&](std::uint64_t d, std::uint64_t t) {
-      if (opt_.progress) opt_.progress("objects", d, t);
-    });
+    auto s = extract_bundle(
+        m, from, sink,
+        [&](std::uint64_t d, std::uint64_t t) {
+          if (opt_.progress) opt_.progress("objects", d, t);
+        },
+        [&](std::uint64_t d, std::uint64_t t) {
+          if (opt_.progress) opt_.progress("volumes", d, t);
+        });
     if (!s) return refuse(s.error());
   }
   for (const auto& snap : m.snapshots) {
-    if (auto s = (*batch)->register_snapshot(snap.id); !s) return refuse(s.error());
+    auto info = (*batch)->register_snapshot(snap.id);
+    if (!info) {
+      // The snapshot came in the bundle: malformed or unsafe is the bundle's fault.
+      Error e = info.error();
+      if (e.code == Code::invalid_input) e.code = Code::refused;
+      return refuse(e);
+    }
+    if (info->repo != snap.repo) {
+      return refuse({Code::refused, "snapshot " + snap.id.hex() + " is of repository '" +
+                                        info->repo + "' but the manifest lists it as '" +
+                                        snap.repo + "'"});
+    }
   }
   if (!opt_.scan_cmd.empty()) {
     if (auto s = run_scan(opt_.scan_cmd, (*batch)->pending_files()); !s) return refuse(s.error());

@@ -54,7 +54,9 @@ std::string id_or_none(const std::optional<Digest>& id) { return id ? id->hex() 
 }  // namespace
 
 json to_json(const TrustPolicy& policy) {
-  json out{{"threshold", policy.threshold}, {"keys", json::array()}};
+  json out{{"threshold", policy.threshold},
+           {"max_validity_days", policy.max_validity_days},
+           {"keys", json::array()}};
   for (const auto& k : policy.keys) {
     out["keys"].push_back({{"name", k.name},
                            {"keyid", k.key.id().hex()},
@@ -200,6 +202,7 @@ json to_json(const StatusReport& r) {
 
 void print_trust(std::ostream& out, const TrustPolicy& policy) {
   field(out, "threshold", std::to_string(policy.threshold));
+  field(out, "validity", "at most " + std::to_string(policy.max_validity_days) + " days");
   for (const auto& k : policy.keys) {
     out << k.key.id().hex() << "  " << escape_for_terminal(k.name)
         << (k.not_before ? "  from " + format_time(*k.not_before) : "")

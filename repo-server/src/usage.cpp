@@ -31,12 +31,14 @@ constexpr std::array kUsage{
         "trust", "trust add PUB | list | remove KEYID | threshold N   who may sign bundles",
         "usage: airlock-repo --home DIR "
         "trust add PUB [--name N] [--not-before T] [--not-after T] | list | remove KEYID | "
-        "threshold N\n\n"
-        "The trust policy: which Ed25519 keys may sign bundles, within which dates, and how\n"
+        "threshold N | max-validity DAYS\n\n"
+        "The trust policy: which Ed25519 keys may sign bundles, within which dates, how\n"
         "many distinct signatures a bundle needs (2: no single person can push a bundle\n"
-        "in). Every change is logged with a checkpoint.\n\nexamples:\n"
+        "in), and the longest a bundle may be valid (expires less created; 90 days unless\n"
+        "set). Every change is logged with a checkpoint.\n\nexamples:\n"
         "  airlock-repo --home /srv/airlock trust add alice.pub --name alice\n"
-        "  airlock-repo --home /srv/airlock trust threshold 2 --reason \"two-person rule\"\n"},
+        "  airlock-repo --home /srv/airlock trust threshold 2 --reason \"two-person rule\"\n"
+        "  airlock-repo --home /srv/airlock trust max-validity 30\n"},
     CommandUsage{
         "import", "import BUNDLE_DIR [VOLUME_DIR...]    verify a bundle and import it atomically",
         "usage: airlock-repo --home DIR "

@@ -101,6 +101,8 @@ Result<TrustReport> trust_change(Home& home, const Invocation& inv) {
   }
   const bool number =
       !arg.empty() && arg.size() <= 4 && arg.find_first_not_of("0123456789") == std::string::npos;
+  if (action == "max-validity")
+    return home.trust_max_validity(number ? std::stoi(arg) : 0, who(inv));
   return home.trust_threshold(number ? std::stoi(arg) : 0, who(inv));
 }
 
@@ -109,8 +111,8 @@ int trust(const Invocation& inv) {
   if (action == "list")
     return with_home(
         inv, [](Home& h) { return h.trust(); }, print_trust, reading_options(inv.home));
-  if (action != "add" && action != "remove" && action != "threshold") {
-    return cli::usage(inv, "add, list, remove or threshold?");
+  if (action != "add" && action != "remove" && action != "threshold" && action != "max-validity") {
+    return cli::usage(inv, "add, list, remove, threshold or max-validity?");
   }
   if (!inv.has("arg")) return cli::usage(inv, action + ": missing argument");
   return with_home(
@@ -252,7 +254,8 @@ cli::Command trust_command() {
   return command(
       "trust",
       [](cli::Options& o, cli::Positionals& p) {
-        o.add_options()("action", po::value<std::string>(), "add, list, remove, threshold")(
+        o.add_options()("action", po::value<std::string>(),
+                        "add, list, remove, threshold, max-validity")(
             "arg", po::value<std::string>(), "PUB, KEYID or N")(
             "name", po::value<std::string>(), "key name")("not-before", po::value<std::string>(),
                                                           "valid from (RFC 3339)")(

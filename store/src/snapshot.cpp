@@ -5,19 +5,20 @@
 #include <tuple>
 #include <type_traits>
 
+#include "airlock/base/json.h"
+
 namespace airlock {
 namespace {
 using json = nlohmann::json;
 
 bool listed(const std::vector<const SnapshotEntry*>& sorted, const std::string& path) {
-  return std::binary_search(sorted.begin(), sorted.end(), path,
-                            [](const auto& a, const auto& b) {
-                              if constexpr (std::is_same_v<std::decay_t<decltype(a)>, std::string>) {
-                                return a < b->path;
-                              } else {
-                                return a->path < b;
-                              }
-                            });
+  return std::binary_search(sorted.begin(), sorted.end(), path, [](const auto& a, const auto& b) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(a)>, std::string>) {
+      return a < b->path;
+    } else {
+      return a->path < b;
+    }
+  });
 }
 
 Result<json> packages_json(const Snapshot& s, const std::vector<const SnapshotEntry*>& sorted) {
@@ -31,27 +32,38 @@ Result<json> packages_json(const Snapshot& s, const std::vector<const SnapshotEn
   for (std::size_t i = 0; i < pkgs.size(); ++i) {
     const auto& p = *pkgs[i];
     if (p.name.empty() || !listed(sorted, p.path) || !listed(sorted, p.index)) {
-      return fail(Code::invalid_input, "snapshot package '" + p.name + "' names a file it does not hold");
+      return fail(Code::invalid_input,
+                  "snapshot package '" + p.name + "' names a file it does not hold");
     }
-    if (i > 0 && *pkgs[i - 1] == p) return fail(Code::invalid_input, "snapshot lists package '" + p.name + "' twice");
-    out.push_back({{"name", p.name}, {"version", p.version}, {"architecture", p.architecture},
-                   {"source", p.source}, {"size", p.size}, {"sha256", p.sha256.hex()},
-                   {"path", p.path}, {"index", p.index}});
+    if (i > 0 && *pkgs[i - 1] == p)
+      return fail(Code::invalid_input, "snapshot lists package '" + p.name + "' twice");
+    out.push_back({{"name", p.name},
+                   {"version", p.version},
+                   {"architecture", p.architecture},
+                   {"source", p.source},
+                   {"size", p.size},
+                   {"sha256", p.sha256.hex()},
+                   {"path", p.path},
+                   {"index", p.index}});
   }
   return out;
 }
 
 Status parse_packages(const json& doc, Snapshot& s) {
   auto bad = [](std::string what) { return fail(Code::invalid_input, "snapshot: " + what); };
-  if (!doc.contains("packages") || !doc["packages"].is_array()) return bad("packages must be an array");
-  if (!doc.contains("filtered") || !doc["filtered"].is_boolean()) return bad("filtered must be true or false");
+  if (!doc.contains("packages") || !doc["packages"].is_array())
+    return bad("packages must be an array");
+  if (!doc.contains("filtered") || !doc["filtered"].is_boolean())
+    return bad("filtered must be true or false");
   s.filtered = doc["filtered"].get<bool>();
   for (const auto& p : doc["packages"]) {
     if (!p.is_object() || p.size() != 8) return bad("each package needs exactly its eight fields");
     for (const char* f : {"name", "version", "architecture", "source", "sha256", "path", "index"}) {
-      if (!p.contains(f) || !p[f].is_string()) return bad(std::string("package ") + f + " must be a string");
+      if (!p.contains(f) || !p[f].is_string())
+        return bad(std::string("package ") + f + " must be a string");
     }
-    if (!p.contains("size") || !p["size"].is_number_unsigned()) return bad("package size must be a number");
+    if (!p.contains("size") || !p["size"].is_number_unsigned())
+      return bad("package size must be a number");
     auto d = Digest::parse(p["sha256"].get<std::string>());
     if (!d) return bad(d.error().message);
     s.packages.push_back({p["name"].get<std::string>(), p["version"].get<std::string>(),
@@ -63,6 +75,16 @@ Status parse_packages(const json& doc, Snapshot& s) {
 }
 
 }  // namespace
+
+bool valid_repo_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return name != "." && name != "..";
+}
 
 bool is_safe_relative_path(std::string_view path) {
   if (path.empty() || path.size() > 4096 || path.front() == '/') return false;
@@ -117,7 +139,9 @@ Result<std::string> Snapshot::to_canonical_json() const {
 
 Result<Snapshot> Snapshot::parse(std::string_view text) {
   auto bad = [](std::string what) { return fail(Code::invalid_input, "snapshot: " + what); };
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto parsed = parse_json_strict(text);
+  if (!parsed) return bad(parsed.error().message);
+  json& doc = *parsed;
   if (doc.is_discarded() || !doc.is_object()) return bad("not a JSON object");
   for (const char* field : {"repo", "kind", "upstream", "synced_at"}) {
     if (!doc.contains(field) || !doc[field].is_string())
@@ -130,6 +154,11 @@ Result<Snapshot> Snapshot::parse(std::string_view text) {
   if (doc.size() != 8) return bad("unexpected fields");
   Snapshot s;
   s.repo = doc["repo"].get<std::string>();
+  if (!valid_repo_name(s.repo)) {
+    return bad("repo name " +
+               json(s.repo.substr(0, 130)).dump(-1, ' ', false, json::error_handler_t::replace) +
+               " is not valid (1-128 characters of A-Z a-z 0-9 - _ . and not . or ..)");
+  }
   s.kind = doc["kind"].get<std::string>();
   s.upstream = doc["upstream"].get<std::string>();
   auto t = parse_time(doc["synced_at"].get<std::string>());

@@ -68,7 +68,7 @@ Result<Digest> Batch::add_snapshot(const Snapshot& snapshot) {
   return id;
 }
 
-Status Batch::register_snapshot(const Digest& id) {
+Result<SnapshotInfo> Batch::register_snapshot(const Digest& id) {
   auto size = state_->size_of(id);
   if (!size) return fail(size.error());
   if (!*size) return fail(Code::refused, "snapshot " + id.hex() + " is not in the store");
@@ -79,9 +79,9 @@ Status Batch::register_snapshot(const Digest& id) {
   if (!text) return fail(text.error());
   auto snap = Snapshot::parse(*text);
   if (!snap) return fail(snap.error().context("snapshot " + id.hex()));
-  if (auto s = state_->check_snapshot(*snap); !s) return s;
+  if (auto s = state_->check_snapshot(*snap); !s) return fail(s.error());
   state_->snapshots.push_back(summary(id, *snap));
-  return {};
+  return state_->snapshots.back();
 }
 
 Result<Digest> Store::put_snapshot(const Snapshot& snapshot) {

@@ -319,6 +319,59 @@ class RepoTest(unittest.TestCase):
         W.resign(b, json.dumps(m, indent=2))
         self.assert_refused(b, "expired at 2020-02-01T00:00:00Z")
 
+    def test_bundle_created_in_the_future_or_valid_too_long(self):
+        b = self.copy(W.b1)
+        m = json.loads((b / "manifest.json").read_text())
+        now = time.time()
+
+        def at(offset):
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + offset))
+
+        m["created"], m["expires"] = at(3600), at(2 * 86400)
+        W.resign(b, json.dumps(m, indent=2))
+        self.assert_refused(b, f"was created at {m['created']}, in the future (now ")
+        m["created"], m["expires"] = at(-3600), "2326-01-01T00:00:00Z"
+        W.resign(b, json.dumps(m, indent=2))
+        self.assert_refused(b, "longer than the trust policy's maximum of 90 days")
+        # The maximum is the trust policy's, changed by a logged command.
+        m["expires"] = at(60 * 86400)
+        W.resign(b, json.dumps(m, indent=2))
+        self.repo("trust", "max-validity", "30")
+        self.assertEqual(self.log("trust")[-1]["max_validity_days"], 30)
+        self.assertIn("validity   at most 30 days", self.repo("trust", "list").stdout)
+        self.assert_refused(b, "longer than the trust policy's maximum of 30 days")
+        self.refused("trust", "max-validity", "0", expect=2,
+                     says="the maximum validity must be from 1 to 3650 days")
+        self.repo("trust", "max-validity", "61")
+        self.repo("import", b)
+
+    def test_a_fifo_in_place_of_a_bundle_file_is_refused_without_hanging(self):
+        # Opening a FIFO for reading blocks until a writer comes: the timeout is
+        # what detects a hang, and the refusal must name the file.
+        for name in ("manifest.json", "manifest.sig.json", "data.000"):
+            b = self.tmp / "fifo" / name / W.b1.name
+            shutil.copytree(W.b1, b)
+            (b / name).unlink()
+            os.mkfifo(b / name)
+            said = f"{b / name} is a FIFO, not a regular file"
+            p = run(VERIFY, "bundle", b, "--key", W.low / "keys/alice.pub", expect=3, timeout=20)
+            self.assertIn(said, p.stderr)
+            before = self.state()
+            p = run(REPO, "import", b, home=self.home, expect=3, timeout=20)
+            self.assertIn(said, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            store, channels, _ = self.state()
+            self.assertEqual((store, channels), before[:2])
+            self.assertEqual(self.log("import")[-1]["result"], "refused")
+            self.assertIn(said, self.log("import")[-1]["reason"])
+
+    def test_what_exists_already_is_operational_not_a_refusal(self):
+        # Exit 3 is only for verification; "already" and "nothing to undo" are 1.
+        self.refused("trust", "add", W.low / "keys/alice.pub", "--name", "alice2", expect=1,
+                     says="is already trusted as 'alice'")
+        self.refused("trust", "add", W.low / "keys/mallory.pub", "--name", "alice", expect=1,
+                     says="a key named 'alice' is already trusted")
+
     def test_threshold_two_needs_two_signers(self):
         self.repo("trust", "threshold", "2")
         self.assert_refused(W.b1, "bundle signatures: 1 valid signature of 2 required")
@@ -718,7 +771,7 @@ class RepoTest(unittest.TestCase):
         # Made again, it starts afresh: nothing to roll back to.
         self.refused("publish", "sample", s1, "--channel", "prod", expect=1, says="no channel 'prod'")
         self.repo("publish", "sample", s1, "--channel", "prod", "--create")
-        self.refused("rollback", "prod", expect=3, says="has no earlier snapshot of 'sample'")
+        self.refused("rollback", "prod", expect=1, says="has no earlier snapshot of 'sample'")
         self.repo("log", "verify")
 
     def test_help_and_status(self):

@@ -19,9 +19,10 @@ Result<BundleCheck> check_bundle(const std::filesystem::path& dir, const TrustPo
   }
   std::vector<std::filesystem::path> dirs{dir};
   dirs.insert(dirs.end(), options.volume_dirs.begin(), options.volume_dirs.end());
-  if (auto s = check_volumes(m, dirs, options.volumes_progress); !s) return fail(s.error());
   DiscardSink sink;
-  if (auto s = extract_bundle(m, dirs, sink, options.objects_progress); !s) return fail(s.error());
+  if (auto s = extract_bundle(m, dirs, sink, options.objects_progress, options.volumes_progress);
+      !s)
+    return fail(s.error());
   return out;
 }
 

@@ -4,6 +4,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -37,6 +39,7 @@ Result<VerifiedManifest> read_manifest(const fs::path& bundle_dir, const TrustPo
     if (raw.error().code == Code::limit) {
       return refused("manifest.json is larger than the 64 MiB limit");
     }
+    if (raw.error().code == Code::invalid_input) return refused(raw.error().message);
     return fail(raw.error());
   }
   auto sig_text = read_file(bundle_dir / "manifest.sig.json", kMaxSignaturesBytes);
@@ -45,6 +48,7 @@ Result<VerifiedManifest> read_manifest(const fs::path& bundle_dir, const TrustPo
       return refused("manifest.sig.json is larger than 1 MiB");
     }
     if (sig_text.error().code == Code::not_found) return refused("bundle has no manifest.sig.json");
+    if (sig_text.error().code == Code::invalid_input) return refused(sig_text.error().message);
     return fail(sig_text.error());
   }
   auto sigs = parse_signatures(*sig_text);
@@ -55,9 +59,21 @@ Result<VerifiedManifest> read_manifest(const fs::path& bundle_dir, const TrustPo
   if (!check->met()) return refused("bundle signatures: " + check->summary());
   auto m = Manifest::parse(*raw);
   if (!m) return refused(m.error().message);
+  const auto name = bundle_dir_name(m->stream, m->sequence);
   if (now > m->expires) {
-    return refused("bundle " + bundle_dir_name(m->stream, m->sequence) + " expired at " +
-                   format_time(m->expires) + " (now " + format_time(now) + ")");
+    return refused("bundle " + name + " expired at " + format_time(m->expires) + " (now " +
+                   format_time(now) + ")");
+  }
+  if (m->created > now + kCreatedSkew) {
+    return refused("bundle " + name + " was created at " + format_time(m->created) +
+                   ", in the future (now " + format_time(now) +
+                   ", 5 minutes of clock skew allowed)");
+  }
+  const auto max_validity = std::chrono::hours(24) * trust.max_validity_days;
+  if (m->expires - m->created > max_validity) {
+    return refused("bundle " + name + " is valid from " + format_time(m->created) + " to " +
+                   format_time(m->expires) + ", longer than the trust policy's maximum of " +
+                   std::to_string(trust.max_validity_days) + " days");
   }
   const Digest id = sha256(*raw);
   return VerifiedManifest{std::move(*m), std::move(*raw), id, std::move(*check)};
@@ -70,7 +86,8 @@ std::vector<VolumeLocation> locate_volumes(const Manifest& manifest,
     VolumeLocation loc{v, std::nullopt};
     for (const auto& d : dirs) {
       std::error_code ec;
-      if (fs::is_regular_file(d / v.name, ec)) {
+      // Whatever is there is taken (a FIFO too): opening it refuses it by name.
+      if (fs::exists(d / v.name, ec)) {
         loc.path = d / v.name;
         break;
       }
@@ -108,44 +125,92 @@ Status check_no_extra_volumes(const Manifest& manifest, std::span<const fs::path
 
 namespace {
 
-Status check_volume(const VolumeLocation& loc, const ProgressFn& progress, std::uint64_t& done,
-                    std::uint64_t total) {
-  auto fd = open_file(*loc.path, O_RDONLY);
-  if (!fd) return fail(fd.error());
-  ::posix_fadvise(fd->get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+// A volume open for reading: hashed and decompressed through this one
+// descriptor, so the bytes decompressed are the bytes that were hashed even
+// when the name is replaced in between.
+struct OpenVolume {
+  BundleVolume volume;
+  fs::path path;
+  UniqueFd fd;
+};
+
+std::string missing_message(const BundleVolume& v, std::span<const fs::path> dirs) {
+  std::string where;
+  for (const auto& d : dirs) where += (where.empty() ? "" : ", ") + d.string();
+  return "volume " + v.name + " is missing (looked in " + where + ")";
+}
+
+// Opens a located volume without blocking and checks it is a regular file of
+// the declared size, before any byte of it is read.
+Result<OpenVolume> open_volume(const VolumeLocation& loc) {
+  auto fd = open_regular_file(*loc.path);
+  if (!fd) {
+    if (fd.error().code == Code::invalid_input) return refused("volume " + fd.error().message);
+    return fail(fd.error());
+  }
+  struct stat st;
+  if (::fstat(fd->get(), &st) != 0) return fail_errno(loc.path->string());
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size != loc.volume.size) {
+    return refused("volume " + loc.volume.name + " has " + std::to_string(size) +
+                   " bytes, the manifest says " + std::to_string(loc.volume.size) +
+                   (size < loc.volume.size ? " (truncated)" : ""));
+  }
+  return OpenVolume{loc.volume, *loc.path, std::move(*fd)};
+}
+
+// Opens every located volume (all sizes checked before any is hashed);
+// refused naming the first missing one unless skip_missing.
+Result<std::vector<OpenVolume>> open_volumes(const Manifest& manifest,
+                                             std::span<const fs::path> dirs, bool skip_missing,
+                                             std::vector<std::string>* missing = nullptr) {
+  std::vector<OpenVolume> out;
+  for (const auto& loc : locate_volumes(manifest, dirs)) {
+    if (!loc.path) {
+      if (!skip_missing) return refused(missing_message(loc.volume, dirs));
+      if (missing) missing->push_back(loc.volume.name);
+      continue;
+    }
+    auto v = open_volume(loc);
+    if (!v) return fail(v.error());
+    out.push_back(std::move(*v));
+  }
+  return out;
+}
+
+// Hashes an open volume from its first byte against the manifest.
+Status hash_volume(const OpenVolume& v, const ProgressFn& progress, std::uint64_t& done,
+                   std::uint64_t total) {
+  // A fresh descriptor: reading starts at the first byte.
+  ::posix_fadvise(v.fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   Hasher h;
   std::uint64_t size = 0;
-  auto s = read_chunks(fd->get(), [&](std::span<const std::uint8_t> chunk) -> Status {
+  auto s = read_chunks(v.fd.get(), [&](std::span<const std::uint8_t> chunk) -> Status {
     h.update(chunk);
     size += chunk.size();
     done += chunk.size();
     if (progress) progress(done, total);
     return {};
   });
-  if (!s) return fail(s.error().context(loc.path->string()));
-  if (size != loc.volume.size) {
-    return refused("volume " + loc.volume.name + " has " + std::to_string(size) +
-                   " bytes, the manifest says " + std::to_string(loc.volume.size));
+  if (!s) return fail(s.error().context(v.path.string()));
+  if (size != v.volume.size) {
+    return refused("volume " + v.volume.name + " has " + std::to_string(size) +
+                   " bytes, the manifest says " + std::to_string(v.volume.size));
   }
   auto actual = h.finish();
-  if (actual != loc.volume.sha256) {
-    return refused("volume " + loc.volume.name + " is corrupt: expected sha256 " +
-                   loc.volume.sha256.hex() + ", actual " + actual.hex());
+  if (actual != v.volume.sha256) {
+    return refused("volume " + v.volume.name + " is corrupt: expected sha256 " +
+                   v.volume.sha256.hex() + ", actual " + actual.hex());
   }
   return {};
 }
 
-Status check_sizes(const std::vector<VolumeLocation>& locs) {
-  for (const auto& loc : locs) {
-    if (!loc.path) continue;
-    std::error_code ec;
-    auto size = fs::file_size(*loc.path, ec);
-    if (ec) return fail(Code::io, loc.path->string() + ": " + ec.message());
-    if (size != loc.volume.size) {
-      return refused("volume " + loc.volume.name + " has " + std::to_string(size) +
-                     " bytes, the manifest says " + std::to_string(loc.volume.size) +
-                     (size < loc.volume.size ? " (truncated)" : ""));
-    }
+Status hash_volumes(const Manifest& manifest, const std::vector<OpenVolume>& volumes,
+                    const ProgressFn& progress) {
+  std::uint64_t total = 0, done = 0;
+  for (const auto& v : manifest.volumes) total += v.size;
+  for (const auto& v : volumes) {
+    if (auto s = hash_volume(v, progress, done, total); !s) return s;
   }
   return {};
 }
@@ -155,36 +220,20 @@ Status check_sizes(const std::vector<VolumeLocation>& locs) {
 Status check_volumes(const Manifest& manifest, std::span<const fs::path> dirs,
                      const ProgressFn& progress) {
   if (auto s = check_no_extra_volumes(manifest, dirs); !s) return s;
-  auto locs = locate_volumes(manifest, dirs);
-  for (const auto& loc : locs) {
-    if (!loc.path) {
-      std::string where;
-      for (const auto& d : dirs) where += (where.empty() ? "" : ", ") + d.string();
-      return refused("volume " + loc.volume.name + " is missing (looked in " + where + ")");
-    }
-  }
-  if (auto s = check_sizes(locs); !s) return s;
-  std::uint64_t total = 0, done = 0;
-  for (const auto& v : manifest.volumes) total += v.size;
-  for (const auto& loc : locs) {
-    if (auto s = check_volume(loc, progress, done, total); !s) return s;
-  }
-  return {};
+  auto volumes = open_volumes(manifest, dirs, false);
+  if (!volumes) return fail(volumes.error());
+  return hash_volumes(manifest, *volumes, progress);
 }
 
 Result<std::vector<std::string>> check_present_volumes(const Manifest& manifest,
                                                        std::span<const fs::path> dirs) {
   if (auto s = check_no_extra_volumes(manifest, dirs); !s) return fail(s.error());
-  auto locs = locate_volumes(manifest, dirs);
-  if (auto s = check_sizes(locs); !s) return fail(s.error());
   std::vector<std::string> missing;
+  auto volumes = open_volumes(manifest, dirs, true, &missing);
+  if (!volumes) return fail(volumes.error());
   std::uint64_t done = 0;
-  for (const auto& loc : locs) {
-    if (!loc.path) {
-      missing.push_back(loc.volume.name);
-      continue;
-    }
-    if (auto s = check_volume(loc, {}, done, 0); !s) return fail(s.error());
+  for (const auto& v : *volumes) {
+    if (auto s = hash_volume(v, {}, done, 0); !s) return fail(s.error());
   }
   return missing;
 }
@@ -366,13 +415,16 @@ ArchiveReader tar_only_reader() {
 }  // namespace
 
 Status extract_bundle(const Manifest& manifest, std::span<const fs::path> dirs, BundleSink& sink,
-                      const ProgressFn& progress) {
-  std::vector<fs::path> paths;
-  for (const auto& loc : locate_volumes(manifest, dirs)) {
-    if (!loc.path) return refused("volume " + loc.volume.name + " is missing");
-    paths.push_back(*loc.path);
-  }
-  bundle_io::ZstdReader zstd(paths, manifest.archive_size);
+                      const ProgressFn& progress, const ProgressFn& volumes_progress) {
+  if (auto s = check_no_extra_volumes(manifest, dirs); !s) return s;
+  auto volumes = open_volumes(manifest, dirs, false);
+  if (!volumes) return fail(volumes.error());
+  // Step 3 over the descriptors step 4 then reads: nothing reaches the
+  // decoder that was not hashed.
+  if (auto s = hash_volumes(manifest, *volumes, volumes_progress); !s) return s;
+  std::vector<bundle_io::ZstdReader::Input> inputs;
+  for (const auto& v : *volumes) inputs.push_back({v.fd.get(), v.volume.size, v.volume.name});
+  bundle_io::ZstdReader zstd(std::move(inputs), manifest.archive_size);
   bundle_io::DecompressAhead ahead(zstd, kChunk, 4);
   ReadClient client;
   client.ahead = &ahead;

@@ -234,7 +234,8 @@ Result<ExportResult> write_bundle(const ExportRequest& req) {
   partial += ".partial";
   Env& env = req.env ? *req.env : Env::system();
   std::error_code ec;
-  if (fs::exists(final_dir, ec)) return fail(Code::refused, final_dir.string() + " already exists");
+  if (fs::exists(final_dir, ec))
+    return fail(Code::conflict, final_dir.string() + " already exists");
   // A leftover of an earlier failed export goes first.
   if (auto s = env.remove_all(partial); !s) return fail(s.error());
   if (auto s = env.make_dirs(partial); !s) return fail(s.error());
@@ -263,7 +264,7 @@ Result<Cosignature> cosign_manifest(const fs::path& bundle_dir, const PrivateKey
   Cosignature out;
   for (const auto& s : *existing) {
     if (s.keyid == key.public_key().id()) {
-      return fail(Code::refused, "bundle is already signed by key " + s.keyid.hex());
+      return fail(Code::conflict, "bundle is already signed by key " + s.keyid.hex());
     }
     out.signers.push_back(s.keyid);
   }

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "airlock/base/json.h"
+#include "airlock/store/snapshot.h"
 #include "airlock/verify/encoding.h"
 
 namespace airlock {
@@ -17,16 +19,6 @@ constexpr std::size_t kMaxSignatures = 64;
 
 std::unexpected<Error> bad(std::string what) {
   return fail(Code::invalid_input, "manifest: " + what);
-}
-
-bool valid_repo_name(std::string_view name) {
-  if (name.empty() || name.size() > 128) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return name != "." && name != "..";
 }
 
 Result<Digest> digest_field(const json& obj, const char* field, const std::string& where) {
@@ -349,7 +341,9 @@ std::string Manifest::to_json() const {
 }
 
 Result<Manifest> Manifest::parse(std::string_view text) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto parsed = parse_json_strict(text);
+  if (!parsed) return bad(parsed.error().message);
+  const json& doc = *parsed;
   if (auto s = check_envelope(doc); !s) return fail(s.error());
   Manifest m;
   for (auto group : {parse_position, parse_origin, parse_snapshots, parse_objects,
@@ -361,7 +355,9 @@ Result<Manifest> Manifest::parse(std::string_view text) {
 
 Result<std::vector<SignatureEntry>> parse_signatures(std::string_view text) {
   auto sbad = [](std::string what) { return fail(Code::invalid_input, "signatures: " + what); };
-  json doc = json::parse(text, nullptr, false);
+  auto parsed = parse_json_strict(text);
+  if (!parsed) return sbad(parsed.error().message);
+  json& doc = *parsed;
   if (doc.is_discarded() || !has_exactly(doc, {"signatures"}) || !doc["signatures"].is_array()) {
     return sbad("expected {\"signatures\": [...]}");
   }

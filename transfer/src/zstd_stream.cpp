@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <thread>
 
@@ -91,7 +92,7 @@ Status ZstdWriter::finish() {
   return pump(in, ZSTD_e_end);
 }
 
-ZstdReader::ZstdReader(std::vector<std::filesystem::path> volumes, std::uint64_t limit)
+ZstdReader::ZstdReader(std::vector<Input> volumes, std::uint64_t limit)
     : volumes_(std::move(volumes)),
       limit_(limit),
       dctx_(ZSTD_createDCtx()),
@@ -103,23 +104,27 @@ ZstdReader::~ZstdReader() { ZSTD_freeDCtx(dctx_); }
 
 Result<bool> ZstdReader::refill() {
   for (;;) {
-    if (!fd_) {
-      if (next_volume_ >= volumes_.size()) return false;
-      auto fd = open_file(volumes_[next_volume_], O_RDONLY);
-      if (!fd) return fail(fd.error());
-      ::posix_fadvise(fd->get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-      fd_ = std::move(*fd);
-      ++next_volume_;
-    }
-    ssize_t n = ::read(fd_.get(), in_buf_.data(), in_buf_.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno("read " + volumes_[next_volume_ - 1].string());
-    }
-    if (n == 0) {
-      fd_.reset();
+    if (volume_ >= volumes_.size()) return false;
+    const Input& v = volumes_[volume_];
+    if (offset_ >= v.size) {
+      ++volume_;
+      offset_ = 0;
       continue;
     }
+    if (offset_ == 0) ::posix_fadvise(v.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    const auto want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(in_buf_.size(), v.size - offset_));
+    ssize_t n = ::pread(v.fd, in_buf_.data(), want, static_cast<off_t>(offset_));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("read volume " + v.name);
+    }
+    if (n == 0) {
+      return fail(Code::refused, "volume " + v.name + " shrank to " + std::to_string(offset_) +
+                                     " bytes while it was read (the manifest says " +
+                                     std::to_string(v.size) + ")");
+    }
+    offset_ += static_cast<std::uint64_t>(n);
     in_ = ZSTD_inBuffer{in_buf_.data(), static_cast<std::size_t>(n), 0};
     consumed_ += static_cast<std::uint64_t>(n);
     return true;

@@ -76,7 +76,14 @@ class ZstdWriter {
 // exceeded without the decoder running further).
 class ZstdReader {
  public:
-  ZstdReader(std::vector<std::filesystem::path> volumes, std::uint64_t limit);
+  // One volume: a descriptor the caller owns and keeps open (the one its
+  // bytes were hashed through), read from offset 0 for exactly size bytes.
+  struct Input {
+    int fd = -1;
+    std::uint64_t size = 0;
+    std::string name;  // for messages
+  };
+  ZstdReader(std::vector<Input> volumes, std::uint64_t limit);
   ~ZstdReader();
   ZstdReader(const ZstdReader&) = delete;
   ZstdReader& operator=(const ZstdReader&) = delete;
@@ -88,9 +95,9 @@ class ZstdReader {
 
  private:
   Result<bool> refill();  // false at the end of the last volume
-  std::vector<std::filesystem::path> volumes_;
-  std::size_t next_volume_ = 0;
-  UniqueFd fd_;
+  std::vector<Input> volumes_;
+  std::size_t volume_ = 0;    // the volume being read
+  std::uint64_t offset_ = 0;  // within it
   std::uint64_t limit_;
   ZSTD_DCtx* dctx_;
   std::vector<std::uint8_t> in_buf_;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "airlock/base/file.h"
+#include "airlock/base/json.h"
 #include "airlock/base/text.h"
 
 namespace airlock {
@@ -54,8 +55,10 @@ std::string TrustCheck::summary() const {
 }
 
 Result<TrustPolicy> TrustPolicy::parse(std::string_view text) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   auto bad = [](std::string what) { return fail(Code::invalid_input, "trust policy: " + what); };
+  auto parsed = parse_json_strict(text);
+  if (!parsed) return bad(parsed.error().message);
+  json& doc = *parsed;
   if (doc.is_discarded() || !doc.is_object()) return bad("not a JSON object");
   if (!doc.contains("threshold") || !doc["threshold"].is_number_integer()) {
     return bad("threshold must be an integer");
@@ -64,6 +67,12 @@ Result<TrustPolicy> TrustPolicy::parse(std::string_view text) {
   auto threshold = doc["threshold"].get<long long>();
   if (threshold < 1 || threshold > 1000) return bad("threshold must be between 1 and 1000");
   policy.threshold = static_cast<int>(threshold);
+  if (doc.contains("max_validity_days")) {
+    const json& days = doc["max_validity_days"];
+    if (!days.is_number_integer() || days.get<long long>() < 1 || days.get<long long>() > 3650)
+      return bad("max_validity_days must be an integer from 1 to 3650");
+    policy.max_validity_days = static_cast<int>(days.get<long long>());
+  }
   if (!doc.contains("keys") || !doc["keys"].is_array()) return bad("keys must be an array");
   for (const auto& k : doc["keys"]) {
     if (!k.is_object() || !k.contains("name") || !k["name"].is_string() ||
@@ -105,6 +114,7 @@ std::string TrustPolicy::to_json() const {
     keys_json.push_back(std::move(entry));
   }
   json doc{{"threshold", threshold}, {"keys", std::move(keys_json)}};
+  if (max_validity_days != kDefaultMaxValidityDays) doc["max_validity_days"] = max_validity_days;
   return doc.dump(2) + "\n";
 }
 
@@ -115,11 +125,11 @@ Status TrustPolicy::save(const std::filesystem::path& path, Env& env) const {
 Status TrustPolicy::add(TrustedKey key) {
   for (const auto& k : keys) {
     if (k.key.id() == key.key.id()) {
-      return fail(Code::refused,
+      return fail(Code::conflict,
                   "key " + key.key.id().hex() + " is already trusted as '" + k.name + "'");
     }
     if (k.name == key.name) {
-      return fail(Code::refused, "a key named '" + key.name + "' is already trusted");
+      return fail(Code::conflict, "a key named '" + key.name + "' is already trusted");
     }
   }
   keys.push_back(std::move(key));

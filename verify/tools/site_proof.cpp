@@ -141,7 +141,10 @@ Result<SiteProof> prove_site_index(const SiteProofRequest& req) {
     auto it = kept.find(id);
     if (it == kept.end()) continue;
     auto snap = Snapshot::parse(it->second);
-    if (!snap) return fail(snap.error().context("snapshot " + id.hex()));
+    if (!snap) {
+      // The snapshot came in a signed bundle: malformed or unsafe is a refusal.
+      return fail(Code::refused, snap.error().context("snapshot " + id.hex()).message);
+    }
     if (!snap->filtered || snap->kind != "apt") continue;
     for (const auto& e : snap->entries) {
       std::string suite;

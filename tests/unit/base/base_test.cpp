@@ -102,7 +102,7 @@ TEST(Env, WriteNewFileRefusesToOverwriteAndLeavesNothingOnFailure) {
   ASSERT_TRUE(Env::system().write_new_file(dir / "k", "secret", 0600));
   auto again = Env::system().write_new_file(dir / "k", "other", 0600);
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, Code::refused);
+  EXPECT_EQ(again.error().code, Code::conflict);
   EXPECT_EQ(again.error().message, (dir / "k").string() + " already exists; not overwriting it");
   EXPECT_EQ(testing::read_text(dir / "k"), "secret");
   testing::FaultEnv env;
@@ -288,6 +288,31 @@ TEST(JsonMembers, TheLastOfDuplicateMembersWinsAsInADocument) {
   const std::string text = R"({"event":"import","event":"pull"})";
   ASSERT_TRUE(m.parse(text));
   EXPECT_EQ(m.text(0), json_string(nlohmann::json::parse(text), "event"));
+}
+
+TEST(StrictJson, RefusesADuplicateKeyAtAnyDepthNamingIt) {
+  auto top = parse_json_strict(R"({"a":1,"b":2,"a":3})");
+  ASSERT_FALSE(top);
+  EXPECT_EQ(top.error().code, Code::invalid_input);
+  EXPECT_EQ(top.error().message, "duplicate key \"a\"");
+  auto nested = parse_json_strict(R"({"list":[{"k":1},{"k":2,"x\n":0,"x\n":1}]})");
+  ASSERT_FALSE(nested);
+  EXPECT_EQ(nested.error().message, "duplicate key \"x\\n\"");
+}
+
+TEST(StrictJson, AcceptsTheSameKeyInDifferentObjectsAndGivesTheDocument) {
+  const std::string text = R"({"k":{"k":1},"l":[{"k":2},{"k":3}],"m":{"k":{"k":4}}})";
+  auto doc = parse_json_strict(text);
+  ASSERT_TRUE(doc) << doc.error().message;
+  EXPECT_EQ(*doc, nlohmann::json::parse(text));
+}
+
+TEST(StrictJson, TextThatIsNotJsonIsADiscardedValue) {
+  for (std::string bad : {"", "{", "{\"a\":1}x", "{\"a\":}", "[1,]"}) {
+    auto doc = parse_json_strict(bad);
+    ASSERT_TRUE(doc) << bad;
+    EXPECT_TRUE(doc->is_discarded()) << bad;
+  }
 }
 
 TEST(JsonMembers, RefusesWhatIsNotOneObject) {

@@ -88,7 +88,7 @@ TEST_F(MirrorHomeTest, KeygenRefusesAnExistingNameAndBadNames) {
   const auto log_before = airlock::testing::read_text(log_file());
   auto again = home->keygen("alice", who);
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, Code::refused);
+  EXPECT_EQ(again.error().code, Code::conflict);
   EXPECT_EQ(again.error().message, "a key named 'alice' exists already (" +
                                        (home_dir / "keys" / "alice.key").string() + ")");
   for (const char* bad : {"log", "", ".hidden", "a/b", "../x", "with space"}) {
@@ -319,7 +319,7 @@ TEST_F(MirrorHomeTest, SignLogsTheCosignAndRefusesASecondSignatureByTheSameKey) 
   const auto log_before = airlock::testing::read_text(log_file());
   auto again = home->sign(bundle, *bob, who, yes);
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, Code::refused);
+  EXPECT_EQ(again.error().code, Code::conflict);
   EXPECT_EQ(again.error().message,
             "bundle is already signed by key " + bob->public_key().id().hex());
   EXPECT_EQ(airlock::testing::tree_fingerprint(bundle), bundle_before);
@@ -406,7 +406,7 @@ TEST_F(MirrorHomeTest, SignWithoutAHomeCoSignsAndLogsNothing) {
       parse_signatures(airlock::testing::read_text(exported->bundle.dir / "manifest.sig.json"))
           ->size(),
       2u);
-  EXPECT_EQ(sign_bundle(exported->bundle.dir, *key, dir.path(), yes).error().code, Code::refused);
+  EXPECT_EQ(sign_bundle(exported->bundle.dir, *key, dir.path(), yes).error().code, Code::conflict);
   EXPECT_EQ(airlock::testing::read_text(log_file()), log_before);
   EXPECT_EQ(load_signing_key({}, "carol").error().code, Code::not_found);
 }

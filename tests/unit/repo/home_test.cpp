@@ -89,7 +89,7 @@ TEST_F(HomeTest, TrustChangesAreLoggedAndRefusalsChangeNothing) {
   const auto log_before = testing::read_text(home.log_file());
   auto twice = h->trust_add({dir / "bob.pub", "bob2", {}, {}}, who);
   ASSERT_FALSE(twice);
-  EXPECT_EQ(twice.error().code, Code::refused);
+  EXPECT_EQ(twice.error().code, Code::conflict);
   EXPECT_NE(twice.error().message.find("is already trusted as 'bob'"), std::string::npos)
       << twice.error().message;
   auto zero = h->trust_threshold(0, who);
@@ -411,7 +411,7 @@ TEST_F(HomeTest, ANewChannelTakesCreateAndEveryCommandNamesAMissingOne) {
   expect_refused([&] { return h->channel_history("prdo"); }, Code::not_found, missing);
   expect_refused([&] { return h->rollback("prod", {"other"}, who); }, Code::not_found,
                  "channel 'prod' has no repository 'other'");
-  expect_refused([&] { return h->rollback("prod", {}, who); }, Code::refused,
+  expect_refused([&] { return h->rollback("prod", {}, who); }, Code::conflict,
                  "channel 'prod' has no earlier snapshot of 'debian' to roll back to");
   const std::string bad_name =
       "channel name 'Prod' must be 1-32 characters of a-z 0-9 - _, starting with a letter";
@@ -465,7 +465,7 @@ TEST_F(HomeTest, DeletingAChannelIsLoggedKeepsItsHistoryAndStopsServingIt) {
   expect_refused([&] { return h->publish("debian", s1, "test", who); }, Code::not_found,
                  "no channel 'test' (channels: prod; pass --create to make a new one)");
   ASSERT_TRUE(h->publish("debian", s1, "test", who, true));
-  expect_refused([&] { return h->rollback("test", {}, who); }, Code::refused,
+  expect_refused([&] { return h->rollback("test", {}, who); }, Code::conflict,
                  "channel 'test' has no earlier snapshot of 'debian' to roll back to");
   h.reset();
   expect_log_verifies();

@@ -16,7 +16,31 @@
 namespace airlock::repo {
 namespace {
 
-class ImportTest : public RepoFixture {};
+class ImportTest : public RepoFixture {
+ protected:
+  // A bundle carrying s1 recorded under snapshot_repo, whose manifest (edited
+  // and signed again by alice) lists it as manifest_repo.
+  fs::path forge_snapshot_repo(const std::string& snapshot_repo, const std::string& manifest_repo) {
+    auto snap = low.store->get_snapshot(s1).value();
+    snap.repo = snapshot_repo;
+    auto batch = low.store->begin_batch().value();
+    auto id = batch.add_snapshot(snap).value();
+    EXPECT_TRUE(batch.commit());
+    auto b =
+        export_bundle(1, {}, false, 256 * 1024, {id},
+                      R"([{"n":0,"event":"sync","repo":"debian","note":"forged repository"}])");
+    auto text = testing::read_text(b / "manifest.json");
+    const std::string listed = "\"repo\": \"" + snapshot_repo + "\"";
+    for (auto at = text.find(listed); at != std::string::npos; at = text.find(listed)) {
+      text.replace(at, listed.size(), "\"repo\": \"" + manifest_repo + "\"");
+    }
+    testing::write_text(b / "manifest.json", text);
+    auto sig = alice.sign(text).value();
+    testing::write_text(b / "manifest.sig.json",
+                        signatures_to_json({{alice.public_key().id(), {sig.begin(), sig.end()}}}));
+    return b;
+  }
+};
 
 TEST_F(ImportTest, ImportsPublishesAndLogsWithTheChainOfCustody) {
   ImportOptions opt;
@@ -127,6 +151,87 @@ TEST_F(ImportTest, DeltaMustFollowTheLastImportedManifest) {
             std::string::npos)
       << r.error().message;
   EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), before);
+}
+
+// An unsafe name inside the snapshot itself (../../evil) is refused by
+// Snapshot::parse, and already by the exporter: see snapshot_test.
+TEST_F(ImportTest, RefusesASnapshotWhoseRepositoryIsNotTheManifests) {
+  auto b = forge_snapshot_repo("other", "debian");
+  auto before = testing::store_fingerprint(home.dir / "store");
+  auto imports = [&] {
+    std::vector<json> out;
+    for (auto& rec : log_records())
+      if (rec["event"] == "import") out.push_back(rec);
+    return out;
+  };
+  auto records = imports().size();
+  auto r = import({b});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::refused);
+  EXPECT_TRUE(r.error().message.starts_with("snapshot ")) << r.error().message;
+  EXPECT_TRUE(r.error().message.ends_with(
+      " is of repository 'other' but the manifest lists it as 'debian'"))
+      << r.error().message;
+  EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), before);
+  auto after = imports();
+  ASSERT_EQ(after.size(), records + 1);  // the refusal, logged
+  EXPECT_EQ(after.back()["result"], "refused");
+  auto h = Home::open(home.dir, home.options).value();
+  EXPECT_TRUE(h->channels().value().empty());
+}
+
+TEST_F(ImportTest, ASnapshotWithAnUnsafePathIsRefusedAsVerificationNotUsage) {
+  // A validly signed bundle carrying a snapshot whose entry is ../etc/passwd.
+  const std::string data = "payload";
+  Snapshot snap;
+  snap.repo = "debian";
+  snap.kind = "files";
+  snap.upstream = "http://127.0.0.1:1/x";
+  snap.synced_at = kCreated;
+  snap.entries = {{"aa/etc/passwd", sha256(data), data.size()}};
+  auto snap_text = snap.to_canonical_json().value();
+  snap_text.replace(snap_text.find("aa/etc"), 6, "../etc");
+  std::vector<BundleObject> objects{{sha256(data), data.size()},
+                                    {sha256(snap_text), snap_text.size()}};
+  std::sort(objects.begin(), objects.end(),
+            [](const BundleObject& a, const BundleObject& b) { return a.sha256 < b.sha256; });
+  std::vector<testing::TarEntry> entries;
+  for (const auto& o : objects)
+    entries.emplace_back("objects/" + o.sha256.hex(), o.sha256 == sha256(data) ? data : snap_text);
+  const auto volume = testing::zstd_compress(testing::make_tar(entries));
+  Manifest m;
+  m.stream = "debian";
+  m.sequence = 1;
+  m.kind = "full";
+  m.created = kCreated;
+  m.expires = kCreated + std::chrono::hours(24);
+  m.producer = "test";
+  m.snapshots = {{sha256(snap_text), "debian"}};
+  m.changes = {{"debian", {}}};
+  m.objects = objects;
+  m.archive_size = tar_size_for(m.objects);
+  m.volumes = {{"data.000", volume.size(), sha256(volume)}};
+  auto b = dir / "unsafe" / bundle_dir_name(m.stream, m.sequence);
+  fs::create_directories(b);
+  testing::write_text(b / "data.000", volume);
+  const auto raw = m.to_json();
+  testing::write_text(b / "manifest.json", raw);
+  auto sig = alice.sign(raw).value();
+  testing::write_text(b / "manifest.sig.json",
+                      signatures_to_json({{alice.public_key().id(), {sig.begin(), sig.end()}}}));
+  auto before = testing::store_fingerprint(home.dir / "store");
+  auto r = import({b});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::refused);
+  EXPECT_EQ(exit_code(r.error()), 3);
+  EXPECT_TRUE(r.error().message.ends_with("'../etc/passwd' is not a safe relative path"))
+      << r.error().message;
+  EXPECT_EQ(testing::store_fingerprint(home.dir / "store"), before);
+  auto recs = log_records();
+  auto last = std::find_if(recs.rbegin(), recs.rend(),
+                           [](const json& x) { return x["event"] == "import"; });
+  ASSERT_NE(last, recs.rend());
+  EXPECT_EQ((*last)["result"], "refused");
 }
 
 TEST_F(ImportTest, VolumesOverSeveralDiscsAndCalls) {

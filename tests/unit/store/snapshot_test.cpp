@@ -73,9 +73,11 @@ TEST(Snapshot, PackageListRoundTripsSortedAndMustNameHeldFiles) {
   s.upstream = "http://u/";
   s.synced_at = parse_time("2026-01-02T03:04:05Z").value();
   const auto d = sha256(std::string_view("deb"));
-  s.entries = {{"pool/b.deb", d, 3}, {"pool/a.deb", d, 3}, {"dists/s/main/binary-amd64/Packages", d, 3}};
-  s.packages = {{"b", "2", "amd64", "bsrc", 3, d, "pool/b.deb", "dists/s/main/binary-amd64/Packages"},
-                {"a", "1", "all", "a", 3, d, "pool/a.deb", "dists/s/main/binary-amd64/Packages"}};
+  s.entries = {
+      {"pool/b.deb", d, 3}, {"pool/a.deb", d, 3}, {"dists/s/main/binary-amd64/Packages", d, 3}};
+  s.packages = {
+      {"b", "2", "amd64", "bsrc", 3, d, "pool/b.deb", "dists/s/main/binary-amd64/Packages"},
+      {"a", "1", "all", "a", 3, d, "pool/a.deb", "dists/s/main/binary-amd64/Packages"}};
   s.filtered = true;
   auto text = s.to_canonical_json().value();
   auto back = Snapshot::parse(text).value();
@@ -102,6 +104,32 @@ TEST(Snapshot, ParseRefusesNonCanonicalOrMalformed) {
   auto r = Snapshot::parse(spaced);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, "snapshot: not in canonical form");
+}
+
+TEST(Snapshot, ParseRefusesADuplicateKeyNamingIt) {
+  TempDir dir;
+  auto store = Store::open(dir.path()).value();
+  auto json = sample(*store).to_canonical_json().value();
+  auto r = Snapshot::parse(R"({"repo":"evil",)" + json.substr(1));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::invalid_input);
+  EXPECT_EQ(r.error().message, "snapshot: duplicate key \"repo\"");
+}
+
+TEST(Snapshot, ParseRefusesAnUnsafeRepositoryName) {
+  TempDir dir;
+  auto store = Store::open(dir.path()).value();
+  auto snap = sample(*store);
+  for (std::string name :
+       std::vector<std::string>{"../../evil", "..", "a/b", "", std::string(129, 'a')}) {
+    snap.repo = name;
+    auto r = Snapshot::parse(snap.to_canonical_json().value());
+    ASSERT_FALSE(r) << name;
+    EXPECT_EQ(r.error().code, Code::invalid_input);
+    EXPECT_TRUE(r.error().message.starts_with("snapshot: repo name \"")) << r.error().message;
+    EXPECT_TRUE(r.error().message.ends_with(
+        "\" is not valid (1-128 characters of A-Z a-z 0-9 - _ . and not . or ..)"));
+  }
 }
 
 TEST(Snapshot, RefusesUnsafeOrDuplicatePaths) {

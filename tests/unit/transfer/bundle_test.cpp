@@ -1,6 +1,7 @@
 #include "airlock/transfer/bundle.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <functional>
 #include <map>
@@ -50,6 +51,18 @@ class BundleTest : public ::testing::Test {
 
   std::vector<fs::path> dirs(const fs::path& d) { return {d}; }
 
+  // Commits what was extracted into batch and checks that target holds the
+  // sample snapshot with every object's exact bytes.
+  void commit_and_expect_every_object(Store& target, Batch& batch) {
+    ASSERT_TRUE(batch.register_snapshot(repo.snapshot));
+    ASSERT_TRUE(batch.commit());
+    auto snap = target.get_snapshot(repo.snapshot).value();
+    ASSERT_EQ(snap.entries.size(), repo.contents.size());
+    for (const auto& e : snap.entries) {
+      EXPECT_TRUE(target.read(e.sha256).value() == repo.contents[e.path]) << e.path;
+    }
+  }
+
   TempDir dir;
   testing::SampleRepo repo;
   PrivateKey alice = PrivateKey::generate().value();
@@ -87,13 +100,7 @@ TEST_F(BundleTest, ExportThenVerifyAndExtractEveryObject) {
   BatchSink sink(batch);
   auto s = extract_bundle(vm->manifest, d, sink);
   ASSERT_TRUE(s) << s.error().message;
-  ASSERT_TRUE(batch.register_snapshot(repo.snapshot));
-  ASSERT_TRUE(batch.commit());
-  auto snap = target->get_snapshot(repo.snapshot).value();
-  ASSERT_EQ(snap.entries.size(), repo.contents.size());
-  for (const auto& e : snap.entries) {
-    EXPECT_TRUE(target->read(e.sha256).value() == repo.contents[e.path]) << e.path;
-  }
+  commit_and_expect_every_object(*target, batch);
 }
 
 TEST_F(BundleTest, VolumesAreConsecutiveRangesOfAtMostTheVolumeSize) {
@@ -165,7 +172,7 @@ TEST_F(BundleTest, RefusesToOverwriteAnExistingBundle) {
   auto before = testing::tree_fingerprint(res.dir);
   auto again = write_bundle(request());
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, Code::refused);
+  EXPECT_EQ(again.error().code, Code::conflict);
   EXPECT_EQ(testing::tree_fingerprint(res.dir), before);
 }
 
@@ -209,7 +216,7 @@ TEST_F(BundleTest, CosignAddsOneSignatureAndChangesNothingElse) {
   EXPECT_EQ(two->trust.signers.size(), 2u);
   auto again = cosign_bundle(res.dir, bob);
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, Code::refused);
+  EXPECT_EQ(again.error().code, Code::conflict);
 }
 
 TEST_F(BundleTest, RefusesAnInvalidRequestAndWritesNothing) {
@@ -355,6 +362,71 @@ TEST_F(BundleRefusalTest, ReorderedVolumes) {
   EXPECT_TRUE(e.message.starts_with("volume data.000 is corrupt: expected sha256 ")) << e.message;
 }
 
+TEST_F(BundleRefusalTest, VolumeThatIsAFifoIsRefusedWithoutReadingIt) {
+  // Opening a FIFO for reading waits for a writer: this test finishing at all
+  // is half of what it checks.
+  fs::remove(res.dir / "data.001");
+  ASSERT_EQ(::mkfifo((res.dir / "data.001").c_str(), 0644), 0);
+  auto e = import_error();
+  EXPECT_EQ(e.code, Code::refused);
+  EXPECT_EQ(e.message,
+            "volume " + (res.dir / "data.001").string() + " is a FIFO, not a regular file");
+}
+
+TEST_F(BundleRefusalTest, ManifestOrSignaturesThatAreNotRegularFilesAreRefused) {
+  for (const char* name : {"manifest.json", "manifest.sig.json"}) {
+    auto path = res.dir / name;
+    auto saved = testing::read_text(path);
+    fs::remove(path);
+    ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0);
+    auto e = import_error();
+    EXPECT_EQ(e.code, Code::refused) << name;
+    EXPECT_EQ(e.message, path.string() + " is a FIFO, not a regular file");
+    fs::remove(path);
+    fs::create_directory(path);
+    EXPECT_EQ(import_error().message, path.string() + " is a directory, not a regular file");
+    fs::remove(path);
+    testing::write_text(path, saved);
+  }
+}
+
+TEST_F(BundleTest, DecompressesTheBytesItHashedWhenAVolumeIsReplacedInBetween) {
+  auto res = export_bundle(request());
+  auto vm = read_manifest(res.dir, trust, kNow).value();
+  // A look-alike volume with one byte changed, put in place under the same
+  // name once every volume has been hashed (the last progress call of the
+  // hashing phase), before anything is decompressed.
+  auto forged = testing::read_text(res.dir / "data.000");
+  forged[forged.size() / 2] ^= 0x20;
+  testing::write_text(dir / "forged", forged);
+  std::uint64_t total = 0;
+  for (const auto& v : vm.manifest.volumes) total += v.size;
+  bool swapped = false;
+  auto on_hashed = [&](std::uint64_t done, std::uint64_t t) {
+    ASSERT_EQ(t, total);
+    if (done == total && !swapped) {
+      fs::rename(dir / "forged", res.dir / "data.000");
+      swapped = true;
+    }
+  };
+  auto target = Store::open(dir / "target").value();
+  auto batch = target->begin_batch().value();
+  BatchSink sink(batch);
+  auto d = dirs(res.dir);
+  auto s = extract_bundle(vm.manifest, d, sink, {}, on_hashed);
+  ASSERT_TRUE(swapped);
+  ASSERT_EQ(testing::read_text(res.dir / "data.000"), forged);
+  ASSERT_TRUE(s) << s.error().message;
+  commit_and_expect_every_object(*target, batch);
+  // The same replacement before hashing is caught by the hash.
+  auto again = target->begin_batch().value();
+  BatchSink sink2(again);
+  auto refused = extract_bundle(vm.manifest, d, sink2);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().message.starts_with("volume data.000 is corrupt: expected sha256 "))
+      << refused.error().message;
+}
+
 TEST_F(BundleRefusalTest, ManifestEditedAfterSigning) {
   auto text = testing::read_text(res.dir / "manifest.json");
   text.replace(text.find("\"producer\": \"test\""), 18, "\"producer\": \"evil\"");
@@ -386,6 +458,43 @@ TEST_F(BundleRefusalTest, ThresholdTwoWithOneSignature) {
   EXPECT_EQ(e.message,
             "bundle signatures: 1 valid signature of 2 required: " + label("alice", alice) +
                 " signed; " + label("bob", bob) + ": no signature");
+}
+
+TEST_F(BundleRefusalTest, CreatedInTheFutureBeyondTheClockSkew) {
+  // Five minutes of skew are allowed; one second more is not.
+  EXPECT_TRUE(read_manifest(res.dir, trust, kCreated - std::chrono::minutes(5)));
+  auto vm = read_manifest(res.dir, trust, kCreated - std::chrono::seconds(301));
+  ASSERT_FALSE(vm);
+  EXPECT_EQ(vm.error().code, Code::refused);
+  EXPECT_EQ(vm.error().message,
+            "bundle airlock-debian-000001 was created at 2026-11-22T10:00:00Z, in the future "
+            "(now 2026-11-22T09:54:59Z, 5 minutes of clock skew allowed)");
+}
+
+TEST_F(BundleRefusalTest, ValidLongerThanTheTrustPolicysMaximum) {
+  // The bundle is valid for 30 days: within the default 90, not within 29.
+  EXPECT_EQ(trust.max_validity_days, 90);
+  EXPECT_TRUE(read_manifest(res.dir, trust, kNow));
+  trust.max_validity_days = 30;
+  EXPECT_TRUE(read_manifest(res.dir, trust, kNow));
+  trust.max_validity_days = 29;
+  auto vm = read_manifest(res.dir, trust, kNow);
+  ASSERT_FALSE(vm);
+  EXPECT_EQ(vm.error().code, Code::refused);
+  EXPECT_EQ(vm.error().message,
+            "bundle airlock-debian-000001 is valid from 2026-11-22T10:00:00Z to "
+            "2026-12-22T10:00:00Z, longer than the trust policy's maximum of 29 days");
+  // A bundle valid for centuries, under the default.
+  trust.max_validity_days = TrustPolicy::kDefaultMaxValidityDays;
+  fs::remove_all(res.dir);
+  auto r = request();
+  r.expires = kCreated + std::chrono::hours(24 * 365 * 300);
+  export_bundle(r);
+  auto long_lived = read_manifest(res.dir, trust, kNow);
+  ASSERT_FALSE(long_lived);
+  EXPECT_TRUE(
+      long_lived.error().message.ends_with(", longer than the trust policy's maximum of 90 days"))
+      << long_lived.error().message;
 }
 
 TEST_F(BundleRefusalTest, ExpiredBundle) {

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "airlock/verify/encoding.h"
+
 namespace airlock {
 namespace {
 
@@ -158,11 +160,13 @@ TEST(Manifest, RefusesMalformedFieldGroupsWithExactMessages) {
        "data.000: size must be a non-negative integer"},
       {[](json& j) { j["volumes"][1]["sha256"] = "xyz"; }, "data.001: sha256: " + bad_hex},
       {[](json& j) { j["log"] = json::object(); }, "log must be an array of records"},
-      {[](json& j) { j["changes"] = json::array(); }, "changes must list one entry for each snapshot"},
+      {[](json& j) { j["changes"] = json::array(); },
+       "changes must list one entry for each snapshot"},
       {[](json& j) { j["changes"][0]["repo"] = "other"; },
        "changes entry 0 must be {repo, packages} for debian-security"},
       {[](json& j) { j["changes"][0]["packages"][0].erase("size"); },
-       "changes of debian-security: each package needs exactly change, name, architecture, old, new and size"},
+       "changes of debian-security: each package needs exactly change, name, architecture, old, "
+       "new and size"},
       {[](json& j) { j["changes"][0]["packages"][0]["old"] = "1.0"; },
        "changes of debian-security: 'curl' is not a valid added change"},
       {[](json& j) { j["changes"][0]["packages"][1]["new"] = ""; },
@@ -191,6 +195,43 @@ TEST(Manifest, RefusesMalformedFieldGroupsWithExactMessages) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(r->previous);
   EXPECT_EQ(r->log_json, "[]");
+}
+
+TEST(Manifest, RefusesADuplicateKeyNamingIt) {
+  // A second member before the one at `before`: nlohmann would keep the
+  // last, a reviewer's tool may read the first.
+  auto with_duplicate = [](std::string_view before, std::string_view added) {
+    auto text = sample().to_json();
+    auto at = text.find(before);
+    EXPECT_NE(at, std::string::npos) << before;
+    text.insert(at, added);
+    auto r = Manifest::parse(text);
+    EXPECT_FALSE(r);
+    if (r) return std::string("(accepted)");
+    EXPECT_EQ(r.error().code, Code::invalid_input);
+    return r.error().message;
+  };
+  EXPECT_EQ(with_duplicate("\"sequence\"", "\"sequence\": 999999,\n  "),
+            "manifest: duplicate key \"sequence\"");
+  EXPECT_EQ(with_duplicate("\"name\": \"data.000\"", "\"name\": \"data.009\", "),
+            "manifest: duplicate key \"name\"");  // in a nested object too
+}
+
+TEST(Signatures, RefusesADuplicateKeyNamingIt) {
+  auto key = PrivateKey::generate().value();
+  auto sig = key.sign(std::string_view("m")).value();
+  const std::string entry = R"({"keyid":")" + key.public_key().id().hex() + R"(","sig":")" +
+                            base64_encode(std::vector<std::uint8_t>(sig.begin(), sig.end())) +
+                            R"("})";
+  auto r = parse_signatures(R"({"signatures":[],"signatures":[)" + entry + "]}");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::invalid_input);
+  EXPECT_EQ(r.error().message, "signatures: duplicate key \"signatures\"");
+  auto inner = entry;
+  inner.insert(1, R"("sig":"AA==",)");
+  auto i = parse_signatures(R"({"signatures":[)" + inner + "]}");
+  ASSERT_FALSE(i);
+  EXPECT_EQ(i.error().message, "signatures: duplicate key \"sig\"");
 }
 
 TEST(Signatures, RoundTripAndStrictParse) {

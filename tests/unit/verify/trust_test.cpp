@@ -157,6 +157,34 @@ TEST_F(TrustTest, ParseRefusesBadPolicies) {
   EXPECT_NE(dup.error().message.find("already trusted"), std::string::npos);
 }
 
+TEST_F(TrustTest, MaxValidityDefaultsTo90DaysAndRoundTrips) {
+  EXPECT_EQ(TrustPolicy::parse(policy.to_json())->max_validity_days, 90);
+  EXPECT_EQ(policy.to_json().find("max_validity_days"), std::string::npos);  // old files stay
+  policy.max_validity_days = 30;
+  auto back = TrustPolicy::parse(policy.to_json());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->max_validity_days, 30);
+  for (std::string bad : {"0", "3651", "\"30\"", "1.5"}) {
+    auto text = policy.to_json();
+    const std::string field = "\"max_validity_days\": 30";
+    text.replace(text.find(field), field.size(), "\"max_validity_days\": " + bad);
+    auto r = TrustPolicy::parse(text);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().message,
+              "trust policy: max_validity_days must be an integer from 1 to 3650");
+  }
+}
+
+TEST_F(TrustTest, ParseRefusesADuplicateKeyNamingIt) {
+  auto text = policy.to_json();
+  // A second threshold, lower than the real one.
+  text.insert(text.find('{') + 1, "\"threshold\": 1,");
+  auto r = TrustPolicy::parse(text);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::invalid_input);
+  EXPECT_EQ(r.error().message, "trust policy: duplicate key \"threshold\"");
+}
+
 TEST_F(TrustTest, RemoveKey) {
   ASSERT_TRUE(policy.remove(signers[1].key.public_key().id()));
   EXPECT_EQ(policy.keys.size(), 2u);

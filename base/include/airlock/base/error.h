@@ -19,6 +19,8 @@ enum class Code {
   invalid_input,  // malformed input or bad arguments
   io,             // the operating system failed (disk full, permissions, network)
   limit,          // a size, count or time limit was exceeded
+  conflict,       // the request clashes with the current state: the thing exists already,
+                  // it was done already, or there is nothing to undo (not a verification)
 };
 
 std::string_view code_name(Code code);
@@ -45,8 +47,9 @@ inline std::unexpected<Error> fail(Error error) { return std::unexpected<Error>(
 std::unexpected<Error> fail_errno(std::string_view what);
 std::unexpected<Error> fail_errno(std::string_view what, int err);
 
-// Process exit codes (DESIGN.md): 0 success, 1 operational error, 2 usage,
-// 3 verification refused.
+// Process exit codes (DESIGN.md): 0 success, 1 operational error (not_found,
+// io, conflict), 2 usage (invalid_input), 3 refused by verification (refused,
+// corrupt, limit) and nothing else.
 int exit_code(const Error& error);
 
 }  // namespace airlock

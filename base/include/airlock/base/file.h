@@ -46,8 +46,17 @@ class UniqueFd {
 // Opens with O_CLOEXEC; not_found when the file is absent, io otherwise.
 Result<UniqueFd> open_file(const std::filesystem::path& path, int flags, mode_t mode = 0);
 
-// Reads a whole file; limit when it is larger than max_bytes (checked before
-// reading and again while reading, so a growing file cannot exceed it).
+// Opens an existing file for reading without blocking (a FIFO or a device
+// could otherwise hang the open or the first read) and checks it is a regular
+// file before anything reads it: invalid_input naming the path and what it is
+// (e.g. "a FIFO") otherwise; not_found when absent, io on other failures.
+Result<UniqueFd> open_regular_file(const std::filesystem::path& path);
+
+// What a file mode is, for messages: "a regular file", "a FIFO", "a directory"...
+std::string file_kind(mode_t mode);
+
+// Reads a whole regular file (open_regular_file's checks); limit when it is larger than max_bytes
+// (checked before reading and again while reading, so a growing file cannot exceed it).
 Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t max_bytes);
 
 // Reads fd from its current offset to the end in large chunks (1 MiB), handing

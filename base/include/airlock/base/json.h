@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "airlock/base/error.h"
+
 namespace airlock {
 
 // The string at key, or "" when doc is not an object or key holds no string.
@@ -27,6 +29,15 @@ inline std::uint64_t json_u64(const nlohmann::json& doc, std::string_view key,
   auto it = doc.find(key);
   return it != doc.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : fallback;
 }
+
+// Parses a document whose exact meaning matters (signed or trusted: a bundle
+// manifest, its signatures, a trust policy, a snapshot) as one JSON value,
+// refusing any object that has two members of the same name: nlohmann keeps
+// the last, another reader (a reviewer's tool) may take the first.
+// invalid_input 'duplicate key "K"' (K quoted and escaped as JSON) for the
+// first repeated name; text that is not JSON gives a discarded value, as
+// json::parse without exceptions does, so callers word that as before.
+Result<nlohmann::json> parse_json_strict(std::string_view text);
 
 // Reads chosen top-level members of a JSON object without building a
 // document, for lines read by the million (the transfer log). parse() checks

@@ -88,6 +88,9 @@ class Home : public HomeBase {
   Result<TrustReport> trust_remove(const KeyId& key, const ChangeInfo& who);
   // invalid_input unless 1 <= n <= 1000.
   Result<TrustReport> trust_threshold(int n, const ChangeInfo& who);
+  // The longest validity (expires - created) a bundle may have; invalid_input
+  // unless 1 <= days <= 3650.
+  Result<TrustReport> trust_max_validity(int days, const ChangeInfo& who);
 
   // Verifies and imports a bundle (see import.h). A refusal changes nothing
   // but is itself logged. A --publish channel that is not a valid name

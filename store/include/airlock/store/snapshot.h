@@ -70,4 +70,9 @@ struct Snapshot {
 // or backslash. Used for snapshot paths and anything that maps to them.
 bool is_safe_relative_path(std::string_view path);
 
+// The rule for a repository's name wherever one crosses a boundary (a
+// snapshot's own repo, a bundle manifest's snapshot list): 1-128 characters
+// of A-Z a-z 0-9 - _ . and neither "." nor "..", so it is one safe path segment.
+bool valid_repo_name(std::string_view name);
+
 }  // namespace airlock

@@ -136,8 +136,9 @@ class Batch {
   // refused when an entry's object is neither in the store nor in this batch
   // (or has another size).
   Result<Digest> add_snapshot(const Snapshot& snapshot);
-  // Indexes a snapshot whose JSON object is already in the store or batch.
-  Status register_snapshot(const Digest& id);
+  // Indexes a snapshot whose JSON object is already in the store or batch;
+  // returns what was indexed (its own repository name among it).
+  Result<SnapshotInfo> register_snapshot(const Digest& id);
 
   // Points name at target (or removes it when target is empty), appended to
   // the ref's history with note.

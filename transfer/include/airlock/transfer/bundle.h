@@ -71,7 +71,7 @@ struct Cosignature {
   std::vector<KeyId> signers;   // key ids that had signed before
 };
 // Reads the bundle's manifest.json and manifest.sig.json and computes the
-// signatures with key's added. Writes nothing. refused when key already
+// signatures with key's added. Writes nothing. conflict when key already
 // signed; the manifest must be one a reader accepts (its errors otherwise).
 Result<Cosignature> cosign_manifest(const std::filesystem::path& bundle_dir, const PrivateKey& key);
 
@@ -89,10 +89,16 @@ struct VerifiedManifest {
   TrustCheck trust;
 };
 
+// How far in the future a bundle's created time may be: clocks on the two
+// sides of an air gap are set by hand.
+inline constexpr auto kCreatedSkew = std::chrono::minutes(5);
+
 // Import steps 1-2: reads manifest.json (capped at 64 MiB) and
 // manifest.sig.json, checks the signature threshold over the raw bytes before
-// parsing anything, then parses and checks format and expiry. refused /
-// invalid_input / limit with one line on failure.
+// parsing anything, then parses and checks format, expiry, a created time no
+// later than now + kCreatedSkew and a validity (expires - created) no longer
+// than trust.max_validity_days. refused / invalid_input / limit with one line
+// on failure.
 Result<VerifiedManifest> read_manifest(const std::filesystem::path& bundle_dir,
                                        const TrustPolicy& trust, TimePoint now);
 
@@ -104,9 +110,9 @@ struct VolumeLocation {
 std::vector<VolumeLocation> locate_volumes(const Manifest& manifest,
                                            std::span<const std::filesystem::path> dirs);
 
-// Import step 3: every volume present with the declared size and SHA-256, and
-// no data.NNN file in dirs that the manifest does not list. refused naming
-// the first bad volume.
+// Import step 3 alone (extract_bundle does it too): every volume present, a
+// regular file with the declared size and SHA-256, and no data.NNN file in
+// dirs that the manifest does not list. refused naming the first bad volume.
 Status check_volumes(const Manifest& manifest, std::span<const std::filesystem::path> dirs,
                      const ProgressFn& progress = {});
 
@@ -132,13 +138,19 @@ class BundleSink {
   virtual bool verifies_content() const { return false; }
 };
 
-// Import step 4: decompresses the volumes (zstd with a bounded window, never
-// more than the declared archive size) and checks every tar entry: a regular
-// file named objects/<sha256> listed in the manifest with its declared size,
-// in order, once; nothing unlisted, nothing missing; each object's bytes hash
-// to its name. Streams each object into sink. Writes nothing itself.
+// Import steps 3 and 4 over one descriptor per volume: opens every volume
+// once (without blocking; anything but a regular file of the declared size
+// is refused), hashes each against the manifest (volumes_progress), then
+// decompresses exactly the bytes hashed through the same descriptors (zstd
+// with a bounded window, never more than the declared archive size), so a
+// volume renamed or replaced after it was hashed never reaches the decoder.
+// Checks every tar entry: a regular file named objects/<sha256> listed in the
+// manifest with its declared size, in order, once; nothing unlisted, nothing
+// missing; each object's bytes hash to its name. Streams each object into
+// sink (progress). Writes nothing itself.
 Status extract_bundle(const Manifest& manifest, std::span<const std::filesystem::path> dirs,
-                      BundleSink& sink, const ProgressFn& progress = {});
+                      BundleSink& sink, const ProgressFn& progress = {},
+                      const ProgressFn& volumes_progress = {});
 
 // The entry checks of extract_bundle over an uncompressed tar stream given
 // as bytes (for fuzzing and tests).

@@ -52,6 +52,10 @@ struct TrustCheck {
 class TrustPolicy {
  public:
   int threshold = 1;
+  // The longest a bundle may be valid (its expires less its created); a
+  // longer one is refused. trust.json's "max_validity_days", 1-3650.
+  static constexpr int kDefaultMaxValidityDays = 90;
+  int max_validity_days = kDefaultMaxValidityDays;
   std::vector<TrustedKey> keys;
 
   static Result<TrustPolicy> parse(std::string_view json);
