@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hosts import AptClient, Server, run  # noqa: E402
+from hosts import low_side, AptClient, Server, run  # noqa: E402
 from upstream_server import UpstreamServer  # noqa: E402
 
 MIRROR, REPO, VERIFY, MAKE_SAMPLE = sys.argv[1:5]
@@ -45,13 +45,8 @@ class World:
         subprocess.run([MAKE_SAMPLE, self.dir / "upstream"], check=True, capture_output=True)
         self.upstream = UpstreamServer(self.dir / "upstream/day1", idle_timeout=600).start()
         self.low = self.dir / "low"
-        run(MIRROR, "init", home=self.low)
-        run(MIRROR, "keygen", "alice", home=self.low)
+        low_side(MIRROR, self.low, self.upstream.url, self.dir / "upstream/keyring.gpg")
         run(MIRROR, "keygen", "mallory", home=self.low)
-        with open(self.low / "mirror.toml", "a") as f:
-            f.write(f'\n[[repo]]\nname = "sample"\nkind = "apt"\nurl = "{self.upstream.url}"\n'
-                    f'suites = ["bookworm"]\ncomponents = ["main"]\narchitectures = ["amd64"]\n'
-                    f'keyring = "{self.dir}/upstream/keyring.gpg"\n')
         self.media = self.dir / "media"
         run(MIRROR, "sync", home=self.low)
         run(MIRROR, "export", "--mkdir", "--stream", "sample", "--out", self.media, "--key", "alice", home=self.low)

@@ -27,7 +27,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from browser import open_page  # noqa: E402
-from hosts import AptClient, Server, run  # noqa: E402
+from hosts import AptClient, Server, low_side, run  # noqa: E402
 from schema_check import check_schema  # noqa: E402
 from upstream_server import UpstreamServer  # noqa: E402
 
@@ -99,12 +99,7 @@ class World:
     def low_side(self):
         upstream = UpstreamServer(self.dir / "upstream/day1", idle_timeout=600).start()
         self.low = self.dir / "low"
-        run(MIRROR, "init", home=self.low)
-        run(MIRROR, "keygen", "alice", home=self.low)
-        with open(self.low / "mirror.toml", "a") as f:
-            f.write(f'\n[[repo]]\nname = "sample"\nkind = "apt"\nurl = "{upstream.url}"\n'
-                    f'suites = ["bookworm"]\ncomponents = ["main"]\narchitectures = ["amd64"]\n'
-                    f'keyring = "{self.keyring}"\n')
+        low_side(MIRROR, self.low, upstream.url, self.keyring)
         self.media = self.dir / "media"
         try:
             for day in (1, 2):

@@ -20,7 +20,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hosts import AptClient, Server, run  # noqa: E402
+from hosts import low_side, AptClient, Server, run  # noqa: E402
 from schema_check import check_schema  # noqa: E402
 from upstream_server import UpstreamServer  # noqa: E402
 
@@ -51,12 +51,7 @@ class World:
         self.keyring = self.dir / "upstream/keyring.gpg"
         upstream = UpstreamServer(self.dir / "upstream/day1", idle_timeout=600).start()
         self.low = self.dir / "low"
-        run(MIRROR, "init", home=self.low)
-        run(MIRROR, "keygen", "alice", home=self.low)
-        with open(self.low / "mirror.toml", "a") as f:
-            f.write(f'\n[[repo]]\nname = "sample"\nkind = "apt"\nurl = "{upstream.url}"\n'
-                    f'suites = ["bookworm"]\ncomponents = ["main"]\narchitectures = ["amd64"]\n'
-                    f'keyring = "{self.keyring}"\n')
+        low_side(MIRROR, self.low, upstream.url, self.keyring)
         run(MIRROR, "sync", home=self.low)
         upstream.stop()
         self.media = self.dir / "media"
