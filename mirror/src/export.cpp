@@ -53,15 +53,15 @@ std::string save_state(const StreamState& st) {
 // The log records [from, to) as a JSON array.
 Result<std::string> log_records(const TransferLog& log, std::uint64_t from, std::uint64_t to) {
   json records = json::array();
-  for (std::uint64_t n = from; n < to; ++n) {
-    auto line = log.record(n);
-    if (!line) return fail(line.error());
-    json j = json::parse(*line, nullptr, false);
+  auto s = log.for_each_record(from, to, [&](std::uint64_t n, std::string_view line) -> Status {
+    json j = json::parse(line, nullptr, false);
     if (!j.is_object())
       return fail(Code::corrupt,
                   "transfer log record " + std::to_string(n) + " is not a JSON object");
     records.push_back(std::move(j));
-  }
+    return {};
+  });
+  if (!s) return fail(s.error());
   return records.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -208,18 +208,15 @@ bool worth_parsing(std::string_view line, const std::set<std::string>& objects) 
 }
 
 Status walk_log(const TransferLog& log, Walk& w) {
-  const std::uint64_t size = log.size();
-  for (std::uint64_t n = 0; n < size; ++n) {
-    auto line = log.record(n);
-    if (!line) return fail(line.error());
-    if (!worth_parsing(*line, w.objects)) continue;
-    json r = json::parse(*line, nullptr, false);
+  return log.for_each_record(0, log.size(), [&](std::uint64_t n, std::string_view line) -> Status {
+    if (!worth_parsing(line, w.objects)) return {};
+    json r = json::parse(line, nullptr, false);
     if (!r.is_object()) {
       return fail(Code::corrupt, "transfer log: record " + std::to_string(n) + " is not JSON");
     }
     w.take(n, r);
-  }
-  return {};
+    return {};
+  });
 }
 
 // The newest checkpoint, when it covers every link.

@@ -20,25 +20,14 @@ rm -rf "$work"; mkdir -p "$work"
 [ -n "${BENCH_KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 
 "$build/tests/bench/bench_report_setup" "$work/home" "$records" "$hosts" "$packages" "$days"
-log="$work/home/log/transfer.jsonl"
-log_mib=$(( $(stat -c %s "$log") / 1048576 ))
+log="$work/home/log"
+log_mib=$(( $(cat "$log"/transfer-*.jsonl | wc -c) / 1048576 ))
 # Hosts that made at least one request: the report must list each.
-expected_hosts=$(grep -o '"event":"pull","client":"[^"]*"' "$log" | sort -u | wc -l)
+expected_hosts=$(cat "$log"/transfer-*.jsonl | grep -o '"event":"pull","client":"[^"]*"' | sort -u | wc -l)
 
-# measure NAME CMD...: runs CMD under /usr/bin/time; sets secs[NAME], mib[NAME].
-declare -A secs mib
-measure() {
-  local name="$1"; shift
-  if ! /usr/bin/time -f '%e %M' -o "$work/time.$name" "$@" > "$work/out.$name" 2>&1; then
-    echo "bench_report: $name failed:" >&2; cat "$work/out.$name" >&2; exit 1
-  fi
-  local e kib
-  read -r e kib < <(tail -n 1 "$work/time.$name")
-  secs[$name]="$e"
-  mib[$name]=$(echo "$kib / 1024" | bc -l)
-}
+declare -A secs mib  # set by measure (lib.sh)
 # Read the log once so that every measurement finds it in the page cache.
-cat "$log" > /dev/null
+cat "$log"/transfer-*.jsonl > /dev/null
 measure verify "$repo" --home "$work/home" log verify
 for f in html json csv; do
   measure "$f" "$repo" --home "$work/home" report --format "$f" --out "$work/report.$f"

@@ -49,7 +49,7 @@ read -r a_small_rps _ a_small_reqs < <(run_wrk "http://$aaddr" /prod/bench/small
 read -r _ n_large_mbs _ < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/large/f 100)
 read -r _ a_large_mbs a_large_reqs < <(run_wrk "http://$aaddr" /prod/bench/large/f 100)
 kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
-logged=$(grep -c '"event":"pull"' "$work/home/log/transfer.jsonl" || true)
+logged=$(cat "$work/home/log"/transfer-*.jsonl | grep -c '"event":"pull"' || true)
 served=$((a_small_reqs + a_large_reqs))
 
 printf 'bench_serve: wrk -t2 -c64 -d%ss on loopback, logging on for both\n' "$duration"

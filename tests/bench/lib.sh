@@ -31,3 +31,17 @@ http {
 }
 NGINX
 }
+
+# measure NAME CMD...: runs CMD under /usr/bin/time with stdout in $work/out.NAME
+# and stderr in $work/err.NAME; sets secs[NAME] (wall seconds) and mib[NAME]
+# (maximum resident set size) in the caller's associative arrays secs and mib.
+measure() {
+  local name="$1"; shift
+  if ! /usr/bin/time -f '%e %M' -o "$work/time.$name" "$@" > "$work/out.$name" 2> "$work/err.$name"; then
+    echo "$(basename "$0"): $name failed:" >&2; cat "$work/out.$name" "$work/err.$name" >&2; exit 1
+  fi
+  local e kib
+  read -r e kib < <(tail -n 1 "$work/time.$name")
+  secs[$name]="$e"
+  mib[$name]=$(echo "$kib / 1024" | bc -l)
+}

@@ -73,7 +73,7 @@ class LockTest(unittest.TestCase):
                 self.assertTrue(read_line(f, "the scan").startswith("/"))
             # The import is inside its change now.
             trust_before = (self.home / "trust.json").read_bytes()
-            log_before = (self.home / "log/transfer.jsonl").read_bytes()
+            log_before = (self.home / "log/transfer-000001.jsonl").read_bytes()
             p = run(REPO, "--no-wait", "trust", "threshold", "1", home=self.home, expect=1)
             self.assertRegex(
                 p.stderr.strip(),
@@ -81,7 +81,7 @@ class LockTest(unittest.TestCase):
                 r"since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ is changing it \(run again when it is done, or "
                 r"without --no-wait to wait for it\)$")
             self.assertEqual((self.home / "trust.json").read_bytes(), trust_before)
-            self.assertEqual((self.home / "log/transfer.jsonl").read_bytes(), log_before)
+            self.assertEqual((self.home / "log/transfer-000001.jsonl").read_bytes(), log_before)
             # --no-wait after the command means the same.
             run(REPO, "trust", "threshold", "1", "--no-wait", home=self.home, expect=1)
 
@@ -100,7 +100,7 @@ class LockTest(unittest.TestCase):
         self.assertEqual(holder.returncode, 0, err)
         out, err = waiting.communicate(timeout=DEADLINE)
         self.assertEqual(waiting.returncode, 0, err)
-        records = [json.loads(x) for x in (self.home / "log/transfer.jsonl").read_text().splitlines()]
+        records = [json.loads(x) for x in (self.home / "log/transfer-000001.jsonl").read_text().splitlines()]
         changes = [x["event"] for x in records if x["event"] in ("import", "trust")]
         self.assertEqual(changes[-2:], ["import", "trust"])  # the waiting change came second
         self.assertEqual(records[-1]["event"], "checkpoint")

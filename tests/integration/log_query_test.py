@@ -131,7 +131,7 @@ class LogQueryTest(unittest.TestCase):
         self.assertEqual(self.records("--since", "2999-01-01T00:00:00Z"), [])
         self.assertEqual(self.records("--until", "2000-01-01T00:00:00+02:00"), [])
         # The JSON lines are the stored bytes, filtered.
-        stored = (W.home / "log/transfer.jsonl").read_text().splitlines()
+        stored = (W.home / "log/transfer-000001.jsonl").read_text().splitlines()
         self.assertTrue(set(self.show("--json", "--event", "pull").splitlines()) <= set(stored))
 
     def test_show_escapes_control_and_bidi_characters(self):
@@ -146,7 +146,7 @@ class LogQueryTest(unittest.TestCase):
         W.repo("log", "export", "--format", "csv", "--out", out)
         text = out.read_text()
         rows = list(csv.DictReader(io.StringIO(text, newline="")))
-        stored = [json.loads(x) for x in (W.home / "log/transfer.jsonl").read_text().splitlines()]
+        stored = [json.loads(x) for x in (W.home / "log/transfer-000001.jsonl").read_text().splitlines()]
         self.assertEqual(len(rows), len(stored))
         readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
         header = text.splitlines()[0]
@@ -183,9 +183,16 @@ class LogQueryTest(unittest.TestCase):
         # A copy of the home with records cut from the end fails against the checkpoint.
         cut = W.dir / "cut"
         shutil.copytree(W.home, cut)
-        log = cut / "log/transfer.jsonl"
+        log = cut / "log/transfer-000001.jsonl"
         lines = log.read_text().splitlines(keepends=True)
         log.write_text("".join(lines[:-4]))
+        # The tree state kept with the newest checkpoint names a record that is gone.
+        p = run(REPO, "log", "verify", home=cut, expect=3)
+        self.assertRegex(p.stderr, r"state\.json does not match the log: it names checkpoint record "
+                                   r"\d+, but the log has \d+ records")
+        # Cut with the state and tiles as well: the saved checkpoint still tells.
+        (cut / "log/state.json").unlink()
+        shutil.rmtree(cut / "log/tiles")
         # Without the saved checkpoint the cut still shows: records follow the newest checkpoint.
         kept = [json.loads(x) for x in lines[:-4]]
         newest = max(x["n"] for x in kept if x["event"] == "checkpoint")

@@ -548,7 +548,7 @@ check_valid_until = {'true' if check_valid_until else 'false'}
 
     def test_export_to_missing_media_writes_nothing_unless_mkdir(self):
         self.sync()
-        log = self.home / "log/transfer.jsonl"
+        log = self.home / "log/transfer-000001.jsonl"
         before = log.read_bytes()
         media = self.tmp / "unmounted-stick"
         p = run("export", "--stream", "sample", "--out", media, "--key", "alice", home=self.home, expect=1)

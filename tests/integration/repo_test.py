@@ -134,7 +134,7 @@ class RepoTest(unittest.TestCase):
         code, _, _ = server.stop()
         self.assertEqual(code, 0)
         messages = received(sink)
-        log_lines = (self.home / "log/transfer.jsonl").read_text().splitlines()
+        log_lines = (self.home / "log/transfer-000001.jsonl").read_text().splitlines()
         forwarded = []
         for m in messages:
             parts = re.fullmatch(r"<134>1 (\S+Z) (\S+) airlock-repo (\d+) (\S+) - (.*)", m, re.S)
@@ -168,13 +168,13 @@ class RepoTest(unittest.TestCase):
         events = [json.loads(m.split(" - ", 1)[1])["event"] for m in received(sink)]
         self.assertIn("pull", events)
         # A wrong setting is named, and nothing is served or logged.
-        before = (self.home / "log/transfer.jsonl").read_bytes()
+        before = (self.home / "log/transfer-000001.jsonl").read_bytes()
         (self.home / "repo.toml").write_text("[log]\nsyslog = 1\n")
         p = subprocess.run([REPO, "--home", self.home, "serve", "--listen", "127.0.0.1:0"], capture_output=True,
                            text=True, timeout=30)
         self.assertEqual(p.returncode, 2)
         self.assertEqual(p.stderr.strip(), f"airlock-repo: {self.home}/repo.toml: log.syslog must be true or false")
-        self.assertEqual((self.home / "log/transfer.jsonl").read_bytes(), before)
+        self.assertEqual((self.home / "log/transfer-000001.jsonl").read_bytes(), before)
 
     def test_serve_refuses_a_syslog_socket_that_is_not_there(self):
         p = subprocess.run([REPO, "--home", self.home, "serve", "--listen", "127.0.0.1:0", "--syslog-socket",
@@ -221,7 +221,7 @@ class RepoTest(unittest.TestCase):
         code, _, _ = server.stop()
         self.assertEqual(code, 0)
         self.repo("log", "verify")
-        v = run(VERIFY, "log", self.home / "log/transfer.jsonl", "--key", self.home / "keys/log.pub")
+        v = run(VERIFY, "log", self.home / "log/transfer-000001.jsonl", "--key", self.home / "keys/log.pub")
         self.assertIn("OK", v.stdout)
         pulls = self.log("pull")
         debs = [p for p in pulls if p["path"].endswith("hello-airlock_1.1-1_amd64.deb")]
@@ -524,7 +524,7 @@ class RepoTest(unittest.TestCase):
 
     def test_server_answers_503_rather_than_serve_unlogged(self):
         self.repo("import", W.b1, "--publish", "prod", "--create")
-        log = self.home / "log/transfer.jsonl"
+        log = self.home / "log/transfer-000001.jsonl"
         # The log may grow by a few records only: as if the disk were full.
         server = Server(REPO, self.home, file_size_limit=log.stat().st_size + 2500)
         self.servers.append(server)
@@ -847,7 +847,7 @@ class RepoTest(unittest.TestCase):
         # A last record that keeps the framing but is not JSON: show and export stop, naming it.
         n = int(self.repo("status", "--json").stdout and json.loads(self.repo("status", "--json").stdout)["log"]["records"])
         root = json.loads(self.repo("status", "--json").stdout)["log"]["root"]
-        with open(self.home / "log/transfer.jsonl", "a") as f:
+        with open(self.home / "log/transfer-000001.jsonl", "a") as f:
             f.write('{"n":%d,not json,"prev_root":"%s"}\n' % (n, root))
         for args in (("log", "show"), ("log", "export", "--format", "csv")):
             p = self.repo(*args, expect=3)

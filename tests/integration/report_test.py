@@ -318,12 +318,12 @@ class ReportPeriodTest(unittest.TestCase):
         other = W.dir / "other-key"
         run(REPO, "init", home=other)
         shutil.copy(other / "keys/log.pub", home / "keys/log.pub")
-        log_before = (home / "log/transfer.jsonl").read_bytes()
+        log_before = (home / "log/transfer-000001.jsonl").read_bytes()
         out = W.dir / "unverified.html"
         p = run(REPO, "report", "--out", out, home=home, expect=3)
         self.assertIn("the transfer log does not verify", p.stderr)
         self.assertIn("NOT VERIFIED", out.read_text())
-        self.assertEqual((home / "log/transfer.jsonl").read_bytes(), log_before)
+        self.assertEqual((home / "log/transfer-000001.jsonl").read_bytes(), log_before)
 
 
 class ReportHtmlTest(unittest.TestCase):

@@ -73,7 +73,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check("trust-policy.schema.json", json.loads((fx / "trust.json").read_text()), "trust.json")
     check("snapshot.schema.json", json.loads((fx / "snapshot.json").read_text()), "snapshot")
     check("inclusion-proof.schema.json", json.loads((fx / "proof.json").read_text()), "proof.json")
-    for i, line in enumerate((fx / "log" / "transfer.jsonl").read_text().splitlines()):
+    for i, line in enumerate((fx / "log" / "transfer-000001.jsonl").read_text().splitlines()):
         check("log-record.schema.json", json.loads(line), f"log record {i}")
     for record in manifest["log"]:
         check("log-record.schema.json", record, "manifest log record")
@@ -84,7 +84,7 @@ with tempfile.TemporaryDirectory() as tmp:
     refuse("bundle-manifest.schema.json", bad, "extra field")
     bad = dict(manifest, volumes=[dict(manifest["volumes"][0], name="../data.000")])
     refuse("bundle-manifest.schema.json", bad, "volume name")
-    bad = json.loads((fx / "log" / "transfer.jsonl").read_text().splitlines()[1])
+    bad = json.loads((fx / "log" / "transfer-000001.jsonl").read_text().splitlines()[1])
     bad["note"] = "forged"
     refuse("log-record.schema.json", bad, "checkpoint note")
 

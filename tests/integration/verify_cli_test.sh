@@ -79,7 +79,7 @@ printf 'junk' > "$work/disc1/data.000"
 expect 3 "volume data.000 has 4 bytes" "$verify" bundle "$bundle" --trust "$fx/trust.json" --volumes-only "$work/disc1"
 
 # --- log --------------------------------------------------------------------
-log="$fx/log/transfer.jsonl"
+log="$fx/log/transfer-000001.jsonl"
 expect 0 "OK" "$verify" log "$log" --key "$fx/keys/log.pub"
 expect 0 "checkpoints 3" "$verify" log "$log" --key "$fx/keys/log.pub"
 expect 0 "OK" "$verify" log "$log" --key "$fx/keys/log.pub" --checkpoint "$fx/checkpoint"

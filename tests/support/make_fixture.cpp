@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto log = TransferLog::open(dir / "log" / "transfer.jsonl").value();
+  auto log = TransferLog::open(dir / "log").value();
   nlohmann::json sync{{"repo", "demo"}, {"snapshot", repo.snapshot.hex()}, {"objects", 12}};
   if (!log->append("sync", sync.dump()) || !log->checkpoint(log_key)) return 1;
 
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     if (!log->append("pull", pull.dump())) return 1;
   }
   if (!log->checkpoint(log_key)) return 1;
-  testing::write_text(dir / "proof.json", prove_record(dir / "log" / "transfer.jsonl", 4).value());
+  testing::write_text(dir / "proof.json", prove_record(dir / "log", 4).value());
   testing::write_text(dir / "checkpoint", log->latest_checkpoint()->second);
   std::cout << res->dir.string() << "\n";
   return 0;

@@ -15,7 +15,7 @@ using json = nlohmann::json;
 
 HomeOptions reading_options(const fs::path& dir) {
   HomeOptions options;
-  for (const auto& p : {dir / "log", dir / "log" / "transfer.jsonl", dir / "store" / "index"}) {
+  for (const auto& p : {dir / "log", dir / "store" / "index"}) {
     if (::access(p.c_str(), W_OK) != 0) options.read_only = true;
   }
   return options;
@@ -58,7 +58,10 @@ Result<bool> HomeBase::init_common(const fs::path& dir, const std::string& side,
   }
   auto key = PrivateKey::read_file(key_file);
   if (!key) return fail(key.error());
-  auto log = TransferLog::open(dir / "log" / "transfer.jsonl", LogOptions{&env});
+  LogOptions lo;
+  lo.env = &env;
+  lo.keys = {key->public_key()};
+  auto log = TransferLog::open(dir / "log", lo);
   if (!log) return fail(log.error());
   if ((*log)->size() == 0) {
     Ledger ledger(**store, **log, *key, dir / "log" / "commit.lock", env);
@@ -78,11 +81,15 @@ Status HomeBase::open_common(const fs::path& dir, const HomeOptions& options) {
   auto store = Store::open(dir / "store", so);
   if (!store) return fail(store.error());
   store_ = std::move(*store);
-  auto log = TransferLog::open(log_file(), LogOptions{env_, options.read_only});
-  if (!log) return fail(log.error());
-  log_ = std::move(*log);
   auto key = PrivateKey::read_file(keys_dir() / "log.key");
   if (!key) return fail(key.error());
+  LogOptions lo;
+  lo.env = env_;
+  lo.read_only = options.read_only;
+  lo.keys = {key->public_key()};
+  auto log = TransferLog::open(log_dir(), lo);
+  if (!log) return fail(log.error());
+  log_ = std::move(*log);
   log_key_.emplace(std::move(*key));
   ledger_ = std::make_unique<Ledger>(*store_, *log_, *log_key_, dir / "log" / "commit.lock", *env_,
                                      options.lock);
@@ -95,10 +102,14 @@ Result<LogVerification> HomeBase::verify_log() const {
   auto pub = PublicKey::read_file(keys_dir() / "log.pub");
   if (!pub) return fail(pub.error());
   std::vector<PublicKey> keys{*pub};
-  return verify_log_file(log_file(), keys);
+  return verify_log_file(log_dir(), keys);
 }
 
-Result<std::string> HomeBase::prove(std::uint64_t n) const { return prove_record(log_file(), n); }
+Result<std::string> HomeBase::prove(std::uint64_t n) const {
+  auto proof = log_->prove(n);
+  if (!proof) return fail(proof.error());
+  return proof->dump(2) + "\n";
+}
 
 Result<std::string> HomeBase::checkpoint_note() const {
   auto cp = log_->latest_checkpoint();

@@ -15,6 +15,7 @@
 #include "airlock/base/json.h"
 #include "airlock/base/text.h"
 #include "airlock/verify/merkle.h"
+#include "log_files.h"
 
 namespace airlock {
 namespace fs = std::filesystem;
@@ -56,28 +57,22 @@ class FileLock {
 // The structural chain over lines as this code writes them: n counts up from
 // 0 and prev_root is the root of everything before. Fast: it reads the fixed
 // prefix and suffix of each line and parses JSON only for checkpoint records.
+// Keeps only the frontier: O(log n) hashes.
 struct Chain {
-  bool keep = true;                    // keep leaves and offsets (a verifying pass needs neither)
-  std::uint64_t count = 0;             // lines taken in
-  std::vector<Digest> leaves;          // when keep
-  std::vector<std::uint64_t> offsets;  // byte offset of each line, when keep
+  std::uint64_t count = 0;  // records taken in (the next one's n)
   merkle::CompactRange range;
   std::optional<std::pair<std::uint64_t, std::string>> latest_checkpoint;
-  std::uint64_t bytes = 0;  // length of the complete lines taken in
+  merkle::CompactRange before_latest;  // the range just before latest_checkpoint
 
-  Status take(std::string_view line, const fs::path& path) {
+  Status take(std::string_view line, const fs::path& path,
+              const merkle::CompactRange::OnNode& on_node = nullptr) {
     const std::uint64_t n = count;
     auto where = "record " + std::to_string(n);
     if (line.size() > kMaxLine) return corrupt(path, where + " is longer than 1 MiB");
-    std::uint64_t found = 0;
-    if (!line.starts_with("{\"n\":")) return corrupt(path, where + " does not start with its n");
-    auto digits = line.substr(5);
-    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), found);
-    if (ec != std::errc() || ptr == digits.data() || *ptr != ',') {
-      return corrupt(path, where + " does not start with its n");
-    }
-    if (found != n) {
-      return corrupt(path, where + " has n=" + std::to_string(found) +
+    auto found = logfiles::line_n(line);
+    if (!found) return corrupt(path, where + " does not start with its n");
+    if (*found != n) {
+      return corrupt(path, where + " has n=" + std::to_string(*found) +
                                " (records were deleted, inserted or reordered)");
     }
     const std::size_t tail = kPrevPrefix.size() + 64 + 2;
@@ -87,38 +82,36 @@ struct Chain {
     }
     auto prev = Digest::parse(line.substr(line.size() - 66, 64));
     if (!prev) return corrupt(path, where + " has a malformed prev_root");
-    if (*prev != range.root()) {
+    const Digest root = range.root();
+    if (*prev != root) {
       return corrupt(path, n == 0 ? "record 0 has a wrong prev_root"
                                   : "record " + std::to_string(n - 1) + " was altered: record " +
                                         std::to_string(n) + " holds tree head " + prev->hex() +
-                                        ", the records before it hash to " + range.root().hex());
+                                        ", the records before it hash to " + root.hex());
     }
     if (line.find(kCheckpointMark) != std::string_view::npos) {
       json j = json::parse(line, nullptr, false);
       if (j.is_object() && json_string(j, "event") == "checkpoint" && j.contains("note") &&
           j["note"].is_string()) {
         latest_checkpoint.emplace(n, j["note"].get<std::string>());
+        before_latest = range;
       }
     }
-    auto leaf = merkle::leaf_hash(line);
-    if (keep) {
-      leaves.push_back(leaf);
-      offsets.push_back(bytes);
-    }
     ++count;
-    range.append(leaf);
-    bytes += line.size() + 1;
+    range.append(merkle::leaf_hash(line), on_node);
     return {};
   }
 };
 
 // Reads fd from offset to end (its end by default), handing every complete
-// line (without its newline) to on_line. Returns how many bytes follow the
-// last newline: a record cut off mid-write.
-Result<std::size_t> for_each_line(int fd, const fs::path& path, std::uint64_t offset,
-                                  const std::function<Status(std::string_view)>& on_line,
-                                  std::uint64_t end = UINT64_MAX) {
+// line (without its newline) and its offset to on_line. Returns how many
+// bytes follow the last newline: a record cut off mid-write.
+Result<std::size_t> for_each_line(
+    int fd, const fs::path& path, std::uint64_t offset,
+    const std::function<Status(std::string_view, std::uint64_t offset)>& on_line,
+    std::uint64_t end = UINT64_MAX) {
   std::string pending;
+  std::uint64_t pending_at = offset;  // file offset of pending[0]
   std::vector<char> buf(kReadChunk);
   while (offset < end) {
     const std::size_t want =
@@ -133,30 +126,17 @@ Result<std::size_t> for_each_line(int fd, const fs::path& path, std::uint64_t of
     pending.append(buf.data(), static_cast<std::size_t>(got));
     std::size_t start = 0;
     for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n', start)) {
-      if (auto s = on_line(std::string_view(pending).substr(start, nl - start)); !s) {
+      if (auto s = on_line(std::string_view(pending).substr(start, nl - start), pending_at + start);
+          !s) {
         return fail(s.error());
       }
       start = nl + 1;
     }
     pending.erase(0, start);
+    pending_at += start;
     if (pending.size() > kMaxLine) return corrupt(path, "a record is longer than 1 MiB");
   }
   return pending.size();
-}
-
-// Takes every complete line after chain.bytes into the chain; an incomplete
-// last line is corrupt and left untouched on disk.
-Status read_lines(int fd, const fs::path& path, Chain& chain) {
-  auto torn = for_each_line(fd, path, chain.bytes,
-                            [&](std::string_view line) { return chain.take(line, path); });
-  if (!torn) return fail(torn.error());
-  if (*torn > 0) {
-    return corrupt(path, "record " + std::to_string(chain.leaves.size()) +
-                             " is incomplete: the file ends without a newline after " +
-                             std::to_string(*torn) +
-                             " bytes (a write was cut off); it is kept as it is for inspection");
-  }
-  return {};
 }
 
 // Every string in value (object keys included), with invalid UTF-8 escaped.
@@ -256,46 +236,199 @@ Result<VerifiedCheckpoint> verify_log_checkpoint(std::string_view note,
 }
 
 struct TransferLog::Impl {
-  fs::path path;
+  fs::path dir;
   Env* env = nullptr;
   bool read_only = false;
-  UniqueFd fd;
-  mutable std::mutex mu;
+  std::uint64_t segment_records = LogOptions{}.segment_records;
+  std::vector<PublicKey> keys;
+  UniqueFd dir_fd;  // flocked by appends
+  std::vector<logfiles::Segment> segments;
+  std::size_t cur = 0;          // the segment being read or written: the last once caught up
+  UniqueFd fd;                  // segments[cur]
+  std::uint64_t seg_bytes = 0;  // complete lines taken in from segments[cur]
   Chain chain;
+  logfiles::Tiles tiles{fs::path()};
+  // A mismatch between the records and the hashes kept with them: appends are refused.
+  std::optional<Error> damage;
+  // The tree at chain.latest_checkpoint, for log/state.json.
+  std::optional<logfiles::TreeState> latest_state;
+  std::uint64_t state_size = 0;  // the size log/state.json holds (0: none)
+  mutable std::mutex mu;
   std::function<void(std::string_view)> forward;
 
-  // Record n's line (without its newline), as read from the file.
-  Result<std::string> line_at(std::uint64_t n) const {
-    const auto& c = chain;
-    std::uint64_t end = n + 1 < c.offsets.size() ? c.offsets[n + 1] : c.bytes;
-    std::string line(end - c.offsets[n] - 1, '\0');
-    ssize_t got = ::pread(fd.get(), line.data(), line.size(), static_cast<off_t>(c.offsets[n]));
-    if (got != static_cast<ssize_t>(line.size())) return fail_errno("read " + path.string());
-    return line;
+  fs::path state_path() const { return dir / "state.json"; }
+  const fs::path& seg_path() const { return segments[cur].path; }
+
+  Status open_segment(std::size_t i) {
+    auto f = read_only ? open_file(segments[i].path, O_RDONLY)
+                       : env->open(segments[i].path, O_RDWR | O_APPEND, 0644);
+    if (!f) return fail(f.error());
+    fd = std::move(*f);
+    cur = i;
+    seg_bytes = 0;
+    return {};
   }
 
-  Status catch_up() {
-    struct stat st;
-    if (::fstat(fd.get(), &st) != 0) return fail_errno(path.string());
-    if (static_cast<std::uint64_t>(st.st_size) == chain.bytes) return {};
-    if (static_cast<std::uint64_t>(st.st_size) < chain.bytes) {
-      return corrupt(path, "the file shrank from " + std::to_string(chain.bytes) + " to " +
-                               std::to_string(st.st_size) + " bytes while open");
+  void note_damage(const Error& e) {
+    if (!damage) damage = e;
+  }
+
+  // Takes one line that starts at offset in segments[cur] into the chain,
+  // checking it against (or adding it to) the tiles and the index.
+  Status take_line(std::string_view line, std::uint64_t offset) {
+    const std::uint64_t n = chain.count;
+    auto on_node = [&](unsigned h, std::uint64_t i, const Digest& d) {
+      if (damage) return;
+      if (auto s = tiles.put_node(h, i, d); !s) note_damage(s.error());
+    };
+    if (auto s = chain.take(line, seg_path(), on_node); !s) return s;
+    if (!segments[cur].first) segments[cur].first = n;
+    if (n % logfiles::kTileWidth == 0 && !damage) {
+      if (auto s = tiles.put_offset(n, offset); !s) note_damage(s.error());
     }
-    const std::uint64_t before = chain.leaves.size();
-    if (auto s = read_lines(fd.get(), path, chain); !s) return s;
-    for (std::uint64_t n = before; forward && n < chain.leaves.size(); ++n) {
-      if (auto line = line_at(n)) forward(*line);
+    if (chain.latest_checkpoint && chain.latest_checkpoint->first == n) {
+      latest_state = logfiles::TreeState{n, chain.before_latest.root(), chain.before_latest.peaks(),
+                                         segments[cur].number, offset};
     }
     return {};
+  }
+
+  // Reads what was appended to the current segment and to segments after it
+  // since the last look.
+  Status catch_up() {
+    if (auto s = tiles.refresh(); !s) return s;
+    for (;;) {
+      struct stat st;
+      if (::fstat(fd.get(), &st) != 0) return fail_errno(seg_path().string());
+      const auto size = static_cast<std::uint64_t>(st.st_size);
+      if (size < seg_bytes) {
+        return corrupt(seg_path(), "the file shrank from " + std::to_string(seg_bytes) + " to " +
+                                       std::to_string(size) + " bytes while open");
+      }
+      if (size > seg_bytes) {
+        auto torn = for_each_line(fd.get(), seg_path(), seg_bytes,
+                                  [&](std::string_view line, std::uint64_t at) -> Status {
+                                    if (auto s = take_line(line, at); !s) return s;
+                                    seg_bytes = at + line.size() + 1;
+                                    if (forward) forward(line);
+                                    return {};
+                                  });
+        if (!torn) return fail(torn.error());
+        if (*torn > 0) {
+          return corrupt(seg_path(),
+                         "record " + std::to_string(chain.count) +
+                             " is incomplete: the file ends without a newline after " +
+                             std::to_string(*torn) +
+                             " bytes (a write was cut off); it is kept as it is for inspection");
+        }
+      }
+      if (cur + 1 >= segments.size()) {
+        const auto next = logfiles::segment_path(dir, segments[cur].number + 1);
+        if (!path_exists(next)) break;
+        segments.push_back({segments[cur].number + 1, next, std::nullopt});
+      }
+      if (auto s = open_segment(cur + 1); !s) return s;
+    }
+    if (!read_only && !damage) return tiles.flush(*env);
+    return {};
+  }
+
+  // Starts from log/state.json: the checkpoint record it names must be where
+  // it says, chained from its frontier, and signed (when keys are known).
+  Status start_from_state(const logfiles::TreeState& st) {
+    auto bad = [&](const std::string& what) {
+      return fail(Code::corrupt, state_path().string() + " does not match the log: " + what);
+    };
+    auto it = std::find_if(segments.begin(), segments.end(),
+                           [&](const auto& s) { return s.number == st.segment; });
+    if (it == segments.end()) {
+      return bad("it names segment " + logfiles::segment_path(dir, st.segment).filename().string() +
+                 ", which is not there");
+    }
+    if (tiles.leaves() < st.size) {
+      return bad("it covers " + std::to_string(st.size) + " records, but " +
+                 tiles.level(0).path().string() + " holds hashes of " +
+                 std::to_string(tiles.leaves()));
+    }
+    if (auto s = open_segment(static_cast<std::size_t>(it - segments.begin())); !s) return s;
+    std::string head(kMaxLine + 1, '\0');
+    ssize_t got;
+    do {
+      got = ::pread(fd.get(), head.data(), head.size(), static_cast<off_t>(st.offset));
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) return fail_errno("read " + seg_path().string());
+    head.resize(static_cast<std::size_t>(got));
+    const auto nl = head.find('\n');
+    if (nl == std::string::npos)
+      return bad("no complete record at offset " + std::to_string(st.offset));
+    const std::string_view line(head.data(), nl);
+    if (logfiles::line_n(line) != st.size) {
+      return bad("record " + std::to_string(st.size) + " is not at offset " +
+                 std::to_string(st.offset) + " of " + seg_path().filename().string());
+    }
+    chain = Chain{};
+    chain.count = st.size;
+    chain.range = *merkle::CompactRange::from_peaks(st.size, st.frontier);
+    if (auto s = take_line(line, st.offset); !s) return bad(s.error().message);
+    if (!chain.latest_checkpoint || chain.latest_checkpoint->first != st.size) {
+      return bad("record " + std::to_string(st.size) + " is not a checkpoint");
+    }
+    if (!keys.empty()) {
+      auto v = verify_log_checkpoint(chain.latest_checkpoint->second, keys);
+      if (!v) return bad("checkpoint record " + std::to_string(st.size) + ": " + v.error().message);
+      if (v->checkpoint.size != st.size || v->checkpoint.root != st.root) {
+        return bad("checkpoint record " + std::to_string(st.size) + " signs another tree");
+      }
+    }
+    seg_bytes = st.offset + line.size() + 1;
+    state_size = st.size;
+    return {};
+  }
+
+  // Reads from record 0; the first segment must hold it.
+  Status start_from_beginning() {
+    if (segments.front().first.value_or(0) != 0) {
+      return fail(Code::not_found,
+                  "transfer log " + dir.string() + ": records 0 to " +
+                      std::to_string(*segments.front().first - 1) +
+                      " are not here (their segments were moved away) and there is no "
+                      "state.json to start from");
+    }
+    // Tiles already there are compared with every record as it is read.
+    chain = Chain{};
+    return open_segment(0);
+  }
+
+  // Writes log/state.json for the newest checkpoint once segments and tiles are synced.
+  void persist_state() {
+    if (read_only || damage || !latest_state || latest_state->size <= state_size) return;
+    if (!env->sync(fd.get(), seg_path().string()) || !tiles.sync(*env)) return;
+    if (env->write_file_atomic(state_path(), logfiles::state_json(*latest_state))) {
+      state_size = latest_state->size;
+    }
   }
 
   // Caller holds mu and the file lock, and has caught up.
   // records: (event as a JSON string, fields as inner_fields()).
   Result<std::uint64_t> write_lines(std::span<const std::pair<std::string, std::string>> records) {
     if (read_only)
-      return fail(Code::refused, "transfer log " + path.string() + " is open read-only");
-    const std::uint64_t first = chain.leaves.size();
+      return fail(Code::refused, "transfer log " + dir.string() + " is open read-only");
+    if (damage) {
+      return fail(Code::corrupt, "the transfer log takes no more records until it is restored: " +
+                                     damage->message);
+    }
+    if (seg_bytes > 0 &&
+        chain.count - segments[cur].first.value_or(chain.count) >= segment_records) {
+      const auto next = logfiles::segment_path(dir, segments[cur].number + 1);
+      auto f = env->open(next, O_RDWR | O_APPEND | O_CREAT | O_EXCL, 0644);
+      if (!f) return fail(f.error());
+      if (auto s = env->sync_dir(dir); !s) return fail(s.error());
+      segments.push_back({segments[cur].number + 1, next, std::nullopt});
+      fd = std::move(*f);
+      cur = segments.size() - 1;
+      seg_bytes = 0;
+    }
+    const std::uint64_t first = chain.count;
     const TimePoint now = env->now();
     merkle::CompactRange range = chain.range;
     std::string out;
@@ -308,45 +441,198 @@ struct TransferLog::Impl {
       out += line;
       out += '\n';
     }
-    auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
-    if (auto s = env->write(fd.get(), bytes); !s) {
-      // Put the file back exactly as it was: no torn record is left behind.
-      if (!env->truncate(fd.get(), chain.bytes, path.string())) {
-        return fail(s.error().context("appending to " + path.string() +
-                                      " failed and the partial record could not be removed"));
+    const std::uint64_t old_bytes = seg_bytes;
+    // Put the files back exactly as they were: no torn record is left behind.
+    auto undo = [&, saved = chain, saved_state = latest_state, mark = tiles.mark()](Error e) {
+      chain = saved;
+      latest_state = saved_state;
+      seg_bytes = old_bytes;
+      const bool tiles_back = static_cast<bool>(tiles.rollback(*env, mark));
+      if (!env->truncate(fd.get(), old_bytes, seg_path().string()) || !tiles_back) {
+        return fail(e.context("appending to " + seg_path().string() +
+                              " failed and the partial record could not be removed"));
       }
-      return fail(s.error().context("appending to " + path.string()));
-    }
+      return fail(e.context("appending to " + seg_path().string()));
+    };
+    auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
+    if (auto s = env->write(fd.get(), bytes); !s) return undo(s.error());
     for (const auto& [off, len] : spans) {
-      if (auto t = chain.take(std::string_view(out).substr(off, len), path); !t)
-        return fail(t.error());
+      if (auto t = take_line(std::string_view(out).substr(off, len), old_bytes + off); !t)
+        return undo(t.error());
     }
+    seg_bytes = old_bytes + out.size();
+    if (damage) return undo(*damage);
+    if (auto s = tiles.flush(*env); !s) return undo(s.error());
     if (forward) {
       for (const auto& [off, len] : spans) forward(std::string_view(out).substr(off, len));
     }
     return first;
+  }
+
+  struct Place {
+    std::size_t segment;
+    std::uint64_t offset;  // where record n starts in it
+    std::uint64_t n;       // a record at or before the one sought
+  };
+  // Where to start reading for record n (< chain.count).
+  Result<Place> locate(std::uint64_t n) const {
+    std::size_t i = segments.size();
+    while (i > 0 && !(segments[i - 1].first && *segments[i - 1].first <= n)) --i;
+    if (i == 0) {
+      return fail(Code::not_found, "record " + std::to_string(n) + " is not in " + dir.string() +
+                                       ": its segment is not there (moved to archival media?)");
+    }
+    const auto& seg = segments[i - 1];
+    const std::uint64_t base = n / logfiles::kTileWidth * logfiles::kTileWidth;
+    if (base >= *seg.first) {
+      if (auto off = tiles.offset(base)) return Place{i - 1, *off, base};
+    }
+    return Place{i - 1, 0, *seg.first};
+  }
+
+  Status read_records(std::uint64_t from, std::uint64_t to,
+                      const std::function<Status(std::uint64_t, std::string_view)>& fn) const {
+    to = std::min(to, chain.count);
+    if (from >= to) return {};
+    auto place = locate(from);
+    if (!place) return fail(place.error());
+    std::uint64_t n = place->n;
+    bool done = false;
+    for (std::size_t i = place->segment; i < segments.size() && !done; ++i) {
+      const auto& seg = segments[i];
+      if (i > place->segment && (seg.number != segments[i - 1].number + 1 || seg.first != n)) {
+        return corrupt(seg.path, "does not follow " + segments[i - 1].path.filename().string() +
+                                     " (record " + std::to_string(n) + " expected)");
+      }
+      UniqueFd own;
+      int f = fd.get();
+      if (i != cur) {
+        auto o = open_file(seg.path, O_RDONLY);
+        if (!o) return fail(o.error());
+        own = std::move(*o);
+        f = own.get();
+      }
+      const std::uint64_t end = i == cur ? seg_bytes : UINT64_MAX;
+      auto torn = for_each_line(
+          f, seg.path, i == place->segment ? place->offset : 0,
+          [&](std::string_view line, std::uint64_t) -> Status {
+            if (n >= from) {
+              auto want = tiles.leaf(n);
+              if (!want) return fail(want.error());
+              if (merkle::leaf_hash(line) != *want) {
+                return corrupt(seg.path, "record " + std::to_string(n) + " changed on disk");
+              }
+              if (auto s = fn(n, line); !s) return s;
+            }
+            if (++n == to) {
+              done = true;
+              return fail(Code::limit, "stop");  // ends the read; not an error
+            }
+            return {};
+          },
+          end);
+      if (!torn && !done) return fail(torn.error());
+    }
+    if (n != to) {
+      return corrupt(segments.back().path, "record " + std::to_string(n) + " changed on disk");
+    }
+    return {};
   }
 };
 
 TransferLog::TransferLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TransferLog::~TransferLog() = default;
 
-Result<std::unique_ptr<TransferLog>> TransferLog::open(const fs::path& path, LogOptions options) {
+Result<std::unique_ptr<TransferLog>> TransferLog::open(const fs::path& dir, LogOptions options) {
   auto impl = std::make_unique<Impl>();
-  impl->path = path;
-  impl->env = options.env ? options.env : &Env::system();
-  impl->read_only = options.read_only;
-  if (!path.parent_path().empty() && !options.read_only) {
-    if (auto s = impl->env->make_dirs(path.parent_path()); !s) return fail(s.error());
+  auto& m = *impl;
+  m.dir = dir;
+  m.env = options.env ? options.env : &Env::system();
+  m.read_only = options.read_only;
+  m.segment_records = std::max<std::uint64_t>(options.segment_records, 1);
+  m.keys = options.keys;
+  m.tiles = logfiles::Tiles(dir / "tiles");
+  if (!options.read_only) {
+    if (auto s = m.env->make_dirs(dir); !s) return fail(s.error());
   }
-  auto fd = impl->env->open(path, options.read_only ? O_RDONLY : O_RDWR | O_APPEND | O_CREAT, 0644);
-  if (!fd) return fail(fd.error());
-  impl->fd = std::move(*fd);
-  {
-    auto lock = FileLock::acquire(impl->fd.get(), path);
-    if (!lock) return fail(lock.error());
-    if (auto s = impl->catch_up(); !s) return fail(s.error());
+  auto dfd = open_file(dir, O_RDONLY | O_DIRECTORY);
+  if (!dfd) return fail(dfd.error());
+  m.dir_fd = std::move(*dfd);
+  auto lock = FileLock::acquire(m.dir_fd.get(), dir);
+  if (!lock) return fail(lock.error());
+  auto segments = logfiles::list_segments(dir);
+  if (!segments) return fail(segments.error());
+  const fs::path legacy = dir / "transfer.jsonl";
+  if (segments->empty() && path_exists(legacy)) {
+    if (options.read_only) {
+      segments->push_back({1, legacy, std::nullopt});
+    } else {
+      if (auto s = m.env->rename(legacy, logfiles::segment_path(dir, 1)); !s)
+        return fail(s.error());
+      if (auto s = m.env->sync_dir(dir); !s) return fail(s.error());
+      segments = logfiles::list_segments(dir);
+      if (!segments) return fail(segments.error());
+    }
   }
+  if (segments->empty()) {
+    if (options.read_only) {
+      return fail(Code::not_found, "transfer log " + dir.string() + " has no segments");
+    }
+    const auto first = logfiles::segment_path(dir, 1);
+    auto f = m.env->open(first, O_RDWR | O_APPEND | O_CREAT, 0644);
+    if (!f) return fail(f.error());
+    if (auto s = m.env->sync_dir(dir); !s) return fail(s.error());
+    segments->push_back({1, first, std::nullopt});
+  }
+  for (std::size_t i = 1; i < segments->size(); ++i) {
+    const auto& a = (*segments)[i - 1];
+    const auto& b = (*segments)[i];
+    if (b.number != a.number + 1) {
+      return corrupt(dir, logfiles::segment_path(dir, a.number + 1).filename().string() +
+                              " is missing between " + a.path.filename().string() + " and " +
+                              b.path.filename().string());
+    }
+    if (!a.first || !b.first || *b.first <= *a.first) {
+      if (i + 1 < segments->size() || !a.first) {
+        return corrupt(
+            dir, b.path.filename().string() + " does not follow " + a.path.filename().string());
+      }
+    }
+  }
+  m.segments = std::move(*segments);
+  if (auto s = m.tiles.open(*m.env, options.read_only); !s) return fail(s.error());
+  auto state = logfiles::read_state(m.state_path());
+  bool started = false;
+  if (!state) {
+    m.note_damage(state.error());
+  } else if (*state) {
+    if (auto s = m.start_from_state(**state); s) {
+      started = true;
+    } else {
+      m.note_damage(s.error());
+    }
+  }
+  if (!started) {
+    const auto saved_damage = m.damage;
+    m.damage.reset();
+    if (auto s = m.start_from_beginning(); !s) return fail(s.error());
+    m.damage = saved_damage;
+  }
+  if (auto s = m.catch_up(); !s) return fail(s.error());
+  // Hashes beyond the records are of records a crash lost before they were
+  // synced (or that were cut off): the records are what counts.
+  if (m.tiles.leaves() > m.chain.count && !m.damage) {
+    (void)m.tiles.rollback(*m.env, [&] {
+      auto mk = m.tiles.mark();
+      mk.levels[0] = m.chain.count;
+      for (unsigned l = 1; l < logfiles::kMaxLevels; ++l)
+        mk.levels[l] = std::min(mk.levels[l], m.chain.count >> (l * logfiles::kTileHeight));
+      mk.index =
+          std::min(mk.index, (m.chain.count + logfiles::kTileWidth - 1) / logfiles::kTileWidth);
+      return mk;
+    }());
+  }
+  m.persist_state();
   return std::unique_ptr<TransferLog>(new TransferLog(std::move(impl)));
 }
 
@@ -374,7 +660,7 @@ Result<std::uint64_t> TransferLog::append_prepared(std::span<const PreparedRecor
   lines.reserve(records.size());
   for (const auto& r : records) lines.emplace_back(json(r.event).dump(), inner_fields(r.fields));
   std::lock_guard lk(impl_->mu);
-  auto lock = FileLock::acquire(impl_->fd.get(), impl_->path);
+  auto lock = FileLock::acquire(impl_->dir_fd.get(), impl_->dir);
   if (!lock) return fail(lock.error());
   if (auto s = impl_->catch_up(); !s) return fail(s.error());
   return impl_->write_lines(lines);
@@ -387,28 +673,32 @@ Result<std::uint64_t> TransferLog::append_trusted(std::string_view event,
   lines.reserve(fields_inner.size());
   for (const auto& f : fields_inner) lines.emplace_back(ev, f);
   std::lock_guard lk(impl_->mu);
-  auto lock = FileLock::acquire(impl_->fd.get(), impl_->path);
+  auto lock = FileLock::acquire(impl_->dir_fd.get(), impl_->dir);
   if (!lock) return fail(lock.error());
   if (auto s = impl_->catch_up(); !s) return fail(s.error());
   return impl_->write_lines(lines);
 }
 
-Status TransferLog::sync() { return impl_->env->sync(impl_->fd.get(), impl_->path.string()); }
+Status TransferLog::sync() {
+  std::lock_guard lk(impl_->mu);
+  return impl_->env->sync(impl_->fd.get(), impl_->seg_path().string());
+}
 
 Result<std::string> TransferLog::checkpoint(const PrivateKey& key) {
   std::lock_guard lk(impl_->mu);
-  auto lock = FileLock::acquire(impl_->fd.get(), impl_->path);
+  auto lock = FileLock::acquire(impl_->dir_fd.get(), impl_->dir);
   if (!lock) return fail(lock.error());
   if (auto s = impl_->catch_up(); !s) return fail(s.error());
-  Checkpoint cp{log_origin(key.public_key()), impl_->chain.leaves.size(),
-                impl_->chain.range.root()};
+  Checkpoint cp{log_origin(key.public_key()), impl_->chain.count, impl_->chain.range.root()};
   auto note = sign_checkpoint(cp, key, kLogKeyName);
   if (!note) return fail(note.error());
   json fields{{"size", cp.size}, {"root", cp.root.hex()}, {"note", *note}};
   std::pair<std::string, std::string> record{"\"checkpoint\"", inner_fields(fields)};
   auto n = impl_->write_lines(std::span(&record, 1));
   if (!n) return fail(n.error());
-  if (auto s = impl_->env->sync(impl_->fd.get(), impl_->path.string()); !s) return fail(s.error());
+  if (auto s = impl_->env->sync(impl_->fd.get(), impl_->seg_path().string()); !s)
+    return fail(s.error());
+  impl_->persist_state();
   return *note;
 }
 
@@ -419,7 +709,7 @@ Status TransferLog::refresh() {
 
 std::uint64_t TransferLog::size() const {
   std::lock_guard lk(impl_->mu);
-  return impl_->chain.leaves.size();
+  return impl_->chain.count;
 }
 
 Digest TransferLog::root() const {
@@ -429,11 +719,16 @@ Digest TransferLog::root() const {
 
 Result<Digest> TransferLog::root_at(std::uint64_t size) const {
   std::lock_guard lk(impl_->mu);
-  if (size > impl_->chain.leaves.size()) {
+  if (size > impl_->chain.count) {
     return fail(Code::not_found,
-                "the log has only " + std::to_string(impl_->chain.leaves.size()) + " records");
+                "the log has only " + std::to_string(impl_->chain.count) + " records");
   }
-  return merkle::root(std::span(impl_->chain.leaves).first(size));
+  return merkle::root(size, impl_->tiles.source());
+}
+
+std::optional<Error> TransferLog::damage() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->damage;
 }
 
 void TransferLog::forward_to(std::function<void(std::string_view line)> fn) {
@@ -443,57 +738,40 @@ void TransferLog::forward_to(std::function<void(std::string_view line)> fn) {
 
 Result<std::string> TransferLog::record(std::uint64_t n) const {
   std::lock_guard lk(impl_->mu);
-  const auto& c = impl_->chain;
-  if (n >= c.leaves.size()) return fail(Code::not_found, "no record " + std::to_string(n));
-  auto got = impl_->line_at(n);
-  if (!got) return fail(got.error());
-  const std::string& line = *got;
-  if (merkle::leaf_hash(line) != c.leaves[n]) {
-    return corrupt(impl_->path, "record " + std::to_string(n) + " changed on disk");
-  }
-  return line;
+  if (n >= impl_->chain.count) return fail(Code::not_found, "no record " + std::to_string(n));
+  std::string out;
+  auto s = impl_->read_records(n, n + 1, [&](std::uint64_t, std::string_view line) -> Status {
+    out = line;
+    return {};
+  });
+  if (!s) return fail(s.error());
+  return out;
 }
 
 Status TransferLog::for_each_record(
     std::uint64_t from, std::uint64_t to,
     const std::function<Status(std::uint64_t n, std::string_view line)>& fn) const {
   std::lock_guard lk(impl_->mu);
-  const auto& c = impl_->chain;
-  to = std::min<std::uint64_t>(to, c.leaves.size());
-  if (from >= to) return {};
-  const std::uint64_t end = to < c.offsets.size() ? c.offsets[to] : c.bytes;
-  std::uint64_t n = from;
-  auto torn = for_each_line(
-      impl_->fd.get(), impl_->path, c.offsets[from],
-      [&](std::string_view line) -> Status {
-        if (merkle::leaf_hash(line) != c.leaves[n]) {
-          return corrupt(impl_->path, "record " + std::to_string(n) + " changed on disk");
-        }
-        return fn(n++, line);
-      },
-      end);
-  if (!torn) return fail(torn.error());
-  if (n != to) return corrupt(impl_->path, "record " + std::to_string(n) + " changed on disk");
-  return {};
+  return impl_->read_records(from, to, fn);
 }
 
 Result<std::vector<Digest>> TransferLog::inclusion_proof(std::uint64_t n,
                                                          std::uint64_t size) const {
   std::lock_guard lk(impl_->mu);
-  if (n >= size || size > impl_->chain.leaves.size()) {
+  if (n >= size || size > impl_->chain.count) {
     return fail(Code::not_found,
                 "no record " + std::to_string(n) + " in a tree of size " + std::to_string(size));
   }
-  return merkle::inclusion_proof(std::span(impl_->chain.leaves).first(size), n);
+  return merkle::inclusion_proof(n, size, impl_->tiles.source());
 }
 
 Result<std::vector<Digest>> TransferLog::consistency_proof(std::uint64_t m, std::uint64_t n) const {
   std::lock_guard lk(impl_->mu);
-  if (m > n || n > impl_->chain.leaves.size()) {
+  if (m > n || n > impl_->chain.count) {
     return fail(Code::invalid_input,
                 "no consistency proof from " + std::to_string(m) + " to " + std::to_string(n));
   }
-  return merkle::consistency_proof(std::span(impl_->chain.leaves).first(n), m);
+  return merkle::consistency_proof(m, n, impl_->tiles.source());
 }
 
 Result<json> TransferLog::prove(std::uint64_t n, std::uint64_t checkpoint) const {
@@ -510,12 +788,30 @@ Result<json> TransferLog::prove(std::uint64_t n, std::uint64_t checkpoint) const
   return proof_document(n, std::move(*line), checkpoint, *path, cp["note"].get<std::string>());
 }
 
+Result<json> TransferLog::prove(std::uint64_t n) const {
+  if (n >= size()) return fail(Code::not_found, "no record " + std::to_string(n));
+  std::optional<std::uint64_t> covering;
+  auto s =
+      for_each_record(n + 1, UINT64_MAX, [&](std::uint64_t i, std::string_view line) -> Status {
+        if (line.find(kCheckpointMark) == std::string_view::npos) return {};
+        covering = i;
+        return fail(Code::limit, "stop");  // ends the read; not an error
+      });
+  if (!s && !covering) return fail(s.error());
+  if (!covering) {
+    return fail(Code::not_found,
+                "record " + std::to_string(n) +
+                    " is not covered by a checkpoint yet; prove it after the next one");
+  }
+  return prove(n, *covering);
+}
+
 std::optional<std::pair<std::uint64_t, std::string>> TransferLog::latest_checkpoint() const {
   std::lock_guard lk(impl_->mu);
   return impl_->chain.latest_checkpoint;
 }
 
-const fs::path& TransferLog::path() const { return impl_->path; }
+const fs::path& TransferLog::dir() const { return impl_->dir; }
 
 // ---------------------------------------------------------------------------
 // Verification, reading only.
@@ -572,20 +868,25 @@ std::string coverage_statement(const LogVerification& v) {
   auto records = [](std::uint64_t n) {
     return std::to_string(n) + (n == 1 ? " record" : " records");
   };
-  if (!v.last_checkpoint) return "No checkpoint signs any of the " + records(v.records) + " yet.";
+  const std::string archived =
+      v.first == 0 ? ""
+                   : "Records 0 to " + std::to_string(v.first - 1) +
+                         " are not in the files checked; the tiles give their tree. ";
+  if (!v.last_checkpoint)
+    return archived + "No checkpoint signs any of the " + records(v.records - v.first) + " yet.";
   const std::uint64_t c = v.last_checkpoint->size;
-  std::string out =
-      "The newest checkpoint (record " + std::to_string(c) + ") signs the first " + records(c);
+  std::string out = archived + "The newest checkpoint (record " + std::to_string(c) +
+                    ") signs the first " + records(c);
   if (v.uncovered == 0) return out + " and is the log's last record.";
   return out + "; " + records(v.uncovered) + " after it " + (v.uncovered == 1 ? "is" : "are") +
          " not signed yet.";
 }
 
-Result<LogVerification> verify_log_file(const fs::path& path, std::span<const PublicKey> keys,
-                                        std::span<const std::string> known_checkpoints) {
+Result<LogVerification> verify_log(std::span<const fs::path> inputs,
+                                   std::span<const PublicKey> keys,
+                                   std::span<const std::string> known_checkpoints) {
   if (keys.empty()) return fail(Code::invalid_input, "verifying a log needs the log's public key");
-  auto fd = open_file(path, O_RDONLY);
-  if (!fd) return fail(fd.error());
+  if (inputs.empty()) return fail(Code::invalid_input, "no log to verify");
   // Checkpoints signed earlier: each must be the root of a prefix of the log,
   // taken as the pass reaches its size.
   std::vector<Checkpoint> known;
@@ -594,7 +895,80 @@ Result<LogVerification> verify_log_file(const fs::path& path, std::span<const Pu
     if (!v) return fail(v.error().context("known checkpoint"));
     known.push_back(v->checkpoint);
   }
-  auto check_known = [&](std::uint64_t size, const Digest& root) -> Status {
+  // What to read: a log directory (segments, tiles, state) or files in order.
+  std::vector<fs::path> files;
+  std::vector<std::uint64_t> numbers;  // segment numbers, for a directory
+  std::optional<logfiles::Tiles> tiles;
+  std::optional<logfiles::TreeState> state;
+  fs::path state_file;
+  std::error_code ec;
+  if (inputs.size() == 1 && fs::is_directory(inputs[0], ec)) {
+    const fs::path& dir = inputs[0];
+    auto segs = logfiles::list_segments(dir);
+    if (!segs) return fail(segs.error());
+    for (std::size_t i = 0; i < segs->size(); ++i) {
+      if (i > 0 && (*segs)[i].number != (*segs)[i - 1].number + 1) {
+        return corrupt(dir,
+                       logfiles::segment_path(dir, (*segs)[i - 1].number + 1).filename().string() +
+                           " is missing");
+      }
+      files.push_back((*segs)[i].path);
+      numbers.push_back((*segs)[i].number);
+    }
+    if (files.empty() && path_exists(dir / "transfer.jsonl"))
+      files.push_back(dir / "transfer.jsonl");
+    if (files.empty()) return fail(Code::not_found, dir.string() + " holds no transfer log");
+    if (fs::is_directory(dir / "tiles", ec)) {
+      tiles.emplace(dir / "tiles");
+      if (auto s = tiles->open(Env::system(), true); !s) return fail(s.error());
+    }
+    state_file = dir / "state.json";
+    auto st = logfiles::read_state(state_file);
+    if (!st) return fail(st.error());
+    state = *st;
+  } else {
+    for (const auto& p : inputs) {
+      if (fs::is_directory(p, ec)) {
+        return fail(
+            Code::invalid_input,
+            p.string() + " is a directory: give one log directory, or segment files in order");
+      }
+      files.push_back(p);
+    }
+  }
+
+  Chain chain;
+  LogVerification out;
+  // Where the files start: records before it are vouched for by the tiles.
+  {
+    auto fd = open_regular_file(files.front());
+    if (!fd) return fail(fd.error());
+    char head[32];
+    const ssize_t got = ::pread(fd->get(), head, sizeof head, 0);
+    const auto n0 = got > 0
+                        ? logfiles::line_n(std::string_view(head, static_cast<std::size_t>(got)))
+                        : std::optional<std::uint64_t>(0);
+    if (!n0) return corrupt(files.front(), "record 0 does not start with its n");
+    if (*n0 > 0) {
+      if (!tiles) {
+        return fail(Code::invalid_input,
+                    files.front().string() + " starts at record " + std::to_string(*n0) +
+                        ": give the segments before it too, or the log directory with its tiles");
+      }
+      auto range = merkle::CompactRange::at(*n0, tiles->source());
+      if (!range)
+        return fail(range.error().context("the tree before record " + std::to_string(*n0)));
+      chain.count = *n0;
+      chain.range = std::move(*range);
+      out.first = *n0;
+    }
+  }
+  std::optional<Checkpoint> previous;
+  std::uint64_t checkpoints = 0;
+  bool state_seen = false;
+  std::optional<Error> tile_error;
+  JsonMembers members({"time", "event"});
+  auto check_known = [&](std::uint64_t size, const Digest& root, const fs::path& path) -> Status {
     for (const auto& cp : known) {
       if (cp.size == size && cp.root != root) {
         return corrupt(path, "the first " + std::to_string(cp.size) +
@@ -604,71 +978,140 @@ Result<LogVerification> verify_log_file(const fs::path& path, std::span<const Pu
     }
     return {};
   };
-  Chain chain;
-  chain.keep = false;
-  LogVerification out;
-  std::optional<Checkpoint> previous;
-  std::uint64_t checkpoints = 0;
-  JsonMembers members({"time", "event"});
-  auto on_line = [&](std::string_view line) -> Status {
-    const std::uint64_t n = chain.count;
-    // The root before a record is needed only for a checkpoint record or a known checkpoint.
-    const bool marked = line.find(kCheckpointMark) != std::string_view::npos;
-    const bool known_here =
-        std::any_of(known.begin(), known.end(), [&](const Checkpoint& cp) { return cp.size == n; });
-    const Digest root_before = marked || known_here ? chain.range.root() : Digest();
-    if (known_here) {
-      if (auto s = check_known(n, root_before); !s) return s;
-    }
-    if (auto s = chain.take(line, path); !s) return s;
-    if (auto s = check_record(line, n, path, members); !s) return s;
-    if (!marked) return {};
-    json j = json::parse(line, nullptr, false);
-    if (json_string(j, "event") != "checkpoint") return {};
-    auto cp = check_checkpoint(j, n, root_before, previous, keys, path);
-    if (!cp) return fail(cp.error());
-    previous = *cp;
-    ++checkpoints;
-    return {};
+  auto state_mismatch = [&](const std::string& what) {
+    return fail(Code::corrupt, state_file.string() + " does not match the log: " + what);
   };
-  auto torn = for_each_line(fd->get(), path, 0, on_line);
-  if (!torn) return fail(torn.error());
-  if (*torn > 0) {
-    return corrupt(path, "record " + std::to_string(chain.count) +
-                             " is incomplete: the file ends without a newline (truncated tail)");
+  auto on_node = [&](unsigned h, std::uint64_t i, const Digest& d) {
+    if (tiles && !tile_error) {
+      if (auto s = tiles->check_node(h, i, d); !s) tile_error = s.error();
+    }
+  };
+  for (std::size_t k = 0; k < files.size(); ++k) {
+    const fs::path& path = files[k];
+    auto fd = open_regular_file(path);
+    if (!fd) return fail(fd.error());
+    auto on_line = [&](std::string_view line, std::uint64_t offset) -> Status {
+      const std::uint64_t n = chain.count;
+      // The root before a record is needed only for a checkpoint record, a
+      // known checkpoint or the state.
+      const bool marked = line.find(kCheckpointMark) != std::string_view::npos;
+      const bool known_here = std::any_of(known.begin(), known.end(),
+                                          [&](const Checkpoint& cp) { return cp.size == n; });
+      const bool state_here = state && state->size == n;
+      const Digest root_before = marked || known_here || state_here ? chain.range.root() : Digest();
+      if (known_here) {
+        if (auto s = check_known(n, root_before, path); !s) return s;
+      }
+      if (state_here) {
+        if (root_before != state->root || chain.range.peaks() != state->frontier) {
+          return state_mismatch("the " + std::to_string(n) +
+                                " records before its checkpoint hash to " + root_before.hex() +
+                                ", it says " + state->root.hex());
+        }
+        if (!numbers.empty() && (numbers[k] != state->segment || offset != state->offset)) {
+          return state_mismatch("record " + std::to_string(n) + " starts at offset " +
+                                std::to_string(offset) + " of " + path.filename().string() +
+                                ", it says offset " + std::to_string(state->offset) +
+                                " of segment " + std::to_string(state->segment));
+        }
+        state_seen = true;
+      }
+      if (tiles && !numbers.empty() && n % logfiles::kTileWidth == 0) {
+        if (auto at = tiles->offset(n); at && *at != offset) {
+          return corrupt(tiles->index_path(), "gives offset " + std::to_string(*at) +
+                                                  " for record " + std::to_string(n) +
+                                                  ", it is at " + std::to_string(offset) + " of " +
+                                                  path.filename().string());
+        }
+      }
+      // A tile that differs from record n is reported after record n + 1,
+      // whose chain names an edited record n more plainly.
+      const auto pending = tile_error;
+      if (auto s = chain.take(line, path, on_node); !s) return s;
+      if (pending) return fail(*pending);
+      if (auto s = check_record(line, n, path, members); !s) return s;
+      if (state_here && !(chain.latest_checkpoint && chain.latest_checkpoint->first == n)) {
+        return state_mismatch("record " + std::to_string(n) + " is not a checkpoint");
+      }
+      if (!marked) return {};
+      json j = json::parse(line, nullptr, false);
+      if (json_string(j, "event") != "checkpoint") return {};
+      auto cp = check_checkpoint(j, n, root_before, previous, keys, path);
+      if (!cp) return fail(cp.error());
+      previous = *cp;
+      ++checkpoints;
+      return {};
+    };
+    auto torn = for_each_line(fd->get(), path, 0, on_line);
+    if (!torn) return fail(torn.error());
+    if (*torn > 0) {
+      return corrupt(path, "record " + std::to_string(chain.count) +
+                               " is incomplete: the file ends without a newline (truncated tail)");
+    }
   }
+  const fs::path& last = files.back();
   for (const auto& cp : known) {
     if (cp.size > chain.count) {
-      return corrupt(path, "the log has " + std::to_string(chain.count) +
+      return corrupt(last, "the log has " + std::to_string(chain.count) +
                                " records, but a checkpoint signed earlier covers " +
                                std::to_string(cp.size) + ": records were removed from the end");
     }
   }
-  if (auto s = check_known(chain.count, chain.range.root()); !s) return fail(s.error());
+  if (tile_error) return fail(*tile_error);
+  if (state && !state_seen) {
+    return state_mismatch("it names checkpoint record " + std::to_string(state->size) +
+                          ", but the log has " + std::to_string(chain.count) + " records");
+  }
+  if (auto s = check_known(chain.count, chain.range.root(), last); !s) return fail(s.error());
   out.records = chain.count;
   out.checkpoints = checkpoints;
   out.last_checkpoint = previous;
+  out.tiles_checked = tiles.has_value();
   // The checkpoint record itself sits at index size, so it is covered by its own signature.
-  out.uncovered = previous ? out.records - previous->size - 1 : out.records;
+  out.uncovered = previous ? out.records - previous->size - 1 : out.records - out.first;
   out.root = chain.range.root();
   return out;
 }
 
+Result<LogVerification> verify_log_file(const fs::path& path, std::span<const PublicKey> keys,
+                                        std::span<const std::string> known_checkpoints) {
+  return verify_log(std::span(&path, 1), keys, known_checkpoints);
+}
+
 Result<std::string> prove_record(const fs::path& path, std::uint64_t n) {
-  auto fd = open_file(path, O_RDONLY);
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    LogOptions options;
+    options.read_only = true;
+    auto log = TransferLog::open(path, options);
+    if (!log) return fail(log.error());
+    auto proof = (*log)->prove(n);
+    if (!proof) return fail(proof.error());
+    return proof->dump(2) + "\n";
+  }
+  // One file: every leaf up to the covering checkpoint is kept.
+  auto fd = open_regular_file(path);
   if (!fd) return fail(fd.error());
   Chain chain;
+  std::vector<Digest> leaves;
   std::optional<std::string> record;
   std::optional<std::pair<std::uint64_t, std::string>> covering;  // first checkpoint after n
-  auto torn = for_each_line(fd->get(), path, 0, [&](std::string_view line) -> Status {
-    const std::uint64_t i = chain.leaves.size();
-    if (auto s = chain.take(line, path); !s) return s;
-    if (i == n) record = std::string(line);
-    if (i > n && !covering && chain.latest_checkpoint && chain.latest_checkpoint->first == i) {
-      covering = chain.latest_checkpoint;
-    }
-    return {};
-  });
+  auto torn =
+      for_each_line(fd->get(), path, 0, [&](std::string_view line, std::uint64_t) -> Status {
+        const std::uint64_t i = chain.count;
+        if (covering) return {};
+        if (auto s = chain.take(line, path,
+                                [&](unsigned h, std::uint64_t, const Digest& d) {
+                                  if (h == 0) leaves.push_back(d);
+                                });
+            !s)
+          return s;
+        if (i == n) record = std::string(line);
+        if (i > n && chain.latest_checkpoint && chain.latest_checkpoint->first == i) {
+          covering = chain.latest_checkpoint;
+        }
+        return {};
+      });
   if (!torn) return fail(torn.error());
   if (!record) return fail(Code::not_found, "no record " + std::to_string(n));
   if (!covering) {
@@ -677,7 +1120,7 @@ Result<std::string> prove_record(const fs::path& path, std::uint64_t n) {
                     " is not covered by a checkpoint yet; prove it after the next one");
   }
   const std::uint64_t size = covering->first;
-  auto path_hashes = merkle::inclusion_proof(std::span(chain.leaves).first(size), n);
+  auto path_hashes = merkle::inclusion_proof(std::span(leaves).first(size), n);
   return proof_document(n, std::move(*record), size, path_hashes, covering->second).dump(2) + "\n";
 }
 

@@ -229,26 +229,26 @@ Status write_log_query(const TransferLog& log, const LogQuery& query, LogFormat 
       out << (i ? "," : "") << kCsvColumns[i];
     out << "\n";
   }
-  const std::uint64_t size = log.size();
-  for (std::uint64_t n = 0; n < size; ++n) {
-    auto line = log.record(n);
-    if (!line) return fail(line.error());
-    json j = json::parse(*line, nullptr, false);
-    if (!j.is_object() || !j.contains("event") || !j.contains("time")) {
-      return fail(Code::corrupt, "transfer log " + log.path().string() + ": record " +
-                                     std::to_string(n) +
-                                     " is not a JSON object with a time and an event");
-    }
-    j = presented_record(std::move(j));
-    if (!log_query_matches(query, j)) continue;
-    if (format == LogFormat::jsonl) {
-      out << *line << "\n";
-    } else if (format == LogFormat::csv) {
-      write_csv(j, out);
-    } else {
-      write_text(n, j, out);
-    }
-  }
+  auto s = log.for_each_record(
+      query.from, query.to, [&](std::uint64_t n, std::string_view line) -> Status {
+        json j = json::parse(line, nullptr, false);
+        if (!j.is_object() || !j.contains("event") || !j.contains("time")) {
+          return fail(Code::corrupt, "transfer log " + log.dir().string() + ": record " +
+                                         std::to_string(n) +
+                                         " is not a JSON object with a time and an event");
+        }
+        j = presented_record(std::move(j));
+        if (!log_query_matches(query, j)) return {};
+        if (format == LogFormat::jsonl) {
+          out << line << "\n";
+        } else if (format == LogFormat::csv) {
+          write_csv(j, out);
+        } else {
+          write_text(n, j, out);
+        }
+        return {};
+      });
+  if (!s) return s;
   out.flush();
   if (!out) return fail(Code::io, "writing the log failed");
   return {};
@@ -258,8 +258,8 @@ namespace {
 
 using cli::Invocation;
 
-constexpr const char* kFilterOptions[] = {"event",   "since",  "until", "client",
-                                          "package", "object", "path",  "result"};
+constexpr const char* kFilterOptions[] = {"from",    "to",     "event", "since",  "client",
+                                          "package", "object", "path",  "result", "until"};
 
 // The query the options ask for; invalid_input naming the option otherwise.
 Result<LogQuery> query_of(const Invocation& inv) {
@@ -286,6 +286,9 @@ Result<LogQuery> query_of(const Invocation& inv) {
     q.object = *d;
   }
   if (inv.has("path")) q.path_glob = inv.str("path");
+  if (inv.has("from")) q.from = inv.get<std::uint64_t>("from");
+  if (inv.has("to")) q.to = inv.get<std::uint64_t>("to");
+  if (q.from >= q.to) return fail(Code::invalid_input, "--from must be less than --to");
   if (inv.has("result")) {
     q.result = inv.str("result");
     if (q.result != "imported" && q.result != "refused") {
@@ -336,7 +339,7 @@ int verify(const Invocation& inv, const HomeBase& home) {
   auto pub = PublicKey::read_file(home.keys_dir() / "log.pub");
   if (!pub) return cli::fail(inv, pub.error());
   std::vector<PublicKey> keys{std::move(*pub)};
-  auto v = verify_log_file(home.log_file(), keys, known);
+  auto v = verify_log_file(home.log_dir(), keys, known);
   if (!v) return cli::fail(inv, v.error());
   if (inv.json()) {
     json out{{"ok", true},
@@ -424,7 +427,9 @@ cli::Command log_command(const std::string& program, HomeOpener open) {
            "were removed); prove prints an inclusion proof for record N; checkpoint\n"
            "prints the newest signed checkpoint, to keep off this machine.\n"
            "A record that is not JSON stops show and export with exit 3, naming it.\n\n"
-           "FILTER (show, export; all must hold): --event E, --since T, --until T\n"
+           "FILTER (show, export; all must hold): --from N, --to N (records N to\n"
+           "before N; export --from 0 --to N writes a prefix airlock-verify checks alone),\n"
+           "--event E, --since T, --until T\n"
            "(RFC 3339), --client ADDR, --package NAME[=VERSION] (pulls of its .deb),\n"
            "--object SHA256, --path GLOB (pulled paths, decoded; * matches /),\n"
            "--result imported|refused. show escapes control and bidi characters.\n\n"
@@ -433,11 +438,15 @@ cli::Command log_command(const std::string& program, HomeOpener open) {
            "show --package openssl=3.0.22-1~deb12u2 --since 2026-11-01T00:00:00Z\n  " + p +
            "show --client 10.0.4.17 --path '*/pool/main/o/*' --json\n  " + p +
            "show --object $(sha256sum -b hello_2.10-3_amd64.deb | cut -c1-64)\n  " + p +
-           "export --format csv --out log.csv\n  " + p + "verify --checkpoint checkpoint.txt\n  " +
-           p + "prove 12 > record-12.proof.json\n  " + p + "checkpoint --out checkpoint.txt\n";
+           "export --format csv --out log.csv\n  " + p +
+           "export --from 1000000 --to 2000000 --out records-1M-2M.jsonl\n  " + p +
+           "verify --checkpoint checkpoint.txt\n  " + p + "prove 12 > record-12.proof.json\n  " +
+           p + "checkpoint --out checkpoint.txt\n";
   c.options = [](cli::po::options_description& o, cli::po::positional_options_description& pos) {
     auto str = [] { return cli::po::value<std::string>(); };
     o.add_options()("action", str(), "show, export, verify, prove or checkpoint")(
+        "from", cli::po::value<std::uint64_t>(), "show, export: records from this n")(
+        "to", cli::po::value<std::uint64_t>(), "show, export: records before this n")(
         "n", cli::po::value<std::uint64_t>(), "record number (prove)")(
         "json", "show: the records as stored; verify: the result as JSON")(
         "event", str(), "show, export: only this event")(

@@ -8,34 +8,63 @@ namespace {
 // Largest power of two strictly smaller than n (n >= 2).
 std::uint64_t split(std::uint64_t n) { return std::bit_floor(n - 1); }
 
-void path(std::span<const Digest> leaves, std::uint64_t m, std::vector<Digest>& out) {
-  const std::uint64_t n = leaves.size();
-  if (n <= 1) return;
-  const std::uint64_t k = split(n);
-  if (m < k) {
-    path(leaves.first(k), m, out);
-    out.push_back(root(leaves.subspan(k)));
-  } else {
-    path(leaves.subspan(k), m - k, out);
-    out.push_back(root(leaves.first(k)));
+// The hash of leaves [lo, lo + n) as RFC 6962 splits them: every range the
+// recursion meets is either a perfect subtree aligned to its size or is
+// split again, so subtree is asked only for aligned perfect subtrees.
+Result<Digest> range_hash(std::uint64_t lo, std::uint64_t n, const SubtreeHash& subtree) {
+  if (n == 0) return empty_root();
+  if (std::has_single_bit(n)) {
+    const auto h = static_cast<unsigned>(std::countr_zero(n));
+    return subtree(h, lo >> h);
   }
+  const std::uint64_t k = split(n);
+  auto left = range_hash(lo, k, subtree);
+  if (!left) return left;
+  auto right = range_hash(lo + k, n - k, subtree);
+  if (!right) return right;
+  return node_hash(*left, *right);
 }
 
-void subproof(std::span<const Digest> leaves, std::uint64_t m, bool complete,
-              std::vector<Digest>& out) {
-  const std::uint64_t n = leaves.size();
+// RFC 6962 PATH(m, D[lo : lo + n]).
+Status path(std::uint64_t lo, std::uint64_t n, std::uint64_t m, const SubtreeHash& subtree,
+            std::vector<Digest>& out) {
+  if (n <= 1) return {};
+  const std::uint64_t k = split(n);
+  const bool left = m < k;
+  if (auto s = left ? path(lo, k, m, subtree, out) : path(lo + k, n - k, m - k, subtree, out); !s)
+    return s;
+  auto sibling = left ? range_hash(lo + k, n - k, subtree) : range_hash(lo, k, subtree);
+  if (!sibling) return fail(sibling.error());
+  out.push_back(*sibling);
+  return {};
+}
+
+// RFC 6962 SUBPROOF(m, D[lo : lo + n], complete).
+Status subproof(std::uint64_t lo, std::uint64_t n, std::uint64_t m, bool complete,
+                const SubtreeHash& subtree, std::vector<Digest>& out) {
   if (m == n) {
-    if (!complete) out.push_back(root(leaves));
-    return;
+    if (complete) return {};
+    auto r = range_hash(lo, n, subtree);
+    if (!r) return fail(r.error());
+    out.push_back(*r);
+    return {};
   }
   const std::uint64_t k = split(n);
-  if (m <= k) {
-    subproof(leaves.first(k), m, complete, out);
-    out.push_back(root(leaves.subspan(k)));
-  } else {
-    subproof(leaves.subspan(k), m - k, false, out);
-    out.push_back(root(leaves.first(k)));
-  }
+  const bool left = m <= k;
+  if (auto s = left ? subproof(lo, k, m, complete, subtree, out)
+                    : subproof(lo + k, n - k, m - k, false, subtree, out);
+      !s)
+    return s;
+  auto sibling = left ? range_hash(lo + k, n - k, subtree) : range_hash(lo, k, subtree);
+  if (!sibling) return fail(sibling.error());
+  out.push_back(*sibling);
+  return {};
+}
+
+SubtreeHash over(std::span<const Digest> leaves) {
+  return [leaves](unsigned h, std::uint64_t i) -> Result<Digest> {
+    return root(leaves.subspan(i << h, std::uint64_t{1} << h));
+  };
 }
 
 }  // namespace
@@ -63,14 +92,30 @@ Digest root(std::span<const Digest> leaves) {
 }
 
 std::vector<Digest> inclusion_proof(std::span<const Digest> leaves, std::uint64_t index) {
-  std::vector<Digest> out;
-  if (index < leaves.size()) path(leaves, index, out);
-  return out;
+  return inclusion_proof(index, leaves.size(), over(leaves)).value_or(std::vector<Digest>());
 }
 
 std::vector<Digest> consistency_proof(std::span<const Digest> leaves, std::uint64_t m) {
+  return consistency_proof(m, leaves.size(), over(leaves)).value_or(std::vector<Digest>());
+}
+
+Result<Digest> root(std::uint64_t size, const SubtreeHash& subtree) {
+  return range_hash(0, size, subtree);
+}
+
+Result<std::vector<Digest>> inclusion_proof(std::uint64_t index, std::uint64_t size,
+                                            const SubtreeHash& subtree) {
   std::vector<Digest> out;
-  if (m > 0 && m < leaves.size()) subproof(leaves, m, true, out);
+  if (index >= size) return out;
+  if (auto s = path(0, size, index, subtree, out); !s) return fail(s.error());
+  return out;
+}
+
+Result<std::vector<Digest>> consistency_proof(std::uint64_t m, std::uint64_t n,
+                                              const SubtreeHash& subtree) {
+  std::vector<Digest> out;
+  if (m == 0 || m >= n) return out;
+  if (auto s = subproof(0, n, m, true, subtree, out); !s) return fail(s.error());
   return out;
 }
 
@@ -134,12 +179,42 @@ bool verify_consistency(std::uint64_t m, std::uint64_t n, const Digest& root_m,
   return fr == root_m && sr == root_n && sn == 0;
 }
 
-void CompactRange::append(const Digest& leaf) {
+std::optional<CompactRange> CompactRange::from_peaks(std::uint64_t size,
+                                                     std::vector<Digest> peaks) {
+  if (peaks.size() != static_cast<std::size_t>(std::popcount(size))) return std::nullopt;
+  CompactRange r;
+  r.size_ = size;
+  r.peaks_ = std::move(peaks);
+  return r;
+}
+
+Result<CompactRange> CompactRange::at(std::uint64_t size, const SubtreeHash& subtree) {
+  std::vector<Digest> peaks;
+  std::uint64_t lo = 0;
+  for (int h = 63; h >= 0; --h) {
+    const std::uint64_t width = std::uint64_t{1} << h;
+    if (!(size & width)) continue;
+    auto d = subtree(static_cast<unsigned>(h), lo >> h);
+    if (!d) return fail(d.error());
+    peaks.push_back(*d);
+    lo += width;
+  }
+  return *from_peaks(size, std::move(peaks));
+}
+
+void CompactRange::append(const Digest& leaf) { append(leaf, nullptr); }
+
+void CompactRange::append(const Digest& leaf, const OnNode& on_node) {
   // Merge equal-sized subtrees: one merge per trailing one bit of the old size.
+  const std::uint64_t index = size_;
+  if (on_node) on_node(0, index, leaf);
   Digest carry = leaf;
+  unsigned height = 0;
   for (std::uint64_t s = size_; s & 1; s >>= 1) {
     carry = node_hash(peaks_.back(), carry);
     peaks_.pop_back();
+    ++height;
+    if (on_node) on_node(height, index >> height, carry);
   }
   peaks_.push_back(carry);
   ++size_;

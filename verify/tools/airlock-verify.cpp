@@ -135,7 +135,7 @@ int bundle_cmd(const Invocation& inv) {
 }
 
 int log_cmd(const Invocation& inv) {
-  if (!inv.has("file")) return cli::usage(inv, "missing the log file");
+  if (!inv.has("log")) return cli::usage(inv, "missing the log (a log directory or segment files)");
   if (!inv.has("key")) return cli::usage(inv, "--key PUB is required");
   auto keys = load_keys(list(inv, "key"));
   if (!keys) return cli::fail(inv, keys.error());
@@ -145,7 +145,9 @@ int log_cmd(const Invocation& inv) {
     if (!note) return cli::fail(inv, note.error());
     known.push_back(*note);
   }
-  auto v = verify_log_file(inv.str("file"), *keys, known);
+  std::vector<std::filesystem::path> inputs;
+  for (const auto& f : list(inv, "log")) inputs.emplace_back(f);
+  auto v = verify_log(inputs, *keys, known);
   if (!v) return cli::fail(inv, v.error());
   const auto& last = v->last_checkpoint;
   if (inv.json()) {
@@ -161,9 +163,12 @@ int log_cmd(const Invocation& inv) {
     cli::print_json(out);
     return 0;
   }
-  field("log", inv.str("file"));
+  std::string named;
+  for (const auto& f : list(inv, "log")) named += (named.empty() ? "" : " ") + f;
+  field("log", named);
   field("records", std::to_string(v->records));
   field("checkpoints", std::to_string(v->checkpoints));
+  if (v->tiles_checked) field("tiles", "match the records (tiles/ and state.json)");
   if (last) {
     field("last", "size " + std::to_string(last->size) + ", root " + last->root.hex() + " (" +
                       last->origin + ")");
@@ -434,15 +439,24 @@ int main(int argc, char** argv) {
         "  airlock-verify bundle ./airlock-debian-000042 --trust trust.json --list\n"
         "  airlock-verify bundle ./airlock-debian-000042 --trust trust.json --json\n",
         bundle_options, bundle_cmd},
-       {"log", "log FILE       verify a transfer log: every record and signed checkpoint",
-        "usage: airlock-verify log FILE --key PUB... [options]\n\n"
-        "Recomputes the Merkle tree over every record, checks every signed\n"
-        "checkpoint and its consistency with the one before, and names the first\n"
-        "bad record on any edit, deletion or reordering.\n\nexamples:\n"
-        "  airlock-verify log transfer.jsonl --key log.pub\n"
-        "  airlock-verify log transfer.jsonl --key log.pub --checkpoint last-week.checkpoint\n",
+       {"log", "log LOG...     verify a transfer log: every record and signed checkpoint",
+        "usage: airlock-verify log (DIR | SEGMENT...) --key PUB... [options]\n\n"
+        "Recomputes the Merkle tree over every record in one pass, checks every\n"
+        "signed checkpoint and its consistency with the one before, and names the\n"
+        "first bad record on any edit, deletion or reordering. Give a log directory\n"
+        "(a copy of a home's log/: its segments, and its tiles and state.json, which\n"
+        "are checked against the records too), or segment files in order (an\n"
+        "exported log is one). Segments that start after record 0 are checked from\n"
+        "the tree the directory's tiles give before them.\n\nexamples:\n"
+        "  airlock-verify log /media/audit/airlock-log --key log.pub\n"
+        "  airlock-verify log transfer.jsonl --key log.pub --checkpoint last-week.checkpoint\n"
+        "  airlock-verify log transfer-000001.jsonl transfer-000002.jsonl --key log.pub\n",
         [](cli::Options& o, cli::Positionals& p) {
-          key_file_options(o, p, "the log");
+          o.add_options()("log", po::value<std::vector<std::string>>(),
+                          "a log directory, or segment files in order")(
+              "key", po::value<std::vector<std::string>>(), "log public key (PEM); repeatable")(
+              "json", "print the result as JSON");
+          p.add("log", -1);
           o.add_options()(
               "checkpoint", po::value<std::vector<std::string>>(),
               "a checkpoint (signed note) seen earlier that the log must contain; repeatable");
@@ -470,12 +484,14 @@ int main(int argc, char** argv) {
         trace_cmd},
        {"prove", "prove LOG N    print an inclusion proof for record N of a log",
         "usage: airlock-verify prove LOG N\n\n"
-        "Prints an inclusion proof for record N of a transfer log against the first\n"
-        "signed checkpoint that covers it. Anyone holding the log's public key can\n"
-        "check it with 'airlock-verify proof'.\n\nexamples:\n"
+        "Prints an inclusion proof for record N of a transfer log (a log directory,\n"
+        "read through its tiles, or one exported file) against the first signed\n"
+        "checkpoint that covers it. Anyone holding the log's public key can check\n"
+        "it with 'airlock-verify proof'.\n\nexamples:\n"
+        "  airlock-verify prove /media/audit/airlock-log 1234 > record-1234.proof.json\n"
         "  airlock-verify prove transfer.jsonl 1234 > record-1234.proof.json\n",
         [](cli::Options& o, cli::Positionals& p) {
-          o.add_options()("file", po::value<std::string>(), "the log")(
+          o.add_options()("file", po::value<std::string>(), "the log (directory or file)")(
               "n", po::value<std::uint64_t>(), "record number");
           p.add("file", 1).add("n", 1);
         },

@@ -40,7 +40,7 @@ class CustodyTest : public LowSideTest {
   // it, with the bundle it came in.
   std::vector<std::pair<std::string, json>> custody(const fs::path& high) {
     std::vector<std::pair<std::string, json>> out;
-    for (const auto& r : testing::log_records(high / "log" / "transfer.jsonl")) {
+    for (const auto& r : testing::log_records(high / "log" / "transfer-000001.jsonl")) {
       if (r.value("event", "") == "custody") out.emplace_back(r["bundle"], r["record"]);
     }
     return out;

@@ -31,7 +31,7 @@ TEST(MirrorHomeInit, IsIdempotentAndKeepsWhatExists) {
   EXPECT_TRUE(first->new_key);
   EXPECT_TRUE(fs::is_directory(dir / "h" / "work"));
   airlock::testing::write_text(dir / "h" / "mirror.toml", "# mine\n");
-  const auto log_before = airlock::testing::read_text(dir / "h" / "log" / "transfer.jsonl");
+  const auto log_before = airlock::testing::read_text(dir / "h" / "log" / "transfer-000001.jsonl");
   const auto pub_before = airlock::testing::read_text(dir / "h" / "keys" / "log.pub");
   auto second = Home::init(dir / "h", "tester");
   ASSERT_TRUE(second) << second.error().message;
@@ -39,9 +39,9 @@ TEST(MirrorHomeInit, IsIdempotentAndKeepsWhatExists) {
   EXPECT_FALSE(second->new_key);
   EXPECT_EQ(airlock::testing::read_text(dir / "h" / "mirror.toml"), "# mine\n");
   EXPECT_EQ(airlock::testing::read_text(dir / "h" / "keys" / "log.pub"), pub_before);
-  EXPECT_EQ(airlock::testing::read_text(dir / "h" / "log" / "transfer.jsonl"),
+  EXPECT_EQ(airlock::testing::read_text(dir / "h" / "log" / "transfer-000001.jsonl"),
             log_before);  // one init record
-  EXPECT_EQ(testing::count_events(dir / "h" / "log" / "transfer.jsonl", "init"), 1);
+  EXPECT_EQ(testing::count_events(dir / "h" / "log" / "transfer-000001.jsonl", "init"), 1);
   auto home = Home::open(dir / "h");
   ASSERT_TRUE(home);
   EXPECT_TRUE((*home)->verify_log());

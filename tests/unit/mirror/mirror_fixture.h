@@ -63,7 +63,7 @@ class LowSideTest : public ::testing::Test {
   // two snapshots of one test never share a synced_at.
   SyncRequest request();
   ExportOptions export_options(const std::string& media = "media");
-  std::filesystem::path log_file() const { return home_dir / "log" / "transfer.jsonl"; }
+  std::filesystem::path log_file() const { return home_dir / "log" / "transfer-000001.jsonl"; }
   std::vector<nlohmann::json> records() const { return log_records(log_file()); }
 
   airlock::testing::TempDir dir;

@@ -106,7 +106,7 @@ class RepoFixture : public ::testing::Test {
     fs::path dir;
     HomeOptions options;
     fs::path trust_file() const { return dir / "trust.json"; }
-    fs::path log_file() const { return dir / "log" / "transfer.jsonl"; }
+    fs::path log_file() const { return dir / "log" / "transfer-000001.jsonl"; }
     fs::path staging() const { return dir / "staging"; }
     std::unique_ptr<Store> open_store() const { return Store::open(dir / "store").value(); }
   } home;

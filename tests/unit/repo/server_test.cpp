@@ -290,7 +290,7 @@ TEST_F(HandlerTest, EachObjectIsHashedTheFirstTimeItIsServedAndACorruptOneIsA500
 TEST(PullLogger, StopsBeingHealthyWhenTheLogCannotBeWritten) {
   TempDir dir;
   testing::FaultEnv env;
-  auto log = TransferLog::open(dir / "transfer.jsonl", {&env}).value();
+  auto log = TransferLog::open(dir.path(), {&env}).value();
   auto key = PrivateKey::generate().value();
   PullLogger logger(*log, key, 1000, std::chrono::seconds(60), std::chrono::milliseconds(20));
   logger.record(R"("path":"/a")");
@@ -303,14 +303,14 @@ TEST(PullLogger, StopsBeingHealthyWhenTheLogCannotBeWritten) {
   for (int i = 0; i < 100 && logger.healthy(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_FALSE(logger.healthy());
-  auto before = testing::read_text(dir / "transfer.jsonl");
+  auto before = testing::read_text(dir / "transfer-000001.jsonl");
   EXPECT_EQ(before.find("/b"), std::string::npos);  // no torn record left behind
   env.write_budget = -1;  // space again: the queued record is written, health returns
   for (int i = 0; i < 200 && !logger.healthy(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_TRUE(logger.healthy());
   ASSERT_TRUE(logger.stop());
-  EXPECT_NE(testing::read_text(dir / "transfer.jsonl").find("/b"), std::string::npos);
+  EXPECT_NE(testing::read_text(dir / "transfer-000001.jsonl").find("/b"), std::string::npos);
 }
 
 // While the log cannot be written the queue fills up to its bound and no
@@ -319,7 +319,7 @@ TEST(PullLogger, StopsBeingHealthyWhenTheLogCannotBeWritten) {
 TEST(PullLogger, BoundsItsQueueWhileTheLogCannotBeWritten) {
   TempDir dir;
   testing::FaultEnv env;
-  auto log = TransferLog::open(dir / "transfer.jsonl", {&env}).value();
+  auto log = TransferLog::open(dir.path(), {&env}).value();
   auto key = PrivateKey::generate().value();
   PullLogger logger(*log, key, 1000, std::chrono::seconds(60), std::chrono::milliseconds(20), 100);
   env.write_budget = 0;
@@ -335,7 +335,7 @@ TEST(PullLogger, BoundsItsQueueWhileTheLogCannotBeWritten) {
   ASSERT_TRUE(logger.stop());
   std::size_t kept = 0;
   std::vector<std::uint64_t> dropped;
-  for (const auto& r : testing::read_jsonl(dir / "transfer.jsonl")) {
+  for (const auto& r : testing::read_jsonl(dir / "transfer-000001.jsonl")) {
     if (r["event"] != "pull") continue;
     if (r.contains("dropped")) {
       dropped.push_back(r["dropped"]);

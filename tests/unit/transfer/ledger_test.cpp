@@ -31,13 +31,13 @@ class LedgerTest : public ::testing::Test {
     StoreOptions so;
     so.env = env;
     h.store = Store::open(dir / "store", so).value();
-    h.log = TransferLog::open(dir / "log" / "transfer.jsonl", LogOptions{env}).value();
+    h.log = TransferLog::open(dir / "log", LogOptions{env}).value();
     h.ledger = std::make_unique<Ledger>(*h.store, *h.log, key, dir / "log" / "commit.lock",
                                         env ? *env : Env::system());
     return h;
   }
 
-  std::vector<json> records() { return testing::read_jsonl(dir / "log" / "transfer.jsonl"); }
+  std::vector<json> records() { return testing::read_jsonl(dir / "log" / "transfer-000001.jsonl"); }
 
   int count(const std::string& event) {
     int n = 0;
@@ -47,7 +47,7 @@ class LedgerTest : public ::testing::Test {
 
   void expect_log_verifies() {
     std::vector<PublicKey> keys{key.public_key()};
-    auto v = verify_log_file(dir / "log" / "transfer.jsonl", keys);
+    auto v = verify_log_file(dir / "log" / "transfer-000001.jsonl", keys);
     ASSERT_TRUE(v) << v.error().message;
     EXPECT_EQ(v->uncovered, 0u);
   }
@@ -84,7 +84,7 @@ TEST_F(LedgerTest, RecordTooLargeForTheLogRefusesTheChangeBeforeAnythingIsWritte
   auto h = open();
   ASSERT_TRUE(set_state(*h.ledger, "one"));
   const auto store_before = testing::store_fingerprint(dir / "store");
-  const auto log_before = testing::read_text(dir / "log" / "transfer.jsonl");
+  const auto log_before = testing::read_text(dir / "log" / "transfer-000001.jsonl");
   auto change = h.ledger->begin().value();
   (*change.batch())->set_meta("state", "two");
   auto s = change.commit({{"change", {{"blob", std::string(kMaxLogLine, 'x')}}}});
@@ -97,7 +97,7 @@ TEST_F(LedgerTest, RecordTooLargeForTheLogRefusesTheChangeBeforeAnythingIsWritte
   // The same change can still record why it was refused.
   ASSERT_TRUE(change.record({{"refused", {{"reason", s.error().message}}}}));
   EXPECT_EQ(h.store->get_meta("state").value(), "one");
-  EXPECT_EQ(testing::read_text(dir / "log" / "transfer.jsonl").substr(0, log_before.size()),
+  EXPECT_EQ(testing::read_text(dir / "log" / "transfer-000001.jsonl").substr(0, log_before.size()),
             log_before);
   EXPECT_EQ(count("refused"), 1);
   EXPECT_EQ(count("change"), 1);

@@ -20,7 +20,7 @@ const std::string kObject(64, 'a');
 class LogQueryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    log_ = TransferLog::open(dir_ / "transfer.jsonl").value();
+    log_ = TransferLog::open(dir_ / "log").value();
     std::vector<std::string> pulls = {
         R"("client":"10.0.0.1","method":"GET","path":"/prod/debian/pool/main/o/openssl/openssl_3.0.22-1%7edeb12u2_amd64.deb","object":")" +
             kObject + R"(","status":200,"bytes":10,"duration_ms":1.5)",
@@ -156,10 +156,11 @@ TEST_F(LogQueryTest, CsvCarriesEveryFieldNeutralisedAndEscaped) {
 TEST(LogQuery, ARecordThatIsNotJsonStopsTheOutputNamingIt) {
   TempDir d;
   // Chained correctly (n, prev_root of the empty tree) but not JSON.
-  testing::write_text(d / "bad.jsonl",
+  std::filesystem::create_directories(d / "log");
+  testing::write_text(d / "log" / "transfer-000001.jsonl",
                       "{\"n\":0,\"time\":oops,\"prev_root\":"
                       "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}\n");
-  auto log = TransferLog::open(d / "bad.jsonl").value();
+  auto log = TransferLog::open(d / "log").value();
   std::ostringstream out;
   auto s = write_log_query(*log, {}, LogFormat::csv, out);
   ASSERT_FALSE(s);

@@ -2,7 +2,8 @@
 // object store, the transfer log with the key that signs its checkpoints,
 // the ledger through which every state change goes, and reading the log.
 //
-//   <home>/keys/log.key (0600), keys/log.pub   store/   log/transfer.jsonl, log/commit.lock
+//   <home>/keys/log.key (0600), keys/log.pub   store/
+//   log/transfer-NNNNNN.jsonl, log/tiles/, log/state.json, log/commit.lock
 //
 // mirror::Home and repo::Home derive from it and add their side's commands.
 // A HomeBase is used by one thread at a time (the server shares its store
@@ -66,7 +67,7 @@ class HomeBase {
 
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path keys_dir() const { return dir_ / "keys"; }
-  std::filesystem::path log_file() const { return dir_ / "log" / "transfer.jsonl"; }
+  std::filesystem::path log_dir() const { return dir_ / "log"; }
   Store& store() const { return *store_; }
   TransferLog& log() const { return *log_; }
   Ledger& ledger() const { return *ledger_; }

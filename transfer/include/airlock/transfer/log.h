@@ -1,5 +1,7 @@
 // The transfer log: append-only JSON Lines, one record per line, each record
-// a leaf of an RFC 6962 Merkle tree, with signed checkpoints inline.
+// a leaf of an RFC 6962 Merkle tree, with signed checkpoints inline. Kept in
+// a directory of segments with hash tiles and the tree state of the newest
+// checkpoint beside them (docs/formats.md, "Transfer log").
 //
 // Every record is {"n": <index>, "time": <RFC 3339>, "event": <name>, <fields>,
 // "prev_root": <hex root of the tree over records 0..n-1>}. prev_root chains
@@ -9,8 +11,8 @@
 // over the tree of all records before them.
 //
 // Several processes may append to one log: appends hold an exclusive lock on
-// the file and first read what others appended. A failed append (e.g. disk
-// full) truncates the file back to where it was.
+// the directory and first read what others appended. A failed append (e.g.
+// disk full) truncates the segment and the tiles back to where they were.
 #pragma once
 
 #include <cstdint>
@@ -56,9 +58,14 @@ Result<PreparedRecord> prepare_record(std::string_view event, nlohmann::json fie
 
 struct LogOptions {
   Env* env = nullptr;  // Env::system() when null; used for writes and the clock
-  // Open the file read-only (it must exist) for a home on read-only media;
-  // appends are refused.
+  // Open the log read-only (it must exist) for a home on read-only media;
+  // appends are refused and nothing is written.
   bool read_only = false;
+  // The log keys: when given, opening also checks the signature of the
+  // checkpoint log/state.json starts from.
+  std::vector<PublicKey> keys{};
+  // Records a segment holds before the next append starts a new one.
+  std::uint64_t segment_records = 1 << 20;
 };
 
 // The origin line of checkpoints signed by key: "airlock/<first 16 hex of its key id>".
@@ -74,12 +81,20 @@ inline constexpr std::string_view kLogKeyName = "airlock-log";
 
 class TransferLog {
  public:
-  // Opens the log at path, creating an empty one when missing. Reads every
-  // record and checks the chain of n and prev_root; refuses (corrupt) a log
-  // whose last line is incomplete or whose chain is broken, naming the record.
-  static Result<std::unique_ptr<TransferLog>> open(const std::filesystem::path& path,
+  // Opens the log in dir, creating an empty one when missing. Starts from
+  // log/state.json (or, without one, from record 0) and reads the records
+  // after it, checking the chain of n and prev_root; refuses (corrupt) a log
+  // whose last line is incomplete or whose chain is broken, naming the
+  // record. Records that do not match their tile hashes, or tiles or a state
+  // that do not match the records, open the log with damage() set.
+  static Result<std::unique_ptr<TransferLog>> open(const std::filesystem::path& dir,
                                                    LogOptions options = {});
   ~TransferLog();
+
+  // What makes the log refuse appends (corrupt, naming the record or file):
+  // records since the last checkpoint that differ from the hashes written
+  // with them, or tiles or state that do not match the records.
+  std::optional<Error> damage() const;
 
   // Appends records with one write; returns the n of the first. Not synced:
   // call sync() before reporting the effect as done. invalid_input when a
@@ -126,9 +141,12 @@ class TransferLog {
   // in prove_record's form. not_found when n >= checkpoint or that record is
   // not a checkpoint; corrupt when a record changed on disk.
   Result<nlohmann::json> prove(std::uint64_t n, std::uint64_t checkpoint) const;
+  // The same against the first checkpoint after record n (not_found when
+  // none covers it yet). Reads the tiles and the records from n to it only.
+  Result<nlohmann::json> prove(std::uint64_t n) const;
   // The most recent checkpoint record's index and note, if any.
   std::optional<std::pair<std::uint64_t, std::string>> latest_checkpoint() const;
-  const std::filesystem::path& path() const;
+  const std::filesystem::path& dir() const;
 
  private:
   struct Impl;
@@ -137,7 +155,11 @@ class TransferLog {
 };
 
 struct LogVerification {
-  std::uint64_t records = 0;
+  // The first record the files hold: 0 unless older segments were left out
+  // (archived), whose tree the tiles then give.
+  std::uint64_t first = 0;
+  std::uint64_t records = 0;   // the log's size (the next record's n)
+  bool tiles_checked = false;  // tiles and state were there and match
   std::uint64_t checkpoints = 0;
   std::optional<Checkpoint> last_checkpoint;
   std::uint64_t uncovered = 0;  // records after the last checkpoint
@@ -150,19 +172,27 @@ struct LogVerification {
 // can tell them from records never signed without a checkpoint kept elsewhere.
 std::string coverage_statement(const LogVerification& v);
 
-// Checks a log file completely, reading only: every line's n and prev_root,
-// every checkpoint's signature (by one of keys), size, root and consistency
-// with the checkpoint before it, and that the log contains every tree in
-// known_checkpoints (signed notes seen earlier, e.g. exported before). On the
-// first problem returns corrupt (tampering) or refused (bad signature) naming
-// the first bad record.
+// Checks a log completely, reading only, in one pass that keeps only the
+// frontier: every line's n and prev_root, every checkpoint's signature (by
+// one of keys), size, root and consistency with the checkpoint before it,
+// and that the log contains every tree in known_checkpoints (signed notes
+// seen earlier, e.g. exported before). inputs is a log directory (its
+// segments, and its tiles and state.json, checked against the records, when
+// there) or segment files in order (an exported log is one). On the first
+// problem returns corrupt (tampering) or refused (bad signature) naming the
+// first bad record or file.
+Result<LogVerification> verify_log(std::span<const std::filesystem::path> inputs,
+                                   std::span<const PublicKey> keys,
+                                   std::span<const std::string> known_checkpoints = {});
+// verify_log of one directory or file.
 Result<LogVerification> verify_log_file(const std::filesystem::path& path,
                                         std::span<const PublicKey> keys,
                                         std::span<const std::string> known_checkpoints = {});
 
 // An inclusion proof for record n against the first checkpoint in the log
-// that covers it, as JSON: {"n", "record", "tree_size", "proof": [hex...],
-// "checkpoint": <signed note>}. not_found when no checkpoint covers record n yet.
+// (a log directory, read through its tiles, or one file) that covers it, as JSON: {"n", "record",
+// "tree_size", "proof": [hex...], "checkpoint": <signed note>}. not_found when no checkpoint covers
+// record n yet.
 Result<std::string> prove_record(const std::filesystem::path& path, std::uint64_t n);
 
 struct ProofCheck {

@@ -22,6 +22,8 @@ namespace airlock {
 // must hold. The conditions on pulls (client, package, object, path_glob)
 // pass only pull records, result only records that have a result (imports).
 struct LogQuery {
+  std::uint64_t from = 0;         // records [from, to) only: a range of n
+  std::uint64_t to = UINT64_MAX;
   std::optional<std::string> event;
   std::optional<TimePoint> since;  // the record's time is at or after it
   std::optional<TimePoint> until;  // ... at or before it

@@ -6,10 +6,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
+#include "airlock/base/error.h"
 #include "airlock/verify/digest.h"
 
 namespace airlock::merkle {
@@ -36,13 +39,38 @@ bool verify_inclusion(std::uint64_t index, std::uint64_t size, const Digest& lea
 bool verify_consistency(std::uint64_t m, std::uint64_t n, const Digest& root_m,
                         const Digest& root_n, std::span<const Digest> proof);
 
+// The hash of the perfect subtree of 2^height leaves starting at leaf
+// index * 2^height, from wherever a tree keeps its interior (e.g. tiles).
+using SubtreeHash = std::function<Result<Digest>(unsigned height, std::uint64_t index)>;
+
+// The same functions over a tree of size leaves whose perfect subtrees come
+// from subtree: O(log n) calls each. Errors from subtree are passed on.
+Result<Digest> root(std::uint64_t size, const SubtreeHash& subtree);
+Result<std::vector<Digest>> inclusion_proof(std::uint64_t index, std::uint64_t size,
+                                            const SubtreeHash& subtree);
+Result<std::vector<Digest>> consistency_proof(std::uint64_t m, std::uint64_t n,
+                                              const SubtreeHash& subtree);
+
 // The root of an append-only sequence in O(log n) memory: the roots of the
-// perfect subtrees that make up the tree so far.
+// perfect subtrees that make up the tree so far (its frontier).
 class CompactRange {
  public:
+  // Called for every perfect subtree an append completes: the leaf itself
+  // (height 0) and each node it merges into, lowest first.
+  using OnNode = std::function<void(unsigned height, std::uint64_t index, const Digest& hash)>;
+
+  CompactRange() = default;
+  // The range of a tree of size leaves from its frontier (largest subtree
+  // first); nullopt unless there is one peak for each bit set in size.
+  static std::optional<CompactRange> from_peaks(std::uint64_t size, std::vector<Digest> peaks);
+  // The frontier of the tree of size leaves whose subtrees come from subtree.
+  static Result<CompactRange> at(std::uint64_t size, const SubtreeHash& subtree);
+
   void append(const Digest& leaf);
+  void append(const Digest& leaf, const OnNode& on_node);
   Digest root() const;
   std::uint64_t size() const { return size_; }
+  const std::vector<Digest>& peaks() const { return peaks_; }
 
  private:
   std::uint64_t size_ = 0;
