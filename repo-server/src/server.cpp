@@ -360,6 +360,10 @@ bool exhausted(const beast::error_code& ec) {
          ec == net::error::no_memory || ec == boost::system::errc::too_many_files_open_in_system;
 }
 
+// One of several accept loops on the acceptor: each keeps one accept
+// outstanding, so that connections are taken in while every thread is busy
+// with sessions (one loop re-armed behind each ready session takes in only a
+// few connections a round). pause is this loop's own.
 void accept(tcp::acceptor& acceptor, net::io_context& ioc, Shared& shared,
             net::steady_timer& pause) {
   acceptor.async_accept(net::make_strand(ioc), [&](beast::error_code ec, tcp::socket socket) {
@@ -432,7 +436,7 @@ Status Home::serve(const ServeOptions& options) {
                           ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   net::io_context ioc(threads);
-  // Accepting, its pause and the stop signal run on one strand: closing the
+  // Accepting, its pauses and the stop signal run on one strand: closing the
   // acceptor and cancelling the pause never race an accept handler.
   auto accepting = net::make_strand(ioc);
   tcp::acceptor acceptor(accepting);
@@ -449,19 +453,22 @@ Status Home::serve(const ServeOptions& options) {
              {"listen", bound.address().to_string() + ":" + std::to_string(bound.port())}};
     if (auto s = ledger().record({{"serve", std::move(rec)}}); !s) return s;
   }
-  net::steady_timer accept_pause(accepting);
+  std::vector<std::unique_ptr<net::steady_timer>> accept_pauses;
+  for (int i = 0; i < std::max(16, threads * 8); ++i) {
+    accept_pauses.push_back(std::make_unique<net::steady_timer>(accepting));
+  }
   net::signal_set signals(accepting, SIGINT, SIGTERM);
   signals.async_wait([&](beast::error_code, int) {
     shared.draining = true;
     beast::error_code ignore;
     acceptor.close(ignore);
-    accept_pause.cancel();
+    for (auto& p : accept_pauses) p->cancel();
     std::lock_guard lk(shared.mu);
     for (auto& weak : shared.sessions) {
       if (auto s = weak.lock()) std::static_pointer_cast<Session>(s)->drain();
     }
   });
-  accept(acceptor, ioc, shared, accept_pause);
+  for (auto& p : accept_pauses) accept(acceptor, ioc, shared, *p);
   if (options.on_ready)
     options.on_ready(bound.address().to_string() + ":" + std::to_string(bound.port()));
 

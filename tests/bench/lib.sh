@@ -22,7 +22,8 @@ worker_processes 2;
 pid $work/nginx.pid;
 error_log $work/nginx-error.log;
 daemon off;
-events { worker_connections 1024; }
+worker_rlimit_nofile 16384;
+events { worker_connections 4096; }
 http {
   access_log $access;
   sendfile on;

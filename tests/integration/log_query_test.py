@@ -215,6 +215,33 @@ class LogQueryTest(unittest.TestCase):
         p = W.repo("log", "verify", "--checkpoint", W.dir / "missing.cp", expect=1)
         self.assertIn("missing.cp", p.stderr)
 
+    def test_a_record_edited_before_a_checkpoint_signs_it_stops_every_change(self):
+        home = W.dir / "edited"
+        shutil.copytree(W.home, home)
+        log = home / "log/transfer-000001.jsonl"
+        lines = log.read_text().splitlines(keepends=True)
+        last = json.loads(lines[-1])
+        self.assertEqual(last["event"], "checkpoint")  # the state starts from it
+        # The record's own root field: its signed note and chain still hold.
+        lines[-1] = lines[-1].replace('"root":"' + last["root"], '"root":"' + "0" * 64, 1)
+        log.write_text("".join(lines))
+        n = last["n"]
+        before = {p.relative_to(home): p.read_bytes() for p in (home / "log").rglob("*") if p.is_file()}
+        channels = run(REPO, "channels", "--json", home=home).stdout
+        p = run(REPO, "trust", "max-validity", "30", home=home, expect=3)
+        self.assertEqual(
+            p.stderr.strip(),
+            f"airlock-repo: the home takes no changes until its transfer log is restored: "
+            f"{home}/log/tiles/0 entry {n} (the hash of record {n}) does not match the records: "
+            f"the record or the tile was altered")
+        after = {p.relative_to(home): p.read_bytes() for p in (home / "log").rglob("*") if p.is_file()}
+        self.assertEqual(after, before)
+        self.assertEqual(run(REPO, "channels", "--json", home=home).stdout, channels)
+        # Reading commands still run; verify names the record.
+        run(REPO, "status", home=home)
+        p = run(REPO, "log", "verify", home=home, expect=3)
+        self.assertIn(f"(the hash of record {n}) does not match the records", p.stderr)
+
     def test_usage_errors(self):
         cases = [
             (["show", "--since", "yesterday"], "--since wants an RFC 3339 time"),

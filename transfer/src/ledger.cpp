@@ -200,6 +200,11 @@ Result<Change> Ledger::begin() {
     lock = env_.lock_file(lock_file_, /*wait=*/true);
     if (!lock) return fail(lock.error());
   }
+  if (auto damage = log_.damage()) {
+    // A change whose record could not follow it is not made at all.
+    return fail(Code::corrupt,
+                "the home takes no changes until its transfer log is restored: " + damage->message);
+  }
   note_holder((*lock)->get(), lock_wait_.holder, env_.now());
   auto state = std::make_unique<Change::State>();
   state->ledger = this;
@@ -266,6 +271,10 @@ Result<RecoveryReport> Ledger::recover() {
   auto pending = store_.list_meta(kPendingPrefix);
   if (!pending) return fail(pending.error());
   if (pending->empty()) return report;
+  if (log_.damage()) {  // left pending until the log is restored
+    report.skipped = true;
+    return report;
+  }
   auto lock = env_.lock_file(lock_file_, /*wait=*/false);
   if (!lock) return fail(lock.error());
   if (!*lock) {

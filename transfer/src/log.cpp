@@ -7,9 +7,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "airlock/base/file.h"
 #include "airlock/base/json.h"
@@ -64,8 +68,9 @@ struct Chain {
   std::optional<std::pair<std::uint64_t, std::string>> latest_checkpoint;
   merkle::CompactRange before_latest;  // the range just before latest_checkpoint
 
+  // leaf: the line's leaf hash when the caller has it already.
   Status take(std::string_view line, const fs::path& path,
-              const merkle::CompactRange::OnNode& on_node = nullptr) {
+              const merkle::CompactRange::OnNode& on_node = nullptr, const Digest* leaf = nullptr) {
     const std::uint64_t n = count;
     auto where = "record " + std::to_string(n);
     if (line.size() > kMaxLine) return corrupt(path, where + " is longer than 1 MiB");
@@ -98,7 +103,7 @@ struct Chain {
       }
     }
     ++count;
-    range.append(merkle::leaf_hash(line), on_node);
+    range.append(leaf ? *leaf : merkle::leaf_hash(line), on_node);
     return {};
   }
 };
@@ -864,6 +869,145 @@ Result<Checkpoint> check_checkpoint(const json& record, std::uint64_t n, const D
 
 }  // namespace
 
+namespace {
+
+// Reads files in order on a second thread, in batches of whole lines, and
+// hands each line to on_line on this thread, in order, with its file, its
+// offset there, its leaf hash and check_record's verdict (the line's n
+// counted from first_n), all computed on the reading thread; at the end of
+// each file on_end gets the bytes after its last newline. Stops at the first
+// error of either, which it returns; at most a few batches are in memory.
+Status read_ahead(
+    std::span<const fs::path> files, std::uint64_t first_n,
+    const std::function<Status(std::size_t file, std::string_view line, std::uint64_t offset,
+                               const Digest& leaf, const Status& check)>& on_line,
+    const std::function<Status(std::size_t file, std::size_t torn)>& on_end) {
+  struct Batch {
+    std::size_t file = 0;
+    std::string text;                 // whole lines, each with its newline
+    std::uint64_t offset = 0;         // of text[0] in the file
+    std::vector<std::size_t> starts;  // of each line in text, and text.size()
+    std::vector<Digest> leaves;
+    std::size_t bad = SIZE_MAX;       // the first line check_record refused
+    Status check;                     // and why
+    std::optional<std::size_t> torn;  // set on a file's last batch
+    std::optional<Error> error;       // reading failed after the lines above
+  };
+  constexpr std::size_t kAhead = 3;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Batch> queue;
+  bool stop = false, done = false;
+  auto push = [&](Batch&& b) {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return stop || queue.size() < kAhead; });
+    if (stop) return false;
+    queue.push_back(std::move(b));
+    cv.notify_all();
+    return true;
+  };
+  std::thread reader([&] {
+    JsonMembers members({"time", "event"});
+    std::uint64_t n = first_n;
+    std::vector<char> buf(kReadChunk);
+    for (std::size_t k = 0; k < files.size(); ++k) {
+      auto fd = open_regular_file(files[k]);
+      Batch b;
+      b.file = k;
+      if (!fd) {
+        b.error = fd.error();
+        push(std::move(b));
+        break;
+      }
+      std::string pending;
+      std::uint64_t at = 0;  // file offset of the next read
+      bool failed = false;
+      for (;;) {
+        ssize_t got = ::pread(fd->get(), buf.data(), buf.size(), static_cast<off_t>(at));
+        if (got < 0 && errno == EINTR) continue;
+        Batch out;
+        out.file = k;
+        out.offset = at - pending.size();
+        if (got < 0) {
+          out.error = Error{Code::io, "read " + files[k].string() + ": " + std::strerror(errno)};
+        } else if (got == 0) {
+          out.torn = pending.size();
+        }
+        if (got > 0) {
+          at += static_cast<std::uint64_t>(got);
+          pending.append(buf.data(), static_cast<std::size_t>(got));
+          const auto last_nl = pending.rfind('\n');
+          const std::size_t whole = last_nl == std::string::npos ? 0 : last_nl + 1;
+          out.text = pending.substr(0, whole);
+          pending.erase(0, whole);
+          if (pending.size() > kMaxLine) {
+            out.error = Error{Code::corrupt, "transfer log " + files[k].string() +
+                                                 ": a record is longer than 1 MiB"};
+          }
+        }
+        for (std::size_t start = 0; start < out.text.size();) {
+          const std::size_t nl = out.text.find('\n', start);
+          const std::string_view line(out.text.data() + start, nl - start);
+          out.starts.push_back(start);
+          out.leaves.push_back(merkle::leaf_hash(line));
+          if (out.bad == SIZE_MAX) {
+            if (auto c = check_record(line, n, files[k], members); !c) {
+              out.bad = out.starts.size() - 1;
+              out.check = c;
+            }
+          }
+          ++n;
+          start = nl + 1;
+        }
+        out.starts.push_back(out.text.size());
+        failed = out.error.has_value();
+        const bool end = got == 0 || failed;
+        if (!push(std::move(out))) return;
+        if (end) break;
+      }
+      if (failed) break;
+    }
+    std::lock_guard lk(mu);
+    done = true;
+    cv.notify_all();
+  });
+  auto finish = [&](Status s) {
+    {
+      std::lock_guard lk(mu);
+      stop = true;
+      cv.notify_all();
+    }
+    reader.join();
+    return s;
+  };
+  for (;;) {
+    Batch b;
+    {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return !queue.empty() || done; });
+      if (queue.empty()) break;
+      b = std::move(queue.front());
+      queue.pop_front();
+      cv.notify_all();
+    }
+    const Status ok;
+    for (std::size_t i = 0; i + 1 < b.starts.size(); ++i) {
+      const std::string_view line(b.text.data() + b.starts[i], b.starts[i + 1] - b.starts[i] - 1);
+      if (auto s =
+              on_line(b.file, line, b.offset + b.starts[i], b.leaves[i], i == b.bad ? b.check : ok);
+          !s)
+        return finish(s);
+    }
+    if (b.error) return finish(fail(*b.error));
+    if (b.torn) {
+      if (auto s = on_end(b.file, *b.torn); !s) return finish(s);
+    }
+  }
+  return finish({});
+}
+
+}  // namespace
+
 std::string coverage_statement(const LogVerification& v) {
   auto records = [](std::uint64_t n) {
     return std::to_string(n) + (n == 1 ? " record" : " records");
@@ -967,7 +1111,6 @@ Result<LogVerification> verify_log(std::span<const fs::path> inputs,
   std::uint64_t checkpoints = 0;
   bool state_seen = false;
   std::optional<Error> tile_error;
-  JsonMembers members({"time", "event"});
   auto check_known = [&](std::uint64_t size, const Digest& root, const fs::path& path) -> Status {
     for (const auto& cp : known) {
       if (cp.size == size && cp.root != root) {
@@ -986,69 +1129,67 @@ Result<LogVerification> verify_log(std::span<const fs::path> inputs,
       if (auto s = tiles->check_node(h, i, d); !s) tile_error = s.error();
     }
   };
-  for (std::size_t k = 0; k < files.size(); ++k) {
+  auto on_line = [&](std::size_t k, std::string_view line, std::uint64_t offset, const Digest& leaf,
+                     const Status& checked) -> Status {
     const fs::path& path = files[k];
-    auto fd = open_regular_file(path);
-    if (!fd) return fail(fd.error());
-    auto on_line = [&](std::string_view line, std::uint64_t offset) -> Status {
-      const std::uint64_t n = chain.count;
-      // The root before a record is needed only for a checkpoint record, a
-      // known checkpoint or the state.
-      const bool marked = line.find(kCheckpointMark) != std::string_view::npos;
-      const bool known_here = std::any_of(known.begin(), known.end(),
-                                          [&](const Checkpoint& cp) { return cp.size == n; });
-      const bool state_here = state && state->size == n;
-      const Digest root_before = marked || known_here || state_here ? chain.range.root() : Digest();
-      if (known_here) {
-        if (auto s = check_known(n, root_before, path); !s) return s;
-      }
-      if (state_here) {
-        if (root_before != state->root || chain.range.peaks() != state->frontier) {
-          return state_mismatch("the " + std::to_string(n) +
-                                " records before its checkpoint hash to " + root_before.hex() +
-                                ", it says " + state->root.hex());
-        }
-        if (!numbers.empty() && (numbers[k] != state->segment || offset != state->offset)) {
-          return state_mismatch("record " + std::to_string(n) + " starts at offset " +
-                                std::to_string(offset) + " of " + path.filename().string() +
-                                ", it says offset " + std::to_string(state->offset) +
-                                " of segment " + std::to_string(state->segment));
-        }
-        state_seen = true;
-      }
-      if (tiles && !numbers.empty() && n % logfiles::kTileWidth == 0) {
-        if (auto at = tiles->offset(n); at && *at != offset) {
-          return corrupt(tiles->index_path(), "gives offset " + std::to_string(*at) +
-                                                  " for record " + std::to_string(n) +
-                                                  ", it is at " + std::to_string(offset) + " of " +
-                                                  path.filename().string());
-        }
-      }
-      // A tile that differs from record n is reported after record n + 1,
-      // whose chain names an edited record n more plainly.
-      const auto pending = tile_error;
-      if (auto s = chain.take(line, path, on_node); !s) return s;
-      if (pending) return fail(*pending);
-      if (auto s = check_record(line, n, path, members); !s) return s;
-      if (state_here && !(chain.latest_checkpoint && chain.latest_checkpoint->first == n)) {
-        return state_mismatch("record " + std::to_string(n) + " is not a checkpoint");
-      }
-      if (!marked) return {};
-      json j = json::parse(line, nullptr, false);
-      if (json_string(j, "event") != "checkpoint") return {};
-      auto cp = check_checkpoint(j, n, root_before, previous, keys, path);
-      if (!cp) return fail(cp.error());
-      previous = *cp;
-      ++checkpoints;
-      return {};
-    };
-    auto torn = for_each_line(fd->get(), path, 0, on_line);
-    if (!torn) return fail(torn.error());
-    if (*torn > 0) {
-      return corrupt(path, "record " + std::to_string(chain.count) +
-                               " is incomplete: the file ends without a newline (truncated tail)");
+    const std::uint64_t n = chain.count;
+    // The root before a record is needed only for a checkpoint record, a
+    // known checkpoint or the state.
+    const bool marked = line.find(kCheckpointMark) != std::string_view::npos;
+    const bool known_here =
+        std::any_of(known.begin(), known.end(), [&](const Checkpoint& cp) { return cp.size == n; });
+    const bool state_here = state && state->size == n;
+    const Digest root_before = marked || known_here || state_here ? chain.range.root() : Digest();
+    if (known_here) {
+      if (auto s = check_known(n, root_before, path); !s) return s;
     }
-  }
+    if (state_here) {
+      if (root_before != state->root || chain.range.peaks() != state->frontier) {
+        return state_mismatch("the " + std::to_string(n) +
+                              " records before its checkpoint hash to " + root_before.hex() +
+                              ", it says " + state->root.hex());
+      }
+      if (!numbers.empty() && (numbers[k] != state->segment || offset != state->offset)) {
+        return state_mismatch("record " + std::to_string(n) + " starts at offset " +
+                              std::to_string(offset) + " of " + path.filename().string() +
+                              ", it says offset " + std::to_string(state->offset) + " of segment " +
+                              std::to_string(state->segment));
+      }
+      state_seen = true;
+    }
+    if (tiles && !numbers.empty() && n % logfiles::kTileWidth == 0) {
+      if (auto at = tiles->offset(n); at && *at != offset) {
+        return corrupt(tiles->index_path(), "gives offset " + std::to_string(*at) + " for record " +
+                                                std::to_string(n) + ", it is at " +
+                                                std::to_string(offset) + " of " +
+                                                path.filename().string());
+      }
+    }
+    // A tile that differs from record n is reported after record n + 1,
+    // whose chain names an edited record n more plainly.
+    const auto pending = tile_error;
+    if (auto s = chain.take(line, path, on_node, &leaf); !s) return s;
+    if (pending) return fail(*pending);
+    if (!checked) return checked;
+    if (state_here && !(chain.latest_checkpoint && chain.latest_checkpoint->first == n)) {
+      return state_mismatch("record " + std::to_string(n) + " is not a checkpoint");
+    }
+    if (!marked) return {};
+    json j = json::parse(line, nullptr, false);
+    if (json_string(j, "event") != "checkpoint") return {};
+    auto cp = check_checkpoint(j, n, root_before, previous, keys, path);
+    if (!cp) return fail(cp.error());
+    previous = *cp;
+    ++checkpoints;
+    return {};
+  };
+  auto on_end = [&](std::size_t k, std::size_t torn) -> Status {
+    if (torn == 0) return {};
+    return corrupt(files[k],
+                   "record " + std::to_string(chain.count) +
+                       " is incomplete: the file ends without a newline (truncated tail)");
+  };
+  if (auto s = read_ahead(files, chain.count, on_line, on_end); !s) return fail(s.error());
   const fs::path& last = files.back();
   for (const auto& cp : known) {
     if (cp.size > chain.count) {

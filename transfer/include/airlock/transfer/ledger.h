@@ -102,7 +102,7 @@ struct RecoveryReport {
   std::size_t present = 0;   // pending entries the log already held
   std::size_t dropped = 0;   // pending entries whose change never happened
   std::size_t damaged = 0;   // unreadable pending entries (logged as `recovery`)
-  bool skipped = false;      // another process holds the change lock
+  bool skipped = false;      // another process holds the change lock, or the log is damaged
 };
 
 class Ledger {
