@@ -242,6 +242,17 @@ class LogQueryTest(unittest.TestCase):
         p = run(REPO, "log", "verify", home=home, expect=3)
         self.assertIn(f"(the hash of record {n}) does not match the records", p.stderr)
 
+    def test_export_of_a_range_is_those_records_exactly(self):
+        stored = (W.home / "log/transfer-000001.jsonl").read_bytes().splitlines(keepends=True)
+        out = W.dir / "range.jsonl"
+        W.repo("log", "export", "--from", "3", "--to", "9", "--out", out)
+        self.assertEqual(out.read_bytes(), b"".join(stored[3:9]))
+        shown = W.repo("log", "show", "--json", "--from", "4", "--to", "6", "--event", "pull").stdout
+        self.assertEqual([json.loads(x)["n"] for x in shown.splitlines()],
+                         [json.loads(x)["n"] for x in stored[4:6] if json.loads(x)["event"] == "pull"])
+        W.repo("log", "export", "--from", str(len(stored) - 2), "--out", out)
+        self.assertEqual(out.read_bytes(), b"".join(stored[-2:]))
+
     def test_usage_errors(self):
         cases = [
             (["show", "--since", "yesterday"], "--since wants an RFC 3339 time"),
@@ -255,6 +266,8 @@ class LogQueryTest(unittest.TestCase):
             (["verify", "--out", "x"], "--out is for show, export and checkpoint"),
             (["export", "--format", "xml"], "--format is jsonl, csv or text"),
             (["list"], "show, export, verify, prove or checkpoint?"),
+            (["export", "--from", "5", "--to", "3"], "--from must be less than --to"),
+            (["verify", "--from", "5"], "--from is for show and export"),
         ]
         for args, message in cases:
             p = W.repo("log", *args, expect=2)
