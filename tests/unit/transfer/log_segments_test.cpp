@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <regex>
 
 #include "airlock/base/time.h"
 #include "airlock/transfer/log.h"
@@ -54,12 +54,15 @@ void write_lines(const fs::path& p, const std::vector<std::string>& lines) {
   testing::write_text(p, text);
 }
 
-// The largest record number an error names: where the verifier stopped.
+// The largest record number an error names ("record N"): where the verifier stopped.
 std::optional<std::uint64_t> named_record(const std::string& message) {
   std::optional<std::uint64_t> out;
-  static const std::regex re("record (\\d+)");
-  for (std::sregex_iterator it(message.begin(), message.end(), re), end; it != end; ++it) {
-    const auto n = std::stoull((*it)[1]);
+  for (auto at = message.find("record "); at != std::string::npos;
+       at = message.find("record ", at + 1)) {
+    std::size_t i = at + 7, end = i;
+    while (end < message.size() && std::isdigit(static_cast<unsigned char>(message[end]))) ++end;
+    if (end == i) continue;
+    const auto n = std::stoull(message.substr(i, end - i));
     if (!out || n > *out) out = n;
   }
   return out;
