@@ -265,8 +265,7 @@ struct TransferLog::Impl {
   const fs::path& seg_path() const { return segments[cur].path; }
 
   Status open_segment(std::size_t i) {
-    auto f = read_only ? open_file(segments[i].path, O_RDONLY)
-                       : env->open(segments[i].path, O_RDWR | O_APPEND, 0644);
+    auto f = logfiles::open_log_file(*env, segments[i].path, !read_only);
     if (!f) return fail(f.error());
     fd = std::move(*f);
     cur = i;
@@ -350,11 +349,7 @@ struct TransferLog::Impl {
       return bad("it names segment " + logfiles::segment_path(dir, st.segment).filename().string() +
                  ", which is not there");
     }
-    if (tiles.leaves() < st.size) {
-      return bad("it covers " + std::to_string(st.size) + " records, but " +
-                 tiles.level(0).path().string() + " holds hashes of " +
-                 std::to_string(tiles.leaves()));
-    }
+    if (auto s = tiles.covers(st.size + 1); !s) return bad(s.error().message);
     if (auto s = open_segment(static_cast<std::size_t>(it - segments.begin())); !s) return s;
     std::string head(kMaxLine + 1, '\0');
     ssize_t got;
@@ -424,6 +419,8 @@ struct TransferLog::Impl {
     }
     if (seg_bytes > 0 &&
         chain.count - segments[cur].first.value_or(chain.count) >= segment_records) {
+      // The segment ends here: its records must last as long as the next one's.
+      if (auto s = env->sync(fd.get(), seg_path().string()); !s) return fail(s.error());
       const auto next = logfiles::segment_path(dir, segments[cur].number + 1);
       auto f = env->open(next, O_RDWR | O_APPEND | O_CREAT | O_EXCL, 0644);
       if (!f) return fail(f.error());
@@ -512,7 +509,7 @@ struct TransferLog::Impl {
       UniqueFd own;
       int f = fd.get();
       if (i != cur) {
-        auto o = open_file(seg.path, O_RDONLY);
+        auto o = open_regular_file(seg.path);
         if (!o) return fail(o.error());
         own = std::move(*o);
         f = own.get();
@@ -709,6 +706,10 @@ Result<std::string> TransferLog::checkpoint(const PrivateKey& key) {
 
 Status TransferLog::refresh() {
   std::lock_guard lk(impl_->mu);
+  // Catching up may write tile hashes another writer has not flushed yet:
+  // only under the lock every writer holds.
+  auto lock = FileLock::acquire(impl_->dir_fd.get(), impl_->dir);
+  if (!lock) return fail(lock.error());
   return impl_->catch_up();
 }
 
@@ -1105,6 +1106,17 @@ Result<LogVerification> verify_log(std::span<const fs::path> inputs,
       chain.count = *n0;
       chain.range = std::move(*range);
       out.first = *n0;
+      for (const auto& cp : known) {  // checkpoints older than the records here
+        if (cp.size >= *n0) continue;
+        auto root = merkle::root(cp.size, tiles->source());
+        if (!root) return fail(root.error());
+        if (*root != cp.root) {
+          return corrupt(files.front(), "the tiles' tree of the first " + std::to_string(cp.size) +
+                                            " records does not match a checkpoint signed earlier "
+                                            "(root " +
+                                            cp.root.hex() + ", tiles give " + root->hex() + ")");
+        }
+      }
     }
   }
   std::optional<Checkpoint> previous;
@@ -1140,11 +1152,20 @@ Result<LogVerification> verify_log(std::span<const fs::path> inputs,
         std::any_of(known.begin(), known.end(), [&](const Checkpoint& cp) { return cp.size == n; });
     const bool state_here = state && state->size == n;
     const Digest root_before = marked || known_here || state_here ? chain.range.root() : Digest();
+    const std::vector<Digest> peaks_before =
+        state_here ? chain.range.peaks() : std::vector<Digest>();
+    // The chain first: an edited record is named as such, not by what else
+    // no longer fits it. A tile that differs from record n is reported after
+    // record n + 1, whose chain names an edited record n more plainly.
+    const auto pending = tile_error;
+    if (auto s = chain.take(line, path, on_node, &leaf); !s) return s;
+    if (pending) return fail(*pending);
+    if (!checked) return checked;
     if (known_here) {
       if (auto s = check_known(n, root_before, path); !s) return s;
     }
     if (state_here) {
-      if (root_before != state->root || chain.range.peaks() != state->frontier) {
+      if (root_before != state->root || peaks_before != state->frontier) {
         return state_mismatch("the " + std::to_string(n) +
                               " records before its checkpoint hash to " + root_before.hex() +
                               ", it says " + state->root.hex());
@@ -1165,12 +1186,6 @@ Result<LogVerification> verify_log(std::span<const fs::path> inputs,
                                                 path.filename().string());
       }
     }
-    // A tile that differs from record n is reported after record n + 1,
-    // whose chain names an edited record n more plainly.
-    const auto pending = tile_error;
-    if (auto s = chain.take(line, path, on_node, &leaf); !s) return s;
-    if (pending) return fail(*pending);
-    if (!checked) return checked;
     if (state_here && !(chain.latest_checkpoint && chain.latest_checkpoint->first == n)) {
       return state_mismatch("record " + std::to_string(n) + " is not a checkpoint");
     }
@@ -1199,6 +1214,10 @@ Result<LogVerification> verify_log(std::span<const fs::path> inputs,
     }
   }
   if (tile_error) return fail(*tile_error);
+  if (tiles && state) {
+    // Everything up to the state's checkpoint was synced before the state.
+    if (auto s = tiles->covers(state->size + 1); !s) return fail(s.error());
+  }
   if (state && !state_seen) {
     return state_mismatch("it names checkpoint record " + std::to_string(state->size) +
                           ", but the log has " + std::to_string(chain.count) + " records");

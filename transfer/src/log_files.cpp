@@ -37,6 +37,18 @@ Status pread_all(int fd, std::uint8_t* out, std::size_t n, std::uint64_t offset,
 
 }  // namespace
 
+Result<UniqueFd> open_log_file(Env& env, const fs::path& path, bool writable, bool create) {
+  if (!writable) return open_regular_file(path);
+  auto fd = env.open(path, O_RDWR | O_APPEND | O_NONBLOCK | (create ? O_CREAT : 0), 0644);
+  if (!fd) return fd;
+  struct stat st;
+  if (::fstat(fd->get(), &st) != 0) return fail_errno(path.string());
+  if (!S_ISREG(st.st_mode)) {
+    return fail(Code::invalid_input, path.string() + " is not a regular file");
+  }
+  return fd;
+}
+
 fs::path segment_path(const fs::path& dir, std::uint64_t number) {
   char name[48];
   std::snprintf(name, sizeof name, "transfer-%06llu.jsonl",
@@ -80,7 +92,7 @@ Result<std::vector<Segment>> list_segments(const fs::path& dir) {
   std::sort(out.begin(), out.end(),
             [](const Segment& a, const Segment& b) { return a.number < b.number; });
   for (auto& s : out) {
-    auto fd = open_file(s.path, O_RDONLY);
+    auto fd = open_regular_file(s.path);
     if (!fd) return fail(fd.error());
     char head[32];
     ssize_t got;
@@ -102,7 +114,7 @@ Status EntryFile::open(Env& env, bool read_only) {
   read_only_ = read_only;
   // Created by the first flush: a level no subtree has reached yet has no file.
   if (!path_exists(path_)) return {};
-  auto fd = read_only ? open_file(path_, O_RDONLY) : env.open(path_, O_RDWR | O_APPEND, 0644);
+  auto fd = open_log_file(env, path_, !read_only);
   if (!fd) return fail(fd.error());
   fd_ = std::move(*fd);
   struct stat st;
@@ -119,7 +131,7 @@ Status EntryFile::refresh() {
   if (!staged_.empty()) return {};
   if (!fd_) {
     if (!path_exists(path_)) return {};
-    auto fd = open_file(path_, read_only_ ? O_RDONLY : O_RDWR | O_APPEND);
+    auto fd = open_log_file(Env::system(), path_, !read_only_);
     if (!fd) return fail(fd.error());
     fd_ = std::move(*fd);
   }
@@ -186,9 +198,19 @@ Result<bool> EntryFile::put(std::uint64_t i, const std::uint8_t* entry) {
 Status EntryFile::flush(Env& env) {
   if (read_only_ || staged_.empty()) return {};
   if (!fd_) {
-    auto fd = env.open(path_, O_RDWR | O_APPEND | O_CREAT, 0644);
+    auto fd = open_log_file(env, path_, true, true);
     if (!fd) return fail(fd.error());
     fd_ = std::move(*fd);
+    // The new file's name must outlive a power cut as much as its entries.
+    if (auto s = env.sync_dir(path_.parent_path()); !s) return s;
+  }
+  struct stat st;
+  if (::fstat(fd_.get(), &st) != 0) return fail_errno(path_.string());
+  if (static_cast<std::uint64_t>(st.st_size) != on_disk_ * width_) {
+    return fail(Code::corrupt, path_.string() + " holds " +
+                                   std::to_string(static_cast<std::uint64_t>(st.st_size) / width_) +
+                                   " entries, " + std::to_string(on_disk_) +
+                                   " were expected: another process changed it");
   }
   if (auto s = env.write(fd_.get(), std::span<const std::uint8_t>(staged_)); !s) {
     (void)env.truncate(fd_.get(), on_disk_ * width_, path_.string());
@@ -224,8 +246,9 @@ Tiles::Tiles(fs::path dir) : dir_(std::move(dir)), index_(8, dir_ / "index") {
 }
 
 Status Tiles::open(Env& env, bool read_only) {
-  if (!read_only) {
+  if (!read_only && !path_exists(dir_)) {
     if (auto s = env.make_dirs(dir_); !s) return s;
+    if (auto s = env.sync_dir(dir_.parent_path()); !s) return s;
   }
   for (auto& l : levels_) {
     if (auto s = l.open(env, read_only); !s) return s;
@@ -292,11 +315,48 @@ std::optional<std::uint64_t> Tiles::offset(std::uint64_t n) const {
   return v;
 }
 
+Status Tiles::covers(std::uint64_t records) const {
+  for (unsigned l = 0; l < kMaxLevels; ++l) {
+    const std::uint64_t want = l == 0 ? records : records >> (l * kTileHeight);
+    if (levels_[l].count() < want) {
+      return fail(Code::corrupt, levels_[l].path().string() + " holds " +
+                                     std::to_string(levels_[l].count()) + " hashes, the first " +
+                                     std::to_string(records) + " records make " +
+                                     std::to_string(want));
+    }
+  }
+  const std::uint64_t offsets = (records + kTileWidth - 1) / kTileWidth;
+  if (index_.count() < offsets) {
+    return fail(Code::corrupt, index_.path().string() + " holds " + std::to_string(index_.count()) +
+                                   " offsets, the first " + std::to_string(records) +
+                                   " records need " + std::to_string(offsets));
+  }
+  return {};
+}
+
 Result<Digest> Tiles::leaf(std::uint64_t n) const {
   Digest::Bytes b;
   if (auto s = levels_[0].get(n, b.data()); !s) return fail(s.error());
   return Digest(b);
 }
+
+namespace {
+
+// The root of the perfect subtree over entries [first, first + n) of level.
+Result<Digest> root_of(const EntryFile& level, std::uint64_t first, std::uint64_t n) {
+  std::vector<std::uint8_t> raw(n * Digest::kSize);
+  if (auto s = level.read(first, n, raw.data()); !s) return fail(s.error());
+  std::vector<Digest> hashes;
+  hashes.reserve(n);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    Digest::Bytes b;
+    std::memcpy(b.data(), raw.data() + i * Digest::kSize, Digest::kSize);
+    hashes.emplace_back(b);
+  }
+  return merkle::root(hashes);
+}
+
+}  // namespace
 
 Result<Digest> Tiles::subtree(unsigned height, std::uint64_t index) const {
   const unsigned l = std::min(height / kTileHeight, kMaxLevels - 1);
@@ -308,27 +368,17 @@ Result<Digest> Tiles::subtree(unsigned height, std::uint64_t index) const {
   const std::uint64_t first = index << rest;
   const auto& level = levels_[l];
   if (rest < kTileHeight && first + n <= level.count()) {
-    std::vector<std::uint8_t> raw(n * Digest::kSize);
-    if (auto s = level.read(first, n, raw.data()); !s) return fail(s.error());
-    std::vector<Digest> hashes;
-    hashes.reserve(n);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      Digest::Bytes b;
-      std::memcpy(b.data(), raw.data() + i * Digest::kSize, Digest::kSize);
-      hashes.emplace_back(b);
-    }
-    return merkle::root(hashes);
+    return root_of(level, first, n);
   }
-  if (height == 0) {
-    return fail(Code::not_found, dir_.string() + " has no hash for record " +
-                                     std::to_string(index) + " (the tiles are behind the log)");
+  // A level not written yet: from all the entries of the level below, once.
+  const std::uint64_t below_n = std::uint64_t{1} << (rest + kTileHeight);
+  if (l == 0 || rest + kTileHeight >= 64 || first > (UINT64_MAX >> kTileHeight) ||
+      (first << kTileHeight) + below_n > levels_[l - 1].count()) {
+    return fail(Code::not_found, dir_.string() + " has no hash for records " +
+                                     std::to_string(index << std::min(height, 63u)) +
+                                     " on (the tiles are behind the log)");
   }
-  // A level not written yet: from the level below.
-  auto left = subtree(height - 1, index * 2);
-  if (!left) return left;
-  auto right = subtree(height - 1, index * 2 + 1);
-  if (!right) return right;
-  return merkle::node_hash(*left, *right);
+  return root_of(levels_[l - 1], first << kTileHeight, below_n);
 }
 
 merkle::SubtreeHash Tiles::source() const {

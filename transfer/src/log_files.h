@@ -34,6 +34,11 @@ struct Segment {
 // The segment files in dir by number, each with its first record's n. corrupt
 // when a first line does not start with its n.
 Result<std::vector<Segment>> list_segments(const std::filesystem::path& dir);
+// open_regular_file, or (writable) Env::open for appending, then checked to
+// be a regular file: a FIFO or device in the log directory is refused, never
+// waited on.
+Result<UniqueFd> open_log_file(Env& env, const std::filesystem::path& path, bool writable,
+                               bool create = false);
 // The n a record line starts with ({"n":N,...), if it does.
 std::optional<std::uint64_t> line_n(std::string_view line);
 
@@ -99,6 +104,9 @@ class Tiles {
   // Where record n (a multiple of 256) starts, if the index has it.
   std::optional<std::uint64_t> offset(std::uint64_t n) const;
   Result<Digest> leaf(std::uint64_t n) const;
+  // corrupt, naming the file, unless every level and the index hold what
+  // the first `records` records make (all synced before a state names them).
+  Status covers(std::uint64_t records) const;
   // The hash of the perfect subtree of 2^height leaves at index, from the
   // lowest level that has it: at most 128 entries read from one level.
   Result<Digest> subtree(unsigned height, std::uint64_t index) const;

@@ -3,12 +3,14 @@
 // damage found on open, archived segments, crashes, and the streaming
 // verifier against a whole-tree reference.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "airlock/base/time.h"
 #include "airlock/transfer/log.h"
@@ -222,6 +224,76 @@ TEST_F(SegmentedLogTest, AnotherWriterFollowsIntoNewSegments) {
   EXPECT_TRUE(v) << v.error().message;
 }
 
+// A reader catching up while a writer is between its segment write and its
+// tile write waits for the writer: the tiles get each hash once.
+TEST_F(SegmentedLogTest, CatchingUpWaitsForAWriterHalfwayThroughAnAppend) {
+  auto w = open();
+  fill(*w, 100, 50);
+  LogOptions ro;
+  ro.segment_records = 256;
+  auto r = TransferLog::open(logdir, ro).value();
+  std::thread reader;
+  int writes = 0;
+  env.before = [&](const std::string& op, int) {
+    if (op == "write" && ++writes == 2) reader = std::thread([&] { EXPECT_TRUE(r->refresh()); });
+  };
+  std::vector<std::string> batch(5, R"("path":"/x")");
+  ASSERT_TRUE(w->append_trusted("pull", batch));
+  env.before = nullptr;
+  ASSERT_TRUE(reader.joinable());
+  reader.join();
+  EXPECT_EQ(r->size(), w->size());
+  EXPECT_EQ(fs::file_size(logdir / "tiles" / "0"), 32 * w->size());
+  ASSERT_TRUE(r->append("pull", R"({"path":"/r"})"));
+  ASSERT_TRUE(w->append("pull", R"({"path":"/w"})"));
+  ASSERT_TRUE(w->checkpoint(key));
+  auto v = verify_log_file(logdir, keys);
+  EXPECT_TRUE(v) << v.error().message;
+}
+
+TEST_F(SegmentedLogTest, MissingTilesAndNonRegularFilesAreRefused) {
+  {
+    auto log = open();
+    fill(*log, 700, 100);
+    ASSERT_TRUE(log->checkpoint(key));
+  }
+  const auto copy = [&](const std::string& name) {
+    const fs::path d = dir / name;
+    fs::copy(logdir, d, fs::copy_options::recursive);
+    return d;
+  };
+  const fs::path no_level = copy("no-level");
+  fs::remove(no_level / "tiles" / "1");
+  auto v = verify_log_file(no_level, keys);
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().message.find("tiles/1 holds 0 hashes, the first"), std::string::npos)
+      << v.error().message;
+  const fs::path no_index = copy("no-index");
+  fs::remove(no_index / "tiles" / "index");
+  v = verify_log_file(no_index, keys);
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().message.find("tiles/index holds 0 offsets"), std::string::npos);
+  LogOptions o = options();
+  auto opened = TransferLog::open(no_level, o);
+  ASSERT_TRUE(opened);
+  ASSERT_TRUE((*opened)->damage());
+  EXPECT_NE((*opened)->damage()->message.find("tiles/1 holds 0 hashes"), std::string::npos);
+  // A FIFO where a segment or a tile belongs is refused, not waited on.
+  const fs::path fifo = copy("fifo");
+  ASSERT_EQ(::mkfifo((fifo / "transfer-000004.jsonl").c_str(), 0644), 0);
+  v = verify_log_file(fifo, keys);
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().message.find("transfer-000004.jsonl"), std::string::npos)
+      << v.error().message;
+  EXPECT_FALSE(TransferLog::open(fifo, o));
+  const fs::path fifo_tile = copy("fifo-tile");
+  fs::remove(fifo_tile / "tiles" / "2");
+  ASSERT_EQ(::mkfifo((fifo_tile / "tiles" / "2").c_str(), 0644), 0);
+  v = verify_log_file(fifo_tile, keys);
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().message.find("tiles/2"), std::string::npos) << v.error().message;
+}
+
 TEST_F(SegmentedLogTest, OpensFromTheStateOfTheNewestCheckpoint) {
   {
     auto log = open();
@@ -250,6 +322,27 @@ TEST_F(SegmentedLogTest, OpensFromTheStateOfTheNewestCheckpoint) {
   auto v = verify_log_file(logdir, keys);
   ASSERT_FALSE(v);
   EXPECT_NE(v.error().message.find("record 3 was altered"), std::string::npos) << v.error().message;
+  // The record just before the newest checkpoint is named too, not the state that no longer fits.
+  l1[3].replace(l1[3].find("/p9\""), 4, "/p3\"");
+  write_lines(seg1, l1);
+  ASSERT_TRUE(verify_log_file(logdir, keys));
+  const std::uint64_t edited = size - 1;
+  std::uint64_t at = 0;
+  for (const auto& sp : segments_in(logdir)) {
+    auto l = lines_of(sp);
+    if (edited < at + l.size()) {
+      auto& rec = l[edited - at];
+      rec.replace(rec.find("/p"), 2, "/q");
+      write_lines(sp, l);
+      break;
+    }
+    at += l.size();
+  }
+  v = verify_log_file(logdir, keys);
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().message.find("record " + std::to_string(edited) + " was altered"),
+            std::string::npos)
+      << v.error().message;
 }
 
 TEST_F(SegmentedLogTest, ARecordEditedBeforeACheckpointSignsItStopsAppends) {
@@ -314,7 +407,6 @@ TEST_F(SegmentedLogTest, TamperedTilesAndStateAreFound) {
   auto verify_message = [&] {
     auto v = verify_log_file(logdir, keys);
     EXPECT_FALSE(v);
-    if (!v) std::cerr << v.error().message << "\n";
     return v ? std::string() : v.error().message;
   };
   const std::string t0_orig = testing::read_text(t0), t1_orig = testing::read_text(t1),
