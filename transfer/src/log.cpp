@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -910,63 +909,45 @@ Status read_ahead(
   std::thread reader([&] {
     JsonMembers members({"time", "event"});
     std::uint64_t n = first_n;
-    std::vector<char> buf(kReadChunk);
     for (std::size_t k = 0; k < files.size(); ++k) {
-      auto fd = open_regular_file(files[k]);
-      Batch b;
-      b.file = k;
-      if (!fd) {
-        b.error = fd.error();
-        push(std::move(b));
-        break;
-      }
-      std::string pending;
-      std::uint64_t at = 0;  // file offset of the next read
-      bool failed = false;
-      for (;;) {
-        ssize_t got = ::pread(fd->get(), buf.data(), buf.size(), static_cast<off_t>(at));
-        if (got < 0 && errno == EINTR) continue;
-        Batch out;
-        out.file = k;
-        out.offset = at - pending.size();
-        if (got < 0) {
-          out.error = Error{Code::io, "read " + files[k].string() + ": " + std::strerror(errno)};
-        } else if (got == 0) {
-          out.torn = pending.size();
-        }
-        if (got > 0) {
-          at += static_cast<std::uint64_t>(got);
-          pending.append(buf.data(), static_cast<std::size_t>(got));
-          const auto last_nl = pending.rfind('\n');
-          const std::size_t whole = last_nl == std::string::npos ? 0 : last_nl + 1;
-          out.text = pending.substr(0, whole);
-          pending.erase(0, whole);
-          if (pending.size() > kMaxLine) {
-            out.error = Error{Code::corrupt, "transfer log " + files[k].string() +
-                                                 ": a record is longer than 1 MiB"};
-          }
-        }
-        for (std::size_t start = 0; start < out.text.size();) {
-          const std::size_t nl = out.text.find('\n', start);
-          const std::string_view line(out.text.data() + start, nl - start);
-          out.starts.push_back(start);
-          out.leaves.push_back(merkle::leaf_hash(line));
-          if (out.bad == SIZE_MAX) {
-            if (auto c = check_record(line, n, files[k], members); !c) {
-              out.bad = out.starts.size() - 1;
-              out.check = c;
-            }
-          }
-          ++n;
-          start = nl + 1;
-        }
+      Batch out;
+      out.file = k;
+      // Hands the lines gathered so far on; false once the consumer stopped.
+      auto hand_over = [&] {
         out.starts.push_back(out.text.size());
-        failed = out.error.has_value();
-        const bool end = got == 0 || failed;
-        if (!push(std::move(out))) return;
-        if (end) break;
+        if (!push(std::move(out))) return false;
+        out = Batch{};
+        out.file = k;
+        return true;
+      };
+      bool stopped = false;
+      auto on_line = [&](std::string_view line, std::uint64_t at) -> Status {
+        if (out.text.empty()) out.offset = at;
+        out.starts.push_back(out.text.size());
+        out.text.append(line);
+        out.text.push_back('\n');
+        out.leaves.push_back(merkle::leaf_hash(line));
+        if (out.bad == SIZE_MAX) {
+          if (auto c = check_record(line, n, files[k], members); !c) {
+            out.bad = out.starts.size() - 1;
+            out.check = c;
+          }
+        }
+        ++n;
+        if (out.text.size() < kReadChunk || hand_over()) return {};
+        stopped = true;
+        return fail(Code::limit, "stop");  // ends the read
+      };
+      auto fd = open_regular_file(files[k]);
+      auto torn = fd ? for_each_line(fd->get(), files[k], 0, on_line)
+                     : Result<std::size_t>(fail(fd.error()));
+      if (stopped) return;
+      if (torn) {
+        out.torn = *torn;
+      } else {
+        out.error = torn.error();
       }
-      if (failed) break;
+      if (!hand_over() || !torn) break;
     }
     std::lock_guard lk(mu);
     done = true;
