@@ -95,6 +95,21 @@ head -n 4 "$log" > "$work/short.jsonl"
 expect 3 "records were removed from the end" \
   "$verify" log "$work/short.jsonl" --key "$fx/keys/log.pub" --checkpoint "$fx/checkpoint"
 
+# A log directory: its segments, and its tiles and state checked against them.
+expect 0 "tiles       match the records" "$verify" log "$fx/log" --key "$fx/keys/log.pub"
+cp -r "$fx/log" "$work/logdir"
+before=$(snapshot_of "$work/logdir")
+printf '\xff' | dd of="$work/logdir/tiles/0" bs=1 seek=40 conv=notrunc status=none
+tampered=$(snapshot_of "$work/logdir")
+expect 3 "tiles/0 entry 1 (the hash of record 1) does not match the records" \
+  "$verify" log "$work/logdir" --key "$fx/keys/log.pub"
+[ "$(snapshot_of "$work/logdir")" = "$tampered" ] || fail "verify changed the log directory"
+[ "$tampered" != "$before" ] || fail "the tile was not changed"
+# Segments after record 0 without the tiles to stand for the ones before.
+tail -n +3 "$log" > "$work/later.jsonl"
+expect 2 "starts at record 2: give the segments before it too, or the log directory with its tiles" \
+  "$verify" log "$work/later.jsonl" --key "$fx/keys/log.pub"
+
 # --- proofs -----------------------------------------------------------------
 expect 0 "OK" "$verify" proof "$fx/proof.json" --key "$fx/keys/log.pub"
 "$verify" prove "$log" 6 > "$work/p6.json" || fail "prove"
