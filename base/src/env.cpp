@@ -30,6 +30,30 @@ Result<TempFile> Env::create_temp(const fs::path& dir, std::string_view prefix, 
   return out;
 }
 
+Result<std::optional<UniqueFd>> Env::create_unnamed(const fs::path& dir, mode_t mode) {
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+  if (fd < 0) {
+    if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) {
+      return std::optional<UniqueFd>{};
+    }
+    return fail_errno("create a file in " + dir.string());
+  }
+  UniqueFd out(fd);
+  if (::fchmod(fd, mode) != 0) return fail_errno("create a file in " + dir.string());
+  return std::optional(std::move(out));
+}
+
+// Through /proc, which needs no privilege, unlike linkat's AT_EMPTY_PATH.
+Status Env::link_unnamed(int fd, const fs::path& to) {
+  const std::string self = "/proc/self/fd/" + std::to_string(fd);
+  if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    if (errno == EEXIST)
+      return fail(Code::conflict, to.string() + " already exists; not overwriting it");
+    return fail_errno("link " + to.string());
+  }
+  return {};
+}
+
 Status Env::write(int fd, std::span<const std::uint8_t> bytes) { return write_all(fd, bytes); }
 
 Status Env::write(int fd, std::string_view bytes) {

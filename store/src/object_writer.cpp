@@ -1,6 +1,9 @@
-// Writing objects: a sink hashes bytes into a temporary file; a batch keeps
-// the verified files in tmp/ until commit, then makes them durable, moves
-// them under objects/ and indexes them with everything else in the batch.
+// Writing objects: a sink hashes bytes into a file that has no name yet
+// (O_TMPFILE, or a temporary file in tmp/ where the filesystem has none);
+// once verified, a new object is linked under objects/ at once, and commit
+// makes every new object durable before the transaction that indexes them
+// with everything else in the batch. The dirty marker, durable before the
+// first object lands, lets the next open sweep them if that never happens.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,7 +34,7 @@ Status spent_batch() { return fail(Code::invalid_input, "batch already committed
 struct ObjectSink::State {
   Store::Impl* store = nullptr;
   UniqueFd fd;
-  fs::path tmp;
+  fs::path tmp;  // empty for an unnamed file
   Hasher hasher;
   std::uint64_t size = 0;
   std::optional<Digest> expected;
@@ -100,6 +103,29 @@ Status Batch::State::ensure_marker() {
   return store->env->sync_dir(store->dir);
 }
 
+// Where the object lands: its shard exists since the store was opened, but
+// is made again should something have removed it.
+Status Batch::State::name_object(int fd, const Digest& id) {
+  Env& env = *store->env;
+  if (auto s = ensure_marker(); !s) return s;
+  const auto final_path = store->object_path(id);
+  auto linked = env.link_unnamed(fd, final_path);
+  if (!linked && linked.error().code == Code::not_found) {
+    if (auto s = env.make_dir(final_path.parent_path()); !s) return s;
+    new_shard = true;
+    linked = env.link_unnamed(fd, final_path);
+  }
+  if (!linked && linked.error().code == Code::conflict) {
+    // Not indexed, so what is there is a dead writer's debris: replace it.
+    if (auto s = env.remove(final_path); !s) return s;
+    linked = env.link_unnamed(fd, final_path);
+  }
+  if (!linked) return linked;
+  placed.push_back(id);
+  linked_now.push_back(id);
+  return {};
+}
+
 fs::path Batch::State::path_of(const Digest& id) const {
   for (const auto& p : pending) {
     if (p.id == id) return p.tmp;
@@ -116,31 +142,46 @@ Result<std::optional<std::uint64_t>> Batch::State::size_of(const Digest& id) con
 }
 
 // Small batches fsync file by file; larger ones flush the filesystem once
-// (group commit), which costs one flush instead of one per object.
+// (group commit), which costs one flush instead of one per object. Pending
+// files are durable before they get their final names.
 Status Batch::State::place_pending() {
-  if (pending.empty()) return {};
+  if (pending.empty() && linked_now.empty()) return {};
   Env& env = *store->env;
-  const bool group = pending.size() > kGroupSyncThreshold;
+  const bool group = pending.size() + linked_now.size() > kGroupSyncThreshold;
   if (group) {
-    if (auto s = env.sync_filesystem(store->tmp_dir); !s) return s;
+    if (!pending.empty()) {
+      if (auto s = env.sync_filesystem(store->tmp_dir); !s) return s;
+    }
   } else {
-    for (const auto& p : pending) {
-      auto fd = open_file(p.tmp, O_RDONLY);
+    auto sync_file = [&](const fs::path& path) -> Status {
+      auto fd = open_file(path, O_RDONLY);
       if (!fd) return fail(fd.error());
-      if (auto s = env.sync(fd->get(), p.tmp.string()); !s) return s;
+      return env.sync(fd->get(), path.string());
+    };
+    for (const auto& p : pending) {
+      if (auto s = sync_file(p.tmp); !s) return s;
+    }
+    for (const auto& id : linked_now) {
+      if (auto s = sync_file(store->object_path(id)); !s) return s;
     }
   }
   if (auto s = ensure_marker(); !s) return s;
   std::vector<fs::path> dirs;
-  bool new_shard = false;
+  for (const auto& id : linked_now) {
+    auto shard = store->object_path(id).parent_path();
+    if (std::find(dirs.begin(), dirs.end(), shard) == dirs.end()) dirs.push_back(shard);
+  }
+  linked_now.clear();
   for (const auto& p : pending) {
     auto final_path = store->object_path(p.id);
     auto shard = final_path.parent_path();
-    if (::access(shard.c_str(), F_OK) != 0) {
+    auto moved = env.rename(p.tmp, final_path);
+    if (!moved && moved.error().code == Code::not_found && path_exists(p.tmp)) {
       if (auto s = env.make_dir(shard); !s) return s;
       new_shard = true;
+      moved = env.rename(p.tmp, final_path);
     }
-    if (auto s = env.rename(p.tmp, final_path); !s) return s;
+    if (!moved) return moved;
     placed.push_back(p.id);
     if (std::find(dirs.begin(), dirs.end(), shard) == dirs.end()) dirs.push_back(shard);
   }
@@ -181,6 +222,15 @@ Result<ObjectSink> Batch::begin_object(std::optional<Digest> expected,
   sink->store = store;
   sink->expected = expected;
   sink->expected_size = expected_size;
+  if (store->unnamed_files) {
+    auto fd = store->env->create_unnamed(store->objects_dir, 0644);
+    if (!fd) return fail(fd.error());
+    if (*fd) {
+      sink->fd = std::move(**fd);
+      return ObjectSink(std::move(sink));
+    }
+    store->unnamed_files = false;
+  }
   auto tmp = store->env->create_temp(store->tmp_dir, "obj-", 0644);
   if (!tmp) return fail(tmp.error());
   sink->fd = std::move(tmp->fd);
@@ -203,8 +253,16 @@ Result<Digest> Batch::finish_object(ObjectSink sink) {
   auto known = state_->size_of(id);
   if (!known) return fail(known.error());
   state_->objects.emplace(id, st.size);
-  // Already present: deduplicated, the temporary file goes with the sink.
+  // Already present: deduplicated, the file goes with the sink.
   if (*known) return id;
+  if (st.tmp.empty()) {
+    if (auto s = state_->name_object(st.fd.get(), id); !s) {
+      state_->objects.erase(id);
+      return fail(s.error());
+    }
+    st.fd.reset();
+    return id;
+  }
   st.fd.reset();
   state_->pending.push_back({id, std::exchange(st.tmp, {})});
   return id;
@@ -272,6 +330,7 @@ std::size_t Batch::object_count() const { return state_->objects.size(); }
 
 std::vector<std::pair<Digest, fs::path>> Batch::pending_files() const {
   std::vector<std::pair<Digest, fs::path>> out;
+  for (const auto& id : state_->placed) out.emplace_back(id, state_->store->object_path(id));
   for (const auto& p : state_->pending) out.emplace_back(p.id, p.tmp);
   return out;
 }

@@ -31,6 +31,10 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, StoreOptions opt
     for (const auto& d : {impl->objects_dir, impl->tmp_dir, impl->index_dir}) {
       if (auto s = impl->env->make_dirs(d); !s) return fail(s.error());
     }
+    if (auto s = impl->make_shards(); !s) return fail(s.error());
+    // Unnamed files are named through /proc/self/fd.
+    std::error_code ec;
+    impl->unnamed_files = fs::is_directory("/proc/self/fd", ec);
   } else if (std::error_code ec; !fs::is_directory(impl->index_dir, ec)) {
     return fail(Code::not_found, "no store at " + dir.string());
   }

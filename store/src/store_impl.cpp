@@ -107,6 +107,16 @@ fs::path Store::Impl::object_path(const Digest& id) const {
   return objects_dir / hex.substr(0, 2) / hex;
 }
 
+Status Store::Impl::make_shards() {
+  if (path_exists(objects_dir / "ff")) return {};
+  for (int i = 0; i < 256; ++i) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    const char name[] = {kHex[i >> 4], kHex[i & 15], '\0'};
+    if (auto s = env->make_dir(objects_dir / name); !s) return s;
+  }
+  return env->sync_dir(objects_dir);
+}
+
 // Another process grew the map: take over its size.
 void Store::Impl::adopt_map_size() const {
   std::unique_lock lk(map_mutex);

@@ -51,6 +51,8 @@ struct Store::Impl {
   std::filesystem::path dir, objects_dir, tmp_dir, index_dir, lock_path, dirty_path;
   Env* env = nullptr;
   bool read_only = false;
+  // New objects are written to unnamed files (O_TMPFILE) until one cannot be made.
+  bool unnamed_files = true;
   MDB_env* mdb = nullptr;
   MDB_dbi objects{}, snapshots{}, refs{}, history{}, meta{};
   mutable std::shared_mutex map_mutex;  // shared: any transaction; unique: map resize
@@ -62,6 +64,9 @@ struct Store::Impl {
   Status open_index(std::size_t initial_map_size);
 
   std::filesystem::path object_path(const Digest& id) const;
+  // Makes the 256 shard directories objects/00 to objects/ff unless the
+  // last of them exists, so that writing an object never has to.
+  Status make_shards();
 
   // Runs f(MDB_txn*) inside a read transaction and returns what it returns;
   // the transaction ends when f does, so f must not keep views into it.
@@ -114,8 +119,10 @@ struct Batch::State {
     Digest id;
     std::filesystem::path tmp;  // verified bytes, waiting in tmp/ for commit
   };
-  std::vector<Pending> pending;  // new objects, in the order they were finished
-  std::vector<Digest> placed;    // renamed into objects/ during commit, not yet indexed
+  std::vector<Pending> pending;    // new objects, in the order they were finished
+  std::vector<Digest> placed;      // under objects/, not yet indexed
+  std::vector<Digest> linked_now;  // named under objects/ as finished, not yet durable
+  bool new_shard = false;          // a shard directory was made again
   std::vector<SnapshotInfo> snapshots;
   struct RefChange {
     std::string name;
@@ -135,9 +142,12 @@ struct Batch::State {
   // The size of an object in this batch or the store, nullopt when in neither.
   Result<std::optional<std::uint64_t>> size_of(const Digest& id) const;
 
-  // Makes every pending object durable and moves it under objects/, after
-  // setting the dirty marker that lets the next open sweep them should the
-  // index never name them.
+  // Names a new object's unnamed file under objects/, after setting the
+  // dirty marker that lets the next open sweep it should the index never
+  // name it.
+  Status name_object(int fd, const Digest& id);
+  // Makes every new object durable and moves pending ones under objects/
+  // (setting the marker first).
   Status place_pending();
   // refused unless every entry's object is in the batch or the store, with
   // the size the entry states.

@@ -87,6 +87,17 @@ Result<TempFile> FaultEnv::create_temp(const fs::path& dir, std::string_view pre
   return Env::create_temp(dir, prefix, mode);
 }
 
+Result<std::optional<UniqueFd>> FaultEnv::create_unnamed(const fs::path& dir, mode_t mode) {
+  if (!unnamed_files) return std::optional<UniqueFd>{};
+  if (!hook("create")) return injected("create in " + dir.string());
+  return Env::create_unnamed(dir, mode);
+}
+
+Status FaultEnv::link_unnamed(int fd, const fs::path& to) {
+  if (!hook("link")) return injected("link");
+  return Env::link_unnamed(fd, to);
+}
+
 Status FaultEnv::write(int fd, std::span<const std::uint8_t> bytes) {
   if (!hook("write")) return injected("write");
   const auto size = static_cast<std::int64_t>(bytes.size());

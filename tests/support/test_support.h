@@ -47,7 +47,8 @@ class FaultEnv : public Env {
   // Total bytes that may be written before writes fail with ENOSPC; -1: no limit.
   // Atomic: a test sets it while another thread (a logger) writes.
   std::atomic<std::int64_t> write_budget{-1};
-  // Called before each operation with its name ("open" (to write), "create",
+  // Called before each operation with its name ("open" (to write), "create"
+  // (a temporary or unnamed file), "link" (naming one),
   // "write", "truncate", "sync", "rename", "remove", "remove_all", "mkdir",
   // "mkdirs", "chmod", "sync_dir", "sync_fs", "now") and a running count of
   // that operation; may kill the process.
@@ -56,10 +57,15 @@ class FaultEnv : public Env {
   // same name and count as before.
   std::function<bool(const std::string&, int)> fail_if;
   std::atomic<std::int64_t> now_seconds{1'800'000'000};
+  // False: the filesystem makes no unnamed files (create_unnamed gives nullopt).
+  bool unnamed_files = true;
 
   Result<UniqueFd> open(const std::filesystem::path& path, int flags, mode_t mode) override;
   Result<TempFile> create_temp(const std::filesystem::path& dir, std::string_view prefix,
                                mode_t mode) override;
+  Result<std::optional<UniqueFd>> create_unnamed(const std::filesystem::path& dir,
+                                                 mode_t mode) override;
+  Status link_unnamed(int fd, const std::filesystem::path& to) override;
   Status write(int fd, std::span<const std::uint8_t> bytes) override;
   Status truncate(int fd, std::uint64_t size, std::string_view what) override;
   Status sync(int fd, std::string_view what) override;

@@ -18,13 +18,14 @@ namespace fs = std::filesystem;
 using testing::TempDir;
 
 struct CrashPoint {
-  const char* op;  // FaultEnv operation, "now" (start of commit) or "after_commit"
-  int count;       // die before the count-th such operation
-  bool lands;      // whether the batch is expected to be in the store afterwards
+  const char* op;           // FaultEnv operation, "now" (start of commit) or "after_commit"
+  int count;                // die before the count-th such operation
+  bool lands;               // whether the batch is expected to be in the store afterwards
+  bool named_temp = false;  // the filesystem makes no unnamed files: temporary files in tmp/
 };
 
 std::ostream& operator<<(std::ostream& os, const CrashPoint& p) {
-  return os << p.op << "#" << p.count;
+  return os << p.op << "#" << p.count << (p.named_temp ? " (named temporary files)" : "");
 }
 
 class CrashTest : public ::testing::TestWithParam<CrashPoint> {};
@@ -89,6 +90,7 @@ TEST_P(CrashTest, KilledWriterLeavesStoreAsBeforeOrAfter) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     testing::FaultEnv env;
+    env.unnamed_files = !point.named_temp;
     env.before = [&](const std::string& op, int n) {
       if (op == point.op && n == point.count) ::raise(SIGKILL);
     };
@@ -116,16 +118,23 @@ TEST_P(CrashTest, KilledWriterLeavesStoreAsBeforeOrAfter) {
 
 INSTANTIATE_TEST_SUITE_P(
     Points, CrashTest,
-    ::testing::Values(CrashPoint{"write", 1, false},    // first object half-way
-                      CrashPoint{"write", 7, false},    // several objects in tmp/
-                      CrashPoint{"sync_fs", 1, false},  // all written, not yet durable
-                      CrashPoint{"rename", 1, false},   // durable, none placed
-                      CrashPoint{"rename", 6, false},   // five placed, unindexed
-                      CrashPoint{"sync_fs", 2, false},  // all placed, directories not flushed
-                      CrashPoint{"now", 1, false},      // index commit about to start
-                      CrashPoint{"after_commit", 0, true}),
+    ::testing::Values(CrashPoint{"write", 1, false},     // first object half-way
+                      CrashPoint{"sync_dir", 1, false},  // the marker not yet durable
+                      CrashPoint{"link", 1, false},      // marker durable, nothing named
+                      CrashPoint{"write", 7, false},     // several objects named, unindexed
+                      CrashPoint{"link", 6, false},      // five named, not durable
+                      CrashPoint{"sync_fs", 1, false},   // all named, not yet durable
+                      CrashPoint{"now", 1, false},       // index commit about to start
+                      CrashPoint{"after_commit", 0, true},
+                      CrashPoint{"write", 7, false, true},    // several objects in tmp/
+                      CrashPoint{"sync_fs", 1, false, true},  // all written, not yet durable
+                      CrashPoint{"rename", 1, false, true},   // durable, none placed
+                      CrashPoint{"rename", 6, false, true},   // five placed, unindexed
+                      CrashPoint{"sync_fs", 2, false, true},  // all placed, not flushed
+                      CrashPoint{"now", 1, false, true}, CrashPoint{"after_commit", 0, true, true}),
     [](const auto& info) {
-      return std::string(info.param.op) + "_" + std::to_string(info.param.count);
+      return std::string(info.param.op) + "_" + std::to_string(info.param.count) +
+             (info.param.named_temp ? "_named_temp" : "");
     });
 
 // A small batch fsyncs each file and directory instead of the whole filesystem.
@@ -140,9 +149,45 @@ TEST(CrashRecovery, SmallBatchSyncsFilesOneByOne) {
   ASSERT_TRUE(batch.put_bytes("b"));
   ASSERT_TRUE(batch.commit());
   EXPECT_EQ(ops["sync"], 2);
-  EXPECT_EQ(ops["rename"], 2);
+  EXPECT_EQ(ops["link"], 2);
+  EXPECT_EQ(ops["rename"], 0);
   EXPECT_EQ(ops["sync_fs"], 0);
   EXPECT_GE(ops["sync_dir"], 2);  // the marker's directory and each shard
+}
+
+TEST(CrashRecovery, WithoutUnnamedFilesObjectsWaitInTmpUntilCommit) {
+  TempDir dir;
+  testing::FaultEnv env;
+  env.unnamed_files = false;
+  std::map<std::string, int> ops;
+  env.before = [&](const std::string& op, int) { ++ops[op]; };
+  auto store = Store::open(dir.path(), {.env = &env}).value();
+  auto batch = store->begin_batch().value();
+  auto id = batch.put_bytes("a").value();
+  EXPECT_EQ(testing::tree_fingerprint(dir / "tmp").size(), 1u);
+  EXPECT_TRUE(testing::tree_fingerprint(dir / "objects").empty());
+  ASSERT_TRUE(batch.commit());
+  EXPECT_EQ(ops["rename"], 1);
+  EXPECT_EQ(ops["link"], 0);
+  EXPECT_TRUE(testing::tree_fingerprint(dir / "tmp").empty());
+  EXPECT_EQ(store->read(id).value(), "a");
+}
+
+TEST(CrashRecovery, AFinishedObjectIsNamedAtOnceAndAnAbandonedBatchRemovesIt) {
+  TempDir dir;
+  auto store = Store::open(dir.path()).value();
+  const auto path = dir / "objects" / sha256(std::string_view("a")).hex().substr(0, 2) /
+                    sha256(std::string_view("a")).hex();
+  {
+    auto batch = store->begin_batch().value();
+    ASSERT_TRUE(batch.put_bytes("a"));
+    EXPECT_TRUE(testing::tree_fingerprint(dir / "tmp").empty());
+    EXPECT_EQ(testing::read_text(path), "a");
+    EXPECT_TRUE(fs::exists(dir / "dirty"));
+    EXPECT_FALSE(store->contains(sha256(std::string_view("a"))).value());
+  }
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_FALSE(fs::exists(dir / "dirty"));
 }
 
 TEST(CrashRecovery, OpenSweepsLeftoverTempFilesAndUnindexedBlobs) {
@@ -171,9 +216,10 @@ TEST(CrashRecovery, OpenDoesNotSweepWhileAnotherWriterIsActive) {
   auto batch = store->begin_batch().value();
   auto id = batch.put_bytes("in flight").value();
   // A second handle (as another process would) opens while the batch is open.
-  ASSERT_EQ(testing::tree_fingerprint(dir / "tmp").size(), 1u);
+  ASSERT_EQ(testing::tree_fingerprint(dir / "objects").size(), 1u);
+  ASSERT_TRUE(fs::exists(dir / "dirty"));
   auto other = Store::open(dir.path()).value();
-  EXPECT_EQ(testing::tree_fingerprint(dir / "tmp").size(), 1u);
+  EXPECT_EQ(testing::tree_fingerprint(dir / "objects").size(), 1u);
   ASSERT_TRUE(batch.commit());
   EXPECT_EQ(other->read(id).value(), "in flight");
 }

@@ -42,6 +42,14 @@ class Env {
   // A new file dir/<prefix>XXXXXX (mkostemp) with the given mode.
   virtual Result<TempFile> create_temp(const std::filesystem::path& dir, std::string_view prefix,
                                        mode_t mode);
+  // A new file in dir that has no name yet (O_TMPFILE), with the given mode:
+  // it vanishes when its descriptor closes unless link_unnamed names it.
+  // nullopt when the filesystem cannot make one.
+  virtual Result<std::optional<UniqueFd>> create_unnamed(const std::filesystem::path& dir,
+                                                         mode_t mode);
+  // Gives the unnamed file open as fd the name to (on the same filesystem);
+  // conflict when to exists.
+  virtual Status link_unnamed(int fd, const std::filesystem::path& to);
   // Writes all bytes to fd (short writes retried); io on failure, e.g. ENOSPC.
   virtual Status write(int fd, std::span<const std::uint8_t> bytes);
   virtual Status truncate(int fd, std::uint64_t size, std::string_view what);

@@ -150,8 +150,8 @@ class Batch {
 
   bool contains(const Digest& id) const;  // in this batch or the store
   std::size_t object_count() const;
-  // New objects of this batch and where their bytes wait until commit (for
-  // a scan before they land). Valid until commit or destruction.
+  // New objects of this batch and where their bytes are before commit (for
+  // a scan before they are indexed). Valid until commit or destruction.
   std::vector<std::pair<Digest, std::filesystem::path>> pending_files() const;
 
   // One LMDB transaction. After success the batch is spent.
