@@ -39,7 +39,11 @@ Result<std::optional<UniqueFd>> Env::create_unnamed(const fs::path& dir, mode_t 
     return fail_errno("create a file in " + dir.string());
   }
   UniqueFd out(fd);
-  if (::fchmod(fd, mode) != 0) return fail_errno("create a file in " + dir.string());
+  // The umask may have taken bits away; a stat costs less than a change.
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return fail_errno("create a file in " + dir.string());
+  if ((st.st_mode & 07777) != mode && ::fchmod(fd, mode) != 0)
+    return fail_errno("create a file in " + dir.string());
   return std::optional(std::move(out));
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <vector>
 
 namespace airlock {
@@ -84,16 +85,24 @@ Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t m
   return out;
 }
 
+// The buffer is no larger than a regular file needs (its size and a byte to
+// see its end) and left uninitialised: reading many small files costs no
+// megabyte each.
 Status read_chunks(int fd, const std::function<Status(std::span<const std::uint8_t>)>& fn) {
-  std::vector<std::uint8_t> buf(1 << 20);
+  constexpr std::size_t kMax = 1 << 20;
+  std::size_t size = kMax;
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) < kMax)
+    size = static_cast<std::size_t>(st.st_size) + 1;
+  auto buf = std::make_unique_for_overwrite<std::uint8_t[]>(size);
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf.get(), size);
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail_errno("read");
     }
     if (n == 0) return {};
-    if (auto s = fn(std::span(buf.data(), static_cast<std::size_t>(n))); !s) return s;
+    if (auto s = fn(std::span(buf.get(), static_cast<std::size_t>(n))); !s) return s;
   }
 }
 
