@@ -278,7 +278,9 @@ bool status_outcome(Transfer& t, long status, bool attempts_left) {
 }
 
 // A 200 or 206 body is complete: it must have the size and SHA-256 the
-// signed index declares, and is synced before it counts as fetched.
+// signed index declares. It is not synced here: the store makes it durable
+// when it takes the file (one flush for a whole batch), and a file left by
+// an interrupted run is hashed again before it is used.
 void verify_download(Transfer& t) {
   FetchResult& r = *t.result;
   const FetchJob& job = *t.job;
@@ -297,10 +299,6 @@ void verify_download(Transfer& t) {
     drop_partial(t);
     r.error = Error{Code::refused, job.url + " does not match the signed index: expected sha256 " +
                                        job.expected_sha256->hex() + ", actual " + r.sha256.hex()};
-    return;
-  }
-  if (auto s = t.env->sync(t.fd.get(), job.dest.string()); !s) {
-    r.error = s.error();
     return;
   }
   r.error.reset();

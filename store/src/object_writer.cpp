@@ -103,27 +103,34 @@ Status Batch::State::ensure_marker() {
   return store->env->sync_dir(store->dir);
 }
 
-// Where the object lands: its shard exists since the store was opened, but
-// is made again should something have removed it.
-Status Batch::State::name_object(int fd, const Digest& id) {
-  Env& env = *store->env;
+// put gives the object its name under objects/. Its shard exists since the
+// store was opened, but is made again should something have removed it.
+Status Batch::State::land(const Digest& id, const std::function<Status(const fs::path&)>& put) {
   if (auto s = ensure_marker(); !s) return s;
   const auto final_path = store->object_path(id);
-  auto linked = env.link_unnamed(fd, final_path);
-  if (!linked && linked.error().code == Code::not_found) {
-    if (auto s = env.make_dir(final_path.parent_path()); !s) return s;
+  auto landed = put(final_path);
+  if (!landed && landed.error().code == Code::not_found && !path_exists(final_path.parent_path())) {
+    if (auto s = store->env->make_dir(final_path.parent_path()); !s) return s;
     new_shard = true;
-    linked = env.link_unnamed(fd, final_path);
+    landed = put(final_path);
   }
-  if (!linked && linked.error().code == Code::conflict) {
-    // Not indexed, so what is there is a dead writer's debris: replace it.
-    if (auto s = env.remove(final_path); !s) return s;
-    linked = env.link_unnamed(fd, final_path);
-  }
-  if (!linked) return linked;
+  if (!landed) return landed;
   placed.push_back(id);
   linked_now.push_back(id);
   return {};
+}
+
+Status Batch::State::name_object(int fd, const Digest& id) {
+  Env& env = *store->env;
+  return land(id, [&](const fs::path& to) -> Status {
+    auto linked = env.link_unnamed(fd, to);
+    if (!linked && linked.error().code == Code::conflict) {
+      // Not indexed, so what is there is a dead writer's debris: replace it.
+      if (auto s = env.remove(to); !s) return s;
+      linked = env.link_unnamed(fd, to);
+    }
+    return linked;
+  });
 }
 
 fs::path Batch::State::path_of(const Digest& id) const {
@@ -312,11 +319,10 @@ Result<Digest> Batch::adopt_file(const fs::path& file, const Digest& id, std::ui
     if (copied) (void)env.remove(file);
     return copied;
   }
-  // Named by its digest: unique within this batch, which holds the writer lock.
-  const fs::path tmp = st.store->tmp_dir / ("adopt-" + id.hex());
-  if (auto s = env.rename(file, tmp); !s) return fail(s.error().context("move " + file.string()));
-  if (auto s = env.chmod(tmp, 0644); !s) return fail(s.error());
-  st.pending.push_back({id, tmp});
+  // Moved straight to its place, like an object finished in this batch.
+  if (auto s = env.chmod(file, 0644); !s) return fail(s.error());
+  auto moved = st.land(id, [&](const fs::path& to) { return env.rename(file, to); });
+  if (!moved) return fail(moved.error().context("move " + file.string()));
   st.objects.emplace(id, size);
   return id;
 }

@@ -142,9 +142,11 @@ struct Batch::State {
   // The size of an object in this batch or the store, nullopt when in neither.
   Result<std::optional<std::uint64_t>> size_of(const Digest& id) const;
 
-  // Names a new object's unnamed file under objects/, after setting the
-  // dirty marker that lets the next open sweep it should the index never
-  // name it.
+  // Gives a new object its name under objects/ with put(final path), after
+  // setting the dirty marker that lets the next open sweep it should the
+  // index never name it; commit makes it durable.
+  Status land(const Digest& id, const std::function<Status(const std::filesystem::path&)>& put);
+  // land() for an unnamed file.
   Status name_object(int fd, const Digest& id);
   // Makes every new object durable and moves pending ones under objects/
   // (setting the marker first).
