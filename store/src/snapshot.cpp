@@ -260,6 +260,9 @@ class SnapshotHandler final : public nlohmann::json_sax<json> {
   Status check_root();
   void finish_entry(const Open& o);
   void finish_package(const Open& o);
+  // A copy without the spare capacity a string grown a character at a time
+  // has: a snapshot keeps hundreds of thousands of them.
+  static std::string exact(const std::string& s) { return std::string(s.data(), s.size()); }
   static std::optional<std::string> first_of(std::optional<std::string> a, std::string b) {
     return a ? std::move(a) : std::optional(std::move(b));
   }
@@ -347,7 +350,7 @@ SnapshotHandler::Frame SnapshotHandler::place(Type t, std::string* s, std::uint6
         size_ = n;
       } else if (t == Type::string) {
         ok_[field_] = true;
-        strings_[field_] = std::move(*s);
+        strings_[field_].assign(*s);  // the parser's buffer and this one are both reused
       } else {
         ok_[field_] = false;
       }
@@ -427,7 +430,7 @@ void SnapshotHandler::finish_entry(const Open& o) {
     entry_error_ = d.error().message;
     return;
   }
-  snap_.entries.push_back({std::move(strings_[0]), *d, size_});
+  snap_.entries.push_back({exact(strings_[0]), *d, size_});
 }
 
 void SnapshotHandler::finish_package(const Open& o) {
@@ -451,9 +454,9 @@ void SnapshotHandler::finish_package(const Open& o) {
     package_error_ = d.error().message;
     return;
   }
-  snap_.packages.push_back({std::move(strings_[p_name]), std::move(strings_[p_version]),
-                            std::move(strings_[p_architecture]), std::move(strings_[p_source]),
-                            size_, *d, std::move(strings_[p_path]), std::move(strings_[p_index])});
+  snap_.packages.push_back({exact(strings_[p_name]), exact(strings_[p_version]),
+                            exact(strings_[p_architecture]), exact(strings_[p_source]), size_, *d,
+                            exact(strings_[p_path]), exact(strings_[p_index])});
 }
 
 // The bytes of a Snapshot::Source as an input iterator for nlohmann's
