@@ -1,6 +1,8 @@
 #include "airlock/transfer/manifest.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -432,17 +434,24 @@ namespace {
 // never become a tree beside the text.
 class PrettyWriter {
  public:
-  explicit PrettyWriter(std::string& out)
-      : out_(out),
-        serializer_(nlohmann::detail::output_adapter<char>(out), ' ',
-                    json::error_handler_t::replace) {}
+  // Appends to text, or only counts the bytes when text is null.
+  explicit PrettyWriter(std::string* text)
+      : out_(std::make_shared<Out>(text)), serializer_(out_, ' ', json::error_handler_t::replace) {}
 
+  std::size_t size() const { return out_->size; }
   void value(const ojson& v, unsigned indent) { serializer_.dump(v, true, false, 2, indent); }
-  void raw(std::string_view text) { out_.append(text); }
+  void raw(std::string_view text) { out_->write_characters(text.data(), text.size()); }
+  void indent(unsigned n) {
+    while (n > 0) {
+      unsigned k = std::min<unsigned>(n, kSpaces.size());
+      raw(kSpaces.substr(0, k));
+      n -= k;
+    }
+  }
   // A member of an object whose members are at indent; its value follows.
   void key(std::string_view name, unsigned indent, bool first) {
     if (!first) raw(",\n");
-    out_.append(indent, ' ');
+    this->indent(indent);
     raw("\"");
     raw(name);
     raw("\": ");
@@ -455,35 +464,46 @@ class PrettyWriter {
     bool first = true;
     for (const auto& item : items) {
       if (!std::exchange(first, false)) raw(",\n");
-      out_.append(indent + 2, ' ');
+      this->indent(indent + 2);
       one(item, indent + 2);
     }
     raw("\n");
-    out_.append(indent, ' ');
+    this->indent(indent);
     raw("]");
   }
 
  private:
-  std::string& out_;
+  static constexpr std::string_view kSpaces = "                ";
+  struct Out final : nlohmann::detail::output_adapter_protocol<char> {
+    explicit Out(std::string* t) : text(t) {}
+    std::string* text;
+    std::size_t size = 0;
+    void write_character(char c) override {
+      ++size;
+      if (text) text->push_back(c);
+    }
+    void write_characters(const char* s, std::size_t n) override {
+      size += n;
+      if (text) text->append(s, n);
+    }
+  };
+  std::shared_ptr<Out> out_;
   nlohmann::detail::serializer<ojson> serializer_;
 };
 
-}  // namespace
-
-std::string Manifest::to_json() const {
-  std::string out;
-  PrettyWriter w(out);
-  ojson log = ojson::parse(log_json, nullptr, false);
+// The manifest's text through w (see PrettyWriter).
+void write_manifest(const Manifest& m, PrettyWriter& w) {
+  ojson log = ojson::parse(m.log_json, nullptr, false);
   if (log.is_discarded()) log = ojson::array();
   const std::pair<const char*, ojson> head[] = {
       {"format", kBundleFormat},
-      {"stream", stream},
-      {"sequence", sequence},
-      {"previous", previous ? ojson(previous->hex()) : ojson(nullptr)},
-      {"kind", kind},
-      {"created", format_time(created)},
-      {"expires", format_time(expires)},
-      {"producer", producer}};
+      {"stream", m.stream},
+      {"sequence", m.sequence},
+      {"previous", m.previous ? ojson(m.previous->hex()) : ojson(nullptr)},
+      {"kind", m.kind},
+      {"created", format_time(m.created)},
+      {"expires", format_time(m.expires)},
+      {"producer", m.producer}};
   w.raw("{\n");
   bool first = true;
   for (const auto& [name, v] : head) {
@@ -491,23 +511,23 @@ std::string Manifest::to_json() const {
     w.value(v, 2);
   }
   w.key("snapshots", 2, false);
-  w.array(snapshots, 2, [&](const BundleSnapshot& s, unsigned in) {
+  w.array(m.snapshots, 2, [&](const BundleSnapshot& s, unsigned in) {
     w.value(ojson{{"id", s.id.hex()}, {"repo", s.repo}}, in);
   });
   w.key("objects", 2, false);
-  w.array(objects, 2, [&](const BundleObject& o, unsigned in) {
+  w.array(m.objects, 2, [&](const BundleObject& o, unsigned in) {
     w.value(ojson{{"sha256", o.sha256.hex()}, {"size", o.size}}, in);
   });
   w.key("archive_size", 2, false);
-  w.value(archive_size, 2);
+  w.value(m.archive_size, 2);
   w.key("volumes", 2, false);
-  w.array(volumes, 2, [&](const BundleVolume& v, unsigned in) {
+  w.array(m.volumes, 2, [&](const BundleVolume& v, unsigned in) {
     w.value(ojson{{"name", v.name}, {"size", v.size}, {"sha256", v.sha256.hex()}}, in);
   });
   w.key("log", 2, false);
   w.value(log, 2);
   w.key("changes", 2, false);
-  w.array(changes, 2, [&](const RepoChanges& rc, unsigned in) {
+  w.array(m.changes, 2, [&](const RepoChanges& rc, unsigned in) {
     w.raw("{\n");
     w.key("repo", in + 2, true);
     w.value(rc.repo, in + 2);
@@ -522,10 +542,23 @@ std::string Manifest::to_json() const {
               pin);
     });
     w.raw("\n");
-    w.raw(std::string(in, ' '));
+    w.indent(in);
     w.raw("}");
   });
   w.raw("\n}\n");
+}
+
+}  // namespace
+
+// Written twice: once to count the bytes, so that the text is made once at
+// its size rather than grown (a manifest can be tens of megabytes).
+std::string Manifest::to_json() const {
+  PrettyWriter counted(nullptr);
+  write_manifest(*this, counted);
+  std::string out;
+  out.reserve(counted.size());
+  PrettyWriter w(&out);
+  write_manifest(*this, w);
   return out;
 }
 

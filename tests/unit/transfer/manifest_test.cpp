@@ -100,6 +100,9 @@ TEST(Manifest, WrittenAsNlohmannDumpsTheWholeTree) {
             [](const BundleObject& a, const BundleObject& b) { return a.sha256 < b.sha256; });
   many.archive_size = tar_size_for(many.objects);
   expect_written_as_one_tree(many);
+  // Made at its size, not grown: a manifest can be tens of megabytes.
+  auto text = many.to_json();
+  EXPECT_EQ(text.capacity(), text.size());
 }
 
 TEST(Manifest, RoundTrip) {
