@@ -127,13 +127,13 @@ struct StrictHandler {
 Result<json> parse_json_strict(std::string_view text) {
   StrictHandler h;
   if (json::sax_parse(text, &h)) return std::move(h.result);
-  if (h.duplicate) {
-    return fail(
-        Code::invalid_input,
-        "duplicate key " +
-            json(h.duplicate->substr(0, 200)).dump(-1, ' ', false, json::error_handler_t::replace));
-  }
+  if (h.duplicate) return fail(Code::invalid_input, duplicate_key_message(*h.duplicate));
   return json(json::value_t::discarded);
+}
+
+std::string duplicate_key_message(std::string_view key) {
+  return "duplicate key " +
+         json(std::string(key.substr(0, 200))).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 JsonMembers::JsonMembers(std::initializer_list<std::string_view> keys)

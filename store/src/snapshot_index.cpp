@@ -59,10 +59,15 @@ Status Batch::State::index_snapshots(WriteCtx& w) const {
 }
 
 Result<Digest> Batch::add_snapshot(const Snapshot& snapshot) {
-  auto text = snapshot.to_canonical_json();
-  if (!text) return fail(text.error());
+  // Written as it is serialized, never held whole; an unfinished sink
+  // leaves nothing behind.
+  auto sink = begin_object();
+  if (!sink) return fail(sink.error());
+  auto written =
+      snapshot.write_canonical_json([&](std::string_view piece) { return sink->write(piece); });
+  if (!written) return fail(written.error());
   if (auto s = state_->check_snapshot(snapshot); !s) return fail(s.error());
-  auto id = put_bytes(*text);
+  auto id = finish_object(std::move(*sink));
   if (!id) return id;
   state_->snapshots.push_back(summary(*id, snapshot));
   return id;
@@ -75,10 +80,8 @@ Result<SnapshotInfo> Batch::register_snapshot(const Digest& id) {
   auto path = state_->path_of(id);
   auto fd = open_file(path, O_RDONLY);
   if (!fd) return fail(fd.error());
-  auto text = read_verified(fd->get(), id, kMaxSnapshotSize, path);
-  if (!text) return fail(text.error());
-  auto snap = Snapshot::parse(*text);
-  if (!snap) return fail(snap.error().context("snapshot " + id.hex()));
+  auto snap = read_snapshot(fd->get(), id, path);
+  if (!snap) return fail(snap.error());
   if (auto s = state_->check_snapshot(*snap); !s) return fail(s.error());
   state_->snapshots.push_back(summary(id, *snap));
   return state_->snapshots.back();
@@ -101,11 +104,9 @@ Result<Snapshot> Store::get_snapshot(const Digest& id) const {
   });
   if (!known) return fail(known.error());
   if (!*known) return fail(Code::not_found, "no snapshot " + id.hex());
-  auto text = read(id, kMaxSnapshotSize);
-  if (!text) return fail(text.error());
-  auto snap = Snapshot::parse(*text);
-  if (!snap) return fail(snap.error().context("snapshot " + id.hex()));
-  return snap;
+  auto file = open_object(id);
+  if (!file) return fail(file.error());
+  return read_snapshot(file->fd.get(), id, impl_->object_path(id));
 }
 
 Result<std::vector<SnapshotInfo>> Store::list_snapshots() const {

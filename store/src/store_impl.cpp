@@ -5,14 +5,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
+#include <span>
 
 #include "codec.h"
 
 namespace airlock {
 namespace fs = std::filesystem;
 
-Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_size,
+namespace {
+
+// fd's size, limit when it is larger than max_size.
+Result<std::uint64_t> size_within(int fd, const Digest& id, std::uint64_t max_size,
                                   const fs::path& path) {
   struct stat st;
   if (::fstat(fd, &st) != 0) return fail_errno(path.string());
@@ -20,25 +26,62 @@ Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_si
     return fail(Code::limit, "object " + id.hex() + " has " + std::to_string(st.st_size) +
                                  " bytes, more than the limit of " + std::to_string(max_size));
   }
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+// Up to buf.size() bytes of fd, retrying when interrupted; 0 at its end.
+Result<std::size_t> read_some(int fd, std::span<char> buf, const fs::path& path) {
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno != EINTR) return fail_errno(path.string());
+  }
+}
+
+Status same_digest(const Digest& actual, const Digest& id, const fs::path& path) {
+  if (actual == id) return {};
+  return fail(Code::corrupt, "object " + path.string() + " is corrupt: expected sha256 " +
+                                 id.hex() + ", actual " + actual.hex());
+}
+
+}  // namespace
+
+Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_size,
+                                  const fs::path& path) {
+  auto size = size_within(fd, id, max_size, path);
+  if (!size) return fail(size.error());
   std::string out;
-  out.resize(static_cast<std::size_t>(st.st_size));
+  out.resize(static_cast<std::size_t>(*size));
   std::size_t used = 0;
   while (used < out.size()) {
-    ssize_t n = ::read(fd, out.data() + used, out.size() - used);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno(path.string());
-    }
-    if (n == 0) break;
-    used += static_cast<std::size_t>(n);
+    auto n = read_some(fd, std::span(out).subspan(used), path);
+    if (!n) return fail(n.error());
+    if (*n == 0) break;
+    used += *n;
   }
   out.resize(used);
-  Digest actual = sha256(out);
-  if (actual != id) {
-    return fail(Code::corrupt, "object " + path.string() + " is corrupt: expected sha256 " +
-                                   id.hex() + ", actual " + actual.hex());
-  }
+  if (auto s = same_digest(sha256(out), id, path); !s) return fail(s.error());
   return out;
+}
+
+Result<Snapshot> read_snapshot(int fd, const Digest& id, const fs::path& path) {
+  auto size = size_within(fd, id, kMaxSnapshotSize, path);
+  if (!size) return fail(size.error());
+  std::uint64_t left = *size;
+  std::optional<Error> read_error;
+  Digest actual;
+  auto snap = Snapshot::parse(
+      [&](std::span<char> buf) -> Result<std::size_t> {
+        auto n = read_some(fd, buf.first(std::min<std::uint64_t>(buf.size(), left)), path);
+        if (!n) read_error = n.error();
+        if (n) left -= *n;
+        return n;
+      },
+      actual);
+  if (read_error) return fail(*read_error);
+  if (auto s = same_digest(actual, id, path); !s) return fail(s.error());
+  if (!snap) return fail(snap.error().context("snapshot " + id.hex()));
+  return snap;
 }
 
 Status WriteCtx::put(MDB_dbi dbi, std::string_view key, std::string_view value) {

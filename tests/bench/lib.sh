@@ -46,3 +46,19 @@ measure() {
   secs[$name]="$e"
   mib[$name]=$(echo "$kib / 1024" | bc -l)
 }
+
+# sign_apt_upstream WORK: compresses the Packages index of WORK/upstream's
+# bookworm main amd64, makes a throwaway signing key (GNUPGHOME=WORK/gnupg,
+# its public key in WORK/keyring.gpg) and writes the suite's Release,
+# InRelease and Release.gpg: the signed upstream airlock-mirror syncs.
+sign_apt_upstream() {
+  local work="$1"
+  (cd "$work/upstream/dists/bookworm/main/binary-amd64" && gzip -kn Packages && xz -T2 -k Packages)
+  export GNUPGHOME="$work/gnupg"; mkdir -p "$GNUPGHOME"; chmod 700 "$GNUPGHOME"
+  gpg --batch --quiet --pinentry-mode loopback --passphrase '' --quick-generate-key "bench <bench@x>" rsa2048 sign 1y 2>/dev/null
+  gpg --batch --quiet --export bench@x > "$work/keyring.gpg" 2>/dev/null
+  (cd "$work/upstream/dists/bookworm" && apt-ftparchive -o APT::FTPArchive::Release::Suite=bookworm \
+     -o APT::FTPArchive::Release::Codename=bookworm -o APT::FTPArchive::Release::Architectures=amd64 \
+     -o APT::FTPArchive::Release::Components=main release . > Release.tmp && mv Release.tmp Release && \
+   gpg --batch --quiet --clearsign -o InRelease Release && gpg --batch --quiet -abs -o Release.gpg Release)
+}

@@ -1,8 +1,13 @@
 #include "airlock/transfer/manifest.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+#include <unordered_set>
+#include <utility>
 
 #include "airlock/base/json.h"
 #include "airlock/store/snapshot.h"
@@ -136,25 +141,19 @@ Status parse_snapshots(const json& doc, Manifest& m) {
   return {};
 }
 
-// Objects sorted by sha256 and unique, none over kMaxObjectSize.
-Status parse_objects(const json& doc, Manifest& m) {
-  const json& list = doc["objects"];
-  if (!list.is_array()) return bad("objects must be an array");
-  auto& out = m.objects;
-  out.reserve(list.size());
-  for (const auto& o : list) {
-    if (!has_exactly(o, {"sha256", "size"}))
-      return bad("each object needs exactly sha256 and size");
-    auto id = digest_field(o, "sha256", "object");
-    if (!id) return fail(id.error());
-    auto size = size_field(o, "size", "object " + id->hex());
-    if (!size) return fail(size.error());
-    if (*size > kMaxObjectSize) return bad("object " + id->hex() + " is larger than 8 GiB");
-    if (!out.empty() && !(out.back().sha256 < *id)) {
-      return bad("objects must be sorted by sha256 and unique (at " + id->hex() + ")");
-    }
-    out.push_back({*id, *size});
+// One object, after those in out: sorted by sha256 and unique, none over
+// kMaxObjectSize.
+Status parse_object(const json& o, std::vector<BundleObject>& out) {
+  if (!has_exactly(o, {"sha256", "size"})) return bad("each object needs exactly sha256 and size");
+  auto id = digest_field(o, "sha256", "object");
+  if (!id) return fail(id.error());
+  auto size = size_field(o, "size", "object " + id->hex());
+  if (!size) return fail(size.error());
+  if (*size > kMaxObjectSize) return bad("object " + id->hex() + " is larger than 8 GiB");
+  if (!out.empty() && !(out.back().sha256 < *id)) {
+    return bad("objects must be sorted by sha256 and unique (at " + id->hex() + ")");
   }
+  out.push_back({*id, *size});
   return {};
 }
 
@@ -232,12 +231,21 @@ Result<PackageChangeEntry> parse_change(const json& c, const std::string& repo) 
   return e;
 }
 
+// The packages of one changes entry, read apart from the tree: those that
+// parsed, up to the first that did not, kept as it is to be worded once the
+// entry's repository is known.
+struct StreamedChanges {
+  std::vector<PackageChangeEntry> packages;
+  std::optional<json> refused;
+};
+
 // One entry per snapshot's repository, in the order of the snapshots.
-Status parse_changes(const json& doc, Manifest& m) {
+Status parse_changes(const json& doc, Manifest& m, std::vector<StreamedChanges>& streamed) {
   const json& list = doc["changes"];
   if (!list.is_array() || list.size() != m.snapshots.size()) {
     return bad("changes must list one entry for each snapshot");
   }
+  streamed.resize(list.size());
   for (std::size_t i = 0; i < list.size(); ++i) {
     const json& r = list[i];
     if (!has_exactly(r, {"repo", "packages"}) || !r["repo"].is_string() ||
@@ -245,16 +253,136 @@ Status parse_changes(const json& doc, Manifest& m) {
       return bad("changes entry " + std::to_string(i) + " must be {repo, packages} for " +
                  m.snapshots[i].repo);
     }
-    RepoChanges rc{m.snapshots[i].repo, {}};
-    for (const auto& c : r["packages"]) {
-      auto e = parse_change(c, rc.repo);
-      if (!e) return fail(e.error());
-      rc.packages.push_back(std::move(*e));
+    if (streamed[i].refused) {
+      return fail(parse_change(*streamed[i].refused, m.snapshots[i].repo).error());
     }
-    m.changes.push_back(std::move(rc));
+    m.changes.push_back({m.snapshots[i].repo, std::move(streamed[i].packages)});
   }
   return {};
 }
+
+// Builds the manifest's tree as parse_json_strict does (refusing a repeated
+// member name anywhere), except for the elements of its two long arrays:
+// each object, and each package of a changes entry, is built alone, parsed
+// into its struct and dropped, so the tree stays small however many there are.
+class ManifestHandler {
+ public:
+  json doc;
+  std::optional<std::string> duplicate;
+  std::vector<BundleObject> objects;
+  std::optional<Error> objects_refused;  // the first object that did not parse
+  std::vector<StreamedChanges> changes;  // by changes entry
+
+  bool null() {
+    return value([&](dom& d) { return d.null(); });
+  }
+  bool boolean(bool v) {
+    return value([&](dom& d) { return d.boolean(v); });
+  }
+  bool number_integer(json::number_integer_t v) {
+    return value([&](dom& d) { return d.number_integer(v); });
+  }
+  bool number_unsigned(json::number_unsigned_t v) {
+    return value([&](dom& d) { return d.number_unsigned(v); });
+  }
+  bool number_float(json::number_float_t v, const std::string& t) {
+    return value([&](dom& d) { return d.number_float(v, t); });
+  }
+  bool string(std::string& v) {
+    return value([&](dom& d) { return d.string(v); });
+  }
+  bool binary(json::binary_t& v) {
+    return value([&](dom& d) { return d.binary(v); });
+  }
+  bool start_object(std::size_t n) {
+    begin_value();
+    open_.push_back('o');
+    names_.resize(open_.size());
+    names_.back().clear();
+    keys_.resize(open_.size());
+    return target().start_object(n);
+  }
+  bool key(std::string& k) {
+    if (!names_[open_.size() - 1].insert(k).second) {
+      duplicate = k;
+      return false;
+    }
+    keys_[open_.size() - 1] = k;
+    return target().key(k);
+  }
+  bool end_object() {
+    return end([&](dom& d) { return d.end_object(); });
+  }
+  bool start_array(std::size_t n) {
+    begin_value();
+    open_.push_back('a');
+    return target().start_array(n);
+  }
+  bool end_array() {
+    return end([&](dom& d) { return d.end_array(); });
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  using dom = nlohmann::detail::json_sax_dom_parser<json>;
+  enum class Long { none, object, change };
+
+  dom& target() { return long_ != Long::none ? *element_builder_ : builder_; }
+  template <class F>
+  bool value(F&& f) {
+    begin_value();
+    bool ok = f(target());
+    end_element();
+    return ok;
+  }
+  template <class F>
+  bool end(F&& f) {
+    bool ok = f(target());
+    open_.pop_back();
+    end_element();
+    return ok;
+  }
+  bool at(std::string_view shape) const {
+    return std::string_view(open_.data(), open_.size()) == shape;
+  }
+  // A value starting here: is it an element of a long array?
+  void begin_value() {
+    if (long_ != Long::none) return;
+    if (at("oa") && keys_[0] == "changes") changes.resize(changes.size() + 1);
+    const bool object = at("oa") && keys_[0] == "objects";
+    const bool change = at("oaoa") && keys_[0] == "changes" && keys_[2] == "packages";
+    if (!object && !change) return;
+    long_ = object ? Long::object : Long::change;
+    element_ = json();
+    element_builder_.emplace(element_, false);
+    element_depth_ = open_.size();
+  }
+  // The element ends here when the containers it opened are closed.
+  void end_element() {
+    if (long_ == Long::none || open_.size() != element_depth_) return;
+    if (long_ == Long::object && !objects_refused) {
+      if (auto s = parse_object(element_, objects); !s) objects_refused = s.error();
+    }
+    if (long_ == Long::change && !changes.back().refused) {
+      auto e = parse_change(element_, "");
+      if (e) changes.back().packages.push_back(std::move(*e));
+      if (!e) changes.back().refused = std::move(element_);
+    }
+    long_ = Long::none;
+    element_builder_.reset();
+  }
+
+  dom builder_{doc, false};
+  std::vector<char> open_;                              // 'o' or 'a' for each open container
+  std::vector<std::unordered_set<std::string>> names_;  // by depth, for open objects
+  std::vector<std::string> keys_;                       // the last member name, by depth
+  Long long_ = Long::none;
+  json element_;
+  std::optional<dom> element_builder_;
+  std::size_t element_depth_ = 0;
+};
 
 }  // namespace
 
@@ -299,57 +427,160 @@ const BundleObject* Manifest::find(const Digest& id) const {
   return &*it;
 }
 
-std::string Manifest::to_json() const {
-  ojson doc;
-  doc["format"] = kBundleFormat;
-  doc["stream"] = stream;
-  doc["sequence"] = sequence;
-  doc["previous"] = previous ? ojson(previous->hex()) : ojson(nullptr);
-  doc["kind"] = kind;
-  doc["created"] = format_time(created);
-  doc["expires"] = format_time(expires);
-  doc["producer"] = producer;
-  ojson snaps = ojson::array();
-  for (const auto& s : snapshots) snaps.push_back(ojson{{"id", s.id.hex()}, {"repo", s.repo}});
-  doc["snapshots"] = std::move(snaps);
-  ojson objs = ojson::array();
-  for (const auto& o : objects) objs.push_back(ojson{{"sha256", o.sha256.hex()}, {"size", o.size}});
-  doc["objects"] = std::move(objs);
-  doc["archive_size"] = archive_size;
-  ojson vols = ojson::array();
-  for (const auto& v : volumes) {
-    vols.push_back(ojson{{"name", v.name}, {"size", v.size}, {"sha256", v.sha256.hex()}});
-  }
-  doc["volumes"] = std::move(vols);
-  doc["log"] = ojson::parse(log_json, nullptr, false);
-  if (doc["log"].is_discarded()) doc["log"] = ojson::array();
-  ojson changed = ojson::array();
-  for (const auto& rc : changes) {
-    ojson pkgs = ojson::array();
-    for (const auto& c : rc.packages) {
-      pkgs.push_back(ojson{{"change", c.change},
-                           {"name", c.name},
-                           {"architecture", c.architecture},
-                           {"old", c.old_version},
-                           {"new", c.new_version},
-                           {"size", c.size}});
+namespace {
+
+// Pretty-printed JSON exactly as dump(2) writes it, each small value through
+// nlohmann's own serializer, so that the long arrays (objects, changes)
+// never become a tree beside the text.
+class PrettyWriter {
+ public:
+  // Appends to text, or only counts the bytes when text is null.
+  explicit PrettyWriter(std::string* text)
+      : out_(std::make_shared<Out>(text)), serializer_(out_, ' ', json::error_handler_t::replace) {}
+
+  std::size_t size() const { return out_->size; }
+  void value(const ojson& v, unsigned indent) { serializer_.dump(v, true, false, 2, indent); }
+  void raw(std::string_view text) { out_->write_characters(text.data(), text.size()); }
+  void indent(unsigned n) {
+    while (n > 0) {
+      unsigned k = std::min<unsigned>(n, kSpaces.size());
+      raw(kSpaces.substr(0, k));
+      n -= k;
     }
-    changed.push_back(ojson{{"repo", rc.repo}, {"packages", std::move(pkgs)}});
   }
-  doc["changes"] = std::move(changed);
-  return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  // A member of an object whose members are at indent; its value follows.
+  void key(std::string_view name, unsigned indent, bool first) {
+    if (!first) raw(",\n");
+    this->indent(indent);
+    raw("\"");
+    raw(name);
+    raw("\": ");
+  }
+  // An array at indent of the items, each written by one(item, its indent).
+  template <class Items, class F>
+  void array(const Items& items, unsigned indent, F&& one) {
+    if (items.empty()) return raw("[]");
+    raw("[\n");
+    bool first = true;
+    for (const auto& item : items) {
+      if (!std::exchange(first, false)) raw(",\n");
+      this->indent(indent + 2);
+      one(item, indent + 2);
+    }
+    raw("\n");
+    this->indent(indent);
+    raw("]");
+  }
+
+ private:
+  static constexpr std::string_view kSpaces = "                ";
+  struct Out final : nlohmann::detail::output_adapter_protocol<char> {
+    explicit Out(std::string* t) : text(t) {}
+    std::string* text;
+    std::size_t size = 0;
+    void write_character(char c) override {
+      ++size;
+      if (text) text->push_back(c);
+    }
+    void write_characters(const char* s, std::size_t n) override {
+      size += n;
+      if (text) text->append(s, n);
+    }
+  };
+  std::shared_ptr<Out> out_;
+  nlohmann::detail::serializer<ojson> serializer_;
+};
+
+// The manifest's text through w (see PrettyWriter).
+void write_manifest(const Manifest& m, PrettyWriter& w) {
+  ojson log = ojson::parse(m.log_json, nullptr, false);
+  if (log.is_discarded()) log = ojson::array();
+  const std::pair<const char*, ojson> head[] = {
+      {"format", kBundleFormat},
+      {"stream", m.stream},
+      {"sequence", m.sequence},
+      {"previous", m.previous ? ojson(m.previous->hex()) : ojson(nullptr)},
+      {"kind", m.kind},
+      {"created", format_time(m.created)},
+      {"expires", format_time(m.expires)},
+      {"producer", m.producer}};
+  w.raw("{\n");
+  bool first = true;
+  for (const auto& [name, v] : head) {
+    w.key(name, 2, std::exchange(first, false));
+    w.value(v, 2);
+  }
+  w.key("snapshots", 2, false);
+  w.array(m.snapshots, 2, [&](const BundleSnapshot& s, unsigned in) {
+    w.value(ojson{{"id", s.id.hex()}, {"repo", s.repo}}, in);
+  });
+  w.key("objects", 2, false);
+  w.array(m.objects, 2, [&](const BundleObject& o, unsigned in) {
+    w.value(ojson{{"sha256", o.sha256.hex()}, {"size", o.size}}, in);
+  });
+  w.key("archive_size", 2, false);
+  w.value(m.archive_size, 2);
+  w.key("volumes", 2, false);
+  w.array(m.volumes, 2, [&](const BundleVolume& v, unsigned in) {
+    w.value(ojson{{"name", v.name}, {"size", v.size}, {"sha256", v.sha256.hex()}}, in);
+  });
+  w.key("log", 2, false);
+  w.value(log, 2);
+  w.key("changes", 2, false);
+  w.array(m.changes, 2, [&](const RepoChanges& rc, unsigned in) {
+    w.raw("{\n");
+    w.key("repo", in + 2, true);
+    w.value(rc.repo, in + 2);
+    w.key("packages", in + 2, false);
+    w.array(rc.packages, in + 2, [&](const PackageChangeEntry& c, unsigned pin) {
+      w.value(ojson{{"change", c.change},
+                    {"name", c.name},
+                    {"architecture", c.architecture},
+                    {"old", c.old_version},
+                    {"new", c.new_version},
+                    {"size", c.size}},
+              pin);
+    });
+    w.raw("\n");
+    w.indent(in);
+    w.raw("}");
+  });
+  w.raw("\n}\n");
+}
+
+}  // namespace
+
+// Written twice: once to count the bytes, so that the text is made once at
+// its size rather than grown (a manifest can be tens of megabytes).
+std::string Manifest::to_json() const {
+  PrettyWriter counted(nullptr);
+  write_manifest(*this, counted);
+  std::string out;
+  out.reserve(counted.size());
+  PrettyWriter w(&out);
+  write_manifest(*this, w);
+  return out;
 }
 
 Result<Manifest> Manifest::parse(std::string_view text) {
-  auto parsed = parse_json_strict(text);
-  if (!parsed) return bad(parsed.error().message);
-  const json& doc = *parsed;
+  ManifestHandler h;
+  if (!json::sax_parse(text, &h)) {
+    if (h.duplicate) return bad(duplicate_key_message(*h.duplicate));
+    return bad("not a JSON object");
+  }
+  const json& doc = h.doc;
   if (auto s = check_envelope(doc); !s) return fail(s.error());
   Manifest m;
-  for (auto group : {parse_position, parse_origin, parse_snapshots, parse_objects,
-                     parse_archive_size, parse_volumes, parse_log, parse_changes}) {
+  for (auto group : {parse_position, parse_origin, parse_snapshots}) {
     if (auto s = group(doc, m); !s) return fail(s.error());
   }
+  if (!doc["objects"].is_array()) return bad("objects must be an array");
+  if (h.objects_refused) return fail(*h.objects_refused);
+  m.objects = std::move(h.objects);
+  for (auto group : {parse_archive_size, parse_volumes, parse_log}) {
+    if (auto s = group(doc, m); !s) return fail(s.error());
+  }
+  if (auto s = parse_changes(doc, m, h.changes); !s) return fail(s.error());
   return m;
 }
 

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <utility>
+
 #include "airlock/store/store.h"
 #include "test_support.h"
 
@@ -228,6 +233,246 @@ TEST(Snapshot, RegisterSnapshotFromObjectsInOneBatch) {
   ASSERT_TRUE(batch.commit());
   EXPECT_EQ(store->get_snapshot(snap_id)->repo, "debian-security");
   EXPECT_EQ(store->get_ref("channel/test/debian-security").value(), snap_id);
+}
+
+// A snapshot with packages, its entries' objects in store.
+Snapshot with_packages(Store& store) {
+  Snapshot s = sample(store);
+  const std::string index = "dists/bookworm-security/main/binary-amd64/Packages";
+  auto id = store.put_bytes("Package: curl\n").value();
+  s.entries.push_back({index, id, 14});
+  s.packages = {{"curl", "7.88", "amd64", "curl", s.entries[2].size, s.entries[2].sha256,
+                 s.entries[2].path, index},
+                {"libssl3", "3.0.11", "amd64", "openssl", s.entries[0].size, s.entries[0].sha256,
+                 s.entries[0].path, index}};
+  return s;
+}
+
+// Reads text in pieces of at most chunk bytes.
+Snapshot::Source pieces_of(const std::string& text, std::size_t chunk) {
+  return [&text, chunk, at = std::size_t{0}](std::span<char> buf) mutable -> Result<std::size_t> {
+    std::size_t n = std::min({chunk, buf.size(), text.size() - at});
+    std::copy_n(text.data() + at, n, buf.data());
+    at += n;
+    return n;
+  };
+}
+
+TEST(Snapshot, ParseRefusesMalformedWithOneLineErrors) {
+  using nlohmann::json;
+  TempDir dir;
+  auto store = Store::open(dir.path()).value();
+  const auto text = with_packages(*store).to_canonical_json().value();
+  const auto canonical = json::parse(text);
+  // Each case changes the canonical document; dump() keeps keys sorted and compact.
+  auto edited = [&](auto&& change) {
+    json doc = canonical;
+    change(doc);
+    return doc.dump();
+  };
+  const std::string bad_hex = Digest::parse("xyz").error().message;
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {edited([](json& d) { d["repo"] = 1; }), "repo must be a string"},
+      {edited([](json& d) { d["kind"] = nullptr; }), "kind must be a string"},
+      {edited([](json& d) { d["upstream"] = json::array(); }), "upstream must be a string"},
+      {edited([](json& d) { d.erase("synced_at"); }), "synced_at must be a string"},
+      {edited([](json& d) { d["release"] = json::array(); }), "release must be an object"},
+      {edited([](json& d) { d["entries"] = json::object(); }), "entries must be an array"},
+      {edited([](json& d) { d["extra"] = 1; }), "unexpected fields"},
+      {edited([](json& d) { d["synced_at"] = "yesterday"; }),
+       "synced_at: " + parse_time("yesterday").error().message},
+      {edited([](json& d) { d["release"]["x"] = 1; }), "release values must be strings"},
+      {edited([](json& d) { d["entries"][1]["size"] = "3"; }),
+       "each entry needs exactly path, sha256 and size"},
+      {edited([](json& d) { d["entries"][1]["size"] = -3; }),
+       "each entry needs exactly path, sha256 and size"},
+      {edited([](json& d) { d["entries"][1]["mode"] = 420; }),
+       "each entry needs exactly path, sha256 and size"},
+      {edited([](json& d) { d["entries"][0] = "pool/x"; }),
+       "each entry needs exactly path, sha256 and size"},
+      {edited([](json& d) { d["entries"][2]["sha256"] = "xyz"; }), bad_hex},
+      {edited([](json& d) { d["packages"] = json::object(); }), "packages must be an array"},
+      {edited([](json& d) { d["filtered"] = "no"; }), "filtered must be true or false"},
+      {edited([](json& d) { d["packages"][0].erase("source"); }),
+       "each package needs exactly its eight fields"},
+      {edited([](json& d) { d["packages"][1]["extra"] = 1; }),
+       "each package needs exactly its eight fields"},
+      {edited([](json& d) { d["packages"][0] = 7; }),
+       "each package needs exactly its eight fields"},
+      {edited([](json& d) { d["packages"][1]["version"] = 3; }),
+       "package version must be a string"},
+      {edited([](json& d) { d["packages"][0]["size"] = 1.5; }), "package size must be a number"},
+      {edited([](json& d) { d["packages"][0]["sha256"] = "xyz"; }), bad_hex},
+      {edited([](json& d) { d["packages"][0]["path"] = "pool/none.deb"; }),
+       "snapshot package 'curl' names a file it does not hold"},
+      {edited([](json& d) { d["entries"][0]["path"] = "../x"; }),
+       "snapshot path '../x' is not a safe relative path"},
+      // Several faults: the first check in parse()'s order wins, wherever it stands.
+      {edited([](json& d) {
+         d["upstream"] = 1;
+         d["entries"] = 2;
+       }),
+       "upstream must be a string"},
+      {edited([](json& d) {
+         d["packages"][0]["size"] = "1";
+         d["entries"][2]["size"] = "1";
+       }),
+       "each entry needs exactly path, sha256 and size"},
+      {edited([](json& d) {
+         d["entries"][0]["size"] = "1";
+         d["entries"][1]["sha256"] = "xyz";
+       }),
+       "each entry needs exactly path, sha256 and size"},
+      // Not in canonical form: whitespace, member order, entry order, escapes.
+      {" " + text, "not in canonical form"},
+      {text.substr(0, text.size() - 1) + " }", "not in canonical form"},
+      {R"({"filtered":false,"entries":[],"kind":"files","packages":[],"release":{},"repo":"r",)"
+       R"("synced_at":"2026-01-02T03:04:05Z","upstream":"u"})",
+       "not in canonical form"},
+      {edited([](json& d) { std::swap(d["entries"][0], d["entries"][1]); }),
+       "not in canonical form"},
+      {edited([](json& d) {
+         d["kind"] = "apt";
+       }).replace(text.find("\"kind\":\"apt\""), 12, "\"kind\":\"\\u0061pt\""),
+       "not in canonical form"},
+      // Not JSON at all, or not an object.
+      {text.substr(0, text.size() / 2), "not a JSON object"},
+      {text + "x", "not a JSON object"},
+      {"", "not a JSON object"},
+      {"[]", "not a JSON object"},
+      {"\"snapshot\"", "not a JSON object"},
+      {edited([](json& d) {
+         d["kind"] = "KIND";
+       }).replace(text.find("\"kind\":\"apt\"") + 8, 4, "a\xff\xfe"),
+       "not a JSON object"},
+      // Duplicate keys anywhere, named.
+      {R"({"kind":"x",)" + text.substr(1), "duplicate key \"kind\""},
+      {edited([](json& d) {
+         d["release"]["x"] = "1";
+       }).replace(text.find("\"release\":{") + 11, 0, "\"x\":\"0\","),
+       "duplicate key \"x\""},
+      {edited([](json& d) { d["entries"][0]["size"] = 9; }).insert(13, "\"size\":1,"),
+       "duplicate key \"size\""},
+      {[&] {
+         auto t = edited([](json& d) { d["extra"] = {{"a", 1}}; });
+         return t.insert(t.find("\"a\":1") + 5, ",\"a\":2");
+       }(),
+       "duplicate key \"a\""},
+  };
+  for (const auto& [input, message] : cases) {
+    auto r = Snapshot::parse(input);
+    ASSERT_FALSE(r) << input;
+    EXPECT_EQ(r.error().code, Code::invalid_input) << input;
+    EXPECT_EQ(r.error().message, "snapshot: " + message) << input;
+    Digest digest;
+    auto streamed = Snapshot::parse(pieces_of(input, 5), digest);
+    ASSERT_FALSE(streamed) << input;
+    EXPECT_EQ(streamed.error().message, "snapshot: " + message) << input;
+    EXPECT_EQ(digest, sha256(input)) << input;
+  }
+}
+
+TEST(Snapshot, ParsedFromPiecesAsFromWholeText) {
+  TempDir dir;
+  auto store = Store::open(dir.path()).value();
+  auto snap = with_packages(*store);
+  snap.release["bookworm-security/Label"] = "Debian \"security\" \u00e9\t";
+  const auto text = snap.to_canonical_json().value();
+  auto whole = Snapshot::parse(text).value();
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, text.size()}) {
+    Digest digest;
+    auto streamed = Snapshot::parse(pieces_of(text, chunk), digest);
+    ASSERT_TRUE(streamed) << streamed.error().message;
+    EXPECT_EQ(digest, sha256(text));
+    EXPECT_EQ(streamed->entries, whole.entries);
+    EXPECT_EQ(streamed->packages, whole.packages);
+    EXPECT_EQ(streamed->release, whole.release);
+    EXPECT_EQ(streamed->to_canonical_json().value(), text);
+  }
+  EXPECT_EQ(whole.release.at("bookworm-security/Label"), "Debian \"security\" \u00e9\t");
+  // An error of the source ends the reading and comes back as it is.
+  Digest digest;
+  auto r = Snapshot::parse(
+      [](std::span<char>) -> Result<std::size_t> { return fail(Code::io, "disk on fire"); },
+      digest);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::io);
+  EXPECT_EQ(r.error().message, "disk on fire");
+}
+
+TEST(Snapshot, WrittenInPiecesAsOneText) {
+  Snapshot s;
+  s.repo = "r";
+  s.kind = "files";
+  s.upstream = "http://u/";
+  for (int i = 0; i < 3000; ++i) {
+    s.entries.push_back({"pool/" + std::to_string(i) + ".deb", sha256(std::to_string(i)), 1});
+  }
+  std::vector<std::string> pieces;
+  auto written = s.write_canonical_json([&](std::string_view piece) -> Status {
+    pieces.emplace_back(piece);
+    return {};
+  });
+  ASSERT_TRUE(written) << written.error().message;
+  ASSERT_GT(pieces.size(), 1u);
+  std::string joined;
+  for (const auto& p : pieces) {
+    EXPECT_LE(p.size(), 70u << 10);
+    joined += p;
+  }
+  EXPECT_EQ(joined, s.to_canonical_json().value());
+  // The first error of out ends the writing.
+  int calls = 0;
+  auto stopped = s.write_canonical_json([&](std::string_view) -> Status {
+    ++calls;
+    return fail(Code::io, "no space");
+  });
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().message, "no space");
+  EXPECT_EQ(calls, 1);
+  // Refusals come before anything is written.
+  s.entries[0].path = "a\xff";
+  calls = 0;
+  auto utf8 = s.write_canonical_json([&](std::string_view) -> Status {
+    ++calls;
+    return {};
+  });
+  ASSERT_FALSE(utf8);
+  EXPECT_EQ(utf8.error().message,
+            "snapshot is not valid UTF-8: [json.exception.type_error.316] invalid UTF-8 byte at "
+            "index 1: 0xFF");
+  EXPECT_EQ(s.to_canonical_json().error().message, utf8.error().message);
+  s.entries[1].path = "/etc";
+  auto unsafe = s.write_canonical_json([&](std::string_view) -> Status {
+    ++calls;
+    return {};
+  });
+  ASSERT_FALSE(unsafe);
+  EXPECT_EQ(unsafe.error().message, "snapshot path '/etc' is not a safe relative path");
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(Snapshot, StoredSnapshotReadAsAStreamIsVerified) {
+  TempDir dir;
+  auto store = Store::open(dir.path()).value();
+  auto snap = with_packages(*store);
+  auto id = store->put_snapshot(snap).value();
+  EXPECT_EQ(store->get_snapshot(id)->packages.size(), 2u);
+  // A flipped byte in the stored object: corrupt, with both digests.
+  auto path = dir.path() / "objects" / id.hex().substr(0, 2) / id.hex();
+  auto text = testing::read_text(path);
+  std::filesystem::permissions(path, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  text[text.find("libssl3")] = 'L';
+  testing::write_text(path, text);
+  auto r = store->get_snapshot(id);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::corrupt);
+  EXPECT_EQ(r.error().message, "object " + path.string() + " is corrupt: expected sha256 " +
+                                   id.hex() + ", actual " + sha256(text).hex());
+  // Damaged past parsing: still corrupt, not a parse error.
+  testing::write_text(path, text.substr(0, 10));
+  EXPECT_EQ(store->get_snapshot(id).error().code, Code::corrupt);
 }
 
 TEST(Snapshot, GetOfPlainObjectIsNotFound) {

@@ -52,6 +52,59 @@ std::string refusal(const Case& c) {
   return r.error().message;
 }
 
+// to_json() writes member by member what nlohmann writes for the whole
+// tree: the text parsed (keeping member order) and dumped with indent 2 is
+// the same text, and it parses back to the same manifest.
+void expect_written_as_one_tree(const Manifest& m) {
+  auto text = m.to_json();
+  EXPECT_EQ(nlohmann::ordered_json::parse(text).dump(2) + "\n", text);
+  auto back = Manifest::parse(text);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->objects, m.objects);
+  EXPECT_EQ(back->snapshots, m.snapshots);
+  EXPECT_EQ(back->volumes, m.volumes);
+  EXPECT_EQ(back->changes, m.changes);
+  EXPECT_EQ(back->log_json, json::parse(m.log_json).dump());
+  EXPECT_EQ(back->previous, m.previous);
+}
+
+TEST(Manifest, WrittenAsNlohmannDumpsTheWholeTree) {
+  auto m = sample();
+  expect_written_as_one_tree(m);
+  // Empty arrays and a null previous.
+  auto empty = sample();
+  empty.kind = "full";
+  empty.previous.reset();
+  empty.objects.clear();
+  empty.archive_size = tar_size_for(empty.objects);
+  empty.snapshots.clear();
+  empty.changes.clear();
+  empty.log_json = "[]";
+  expect_written_as_one_tree(empty);
+  // Nested log records, escapes, invalid UTF-8 (replaced), a repository without changes.
+  auto odd = sample();
+  odd.producer = "airlock \"mirror\"\n\xff\xc3\xa9";
+  odd.log_json = R"([{"event":"export","objects":[1,2,{"a":[]}],"note":{}}])";
+  odd.snapshots.push_back({sha256(std::string_view("snap2")), "other"});
+  odd.changes.push_back({"other", {}});
+  odd.changes[0].packages[0].name = "t\u00e9st\t";
+  expect_written_as_one_tree(odd);
+  // The invalid byte replaced, the rest as UTF-8, escapes as dump() writes them.
+  EXPECT_NE(odd.to_json().find("\"producer\": \"airlock \\\"mirror\\\"\\n\xef\xbf\xbd\xc3\xa9\""),
+            std::string::npos);
+  // Many objects.
+  auto many = sample();
+  many.objects.clear();
+  for (int i = 0; i < 2000; ++i) many.objects.push_back({sha256(std::to_string(i)), 7u + i});
+  std::sort(many.objects.begin(), many.objects.end(),
+            [](const BundleObject& a, const BundleObject& b) { return a.sha256 < b.sha256; });
+  many.archive_size = tar_size_for(many.objects);
+  expect_written_as_one_tree(many);
+  // Made at its size, not grown: a manifest can be tens of megabytes.
+  auto text = many.to_json();
+  EXPECT_EQ(text.capacity(), text.size());
+}
+
 TEST(Manifest, RoundTrip) {
   auto m = sample();
   auto text = m.to_json();
@@ -195,6 +248,47 @@ TEST(Manifest, RefusesMalformedFieldGroupsWithExactMessages) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(r->previous);
   EXPECT_EQ(r->log_json, "[]");
+}
+
+// Objects and package changes are parsed one by one as the text comes, not
+// as a tree: the refusals and their order are those of the whole document.
+TEST(Manifest, LongArraysParsedAsTheyComeWithTheSameRefusals) {
+  // packages before repo: the bad change is still named with its repository.
+  auto doc = nlohmann::ordered_json::parse(sample().to_json());
+  auto& entry = doc["changes"][0];
+  auto packages = entry["packages"];
+  packages[1]["new"] = "";
+  entry.erase("repo");
+  entry.erase("packages");
+  entry["packages"] = packages;
+  entry["repo"] = "debian-security";
+  auto r = Manifest::parse(doc.dump(2));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "manifest: changes of debian-security: 'openssl' is not a valid upgraded change");
+  // A bad object, a bad snapshot after it in the text: the snapshot is checked first.
+  auto both = json::parse(sample().to_json());
+  both["objects"][1]["size"] = "2";
+  both["snapshots"][0]["repo"] = "..";
+  auto text = nlohmann::ordered_json(both).dump();
+  ASSERT_LT(text.find("\"objects\""), text.find("\"snapshots\""));
+  EXPECT_EQ(Manifest::parse(text).error().message, "manifest: snapshot repo name is not valid");
+  both["snapshots"][0]["repo"] = "debian-security";
+  EXPECT_EQ(Manifest::parse(both.dump()).error().message,
+            "manifest: object " + sample().objects[1].sha256.hex() +
+                ": size must be a non-negative integer");
+  // Members named objects or packages elsewhere (in the log) stay as they are.
+  auto m = sample();
+  m.log_json = R"([{"changes":[{"packages":[1]}],"objects":[{"a":2}]}])";
+  auto back = Manifest::parse(m.to_json());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->log_json, m.log_json);
+  EXPECT_EQ(back->objects, m.objects);
+  EXPECT_EQ(back->changes, m.changes);
+  // A repeated name inside an object element.
+  auto dup = sample().to_json();
+  dup.insert(dup.find("\"size\": 1"), "\"size\": 5, ");
+  EXPECT_EQ(Manifest::parse(dup).error().message, "manifest: duplicate key \"size\"");
 }
 
 TEST(Manifest, RefusesADuplicateKeyNamingIt) {

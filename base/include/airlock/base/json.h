@@ -39,6 +39,10 @@ inline std::uint64_t json_u64(const nlohmann::json& doc, std::string_view key,
 // json::parse without exceptions does, so callers word that as before.
 Result<nlohmann::json> parse_json_strict(std::string_view text);
 
+// 'duplicate key "K"', the words for a repeated name: K (at most its first
+// 200 bytes) quoted and escaped as JSON, invalid UTF-8 replaced.
+std::string duplicate_key_message(std::string_view key);
+
 // Reads chosen top-level members of a JSON object without building a
 // document, for lines read by the million (the transfer log). parse() checks
 // that the whole text is one valid JSON object and keeps, for each key asked

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,9 +60,24 @@ struct Snapshot {
   // invalid_input for duplicate paths, unsafe paths (absolute, "..", empty
   // segments, NUL), or a package whose path or index is not an entry.
   Result<std::string> to_canonical_json() const;
-  // Parses and validates; refuses anything that is not in canonical form, so
-  // that parse(bytes)->to_canonical_json() == bytes.
+  // The same bytes given to out a piece at a time (never more than about
+  // 64 KiB held), for a large snapshot that should not be held whole. The
+  // same refusals, made before out is first called; the first error out
+  // returns ends the writing and is returned.
+  Status write_canonical_json(const std::function<Status(std::string_view)>& out) const;
+  // Parses and validates without building a JSON tree; refuses anything
+  // that is not in canonical form, so that parse(bytes)->to_canonical_json()
+  // == bytes.
   static Result<Snapshot> parse(std::string_view json);
+
+  // Puts up to buf.size() bytes into buf and answers how many; 0 at the end.
+  using Source = std::function<Result<std::size_t>(std::span<char> buf)>;
+  // parse() of the bytes in yields, taken a piece at a time and never held
+  // whole. Reads to the end even when they are not a snapshot and sets
+  // digest to the SHA-256 of all of them, so that a caller can tell damaged
+  // bytes from a bad snapshot (digest is unspecified after an error of in,
+  // which ends the reading and is returned as it is).
+  static Result<Snapshot> parse(const Source& in, Digest& digest);
 
   std::uint64_t total_size() const;
   const SnapshotEntry* find(std::string_view path) const;  // entries must be sorted
