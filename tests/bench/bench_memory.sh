@@ -16,7 +16,7 @@ mirror="$build/mirror/airlock-mirror"
 repo="$build/repo-server/airlock-repo"
 
 . "$(dirname "$0")/lib.sh"
-need_packages nginx-light apt-utils gnupg bc time
+need_packages nginx-light apt-utils gnupg bc time curl xz-utils
 
 rm -rf "$work"; mkdir -p "$work/upstream"
 nginx_pid=""
@@ -53,26 +53,12 @@ port=$(free_port)
 write_nginx_conf "$work" "$port" "$work/upstream" off
 nginx -c "$work/nginx.conf" -p "$work" &
 nginx_pid=$!
-deadline=$((SECONDS + 10))
-until curl -sf -o /dev/null "http://127.0.0.1:$port/dists/bookworm/Release"; do
-  [ $SECONDS -lt $deadline ] || { echo "bench_memory: nginx did not answer" >&2; exit 1; }
-  sleep 0.1
-done
+wait_for_upstream "$port"
 
 low="$work/low"; high="$work/high"
 "$mirror" --home "$low" init >/dev/null
 "$mirror" --home "$low" keygen alice >/dev/null
-cat >> "$low/mirror.toml" <<TOML
-
-[[repo]]
-name = "bench"
-kind = "apt"
-url = "http://127.0.0.1:$port"
-suites = ["bookworm"]
-components = ["main"]
-architectures = ["amd64"]
-keyring = "$work/keyring.gpg"
-TOML
+add_bench_repo "$low" "$port" "$work/keyring.gpg"
 "$repo" --home "$high" init >/dev/null
 "$repo" --home "$high" trust add "$low/keys/alice.pub" --name alice >/dev/null
 

@@ -10,7 +10,7 @@ mirror="$1"; base="$2"; n="${3:-20000}"
 work="$base/airlock-bench-sync"
 
 . "$(dirname "$0")/lib.sh"
-need_packages nginx-light aptly apt-utils gnupg bc xz-utils
+need_packages nginx-light aptly apt-utils gnupg bc xz-utils curl
 
 rm -rf "$work"; mkdir -p "$work/upstream"
 nginx_pid=""
@@ -42,35 +42,19 @@ with open(f"{root}/dists/bookworm/main/binary-amd64/Packages", "w") as idx:
                   f"Description: synthetic package {i}\n\n")
 print(f"bench_sync: {total / 2**30:.2f} GiB in {n} pool files")
 PY
-(cd "$work/upstream/dists/bookworm/main/binary-amd64" && gzip -kn Packages && xz -k Packages)
-export GNUPGHOME="$work/gnupg"; mkdir -p "$GNUPGHOME"; chmod 700 "$GNUPGHOME"
-gpg --batch --quiet --pinentry-mode loopback --passphrase '' --quick-generate-key "bench <bench@x>" rsa2048 sign 1y 2>/dev/null
-gpg --batch --quiet --export bench@x > "$work/keyring.gpg" 2>/dev/null
-(cd "$work/upstream/dists/bookworm" && apt-ftparchive -o APT::FTPArchive::Release::Suite=bookworm \
-   -o APT::FTPArchive::Release::Codename=bookworm -o APT::FTPArchive::Release::Architectures=amd64 \
-   -o APT::FTPArchive::Release::Components=main release . > Release.tmp && mv Release.tmp Release && \
- gpg --batch --quiet --clearsign -o InRelease Release && gpg --batch --quiet -abs -o Release.gpg Release)
+sign_apt_upstream "$work"
 
 port=$(free_port)
 write_nginx_conf "$work" "$port" "$work/upstream" off
 nginx -c "$work/nginx.conf" -p "$work" &
 nginx_pid=$!
-sleep 0.5
+wait_for_upstream "$port"
 
 time_it() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
 
 home="$work/airlock"
 "$mirror" --home "$home" init >/dev/null
-cat >> "$home/mirror.toml" <<TOML
-[[repo]]
-name = "bench"
-kind = "apt"
-url = "http://127.0.0.1:$port"
-suites = ["bookworm"]
-components = ["main"]
-architectures = ["amd64"]
-keyring = "$work/keyring.gpg"
-TOML
+add_bench_repo "$home" "$port" "$work/keyring.gpg"
 cat > "$work/aptly.conf" <<CONF
 {"rootDir": "$work/aptly", "gpgDisableVerify": false, "gpgProvider": "gpg"}
 CONF

@@ -62,3 +62,29 @@ sign_apt_upstream() {
      -o APT::FTPArchive::Release::Components=main release . > Release.tmp && mv Release.tmp Release && \
    gpg --batch --quiet --clearsign -o InRelease Release && gpg --batch --quiet -abs -o Release.gpg Release)
 }
+
+# wait_for_upstream PORT: until nginx on 127.0.0.1:PORT serves the suite's
+# Release (10 s at most).
+wait_for_upstream() {
+  local deadline=$((SECONDS + 10))
+  until curl -sf -o /dev/null "http://127.0.0.1:$1/dists/bookworm/Release"; do
+    [ $SECONDS -lt $deadline ] || { echo "$(basename "$0"): nginx did not answer" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+
+# add_bench_repo HOME PORT KEYRING: the repository "bench" (the upstream on
+# 127.0.0.1:PORT, bookworm main amd64) in HOME's mirror.toml.
+add_bench_repo() {
+  cat >> "$1/mirror.toml" <<TOML
+
+[[repo]]
+name = "bench"
+kind = "apt"
+url = "http://127.0.0.1:$2"
+suites = ["bookworm"]
+components = ["main"]
+architectures = ["amd64"]
+keyring = "$3"
+TOML
+}
