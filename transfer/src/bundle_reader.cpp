@@ -37,7 +37,7 @@ Result<VerifiedManifest> read_manifest(const fs::path& bundle_dir, const TrustPo
   auto raw = read_file(bundle_dir / "manifest.json", kMaxManifestBytes);
   if (!raw) {
     if (raw.error().code == Code::limit) {
-      return refused("manifest.json is larger than the 64 MiB limit");
+      return refused("manifest.json is larger than the 1 GiB limit");
     }
     if (raw.error().code == Code::invalid_input) return refused(raw.error().message);
     return fail(raw.error());

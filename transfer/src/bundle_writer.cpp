@@ -228,6 +228,15 @@ Result<ExportResult> write_bundle(const ExportRequest& req) {
   if (auto s = check_request(req); !s) return fail(s.error());
   auto m = plan_manifest(req);
   if (!m) return fail(m.error());
+  // Room for the volume list, still to come: a few lines per volume.
+  constexpr std::uint64_t kVolumeListRoom = 1 << 20;
+  if (auto planned = m->to_json().size(); planned + kVolumeListRoom > req.max_manifest_bytes) {
+    return fail(Code::invalid_input, "the manifest of this export would have " +
+                                         std::to_string(planned) + " bytes, more than the " +
+                                         std::to_string(req.max_manifest_bytes) +
+                                         " a reader takes (" + std::to_string(m->objects.size()) +
+                                         " objects): export fewer snapshots per bundle");
+  }
 
   const auto final_dir = req.out_dir / bundle_dir_name(req.stream, req.sequence);
   auto partial = final_dir;

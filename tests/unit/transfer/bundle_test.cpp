@@ -282,6 +282,24 @@ TEST_F(BundleTest, AFailedStepRemovesThePartialDirectory) {
   }
 }
 
+TEST_F(BundleTest, AnExportWhoseManifestReadersWouldRefuseWritesNothing) {
+  auto req = request();
+  req.max_manifest_bytes = 1 << 20;  // less than the room kept for the volume list
+  auto before = testing::tree_fingerprint(dir / "media");
+  auto res = write_bundle(req);
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error().code, Code::invalid_input);
+  EXPECT_TRUE(res.error().message.starts_with("the manifest of this export would have "))
+      << res.error().message;
+  EXPECT_NE(res.error().message.find(" bytes, more than the 1048576 a reader takes ("),
+            std::string::npos)
+      << res.error().message;
+  EXPECT_TRUE(res.error().message.ends_with(" objects): export fewer snapshots per bundle"))
+      << res.error().message;
+  EXPECT_FALSE(fs::exists(dir / "media" / "airlock-debian-000001.partial"));
+  EXPECT_EQ(testing::tree_fingerprint(dir / "media"), before);
+}
+
 // --- Refusals at the manifest and volume level -----------------------------
 
 class BundleRefusalTest : public BundleTest {
@@ -506,12 +524,13 @@ TEST_F(BundleRefusalTest, ExpiredBundle) {
       "bundle airlock-debian-000001 expired at 2026-12-22T10:00:00Z (now 2026-12-23T10:00:00Z)");
 }
 
-TEST_F(BundleRefusalTest, HundredMegabyteManifest) {
-  std::string huge(100 << 20, ' ');
-  testing::write_text(res.dir / "manifest.json", huge);
+TEST_F(BundleRefusalTest, ManifestOverTheLimit) {
+  // Sparse: the size is refused before a byte is read.
+  testing::write_text(res.dir / "manifest.json", "");
+  fs::resize_file(res.dir / "manifest.json", kMaxManifestBytes + 1);
   auto e = import_error();
   EXPECT_EQ(e.code, Code::refused);
-  EXPECT_EQ(e.message, "manifest.json is larger than the 64 MiB limit");
+  EXPECT_EQ(e.message, "manifest.json is larger than the 1 GiB limit");
 }
 
 TEST_F(BundleRefusalTest, MalformedJsonAfterAValidSignature) {

@@ -49,6 +49,9 @@ struct ExportRequest {
   std::filesystem::path out_dir;        // the media root; the bundle goes in a new directory below
   ProgressFn progress;
   Env* env = nullptr;  // Env::system() when null
+  // The largest manifest the export writes: what readers take. An export
+  // that would write a larger one is refused before anything is written.
+  std::uint64_t max_manifest_bytes = kMaxManifestBytes;
 };
 
 struct ExportResult {
@@ -93,7 +96,7 @@ struct VerifiedManifest {
 // sides of an air gap are set by hand.
 inline constexpr auto kCreatedSkew = std::chrono::minutes(5);
 
-// Import steps 1-2: reads manifest.json (capped at 64 MiB) and
+// Import steps 1-2: reads manifest.json (capped at 1 GiB) and
 // manifest.sig.json, checks the signature threshold over the raw bytes before
 // parsing anything, then parses and checks format, expiry, a created time no
 // later than now + kCreatedSkew and a validity (expires - created) no longer

@@ -19,7 +19,7 @@
 namespace airlock {
 
 inline constexpr std::string_view kBundleFormat = "airlock-bundle/1";
-inline constexpr std::uint64_t kMaxManifestBytes = 64ull << 20;
+inline constexpr std::uint64_t kMaxManifestBytes = 1ull << 30;
 inline constexpr std::uint64_t kMaxSignaturesBytes = 1ull << 20;
 // Objects must fit a plain ustar header (no pax size record).
 inline constexpr std::uint64_t kMaxObjectSize = (8ull << 30) - 1;
