@@ -586,14 +586,14 @@ Result<Snapshot> Snapshot::parse(std::string_view text) {
   return snap;
 }
 
-Result<Snapshot> Snapshot::parse(const Source& in, Digest& digest) {
+Result<Snapshot> Snapshot::parse(const Source& in, Digest& digest, Canonical canonical) {
   SourceReader reader(in);
   SnapshotHandler h;
   bool parsed = json::sax_parse(SourceReader::Iterator(&reader), SourceReader::Iterator(), &h);
   if (const auto& error = reader.drain()) return fail(*error);
   digest = reader.digest();
   auto snap = h.result(parsed);
-  if (!snap) return snap;
+  if (!snap || canonical == Canonical::known) return snap;
   // Canonical: written again, the bytes hash to the same digest.
   Hasher again;
   auto written = snap->write_canonical_json([&](std::string_view piece) -> Status {

@@ -80,7 +80,7 @@ Result<SnapshotInfo> Batch::register_snapshot(const Digest& id) {
   auto path = state_->path_of(id);
   auto fd = open_file(path, O_RDONLY);
   if (!fd) return fail(fd.error());
-  auto snap = read_snapshot(fd->get(), id, path);
+  auto snap = read_snapshot(fd->get(), id, path, Snapshot::Canonical::check);
   if (!snap) return fail(snap.error());
   if (auto s = state_->check_snapshot(*snap); !s) return fail(s.error());
   state_->snapshots.push_back(summary(id, *snap));
@@ -106,7 +106,8 @@ Result<Snapshot> Store::get_snapshot(const Digest& id) const {
   if (!*known) return fail(Code::not_found, "no snapshot " + id.hex());
   auto file = open_object(id);
   if (!file) return fail(file.error());
-  return read_snapshot(file->fd.get(), id, impl_->object_path(id));
+  // Checked when it was indexed; its bytes are re-hashed as they are read.
+  return read_snapshot(file->fd.get(), id, impl_->object_path(id), Snapshot::Canonical::known);
 }
 
 Result<std::vector<SnapshotInfo>> Store::list_snapshots() const {

@@ -64,7 +64,8 @@ Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_si
   return out;
 }
 
-Result<Snapshot> read_snapshot(int fd, const Digest& id, const fs::path& path) {
+Result<Snapshot> read_snapshot(int fd, const Digest& id, const fs::path& path,
+                               Snapshot::Canonical canonical) {
   auto size = size_within(fd, id, kMaxSnapshotSize, path);
   if (!size) return fail(size.error());
   std::uint64_t left = *size;
@@ -77,7 +78,7 @@ Result<Snapshot> read_snapshot(int fd, const Digest& id, const fs::path& path) {
         if (n) left -= *n;
         return n;
       },
-      actual);
+      actual, canonical);
   if (read_error) return fail(*read_error);
   if (auto s = same_digest(actual, id, path); !s) return fail(s.error());
   if (!snap) return fail(snap.error().context("snapshot " + id.hex()));

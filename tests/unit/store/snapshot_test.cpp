@@ -400,6 +400,37 @@ TEST(Snapshot, ParsedFromPiecesAsFromWholeText) {
   EXPECT_EQ(r.error().message, "disk on fire");
 }
 
+TEST(Snapshot, CanonicalFormIsCheckedUnlessTheBytesWereCheckedWhenStored) {
+  TempDir dir;
+  auto store = Store::open(dir.path()).value();
+  auto snap = with_packages(*store);
+  const auto text = snap.to_canonical_json().value();
+  // The same snapshot with the members of one entry in another order.
+  auto moved = text;
+  const auto at = moved.find("{\"path\":");
+  ASSERT_NE(at, std::string::npos);
+  const auto end = moved.find('}', at);
+  auto entry = nlohmann::json::parse(moved.substr(at, end - at + 1));
+  const std::string reordered = "{\"size\":" + entry["size"].dump() +
+                                ",\"path\":" + entry["path"].dump() +
+                                ",\"sha256\":" + entry["sha256"].dump() + "}";
+  moved.replace(at, end - at + 1, reordered);
+  ASSERT_NE(moved, text);
+  Digest digest;
+  auto checked = Snapshot::parse(pieces_of(moved, 64), digest);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().message, "snapshot: not in canonical form");
+  auto known = Snapshot::parse(pieces_of(moved, 64), digest, Snapshot::Canonical::known);
+  ASSERT_TRUE(known) << known.error().message;
+  EXPECT_EQ(digest, sha256(moved));
+  EXPECT_EQ(known->entries, Snapshot::parse(text).value().entries);
+  EXPECT_EQ(known->to_canonical_json().value(), text);
+  // What a stored snapshot is read back as.
+  auto id = store->put_snapshot(snap).value();
+  auto back = store->get_snapshot(id).value();
+  EXPECT_EQ(back.to_canonical_json().value(), text);
+}
+
 TEST(Snapshot, WrittenInPiecesAsOneText) {
   Snapshot s;
   s.repo = "r";

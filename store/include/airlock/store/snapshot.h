@@ -72,12 +72,17 @@ struct Snapshot {
 
   // Puts up to buf.size() bytes into buf and answers how many; 0 at the end.
   using Source = std::function<Result<std::size_t>(std::span<char> buf)>;
+  // Whether parse checks canonical form by writing the snapshot again:
+  // known for bytes that were checked when they were stored (the store
+  // indexes a snapshot only after that, and re-hashes its bytes on reading).
+  enum class Canonical { check, known };
   // parse() of the bytes in yields, taken a piece at a time and never held
   // whole. Reads to the end even when they are not a snapshot and sets
   // digest to the SHA-256 of all of them, so that a caller can tell damaged
   // bytes from a bad snapshot (digest is unspecified after an error of in,
   // which ends the reading and is returned as it is).
-  static Result<Snapshot> parse(const Source& in, Digest& digest);
+  static Result<Snapshot> parse(const Source& in, Digest& digest,
+                                Canonical canonical = Canonical::check);
 
   std::uint64_t total_size() const;
   const SnapshotEntry* find(std::string_view path) const;  // entries must be sorted
