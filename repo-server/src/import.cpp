@@ -20,8 +20,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// The largest snapshot record read back (a whole distribution's packages).
-constexpr std::uint64_t kMaxSnapshotBytes = 1ull << 30;
 std::unexpected<Error> refused(std::string what) { return fail(Code::refused, std::move(what)); }
 
 struct StreamState {
@@ -195,6 +193,7 @@ class Importer {
   std::optional<Digest> manifest_id_;
   ImportReport report_;
   fs::path staging_;
+  std::map<Digest, Snapshot> indexed_;  // filtered apt snapshots, as registered
 };
 
 json Importer::who() const {
@@ -278,7 +277,8 @@ Status Importer::extract(const Manifest& m, const std::vector<fs::path>& from) {
     if (!s) return refuse(s.error());
   }
   for (const auto& snap : m.snapshots) {
-    auto info = (*batch)->register_snapshot(snap.id);
+    Snapshot parsed;
+    auto info = (*batch)->register_snapshot(snap.id, &parsed);
     if (!info) {
       // The snapshot came in the bundle: malformed or unsafe is the bundle's fault.
       Error e = info.error();
@@ -290,6 +290,8 @@ Status Importer::extract(const Manifest& m, const std::vector<fs::path>& from) {
                                         info->repo + "' but the manifest lists it as '" +
                                         snap.repo + "'"});
     }
+    // Kept for its site index (add_site_indices); any other is not held.
+    if (parsed.filtered && parsed.kind == "apt") indexed_.emplace(snap.id, std::move(parsed));
   }
   if (!opt_.scan_cmd.empty()) {
     if (auto s = run_scan(opt_.scan_cmd, (*batch)->pending_files()); !s) return refuse(s.error());
@@ -436,17 +438,14 @@ Status Importer::add_site_indices(const Manifest& m, Batch& batch) {
   std::optional<SiteKey> key;
   for (const auto& s : m.snapshots) {
     if (home_.store().get_ref(site_index_ref(s.id))) continue;
-    auto bytes = read(s.id, kMaxSnapshotBytes);
-    if (!bytes) return fail(bytes.error().context("snapshot " + s.id.hex()));
-    auto snap = Snapshot::parse(*bytes);
-    if (!snap) return fail(snap.error().context("snapshot " + s.id.hex()));
-    if (!snap->filtered || snap->kind != "apt") continue;
+    auto snap = indexed_.find(s.id);
+    if (snap == indexed_.end()) continue;  // not a filtered apt snapshot
     if (!key) {
       auto k = home_.site_key();
       if (!k) return fail(k.error().context("the index of filtered repository '" + s.repo + "'"));
       key.emplace(std::move(*k));
     }
-    auto index = build_site_index(*snap, s.id, read, *key, opt_.now, batch);
+    auto index = build_site_index(snap->second, s.id, read, *key, opt_.now, batch);
     if (!index) return fail(index.error().context("site index of " + s.repo));
     report_.site_indices.push_back({s.repo, s.id, *index});
     report_.site_key = key->fingerprint();

@@ -73,7 +73,7 @@ Result<Digest> Batch::add_snapshot(const Snapshot& snapshot) {
   return id;
 }
 
-Result<SnapshotInfo> Batch::register_snapshot(const Digest& id) {
+Result<SnapshotInfo> Batch::register_snapshot(const Digest& id, Snapshot* parsed) {
   auto size = state_->size_of(id);
   if (!size) return fail(size.error());
   if (!*size) return fail(Code::refused, "snapshot " + id.hex() + " is not in the store");
@@ -84,6 +84,7 @@ Result<SnapshotInfo> Batch::register_snapshot(const Digest& id) {
   if (!snap) return fail(snap.error());
   if (auto s = state_->check_snapshot(*snap); !s) return fail(s.error());
   state_->snapshots.push_back(summary(id, *snap));
+  if (parsed) *parsed = std::move(*snap);
   return state_->snapshots.back();
 }
 

@@ -137,8 +137,9 @@ class Batch {
   // (or has another size).
   Result<Digest> add_snapshot(const Snapshot& snapshot);
   // Indexes a snapshot whose JSON object is already in the store or batch;
-  // returns what was indexed (its own repository name among it).
-  Result<SnapshotInfo> register_snapshot(const Digest& id);
+  // returns what was indexed (its own repository name among it) and, when
+  // parsed is given, hands over the snapshot as it was read.
+  Result<SnapshotInfo> register_snapshot(const Digest& id, Snapshot* parsed = nullptr);
 
   // Points name at target (or removes it when target is empty), appended to
   // the ref's history with note.
