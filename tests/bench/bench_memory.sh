@@ -49,11 +49,7 @@ with open(f"{root}/dists/bookworm/main/binary-amd64/Packages", "w") as idx:
 PY
 sign_apt_upstream "$work"
 
-port=$(free_port)
-write_nginx_conf "$work" "$port" "$work/upstream" off
-nginx -c "$work/nginx.conf" -p "$work" &
-nginx_pid=$!
-wait_for_upstream "$port"
+start_upstream "$work"
 
 low="$work/low"; high="$work/high"
 "$mirror" --home "$low" init >/dev/null

@@ -44,11 +44,7 @@ print(f"bench_sync: {total / 2**30:.2f} GiB in {n} pool files")
 PY
 sign_apt_upstream "$work"
 
-port=$(free_port)
-write_nginx_conf "$work" "$port" "$work/upstream" off
-nginx -c "$work/nginx.conf" -p "$work" &
-nginx_pid=$!
-wait_for_upstream "$port"
+start_upstream "$work"
 
 time_it() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
 

@@ -63,6 +63,16 @@ sign_apt_upstream() {
    gpg --batch --quiet --clearsign -o InRelease Release && gpg --batch --quiet -abs -o Release.gpg Release)
 }
 
+# start_upstream WORK: nginx serving WORK/upstream on a free loopback port;
+# sets port and nginx_pid, and returns once it answers.
+start_upstream() {
+  port=$(free_port)
+  write_nginx_conf "$1" "$port" "$1/upstream" off
+  nginx -c "$1/nginx.conf" -p "$1" &
+  nginx_pid=$!
+  wait_for_upstream "$port"
+}
+
 # wait_for_upstream PORT: until nginx on 127.0.0.1:PORT serves the suite's
 # Release (10 s at most).
 wait_for_upstream() {
