@@ -311,7 +311,8 @@ Result<Digest> Batch::adopt_file(const fs::path& file, const Digest& id, std::ui
   }
   struct stat from, to;
   if (::stat(file.c_str(), &from) != 0) return fail_errno(file.string());
-  if (::stat(st.store->tmp_dir.c_str(), &to) != 0) return fail_errno(st.store->tmp_dir.string());
+  if (::stat(st.store->objects_dir.c_str(), &to) != 0)
+    return fail_errno(st.store->objects_dir.string());
   if (from.st_dev != to.st_dev) {  // another filesystem: a rename cannot move it
     auto in = open_file(file, O_RDONLY);
     if (!in) return fail(in.error());
