@@ -62,7 +62,9 @@ Result<std::string> read_file(const std::filesystem::path& path, std::uint64_t m
                                  " bytes exceeds the limit of " + std::to_string(max_bytes));
   }
   std::string out;
-  out.resize(static_cast<std::size_t>(st.st_size));
+  // One byte more than the size, so that reading to the end (the read that
+  // answers 0) needs no larger buffer: a string grows by doubling.
+  out.resize(static_cast<std::size_t>(st.st_size) + 1);
   std::size_t used = 0;
   for (;;) {
     if (used == out.size()) {

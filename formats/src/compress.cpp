@@ -21,8 +21,10 @@ std::unexpected<Error> undecodable(archive* a) {
 
 }  // namespace
 
-Result<std::string> decompress_index(std::string_view bytes, std::uint64_t max_size) {
-  if (bytes.empty()) return std::string();  // an empty index; libarchive finds no format in it
+Status decompress_index_to(std::string_view bytes,
+                           const std::function<Status(std::string_view)>& out,
+                           std::uint64_t max_size) {
+  if (bytes.empty()) return {};  // an empty index; libarchive finds no format in it
   ArchivePtr a(archive_read_new());
   if (!a) return fail(Code::io, "index cannot be decompressed: out of memory");
   // The compressions apt and dnf repositories use, nothing more.
@@ -36,21 +38,35 @@ Result<std::string> decompress_index(std::string_view bytes, std::uint64_t max_s
     return undecodable(a.get());
   archive_entry* e = nullptr;
   int r = archive_read_next_header(a.get(), &e);
-  if (r == ARCHIVE_EOF) return std::string();
+  if (r == ARCHIVE_EOF) return {};
   if (r != ARCHIVE_OK) return undecodable(a.get());
-  std::string out;
-  char buf[1 << 16];
+  std::uint64_t total = 0;
+  std::string buf(1 << 16, '\0');
   for (;;) {
-    la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
+    la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
     if (n < 0) return undecodable(a.get());
     if (n == 0) break;
-    if (out.size() + static_cast<std::size_t>(n) > max_size) {
+    total += static_cast<std::uint64_t>(n);
+    if (total > max_size) {
       return fail(Code::limit,
                   "index decompresses to more than " + std::to_string(max_size) + " bytes");
     }
-    out.append(buf, static_cast<std::size_t>(n));
+    if (auto s = out(std::string_view(buf.data(), static_cast<std::size_t>(n))); !s) return s;
   }
-  return out;
+  return {};
+}
+
+Result<std::string> decompress_index(std::string_view bytes, std::uint64_t max_size) {
+  std::string text;
+  auto s = decompress_index_to(
+      bytes,
+      [&](std::string_view piece) -> Status {
+        text.append(piece);
+        return {};
+      },
+      max_size);
+  if (!s) return fail(s.error());
+  return text;
 }
 
 }  // namespace airlock::formats

@@ -1,5 +1,6 @@
 #include "airlock/formats/deb822.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "fields.h"
@@ -43,12 +44,15 @@ Result<std::uint64_t> to_u64(std::string_view s, std::string_view what) {
 
 }  // namespace detail
 
-Status for_each_paragraph(std::string_view text,
-                          const std::function<Status(const Paragraph&)>& fn) {
+namespace {
+
+// for_each_paragraph of text whose first line is line first_line + 1.
+Status paragraphs_from(std::string_view text, std::size_t first_line,
+                       const std::function<Status(const Paragraph&)>& fn) {
   using detail::trim;
   Paragraph current;
   std::string last;
-  std::size_t line_no = 0;
+  std::size_t line_no = first_line;
   std::size_t pos = 0;
   while (pos <= text.size()) {
     auto nl = text.find('\n', pos);
@@ -88,6 +92,42 @@ Status for_each_paragraph(std::string_view text,
   }
   if (!current.empty()) return fn(current);
   return {};
+}
+
+}  // namespace
+
+Status for_each_paragraph(std::string_view text,
+                          const std::function<Status(const Paragraph&)>& fn) {
+  return paragraphs_from(text, 0, fn);
+}
+
+Status ParagraphStream::feed(std::string_view piece) {
+  if (error_) return fail(*error_);
+  pending_.append(piece);
+  // Cut after the last blank line ("\n\n", or "\n\r\n" in CRLF text): no
+  // paragraph spans it, so the text before it parses alone.
+  auto lf = pending_.rfind("\n\n");
+  auto crlf = pending_.rfind("\n\r\n");
+  std::size_t cut = 0;
+  if (lf != std::string::npos) cut = lf + 2;
+  if (crlf != std::string::npos) cut = std::max(cut, crlf + 3);
+  if (cut == 0) return {};
+  std::string_view done(pending_.data(), cut);
+  if (auto s = paragraphs_from(done, lines_, fn_); !s) {
+    error_ = s.error();
+    return s;
+  }
+  lines_ += static_cast<std::size_t>(std::count(done.begin(), done.end(), '\n'));
+  pending_.erase(0, cut);
+  return {};
+}
+
+Status ParagraphStream::finish() {
+  if (error_) return fail(*error_);
+  auto s = paragraphs_from(pending_, lines_, fn_);
+  if (!s) error_ = s.error();
+  pending_.clear();
+  return s;
 }
 
 }  // namespace airlock::apt

@@ -9,18 +9,27 @@
 namespace airlock::mirror {
 
 Status IndexRecords::add(const std::string& repo, const std::string& index,
-                         std::vector<apt::PackageRecord> records) {
-  for (auto& rec : records) {
-    auto [it, inserted] = seen_.try_emplace(
-        {rec.package, rec.architecture, rec.version, rec.filename}, records_.size());
-    if (!inserted) {
-      if (records_[it->second].sha256 != rec.sha256)
-        return fail(Code::refused, repo + ": two indices disagree about " + rec.filename);
-      continue;
-    }
-    records_.push_back(std::move(rec));
-    indices_.push_back(index);
+                         apt::PackageRecord rec) {
+  auto key = [](const apt::PackageRecord& r) {
+    return std::tie(r.package, r.architecture, r.version, r.filename);
+  };
+  std::string joined =
+      rec.package + '\n' + rec.architecture + '\n' + rec.version + '\n' + rec.filename;
+  const std::uint64_t h = std::hash<std::string>{}(joined);
+  auto [first, last] = seen_.equal_range(h);
+  for (auto it = first; it != last; ++it) {
+    const auto& earlier = records_[it->second];
+    if (key(earlier) != key(rec)) continue;
+    if (earlier.sha256 != rec.sha256)
+      return fail(Code::refused, repo + ": two indices disagree about " + rec.filename);
+    return {};
   }
+  // A few indices per repository: a search is cheaper than a map.
+  auto at = std::find(index_names_.begin(), index_names_.end(), index);
+  if (at == index_names_.end()) at = index_names_.insert(at, index);
+  seen_.emplace(h, records_.size());
+  records_.push_back(std::move(rec));
+  index_of_.push_back(static_cast<std::uint32_t>(at - index_names_.begin()));
   return {};
 }
 

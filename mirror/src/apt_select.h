@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "airlock/base/error.h"
@@ -21,20 +23,21 @@ namespace airlock::mirror {
 // The records of a repository's Packages indices, each package file once.
 class IndexRecords {
  public:
-  // Adds the records of one index. A package (name, architecture, version,
-  // file) an earlier index listed is kept once, with the earlier index;
-  // refused, naming repo and the file, when the two disagree about its
-  // SHA-256.
-  Status add(const std::string& repo, const std::string& index,
-             std::vector<apt::PackageRecord> records);
+  // Adds a record of index. A package (name, architecture, version, file)
+  // an earlier record listed is kept once, with the earlier index; refused,
+  // naming repo and the file, when the two disagree about its SHA-256.
+  Status add(const std::string& repo, const std::string& index, apt::PackageRecord record);
   const std::vector<apt::PackageRecord>& records() const { return records_; }
   // The index record i was read from.
-  const std::string& index_of(std::size_t i) const { return indices_[i]; }
+  const std::string& index_of(std::size_t i) const { return index_names_[index_of_[i]]; }
 
  private:
   std::vector<apt::PackageRecord> records_;
-  std::vector<std::string> indices_;
-  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::size_t> seen_;
+  std::vector<std::string> index_names_;  // each index once
+  std::vector<std::uint32_t> index_of_;   // per record, its index in index_names_
+  // Positions in records_ by a hash of (name, architecture, version, file):
+  // a few bytes a record where a map of copied keys took hundreds.
+  std::unordered_multimap<std::uint64_t, std::size_t> seen_;
 };
 
 // Indices into the records, each list sorted.

@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <span>
 #include <tuple>
 
 #include "airlock/base/env.h"
@@ -127,11 +128,12 @@ class AptSync {
   Result<std::map<std::string, SnapshotEntry>> select_pool(const std::vector<SuiteState>& suites);
   Status add_pool_entry(const apt::PackageRecord& rec, const std::string& index,
                         std::map<std::string, SnapshotEntry>& pool);
-  Result<std::vector<Want>> pool_wants(const std::map<std::string, SnapshotEntry>& pool);
+  Result<std::vector<Want>> pool_wants(std::map<std::string, SnapshotEntry> pool);
   Status fetch_pool(std::vector<Want>& wants);
-  Result<std::vector<FetchResult>> fetch(std::vector<Want>& wants, const std::string& phase);
-  Status store_files(const std::vector<Want>& wants, const std::vector<FetchResult>& results);
-  Result<std::string> index_text(const std::string& path, const Digest& id);
+  Result<std::vector<FetchResult>> fetch(std::span<const Want> wants, const std::string& phase,
+                                         const FetchProgress& before = {});
+  Status store_files(std::span<const Want> wants, const std::vector<FetchResult>& results);
+  Status read_index(const std::string& path, const Digest& id, IndexRecords& out);
   Result<SyncReport> dry_report(const std::vector<Want>& wants);
   Result<SyncReport> record_unchanged();
   Result<SyncReport> record_snapshot();
@@ -147,13 +149,14 @@ class AptSync {
   Store& store_;
   Env& env_;
   const SyncOptions& opt_;
-  std::optional<Snapshot> prev_;
+  std::optional<Snapshot> prev_;  // the last snapshot's release and entries under dists/
   Digest prev_id_;
   std::string selection_;                         // selection_digest(repo_), hex
   std::map<std::string, SnapshotEntry> entries_;  // the new snapshot
   std::map<std::string, std::string> release_info_;
-  // What the snapshot carries, by (name, architecture, version, path).
-  std::map<std::tuple<std::string, std::string, std::string, std::string>, PackageEntry> packages_;
+  // What the snapshot carries: one each (name, architecture, version, path),
+  // since the index records are; the snapshot sorts them when written.
+  std::vector<PackageEntry> packages_;
   std::vector<std::pair<std::string, std::string>> validators_;  // meta key -> json
   std::map<Digest, fs::path> dry_files_;  // verified files by content, before they are stored
   struct Direct {
@@ -392,14 +395,23 @@ Status AptSync::choose_indices(SuiteState& s) {
   return {};
 }
 
-Result<std::vector<FetchResult>> AptSync::fetch(std::vector<Want>& wants,
-                                                const std::string& phase) {
+// Fetches wants; progress is told as the part of a larger fetch that
+// follows before (files and bytes done and the whole's totals), when given.
+Result<std::vector<FetchResult>> AptSync::fetch(std::span<const Want> wants,
+                                                const std::string& phase,
+                                                const FetchProgress& before) {
   if (auto s = env_.make_dirs(opt_.workdir / "partial"); !s) return fail(s.error());
   std::vector<FetchJob> jobs;
   for (const auto& w : wants)
     jobs.push_back({w.url, partial(w.sha256), w.sha256, w.size, w.size, {}, {}});
   FetchOptions fo = fetch_options(repo_, opt_.jobs);
-  if (opt_.progress) fo.progress = [&](const FetchProgress& p) { opt_.progress(phase, p); };
+  if (opt_.progress) {
+    fo.progress = [&](const FetchProgress& p) {
+      if (before.files_total == 0) return opt_.progress(phase, p);
+      opt_.progress(phase, {before.files_done + p.files_done, before.files_total,
+                            before.bytes_done + p.bytes_done, before.bytes_total});
+    };
+  }
   auto results = opt_.fetcher->fetch(jobs, fo);
   if (results.size() != jobs.size())
     return fail(Code::io, "the fetcher lost results of the " + phase + " files");
@@ -425,8 +437,7 @@ Result<std::vector<FetchResult>> AptSync::fetch(std::vector<Want>& wants,
   return results;
 }
 
-Status AptSync::store_files(const std::vector<Want>& wants,
-                            const std::vector<FetchResult>& results) {
+Status AptSync::store_files(std::span<const Want> wants, const std::vector<FetchResult>& results) {
   // Verified downloads move into the store; a commit every so many files or
   // bytes keeps the work of an interrupted sync. Objects only: what records
   // the sync is its snapshot.
@@ -456,14 +467,37 @@ Status AptSync::store_files(const std::vector<Want>& wants,
   return batch ? batch->commit() : Status{};
 }
 
-Result<std::string> AptSync::index_text(const std::string& path, const Digest& id) {
+// The records of the Packages index at path (content id) into out, parsed
+// as it is decompressed: its text is never held whole.
+Status AptSync::read_index(const std::string& path, const Digest& id, IndexRecords& out) {
   auto it = dry_files_.find(id);
   auto bytes = opt_.dry_run && it != dry_files_.end() ? read_file(it->second, kMaxIndex)
                                                       : store_.read(id, kMaxIndex);
   if (!bytes) return fail(bytes.error());
-  auto text = formats::decompress_index(*bytes);
-  if (!text) return fail(text.error().context(path));
-  return text;
+  // Where an error came from: the text (deb822 or a record: named by
+  // repository and path), a refusal of add (which names them itself), or
+  // the decompression (named by path).
+  enum class From { decompression, text, add } from = From::decompression;
+  apt::ParagraphStream paragraphs([&](const apt::Paragraph& p) -> Status {
+    auto rec = apt::parse_package_record(p);
+    if (!rec) return fail(rec.error());
+    auto added = out.add(repo_.name, path, std::move(*rec));
+    if (!added) from = From::add;
+    return added;
+  });
+  auto s = formats::decompress_index_to(*bytes, [&](std::string_view piece) -> Status {
+    auto fed = paragraphs.feed(piece);
+    if (!fed && from != From::add) from = From::text;
+    return fed;
+  });
+  if (s) {
+    s = paragraphs.finish();
+    if (!s && from != From::add) from = From::text;
+  }
+  if (s) return {};
+  if (from == From::add) return s;
+  if (from == From::text) return fail(s.error().context(repo_.name + " " + path));
+  return fail(s.error().context(path));
 }
 
 // Every index of a changed suite (every suite, when the selection changed)
@@ -566,9 +600,8 @@ Status AptSync::add_pool_entry(const apt::PackageRecord& rec, const std::string&
   if (!inserted && it->second.sha256 != rec.sha256) {
     return fail(Code::refused, repo_.name + ": two indices disagree about " + rec.filename);
   }
-  packages_.try_emplace({rec.package, rec.architecture, rec.version, rec.filename},
-                        PackageEntry{rec.package, rec.version, rec.architecture, rec.source,
-                                     rec.size, rec.sha256, rec.filename, index});
+  packages_.push_back(PackageEntry{rec.package, rec.version, rec.architecture, rec.source, rec.size,
+                                   rec.sha256, rec.filename, index});
   return {};
 }
 
@@ -584,11 +617,7 @@ Result<IndexRecords> AptSync::read_indices(const std::vector<SuiteState>& suites
       if (slot.empty() || variant_rank(path) < variant_rank(slot)) slot = path;
     }
     for (const auto& [dir, path] : chosen) {
-      auto text = index_text(path, entries_[path].sha256);
-      if (!text) return fail(text.error());
-      auto records = apt::parse_packages(*text);
-      if (!records) return fail(records.error().context(repo_.name + " " + path));
-      if (auto a = out.add(repo_.name, path, std::move(*records)); !a) return fail(a.error());
+      if (auto r = read_index(path, entries_[path].sha256, out); !r) return fail(r.error());
     }
   }
   return out;
@@ -616,40 +645,55 @@ Result<std::map<std::string, SnapshotEntry>> AptSync::select_pool(
   return pool;
 }
 
-// Puts the pool into the new snapshot; returns what the store lacks.
-Result<std::vector<Want>> AptSync::pool_wants(const std::map<std::string, SnapshotEntry>& pool) {
+// Moves the pool into the new snapshot, node by node (no copy of a path);
+// returns what the store lacks.
+Result<std::vector<Want>> AptSync::pool_wants(std::map<std::string, SnapshotEntry> pool) {
   std::vector<Want> wants;
   std::set<Digest> seen;
-  for (const auto& [path, e] : pool) {
-    entries_[path] = e;
+  while (!pool.empty()) {
+    auto node = pool.extract(pool.begin());
+    const SnapshotEntry e = {{}, node.mapped().sha256, node.mapped().size};
+    const std::string& path = node.key();
     report_.pool_files++;
     report_.pool_bytes += e.size;
     auto have = store_.contains(e.sha256);
     if (!have) return fail(have.error());
-    if (*have || !seen.insert(e.sha256).second) continue;
-    wants.push_back({path, url(path), "", e.sha256, e.size, ""});
+    if (!*have && seen.insert(e.sha256).second)
+      wants.push_back({path, url(path), "", e.sha256, e.size, ""});
+    auto placed = entries_.insert(std::move(node));
+    if (!placed.inserted) placed.position->second = std::move(placed.node.mapped());
   }
   return wants;
 }
 
+// The pool a slice at a time, so that the jobs and results of only one
+// slice are held (a job costs about a kilobyte).
 Status AptSync::fetch_pool(std::vector<Want>& wants) {
-  auto results = fetch(wants, "pool");
-  if (!results) return fail(results.error());
-  if (auto s = store_files(wants, *results); !s) return s;
   std::optional<Error> first;
   std::size_t failed = 0;
-  for (std::size_t i = 0; i < wants.size(); ++i) {
-    const auto& r = (*results)[i];
-    if (r.error || r.missing) {
-      ++failed;
-      if (!first)
-        first = r.error
-                    ? *r.error
-                    : Error{Code::refused, wants[i].url + " is listed in the index but missing"};
-      continue;
+  FetchProgress before{0, wants.size(), 0, 0};
+  for (const auto& w : wants) before.bytes_total += w.size;
+  for (std::size_t from = 0; from < wants.size(); from += kPoolBatchFiles) {
+    std::span<const Want> slice(wants.data() + from,
+                                std::min(kPoolBatchFiles, wants.size() - from));
+    auto results = fetch(slice, "pool", before);
+    if (!results) return fail(results.error());
+    if (auto s = store_files(slice, *results); !s) return s;
+    for (std::size_t i = 0; i < slice.size(); ++i) {
+      const auto& r = (*results)[i];
+      before.files_done++;
+      before.bytes_done += slice[i].size;
+      if (r.error || r.missing) {
+        ++failed;
+        if (!first)
+          first = r.error
+                      ? *r.error
+                      : Error{Code::refused, slice[i].url + " is listed in the index but missing"};
+        continue;
+      }
+      report_.pool_fetched++;
+      report_.bytes_fetched += r.size;
     }
-    report_.pool_fetched++;
-    report_.bytes_fetched += r.size;
   }
   if (failed == 0) return {};
   return fail(first->code,
@@ -710,8 +754,10 @@ Result<SyncReport> AptSync::record_snapshot() {
   snap.synced_at = opt_.now;
   snap.release = release_info_;
   snap.filtered = !repo_.packages.empty();
-  for (auto& [key, p] : packages_) snap.packages.push_back(std::move(p));
-  for (auto& [path, e] : entries_) snap.entries.push_back(e);
+  snap.packages = std::move(packages_);
+  snap.entries.reserve(entries_.size());
+  for (auto& [path, e] : entries_) snap.entries.push_back(std::move(e));
+  entries_.clear();
   auto change = ledger_.begin();
   if (!change) return fail(change.error());
   auto batch = change->batch();
@@ -738,9 +784,20 @@ Result<SyncReport> AptSync::record_snapshot() {
 Result<SyncReport> AptSync::run() {
   report_.repo = repo_.name;
   report_.dry_run = opt_.dry_run;
-  auto prev = latest_snapshot(store_, repo_.name, &prev_id_);
+  // Of the last snapshot, a sync needs its release information and its
+  // files under dists/ (those an unchanged suite keeps): its pool and its
+  // packages would cost memory in proportion to the repository.
+  std::vector<SnapshotEntry> dists;
+  SnapshotVisitor metadata_only;
+  metadata_only.entry = [&dists](SnapshotEntry&& e) -> Status {
+    if (e.path.starts_with("dists/")) dists.push_back(std::move(e));
+    return {};
+  };
+  metadata_only.package = [](PackageEntry&&) -> Status { return {}; };
+  auto prev = latest_snapshot(store_, repo_.name, &prev_id_, metadata_only);
   if (!prev) return fail(prev.error());
   prev_ = std::move(*prev);
+  if (prev_) prev_->entries = std::move(dists);
   selection_ = selection_digest(repo_).hex();
   release_info_[kSelectionKey] = selection_;
   if (prev_) {
@@ -762,7 +819,7 @@ Result<SyncReport> AptSync::run() {
   if (auto s = fetch_metadata(suites); !s) return fail(s.error());
   auto pool = select_pool(suites);
   if (!pool) return fail(pool.error());
-  auto wants = pool_wants(*pool);
+  auto wants = pool_wants(std::move(*pool));
   if (!wants) return fail(wants.error());
   // Unchanged: nothing is fetched and no snapshot recorded, dry run or not.
   if (report_.unchanged) wants->clear();

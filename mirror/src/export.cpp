@@ -1,5 +1,6 @@
 #include "airlock/mirror/export.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -214,23 +215,27 @@ Result<ExportSummary> export_stream(Ledger& ledger, const ExportOptions& opt,
   req->changes = std::move(*changes);
   req->env = &ledger.env();
   if (auto s = ledger.env().make_dirs(opt.out); !s) return fail(s.error());
-  auto result = write_bundle(*req);
+  const std::uint64_t sequence = req->sequence;
+  const std::vector<Digest> snapshots = req->snapshots;
+  auto result = write_bundle(std::move(*req));
   if (!result) return fail(result.error());
 
   ExportSummary summary;
   summary.first = state->manifests.empty();
   summary.changes = result->manifest.changes;
 
-  // The manifest bytes and the stream's new head, committed with the record.
-  auto raw = read_file(result->dir / "manifest.json", kMaxManifestBytes);
-  if (!raw) return fail(raw.error());
+  // The manifest bytes (streamed from the file written, checked against the
+  // digest signed) and the stream's new head, committed with the record.
+  auto manifest_file = open_file(result->dir / "manifest.json", O_RDONLY);
+  if (!manifest_file) return fail(manifest_file.error());
   auto batch = change->batch();
   if (!batch) return fail(batch.error());
-  if (auto id = (*batch)->put_bytes(*raw, result->manifest_sha256); !id) return fail(id.error());
+  if (auto id = (*batch)->put_fd(manifest_file->get(), result->manifest_sha256); !id)
+    return fail(id.error().context(result->dir.string() + "/manifest.json"));
   StreamState next = *state;
-  next.sequence = req->sequence;
+  next.sequence = sequence;
   next.manifests.push_back(result->manifest_sha256);
-  next.snapshots = req->snapshots;
+  next.snapshots = snapshots;
   next.log_size = cutoff;
   (*batch)->set_meta("stream/" + opt.stream, save_state(next));
   if (auto s = change->commit({{"export", export_record(opt, *result, keys)}}); !s)

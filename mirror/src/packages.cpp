@@ -16,7 +16,7 @@ constexpr std::uint64_t kMaxIndex = 1ull << 30;
 }  // namespace
 
 Result<std::optional<Snapshot>> latest_snapshot(const Store& store, std::string_view repo,
-                                                Digest* id) {
+                                                Digest* id, const SnapshotVisitor& visitor) {
   auto list = store.list_snapshots();
   if (!list) return fail(list.error());
   const SnapshotInfo* best = nullptr;
@@ -24,7 +24,7 @@ Result<std::optional<Snapshot>> latest_snapshot(const Store& store, std::string_
     if (s.repo == repo) best = &s;  // the list is oldest first
   }
   if (!best) return std::optional<Snapshot>{};
-  auto snap = store.get_snapshot(best->id);
+  auto snap = store.get_snapshot(best->id, visitor);
   if (!snap) return fail(snap.error());
   if (id) *id = best->id;
   return std::optional<Snapshot>(std::move(*snap));

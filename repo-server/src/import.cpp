@@ -1,6 +1,7 @@
 #include "airlock/repo/import.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -362,8 +363,15 @@ std::vector<LogEntry> Importer::records(const VerifiedManifest& vm) const {
 
 Result<ImportReport> Importer::run() {
   const fs::path& bundle_dir = dirs_[0];
-  if (auto raw = read_file(bundle_dir / "manifest.json", kMaxManifestBytes))
-    manifest_id_ = sha256(*raw);
+  // Named in a refusal's record: the digest of manifest.json when it is a
+  // regular file a reader would take (a FIFO or a huge file is not read).
+  if (auto fd = open_regular_file(bundle_dir / "manifest.json")) {
+    struct stat st;
+    if (::fstat(fd->get(), &st) == 0 &&
+        static_cast<std::uint64_t>(st.st_size) <= kMaxManifestBytes) {
+      if (auto h = hash_fd(fd->get())) manifest_id_ = h->digest;
+    }
+  }
   auto trust = home_.trust();
   if (!trust) return fail(trust.error());
   // Steps 1 and 2: signatures over the raw bytes, then format, expiry, sequence.
@@ -378,7 +386,9 @@ Result<ImportReport> Importer::run() {
   report_.objects = m.objects.size();
   report_.bytes = m.payload_size();
   report_.snapshots = m.snapshots;
-  report_.changes = m.changes;
+  // The report holds the changes from here on (the verified handler and the
+  // import record read them there): a second copy would double their memory.
+  report_.changes = std::move(vm->manifest.changes);
   auto state = load_stream(home_.store(), m.stream);
   if (!state) return fail(state.error());
   auto same = check_sequence(m, vm->sha256, *state);
@@ -396,7 +406,7 @@ Result<ImportReport> Importer::run() {
 
 Result<ImportReport> Importer::commit(const VerifiedManifest& vm) {
   const Manifest& m = vm.manifest;
-  if (opt_.verified) opt_.verified(m.changes);
+  if (opt_.verified) opt_.verified(report_.changes);
   auto batch = change_.batch();
   if (!batch) return fail(batch.error());
   if (opt_.publish) {
@@ -429,10 +439,8 @@ Result<ImportReport> Importer::commit(const VerifiedManifest& vm) {
 // The site index of each filtered apt snapshot the bundle brings that has
 // none yet, signed by the site key, in the same commit as the import.
 Status Importer::add_site_indices(const Manifest& m, Batch& batch) {
-  std::map<Digest, fs::path> pending;
-  for (auto& [id, path] : batch.pending_files()) pending.emplace(id, path);
   const ObjectReader read = [&](const Digest& id, std::uint64_t max) -> Result<std::string> {
-    if (auto it = pending.find(id); it != pending.end()) return read_file(it->second, max);
+    if (auto file = batch.file_of(id)) return read_file(*file, max);
     return home_.store().read(id, max);
   };
   std::optional<SiteKey> key;

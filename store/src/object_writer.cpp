@@ -342,6 +342,11 @@ std::vector<std::pair<Digest, fs::path>> Batch::pending_files() const {
   return out;
 }
 
+std::optional<fs::path> Batch::file_of(const Digest& id) const {
+  if (!state_->objects.contains(id)) return std::nullopt;
+  return state_->path_of(id);
+}
+
 // Names are checked before anything moves, so that a bad name costs no I/O.
 // Objects are placed (durable, under objects/) before the transaction that
 // indexes them: the index never names a file that is not complete.

@@ -185,8 +185,11 @@ auto bad(std::string what) { return fail(Code::invalid_input, "snapshot: " + wha
 // belong are walked (for duplicate keys) and dropped.
 class SnapshotHandler final : public nlohmann::json_sax<json> {
  public:
+  explicit SnapshotHandler(const SnapshotVisitor* visitor = nullptr) : visitor_(visitor) {}
+
   // What sax_parse's answer (parsed) and the events make of the text.
   Result<Snapshot> result(bool parsed) {
+    if (visit_error_) return fail(*visit_error_);
     if (!parsed && duplicate_) return bad(duplicate_key_message(*duplicate_));
     if (!parsed || !top_is_object_) return bad("not a JSON object");
     if (auto s = check_root(); !s) return fail(s.error());
@@ -267,6 +270,8 @@ class SnapshotHandler final : public nlohmann::json_sax<json> {
     return a ? std::move(a) : std::optional(std::move(b));
   }
 
+  const SnapshotVisitor* visitor_;
+  std::optional<Error> visit_error_;  // the visitor's, which ended the parse
   Snapshot snap_;
   std::vector<Open> open_;
   int field_ = -1;   // the known member the next value is for, in the innermost object
@@ -310,7 +315,7 @@ bool SnapshotHandler::end_object() {
   if (o.frame == Frame::entry) finish_entry(o);
   if (o.frame == Frame::package) finish_package(o);
   open_.pop_back();
-  return true;
+  return !visit_error_;
 }
 
 // Takes a value where it belongs; answers the frame a container opens.
@@ -430,7 +435,9 @@ void SnapshotHandler::finish_entry(const Open& o) {
     entry_error_ = d.error().message;
     return;
   }
-  snap_.entries.push_back({exact(strings_[0]), *d, size_});
+  SnapshotEntry e{exact(strings_[0]), *d, size_};
+  if (!visitor_ || !visitor_->entry) return snap_.entries.push_back(std::move(e));
+  if (auto v = visitor_->entry(std::move(e)); !v) visit_error_ = v.error();
 }
 
 void SnapshotHandler::finish_package(const Open& o) {
@@ -454,9 +461,16 @@ void SnapshotHandler::finish_package(const Open& o) {
     package_error_ = d.error().message;
     return;
   }
-  snap_.packages.push_back({exact(strings_[p_name]), exact(strings_[p_version]),
-                            exact(strings_[p_architecture]), exact(strings_[p_source]), size_, *d,
-                            exact(strings_[p_path]), exact(strings_[p_index])});
+  PackageEntry p{exact(strings_[p_name]),
+                 exact(strings_[p_version]),
+                 exact(strings_[p_architecture]),
+                 exact(strings_[p_source]),
+                 size_,
+                 *d,
+                 exact(strings_[p_path]),
+                 exact(strings_[p_index])};
+  if (!visitor_ || !visitor_->package) return snap_.packages.push_back(std::move(p));
+  if (auto v = visitor_->package(std::move(p)); !v) visit_error_ = v.error();
 }
 
 // The bytes of a Snapshot::Source as an input iterator for nlohmann's
@@ -586,9 +600,12 @@ Result<Snapshot> Snapshot::parse(std::string_view text) {
   return snap;
 }
 
-Result<Snapshot> Snapshot::parse(const Source& in, Digest& digest, Canonical canonical) {
+Result<Snapshot> Snapshot::parse(const Source& in, Digest& digest, Canonical canonical,
+                                 const SnapshotVisitor* visitor) {
+  if (visitor && canonical == Canonical::check)
+    return fail(Code::invalid_input, "a snapshot read with a visitor cannot be checked canonical");
   SourceReader reader(in);
-  SnapshotHandler h;
+  SnapshotHandler h(visitor);
   bool parsed = json::sax_parse(SourceReader::Iterator(&reader), SourceReader::Iterator(), &h);
   if (const auto& error = reader.drain()) return fail(*error);
   digest = reader.digest();

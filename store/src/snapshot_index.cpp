@@ -98,6 +98,10 @@ Result<Digest> Store::put_snapshot(const Snapshot& snapshot) {
 }
 
 Result<Snapshot> Store::get_snapshot(const Digest& id) const {
+  return get_snapshot(id, SnapshotVisitor{});
+}
+
+Result<Snapshot> Store::get_snapshot(const Digest& id, const SnapshotVisitor& visitor) const {
   auto known = impl_->read([&](MDB_txn* txn) -> Result<bool> {
     auto value = lmdb::get(txn, impl_->snapshots, store_codec::encode_digest_key(id));
     if (!value) return fail(value.error());
@@ -108,7 +112,8 @@ Result<Snapshot> Store::get_snapshot(const Digest& id) const {
   auto file = open_object(id);
   if (!file) return fail(file.error());
   // Checked when it was indexed; its bytes are re-hashed as they are read.
-  return read_snapshot(file->fd.get(), id, impl_->object_path(id), Snapshot::Canonical::known);
+  return read_snapshot(file->fd.get(), id, impl_->object_path(id), Snapshot::Canonical::known,
+                       &visitor);
 }
 
 Result<std::vector<SnapshotInfo>> Store::list_snapshots() const {

@@ -65,11 +65,28 @@ Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_si
 }
 
 Result<Snapshot> read_snapshot(int fd, const Digest& id, const fs::path& path,
-                               Snapshot::Canonical canonical) {
+                               Snapshot::Canonical canonical, const SnapshotVisitor* visitor) {
   auto size = size_within(fd, id, kMaxSnapshotSize, path);
   if (!size) return fail(size.error());
   std::uint64_t left = *size;
   std::optional<Error> read_error;
+  // The visitor's own error, told apart from a bad snapshot.
+  std::optional<Error> visit_error;
+  SnapshotVisitor noted;
+  if (visitor && visitor->entry) {
+    noted.entry = [&](SnapshotEntry&& e) -> Status {
+      auto s = visitor->entry(std::move(e));
+      if (!s) visit_error = s.error();
+      return s;
+    };
+  }
+  if (visitor && visitor->package) {
+    noted.package = [&](PackageEntry&& p) -> Status {
+      auto s = visitor->package(std::move(p));
+      if (!s) visit_error = s.error();
+      return s;
+    };
+  }
   Digest actual;
   auto snap = Snapshot::parse(
       [&](std::span<char> buf) -> Result<std::size_t> {
@@ -78,9 +95,10 @@ Result<Snapshot> read_snapshot(int fd, const Digest& id, const fs::path& path,
         if (n) left -= *n;
         return n;
       },
-      actual, canonical);
+      actual, canonical, visitor ? &noted : nullptr);
   if (read_error) return fail(*read_error);
   if (auto s = same_digest(actual, id, path); !s) return fail(s.error());
+  if (visit_error) return fail(*visit_error);
   if (!snap) return fail(snap.error().context("snapshot " + id.hex()));
   return snap;
 }

@@ -40,8 +40,10 @@ Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_si
 // Parses the snapshot object id (open as fd, stored at path) a piece at a
 // time as it is read and re-hashed, never holding its bytes whole: the
 // refusals of read_verified first, then the parser's (in context "snapshot ID").
+// A visitor's error is returned as it is.
 Result<Snapshot> read_snapshot(int fd, const Digest& id, const std::filesystem::path& path,
-                               Snapshot::Canonical canonical);
+                               Snapshot::Canonical canonical,
+                               const SnapshotVisitor* visitor = nullptr);
 
 // The LMDB writes of one transaction. Remembers whether the map ran full, so
 // that Store::Impl::write can grow it and run the transaction again.

@@ -162,7 +162,7 @@ Status check_request(const ExportRequest& req) {
 
 // The manifest as far as it is known before the volumes exist: everything
 // but the volume list.
-Result<Manifest> plan_manifest(const ExportRequest& req) {
+Result<Manifest> plan_manifest(ExportRequest& req) {
   Manifest m;
   m.stream = req.stream;
   m.sequence = req.sequence;
@@ -181,7 +181,7 @@ Result<Manifest> plan_manifest(const ExportRequest& req) {
   }
   for (std::size_t i = 0; i < m.snapshots.size(); ++i) {
     m.changes.push_back(req.changes.empty() ? RepoChanges{m.snapshots[i].repo, {}}
-                                            : req.changes[i]);
+                                            : std::move(req.changes[i]));
     if (m.changes.back().repo != m.snapshots[i].repo) {
       return fail(Code::invalid_input,
                   "the changes of snapshot " + std::to_string(i) + " name another repository");
@@ -224,13 +224,13 @@ Result<std::string> write_signed_manifest(const ExportRequest& req, const Manife
 
 }  // namespace
 
-Result<ExportResult> write_bundle(const ExportRequest& req) {
+Result<ExportResult> write_bundle(ExportRequest req) {
   if (auto s = check_request(req); !s) return fail(s.error());
   auto m = plan_manifest(req);
   if (!m) return fail(m.error());
   // Room for the volume list, still to come: a few lines per volume.
   constexpr std::uint64_t kVolumeListRoom = 1 << 20;
-  if (auto planned = m->to_json().size(); planned + kVolumeListRoom > req.max_manifest_bytes) {
+  if (auto planned = m->json_size(); planned + kVolumeListRoom > req.max_manifest_bytes) {
     return fail(Code::invalid_input, "the manifest of this export would have " +
                                          std::to_string(planned) + " bytes, more than the " +
                                          std::to_string(req.max_manifest_bytes) +

@@ -552,11 +552,15 @@ void write_manifest(const Manifest& m, PrettyWriter& w) {
 
 // Written twice: once to count the bytes, so that the text is made once at
 // its size rather than grown (a manifest can be tens of megabytes).
-std::string Manifest::to_json() const {
+std::uint64_t Manifest::json_size() const {
   PrettyWriter counted(nullptr);
   write_manifest(*this, counted);
+  return counted.size();
+}
+
+std::string Manifest::to_json() const {
   std::string out;
-  out.reserve(counted.size());
+  out.reserve(json_size());
   PrettyWriter w(&out);
   write_manifest(*this, w);
   return out;

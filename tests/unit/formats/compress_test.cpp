@@ -29,6 +29,39 @@ TEST(Decompress, GzipXzAndPlain) {
             "");  // an empty Packages, as published for an empty component
 }
 
+TEST(Decompress, InPiecesGivesTheSameBytes) {
+  std::string big;
+  for (int i = 0; i < 20000; ++i) big += "Package: p" + std::to_string(i) + "\n\n";
+  for (auto bytes : {bytes_of(kGzip, sizeof kGzip), bytes_of(kXz, sizeof kXz), big}) {
+    std::string joined;
+    std::size_t pieces = 0;
+    auto s = decompress_index_to(bytes, [&](std::string_view piece) -> Status {
+      EXPECT_LE(piece.size(), 64u << 10);
+      joined.append(piece);
+      ++pieces;
+      return {};
+    });
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_EQ(joined, decompress_index(bytes).value());
+    EXPECT_EQ(pieces, (joined.size() + (64u << 10) - 1) / (64u << 10));
+  }
+}
+
+TEST(Decompress, InPiecesStopsAtTheReceiversError) {
+  std::string big(200000, 'x');
+  int pieces = 0;
+  auto s = decompress_index_to(big, [&](std::string_view) -> Status {
+    return ++pieces == 2 ? fail(Code::refused, "enough") : Status{};
+  });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "enough");
+  EXPECT_EQ(pieces, 2);
+  auto limited = decompress_index_to(
+      big, [](std::string_view) -> Status { return {}; }, 100000);
+  ASSERT_FALSE(limited);
+  EXPECT_EQ(limited.error().code, Code::limit);
+}
+
 TEST(Decompress, RefusesMoreThanTheBound) {
   EXPECT_EQ(decompress_index("Package: x\n", 11).value(), "Package: x\n");
   for (auto bytes : {std::string("Package: x\n"), bytes_of(kXz, sizeof kXz)}) {

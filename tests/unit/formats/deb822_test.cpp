@@ -55,6 +55,72 @@ TEST(Paragraphs, RefusesLinesThatAreNotFields) {
   EXPECT_EQ(s.error().message, "line 2: continuation without a field");
 }
 
+// The paragraphs (or the error) of text fed to a ParagraphStream in pieces
+// of the given size.
+std::vector<Paragraph> streamed(std::string_view text, std::size_t piece, Status* status) {
+  std::vector<Paragraph> out;
+  ParagraphStream stream([&](const Paragraph& p) -> Status {
+    out.push_back(p);
+    return {};
+  });
+  *status = {};
+  for (std::size_t at = 0; at < text.size() && *status; at += piece)
+    *status = stream.feed(text.substr(at, piece));
+  if (*status) *status = stream.finish();
+  return out;
+}
+
+TEST(Paragraphs, AStreamInAnyPiecesParsesAsTheWholeText) {
+  const std::vector<std::string> texts = {
+      "# a comment\nA: 1\nB:  two \n more\n\tthird\n\n\n\r\nC: 3\r\n",
+      "A: 1\r\n\r\nB: 2\r\n\r\nC: 3",
+      "A: 1\n\nB: 2\n\n\n\nC: 3\n\n",
+      "A: 1\n\nB: 2\nno colon here\n\nC: 3\n",
+      "A: 1\n\n\n\n continued\n",
+      ""};
+  for (const auto& text : texts) {
+    Status whole;
+    auto expected = paragraphs(text, &whole);
+    for (std::size_t piece = 1; piece <= text.size() + 1; ++piece) {
+      Status s;
+      auto got = streamed(text, piece, &s);
+      EXPECT_EQ(static_cast<bool>(s), static_cast<bool>(whole)) << text << " in " << piece;
+      if (!whole) {
+        ASSERT_FALSE(s);
+        EXPECT_EQ(s.error().message, whole.error().message) << text << " in " << piece;
+        continue;
+      }
+      EXPECT_EQ(got, expected) << text << " in pieces of " << piece;
+    }
+  }
+}
+
+TEST(Paragraphs, AStreamHoldsOnlyTheTextSinceTheLastBlankLine) {
+  std::size_t seen = 0;
+  ParagraphStream stream([&](const Paragraph&) -> Status {
+    ++seen;
+    return {};
+  });
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(stream.feed("Package: p\nVersion: 1\n\n"));
+  // Each paragraph was given as soon as its blank line arrived.
+  EXPECT_EQ(seen, 1000u);
+  ASSERT_TRUE(stream.feed("Package: last"));
+  EXPECT_EQ(seen, 1000u);
+  ASSERT_TRUE(stream.finish());
+  EXPECT_EQ(seen, 1001u);
+}
+
+TEST(Paragraphs, AStreamStopsAtTheCallbacksFirstErrorAndKeepsIt) {
+  ParagraphStream stream([](const Paragraph&) -> Status { return fail(Code::refused, "no"); });
+  auto s = stream.feed("A: 1\n\n");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "no");
+  auto again = stream.feed("B: 2\n\n");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().message, "no");
+  EXPECT_FALSE(stream.finish());
+}
+
 TEST(Packages, ParsesRecordsInOrder) {
   const std::string hello =
       "Package: hello\nVersion: 1.0-1\nArchitecture: amd64\n"

@@ -483,6 +483,16 @@ TEST(Snapshot, WrittenInPiecesAsOneText) {
   EXPECT_EQ(calls, 0);
 }
 
+// Flips a byte of the stored snapshot object at path; returns its bytes now.
+std::string flip_a_byte(const std::filesystem::path& path) {
+  auto text = testing::read_text(path);
+  std::filesystem::permissions(path, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  text[text.find("libssl3")] = 'L';
+  testing::write_text(path, text);
+  return text;
+}
+
 TEST(Snapshot, StoredSnapshotReadAsAStreamIsVerified) {
   TempDir dir;
   auto store = Store::open(dir.path()).value();
@@ -491,11 +501,7 @@ TEST(Snapshot, StoredSnapshotReadAsAStreamIsVerified) {
   EXPECT_EQ(store->get_snapshot(id)->packages.size(), 2u);
   // A flipped byte in the stored object: corrupt, with both digests.
   auto path = dir.path() / "objects" / id.hex().substr(0, 2) / id.hex();
-  auto text = testing::read_text(path);
-  std::filesystem::permissions(path, std::filesystem::perms::owner_write,
-                               std::filesystem::perm_options::add);
-  text[text.find("libssl3")] = 'L';
-  testing::write_text(path, text);
+  auto text = flip_a_byte(path);
   auto r = store->get_snapshot(id);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::corrupt);
@@ -504,6 +510,71 @@ TEST(Snapshot, StoredSnapshotReadAsAStreamIsVerified) {
   // Damaged past parsing: still corrupt, not a parse error.
   testing::write_text(path, text.substr(0, 10));
   EXPECT_EQ(store->get_snapshot(id).error().code, Code::corrupt);
+}
+
+TEST(Snapshot, AVisitorTakesEntriesAndPackagesAsTheyAreRead) {
+  TempDir dir;
+  auto store = Store::open(dir.path()).value();
+  auto snap = with_packages(*store);
+  auto id = store->put_snapshot(snap).value();
+  auto whole = store->get_snapshot(id).value();
+  std::vector<SnapshotEntry> entries;
+  std::vector<PackageEntry> packages;
+  SnapshotVisitor both{[&](SnapshotEntry&& e) -> Status {
+                         entries.push_back(std::move(e));
+                         return {};
+                       },
+                       [&](PackageEntry&& p) -> Status {
+                         packages.push_back(std::move(p));
+                         return {};
+                       }};
+  auto visited = store->get_snapshot(id, both).value();
+  EXPECT_EQ(entries, whole.entries);
+  EXPECT_EQ(packages, whole.packages);
+  EXPECT_TRUE(visited.entries.empty());
+  EXPECT_TRUE(visited.packages.empty());
+  EXPECT_EQ(visited.repo, whole.repo);
+  EXPECT_EQ(visited.release, whole.release);
+  // Only packages visited: the entries are kept as usual.
+  SnapshotVisitor only_packages;
+  only_packages.package = [](PackageEntry&&) -> Status { return {}; };
+  auto part = store->get_snapshot(id, only_packages).value();
+  EXPECT_EQ(part.entries, whole.entries);
+  EXPECT_TRUE(part.packages.empty());
+}
+
+TEST(Snapshot, AVisitorsErrorEndsTheReadAsItIs) {
+  TempDir dir;
+  auto store = Store::open(dir.path()).value();
+  auto id = store->put_snapshot(with_packages(*store)).value();
+  int seen = 0;
+  SnapshotVisitor stop;
+  stop.entry = [&](SnapshotEntry&&) -> Status {
+    return ++seen == 1 ? fail(Code::limit, "too many entries") : Status{};
+  };
+  auto r = store->get_snapshot(id, stop);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::limit);
+  EXPECT_EQ(r.error().message, "too many entries");
+  EXPECT_EQ(seen, 1);
+  // Damaged bytes are still told apart, visitor or not.
+  auto path = dir.path() / "objects" / id.hex().substr(0, 2) / id.hex();
+  auto text = flip_a_byte(path);
+  SnapshotVisitor keep_going;
+  keep_going.entry = [](SnapshotEntry&&) -> Status { return {}; };
+  auto damaged = store->get_snapshot(id, keep_going);
+  ASSERT_FALSE(damaged);
+  EXPECT_EQ(damaged.error().code, Code::corrupt);
+}
+
+TEST(Snapshot, AVisitorCannotBeUsedWhereCanonicalFormIsChecked) {
+  Digest digest;
+  SnapshotVisitor v;
+  v.entry = [](SnapshotEntry&&) -> Status { return {}; };
+  auto r = Snapshot::parse([](std::span<char>) -> Result<std::size_t> { return 0; }, digest,
+                           Snapshot::Canonical::check, &v);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::invalid_input);
 }
 
 TEST(Snapshot, GetOfPlainObjectIsNotFound) {

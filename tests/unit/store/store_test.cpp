@@ -149,6 +149,23 @@ TEST(Store, BatchCommitsAllTogether) {
   for (auto& id : ids) EXPECT_TRUE(store->verify_object(id));
 }
 
+TEST(Store, ABatchTellsWhereTheBytesOfItsOwnObjectsAreBeforeCommit) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto earlier = store->put_bytes("stored before").value();
+  {
+    auto batch = store->begin_batch().value();
+    auto id = batch.put_bytes("new in this batch").value();
+    auto file = batch.file_of(id);
+    ASSERT_TRUE(file);
+    EXPECT_EQ(testing::read_text(*file), "new in this batch");
+    // Neither an object stored before nor one nobody stored.
+    EXPECT_FALSE(batch.file_of(earlier));
+    EXPECT_FALSE(batch.file_of(sha256("nobody")));
+    ASSERT_TRUE(batch.commit());
+  }
+}
+
 TEST(Store, CorruptBlobIsReportedByReadAndScrub) {
   TempDir dir;
   auto store = open_store(dir.path());

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -16,5 +17,12 @@ namespace airlock::formats {
 // bytes"); bytes a filter cannot decode are invalid_input ("index cannot be
 // decompressed: <reason>").
 Result<std::string> decompress_index(std::string_view bytes, std::uint64_t max_size = 1ull << 30);
+
+// decompress_index, its output given to out a piece at a time (at most
+// 64 KiB each) instead of held whole; out's first error ends it and is
+// returned. The same refusals; out may have been given pieces before one.
+Status decompress_index_to(std::string_view bytes,
+                           const std::function<Status(std::string_view)>& out,
+                           std::uint64_t max_size = 1ull << 30);
 
 }  // namespace airlock::formats

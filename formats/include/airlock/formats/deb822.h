@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,5 +23,24 @@ using Paragraph = std::map<std::string, std::string, std::less<>>;
 // "line N: expected 'Field: value'" or "line N: continuation without a field".
 // Pure: text is only read, nothing is kept after the call.
 Status for_each_paragraph(std::string_view text, const std::function<Status(const Paragraph&)>& fn);
+
+// for_each_paragraph over text that arrives a piece at a time (a large index
+// as it is decompressed), holding only the text since the last blank line:
+// the same paragraphs and the same errors, with the same line numbers, as
+// for_each_paragraph over all the pieces joined. After an error, the stream
+// takes nothing more and answers that error again.
+class ParagraphStream {
+ public:
+  explicit ParagraphStream(std::function<Status(const Paragraph&)> fn) : fn_(std::move(fn)) {}
+  Status feed(std::string_view piece);
+  // The paragraph the text ends with, if it does not end with a blank line.
+  Status finish();
+
+ private:
+  std::function<Status(const Paragraph&)> fn_;
+  std::string pending_;    // the text since the last blank line cut off
+  std::size_t lines_ = 0;  // lines before pending_
+  std::optional<Error> error_;
+};
 
 }  // namespace airlock::apt

@@ -15,14 +15,16 @@
 
 namespace airlock::mirror {
 
-// The latest snapshot of a repository, if any (and its id in *id).
+// The latest snapshot of a repository, if any (and its id in *id); with a
+// visitor, read as Store::get_snapshot(id, visitor) reads it.
 Result<std::optional<Snapshot>> latest_snapshot(const Store& store, std::string_view repo,
-                                                Digest* id = nullptr);
+                                                Digest* id = nullptr,
+                                                const SnapshotVisitor& visitor = {});
 
-using apt::PackageChange;
-using apt::PackageVersion;
 using apt::change_name;
 using apt::diff_packages;
+using apt::PackageChange;
+using apt::PackageVersion;
 
 // The packages a snapshot carries (its package list).
 Result<std::vector<PackageVersion>> snapshot_packages(const Store& store, const Snapshot& snapshot);

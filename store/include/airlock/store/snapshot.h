@@ -41,6 +41,17 @@ struct PackageEntry {
   bool operator==(const PackageEntry&) const = default;
 };
 
+// What a streaming read does with each entry and package as it reads it,
+// so that a caller keeps only what it needs: a callback that is set takes
+// them (the snapshot returned then has none of that kind), in file order
+// (sorted), and its first error ends the read and is returned as it is.
+// What it is given is provisional until the read succeeds: the bytes are
+// checked against their digest, and the snapshot as a whole, at the end.
+struct SnapshotVisitor {
+  std::function<Status(SnapshotEntry&&)> entry;
+  std::function<Status(PackageEntry&&)> package;
+};
+
 struct Snapshot {
   std::string repo;      // configured repository name
   std::string kind;      // "apt" | "rpm" | "files"
@@ -81,8 +92,11 @@ struct Snapshot {
   // digest to the SHA-256 of all of them, so that a caller can tell damaged
   // bytes from a bad snapshot (digest is unspecified after an error of in,
   // which ends the reading and is returned as it is).
+  // With a visitor (see SnapshotVisitor), canonical must be known: the
+  // form cannot be written again without what the visitor took.
   static Result<Snapshot> parse(const Source& in, Digest& digest,
-                                Canonical canonical = Canonical::check);
+                                Canonical canonical = Canonical::check,
+                                const SnapshotVisitor* visitor = nullptr);
 
   std::uint64_t total_size() const;
   const SnapshotEntry* find(std::string_view path) const;  // entries must be sorted

@@ -154,6 +154,10 @@ class Batch {
   // New objects of this batch and where their bytes are before commit (for
   // a scan before they are indexed). Valid until commit or destruction.
   std::vector<std::pair<Digest, std::filesystem::path>> pending_files() const;
+  // Where the bytes of an object finished in this batch are now (its place,
+  // or its temporary file until commit); nullopt when the batch has no such
+  // object. Valid until commit or destruction.
+  std::optional<std::filesystem::path> file_of(const Digest& id) const;
 
   // One LMDB transaction. After success the batch is spent.
   Status commit();
@@ -199,6 +203,10 @@ class Store {
 
   Result<Digest> put_snapshot(const Snapshot& snapshot);
   Result<Snapshot> get_snapshot(const Digest& id) const;  // not_found unless indexed as a snapshot
+  // The snapshot read a piece at a time, its entries and packages handed to
+  // visitor as they are read (see SnapshotVisitor): for a large snapshot of
+  // which the caller needs a part. The visitor's first error is returned.
+  Result<Snapshot> get_snapshot(const Digest& id, const SnapshotVisitor& visitor) const;
   Result<std::vector<SnapshotInfo>> list_snapshots()
       const;  // oldest first (synced_at, then recording order)
 

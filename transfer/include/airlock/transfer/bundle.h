@@ -64,7 +64,9 @@ struct ExportResult {
 // Writes the bundle into <out_dir>/<name>.partial, fsyncs everything and
 // renames it into place. Every object is re-hashed as it is read from the
 // store. On failure nothing that looks like a complete bundle is left.
-Result<ExportResult> write_bundle(const ExportRequest& request);
+// The request's changes move into the manifest (pass an rvalue to keep a
+// large list from being copied).
+Result<ExportResult> write_bundle(ExportRequest request);
 
 // A co-signature computed but not yet written: what manifest.sig.json is to
 // hold with the new signature added.

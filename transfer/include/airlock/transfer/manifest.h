@@ -80,6 +80,8 @@ struct Manifest {
 
   // Pretty-printed JSON (what reviewers read and signers sign).
   std::string to_json() const;
+  // to_json().size(), counted without building the text.
+  std::uint64_t json_size() const;
   // Strict: every field present with the right type and nothing else; names,
   // order, sequence/previous/kind rules and sizes checked. invalid_input
   // naming the first problem.
