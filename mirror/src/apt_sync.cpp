@@ -43,8 +43,8 @@ struct SuiteState {
 
 // One metadata or pool file to fetch.
 struct Want {
-  std::string path;  // repository-relative path in the snapshot
-  std::string url;
+  std::string path;          // repository-relative path in the snapshot
+  std::string url;           // empty for the path's own address (see address()): a pool file's
   std::string fallback_url;  // canonical path when url is a by-hash address
   Digest sha256;
   std::uint64_t size = 0;
@@ -143,6 +143,7 @@ class AptSync {
   fs::path partial(const Digest& id) const { return opt_.workdir / "partial" / id.hex(); }
   fs::path scratch() const { return opt_.workdir / "gpg"; }
   std::string url(const std::string& path) const { return repo_.url + "/" + path; }
+  std::string address(const Want& w) const { return w.url.empty() ? url(w.path) : w.url; }
 
   const RepoConfig& repo_;
   Ledger& ledger_;
@@ -403,7 +404,7 @@ Result<std::vector<FetchResult>> AptSync::fetch(std::span<const Want> wants,
   if (auto s = env_.make_dirs(opt_.workdir / "partial"); !s) return fail(s.error());
   std::vector<FetchJob> jobs;
   for (const auto& w : wants)
-    jobs.push_back({w.url, partial(w.sha256), w.sha256, w.size, w.size, {}, {}});
+    jobs.push_back({address(w), partial(w.sha256), w.sha256, w.size, w.size, {}, {}});
   FetchOptions fo = fetch_options(repo_, opt_.jobs);
   if (opt_.progress) {
     fo.progress = [&](const FetchProgress& p) {
@@ -637,6 +638,8 @@ Result<std::map<std::string, SnapshotEntry>> AptSync::select_pool(
   for (std::size_t i : selection->added) report_.added.push_back(package_version(records[i]));
   sort_packages(report_.added);
   std::map<std::string, SnapshotEntry> pool;
+  packages_.reserve(selection->carried.size());
+  report_.packages.reserve(selection->carried.size());
   for (std::size_t i : selection->carried) {
     if (auto a = add_pool_entry(records[i], indices->index_of(i), pool); !a) return fail(a.error());
     report_.packages.push_back(package_version(records[i]));
@@ -659,7 +662,7 @@ Result<std::vector<Want>> AptSync::pool_wants(std::map<std::string, SnapshotEntr
     auto have = store_.contains(e.sha256);
     if (!have) return fail(have.error());
     if (!*have && seen.insert(e.sha256).second)
-      wants.push_back({path, url(path), "", e.sha256, e.size, ""});
+      wants.push_back({path, "", "", e.sha256, e.size, ""});
     auto placed = entries_.insert(std::move(node));
     if (!placed.inserted) placed.position->second = std::move(placed.node.mapped());
   }
@@ -686,9 +689,9 @@ Status AptSync::fetch_pool(std::vector<Want>& wants) {
       if (r.error || r.missing) {
         ++failed;
         if (!first)
-          first = r.error
-                      ? *r.error
-                      : Error{Code::refused, slice[i].url + " is listed in the index but missing"};
+          first = r.error ? *r.error
+                          : Error{Code::refused,
+                                  address(slice[i]) + " is listed in the index but missing"};
         continue;
       }
       report_.pool_fetched++;
