@@ -154,15 +154,18 @@ Result<ExportRequest> bundle_request(const Store& store, const ExportOptions& op
 Result<std::vector<RepoChanges>> bundle_changes(const Store& store,
                                                 const std::vector<Digest>& before,
                                                 const std::vector<Digest>& after) {
+  // Package lists only: the entries (every file) would double the memory.
+  SnapshotVisitor packages_only;
+  packages_only.entry = [](SnapshotEntry&&) -> Status { return {}; };
   std::map<std::string, Snapshot> previous;
   for (const auto& id : before) {
-    auto snap = store.get_snapshot(id);
+    auto snap = store.get_snapshot(id, packages_only);
     if (!snap) return fail(snap.error());
     previous.insert_or_assign(snap->repo, std::move(*snap));
   }
   std::vector<RepoChanges> out;
   for (const auto& id : after) {
-    auto snap = store.get_snapshot(id);
+    auto snap = store.get_snapshot(id, packages_only);
     if (!snap) return fail(snap.error());
     auto it = previous.find(snap->repo);
     out.push_back(

@@ -1,5 +1,6 @@
 #include "airlock/transfer/changes.h"
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <string>
@@ -105,16 +106,28 @@ std::vector<apt::PackageVersion> versions(const Snapshot* snapshot) {
 
 RepoChanges package_changes(const std::string& repo, const Snapshot* before,
                             const Snapshot* after) {
-  std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> sizes;
+  // The new version's bytes: the sizes of its package files, found through
+  // pointers sorted by (name, architecture, version), a few bytes a package.
+  std::vector<const PackageEntry*> by_version;
   if (after) {
-    for (const auto& p : after->packages) sizes[{p.name, p.architecture, p.version}] += p.size;
+    by_version.reserve(after->packages.size());
+    for (const auto& p : after->packages) by_version.push_back(&p);
   }
+  auto key = [](const PackageEntry* p) { return std::tie(p->name, p->architecture, p->version); };
+  std::sort(by_version.begin(), by_version.end(),
+            [&](const PackageEntry* a, const PackageEntry* b) { return key(a) < key(b); });
+  auto size_of = [&](const apt::PackageChange& c) {
+    std::uint64_t total = 0;
+    auto want = std::tie(c.package, c.architecture, c.new_version);
+    auto it = std::lower_bound(by_version.begin(), by_version.end(), want,
+                               [&](const PackageEntry* p, const auto& k) { return key(p) < k; });
+    for (; it != by_version.end() && key(*it) == want; ++it) total += (*it)->size;
+    return total;
+  };
   RepoChanges out{repo, {}};
   for (const auto& c : apt::diff_packages(versions(before), versions(after))) {
-    out.packages.push_back(
-        {std::string(apt::change_name(c.kind)), c.package, c.architecture, c.old_version,
-         c.new_version,
-         c.new_version.empty() ? 0 : sizes[{c.package, c.architecture, c.new_version}]});
+    out.packages.push_back({std::string(apt::change_name(c.kind)), c.package, c.architecture,
+                            c.old_version, c.new_version, c.new_version.empty() ? 0 : size_of(c)});
   }
   return out;
 }
