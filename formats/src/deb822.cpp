@@ -103,14 +103,19 @@ Status for_each_paragraph(std::string_view text,
 
 Status ParagraphStream::feed(std::string_view piece) {
   if (error_) return fail(*error_);
+  // Only the new piece (and the two bytes before it, where a blank line may
+  // begin) is searched: text without blank lines is not scanned again and
+  // again as it grows.
+  const std::size_t from = pending_.size() < 2 ? 0 : pending_.size() - 2;
   pending_.append(piece);
+  std::string_view fresh = std::string_view(pending_).substr(from);
   // Cut after the last blank line ("\n\n", or "\n\r\n" in CRLF text): no
   // paragraph spans it, so the text before it parses alone.
-  auto lf = pending_.rfind("\n\n");
-  auto crlf = pending_.rfind("\n\r\n");
+  auto lf = fresh.rfind("\n\n");
+  auto crlf = fresh.rfind("\n\r\n");
   std::size_t cut = 0;
-  if (lf != std::string::npos) cut = lf + 2;
-  if (crlf != std::string::npos) cut = std::max(cut, crlf + 3);
+  if (lf != std::string_view::npos) cut = from + lf + 2;
+  if (crlf != std::string_view::npos) cut = std::max(cut, from + crlf + 3);
   if (cut == 0) return {};
   std::string_view done(pending_.data(), cut);
   if (auto s = paragraphs_from(done, lines_, fn_); !s) {
