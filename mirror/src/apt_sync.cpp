@@ -135,6 +135,13 @@ class AptSync {
   Status store_files(std::span<const Want> wants, const std::vector<FetchResult>& results);
   Status read_index(const std::string& path, const Digest& id, IndexRecords& out);
   Result<SyncReport> dry_report(const std::vector<Want>& wants);
+  // What the last snapshot carries, read with its release and entries.
+  struct Held {
+    std::vector<PackageVersion> packages;
+    std::size_t pool_files = 0;
+    std::uint64_t pool_bytes = 0;
+  };
+  Result<SyncReport> report_held(Held held);
   Result<SyncReport> record_unchanged();
   Result<SyncReport> record_snapshot();
   void add_counts(json& record) const;
@@ -739,6 +746,17 @@ Result<SyncReport> AptSync::dry_report(const std::vector<Want>& wants) {
   return report_;
 }
 
+// An unchanged, unfiltered repository: what the last snapshot carries.
+Result<SyncReport> AptSync::report_held(Held held) {
+  report_.packages_selected = held.packages.size();
+  sort_packages(held.packages);
+  report_.packages = std::move(held.packages);
+  report_.pool_files = held.pool_files;
+  report_.pool_bytes = held.pool_bytes;
+  if (opt_.dry_run) return dry_report({});
+  return record_unchanged();
+}
+
 Result<SyncReport> AptSync::record_unchanged() {
   report_.snapshot = prev_id_;
   json rec{{"repo", repo_.name}, {"upstream", repo_.url}, {"snapshot", prev_id_.hex()},
@@ -790,13 +808,25 @@ Result<SyncReport> AptSync::run() {
   // Of the last snapshot, a sync needs its release information and its
   // files under dists/ (those an unchanged suite keeps): its pool and its
   // packages would cost memory in proportion to the repository.
+  // Without a filter, an unchanged upstream carries what that snapshot
+  // carries: its package list is this sync's, and no index is read again.
+  const bool unfiltered = repo_.packages.empty();
   std::vector<SnapshotEntry> dists;
+  Held held;
   SnapshotVisitor metadata_only;
-  metadata_only.entry = [&dists](SnapshotEntry&& e) -> Status {
-    if (e.path.starts_with("dists/")) dists.push_back(std::move(e));
+  metadata_only.entry = [&](SnapshotEntry&& e) -> Status {
+    if (e.path.starts_with("dists/")) {
+      dists.push_back(std::move(e));
+    } else {
+      held.pool_files++;
+      held.pool_bytes += e.size;
+    }
     return {};
   };
-  metadata_only.package = [](PackageEntry&&) -> Status { return {}; };
+  metadata_only.package = [&](PackageEntry&& p) -> Status {
+    if (unfiltered) held.packages.push_back({std::move(p.name), p.architecture, p.version});
+    return {};
+  };
   auto prev = latest_snapshot(store_, repo_.name, &prev_id_, metadata_only);
   if (!prev) return fail(prev.error());
   prev_ = std::move(*prev);
@@ -819,6 +849,8 @@ Result<SyncReport> AptSync::run() {
   report_.unchanged =
       !report_.selection_changed &&
       std::none_of(suites.begin(), suites.end(), [](const SuiteState& s) { return s.changed; });
+  if (report_.unchanged && unfiltered) return report_held(std::move(held));
+  held = {};
   if (auto s = fetch_metadata(suites); !s) return fail(s.error());
   auto pool = select_pool(suites);
   if (!pool) return fail(pool.error());

@@ -295,6 +295,21 @@ TEST_F(SelectionTest, WithoutAFilterEveryPackageIsCarriedAndNothingCountsAsAdded
   EXPECT_EQ(r.packages_selected, 10u);
   EXPECT_TRUE(r.added.empty());
   EXPECT_FALSE(home->store().get_snapshot(*r.snapshot)->filtered);
+
+  // Unchanged, the report comes from the last snapshot, and says the same.
+  for (const auto& again : {dry_run(*home), sync(*home)}) {
+    EXPECT_TRUE(again.unchanged);
+    EXPECT_EQ(again.snapshot, r.snapshot);
+    EXPECT_EQ(names(again.packages), names(r.packages));
+    EXPECT_EQ(again.packages_selected, r.packages_selected);
+    EXPECT_EQ(again.pool_files, r.pool_files);
+    EXPECT_EQ(again.pool_bytes, r.pool_bytes);
+    EXPECT_EQ(again.pool_missing, 0u);
+    EXPECT_TRUE(again.added.empty() && again.unsatisfied.empty());
+  }
+  json rec = testing::log_records(log_file()).at(records().size() - 2);
+  EXPECT_EQ(rec["unchanged"], true);
+  EXPECT_EQ(rec["packages"], 10);
 }
 
 TEST_F(SelectionTest, AChangedSelectionRecordsANewSnapshotOfAnUnchangedUpstream) {
