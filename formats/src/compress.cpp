@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 
 #include <memory>
+#include <optional>
 
 namespace airlock::formats {
 namespace {
@@ -19,12 +20,39 @@ std::unexpected<Error> undecodable(archive* a) {
               std::string("index cannot be decompressed: ") + (why ? why : "unknown error"));
 }
 
+// Hands libarchive what source gives, keeping source's error apart from
+// the decoder's.
+struct Pull {
+  const IndexSource& source;
+  std::string_view first;  // already pulled, given before anything else
+  std::optional<Error> error;
+};
+
+la_ssize_t pull_piece(archive*, void* data, const void** buffer) {
+  auto* p = static_cast<Pull*>(data);
+  std::string_view piece = p->first;
+  p->first = {};
+  if (piece.empty()) {
+    auto next = p->source();
+    if (!next) {
+      p->error = next.error();
+      return ARCHIVE_FATAL;
+    }
+    piece = *next;
+  }
+  *buffer = piece.data();
+  return static_cast<la_ssize_t>(piece.size());
+}
+
 }  // namespace
 
-Status decompress_index_to(std::string_view bytes,
+Status decompress_index_to(const IndexSource& source,
                            const std::function<Status(std::string_view)>& out,
                            std::uint64_t max_size) {
-  if (bytes.empty()) return {};  // an empty index; libarchive finds no format in it
+  auto first = source();
+  if (!first) return fail(first.error());
+  if (first->empty()) return {};  // an empty index; libarchive finds no format in it
+  Pull pull{source, *first, std::nullopt};
   ArchivePtr a(archive_read_new());
   if (!a) return fail(Code::io, "index cannot be decompressed: out of memory");
   // The compressions apt and dnf repositories use, nothing more.
@@ -34,17 +62,21 @@ Status decompress_index_to(std::string_view bytes,
   archive_read_support_filter_lzma(a.get());
   archive_read_support_filter_zstd(a.get());
   archive_read_support_format_raw(a.get());
-  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK)
+  auto failed = [&]() -> Status {
+    if (pull.error) return fail(*pull.error);
     return undecodable(a.get());
+  };
+  if (archive_read_open(a.get(), &pull, nullptr, pull_piece, nullptr) != ARCHIVE_OK)
+    return failed();
   archive_entry* e = nullptr;
   int r = archive_read_next_header(a.get(), &e);
   if (r == ARCHIVE_EOF) return {};
-  if (r != ARCHIVE_OK) return undecodable(a.get());
+  if (r != ARCHIVE_OK) return failed();
   std::uint64_t total = 0;
   std::string buf(1 << 16, '\0');
   for (;;) {
     la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
-    if (n < 0) return undecodable(a.get());
+    if (n < 0) return failed();
     if (n == 0) break;
     total += static_cast<std::uint64_t>(n);
     if (total > max_size) {
@@ -54,6 +86,18 @@ Status decompress_index_to(std::string_view bytes,
     if (auto s = out(std::string_view(buf.data(), static_cast<std::size_t>(n))); !s) return s;
   }
   return {};
+}
+
+Status decompress_index_to(std::string_view bytes,
+                           const std::function<Status(std::string_view)>& out,
+                           std::uint64_t max_size) {
+  bool given = false;
+  IndexSource whole = [&]() -> Result<std::string_view> {
+    if (given) return std::string_view();
+    given = true;
+    return bytes;
+  };
+  return decompress_index_to(whole, out, max_size);
 }
 
 Result<std::string> decompress_index(std::string_view bytes, std::uint64_t max_size) {

@@ -10,18 +10,33 @@ namespace airlock::mirror {
 
 Status IndexRecords::add(const std::string& repo, const std::string& index,
                          apt::PackageRecord rec) {
-  auto key = [](const apt::PackageRecord& r) {
-    return std::tie(r.package, r.architecture, r.version, r.filename);
+  const bool whole = keep_ == Keep::records;
+  auto earlier = [&](std::size_t i) {
+    if (whole) {
+      const auto& r = records_[i];
+      return std::tie(r.package, r.architecture, r.version, r.filename, r.sha256);
+    }
+    const auto& p = packages_[i];
+    return std::tie(p.name, p.architecture, p.version, p.path, p.sha256);
   };
   std::string joined =
       rec.package + '\n' + rec.architecture + '\n' + rec.version + '\n' + rec.filename;
   const std::uint64_t h = std::hash<std::string>{}(joined);
   auto [first, last] = seen_.equal_range(h);
   for (auto it = first; it != last; ++it) {
-    const auto& earlier = records_[it->second];
-    if (key(earlier) != key(rec)) continue;
-    if (earlier.sha256 != rec.sha256)
+    const auto& [package, architecture, version, filename, sha256] = earlier(it->second);
+    if (std::tie(package, architecture, version, filename) !=
+        std::tie(rec.package, rec.architecture, rec.version, rec.filename))
+      continue;
+    if (sha256 != rec.sha256)
       return fail(Code::refused, repo + ": two indices disagree about " + rec.filename);
+    return {};
+  }
+  if (!whole) {
+    seen_.emplace(h, packages_.size());
+    packages_.push_back(PackageEntry{std::move(rec.package), std::move(rec.version),
+                                     std::move(rec.architecture), std::move(rec.source), rec.size,
+                                     rec.sha256, std::move(rec.filename), index});
     return {};
   }
   // A few indices per repository: a search is cheaper than a map.

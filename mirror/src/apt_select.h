@@ -16,6 +16,7 @@
 #include "airlock/formats/depends.h"
 #include "airlock/formats/packages.h"
 #include "airlock/mirror/config.h"
+#include "airlock/store/snapshot.h"
 #include "airlock/verify/digest.h"
 
 namespace airlock::mirror {
@@ -23,20 +24,31 @@ namespace airlock::mirror {
 // The records of a repository's Packages indices, each package file once.
 class IndexRecords {
  public:
+  // What is kept of each record: all of it (a filter chooses among them by
+  // name and relationships), or only what a snapshot's package list holds
+  // (without a filter every record is carried).
+  enum class Keep { records, packages };
+  explicit IndexRecords(Keep keep = Keep::records) : keep_(keep) {}
+
   // Adds a record of index. A package (name, architecture, version, file)
   // an earlier record listed is kept once, with the earlier index; refused,
   // naming repo and the file, when the two disagree about its SHA-256.
   Status add(const std::string& repo, const std::string& index, apt::PackageRecord record);
+  // Keep::records: the records, and the index record i was read from.
   const std::vector<apt::PackageRecord>& records() const { return records_; }
-  // The index record i was read from.
   const std::string& index_of(std::size_t i) const { return index_names_[index_of_[i]]; }
+  // Keep::packages: the package entries in the order read, moved out.
+  std::vector<PackageEntry> take_packages() { return std::move(packages_); }
 
  private:
+  Keep keep_;
   std::vector<apt::PackageRecord> records_;
   std::vector<std::string> index_names_;  // each index once
   std::vector<std::uint32_t> index_of_;   // per record, its index in index_names_
-  // Positions in records_ by a hash of (name, architecture, version, file):
-  // a few bytes a record where a map of copied keys took hundreds.
+  std::vector<PackageEntry> packages_;
+  // Positions in records_ (or packages_) by a hash of (name, architecture,
+  // version, file): a few bytes a record where a map of copied keys took
+  // hundreds.
   std::unordered_multimap<std::uint64_t, std::size_t> seen_;
 };
 

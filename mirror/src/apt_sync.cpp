@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <span>
 #include <tuple>
 
@@ -51,6 +50,14 @@ struct Want {
   // Metadata: one variant of index (the upstream may not serve it; apt and
   // aptly fall back to another variant the Release lists).
   std::string index;
+};
+
+// A pool file the store lacks: its path is the key of the new snapshot's
+// entry (entries_), which outlives it.
+struct PoolFile {
+  const std::string* path;
+  Digest sha256;
+  std::uint64_t size = 0;
 };
 
 // The index a listed file is a variant of: its path without a compression
@@ -126,22 +133,21 @@ class AptSync {
   Status store_direct();
   Result<IndexRecords> read_indices(const std::vector<SuiteState>& suites);
   Result<std::map<std::string, SnapshotEntry>> select_pool(const std::vector<SuiteState>& suites);
-  Status add_pool_entry(const apt::PackageRecord& rec, const std::string& index,
-                        std::map<std::string, SnapshotEntry>& pool);
-  Result<std::vector<Want>> pool_wants(std::map<std::string, SnapshotEntry> pool);
-  Status fetch_pool(std::vector<Want>& wants);
+  Status add_pool_file(const PackageEntry& p, std::map<std::string, SnapshotEntry>& pool);
+  Result<std::vector<PoolFile>> pool_wants(std::map<std::string, SnapshotEntry> pool);
+  Status fetch_pool(const std::vector<PoolFile>& wants);
   Result<std::vector<FetchResult>> fetch(std::span<const Want> wants, const std::string& phase,
                                          const FetchProgress& before = {});
   Status store_files(std::span<const Want> wants, const std::vector<FetchResult>& results);
   Status read_index(const std::string& path, const Digest& id, IndexRecords& out);
-  Result<SyncReport> dry_report(const std::vector<Want>& wants);
+  Result<SyncReport> dry_report(const std::vector<PoolFile>& wants);
   // What the last snapshot carries, read with its release and entries.
   struct Held {
-    std::vector<PackageVersion> packages;
+    std::size_t packages = 0;
     std::size_t pool_files = 0;
     std::uint64_t pool_bytes = 0;
   };
-  Result<SyncReport> report_held(Held held);
+  Result<SyncReport> report_held(const Held& held);
   Result<SyncReport> record_unchanged();
   Result<SyncReport> record_snapshot();
   void add_counts(json& record) const;
@@ -479,12 +485,14 @@ Status AptSync::store_files(std::span<const Want> wants, const std::vector<Fetch
 // as it is decompressed: its text is never held whole.
 Status AptSync::read_index(const std::string& path, const Digest& id, IndexRecords& out) {
   auto it = dry_files_.find(id);
-  auto bytes = opt_.dry_run && it != dry_files_.end() ? read_file(it->second, kMaxIndex)
-                                                      : store_.read(id, kMaxIndex);
-  if (!bytes) return fail(bytes.error());
+  auto reader = opt_.dry_run && it != dry_files_.end()
+                    ? ObjectReader::open(it->second, id, kMaxIndex)
+                    : store_.read_pieces(id, kMaxIndex);
+  if (!reader) return fail(reader.error());
   // Where an error came from: the text (deb822 or a record: named by
   // repository and path), a refusal of add (which names them itself), or
-  // the decompression (named by path).
+  // the decompression (named by path). Bytes that are not the index's
+  // are reported as such, whatever their parse said.
   enum class From { decompression, text, add } from = From::decompression;
   apt::ParagraphStream paragraphs([&](const apt::Paragraph& p) -> Status {
     auto rec = apt::parse_package_record(p);
@@ -493,7 +501,8 @@ Status AptSync::read_index(const std::string& path, const Digest& id, IndexRecor
     if (!added) from = From::add;
     return added;
   });
-  auto s = formats::decompress_index_to(*bytes, [&](std::string_view piece) -> Status {
+  auto source = [&reader] { return reader->next(); };
+  auto s = formats::decompress_index_to(source, [&](std::string_view piece) -> Status {
     auto fed = paragraphs.feed(piece);
     if (!fed && from != From::add) from = From::text;
     return fed;
@@ -502,6 +511,7 @@ Status AptSync::read_index(const std::string& path, const Digest& id, IndexRecor
     s = paragraphs.finish();
     if (!s && from != From::add) from = From::text;
   }
+  if (auto whole = reader->finish(); !whole) return fail(whole.error().context(path));
   if (s) return {};
   if (from == From::add) return s;
   if (from == From::text) return fail(s.error().context(repo_.name + " " + path));
@@ -597,25 +607,23 @@ Status AptSync::store_direct() {
   return batch->commit();
 }
 
-Status AptSync::add_pool_entry(const apt::PackageRecord& rec, const std::string& index,
-                               std::map<std::string, SnapshotEntry>& pool) {
-  if (!is_safe_relative_path(rec.filename)) {
+// A carried package's file into the pool, once, however many indices list it.
+Status AptSync::add_pool_file(const PackageEntry& p, std::map<std::string, SnapshotEntry>& pool) {
+  if (!is_safe_relative_path(p.path)) {
     return fail(Code::refused,
-                repo_.name + ": " + index + " names an unsafe pool path '" + rec.filename + "'");
+                repo_.name + ": " + p.index + " names an unsafe pool path '" + p.path + "'");
   }
-  auto [it, inserted] =
-      pool.emplace(rec.filename, SnapshotEntry{rec.filename, rec.sha256, rec.size});
-  if (!inserted && it->second.sha256 != rec.sha256) {
-    return fail(Code::refused, repo_.name + ": two indices disagree about " + rec.filename);
+  // The entry's path is its key's until the snapshot is recorded.
+  auto [it, inserted] = pool.emplace(p.path, SnapshotEntry{{}, p.sha256, p.size});
+  if (!inserted && it->second.sha256 != p.sha256) {
+    return fail(Code::refused, repo_.name + ": two indices disagree about " + p.path);
   }
-  packages_.push_back(PackageEntry{rec.package, rec.version, rec.architecture, rec.source, rec.size,
-                                   rec.sha256, rec.filename, index});
   return {};
 }
 
 // The records of every Packages index (one variant per directory).
 Result<IndexRecords> AptSync::read_indices(const std::vector<SuiteState>& suites) {
-  IndexRecords out;
+  IndexRecords out(report_.filtered ? IndexRecords::Keep::records : IndexRecords::Keep::packages);
   for (const auto& s : suites) {
     std::map<std::string, std::string> chosen;  // dir -> path
     for (const auto& p : s.index_paths) {
@@ -634,58 +642,75 @@ Result<IndexRecords> AptSync::read_indices(const std::vector<SuiteState>& suites
 // The pool files of the selected packages and their dependencies.
 Result<std::map<std::string, SnapshotEntry>> AptSync::select_pool(
     const std::vector<SuiteState>& suites) {
+  report_.filtered = !repo_.packages.empty();
   auto indices = read_indices(suites);
   if (!indices) return fail(indices.error());
-  auto selection = select_packages(repo_, indices->records());
-  if (!selection) return fail(selection.error().context(repo_.name));
-  const auto& records = indices->records();
-  report_.filtered = !repo_.packages.empty();
-  report_.packages_selected = selection->selected;
-  report_.unsatisfied = std::move(selection->unsatisfied);
-  for (std::size_t i : selection->added) report_.added.push_back(package_version(records[i]));
-  sort_packages(report_.added);
   std::map<std::string, SnapshotEntry> pool;
-  packages_.reserve(selection->carried.size());
-  report_.packages.reserve(selection->carried.size());
-  for (std::size_t i : selection->carried) {
-    if (auto a = add_pool_entry(records[i], indices->index_of(i), pool); !a) return fail(a.error());
-    report_.packages.push_back(package_version(records[i]));
+  if (!report_.filtered) {
+    packages_ = indices->take_packages();
+  } else {
+    const auto& records = indices->records();
+    auto selection = select_packages(repo_, records);
+    if (!selection) return fail(selection.error().context(repo_.name));
+    report_.packages_selected = selection->selected;
+    report_.unsatisfied = std::move(selection->unsatisfied);
+    for (std::size_t i : selection->added) report_.added.push_back(package_version(records[i]));
+    sort_packages(report_.added);
+    packages_.reserve(selection->carried.size());
+    for (std::size_t i : selection->carried) {
+      const auto& r = records[i];
+      packages_.push_back(PackageEntry{r.package, r.version, r.architecture, r.source, r.size,
+                                       r.sha256, r.filename, indices->index_of(i)});
+    }
   }
-  sort_packages(report_.packages);
+  for (const auto& p : packages_) {
+    if (auto a = add_pool_file(p, pool); !a) return fail(a.error());
+  }
+  report_.packages = packages_.size();
+  if (!report_.filtered) report_.packages_selected = report_.packages;
   return pool;
 }
 
 // Moves the pool into the new snapshot, node by node (no copy of a path);
-// returns what the store lacks.
-Result<std::vector<Want>> AptSync::pool_wants(std::map<std::string, SnapshotEntry> pool) {
-  std::vector<Want> wants;
-  std::set<Digest> seen;
+// returns what the store lacks, each file once, in path order.
+Result<std::vector<PoolFile>> AptSync::pool_wants(std::map<std::string, SnapshotEntry> pool) {
+  std::vector<PoolFile> wants;
   while (!pool.empty()) {
     auto node = pool.extract(pool.begin());
-    const SnapshotEntry e = {{}, node.mapped().sha256, node.mapped().size};
-    const std::string& path = node.key();
+    const Digest sha256 = node.mapped().sha256;
+    const std::uint64_t size = node.mapped().size;
     report_.pool_files++;
-    report_.pool_bytes += e.size;
-    auto have = store_.contains(e.sha256);
+    report_.pool_bytes += size;
+    auto have = store_.contains(sha256);
     if (!have) return fail(have.error());
-    if (!*have && seen.insert(e.sha256).second)
-      wants.push_back({path, "", "", e.sha256, e.size, ""});
     auto placed = entries_.insert(std::move(node));
     if (!placed.inserted) placed.position->second = std::move(placed.node.mapped());
+    if (!*have) wants.push_back({&placed.position->first, sha256, size});
   }
+  // One download of a file that several paths carry.
+  auto by_content = [](const PoolFile& a, const PoolFile& b) {
+    return std::tie(a.sha256, *a.path) < std::tie(b.sha256, *b.path);
+  };
+  std::sort(wants.begin(), wants.end(), by_content);
+  auto same = [](const PoolFile& a, const PoolFile& b) { return a.sha256 == b.sha256; };
+  wants.erase(std::unique(wants.begin(), wants.end(), same), wants.end());
+  std::sort(wants.begin(), wants.end(),
+            [](const PoolFile& a, const PoolFile& b) { return *a.path < *b.path; });
   return wants;
 }
 
-// The pool a slice at a time, so that the jobs and results of only one
-// slice are held (a job costs about a kilobyte).
-Status AptSync::fetch_pool(std::vector<Want>& wants) {
+// The pool a slice at a time, so that the wants, jobs and results of only
+// one slice are held (a job costs about a kilobyte).
+Status AptSync::fetch_pool(const std::vector<PoolFile>& pool) {
   std::optional<Error> first;
   std::size_t failed = 0;
-  FetchProgress before{0, wants.size(), 0, 0};
-  for (const auto& w : wants) before.bytes_total += w.size;
-  for (std::size_t from = 0; from < wants.size(); from += kPoolBatchFiles) {
-    std::span<const Want> slice(wants.data() + from,
-                                std::min(kPoolBatchFiles, wants.size() - from));
+  FetchProgress before{0, pool.size(), 0, 0};
+  for (const auto& f : pool) before.bytes_total += f.size;
+  std::vector<Want> slice;
+  for (std::size_t from = 0; from < pool.size(); from += kPoolBatchFiles) {
+    slice.clear();
+    for (std::size_t i = from; i < std::min(from + kPoolBatchFiles, pool.size()); ++i)
+      slice.push_back({*pool[i].path, "", "", pool[i].sha256, pool[i].size, ""});
     auto results = fetch(slice, "pool", before);
     if (!results) return fail(results.error());
     if (auto s = store_files(slice, *results); !s) return s;
@@ -707,16 +732,16 @@ Status AptSync::fetch_pool(std::vector<Want>& wants) {
   }
   if (failed == 0) return {};
   return fail(first->code,
-              repo_.name + ": " + std::to_string(failed) + " of " + std::to_string(wants.size()) +
+              repo_.name + ": " + std::to_string(failed) + " of " + std::to_string(pool.size()) +
                   " pool files failed (" + first->message + "); " +
-                  std::to_string(wants.size() - failed) +
+                  std::to_string(pool.size() - failed) +
                   " were stored and no snapshot was recorded: run sync again to resume");
 }
 
 // What the snapshot carries, what the filter selected and what its
 // closure added, for a `sync` record.
 void AptSync::add_counts(json& record) const {
-  record["packages"] = report_.packages.size();
+  record["packages"] = report_.packages;
   if (!report_.filtered) return;
   record["packages_selected"] = report_.packages_selected;
   record["packages_added"] = report_.added.size();
@@ -739,7 +764,7 @@ json AptSync::suite_records(const std::vector<SuiteState>& suites) {
 
 // What the sync that follows would fetch and whether it would record a
 // snapshot: wants is what it would fetch.
-Result<SyncReport> AptSync::dry_report(const std::vector<Want>& wants) {
+Result<SyncReport> AptSync::dry_report(const std::vector<PoolFile>& wants) {
   report_.pool_missing = wants.size();
   for (const auto& w : wants) report_.bytes_missing += w.size;
   if (report_.unchanged) report_.snapshot = prev_id_;
@@ -747,10 +772,8 @@ Result<SyncReport> AptSync::dry_report(const std::vector<Want>& wants) {
 }
 
 // An unchanged, unfiltered repository: what the last snapshot carries.
-Result<SyncReport> AptSync::report_held(Held held) {
-  report_.packages_selected = held.packages.size();
-  sort_packages(held.packages);
-  report_.packages = std::move(held.packages);
+Result<SyncReport> AptSync::report_held(const Held& held) {
+  report_.packages = report_.packages_selected = held.packages;
   report_.pool_files = held.pool_files;
   report_.pool_bytes = held.pool_bytes;
   if (opt_.dry_run) return dry_report({});
@@ -777,8 +800,11 @@ Result<SyncReport> AptSync::record_snapshot() {
   snap.filtered = !repo_.packages.empty();
   snap.packages = std::move(packages_);
   snap.entries.reserve(entries_.size());
-  for (auto& [path, e] : entries_) snap.entries.push_back(std::move(e));
-  entries_.clear();
+  while (!entries_.empty()) {
+    auto node = entries_.extract(entries_.begin());
+    node.mapped().path = std::move(node.key());
+    snap.entries.push_back(std::move(node.mapped()));
+  }
   auto change = ledger_.begin();
   if (!change) return fail(change.error());
   auto batch = change->batch();
@@ -823,8 +849,8 @@ Result<SyncReport> AptSync::run() {
     }
     return {};
   };
-  metadata_only.package = [&](PackageEntry&& p) -> Status {
-    if (unfiltered) held.packages.push_back({std::move(p.name), p.architecture, p.version});
+  metadata_only.package = [&held](PackageEntry&&) -> Status {
+    held.packages++;
     return {};
   };
   auto prev = latest_snapshot(store_, repo_.name, &prev_id_, metadata_only);
@@ -849,8 +875,7 @@ Result<SyncReport> AptSync::run() {
   report_.unchanged =
       !report_.selection_changed &&
       std::none_of(suites.begin(), suites.end(), [](const SuiteState& s) { return s.changed; });
-  if (report_.unchanged && unfiltered) return report_held(std::move(held));
-  held = {};
+  if (report_.unchanged && unfiltered) return report_held(held);
   if (auto s = fetch_metadata(suites); !s) return fail(s.error());
   auto pool = select_pool(suites);
   if (!pool) return fail(pool.error());

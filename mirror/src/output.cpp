@@ -123,7 +123,7 @@ json to_json(const std::vector<RepoSync>& results) {
                    {"would_fetch_bytes", r.bytes_missing},
                    {"selection_changed", r.selection_changed},
                    {"filtered", r.filtered},
-                   {"packages", r.packages.size()},
+                   {"packages", r.packages},
                    {"packages_selected", r.packages_selected},
                    {"packages_added", r.added.size()}});
     auto& one = out.back();

@@ -89,6 +89,12 @@ Result<std::string> Store::read(const Digest& id, std::uint64_t max_size) const 
   return read_verified(file->fd.get(), id, max_size, impl_->object_path(id));
 }
 
+Result<ObjectReader> Store::read_pieces(const Digest& id, std::uint64_t max_size) const {
+  auto file = open_object(id);
+  if (!file) return fail(file.error());
+  return ObjectReader::of(std::move(file->fd), impl_->object_path(id), id, max_size);
+}
+
 Status Store::verify_object(const Digest& id) const {
   auto file = open_object(id);
   if (!file) return fail(file.error());

@@ -46,6 +46,40 @@ Status same_digest(const Digest& actual, const Digest& id, const fs::path& path)
 
 }  // namespace
 
+ObjectReader::ObjectReader(UniqueFd fd, const Digest& expected, fs::path path)
+    : fd_(std::move(fd)), expected_(expected), path_(std::move(path)), buf_(1 << 20, '\0') {}
+
+Result<ObjectReader> ObjectReader::open(const fs::path& path, const Digest& expected,
+                                        std::uint64_t max_size) {
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) return fail(fd.error());
+  return of(std::move(*fd), path, expected, max_size);
+}
+
+Result<ObjectReader> ObjectReader::of(UniqueFd fd, const fs::path& path, const Digest& expected,
+                                      std::uint64_t max_size) {
+  if (auto size = size_within(fd.get(), expected, max_size, path); !size) return fail(size.error());
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  return ObjectReader(std::move(fd), expected, path);
+}
+
+Result<std::string_view> ObjectReader::next() {
+  auto n = read_some(fd_.get(), std::span(buf_), path_);
+  if (!n) return fail(n.error());
+  std::string_view piece(buf_.data(), *n);
+  hasher_.update(piece);
+  return piece;
+}
+
+Status ObjectReader::finish() {
+  for (;;) {
+    auto piece = next();
+    if (!piece) return fail(piece.error());
+    if (piece->empty()) break;
+  }
+  return same_digest(hasher_.finish(), expected_, path_);
+}
+
 Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_size,
                                   const fs::path& path) {
   auto size = size_within(fd, id, max_size, path);

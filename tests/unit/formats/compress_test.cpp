@@ -47,6 +47,52 @@ TEST(Decompress, InPiecesGivesTheSameBytes) {
   }
 }
 
+// A source that gives bytes `step` at a time, then fails when told to.
+IndexSource pieces_of(const std::string& bytes, std::size_t step, std::size_t& at,
+                      bool fail_at_end = false) {
+  return [&bytes, step, &at, fail_at_end]() -> Result<std::string_view> {
+    if (at >= bytes.size() && fail_at_end) return fail(Code::io, "the disk went away");
+    std::string_view piece = std::string_view(bytes).substr(std::min(at, bytes.size()), step);
+    at += piece.size();
+    return piece;
+  };
+}
+
+TEST(Decompress, PulledInPiecesOfAnySizeGivesTheSameBytes) {
+  std::string big;
+  for (int i = 0; i < 3000; ++i) big += "Package: p" + std::to_string(i) + "\n\n";
+  for (auto bytes : {bytes_of(kGzip, sizeof kGzip), bytes_of(kXz, sizeof kXz), big}) {
+    for (std::size_t step : {std::size_t{1}, std::size_t{7}, std::size_t{4096}, bytes.size()}) {
+      std::size_t at = 0;
+      std::string joined;
+      auto s = decompress_index_to(pieces_of(bytes, step, at), [&](std::string_view piece) {
+        joined.append(piece);
+        return Status{};
+      });
+      ASSERT_TRUE(s) << s.error().message;
+      EXPECT_EQ(joined, decompress_index(bytes).value()) << step;
+      EXPECT_EQ(at, bytes.size());
+    }
+  }
+  std::size_t at = 0;
+  const std::string none;
+  EXPECT_TRUE(decompress_index_to(pieces_of(none, 1, at), [](std::string_view) -> Status {
+    ADD_FAILURE() << "an empty index has no text";
+    return {};
+  }));
+}
+
+TEST(Decompress, ASourcesErrorComesBackAsItIs) {
+  for (auto bytes : {bytes_of(kXz, sizeof kXz), std::string(100000, 'x')}) {
+    std::size_t at = 0;
+    auto s = decompress_index_to(pieces_of(bytes, 1000, at, true),
+                                 [](std::string_view) { return Status{}; });
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, Code::io);
+    EXPECT_EQ(s.error().message, "the disk went away");
+  }
+}
+
 TEST(Decompress, InPiecesStopsAtTheReceiversError) {
   std::string big(200000, 'x');
   int pieces = 0;

@@ -245,7 +245,7 @@ TEST_F(SelectionTest, AFilterCarriesItsMatchesAndTheirDependencyClosure) {
   auto r = sync(*home);
   ASSERT_TRUE(r.snapshot);
   EXPECT_TRUE(r.filtered);
-  EXPECT_EQ(names(r.packages), kAppClosure);
+  EXPECT_EQ(snapshot_names(*home, *r.snapshot), kAppClosure);
   EXPECT_EQ(r.packages_selected, 1u);
   EXPECT_EQ(names(r.added), (std::vector<std::string>{
                                 "airlock-base 1.0-1 amd64", "airlock-data 1.0-1 all",
@@ -274,7 +274,7 @@ TEST_F(SelectionTest, WithoutDependenciesOnlyTheMatchesAreCarried) {
   configure("airlock-*", "with_dependencies = false\n");
   auto home = open();
   auto r = sync(*home);
-  EXPECT_EQ(names(r.packages),
+  EXPECT_EQ(snapshot_names(*home, *r.snapshot),
             (std::vector<std::string>{
                 "airlock-app 2.0-1 amd64", "airlock-base 1.0-1 amd64", "airlock-data 1.0-1 all",
                 "airlock-doc 1.0-1 all", "airlock-syslog 1.0-1 amd64",
@@ -283,7 +283,8 @@ TEST_F(SelectionTest, WithoutDependenciesOnlyTheMatchesAreCarried) {
   EXPECT_TRUE(r.added.empty());
   configure("airlock-app", "with_dependencies = false\n");
   r = sync(*home);
-  EXPECT_EQ(names(r.packages), std::vector<std::string>{"airlock-app 2.0-1 amd64"});
+  EXPECT_EQ(snapshot_names(*home, *r.snapshot),
+            std::vector<std::string>{"airlock-app 2.0-1 amd64"});
   EXPECT_EQ(pool_requests().size(), 7u);  // nothing new to fetch
 }
 
@@ -291,7 +292,8 @@ TEST_F(SelectionTest, WithoutAFilterEveryPackageIsCarriedAndNothingCountsAsAdded
   auto home = open();
   auto r = sync(*home);
   EXPECT_FALSE(r.filtered);
-  EXPECT_EQ(r.packages.size(), 10u);
+  EXPECT_EQ(r.packages, 10u);
+  EXPECT_EQ(snapshot_names(*home, *r.snapshot).size(), 10u);
   EXPECT_EQ(r.packages_selected, 10u);
   EXPECT_TRUE(r.added.empty());
   EXPECT_FALSE(home->store().get_snapshot(*r.snapshot)->filtered);
@@ -300,7 +302,7 @@ TEST_F(SelectionTest, WithoutAFilterEveryPackageIsCarriedAndNothingCountsAsAdded
   for (const auto& again : {dry_run(*home), sync(*home)}) {
     EXPECT_TRUE(again.unchanged);
     EXPECT_EQ(again.snapshot, r.snapshot);
-    EXPECT_EQ(names(again.packages), names(r.packages));
+    EXPECT_EQ(again.packages, r.packages);
     EXPECT_EQ(again.packages_selected, r.packages_selected);
     EXPECT_EQ(again.pool_files, r.pool_files);
     EXPECT_EQ(again.pool_bytes, r.pool_bytes);
@@ -312,11 +314,43 @@ TEST_F(SelectionTest, WithoutAFilterEveryPackageIsCarriedAndNothingCountsAsAdded
   EXPECT_EQ(rec["packages"], 10);
 }
 
+TEST_F(SelectionTest, AStoredIndexWhoseBytesChangedIsReportedAsCorruptAndNothingRecorded) {
+  auto home = open();
+  auto first = sync(*home);
+  ASSERT_TRUE(first.snapshot);
+  // Every stored variant of the Packages index gets one byte changed.
+  std::vector<std::string> indices;
+  auto snap = home->store().get_snapshot(*first.snapshot);
+  ASSERT_TRUE(snap);
+  for (const auto& e : snap->entries) {
+    if (e.path.find("/Packages") == std::string::npos) continue;
+    indices.push_back(e.path);
+    fs::path file = home->store().dir() / "objects" / e.sha256.hex().substr(0, 2) / e.sha256.hex();
+    fs::permissions(file, fs::perms::owner_write, fs::perm_options::add);
+    auto bytes = airlock::testing::read_text(file);
+    bytes[bytes.size() / 2] ^= 1;
+    airlock::testing::write_text(file, bytes);
+  }
+  ASSERT_FALSE(indices.empty());
+  configure("airlock-syslog");  // a new selection reads the indices again
+  auto results = home->sync({}, request());
+  ASSERT_TRUE(results);
+  const auto& r = results->front().report;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::corrupt) << r.error().message;
+  EXPECT_TRUE(std::any_of(indices.begin(), indices.end(), [&](const std::string& path) {
+    return r.error().message.starts_with(path + ": object ") &&
+           r.error().message.find(" is corrupt: expected sha256 ") != std::string::npos;
+  })) << r.error().message;
+  EXPECT_EQ(home->snapshots()->size(), 1u);
+  EXPECT_EQ(testing::count_events(log_file(), "sync"), 1);
+}
+
 TEST_F(SelectionTest, AChangedSelectionRecordsANewSnapshotOfAnUnchangedUpstream) {
   configure("airlock-syslog");
   auto home = open();
   auto first = sync(*home);
-  EXPECT_EQ(names(first.packages),
+  EXPECT_EQ(snapshot_names(*home, *first.snapshot),
             (std::vector<std::string>{"airlock-data 1.0-1 all", "airlock-syslog 1.0-1 amd64"}));
   // The same selection, written differently: unchanged.
   configure("", "packages = [\"airlock-syslog\", \"airlock-syslog\"]\n");
@@ -329,7 +363,7 @@ TEST_F(SelectionTest, AChangedSelectionRecordsANewSnapshotOfAnUnchangedUpstream)
   EXPECT_TRUE(second.selection_changed);
   ASSERT_TRUE(second.snapshot && first.snapshot);
   EXPECT_NE(*second.snapshot, *first.snapshot);
-  EXPECT_EQ(names(second.packages), kAppClosure);
+  EXPECT_EQ(snapshot_names(*home, *second.snapshot), kAppClosure);
   // The upstream answered 304; its indices were in the store: only the
   // five packages new to the selection were fetched.
   EXPECT_EQ(second.metadata_fetched, 0u);
@@ -343,7 +377,7 @@ TEST_F(SelectionTest, AChangedSelectionRecordsANewSnapshotOfAnUnchangedUpstream)
   auto third = sync(*home);
   EXPECT_TRUE(third.selection_changed);
   EXPECT_EQ(third.pool_fetched, 0u);
-  EXPECT_EQ(names(third.packages), names(first.packages));
+  EXPECT_EQ(snapshot_names(*home, *third.snapshot), snapshot_names(*home, *first.snapshot));
   EXPECT_TRUE(sync(*home).unchanged);
   // with_dependencies, components, architectures and translations count too.
   for (const char* more : {"with_dependencies = false\n", "translations = false\n"}) {
@@ -366,7 +400,7 @@ void expect_same(const SyncReport& dry, const SyncReport& real) {
   EXPECT_EQ(dry.metadata_fetched, real.metadata_fetched);
   EXPECT_EQ(dry.pool_files, real.pool_files);
   EXPECT_EQ(dry.pool_bytes, real.pool_bytes);
-  EXPECT_EQ(names(dry.packages), names(real.packages));
+  EXPECT_EQ(dry.packages, real.packages);
   EXPECT_EQ(names(dry.added), names(real.added));
   EXPECT_EQ(dry.packages_selected, real.packages_selected);
   EXPECT_EQ(dry.unsatisfied, real.unsatisfied);
@@ -415,7 +449,7 @@ TEST_F(SelectionTest, AnUnsatisfiableDependencyIsReportedAndTheRestCarried) {
   ASSERT_TRUE(results && results->front().report) << results->front().report.error().message;
   const SyncReport& r = *results->front().report;
   ASSERT_TRUE(r.snapshot);
-  EXPECT_EQ(names(r.packages),
+  EXPECT_EQ(snapshot_names(*home, *r.snapshot),
             (std::vector<std::string>{"airlock-data 1.0-1 all", "airlock-orphan 1.0-1 amd64"}));
   ASSERT_EQ(r.unsatisfied.size(), 1u);
   EXPECT_EQ(r.unsatisfied[0],

@@ -55,6 +55,46 @@ TEST(Store, LargeObjectFromFileRoundTrip) {
   EXPECT_TRUE(store->verify_object(*id));
 }
 
+TEST(Store, ReadInPiecesGivesTheBytesThenChecksThem) {
+  TempDir dir;
+  auto data = testing::random_bytes(3 * (1 << 20) + 5, 12);
+  auto store = open_store(dir / "store");
+  auto id = store->put_bytes(data);
+  ASSERT_TRUE(id) << id.error().message;
+  auto reader = store->read_pieces(*id, data.size());
+  ASSERT_TRUE(reader) << reader.error().message;
+  std::string joined;
+  for (;;) {
+    auto piece = reader->next();
+    ASSERT_TRUE(piece) << piece.error().message;
+    if (piece->empty()) break;
+    EXPECT_LE(piece->size(), 1u << 20);
+    joined.append(*piece);
+  }
+  EXPECT_EQ(joined, data);
+  EXPECT_TRUE(reader->finish());
+
+  auto over = store->read_pieces(*id, data.size() - 1);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, Code::limit);
+  EXPECT_FALSE(store->read_pieces(sha256("nobody"), 10));
+
+  // A changed byte is found by finish(), even when nothing was read before.
+  const fs::path file = blob_path(dir / "store", *id);
+  fs::permissions(file, fs::perms::owner_write, fs::perm_options::add);
+  data[2 << 20] ^= 1;
+  testing::write_text(file, data);
+  auto bad = store->read_pieces(*id, data.size());
+  ASSERT_TRUE(bad);
+  auto first = bad->next();
+  ASSERT_TRUE(first && first->size() == 1u << 20);
+  auto s = bad->finish();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Code::corrupt);
+  EXPECT_EQ(s.error().message, "object " + file.string() + " is corrupt: expected sha256 " +
+                                   id->hex() + ", actual " + sha256(data).hex());
+}
+
 TEST(Store, ReopenSeesObjects) {
   TempDir dir;
   Digest id;

@@ -25,4 +25,12 @@ Status decompress_index_to(std::string_view bytes,
                            const std::function<Status(std::string_view)>& out,
                            std::uint64_t max_size = 1ull << 30);
 
+// The same, its input pulled from source a piece at a time (an empty piece
+// is the end): the compressed bytes are never held whole either. source's
+// first error ends it and is returned as it is.
+using IndexSource = std::function<Result<std::string_view>()>;
+Status decompress_index_to(const IndexSource& source,
+                           const std::function<Status(std::string_view)>& out,
+                           std::uint64_t max_size = 1ull << 30);
+
 }  // namespace airlock::formats

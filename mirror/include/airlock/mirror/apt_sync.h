@@ -40,9 +40,9 @@ struct SyncReport {
   bool selection_changed = false;
   std::optional<Digest> snapshot;  // the new (or, unchanged, the current) snapshot
   bool filtered = false;           // a packages filter chose what is carried
-  // Every package the snapshot carries (or, dry run, would carry), sorted by
-  // name, architecture and version: its package list.
-  std::vector<PackageVersion> packages;
+  // The packages the snapshot carries (or, dry run, would carry): the
+  // entries of its package list, one per name, architecture, version and file.
+  std::size_t packages = 0;
   std::size_t packages_selected = 0;  // of those, matched by the filter (without one: all)
   std::vector<PackageVersion> added;  // of those, pulled in by dependencies only; sorted
   // Dependencies of carried packages that the indices cannot satisfy:

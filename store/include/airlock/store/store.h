@@ -39,6 +39,32 @@ struct ObjectInfo {
   TimePoint first_seen{};
 };
 
+// A file's bytes a piece at a time, re-hashed as they are read, for parsing
+// an object while it is checked: what next() gave counts only once
+// finish() has confirmed the digest.
+class ObjectReader {
+ public:
+  // The file at path: limit when it holds more than max_size bytes.
+  static Result<ObjectReader> open(const std::filesystem::path& path, const Digest& expected,
+                                   std::uint64_t max_size);
+  // The same, of an open file (read from its offset).
+  static Result<ObjectReader> of(UniqueFd fd, const std::filesystem::path& path,
+                                 const Digest& expected, std::uint64_t max_size);
+  // The next piece (at most 1 MiB), empty at the end; valid until the next call.
+  Result<std::string_view> next();
+  // Reads what is left; corrupt, naming the file with the expected and
+  // actual digests, when the bytes are not the expected ones.
+  Status finish();
+
+ private:
+  ObjectReader(UniqueFd fd, const Digest& expected, std::filesystem::path path);
+  UniqueFd fd_;
+  Digest expected_;
+  std::filesystem::path path_;
+  Hasher hasher_;
+  std::string buf_;
+};
+
 // An open object file, positioned at 0. The caller owns the descriptor.
 struct ObjectFile {
   UniqueFd fd;
@@ -189,6 +215,8 @@ class Store {
   // Reads and re-hashes; corrupt with expected/actual when the bytes are wrong,
   // limit when the object is larger than max_size.
   Result<std::string> read(const Digest& id, std::uint64_t max_size = 64ull << 20) const;
+  // The same checks, the bytes a piece at a time (ObjectReader).
+  Result<ObjectReader> read_pieces(const Digest& id, std::uint64_t max_size) const;
   Status verify_object(const Digest& id) const;
   Result<std::vector<ObjectInfo>> list_objects() const;
   Result<std::uint64_t> object_count() const;
