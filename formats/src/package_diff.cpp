@@ -1,7 +1,6 @@
 #include "airlock/formats/package_diff.h"
 
 #include <algorithm>
-#include <map>
 #include <tuple>
 
 #include "airlock/formats/version.h"
@@ -22,34 +21,63 @@ std::string_view change_name(PackageChange::Kind kind) {
   return "changed";
 }
 
+namespace {
+
+// The newest version of each (package, architecture), sorted by them.
+std::vector<PackageKey> newest(std::vector<PackageKey> list) {
+  auto name = [](const PackageKey& k) { return std::tie(k.package, k.architecture); };
+  std::sort(list.begin(), list.end(),
+            [&](const PackageKey& a, const PackageKey& b) { return name(a) < name(b); });
+  std::vector<PackageKey> out;
+  for (const auto& k : list) {
+    if (out.empty() || name(out.back()) != name(k)) {
+      out.push_back(k);
+    } else if (compare_versions(out.back().version, k.version) < 0) {
+      out.back().version = k.version;
+    }
+  }
+  return out;
+}
+
+std::string text(std::string_view v) { return std::string(v); }
+
+}  // namespace
+
+void diff_packages(std::vector<PackageKey> before, std::vector<PackageKey> after,
+                   const std::function<void(PackageChange&&)>& emit) {
+  const auto a = newest(std::move(before)), b = newest(std::move(after));
+  auto name = [](const PackageKey& k) { return std::tie(k.package, k.architecture); };
+  std::size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && name(a[i]) < name(b[j]))) {
+      emit({PackageChange::removed, text(a[i].package), text(a[i].architecture), text(a[i].version),
+            ""});
+      ++i;
+    } else if (i == a.size() || name(b[j]) < name(a[i])) {
+      emit({PackageChange::added, text(b[j].package), text(b[j].architecture), "",
+            text(b[j].version)});
+      ++j;
+    } else {
+      if (int c = compare_versions(a[i].version, b[j].version); c != 0) {
+        emit({c < 0 ? PackageChange::upgraded : PackageChange::downgraded, text(b[j].package),
+              text(b[j].architecture), text(a[i].version), text(b[j].version)});
+      }
+      ++i;
+      ++j;
+    }
+  }
+}
+
 std::vector<PackageChange> diff_packages(const std::vector<PackageVersion>& before,
                                          const std::vector<PackageVersion>& after) {
-  auto newest = [](const std::vector<PackageVersion>& list) {
-    std::map<std::pair<std::string, std::string>, std::string> m;
-    for (const auto& p : list) {
-      auto& v = m[{p.package, p.architecture}];
-      if (v.empty() || compare_versions(v, p.version) < 0) v = p.version;
-    }
-    return m;
+  auto keys = [](const std::vector<PackageVersion>& list) {
+    std::vector<PackageKey> out;
+    out.reserve(list.size());
+    for (const auto& p : list) out.push_back({p.package, p.architecture, p.version});
+    return out;
   };
-  auto a = newest(before), b = newest(after);
   std::vector<PackageChange> out;
-  for (const auto& [key, version] : b) {
-    auto it = a.find(key);
-    if (it == a.end()) {
-      out.push_back({PackageChange::added, key.first, key.second, "", version});
-    } else if (int c = compare_versions(it->second, version); c != 0) {
-      out.push_back({c < 0 ? PackageChange::upgraded : PackageChange::downgraded, key.first,
-                     key.second, it->second, version});
-    }
-  }
-  for (const auto& [key, version] : a) {
-    if (!b.contains(key))
-      out.push_back({PackageChange::removed, key.first, key.second, version, ""});
-  }
-  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
-    return std::tie(x.package, x.architecture) < std::tie(y.package, y.architecture);
-  });
+  diff_packages(keys(before), keys(after), [&](PackageChange&& c) { out.push_back(std::move(c)); });
   return out;
 }
 

@@ -49,27 +49,37 @@ Result<std::string> sign_manifest(std::string_view raw, const std::vector<const 
   return signatures_to_json(existing);
 }
 
-// The chosen objects, sorted, with sizes from the store.
+// The chosen objects, sorted, with sizes from the store. Of each snapshot
+// only its entries are kept, and only their content and size.
 Result<std::vector<BundleObject>> choose_objects(const ExportRequest& req,
                                                  std::vector<BundleSnapshot>& snapshots) {
-  std::map<Digest, std::uint64_t> chosen;
+  std::vector<BundleObject> all;
+  SnapshotVisitor objects_only;
+  objects_only.entry = [&all](SnapshotEntry&& e) -> Status {
+    all.push_back({e.sha256, e.size});
+    return {};
+  };
+  objects_only.package = [](PackageEntry&&) -> Status { return {}; };
   for (const auto& id : req.snapshots) {
-    auto snap = req.store->get_snapshot(id);
+    auto snap = req.store->get_snapshot(id, objects_only);
     if (!snap) return fail(snap.error());
     snapshots.push_back({id, snap->repo});
     auto info = req.store->stat(id);
     if (!info) return fail(info.error());
-    chosen.emplace(id, info->size);
-    for (const auto& e : snap->entries) chosen.emplace(e.sha256, e.size);
+    all.push_back({id, info->size});
   }
+  auto by_id = [](const BundleObject& a, const BundleObject& b) { return a.sha256 < b.sha256; };
+  std::sort(all.begin(), all.end(), by_id);
+  auto same = [](const BundleObject& a, const BundleObject& b) { return a.sha256 == b.sha256; };
+  all.erase(std::unique(all.begin(), all.end(), same), all.end());
   std::vector<BundleObject> out;
-  for (const auto& [id, size] : chosen) {
-    if (!req.full && req.exclude.contains(id)) continue;
-    if (size > kMaxObjectSize) {
+  for (const auto& o : all) {
+    if (!req.full && req.exclude.contains(o.sha256)) continue;
+    if (o.size > kMaxObjectSize) {
       return fail(Code::limit,
-                  "object " + id.hex() + " is larger than 8 GiB and cannot be bundled");
+                  "object " + o.sha256.hex() + " is larger than 8 GiB and cannot be bundled");
     }
-    out.push_back({id, size});
+    out.push_back(o);
   }
   return out;
 }
@@ -211,7 +221,7 @@ Result<std::string> write_signed_manifest(const ExportRequest& req, const Manife
                                           const fs::path& dir) {
   // Round-trip through the strict parser: never sign what a reader would refuse.
   std::string raw = m.to_json();
-  if (auto check = Manifest::parse(raw); !check) return fail(check.error());
+  if (auto check = Manifest::check(raw); !check) return fail(check.error());
   auto sigs = sign_manifest(raw, req.keys);
   if (!sigs) return fail(sigs.error());
   for (const auto& [file, text] : {std::pair{"manifest.json", std::string_view(raw)},
@@ -278,7 +288,7 @@ Result<Cosignature> cosign_manifest(const fs::path& bundle_dir, const PrivateKey
     out.signers.push_back(s.keyid);
   }
   // Co-signers sign what they read: the manifest must be one a reader accepts.
-  if (auto m = Manifest::parse(*raw); !m) return fail(m.error());
+  if (auto m = Manifest::check(*raw); !m) return fail(m.error());
   std::vector<const PrivateKey*> keys{&key};
   auto sigs = sign_manifest(*raw, keys, std::move(*existing));
   if (!sigs) return fail(sigs.error());

@@ -94,8 +94,8 @@ json changes_json(const std::vector<RepoChanges>& changes) {
 
 namespace {
 
-std::vector<apt::PackageVersion> versions(const Snapshot* snapshot) {
-  std::vector<apt::PackageVersion> out;
+std::vector<apt::PackageKey> versions(const Snapshot* snapshot) {
+  std::vector<apt::PackageKey> out;
   if (!snapshot) return out;
   out.reserve(snapshot->packages.size());
   for (const auto& p : snapshot->packages) out.push_back({p.name, p.architecture, p.version});
@@ -125,10 +125,12 @@ RepoChanges package_changes(const std::string& repo, const Snapshot* before,
     return total;
   };
   RepoChanges out{repo, {}};
-  for (const auto& c : apt::diff_packages(versions(before), versions(after))) {
-    out.packages.push_back({std::string(apt::change_name(c.kind)), c.package, c.architecture,
-                            c.old_version, c.new_version, c.new_version.empty() ? 0 : size_of(c)});
-  }
+  apt::diff_packages(versions(before), versions(after), [&](apt::PackageChange&& c) {
+    const std::uint64_t size = c.new_version.empty() ? 0 : size_of(c);
+    out.packages.push_back({std::string(apt::change_name(c.kind)), std::move(c.package),
+                            std::move(c.architecture), std::move(c.old_version),
+                            std::move(c.new_version), size});
+  });
   return out;
 }
 

@@ -157,15 +157,15 @@ Status parse_object(const json& o, std::vector<BundleObject>& out) {
   return {};
 }
 
-// The size of the tar stream, which the objects (parsed before) determine
-// exactly.
-Status parse_archive_size(const json& doc, Manifest& m) {
+// The size of the tar stream, which the objects (parsed before: tar_size)
+// determine exactly.
+Status parse_archive_size(const json& doc, std::uint64_t tar_size, Manifest& m) {
   auto archive_size = size_field(doc, "archive_size", "archive");
   if (!archive_size) return fail(archive_size.error());
   m.archive_size = *archive_size;
-  if (m.archive_size != tar_size_for(m.objects)) {
+  if (m.archive_size != tar_size) {
     return bad("archive_size " + std::to_string(m.archive_size) + " does not match the objects (" +
-               std::to_string(tar_size_for(m.objects)) + ")");
+               std::to_string(tar_size) + ")");
   }
   return {};
 }
@@ -267,7 +267,10 @@ Status parse_changes(const json& doc, Manifest& m, std::vector<StreamedChanges>&
 // into its struct and dropped, so the tree stays small however many there are.
 class ManifestHandler {
  public:
+  explicit ManifestHandler(bool keep) : keep_(keep) {}
+
   json doc;
+  std::uint64_t tar_size = kTarEndSize;  // tar_size_for the objects that parsed
   std::optional<std::string> duplicate;
   std::vector<BundleObject> objects;
   std::optional<Error> objects_refused;  // the first object that did not parse
@@ -363,11 +366,14 @@ class ManifestHandler {
   void end_element() {
     if (long_ == Long::none || open_.size() != element_depth_) return;
     if (long_ == Long::object && !objects_refused) {
+      // Not kept, only the last is needed: the next must sort after it.
+      if (!keep_ && objects.size() > 1) objects.erase(objects.begin());
       if (auto s = parse_object(element_, objects); !s) objects_refused = s.error();
+      if (!objects_refused) tar_size += tar_entry_size(objects.back());
     }
     if (long_ == Long::change && !changes.back().refused) {
       auto e = parse_change(element_, "");
-      if (e) changes.back().packages.push_back(std::move(*e));
+      if (e && keep_) changes.back().packages.push_back(std::move(*e));
       if (!e) changes.back().refused = std::move(element_);
     }
     long_ = Long::none;
@@ -378,6 +384,7 @@ class ManifestHandler {
   std::vector<char> open_;                              // 'o' or 'a' for each open container
   std::vector<std::unordered_set<std::string>> names_;  // by depth, for open objects
   std::vector<std::string> keys_;                       // the last member name, by depth
+  bool keep_;
   Long long_ = Long::none;
   json element_;
   std::optional<dom> element_builder_;
@@ -408,9 +415,11 @@ std::string volume_name(std::size_t index) {
   return name;
 }
 
+std::uint64_t tar_entry_size(const BundleObject& o) { return 512 + (o.size + 511) / 512 * 512; }
+
 std::uint64_t tar_size_for(const std::vector<BundleObject>& objects) {
-  std::uint64_t total = 1024;  // two zero blocks end the archive
-  for (const auto& o : objects) total += 512 + (o.size + 511) / 512 * 512;
+  std::uint64_t total = kTarEndSize;
+  for (const auto& o : objects) total += tar_entry_size(o);
   return total;
 }
 
@@ -566,8 +575,11 @@ std::string Manifest::to_json() const {
   return out;
 }
 
-Result<Manifest> Manifest::parse(std::string_view text) {
-  ManifestHandler h;
+namespace {
+
+// Manifest::parse, keeping the long arrays or not (Manifest::check).
+Result<Manifest> parse_manifest(std::string_view text, bool keep) {
+  ManifestHandler h(keep);
   if (!json::sax_parse(text, &h)) {
     if (h.duplicate) return bad(duplicate_key_message(*h.duplicate));
     return bad("not a JSON object");
@@ -581,11 +593,21 @@ Result<Manifest> Manifest::parse(std::string_view text) {
   if (!doc["objects"].is_array()) return bad("objects must be an array");
   if (h.objects_refused) return fail(*h.objects_refused);
   m.objects = std::move(h.objects);
-  for (auto group : {parse_archive_size, parse_volumes, parse_log}) {
+  if (auto s = parse_archive_size(doc, h.tar_size, m); !s) return fail(s.error());
+  for (auto group : {parse_volumes, parse_log}) {
     if (auto s = group(doc, m); !s) return fail(s.error());
   }
   if (auto s = parse_changes(doc, m, h.changes); !s) return fail(s.error());
   return m;
+}
+
+}  // namespace
+
+Result<Manifest> Manifest::parse(std::string_view text) { return parse_manifest(text, true); }
+
+Status Manifest::check(std::string_view text) {
+  if (auto m = parse_manifest(text, false); !m) return fail(m.error());
+  return {};
 }
 
 Result<std::vector<SignatureEntry>> parse_signatures(std::string_view text) {

@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
 #include <set>
 #include <sstream>
 
+#include "airlock/formats/version.h"
 #include "airlock/mirror/config.h"
 #include "airlock/mirror/output.h"
 #include "mirror_fixture.h"
@@ -34,6 +37,58 @@ TEST(PackageDiff, AddedUpgradedRemoved) {
   EXPECT_EQ(d[2].kind, PackageChange::upgraded);
   EXPECT_EQ(d[2].old_version, "3.0.11-1");
   EXPECT_EQ(d[2].new_version, "3.0.13-1");
+}
+
+// The diff as a map of the newest version per (name, architecture) says it.
+std::vector<std::string> reference_diff(const std::vector<PackageVersion>& before,
+                                        const std::vector<PackageVersion>& after) {
+  auto newest = [](const std::vector<PackageVersion>& list) {
+    std::map<std::pair<std::string, std::string>, std::string> m;
+    for (const auto& p : list) {
+      auto& v = m[{p.package, p.architecture}];
+      if (v.empty() || apt::compare_versions(v, p.version) < 0) v = p.version;
+    }
+    return m;
+  };
+  auto a = newest(before), b = newest(after);
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  for (const auto& [key, v] : b) {
+    auto it = a.find(key);
+    if (it == a.end()) {
+      out[key] = "added  " + v;
+    } else if (int c = apt::compare_versions(it->second, v); c != 0) {
+      out[key] = (c < 0 ? "upgraded " : "downgraded ") + it->second + " " + v;
+    }
+  }
+  for (const auto& [key, v] : a) {
+    if (!b.contains(key)) out[key] = "removed " + v + " ";
+  }
+  std::vector<std::string> lines;
+  for (const auto& [key, what] : out) lines.push_back(key.first + " " + key.second + " " + what);
+  return lines;
+}
+
+TEST(PackageDiff, EqualsTheNewestVersionMapOnRandomLists) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> versions = {"1.0", "1.0-1", "1:0.9", "2.0~rc1", "2.0", "1.10"};
+  for (int round = 0; round < 200; ++round) {
+    auto list = [&] {
+      std::vector<PackageVersion> out(rng() % 12);
+      for (auto& p : out) {
+        p = {"p" + std::to_string(rng() % 6), rng() % 4 ? "amd64" : "all",
+             versions[rng() % versions.size()]};
+      }
+      return out;
+    };
+    auto before = list(), after = list();
+    std::vector<std::string> lines;
+    for (const auto& c : diff_packages(before, after)) {
+      lines.push_back(c.package + " " + c.architecture + " " +
+                      std::string(apt::change_name(c.kind)) + " " + c.old_version + " " +
+                      c.new_version);
+    }
+    ASSERT_EQ(lines, reference_diff(before, after)) << round;
+  }
 }
 
 TEST(Config, ParsesAndNamesTheFirstProblem) {

@@ -47,8 +47,14 @@ std::string refusal(const Case& c) {
   auto doc = json::parse(sample().to_json());
   c.edit(doc);
   auto r = Manifest::parse(doc.dump());
+  // check, which keeps neither the objects nor the changes, says the same.
+  auto checked = Manifest::check(doc.dump());
+  EXPECT_EQ(bool(checked), bool(r)) << c.message;
   if (r) return "(accepted)";
   EXPECT_EQ(r.error().code, Code::invalid_input) << c.message;
+  if (!checked) {
+    EXPECT_EQ(checked.error().message, r.error().message);
+  }
   return r.error().message;
 }
 
@@ -58,6 +64,7 @@ std::string refusal(const Case& c) {
 void expect_written_as_one_tree(const Manifest& m) {
   auto text = m.to_json();
   EXPECT_EQ(nlohmann::ordered_json::parse(text).dump(2) + "\n", text);
+  EXPECT_TRUE(Manifest::check(text));
   auto back = Manifest::parse(text);
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->objects, m.objects);
@@ -151,6 +158,8 @@ TEST(Manifest, RefusesMalformedFields) {
       {[](json& j) { j["objects"][0]["size"] = "1"; }, "size must be a non-negative integer"},
       {[](json& j) { std::swap(j["objects"][0], j["objects"][1]); }, "objects must be sorted"},
       {[](json& j) { j["objects"][1] = j["objects"][0]; },
+       "objects must be sorted by sha256 and unique"},
+      {[](json& j) { j["objects"].push_back(j["objects"][0]); },
        "objects must be sorted by sha256 and unique"},
       {[](json& j) { j["objects"][0]["size"] = 1ull << 40; }, "larger than 8 GiB"},
       {[](json& j) { j["archive_size"] = 4096; }, "archive_size 4096 does not match"},

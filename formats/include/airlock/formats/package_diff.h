@@ -5,6 +5,7 @@
 #pragma once
 
 #include <compare>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,5 +32,15 @@ std::string_view change_name(PackageChange::Kind kind);
 // newest counts.
 std::vector<PackageChange> diff_packages(const std::vector<PackageVersion>& before,
                                          const std::vector<PackageVersion>& after);
+
+// A package as the diff reads it: views into the caller's lists.
+struct PackageKey {
+  std::string_view package, architecture, version;
+};
+
+// The same changes, in the same order, given to emit one at a time: a few
+// pointers a package instead of copies of every name and version.
+void diff_packages(std::vector<PackageKey> before, std::vector<PackageKey> after,
+                   const std::function<void(PackageChange&&)>& emit);
 
 }  // namespace airlock::apt

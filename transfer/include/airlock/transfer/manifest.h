@@ -86,6 +86,10 @@ struct Manifest {
   // order, sequence/previous/kind rules and sizes checked. invalid_input
   // naming the first problem.
   static Result<Manifest> parse(std::string_view json);
+  // The same verdict as parse, without keeping the objects and the changes'
+  // packages: memory that does not grow with them (a writer's check of what
+  // it is about to sign).
+  static Status check(std::string_view json);
 
   std::uint64_t payload_size() const;  // sum of object sizes
   const BundleObject* find(const Digest& id) const;
@@ -99,6 +103,10 @@ bool valid_stream_name(std::string_view stream);
 std::string volume_name(std::size_t index);
 // The exact size of the ustar stream that carries these objects.
 std::uint64_t tar_size_for(const std::vector<BundleObject>& objects);
+// Of one object: its header and its blocks; and the two zero blocks that
+// end the archive.
+std::uint64_t tar_entry_size(const BundleObject& object);
+inline constexpr std::uint64_t kTarEndSize = 1024;
 
 // manifest.sig.json: {"signatures": [{"keyid": hex, "sig": base64}]}.
 Result<std::vector<SignatureEntry>> parse_signatures(std::string_view json);
