@@ -52,8 +52,8 @@ struct Want {
   std::string index;
 };
 
-// A pool file the store lacks: its path is the key of the new snapshot's
-// entry (entries_), which outlives it.
+// A pool file the store lacks: its path is that of the new snapshot's
+// entry (pool_), which outlives it.
 struct PoolFile {
   const std::string* path;
   Digest sha256;
@@ -132,9 +132,8 @@ class AptSync {
   Status check_variants(const std::vector<Want>& meta) const;
   Status store_direct();
   Result<IndexRecords> read_indices(const std::vector<SuiteState>& suites);
-  Result<std::map<std::string, SnapshotEntry>> select_pool(const std::vector<SuiteState>& suites);
-  Status add_pool_file(const PackageEntry& p, std::map<std::string, SnapshotEntry>& pool);
-  Result<std::vector<PoolFile>> pool_wants(std::map<std::string, SnapshotEntry> pool);
+  Status select_pool(const std::vector<SuiteState>& suites);
+  Result<std::vector<PoolFile>> pool_wants();
   Status fetch_pool(const std::vector<PoolFile>& wants);
   Result<std::vector<FetchResult>> fetch(std::span<const Want> wants, const std::string& phase,
                                          const FetchProgress& before = {});
@@ -166,7 +165,10 @@ class AptSync {
   std::optional<Snapshot> prev_;  // the last snapshot's release and entries under dists/
   Digest prev_id_;
   std::string selection_;                         // selection_digest(repo_), hex
-  std::map<std::string, SnapshotEntry> entries_;  // the new snapshot
+  std::map<std::string, SnapshotEntry> entries_;  // the new snapshot's metadata
+  // Its pool files: sorted by path, each once (a vector: a map node would
+  // cost twice as much).
+  std::vector<SnapshotEntry> pool_;
   std::map<std::string, std::string> release_info_;
   // What the snapshot carries: one each (name, architecture, version, path),
   // since the index records are; the snapshot sorts them when written.
@@ -607,20 +609,6 @@ Status AptSync::store_direct() {
   return batch->commit();
 }
 
-// A carried package's file into the pool, once, however many indices list it.
-Status AptSync::add_pool_file(const PackageEntry& p, std::map<std::string, SnapshotEntry>& pool) {
-  if (!is_safe_relative_path(p.path)) {
-    return fail(Code::refused,
-                repo_.name + ": " + p.index + " names an unsafe pool path '" + p.path + "'");
-  }
-  // The entry's path is its key's until the snapshot is recorded.
-  auto [it, inserted] = pool.emplace(p.path, SnapshotEntry{{}, p.sha256, p.size});
-  if (!inserted && it->second.sha256 != p.sha256) {
-    return fail(Code::refused, repo_.name + ": two indices disagree about " + p.path);
-  }
-  return {};
-}
-
 // The records of every Packages index (one variant per directory).
 Result<IndexRecords> AptSync::read_indices(const std::vector<SuiteState>& suites) {
   IndexRecords out(report_.filtered ? IndexRecords::Keep::records : IndexRecords::Keep::packages);
@@ -640,12 +628,12 @@ Result<IndexRecords> AptSync::read_indices(const std::vector<SuiteState>& suites
 }
 
 // The pool files of the selected packages and their dependencies.
-Result<std::map<std::string, SnapshotEntry>> AptSync::select_pool(
-    const std::vector<SuiteState>& suites) {
+// The pool files of the selected packages and their dependencies, into
+// pool_.
+Status AptSync::select_pool(const std::vector<SuiteState>& suites) {
   report_.filtered = !repo_.packages.empty();
   auto indices = read_indices(suites);
   if (!indices) return fail(indices.error());
-  std::map<std::string, SnapshotEntry> pool;
   if (!report_.filtered) {
     packages_ = indices->take_packages();
   } else {
@@ -663,29 +651,38 @@ Result<std::map<std::string, SnapshotEntry>> AptSync::select_pool(
                                        r.sha256, r.filename, indices->index_of(i)});
     }
   }
-  for (const auto& p : packages_) {
-    if (auto a = add_pool_file(p, pool); !a) return fail(a.error());
-  }
   report_.packages = packages_.size();
   if (!report_.filtered) report_.packages_selected = report_.packages;
-  return pool;
+  pool_.reserve(packages_.size());
+  for (const auto& p : packages_) {
+    if (!is_safe_relative_path(p.path)) {
+      return fail(Code::refused,
+                  repo_.name + ": " + p.index + " names an unsafe pool path '" + p.path + "'");
+    }
+    pool_.push_back({p.path, p.sha256, p.size});
+  }
+  // Each file once, however many indices list it; never two contents.
+  std::sort(pool_.begin(), pool_.end(), [](const SnapshotEntry& a, const SnapshotEntry& b) {
+    return std::tie(a.path, a.sha256) < std::tie(b.path, b.sha256);
+  });
+  for (std::size_t i = 1; i < pool_.size(); ++i) {
+    if (pool_[i].path == pool_[i - 1].path && pool_[i].sha256 != pool_[i - 1].sha256)
+      return fail(Code::refused, repo_.name + ": two indices disagree about " + pool_[i].path);
+  }
+  auto same_path = [](const SnapshotEntry& a, const SnapshotEntry& b) { return a.path == b.path; };
+  pool_.erase(std::unique(pool_.begin(), pool_.end(), same_path), pool_.end());
+  return {};
 }
 
-// Moves the pool into the new snapshot, node by node (no copy of a path);
-// returns what the store lacks, each file once, in path order.
-Result<std::vector<PoolFile>> AptSync::pool_wants(std::map<std::string, SnapshotEntry> pool) {
+// What of the pool the store lacks, each file once, in path order.
+Result<std::vector<PoolFile>> AptSync::pool_wants() {
   std::vector<PoolFile> wants;
-  while (!pool.empty()) {
-    auto node = pool.extract(pool.begin());
-    const Digest sha256 = node.mapped().sha256;
-    const std::uint64_t size = node.mapped().size;
+  for (const auto& e : pool_) {
     report_.pool_files++;
-    report_.pool_bytes += size;
-    auto have = store_.contains(sha256);
+    report_.pool_bytes += e.size;
+    auto have = store_.contains(e.sha256);
     if (!have) return fail(have.error());
-    auto placed = entries_.insert(std::move(node));
-    if (!placed.inserted) placed.position->second = std::move(placed.node.mapped());
-    if (!*have) wants.push_back({&placed.position->first, sha256, size});
+    if (!*have) wants.push_back({&e.path, e.sha256, e.size});
   }
   // One download of a file that several paths carry.
   auto by_content = [](const PoolFile& a, const PoolFile& b) {
@@ -799,12 +796,19 @@ Result<SyncReport> AptSync::record_snapshot() {
   snap.release = release_info_;
   snap.filtered = !repo_.packages.empty();
   snap.packages = std::move(packages_);
-  snap.entries.reserve(entries_.size());
-  while (!entries_.empty()) {
-    auto node = entries_.extract(entries_.begin());
-    node.mapped().path = std::move(node.key());
-    snap.entries.push_back(std::move(node.mapped()));
+  // The pool, and the metadata where no pool file has its path.
+  snap.entries = std::move(pool_);
+  const std::size_t pool_files = snap.entries.size();
+  for (auto& [path, e] : entries_) {
+    auto it = std::lower_bound(
+        snap.entries.begin(), snap.entries.begin() + static_cast<std::ptrdiff_t>(pool_files), path,
+        [](const SnapshotEntry& a, const std::string& p) { return a.path < p; });
+    if (it == snap.entries.begin() + static_cast<std::ptrdiff_t>(pool_files) || it->path != path)
+      snap.entries.push_back(std::move(e));
   }
+  entries_.clear();
+  std::sort(snap.entries.begin(), snap.entries.end(),
+            [](const SnapshotEntry& a, const SnapshotEntry& b) { return a.path < b.path; });
   auto change = ledger_.begin();
   if (!change) return fail(change.error());
   auto batch = change->batch();
@@ -877,9 +881,8 @@ Result<SyncReport> AptSync::run() {
       std::none_of(suites.begin(), suites.end(), [](const SuiteState& s) { return s.changed; });
   if (report_.unchanged && unfiltered) return report_held(held);
   if (auto s = fetch_metadata(suites); !s) return fail(s.error());
-  auto pool = select_pool(suites);
-  if (!pool) return fail(pool.error());
-  auto wants = pool_wants(std::move(*pool));
+  if (auto s = select_pool(suites); !s) return fail(s.error());
+  auto wants = pool_wants();
   if (!wants) return fail(wants.error());
   // Unchanged: nothing is fetched and no snapshot recorded, dry run or not.
   if (report_.unchanged) wants->clear();

@@ -76,7 +76,7 @@ Result<VerifiedManifest> read_manifest(const fs::path& bundle_dir, const TrustPo
                    std::to_string(trust.max_validity_days) + " days");
   }
   const Digest id = sha256(*raw);
-  return VerifiedManifest{std::move(*m), std::move(*raw), id, std::move(*check)};
+  return VerifiedManifest{std::move(*m), id, std::move(*check)};
 }
 
 std::vector<VolumeLocation> locate_volumes(const Manifest& manifest,

@@ -89,8 +89,9 @@ Status cosign_bundle(const std::filesystem::path& bundle_dir, const PrivateKey& 
 
 struct VerifiedManifest {
   Manifest manifest;
-  std::string raw;  // the exact signed bytes
-  Digest sha256;    // of raw: the bundle's identity, the next bundle's "previous"
+  // Of the exact signed bytes (not kept: as large as the manifest): the
+  // bundle's identity, the next bundle's "previous".
+  Digest sha256;
   TrustCheck trust;
 };
 
