@@ -666,8 +666,11 @@ Status AptSync::select_pool(const std::vector<SuiteState>& suites) {
     return std::tie(a.path, a.sha256) < std::tie(b.path, b.sha256);
   });
   for (std::size_t i = 1; i < pool_.size(); ++i) {
-    if (pool_[i].path == pool_[i - 1].path && pool_[i].sha256 != pool_[i - 1].sha256)
-      return fail(Code::refused, repo_.name + ": two indices disagree about " + pool_[i].path);
+    if (pool_[i].path == pool_[i - 1].path && pool_[i].sha256 != pool_[i - 1].sha256) {
+      return fail(Code::refused, repo_.name + ": the indices list " + pool_[i].path +
+                                     " with two contents (sha256 " + pool_[i - 1].sha256.hex() +
+                                     " and " + pool_[i].sha256.hex() + ")");
+    }
   }
   auto same_path = [](const SnapshotEntry& a, const SnapshotEntry& b) { return a.path == b.path; };
   pool_.erase(std::unique(pool_.begin(), pool_.end(), same_path), pool_.end());

@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "airlock/formats/version.h"
 #include "airlock/mirror/config.h"
@@ -399,6 +400,39 @@ TEST_F(SelectionTest, AStoredIndexWhoseBytesChangedIsReportedAsCorruptAndNothing
   })) << r.error().message;
   EXPECT_EQ(home->snapshots()->size(), 1u);
   EXPECT_EQ(testing::count_events(log_file(), "sync"), 1);
+}
+
+TEST_F(SelectionTest, ASignedIndexThatCannotBeTrustedIsRefusedAndNothingRecorded) {
+  const fs::path same = testing::sample_upstream() / "same-path";
+  const std::string hello = "pool/main/h/hello-airlock/hello-airlock_1.0-1_amd64.deb";
+  auto a = sha256(airlock::testing::read_text(same / hello));
+  auto b = sha256(airlock::testing::read_text(same / "pool/main/a/airlock-tools" /
+                                              "airlock-tools_2.3-1_amd64.deb"));
+  if (b < a) std::swap(a, b);
+  const std::string index = "dists/bookworm/main/binary-amd64/Packages";
+  const std::vector<std::tuple<const char*, Code, std::string>> cases = {
+      {"unsafe-path", Code::refused,
+       "sample: " + index +
+           " names an unsafe pool path 'pool/../../hello-airlock_1.0-1_amd64.deb'"},
+      {"same-path", Code::refused,
+       "sample: the indices list " + hello + " with two contents (sha256 " + a.hex() + " and " +
+           b.hex() + ")"},
+      {"no-sha256", Code::invalid_input,
+       "sample " + index + ": Packages: airlock-tools lacks Filename, Size or SHA256"},
+  };
+  auto home = open();
+  for (const auto& [root, code, message] : cases) {
+    fetcher.set_root(testing::sample_upstream() / root);
+    auto results = home->sync({}, request());
+    ASSERT_TRUE(results);
+    const auto& r = results->front().report;
+    ASSERT_FALSE(r) << root;
+    EXPECT_EQ(r.error().code, code) << root;
+    EXPECT_EQ(r.error().message, message);
+  }
+  EXPECT_TRUE(home->snapshots()->empty());
+  EXPECT_EQ(testing::count_events(log_file(), "sync"), 0);
+  EXPECT_TRUE(home->verify_log());
 }
 
 TEST_F(SelectionTest, AChangedSelectionRecordsANewSnapshotOfAnUnchangedUpstream) {
