@@ -70,7 +70,9 @@ Status decompress_index_to(const IndexSource& source,
     return failed();
   archive_entry* e = nullptr;
   int r = archive_read_next_header(a.get(), &e);
-  if (r == ARCHIVE_EOF) return {};
+  // libarchive may take a failed read for the end (gzip looks past a member
+  // for another): the source's error still counts.
+  if (r == ARCHIVE_EOF) return pull.error ? fail(*pull.error) : Status{};
   if (r != ARCHIVE_OK) return failed();
   std::uint64_t total = 0;
   std::string buf(1 << 16, '\0');
@@ -85,6 +87,7 @@ Status decompress_index_to(const IndexSource& source,
     }
     if (auto s = out(std::string_view(buf.data(), static_cast<std::size_t>(n))); !s) return s;
   }
+  if (pull.error) return fail(*pull.error);
   return {};
 }
 

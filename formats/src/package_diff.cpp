@@ -26,8 +26,9 @@ namespace {
 // The newest version of each (package, architecture), sorted by them.
 std::vector<PackageKey> newest(std::vector<PackageKey> list) {
   auto name = [](const PackageKey& k) { return std::tie(k.package, k.architecture); };
-  std::sort(list.begin(), list.end(),
-            [&](const PackageKey& a, const PackageKey& b) { return name(a) < name(b); });
+  // Stable: of versions that compare equal ("1.0", "0:1.0"), the first listed counts.
+  std::stable_sort(list.begin(), list.end(),
+                   [&](const PackageKey& a, const PackageKey& b) { return name(a) < name(b); });
   std::vector<PackageKey> out;
   for (const auto& k : list) {
     if (out.empty() || name(out.back()) != name(k)) {

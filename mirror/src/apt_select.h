@@ -38,7 +38,11 @@ class IndexRecords {
   const std::vector<apt::PackageRecord>& records() const { return records_; }
   const std::string& index_of(std::size_t i) const { return index_names_[index_of_[i]]; }
   // Keep::packages: the package entries in the order read, moved out.
-  std::vector<PackageEntry> take_packages() { return std::move(packages_); }
+  // Nothing can be added after.
+  std::vector<PackageEntry> take_packages() {
+    seen_ = {};
+    return std::move(packages_);
+  }
 
  private:
   Keep keep_;

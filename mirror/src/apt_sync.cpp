@@ -627,7 +627,6 @@ Result<IndexRecords> AptSync::read_indices(const std::vector<SuiteState>& suites
   return out;
 }
 
-// The pool files of the selected packages and their dependencies.
 // The pool files of the selected packages and their dependencies, into
 // pool_.
 Status AptSync::select_pool(const std::vector<SuiteState>& suites) {
@@ -653,7 +652,8 @@ Status AptSync::select_pool(const std::vector<SuiteState>& suites) {
   }
   report_.packages = packages_.size();
   if (!report_.filtered) report_.packages_selected = report_.packages;
-  pool_.reserve(packages_.size());
+  // Room for the metadata too: record_snapshot adds it without growing.
+  pool_.reserve(packages_.size() + entries_.size());
   for (const auto& p : packages_) {
     if (!is_safe_relative_path(p.path)) {
       return fail(Code::refused,
@@ -847,21 +847,27 @@ Result<SyncReport> AptSync::run() {
   std::vector<SnapshotEntry> dists;
   Held held;
   SnapshotVisitor metadata_only;
+  // Pool files are the packages' files: a hash of each path and its size
+  // (an old-style repository keeps some under dists/ too).
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> package_files;
   metadata_only.entry = [&](SnapshotEntry&& e) -> Status {
-    if (e.path.starts_with("dists/")) {
-      dists.push_back(std::move(e));
-    } else {
-      held.pool_files++;
-      held.pool_bytes += e.size;
-    }
+    if (e.path.starts_with("dists/")) dists.push_back(std::move(e));
     return {};
   };
-  metadata_only.package = [&held](PackageEntry&&) -> Status {
+  metadata_only.package = [&](PackageEntry&& p) -> Status {
     held.packages++;
+    if (unfiltered) package_files.emplace_back(std::hash<std::string>{}(p.path), p.size);
     return {};
   };
   auto prev = latest_snapshot(store_, repo_.name, &prev_id_, metadata_only);
   if (!prev) return fail(prev.error());
+  std::sort(package_files.begin(), package_files.end());
+  for (std::size_t i = 0; i < package_files.size(); ++i) {
+    if (i > 0 && package_files[i].first == package_files[i - 1].first) continue;
+    held.pool_files++;
+    held.pool_bytes += package_files[i].second;
+  }
+  package_files = {};
   prev_ = std::move(*prev);
   if (prev_) prev_->entries = std::move(dists);
   selection_ = selection_digest(repo_).hex();

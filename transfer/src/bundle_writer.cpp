@@ -69,7 +69,7 @@ Result<std::vector<BundleObject>> choose_objects(const ExportRequest& req,
     all.push_back({id, info->size});
   }
   auto by_id = [](const BundleObject& a, const BundleObject& b) { return a.sha256 < b.sha256; };
-  std::sort(all.begin(), all.end(), by_id);
+  std::stable_sort(all.begin(), all.end(), by_id);  // the first size listed counts
   auto same = [](const BundleObject& a, const BundleObject& b) { return a.sha256 == b.sha256; };
   all.erase(std::unique(all.begin(), all.end(), same), all.end());
   std::vector<BundleObject> out;

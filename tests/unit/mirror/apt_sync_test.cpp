@@ -71,7 +71,9 @@ std::vector<std::string> reference_diff(const std::vector<PackageVersion>& befor
 
 TEST(PackageDiff, EqualsTheNewestVersionMapOnRandomLists) {
   std::mt19937 rng(7);
-  const std::vector<std::string> versions = {"1.0", "1.0-1", "1:0.9", "2.0~rc1", "2.0", "1.10"};
+  // "0:1.0" and "1.0" compare equal: the first listed counts.
+  const std::vector<std::string> versions = {"1.0", "1.0-1", "1:0.9", "2.0~rc1",
+                                             "2.0", "1.10",  "0:1.0"};
   for (int round = 0; round < 200; ++round) {
     auto list = [&] {
       std::vector<PackageVersion> out(rng() % 12);

@@ -79,7 +79,7 @@ TEST(Store, ReadInPiecesGivesTheBytesThenChecksThem) {
   EXPECT_EQ(over.error().code, Code::limit);
   EXPECT_FALSE(store->read_pieces(sha256("nobody"), 10));
 
-  // A changed byte is found by finish(), even when nothing was read before.
+  // A changed byte is found by finish(), after a piece or with none read.
   const fs::path file = blob_path(dir / "store", *id);
   fs::permissions(file, fs::perms::owner_write, fs::perm_options::add);
   data[2 << 20] ^= 1;
@@ -90,6 +90,11 @@ TEST(Store, ReadInPiecesGivesTheBytesThenChecksThem) {
   ASSERT_TRUE(first && first->size() == 1u << 20);
   auto s = bad->finish();
   ASSERT_FALSE(s);
+  auto unread = store->read_pieces(*id, data.size());
+  ASSERT_TRUE(unread);
+  auto u = unread->finish();
+  ASSERT_FALSE(u);
+  EXPECT_EQ(u.error().message, s.error().message);
   EXPECT_EQ(s.error().code, Code::corrupt);
   EXPECT_EQ(s.error().message, "object " + file.string() + " is corrupt: expected sha256 " +
                                    id->hex() + ", actual " + sha256(data).hex());
