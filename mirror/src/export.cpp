@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "airlock/base/cli.h"
 #include "airlock/base/file.h"
@@ -87,16 +86,18 @@ Result<std::vector<Digest>> newest_snapshots(const Store& store,
   return out;
 }
 
-// Every object the stream's earlier bundles carried.
-Result<std::set<Digest>> carried_objects(const Store& store, const StreamState& state) {
-  std::set<Digest> carried;
+// Every object the stream's earlier bundles carried, sorted, each once.
+Result<std::vector<Digest>> carried_objects(const Store& store, const StreamState& state) {
+  std::vector<Digest> carried;
   for (const auto& m : state.manifests) {
     auto raw = store.read(m, kMaxManifestBytes);
     if (!raw) return fail(raw.error().context("manifest of an earlier bundle"));
     auto manifest = Manifest::parse(*raw);
     if (!manifest) return fail(manifest.error());
-    for (const auto& o : manifest->objects) carried.insert(o.sha256);
+    for (const auto& o : manifest->objects) carried.push_back(o.sha256);
   }
+  std::sort(carried.begin(), carried.end());
+  carried.erase(std::unique(carried.begin(), carried.end()), carried.end());
   return carried;
 }
 

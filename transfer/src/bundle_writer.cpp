@@ -74,7 +74,7 @@ Result<std::vector<BundleObject>> choose_objects(const ExportRequest& req,
   all.erase(std::unique(all.begin(), all.end(), same), all.end());
   std::vector<BundleObject> out;
   for (const auto& o : all) {
-    if (!req.full && req.exclude.contains(o.sha256)) continue;
+    if (!req.full && std::binary_search(req.exclude.begin(), req.exclude.end(), o.sha256)) continue;
     if (o.size > kMaxObjectSize) {
       return fail(Code::limit,
                   "object " + o.sha256.hex() + " is larger than 8 GiB and cannot be bundled");
@@ -236,6 +236,7 @@ Result<std::string> write_signed_manifest(const ExportRequest& req, const Manife
 
 Result<ExportResult> write_bundle(ExportRequest req) {
   if (auto s = check_request(req); !s) return fail(s.error());
+  std::sort(req.exclude.begin(), req.exclude.end());
   auto m = plan_manifest(req);
   if (!m) return fail(m.error());
   // Room for the volume list, still to come: a few lines per volume.

@@ -67,7 +67,7 @@ class RepoFixture : public ::testing::Test {
     r.full = full;
     if (!full && seq > 1) {
       auto m = Manifest::parse(testing::read_text(b1 / "manifest.json")).value();
-      for (const auto& o : m.objects) r.exclude.insert(o.sha256);
+      for (const auto& o : m.objects) r.exclude.push_back(o.sha256);
     }
     r.created = kCreated;
     r.expires = kCreated + std::chrono::hours(24 * 30);

@@ -153,7 +153,7 @@ TEST_F(BundleTest, DeltaCarriesOnlyWhatTheReceiverLacks) {
   req.snapshots = {snap2};
   req.sequence = 2;
   req.previous = first.manifest_sha256;
-  for (const auto& o : first.manifest.objects) req.exclude.insert(o.sha256);
+  for (const auto& o : first.manifest.objects) req.exclude.push_back(o.sha256);
   auto second = export_bundle(req);
   EXPECT_EQ(second.manifest.objects.size(), 3u);  // two new files and the new snapshot
   EXPECT_EQ(second.manifest.kind, "delta");
