@@ -838,11 +838,10 @@ Result<SyncReport> AptSync::record_snapshot() {
 Result<SyncReport> AptSync::run() {
   report_.repo = repo_.name;
   report_.dry_run = opt_.dry_run;
-  // Of the last snapshot, a sync needs its release information and its
-  // files under dists/ (those an unchanged suite keeps): its pool and its
-  // packages would cost memory in proportion to the repository.
-  // Without a filter, an unchanged upstream carries what that snapshot
-  // carries: its package list is this sync's, and no index is read again.
+  // Of the last snapshot, a sync keeps its release information, its files
+  // under dists/ (those an unchanged suite keeps) and counts of its packages
+  // and their files, never its pool or package list whole: without a filter,
+  // an unchanged upstream is reported from those counts, reading no index.
   const bool unfiltered = repo_.packages.empty();
   std::vector<SnapshotEntry> dists;
   Held held;

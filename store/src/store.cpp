@@ -84,9 +84,18 @@ Result<ObjectFile> Store::open_object(const Digest& id) const {
 }
 
 Result<std::string> Store::read(const Digest& id, std::uint64_t max_size) const {
-  auto file = open_object(id);
-  if (!file) return fail(file.error());
-  return read_verified(file->fd.get(), id, max_size, impl_->object_path(id));
+  auto reader = read_pieces(id, max_size);
+  if (!reader) return fail(reader.error());
+  std::string out;
+  out.reserve(static_cast<std::size_t>(reader->size()));
+  for (;;) {
+    auto piece = reader->next();
+    if (!piece) return fail(piece.error());
+    if (piece->empty()) break;
+    out.append(*piece);
+  }
+  if (auto s = reader->finish(); !s) return fail(s.error());
+  return out;
 }
 
 Result<ObjectReader> Store::read_pieces(const Digest& id, std::uint64_t max_size) const {

@@ -46,8 +46,13 @@ Status same_digest(const Digest& actual, const Digest& id, const fs::path& path)
 
 }  // namespace
 
-ObjectReader::ObjectReader(UniqueFd fd, const Digest& expected, fs::path path)
-    : fd_(std::move(fd)), expected_(expected), path_(std::move(path)), buf_(1 << 20, '\0') {}
+// The buffer holds a small object whole (and sees its end), a large one 1 MiB at a time.
+ObjectReader::ObjectReader(UniqueFd fd, const Digest& expected, fs::path path, std::uint64_t size)
+    : fd_(std::move(fd)),
+      expected_(expected),
+      path_(std::move(path)),
+      size_(size),
+      buf_(static_cast<std::size_t>(std::min<std::uint64_t>(size + 1, 1 << 20)), '\0') {}
 
 Result<ObjectReader> ObjectReader::open(const fs::path& path, const Digest& expected,
                                         std::uint64_t max_size) {
@@ -58,9 +63,10 @@ Result<ObjectReader> ObjectReader::open(const fs::path& path, const Digest& expe
 
 Result<ObjectReader> ObjectReader::of(UniqueFd fd, const fs::path& path, const Digest& expected,
                                       std::uint64_t max_size) {
-  if (auto size = size_within(fd.get(), expected, max_size, path); !size) return fail(size.error());
+  auto size = size_within(fd.get(), expected, max_size, path);
+  if (!size) return fail(size.error());
   ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  return ObjectReader(std::move(fd), expected, path);
+  return ObjectReader(std::move(fd), expected, path, *size);
 }
 
 Result<std::string_view> ObjectReader::next() {
@@ -78,24 +84,6 @@ Status ObjectReader::finish() {
     if (piece->empty()) break;
   }
   return same_digest(hasher_.finish(), expected_, path_);
-}
-
-Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_size,
-                                  const fs::path& path) {
-  auto size = size_within(fd, id, max_size, path);
-  if (!size) return fail(size.error());
-  std::string out;
-  out.resize(static_cast<std::size_t>(*size));
-  std::size_t used = 0;
-  while (used < out.size()) {
-    auto n = read_some(fd, std::span(out).subspan(used), path);
-    if (!n) return fail(n.error());
-    if (*n == 0) break;
-    used += *n;
-  }
-  out.resize(used);
-  if (auto s = same_digest(sha256(out), id, path); !s) return fail(s.error());
-  return out;
 }
 
 Result<Snapshot> read_snapshot(int fd, const Digest& id, const fs::path& path,

@@ -31,15 +31,9 @@ constexpr std::uint64_t kMaxSnapshotSize = 1ull << 30;
 // Ref names and meta keys: 1-255 bytes without NUL, else invalid_input.
 Status check_ref_name(std::string_view name);
 
-// Reads fd (the object id, stored at path) to its end and re-hashes it:
-// limit when it is larger than max_size, corrupt with expected and actual
-// digests when the bytes are not the object's.
-Result<std::string> read_verified(int fd, const Digest& id, std::uint64_t max_size,
-                                  const std::filesystem::path& path);
-
 // Parses the snapshot object id (open as fd, stored at path) a piece at a
 // time as it is read and re-hashed, never holding its bytes whole: the
-// refusals of read_verified first, then the parser's (in context "snapshot ID").
+// refusals of Store::read first (limit, corrupt), then the parser's (in context "snapshot ID").
 // A visitor's error is returned as it is.
 Result<Snapshot> read_snapshot(int fd, const Digest& id, const std::filesystem::path& path,
                                Snapshot::Canonical canonical,

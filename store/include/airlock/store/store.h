@@ -55,12 +55,14 @@ class ObjectReader {
   // Reads what is left; corrupt, naming the file with the expected and
   // actual digests, when the bytes are not the expected ones.
   Status finish();
+  std::uint64_t size() const { return size_; }  // the file's size when it was opened
 
  private:
-  ObjectReader(UniqueFd fd, const Digest& expected, std::filesystem::path path);
+  ObjectReader(UniqueFd fd, const Digest& expected, std::filesystem::path path, std::uint64_t size);
   UniqueFd fd_;
   Digest expected_;
   std::filesystem::path path_;
+  std::uint64_t size_;
   Hasher hasher_;
   std::string buf_;
 };
