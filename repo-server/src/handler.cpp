@@ -349,7 +349,7 @@ std::string RequestHandler::check_once(const Digest& id, const std::string* cont
   if (content) {
     actual = sha256(*content);
   } else {
-    auto h = hash_fd(file.fd.get());  // sendfile reads at its own offsets
+    auto h = hash_object_file(file);
     if (!h) return h.error().message;
     actual = h->digest;
   }
@@ -364,7 +364,8 @@ std::string RequestHandler::check_once(const Digest& id, const std::string* cont
 std::shared_ptr<const std::string> RequestHandler::small_object(const Digest& id,
                                                                 ObjectFile& file) {
   auto content = std::make_shared<std::string>(file.size, '\0');
-  ssize_t got = ::pread(file.fd.get(), content->data(), content->size(), 0);
+  ssize_t got =
+      ::pread(file.fd.get(), content->data(), content->size(), static_cast<off_t>(file.offset));
   if (got != static_cast<ssize_t>(content->size())) return nullptr;
   if (!check_once(id, content.get(), file).empty()) return nullptr;
   std::lock_guard lk(small_mu_);

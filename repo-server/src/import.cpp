@@ -263,7 +263,8 @@ Status Importer::verify_volumes(const Manifest& m, std::vector<fs::path>& extrac
 // Steps 4 and 5: objects stream out of the volumes into the change's batch;
 // every object a snapshot references is in the store or the bundle.
 Status Importer::extract(const Manifest& m, const std::vector<fs::path>& from) {
-  auto batch = change_.batch();
+  // A scanner reads each object from a file of its own.
+  auto batch = change_.batch({.pack_small = opt_.scan_cmd.empty()});
   if (!batch) return fail(batch.error());
   {
     BatchSink sink(**batch);
@@ -440,8 +441,7 @@ Result<ImportReport> Importer::commit(const VerifiedManifest& vm) {
 // none yet, signed by the site key, in the same commit as the import.
 Status Importer::add_site_indices(const Manifest& m, Batch& batch) {
   const ObjectReader read = [&](const Digest& id, std::uint64_t max) -> Result<std::string> {
-    if (auto file = batch.file_of(id)) return read_file(*file, max);
-    return home_.store().read(id, max);
+    return batch.read(id, max);
   };
   std::optional<SiteKey> key;
   for (const auto& s : m.snapshots) {

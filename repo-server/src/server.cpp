@@ -209,7 +209,8 @@ class Session : public std::enable_shared_from_this<Session> {
                                  if (ec) return self->done(false);
                                  if (self->response_.head || self->response_.length == 0)
                                    return self->done(true);
-                                 self->file_offset_ = static_cast<off_t>(self->response_.offset);
+                                 self->file_offset_ = static_cast<off_t>(
+                                     self->response_.file->offset + self->response_.offset);
                                  self->send_file();
                                });
       return;
@@ -241,7 +242,7 @@ class Session : public std::enable_shared_from_this<Session> {
       beast::error_code ec;
       sock.non_blocking(true, ec);
     }
-    const std::uint64_t end = response_.offset + response_.length;
+    const std::uint64_t end = response_.file->offset + response_.offset + response_.length;
     while (static_cast<std::uint64_t>(file_offset_) < end) {
       auto chunk = static_cast<std::size_t>(
           std::min<std::uint64_t>(end - static_cast<std::uint64_t>(file_offset_), 1 << 20));

@@ -60,6 +60,14 @@ constexpr auto kObjectFields = [](auto& io, auto& info) {
   io.time("first_seen", info.first_seen);
 };
 
+constexpr auto kPackPlaceFields = [](auto& io, auto& place) {
+  io.u64("pack", place.pack);
+  io.u64("offset", place.offset);
+};
+
+constexpr auto kPackKey = [](auto& io, auto& number) { io.key_u64("number", number); };
+constexpr auto kPackLength = [](auto& io, auto& length) { io.u64("length", length); };
+
 constexpr auto kSnapshotFields = [](auto& io, auto& info) {
   io.string("repo", info.repo);
   io.string("kind", info.kind);
@@ -197,6 +205,27 @@ Result<ObjectInfo> decode_object(std::string_view key, std::string_view value) {
   auto id = decode_digest_key(key, "objects");
   if (!id) return fail(id.error());
   return decode(value, "index entry for object " + id->hex(), ObjectInfo{.id = *id}, kObjectFields);
+}
+
+std::string encode_pack_place(const PackPlace& place) { return encode(place, kPackPlaceFields); }
+
+Result<PackPlace> decode_pack_place(std::string_view key, std::string_view value) {
+  auto id = decode_digest_key(key, "packed");
+  if (!id) return fail(id.error());
+  return decode(value, "pack place of object " + id->hex(), PackPlace{}, kPackPlaceFields);
+}
+
+std::string encode_pack_key(std::uint64_t number) { return encode(number, kPackKey); }
+
+Result<std::uint64_t> decode_pack_key(std::string_view key) {
+  return decode(key, "index key in packs", std::uint64_t{}, kPackKey);
+}
+
+std::string encode_pack_length(std::uint64_t length) { return encode(length, kPackLength); }
+
+Result<std::uint64_t> decode_pack_length(std::uint64_t number, std::string_view value) {
+  return decode(value, "index entry for pack " + std::to_string(number), std::uint64_t{},
+                kPackLength);
 }
 
 std::string encode_snapshot_value(const SnapshotInfo& info) {

@@ -80,6 +80,20 @@ std::string encode_digest_key(const Digest& id);
 std::string encode_object_value(const ObjectInfo& info);  // info.id goes in the key
 Result<ObjectInfo> decode_object(std::string_view key, std::string_view value);
 
+// packed: key = digest; value = pack u64, offset u64 (of a packed object).
+struct PackPlace {
+  std::uint64_t pack = 0;
+  std::uint64_t offset = 0;
+};
+std::string encode_pack_place(const PackPlace& place);
+Result<PackPlace> decode_pack_place(std::string_view key, std::string_view value);
+
+// packs: key = number key u64; value = length u64 (bytes).
+std::string encode_pack_key(std::uint64_t number);
+Result<std::uint64_t> decode_pack_key(std::string_view key);
+std::string encode_pack_length(std::uint64_t length);
+Result<std::uint64_t> decode_pack_length(std::uint64_t number, std::string_view value);
+
 // snapshots: key = digest; value = repo string, kind string, synced_at time,
 // entries u64, bytes u64, seq u64.
 std::string encode_snapshot_value(const SnapshotInfo& info);  // info.id goes in the key

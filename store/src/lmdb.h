@@ -97,4 +97,16 @@ Status scan(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, F&& f) {
   return {};
 }
 
+// The last key of the table, nullopt when it is empty. The view is valid
+// until the transaction ends.
+inline Result<std::optional<std::string_view>> last_key(MDB_txn* txn, MDB_dbi dbi) {
+  Cursor cur(txn, dbi);
+  if (cur.status() != 0) return fail_rc("cursor", cur.status());
+  MDB_val k, v;
+  int rc = cur.get(&k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>{};
+  if (rc != 0) return fail_rc("last", rc);
+  return std::optional(view(k));
+}
+
 }  // namespace airlock::lmdb

@@ -4,6 +4,9 @@
 // makes every new object durable before the transaction that indexes them
 // with everything else in the batch. The dirty marker, durable before the
 // first object lands, lets the next open sweep them if that never happens.
+// A small object declared before it is written is kept in memory by its
+// sink and, once verified and new, appended to the batch's pack, a file
+// that has no name until commit.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +26,8 @@ namespace {
 constexpr std::size_t kGroupSyncThreshold = 8;
 // Bytes a sink writes between asking the kernel to start writing them back.
 constexpr std::uint64_t kWritebackStep = 16ull << 20;
+// Bytes of packed objects held before they go to the pack's file.
+constexpr std::size_t kPackBuffer = 1 << 20;
 
 Status spent_batch() { return fail(Code::invalid_input, "batch already committed"); }
 
@@ -35,6 +40,8 @@ struct ObjectSink::State {
   Store::Impl* store = nullptr;
   UniqueFd fd;
   fs::path tmp;  // empty for an unnamed file
+  bool packed = false;
+  std::string bytes;  // a packed object's, until it is finished
   Hasher hasher;
   std::uint64_t size = 0;
   std::optional<Digest> expected;
@@ -61,12 +68,16 @@ Status ObjectSink::write(std::span<const std::uint8_t> bytes) {
                                        std::to_string(*st.expected_size) + " bytes"};
     return fail(*st.failed);
   }
+  st.hasher.update(bytes);
+  st.size += bytes.size();
+  if (st.packed) {
+    st.bytes.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    return {};
+  }
   if (auto s = st.store->env->write(st.fd.get(), bytes); !s) {
     st.failed = s.error().context("writing object to " + st.tmp.string());
     return fail(*st.failed);
   }
-  st.hasher.update(bytes);
-  st.size += bytes.size();
   // Start writeback as large objects arrive, so the flush at commit finds
   // little left to write and the disk works while the caller produces bytes.
   if (st.size - st.flushed >= kWritebackStep) {
@@ -89,6 +100,11 @@ Batch::State::~State() {
   if (spent || store == nullptr) return;
   for (const auto& p : pending) (void)store->env->remove(p.tmp);
   for (const auto& id : placed) (void)store->env->remove(store->object_path(id));
+  if (pack) {
+    pack->fd.reset();
+    if (!pack->tmp.empty()) (void)store->env->remove(pack->tmp);
+    if (pack->number) (void)store->env->remove(store->pack_path(*pack->number));
+  }
   if (marker) (void)store->env->remove(store->dirty_path);
 }
 
@@ -133,28 +149,120 @@ Status Batch::State::name_object(int fd, const Digest& id) {
   });
 }
 
-fs::path Batch::State::path_of(const Digest& id) const {
-  for (const auto& p : pending) {
-    if (p.id == id) return p.tmp;
+Result<std::optional<ObjectFile>> Batch::State::open(const Digest& id) {
+  auto it = objects.find(id);
+  auto open_at = [&](const fs::path& path, std::uint64_t offset,
+                     bool packed) -> Result<std::optional<ObjectFile>> {
+    auto fd = open_file(path, O_RDONLY);
+    if (!fd) return fail(fd.error());
+    return std::optional(ObjectFile{std::move(*fd), offset, it->second.size, path, packed});
+  };
+  if (it != objects.end() && it->second.pack_offset != kNotPacked) {
+    if (auto s = flush_pack(); !s) return fail(s.error());
+    // A descriptor of its own: reading must not move the writer's offset.
+    const fs::path path = pack->number ? store->pack_path(*pack->number)
+                          : !pack->tmp.empty()
+                              ? pack->tmp
+                              : fs::path("/proc/self/fd/" + std::to_string(pack->fd.get()));
+    return open_at(path, it->second.pack_offset, true);
   }
-  return store->object_path(id);
+  if (it != objects.end()) {
+    for (const auto& p : pending) {
+      if (p.id == id) return open_at(p.tmp, 0, false);
+    }
+    if (std::find(placed.begin(), placed.end(), id) != placed.end()) {
+      return open_at(store->object_path(id), 0, false);
+    }
+  }
+  // Not new in this batch: the store's.
+  auto file = store->open_object(id);
+  if (!file) {
+    if (file.error().code == Code::not_found) return std::optional<ObjectFile>{};
+    return fail(file.error());
+  }
+  return std::optional(std::move(*file));
 }
 
 Result<std::optional<std::uint64_t>> Batch::State::size_of(const Digest& id) const {
-  if (auto it = objects.find(id); it != objects.end()) return std::optional(it->second);
+  if (auto it = objects.find(id); it != objects.end()) return std::optional(it->second.size);
   auto info = store->lookup(id);
   if (!info) return fail(info.error());
   if (!*info) return std::optional<std::uint64_t>{};
   return std::optional((*info)->size);
 }
 
+Status Batch::State::add_to_pack(const Digest& id, std::string_view bytes) {
+  Env& env = *store->env;
+  if (!pack) {
+    Pack p;
+    if (store->unnamed_files) {
+      auto fd = env.create_unnamed(store->packs_dir, 0644);
+      if (!fd) return fail(fd.error());
+      if (*fd) p.fd = std::move(**fd);
+    }
+    if (!p.fd) {
+      auto tmp = env.create_temp(store->tmp_dir, "pack-", 0644);
+      if (!tmp) return fail(tmp.error());
+      p.fd = std::move(tmp->fd);
+      p.tmp = std::move(tmp->path);
+    }
+    pack = std::move(p);
+  }
+  objects[id] = Object{bytes.size(), pack->length};
+  pack->buffer.append(bytes);
+  pack->length += bytes.size();
+  ++pack->objects;
+  if (pack->buffer.size() >= kPackBuffer) return flush_pack();
+  return {};
+}
+
+Status Batch::State::flush_pack() {
+  if (!pack || pack->buffer.empty()) return {};
+  const auto bytes =
+      std::span(reinterpret_cast<const std::uint8_t*>(pack->buffer.data()), pack->buffer.size());
+  if (auto s = store->env->write(pack->fd.get(), bytes); !s) {
+    return fail(s.error().context("writing a pack of objects under " + store->packs_dir.string()));
+  }
+  pack->written += bytes.size();
+  pack->buffer.clear();
+  return {};
+}
+
+// The pack gets the next number; a file of that name that the index does
+// not know is a dead writer's debris, and is replaced.
+Status Batch::State::name_pack(std::uint64_t number) {
+  Env& env = *store->env;
+  const auto to = store->pack_path(number);
+  auto put = [&]() -> Status {
+    if (pack->tmp.empty()) return env.link_unnamed(pack->fd.get(), to);
+    return env.rename(pack->tmp, to);
+  };
+  auto named = put();
+  if (!named && named.error().code == Code::conflict) {
+    if (auto s = env.remove(to); !s) return s;
+    named = put();
+  }
+  if (!named && named.error().code == Code::not_found && !path_exists(store->packs_dir)) {
+    if (auto s = env.make_dir(store->packs_dir); !s) return s;
+    new_shard = true;
+    named = put();
+  }
+  if (!named) return named;
+  pack->tmp.clear();
+  pack->number = number;
+  return {};
+}
+
 // Small batches fsync file by file; larger ones flush the filesystem once
 // (group commit), which costs one flush instead of one per object. Pending
-// files are durable before they get their final names.
+// files and the pack are durable before they get their final names.
 Status Batch::State::place_pending() {
-  if (pending.empty() && linked_now.empty()) return {};
+  const bool new_pack = pack && !pack->number && pack->objects > 0;
+  if (pending.empty() && linked_now.empty() && !new_pack) return {};
   Env& env = *store->env;
-  const bool group = pending.size() + linked_now.size() > kGroupSyncThreshold;
+  if (auto s = flush_pack(); !s) return s;
+  const bool group =
+      pending.size() + linked_now.size() + (new_pack ? pack->objects : 0) > kGroupSyncThreshold;
   if (group) {
     if (!pending.empty()) {
       if (auto s = env.sync_filesystem(store->tmp_dir); !s) return s;
@@ -171,9 +279,18 @@ Status Batch::State::place_pending() {
     for (const auto& id : linked_now) {
       if (auto s = sync_file(store->object_path(id)); !s) return s;
     }
+    if (new_pack) {
+      if (auto s = env.sync(pack->fd.get(), "a pack of objects"); !s) return s;
+    }
   }
   if (auto s = ensure_marker(); !s) return s;
   std::vector<fs::path> dirs;
+  if (new_pack) {
+    auto number = store->next_pack();
+    if (!number) return fail(number.error());
+    if (auto s = name_pack(*number); !s) return s;
+    dirs.push_back(store->packs_dir);
+  }
   for (const auto& id : linked_now) {
     auto shard = store->object_path(id).parent_path();
     if (std::find(dirs.begin(), dirs.end(), shard) == dirs.end()) dirs.push_back(shard);
@@ -203,12 +320,22 @@ Status Batch::State::place_pending() {
 
 // An object already indexed keeps its entry, and so its first-seen time.
 Status Batch::State::index_objects(WriteCtx& w, TimePoint now) const {
-  for (const auto& [id, size] : objects) {
+  for (const auto& [id, object] : objects) {
     auto existing = store->lookup(w.txn, id);
     if (!existing) return fail(existing.error());
     if (*existing) continue;
-    const std::string value = store_codec::encode_object_value(ObjectInfo{id, size, now});
-    if (auto s = w.put(store->objects, store_codec::encode_digest_key(id), value); !s) return s;
+    const std::string key = store_codec::encode_digest_key(id);
+    const std::string value = store_codec::encode_object_value(ObjectInfo{id, object.size, now});
+    if (auto s = w.put(store->objects, key, value); !s) return s;
+    if (object.pack_offset == kNotPacked) continue;
+    const std::string place = store_codec::encode_pack_place({*pack->number, object.pack_offset});
+    if (auto s = w.put(store->packed, key, place); !s) return s;
+  }
+  if (pack && pack->number) {
+    if (auto s = w.put(store->packs, store_codec::encode_pack_key(*pack->number),
+                       store_codec::encode_pack_length(pack->length));
+        !s)
+      return s;
   }
   return {};
 }
@@ -229,6 +356,11 @@ Result<ObjectSink> Batch::begin_object(std::optional<Digest> expected,
   sink->store = store;
   sink->expected = expected;
   sink->expected_size = expected_size;
+  if (state_->options.pack_small && expected_size && *expected_size <= kPackedObjectMax) {
+    sink->packed = true;
+    sink->bytes.reserve(static_cast<std::size_t>(*expected_size));
+    return ObjectSink(std::move(sink));
+  }
   if (store->unnamed_files) {
     auto fd = store->env->create_unnamed(store->objects_dir, 0644);
     if (!fd) return fail(fd.error());
@@ -259,9 +391,16 @@ Result<Digest> Batch::finish_object(ObjectSink sink) {
   }
   auto known = state_->size_of(id);
   if (!known) return fail(known.error());
-  state_->objects.emplace(id, st.size);
   // Already present: deduplicated, the file goes with the sink.
-  if (*known) return id;
+  if (*known) {
+    state_->objects.emplace(id, State::Object{st.size});
+    return id;
+  }
+  if (st.packed) {
+    if (auto s = state_->add_to_pack(id, st.bytes); !s) return fail(s.error());
+    return id;
+  }
+  state_->objects.emplace(id, State::Object{st.size});
   if (st.tmp.empty()) {
     if (auto s = state_->name_object(st.fd.get(), id); !s) {
       state_->objects.erase(id);
@@ -276,7 +415,7 @@ Result<Digest> Batch::finish_object(ObjectSink sink) {
 }
 
 Result<Digest> Batch::put_bytes(std::string_view bytes, std::optional<Digest> expected) {
-  auto sink = begin_object(expected, {});
+  auto sink = begin_object(expected, bytes.size());
   if (!sink) return fail(sink.error());
   if (auto s = sink->write(bytes); !s) return fail(s.error());
   return finish_object(std::move(*sink));
@@ -305,7 +444,7 @@ Result<Digest> Batch::adopt_file(const fs::path& file, const Digest& id, std::ui
   if (!known) return fail(known.error());
   Env& env = *st.store->env;
   if (*known) {
-    st.objects.emplace(id, size);
+    st.objects.emplace(id, State::Object{size});
     (void)env.remove(file);
     return id;
   }
@@ -324,7 +463,7 @@ Result<Digest> Batch::adopt_file(const fs::path& file, const Digest& id, std::ui
   if (auto s = env.chmod(file, 0644); !s) return fail(s.error());
   auto moved = st.land(id, [&](const fs::path& to) { return env.rename(file, to); });
   if (!moved) return fail(moved.error().context("move " + file.string()));
-  st.objects.emplace(id, size);
+  st.objects.emplace(id, State::Object{size});
   return id;
 }
 
@@ -342,9 +481,13 @@ std::vector<std::pair<Digest, fs::path>> Batch::pending_files() const {
   return out;
 }
 
-std::optional<fs::path> Batch::file_of(const Digest& id) const {
-  if (!state_->objects.contains(id)) return std::nullopt;
-  return state_->path_of(id);
+Result<std::string> Batch::read(const Digest& id, std::uint64_t max_size) {
+  auto file = state_->open(id);
+  if (!file) return fail(file.error());
+  if (!*file) return fail(Code::not_found, "object " + id.hex() + " is not in the store");
+  auto reader = ObjectReader::of(std::move(**file), id, max_size);
+  if (!reader) return fail(reader.error());
+  return read_all(*reader);
 }
 
 // Names are checked before anything moves, so that a bad name costs no I/O.

@@ -74,13 +74,10 @@ Result<Digest> Batch::add_snapshot(const Snapshot& snapshot) {
 }
 
 Result<SnapshotInfo> Batch::register_snapshot(const Digest& id, Snapshot* parsed) {
-  auto size = state_->size_of(id);
-  if (!size) return fail(size.error());
-  if (!*size) return fail(Code::refused, "snapshot " + id.hex() + " is not in the store");
-  auto path = state_->path_of(id);
-  auto fd = open_file(path, O_RDONLY);
-  if (!fd) return fail(fd.error());
-  auto snap = read_snapshot(fd->get(), id, path, Snapshot::Canonical::check);
+  auto file = state_->open(id);
+  if (!file) return fail(file.error());
+  if (!*file) return fail(Code::refused, "snapshot " + id.hex() + " is not in the store");
+  auto snap = read_snapshot(std::move(**file), id, Snapshot::Canonical::check);
   if (!snap) return fail(snap.error());
   if (auto s = state_->check_snapshot(*snap); !s) return fail(s.error());
   state_->snapshots.push_back(summary(id, *snap));
@@ -112,8 +109,7 @@ Result<Snapshot> Store::get_snapshot(const Digest& id, const SnapshotVisitor& vi
   auto file = open_object(id);
   if (!file) return fail(file.error());
   // Checked when it was indexed; its bytes are re-hashed as they are read.
-  return read_snapshot(file->fd.get(), id, impl_->object_path(id), Snapshot::Canonical::known,
-                       &visitor);
+  return read_snapshot(std::move(*file), id, Snapshot::Canonical::known, &visitor);
 }
 
 Result<std::vector<SnapshotInfo>> Store::list_snapshots() const {

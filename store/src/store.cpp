@@ -21,6 +21,7 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, StoreOptions opt
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->objects_dir = dir / "objects";
+  impl->packs_dir = impl->objects_dir / "packs";
   impl->tmp_dir = dir / "tmp";
   impl->index_dir = dir / "index";
   impl->lock_path = dir / "lock";
@@ -28,7 +29,7 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, StoreOptions opt
   impl->env = options.env ? options.env : &Env::system();
   impl->read_only = options.read_only;
   if (!options.read_only) {
-    for (const auto& d : {impl->objects_dir, impl->tmp_dir, impl->index_dir}) {
+    for (const auto& d : {impl->objects_dir, impl->packs_dir, impl->tmp_dir, impl->index_dir}) {
       if (auto s = impl->env->make_dirs(d); !s) return fail(s.error());
     }
     if (auto s = impl->make_shards(); !s) return fail(s.error());
@@ -61,60 +62,24 @@ Result<ObjectInfo> Store::stat(const Digest& id) const {
   return **info;
 }
 
-Result<ObjectFile> Store::open_object(const Digest& id) const {
-  auto info = stat(id);
-  if (!info) return fail(info.error());
-  auto path = impl_->object_path(id);
-  auto fd = open_file(path, O_RDONLY);
-  if (!fd) {
-    if (fd.error().code == Code::not_found) {
-      return fail(Code::corrupt, "object " + id.hex() + " is indexed but its file " +
-                                     path.string() + " is missing");
-    }
-    return fail(fd.error());
-  }
-  struct stat st;
-  if (::fstat(fd->get(), &st) != 0) return fail_errno(path.string());
-  if (static_cast<std::uint64_t>(st.st_size) != info->size) {
-    return fail(Code::corrupt, "object " + path.string() + " is corrupt: expected " +
-                                   std::to_string(info->size) + " bytes, actual " +
-                                   std::to_string(st.st_size));
-  }
-  return ObjectFile{std::move(*fd), info->size};
-}
+Result<ObjectFile> Store::open_object(const Digest& id) const { return impl_->open_object(id); }
 
 Result<std::string> Store::read(const Digest& id, std::uint64_t max_size) const {
   auto reader = read_pieces(id, max_size);
   if (!reader) return fail(reader.error());
-  std::string out;
-  out.reserve(static_cast<std::size_t>(reader->size()));
-  for (;;) {
-    auto piece = reader->next();
-    if (!piece) return fail(piece.error());
-    if (piece->empty()) break;
-    out.append(*piece);
-  }
-  if (auto s = reader->finish(); !s) return fail(s.error());
-  return out;
+  return read_all(*reader);
 }
 
 Result<ObjectReader> Store::read_pieces(const Digest& id, std::uint64_t max_size) const {
   auto file = open_object(id);
   if (!file) return fail(file.error());
-  return ObjectReader::of(std::move(file->fd), impl_->object_path(id), id, max_size);
+  return ObjectReader::of(std::move(*file), id, max_size);
 }
 
 Status Store::verify_object(const Digest& id) const {
-  auto file = open_object(id);
-  if (!file) return fail(file.error());
-  auto h = hash_fd(file->fd.get());
-  if (!h) return fail(h.error());
-  if (h->digest != id) {
-    return fail(Code::corrupt, "object " + impl_->object_path(id).string() +
-                                   " is corrupt: expected sha256 " + id.hex() + ", actual " +
-                                   h->digest.hex());
-  }
-  return {};
+  auto reader = read_pieces(id, ~0ull);
+  if (!reader) return fail(reader.error());
+  return reader->finish();
 }
 
 Result<std::vector<ObjectInfo>> Store::list_objects() const {
@@ -140,13 +105,14 @@ Result<std::uint64_t> Store::object_count() const {
   });
 }
 
-Result<Batch> Store::begin_batch() {
+Result<Batch> Store::begin_batch(BatchOptions options) {
   if (impl_->read_only)
     return fail(Code::refused, "store " + impl_->dir.string() + " is open read-only");
   auto lock = impl_->lock_writer(/*wait=*/true);
   if (!lock) return fail(lock.error());
   auto state = std::make_unique<Batch::State>();
   state->store = impl_.get();
+  state->options = options;
   state->lock = std::move(*lock);
   // A writer that died since this store was opened may have left debris.
   if (auto s = impl_->sweep(); !s) return fail(s.error());
@@ -185,19 +151,29 @@ Result<ScrubReport> Store::scrub() const {
   if (!objects) return fail(objects.error());
   ScrubReport report;
   for (const auto& info : *objects) {
-    auto path = impl_->object_path(info.id);
     ++report.checked;
+    auto place = impl_->read([&](MDB_txn* txn) { return impl_->place(txn, info.id); });
+    if (!place) return fail(place.error());
+    const auto path = *place ? impl_->pack_path((*place)->pack) : impl_->object_path(info.id);
     auto fd = open_file(path, O_RDONLY);
     if (!fd) {
       if (fd.error().code != Code::not_found) return fail(fd.error());
       report.missing.push_back({info.id, path.string() + ": missing"});
       continue;
     }
-    auto h = hash_fd(fd->get());
-    if (!h) return fail(h.error().context(path.string()));
+    // The object's own file to its end; a packed object's range of its pack.
+    ObjectFile file{std::move(*fd), *place ? (*place)->offset : 0, info.size, path,
+                    place->has_value()};
+    if (!file.packed) {
+      struct stat st;
+      if (::fstat(file.fd.get(), &st) != 0) return fail_errno(path.string());
+      file.size = static_cast<std::uint64_t>(st.st_size);
+    }
+    auto h = hash_object_file(file);
+    if (!h) return fail(h.error());
     report.bytes += h->size;
     if (h->digest != info.id || h->size != info.size) {
-      report.corrupt.push_back({info.id, path.string() + ": expected sha256 " + info.id.hex() +
+      report.corrupt.push_back({info.id, file.where() + ": expected sha256 " + info.id.hex() +
                                              " (" + std::to_string(info.size) + " bytes), actual " +
                                              h->digest.hex() + " (" + std::to_string(h->size) +
                                              " bytes)"});

@@ -17,61 +17,99 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// fd's size, limit when it is larger than max_size.
-Result<std::uint64_t> size_within(int fd, const Digest& id, std::uint64_t max_size,
-                                  const fs::path& path) {
-  struct stat st;
-  if (::fstat(fd, &st) != 0) return fail_errno(path.string());
-  if (static_cast<std::uint64_t>(st.st_size) > max_size) {
-    return fail(Code::limit, "object " + id.hex() + " has " + std::to_string(st.st_size) +
-                                 " bytes, more than the limit of " + std::to_string(max_size));
-  }
-  return static_cast<std::uint64_t>(st.st_size);
+Status within(const ObjectFile& file, const Digest& id, std::uint64_t max_size) {
+  if (file.size <= max_size) return {};
+  return fail(Code::limit, "object " + id.hex() + " has " + std::to_string(file.size) +
+                               " bytes, more than the limit of " + std::to_string(max_size));
 }
 
-// Up to buf.size() bytes of fd, retrying when interrupted; 0 at its end.
-Result<std::size_t> read_some(int fd, std::span<char> buf, const fs::path& path) {
+// Up to buf.size() bytes of the file at offset, retrying when interrupted; 0 at its end.
+Result<std::size_t> read_at(const ObjectFile& file, std::span<char> buf, std::uint64_t offset) {
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::pread(file.fd.get(), buf.data(), buf.size(), static_cast<off_t>(offset));
     if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno != EINTR) return fail_errno(path.string());
+    if (errno != EINTR) return fail_errno(file.path.string());
   }
 }
 
-Status same_digest(const Digest& actual, const Digest& id, const fs::path& path) {
+Status same_digest(const Digest& actual, const Digest& id, const ObjectFile& file) {
   if (actual == id) return {};
-  return fail(Code::corrupt, "object " + path.string() + " is corrupt: expected sha256 " +
-                                 id.hex() + ", actual " + actual.hex());
+  return fail(Code::corrupt, "object " + file.where() + " is corrupt: expected sha256 " + id.hex() +
+                                 ", actual " + actual.hex());
+}
+
+// The number of a pack file's name (16 lowercase hex digits, ".pack").
+std::optional<std::uint64_t> pack_number(std::string_view name) {
+  if (name.size() != 21 || !name.ends_with(".pack")) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : name.substr(0, 16)) {
+    const bool digit = c >= '0' && c <= '9', letter = c >= 'a' && c <= 'f';
+    if (!digit && !letter) return std::nullopt;
+    n = n << 4 | static_cast<std::uint64_t>(digit ? c - '0' : c - 'a' + 10);
+  }
+  return n;
 }
 
 }  // namespace
 
-// The buffer holds a small object whole (and sees its end), a large one 1 MiB at a time.
-ObjectReader::ObjectReader(UniqueFd fd, const Digest& expected, fs::path path, std::uint64_t size)
-    : fd_(std::move(fd)),
+std::string ObjectFile::where() const {
+  if (!packed) return path.string();
+  return path.string() + " at offset " + std::to_string(offset);
+}
+
+Result<FdHash> hash_object_file(const ObjectFile& file) {
+  ::posix_fadvise(file.fd.get(), static_cast<off_t>(file.offset), static_cast<off_t>(file.size),
+                  POSIX_FADV_SEQUENTIAL);
+  std::string buf(static_cast<std::size_t>(std::clamp<std::uint64_t>(file.size, 1, 1 << 20)), '\0');
+  Hasher h;
+  FdHash out;
+  while (out.size < file.size) {
+    const auto want = std::min<std::uint64_t>(buf.size(), file.size - out.size);
+    auto n =
+        read_at(file, std::span(buf).first(static_cast<std::size_t>(want)), file.offset + out.size);
+    if (!n) return fail(n.error());
+    if (*n == 0) break;
+    h.update(std::string_view(buf.data(), *n));
+    out.size += *n;
+  }
+  out.digest = h.finish();
+  return out;
+}
+
+// The buffer holds a small object whole, a large one 1 MiB at a time.
+ObjectReader::ObjectReader(ObjectFile file, const Digest& expected)
+    : file_(std::move(file)),
       expected_(expected),
-      path_(std::move(path)),
-      size_(size),
-      buf_(static_cast<std::size_t>(std::min<std::uint64_t>(size + 1, 1 << 20)), '\0') {}
+      buf_(static_cast<std::size_t>(std::clamp<std::uint64_t>(file_.size, 1, 1 << 20)), '\0') {}
 
 Result<ObjectReader> ObjectReader::open(const fs::path& path, const Digest& expected,
                                         std::uint64_t max_size) {
   auto fd = open_file(path, O_RDONLY);
   if (!fd) return fail(fd.error());
-  return of(std::move(*fd), path, expected, max_size);
+  struct stat st;
+  if (::fstat(fd->get(), &st) != 0) return fail_errno(path.string());
+  return of(ObjectFile{std::move(*fd), 0, static_cast<std::uint64_t>(st.st_size), path}, expected,
+            max_size);
 }
 
-Result<ObjectReader> ObjectReader::of(UniqueFd fd, const fs::path& path, const Digest& expected,
+Result<ObjectReader> ObjectReader::of(ObjectFile file, const Digest& expected,
                                       std::uint64_t max_size) {
-  auto size = size_within(fd.get(), expected, max_size, path);
-  if (!size) return fail(size.error());
-  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  return ObjectReader(std::move(fd), expected, path, *size);
+  if (auto s = within(file, expected, max_size); !s) return fail(s.error());
+  ::posix_fadvise(file.fd.get(), static_cast<off_t>(file.offset), static_cast<off_t>(file.size),
+                  POSIX_FADV_SEQUENTIAL);
+  return ObjectReader(std::move(file), expected);
 }
 
+// Exactly the object's bytes: a file that ends early gives fewer, and the
+// digest tells.
 Result<std::string_view> ObjectReader::next() {
-  auto n = read_some(fd_.get(), std::span(buf_), path_);
+  const auto want = std::min<std::uint64_t>(buf_.size(), file_.size - done_);
+  if (want == 0) return std::string_view();
+  auto n =
+      read_at(file_, std::span(buf_).first(static_cast<std::size_t>(want)), file_.offset + done_);
   if (!n) return fail(n.error());
+  if (*n == 0) done_ = file_.size;  // ended early
+  done_ += *n;
   std::string_view piece(buf_.data(), *n);
   hasher_.update(piece);
   return piece;
@@ -83,14 +121,27 @@ Status ObjectReader::finish() {
     if (!piece) return fail(piece.error());
     if (piece->empty()) break;
   }
-  return same_digest(hasher_.finish(), expected_, path_);
+  return same_digest(hasher_.finish(), expected_, file_);
 }
 
-Result<Snapshot> read_snapshot(int fd, const Digest& id, const fs::path& path,
-                               Snapshot::Canonical canonical, const SnapshotVisitor* visitor) {
-  auto size = size_within(fd, id, kMaxSnapshotSize, path);
-  if (!size) return fail(size.error());
-  std::uint64_t left = *size;
+Result<std::string> read_all(ObjectReader& reader) {
+  std::string out;
+  out.reserve(static_cast<std::size_t>(reader.size()));
+  for (;;) {
+    auto piece = reader.next();
+    if (!piece) return fail(piece.error());
+    if (piece->empty()) break;
+    out.append(*piece);
+  }
+  if (auto s = reader.finish(); !s) return fail(s.error());
+  return out;
+}
+
+Result<Snapshot> read_snapshot(ObjectFile file, const Digest& id, Snapshot::Canonical canonical,
+                               const SnapshotVisitor* visitor) {
+  if (auto s = within(file, id, kMaxSnapshotSize); !s) return fail(s.error());
+  std::uint64_t at = file.offset;
+  std::uint64_t left = file.size;
   std::optional<Error> read_error;
   // The visitor's own error, told apart from a bad snapshot.
   std::optional<Error> visit_error;
@@ -112,14 +163,17 @@ Result<Snapshot> read_snapshot(int fd, const Digest& id, const fs::path& path,
   Digest actual;
   auto snap = Snapshot::parse(
       [&](std::span<char> buf) -> Result<std::size_t> {
-        auto n = read_some(fd, buf.first(std::min<std::uint64_t>(buf.size(), left)), path);
+        auto n = read_at(file, buf.first(std::min<std::uint64_t>(buf.size(), left)), at);
         if (!n) read_error = n.error();
-        if (n) left -= *n;
+        if (n) {
+          left = *n == 0 ? 0 : left - *n;
+          at += *n;
+        }
         return n;
       },
       actual, canonical, visitor ? &noted : nullptr);
   if (read_error) return fail(*read_error);
-  if (auto s = same_digest(actual, id, path); !s) return fail(s.error());
+  if (auto s = same_digest(actual, id, file); !s) return fail(s.error());
   if (visit_error) return fail(*visit_error);
   if (!snap) return fail(snap.error().context("snapshot " + id.hex()));
   return snap;
@@ -147,7 +201,7 @@ Store::Impl::~Impl() {
 Status Store::Impl::open_index(std::size_t initial_map_size) {
   int rc = mdb_env_create(&mdb);
   if (rc != 0) return lmdb::fail_rc("create", rc);
-  mdb_env_set_maxdbs(mdb, 8);
+  mdb_env_set_maxdbs(mdb, 10);
   mdb_env_set_mapsize(mdb, initial_map_size);
   // MDB_NOTLS: transactions are not tied to threads; readers may come from any.
   unsigned flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0);
@@ -172,10 +226,9 @@ Status Store::Impl::open_tables() {
   struct {
     const char* name;
     MDB_dbi* dbi;
-  } tables[] = {{"objects", &objects},
-                {"snapshots", &snapshots},
-                {"refs", &refs},
-                {"ref_history", &history},
+  } tables[] = {{"objects", &objects}, {"packed", &packed},
+                {"packs", &packs},     {"snapshots", &snapshots},
+                {"refs", &refs},       {"ref_history", &history},
                 {"meta", &meta}};
   for (auto& t : tables) {
     rc = mdb_dbi_open(raw, t.name, read_only ? 0 : MDB_CREATE, t.dbi);
@@ -189,6 +242,54 @@ Status Store::Impl::open_tables() {
 fs::path Store::Impl::object_path(const Digest& id) const {
   auto hex = id.hex();
   return objects_dir / hex.substr(0, 2) / hex;
+}
+
+fs::path Store::Impl::pack_path(std::uint64_t number) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "%016llx.pack", static_cast<unsigned long long>(number));
+  return packs_dir / name;
+}
+
+Result<ObjectFile> Store::Impl::open_object(const Digest& id) const {
+  using Found = std::pair<ObjectInfo, std::optional<PackPlace>>;
+  auto found = read([&](MDB_txn* txn) -> Result<Found> {
+    auto info = lookup(txn, id);
+    if (!info) return fail(info.error());
+    if (!*info) return fail(Code::not_found, "object " + id.hex() + " is not in the store");
+    auto at = place(txn, id);
+    if (!at) return fail(at.error());
+    return Found{**info, *at};
+  });
+  if (!found) return fail(found.error());
+  return open_object(found->first, found->second);
+}
+
+Result<ObjectFile> Store::Impl::open_object(const ObjectInfo& info,
+                                            const std::optional<PackPlace>& place) const {
+  const auto path = place ? pack_path(place->pack) : object_path(info.id);
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) {
+    if (fd.error().code == Code::not_found) {
+      return fail(Code::corrupt, "object " + info.id.hex() + " is indexed but its " +
+                                     (place ? "pack " : "file ") + path.string() + " is missing");
+    }
+    return fail(fd.error());
+  }
+  struct stat st;
+  if (::fstat(fd->get(), &st) != 0) return fail_errno(path.string());
+  const auto actual = static_cast<std::uint64_t>(st.st_size);
+  if (place && actual < place->offset + info.size) {
+    return fail(Code::corrupt, "object " + info.id.hex() + " is corrupt: its pack " +
+                                   path.string() + " has " + std::to_string(actual) +
+                                   " bytes, the object ends at " +
+                                   std::to_string(place->offset + info.size));
+  }
+  if (!place && actual != info.size) {
+    return fail(Code::corrupt, "object " + path.string() + " is corrupt: expected " +
+                                   std::to_string(info.size) + " bytes, actual " +
+                                   std::to_string(actual));
+  }
+  return ObjectFile{std::move(*fd), place ? place->offset : 0, info.size, path, place.has_value()};
 }
 
 Status Store::Impl::make_shards() {
@@ -264,6 +365,27 @@ Result<std::optional<ObjectInfo>> Store::Impl::lookup(const Digest& id) const {
   return read([&](MDB_txn* txn) { return lookup(txn, id); });
 }
 
+Result<std::optional<PackPlace>> Store::Impl::place(MDB_txn* txn, const Digest& id) const {
+  const std::string key = store_codec::encode_digest_key(id);
+  auto value = lmdb::get(txn, packed, key);
+  if (!value) return fail(value.error());
+  if (!*value) return std::optional<PackPlace>{};
+  auto place = store_codec::decode_pack_place(key, **value);
+  if (!place) return fail(place.error());
+  return std::optional(*place);
+}
+
+Result<std::uint64_t> Store::Impl::next_pack() const {
+  return read([&](MDB_txn* txn) -> Result<std::uint64_t> {
+    auto key = lmdb::last_key(txn, packs);
+    if (!key) return fail(key.error());
+    if (!*key) return std::uint64_t{1};
+    auto last = store_codec::decode_pack_key(**key);
+    if (!last) return fail(last.error());
+    return *last + 1;
+  });
+}
+
 Result<UniqueFd> Store::Impl::lock_writer(bool wait) const {
   auto lock = env->lock_file(lock_path, wait);
   if (!lock) return fail(lock.error());
@@ -275,6 +397,17 @@ Status Store::Impl::sweep() {
   std::error_code ec;
   for (auto& entry : fs::directory_iterator(tmp_dir, ec)) (void)env->remove(entry.path());
   if (!path_exists(dirty_path)) return {};
+  for (auto& file : fs::directory_iterator(packs_dir, ec)) {
+    auto number = pack_number(file.path().filename().string());
+    if (!number) continue;  // not ours; leave it alone
+    auto known = read([&](MDB_txn* txn) -> Result<bool> {
+      auto value = lmdb::get(txn, packs, store_codec::encode_pack_key(*number));
+      if (!value) return fail(value.error());
+      return value->has_value();
+    });
+    if (!known) return fail(known.error());
+    if (!*known) (void)env->remove(file.path());
+  }
   for (auto& shard : fs::directory_iterator(objects_dir, ec)) {
     if (!shard.is_directory()) continue;
     for (auto& file : fs::directory_iterator(shard.path(), ec)) {

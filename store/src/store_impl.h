@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "airlock/store/store.h"
+#include "codec.h"
 #include "lmdb.h"
 
 namespace airlock {
@@ -31,13 +32,17 @@ constexpr std::uint64_t kMaxSnapshotSize = 1ull << 30;
 // Ref names and meta keys: 1-255 bytes without NUL, else invalid_input.
 Status check_ref_name(std::string_view name);
 
-// Parses the snapshot object id (open as fd, stored at path) a piece at a
-// time as it is read and re-hashed, never holding its bytes whole: the
-// refusals of Store::read first (limit, corrupt), then the parser's (in context "snapshot ID").
-// A visitor's error is returned as it is.
-Result<Snapshot> read_snapshot(int fd, const Digest& id, const std::filesystem::path& path,
-                               Snapshot::Canonical canonical,
+// What reader gives, to its end, once finish() confirmed it.
+Result<std::string> read_all(ObjectReader& reader);
+
+// Parses the snapshot object id (its bytes at file) a piece at a time as it
+// is read and re-hashed, never holding its bytes whole: the refusals of
+// Store::read first (limit, corrupt), then the parser's (in context
+// "snapshot ID"). A visitor's error is returned as it is.
+Result<Snapshot> read_snapshot(ObjectFile file, const Digest& id, Snapshot::Canonical canonical,
                                const SnapshotVisitor* visitor = nullptr);
+
+using store_codec::PackPlace;
 
 // The LMDB writes of one transaction. Remembers whether the map ran full, so
 // that Store::Impl::write can grow it and run the transaction again.
@@ -50,13 +55,13 @@ struct WriteCtx {
 };
 
 struct Store::Impl {
-  std::filesystem::path dir, objects_dir, tmp_dir, index_dir, lock_path, dirty_path;
+  std::filesystem::path dir, objects_dir, packs_dir, tmp_dir, index_dir, lock_path, dirty_path;
   Env* env = nullptr;
   bool read_only = false;
   // New objects are written to unnamed files (O_TMPFILE) until one cannot be made.
   bool unnamed_files = true;
   MDB_env* mdb = nullptr;
-  MDB_dbi objects{}, snapshots{}, refs{}, history{}, meta{};
+  MDB_dbi objects{}, packed{}, packs{}, snapshots{}, refs{}, history{}, meta{};
   mutable std::shared_mutex map_mutex;  // shared: any transaction; unique: map resize
 
   ~Impl();
@@ -66,6 +71,12 @@ struct Store::Impl {
   Status open_index(std::size_t initial_map_size);
 
   std::filesystem::path object_path(const Digest& id) const;
+  std::filesystem::path pack_path(std::uint64_t number) const;
+  // Opens an indexed object: its own file, or its range of a pack;
+  // not_found when it is not indexed.
+  Result<ObjectFile> open_object(const Digest& id) const;
+  Result<ObjectFile> open_object(const ObjectInfo& info,
+                                 const std::optional<PackPlace>& place) const;
   // Makes the 256 shard directories objects/00 to objects/ff unless the
   // last of them exists, so that writing an object never has to.
   Status make_shards();
@@ -97,14 +108,18 @@ struct Store::Impl {
   // The object's index entry, nullopt when it is not indexed.
   Result<std::optional<ObjectInfo>> lookup(MDB_txn* txn, const Digest& id) const;
   Result<std::optional<ObjectInfo>> lookup(const Digest& id) const;
+  // A packed object's place; nullopt when the object has a file of its own.
+  Result<std::optional<PackPlace>> place(MDB_txn* txn, const Digest& id) const;
+  // The number the next pack gets: one more than the last indexed.
+  Result<std::uint64_t> next_pack() const;
 
   // The writer lock on lock_path, held while the descriptor is open. Without
   // wait, refused when another writer holds it.
   Result<UniqueFd> lock_writer(bool wait) const;
 
   // Removes what a dead writer left: every temporary file and, when the
-  // dirty marker says a batch did not finish, the object files the index
-  // does not name. The caller holds the writer lock.
+  // dirty marker says a batch did not finish, the object files and packs
+  // the index does not name. The caller holds the writer lock.
   Status sweep();
 
  private:
@@ -116,7 +131,25 @@ struct Store::Impl {
 struct Batch::State {
   Store::Impl* store = nullptr;
   UniqueFd lock;
-  std::map<Digest, std::uint64_t> objects;  // finished in this batch (new or deduplicated)
+  BatchOptions options;
+  static constexpr std::uint64_t kNotPacked = ~0ull;
+  struct Object {
+    std::uint64_t size = 0;
+    std::uint64_t pack_offset = kNotPacked;  // in this batch's pack
+  };
+  std::map<Digest, Object> objects;  // finished in this batch (new or deduplicated)
+  // The batch's pack: small new objects, back to back, written unnamed (or
+  // as a temporary file) and named at commit.
+  struct Pack {
+    UniqueFd fd;
+    std::filesystem::path tmp;  // empty for an unnamed file
+    std::uint64_t length = 0;   // bytes of the objects it holds
+    std::uint64_t written = 0;  // of which handed to the file
+    std::string buffer;         // the rest
+    std::size_t objects = 0;
+    std::optional<std::uint64_t> number;  // once named
+  };
+  std::optional<Pack> pack;
   struct Pending {
     Digest id;
     std::filesystem::path tmp;  // verified bytes, waiting in tmp/ for commit
@@ -139,10 +172,15 @@ struct Batch::State {
   // Unless spent, removes every file this batch wrote: none of it is indexed.
   ~State();
 
-  // Where an object's bytes are now: its temporary file while pending, else its place.
-  std::filesystem::path path_of(const Digest& id) const;
+  // An object of this batch or the store, opened where its bytes are now;
+  // nullopt when in neither.
+  Result<std::optional<ObjectFile>> open(const Digest& id);
   // The size of an object in this batch or the store, nullopt when in neither.
   Result<std::optional<std::uint64_t>> size_of(const Digest& id) const;
+  // Appends a new small object to the pack.
+  Status add_to_pack(const Digest& id, std::string_view bytes);
+  // Hands the pack's buffered bytes to its file.
+  Status flush_pack();
 
   // Gives a new object its name under objects/ with put(final path), after
   // setting the dirty marker that lets the next open sweep it should the
@@ -150,8 +188,8 @@ struct Batch::State {
   Status land(const Digest& id, const std::function<Status(const std::filesystem::path&)>& put);
   // land() for an unnamed file.
   Status name_object(int fd, const Digest& id);
-  // Makes every new object durable and moves pending ones under objects/
-  // (setting the marker first).
+  // Makes every new object durable and moves pending ones under objects/,
+  // and names the pack (setting the marker first).
   Status place_pending();
   // refused unless every entry's object is in the batch or the store, with
   // the size the entry states.
@@ -166,6 +204,7 @@ struct Batch::State {
 
  private:
   Status ensure_marker();
+  Status name_pack(std::uint64_t number);
 };
 
 }  // namespace airlock

@@ -7,9 +7,11 @@
 //   verify-read  vs  openssl dgst -sha256 over the volumes         (target <= 1.3x)
 //   import       vs  zstd -dc file | tar -x, then sync              (target <= 1.2x)
 // Small: 50,000 incompressible 4 KiB objects, the same steps; their import
-// runs at >= 50% of the large objects' bytes/s (target).
+// runs at >= 50% of the large objects' bytes/s (target). The baselines
+// archive and unpack the objects as files of their own (files/), as they
+// would be copied without airlock.
 // Peak memory of each of our runs is measured in a child process (target
-// < 256 MiB). Every run keeps its output until its case ends: about 9 GiB of
+// < 256 MiB). Every run keeps its output until its case ends: about 10 GiB of
 // disk at the default sizes.
 //
 //   bench_bundle [--dir DIR] [--mib N] [--text-mib N] [--small N] [--keep]
@@ -17,6 +19,7 @@
 #include <sys/wait.h>
 
 #include <cstring>
+#include <fstream>
 #include <iostream>
 
 #include "airlock/base/cli.h"
@@ -112,8 +115,7 @@ Figures run_case(const fs::path& root, Store& store, const Digest& snap_id,
   fs::path bundle_dir;
   const auto archive = root / "baseline.tar.zst";
   auto tar_zstd = [&] {
-    return shell("tar -cf - -C " + q(root / "store" / "objects") + " . | zstd -1 -T0 -q -f -o " +
-                 q(archive));
+    return shell("tar -cf - -C " + q(root / "files") + " . | zstd -1 -T0 -q -f -o " + q(archive));
   };
   auto export_once = [&] {
     req.out_dir = root / ("media-" + std::to_string(++run));
@@ -125,8 +127,8 @@ Figures run_case(const fs::path& root, Store& store, const Digest& snap_id,
   f.exported = export_once();
   f.tar_zstd = std::min(f.tar_zstd, tar_zstd());
   // The export's volumes are durable when it returns; the same for the baseline.
-  f.tar_zstd_sync = shell("tar -cf - -C " + q(root / "store" / "objects") +
-                          " . | zstd -1 -T0 -q -f -o " + q(archive) + " && sync " + q(archive));
+  f.tar_zstd_sync = shell("tar -cf - -C " + q(root / "files") + " . | zstd -1 -T0 -q -f -o " +
+                          q(archive) + " && sync " + q(archive));
   f.exported = best(f.exported, export_once());
 
   auto verify_once = [&] {
@@ -226,10 +228,13 @@ std::string random_bytes(std::size_t size, std::mt19937_64& rng) {
 }
 
 // A store at dir holding one snapshot of the objects gen() yields (empty
-// when done); returns the snapshot id and the counts.
+// when done); returns the snapshot id and the counts. The baselines read the
+// same objects as files of their own, in files/ beside the store.
 template <class Gen>
 Digest build_store(const fs::path& dir, Gen&& gen, Figures& f) {
   auto store = Store::open(dir).value();
+  const auto files = dir.parent_path() / "files";
+  fs::create_directories(files);
   Snapshot snap;
   snap.repo = "bench";
   snap.kind = "files";
@@ -240,6 +245,8 @@ Digest build_store(const fs::path& dir, Gen&& gen, Figures& f) {
     auto data = gen();
     if (data.empty()) break;
     auto id = batch.put_bytes(data).value();
+    std::ofstream(files / id.hex(), std::ios::binary)
+        .write(data.data(), std::streamsize(data.size()));
     snap.entries.push_back({"pool/f" + std::to_string(f.objects++), id, data.size()});
     f.bytes += data.size();
   }

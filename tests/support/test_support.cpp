@@ -1,6 +1,7 @@
 #include "test_support.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,6 +37,22 @@ std::string read_text(const fs::path& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+fs::path flip_object_byte(const Store& store, const Digest& id) {
+  auto file = store.open_object(id);
+  if (!file) {
+    ADD_FAILURE() << file.error().message;
+    return {};
+  }
+  fs::permissions(file->path, fs::perms::owner_write, fs::perm_options::add);
+  std::fstream io(file->path, std::ios::binary | std::ios::in | std::ios::out);
+  io.seekg(static_cast<std::streamoff>(file->offset));
+  char c = 0;
+  io.get(c);
+  io.seekp(static_cast<std::streamoff>(file->offset));
+  io.put(static_cast<char>(c ^ 1));
+  return file->path;
 }
 
 std::vector<nlohmann::json> read_jsonl(const fs::path& path) {

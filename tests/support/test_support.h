@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "airlock/base/env.h"
+#include "airlock/store/store.h"
 #include "airlock/verify/digest.h"
 
 namespace airlock::testing {
@@ -33,6 +34,10 @@ void write_text(const std::filesystem::path& path, const std::string& text);
 // Every line of a JSON Lines file, parsed (a transfer log).
 std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
 std::string read_text(const std::filesystem::path& path);
+
+// Flips the first byte of object id where the store keeps it (its own file
+// or its range of a pack), in place; returns that file.
+std::filesystem::path flip_object_byte(const Store& store, const Digest& id);
 
 // Every regular file below root (relative path -> sha256 hex of its bytes),
 // for asserting that a directory is exactly as it was.

@@ -123,27 +123,25 @@ Status write_archive(const ExportRequest& req, const std::vector<BundleObject>& 
     if (archive_write_header(a.get(), entry.get()) != ARCHIVE_OK) {
       return stream_error("writing " + name);
     }
-    auto file = req.store->open_object(obj.sha256);
-    if (!file) return fail(file.error());
-    Hasher hasher;
+    auto reader = req.store->read_pieces(obj.sha256, obj.size);
+    if (!reader) return fail(reader.error());
     std::uint64_t copied = 0;
-    auto s = read_chunks(file->fd.get(), [&](std::span<const std::uint8_t> chunk) -> Status {
-      hasher.update(chunk);
-      copied += chunk.size();
-      if (archive_write_data(a.get(), chunk.data(), chunk.size()) !=
-          static_cast<la_ssize_t>(chunk.size())) {
+    for (;;) {
+      auto piece = reader->next();
+      if (!piece) return fail(piece.error());
+      if (piece->empty()) break;
+      copied += piece->size();
+      if (archive_write_data(a.get(), piece->data(), piece->size()) !=
+          static_cast<la_ssize_t>(piece->size())) {
         return stream_error("writing " + name);
       }
-      done += chunk.size();
+      done += piece->size();
       if (req.progress) req.progress(done, archive_size);
-      return {};
-    });
-    if (!s) return s;
-    auto actual = hasher.finish();
-    if (copied != obj.size || actual != obj.sha256) {
-      return fail(Code::corrupt, "object " + obj.sha256.hex() +
-                                     " in the store is corrupt: actual sha256 " + actual.hex() +
-                                     "; run scrub before exporting");
+    }
+    if (auto s = reader->finish(); !s || copied != obj.size) {
+      return fail(Code::corrupt, "object " + obj.sha256.hex() + " in the store is corrupt (" +
+                                     (s ? "it ends early" : s.error().message) +
+                                     "); run scrub before exporting");
     }
   }
   if (archive_write_close(a.get()) != ARCHIVE_OK) return stream_error("finishing the tar stream");

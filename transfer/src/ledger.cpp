@@ -100,9 +100,9 @@ Change::~Change() = default;
 Change::Change(Change&&) noexcept = default;
 Change& Change::operator=(Change&&) noexcept = default;
 
-Result<Batch*> Change::batch() {
+Result<Batch*> Change::batch(BatchOptions options) {
   if (!state_->batch) {
-    auto b = state_->ledger->store_.begin_batch();
+    auto b = state_->ledger->store_.begin_batch(options);
     if (!b) return fail(b.error());
     state_->batch.emplace(std::move(*b));
   }

@@ -164,9 +164,7 @@ TEST_F(HomeTest, ScrubReportsACorruptObjectAndIsLogged) {
   EXPECT_TRUE(clean->ok());
   const auto snap = h->store().get_snapshot(s1).value();
   const auto victim = snap.entries.front().sha256.hex();
-  fs::permissions(home.dir / "store" / "objects" / victim.substr(0, 2) / victim,
-                  fs::perms::owner_write, fs::perm_options::add);
-  testing::write_text(home.dir / "store" / "objects" / victim.substr(0, 2) / victim, "flipped");
+  testing::flip_object_byte(h->store(), snap.entries.front().sha256);
   auto dirty = h->scrub(who);
   ASSERT_TRUE(dirty);
   ASSERT_EQ(dirty->corrupt.size(), 1u);

@@ -236,16 +236,12 @@ TEST_F(HandlerTest, StrictPaths) {
   EXPECT_FALSE(decode_path("/a%4"));
 }
 
-// Replaces the stored bytes of the object that has data's hash with data
-// changed in its first byte; returns the hash of what is there now.
-Digest corrupt_object(const std::filesystem::path& store_dir, const std::string& data) {
-  const auto hex = sha256(data).hex();
-  const auto file = store_dir / "objects" / hex.substr(0, 2) / hex;
-  std::filesystem::permissions(file, std::filesystem::perms::owner_write,
-                               std::filesystem::perm_options::add);
+// Changes the first stored byte of the object that has data's hash (in its
+// file or its pack); returns the hash of what is there now.
+Digest corrupt_object(const Store& store, const std::string& data) {
+  testing::flip_object_byte(store, sha256(data));
   std::string bad = data;
   bad[0] = static_cast<char>(bad[0] ^ 1);
-  testing::write_text(file, bad);
   return sha256(bad);
 }
 
@@ -268,7 +264,7 @@ TEST_F(HandlerTest, EachObjectIsHashedTheFirstTimeItIsServedAndACorruptOneIsA500
   const std::string packages_path = "/prod/debian/dists/bookworm/main/binary-amd64/Packages.xz";
   for (const auto& [path, data] : std::vector<std::pair<std::string, std::string>>{
            {big_path, big}, {packages_path, packages}}) {
-    const auto actual = corrupt_object(dir / "store", data);
+    const auto actual = corrupt_object(*store, data);
     RequestHandler fresh(*store);
     for (int i = 0; i < 2; ++i) {
       auto r = fresh.handle({"GET", path, "", "", ""});

@@ -50,14 +50,19 @@ State capture(const fs::path& dir) {
 // More than the store's group-sync threshold, so commit flushes the filesystem once.
 constexpr int kObjects = 12;
 
-std::string payload(int i) { return testing::random_bytes(64 * 1024 + i, 100 + i); }
+// Each too large to be packed.
+std::string payload(int i) { return testing::random_bytes(kPackedObjectMax + 1 + i, 100 + i); }
+// Each packed: the pack is written (one write) and named at commit.
+std::string small_payload(int i) { return testing::random_bytes(4096 + i, 200 + i); }
 
-// The batch the child runs: kObjects new objects, one already present, a ref.
+// The batch the child runs: kObjects new objects in files of their own,
+// kObjects packed, one already present, a ref.
 Status run_batch(Store& store) {
   auto batch = store.begin_batch();
   if (!batch) return fail(batch.error());
   for (int i = 0; i < kObjects; ++i) {
     if (auto id = batch->put_bytes(payload(i)); !id) return fail(id.error());
+    if (auto id = batch->put_bytes(small_payload(i)); !id) return fail(id.error());
   }
   if (auto id = batch->put_bytes("existing"); !id) return fail(id.error());
   batch->set_ref("channel/test/debian", sha256(payload(0)), "import");
@@ -113,7 +118,7 @@ TEST_P(CrashTest, KilledWriterLeavesStoreAsBeforeOrAfter) {
   EXPECT_TRUE(store->scrub()->ok());
   // And the store still works: the batch can be run again.
   ASSERT_TRUE(run_batch(*store));
-  EXPECT_EQ(store->object_count().value(), kObjects + 1u);
+  EXPECT_EQ(store->object_count().value(), 2 * kObjects + 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -123,13 +128,16 @@ INSTANTIATE_TEST_SUITE_P(
                       CrashPoint{"link", 1, false},      // marker durable, nothing named
                       CrashPoint{"write", 7, false},     // several objects named, unindexed
                       CrashPoint{"link", 6, false},      // five named, not durable
+                      CrashPoint{"write", 13, false},    // files named, the pack unwritten
+                      CrashPoint{"link", 13, false},     // the pack written, not named
                       CrashPoint{"sync_fs", 1, false},   // all named, not yet durable
                       CrashPoint{"now", 1, false},       // index commit about to start
                       CrashPoint{"after_commit", 0, true},
                       CrashPoint{"write", 7, false, true},    // several objects in tmp/
                       CrashPoint{"sync_fs", 1, false, true},  // all written, not yet durable
                       CrashPoint{"rename", 1, false, true},   // durable, none placed
-                      CrashPoint{"rename", 6, false, true},   // five placed, unindexed
+                      CrashPoint{"rename", 2, false, true},   // the pack placed, no file
+                      CrashPoint{"rename", 6, false, true},   // four placed, unindexed
                       CrashPoint{"sync_fs", 2, false, true},  // all placed, not flushed
                       CrashPoint{"now", 1, false, true}, CrashPoint{"after_commit", 0, true, true}),
     [](const auto& info) {
@@ -144,15 +152,30 @@ TEST(CrashRecovery, SmallBatchSyncsFilesOneByOne) {
   std::map<std::string, int> ops;
   env.before = [&](const std::string& op, int) { ++ops[op]; };
   auto store = Store::open(dir.path(), {.env = &env}).value();
-  auto batch = store->begin_batch().value();
-  ASSERT_TRUE(batch.put_bytes("a"));
-  ASSERT_TRUE(batch.put_bytes("b"));
-  ASSERT_TRUE(batch.commit());
+  {
+    auto batch = store->begin_batch({.pack_small = false}).value();
+    ASSERT_TRUE(batch.put_bytes("a"));
+    ASSERT_TRUE(batch.put_bytes("b"));
+    ASSERT_TRUE(batch.commit());
+  }
   EXPECT_EQ(ops["sync"], 2);
   EXPECT_EQ(ops["link"], 2);
   EXPECT_EQ(ops["rename"], 0);
   EXPECT_EQ(ops["sync_fs"], 0);
   EXPECT_GE(ops["sync_dir"], 2);  // the marker's directory and each shard
+  // Packed: one pack, synced and named once.
+  ops.clear();
+  {
+    auto batch = store->begin_batch().value();
+    ASSERT_TRUE(batch.put_bytes("c"));
+    ASSERT_TRUE(batch.put_bytes("d"));
+    ASSERT_TRUE(batch.commit());
+  }
+  EXPECT_EQ(ops["write"], 1);
+  EXPECT_EQ(ops["sync"], 1);
+  EXPECT_EQ(ops["link"], 1);
+  EXPECT_EQ(ops["sync_fs"], 0);
+  EXPECT_EQ(store->read(sha256(std::string_view("d"))).value(), "d");
 }
 
 TEST(CrashRecovery, WithoutUnnamedFilesObjectsWaitInTmpUntilCommit) {
@@ -179,7 +202,7 @@ TEST(CrashRecovery, AFinishedObjectIsNamedAtOnceAndAnAbandonedBatchRemovesIt) {
   const auto path = dir / "objects" / sha256(std::string_view("a")).hex().substr(0, 2) /
                     sha256(std::string_view("a")).hex();
   {
-    auto batch = store->begin_batch().value();
+    auto batch = store->begin_batch({.pack_small = false}).value();
     ASSERT_TRUE(batch.put_bytes("a"));
     EXPECT_TRUE(testing::tree_fingerprint(dir / "tmp").empty());
     EXPECT_EQ(testing::read_text(path), "a");
@@ -187,6 +210,15 @@ TEST(CrashRecovery, AFinishedObjectIsNamedAtOnceAndAnAbandonedBatchRemovesIt) {
     EXPECT_FALSE(store->contains(sha256(std::string_view("a"))).value());
   }
   EXPECT_FALSE(fs::exists(path));
+  EXPECT_FALSE(fs::exists(dir / "dirty"));
+  // A pack has no name until commit: an abandoned one leaves nothing.
+  {
+    auto batch = store->begin_batch().value();
+    ASSERT_TRUE(batch.put_bytes("a"));
+    EXPECT_EQ(batch.read(sha256(std::string_view("a"))).value(), "a");
+  }
+  EXPECT_TRUE(testing::tree_fingerprint(dir / "objects").empty());
+  EXPECT_TRUE(testing::tree_fingerprint(dir / "tmp").empty());
   EXPECT_FALSE(fs::exists(dir / "dirty"));
 }
 
@@ -202,10 +234,15 @@ TEST(CrashRecovery, OpenSweepsLeftoverTempFilesAndUnindexedBlobs) {
   auto orphan = sha256(std::string_view("orphan"));
   fs::create_directories(dir / "objects" / orphan.hex().substr(0, 2));
   testing::write_text(dir / "objects" / orphan.hex().substr(0, 2) / orphan.hex(), "orphan");
+  testing::write_text(dir / "objects" / "packs" / "0000000000000002.pack", "orphan pack");
+  testing::write_text(dir / "objects" / "packs" / "notes.txt", "not ours");
   testing::write_text(dir / "dirty", "");
   auto store = Store::open(dir.path()).value();
   EXPECT_TRUE(testing::tree_fingerprint(dir / "tmp").empty());
   EXPECT_FALSE(fs::exists(dir / "objects" / orphan.hex().substr(0, 2) / orphan.hex()));
+  EXPECT_FALSE(fs::exists(dir / "objects" / "packs" / "0000000000000002.pack"));
+  EXPECT_TRUE(fs::exists(dir / "objects" / "packs" / "0000000000000001.pack"));  // keep's
+  EXPECT_TRUE(fs::exists(dir / "objects" / "packs" / "notes.txt"));
   EXPECT_FALSE(fs::exists(dir / "dirty"));
   EXPECT_EQ(store->read(keep).value(), "keep");
 }
@@ -213,7 +250,7 @@ TEST(CrashRecovery, OpenSweepsLeftoverTempFilesAndUnindexedBlobs) {
 TEST(CrashRecovery, OpenDoesNotSweepWhileAnotherWriterIsActive) {
   TempDir dir;
   auto store = Store::open(dir.path()).value();
-  auto batch = store->begin_batch().value();
+  auto batch = store->begin_batch({.pack_small = false}).value();
   auto id = batch.put_bytes("in flight").value();
   // A second handle (as another process would) opens while the batch is open.
   ASSERT_EQ(testing::tree_fingerprint(dir / "objects").size(), 1u);

@@ -33,15 +33,75 @@ TEST(Store, PutReadRoundTrip) {
   auto id = store->put_bytes("hello world");
   ASSERT_TRUE(id);
   EXPECT_EQ(*id, sha256(std::string_view("hello world")));
-  EXPECT_TRUE(fs::exists(blob_path(dir.path(), *id)));
   EXPECT_EQ(store->read(*id).value(), "hello world");
   auto info = store->stat(*id).value();
   EXPECT_EQ(info.size, 11u);
   EXPECT_TRUE(store->contains(*id).value());
   EXPECT_EQ(store->object_count().value(), 1u);
+  // Small and declared: packed, the first pack's first bytes.
   auto file = store->open_object(*id);
   ASSERT_TRUE(file);
   EXPECT_EQ(file->size, 11u);
+  EXPECT_TRUE(file->packed);
+  EXPECT_EQ(file->offset, 0u);
+  EXPECT_EQ(file->path, dir.path() / "objects" / "packs" / "0000000000000001.pack");
+  EXPECT_FALSE(fs::exists(blob_path(dir.path(), *id)));
+  // Larger than kPackedObjectMax: a file of its own.
+  const std::string large(kPackedObjectMax + 1, 'y');
+  auto big = store->put_bytes(large).value();
+  EXPECT_TRUE(fs::exists(blob_path(dir.path(), big)));
+  auto big_file = store->open_object(big).value();
+  EXPECT_FALSE(big_file.packed);
+  EXPECT_EQ(big_file.path, blob_path(dir.path(), big));
+  EXPECT_EQ(store->read(big).value(), large);
+}
+
+TEST(Store, ABatchPacksItsSmallObjectsBackToBackInOnePack) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  std::vector<std::string> data;
+  std::vector<Digest> ids;
+  {
+    auto batch = store->begin_batch().value();
+    for (int i = 0; i < 300; ++i) {
+      data.push_back(testing::random_bytes(4096 + i, static_cast<std::uint64_t>(i)));
+      ids.push_back(batch.put_bytes(data.back()).value());
+    }
+    // Twice the same bytes: stored once.
+    EXPECT_EQ(batch.put_bytes(data[7]).value(), ids[7]);
+    ASSERT_TRUE(batch.commit());
+  }
+  std::uint64_t offset = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto file = store->open_object(ids[i]).value();
+    EXPECT_TRUE(file.packed);
+    EXPECT_EQ(file.path.filename(), "0000000000000001.pack");
+    EXPECT_EQ(file.offset, offset);
+    offset += data[i].size();
+    EXPECT_EQ(store->read(ids[i]).value(), data[i]);
+  }
+  EXPECT_EQ(fs::file_size(dir.path() / "objects" / "packs" / "0000000000000001.pack"), offset);
+  // The next batch, the next pack; a scrub reads both.
+  auto later = store->put_bytes("later").value();
+  EXPECT_EQ(store->open_object(later).value().path.filename(), "0000000000000002.pack");
+  auto report = store->scrub().value();
+  EXPECT_TRUE(report.ok());
+  EXPECT_EQ(report.checked, 301u);
+  EXPECT_EQ(report.bytes, offset + 5);
+}
+
+TEST(Store, ABatchForAScanKeepsEveryObjectInAFileOfItsOwn) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto batch = store->begin_batch({.pack_small = false}).value();
+  auto id = batch.put_bytes("scanned").value();
+  auto files = batch.pending_files();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].first, id);
+  EXPECT_EQ(testing::read_text(files[0].second), "scanned");
+  ASSERT_TRUE(batch.commit());
+  EXPECT_FALSE(store->open_object(id).value().packed);
+  EXPECT_TRUE(fs::is_empty(dir.path() / "objects" / "packs"));
 }
 
 TEST(Store, LargeObjectFromFileRoundTrip) {
@@ -194,20 +254,28 @@ TEST(Store, BatchCommitsAllTogether) {
   for (auto& id : ids) EXPECT_TRUE(store->verify_object(id));
 }
 
-TEST(Store, ABatchTellsWhereTheBytesOfItsOwnObjectsAreBeforeCommit) {
+TEST(Store, ABatchReadsItsOwnObjectsBeforeCommitAndTheStores) {
   TempDir dir;
   auto store = open_store(dir.path());
   auto earlier = store->put_bytes("stored before").value();
+  const std::string large(kPackedObjectMax + 1, 'x');
   {
     auto batch = store->begin_batch().value();
-    auto id = batch.put_bytes("new in this batch").value();
-    auto file = batch.file_of(id);
-    ASSERT_TRUE(file);
-    EXPECT_EQ(testing::read_text(*file), "new in this batch");
-    // Neither an object stored before nor one nobody stored.
-    EXPECT_FALSE(batch.file_of(earlier));
-    EXPECT_FALSE(batch.file_of(sha256("nobody")));
+    auto id = batch.put_bytes("new in this batch").value();  // packed
+    auto big = batch.put_bytes(large).value();               // a file of its own
+    auto after = batch.put_bytes("after the pack was read").value();
+    EXPECT_EQ(batch.read(id).value(), "new in this batch");
+    EXPECT_EQ(batch.read(big).value(), large);
+    EXPECT_EQ(batch.read(after).value(), "after the pack was read");
+    EXPECT_EQ(batch.read(earlier).value(), "stored before");
+    auto none = batch.read(sha256("nobody"));
+    ASSERT_FALSE(none);
+    EXPECT_EQ(none.error().code, Code::not_found);
+    // Not in the store until commit.
+    EXPECT_FALSE(store->contains(id).value());
     ASSERT_TRUE(batch.commit());
+    EXPECT_EQ(store->read(id).value(), "new in this batch");
+    EXPECT_EQ(store->read(after).value(), "after the pack was read");
   }
 }
 
@@ -217,19 +285,15 @@ TEST(Store, CorruptBlobIsReportedByReadAndScrub) {
   auto good = store->put_bytes("good object").value();
   auto victim = store->put_bytes("victim object").value();
   auto gone = store->put_bytes("soon missing").value();
-  {
-    std::string bytes = testing::read_text(blob_path(dir.path(), victim));
-    bytes[0] ^= 1;
-    testing::write_text(blob_path(dir.path(), victim), bytes);
-  }
-  fs::remove(blob_path(dir.path(), gone));
+  const auto pack = testing::flip_object_byte(*store, victim);
+  fs::remove(store->open_object(gone).value().path);
   auto actual = sha256(std::string_view("wictim object"));
   auto r = store->read(victim);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::corrupt);
-  EXPECT_EQ(r.error().message, "object " + blob_path(dir.path(), victim).string() +
-                                   " is corrupt: expected sha256 " + victim.hex() + ", actual " +
-                                   actual.hex());
+  EXPECT_EQ(r.error().message, "object " + pack.string() +
+                                   " at offset 0 is corrupt: expected sha256 " + victim.hex() +
+                                   ", actual " + actual.hex());
   auto report = store->scrub().value();
   EXPECT_EQ(report.checked, 3u);
   ASSERT_EQ(report.corrupt.size(), 1u);

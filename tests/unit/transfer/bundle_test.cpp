@@ -180,10 +180,7 @@ TEST_F(BundleTest, FailedExportLeavesNothingThatLooksComplete) {
   // Corrupt an object in the store: the export re-hashes and stops.
   auto snap = repo.store->get_snapshot(repo.snapshot).value();
   auto victim = snap.entries[5].sha256;
-  auto path = dir / "store" / "objects" / victim.hex().substr(0, 2) / victim.hex();
-  auto bytes = testing::read_text(path);
-  bytes[0] ^= 1;
-  testing::write_text(path, bytes);
+  testing::flip_object_byte(*repo.store, victim);
   auto res = write_bundle(request());
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error().code, Code::corrupt);

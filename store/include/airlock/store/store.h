@@ -1,9 +1,11 @@
-// The content-addressed object store: blob files under objects/ab/<sha256>
-// plus an LMDB index (objects, snapshots, refs with history).
+// The content-addressed object store: blob files under objects/ab/<sha256>,
+// small objects packed into objects/packs/<n>.pack (docs/formats.md), plus
+// an LMDB index (objects, their places in packs, snapshots, refs with history).
 //
 // Invariants (MUST):
 // - An object's file name is the SHA-256 of its bytes; nothing is indexed
-//   before its file is complete, fsynced and renamed into place.
+//   before its file or pack is complete, durable and named in place. A pack
+//   never changes once indexed.
 // - A Batch commits its objects, snapshots and ref updates in one LMDB
 //   transaction: all or nothing. A process killed at any point leaves the
 //   store as before or as after; the next open sweeps what a dead writer left.
@@ -39,38 +41,48 @@ struct ObjectInfo {
   TimePoint first_seen{};
 };
 
-// A file's bytes a piece at a time, re-hashed as they are read, for parsing
-// an object while it is checked: what next() gave counts only once
+// Where an object's bytes are: the range [offset, offset + size) of an open
+// file, its own (offset 0) or its pack's. The caller owns the descriptor;
+// readers use positioned reads, so its file offset does not matter.
+struct ObjectFile {
+  UniqueFd fd;
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+  std::filesystem::path path;  // the file, for messages
+  bool packed = false;
+
+  // For messages: the path, and the offset within a pack.
+  std::string where() const;
+};
+
+// The SHA-256 and count of the bytes in file's range (fewer when the file
+// ends early); io when it cannot be read.
+Result<FdHash> hash_object_file(const ObjectFile& file);
+
+// An object's bytes a piece at a time, re-hashed as they are read, for
+// parsing an object while it is checked: what next() gave counts only once
 // finish() has confirmed the digest.
 class ObjectReader {
  public:
-  // The file at path: limit when it holds more than max_size bytes.
+  // The whole file at path: limit when it holds more than max_size bytes.
   static Result<ObjectReader> open(const std::filesystem::path& path, const Digest& expected,
                                    std::uint64_t max_size);
-  // The same, of an open file (read from its offset).
-  static Result<ObjectReader> of(UniqueFd fd, const std::filesystem::path& path,
-                                 const Digest& expected, std::uint64_t max_size);
+  // The same, of an object's range.
+  static Result<ObjectReader> of(ObjectFile file, const Digest& expected, std::uint64_t max_size);
   // The next piece (at most 1 MiB), empty at the end; valid until the next call.
   Result<std::string_view> next();
   // Reads what is left; corrupt, naming the file with the expected and
   // actual digests, when the bytes are not the expected ones.
   Status finish();
-  std::uint64_t size() const { return size_; }  // the file's size when it was opened
+  std::uint64_t size() const { return file_.size; }
 
  private:
-  ObjectReader(UniqueFd fd, const Digest& expected, std::filesystem::path path, std::uint64_t size);
-  UniqueFd fd_;
+  explicit ObjectReader(ObjectFile file, const Digest& expected);
+  ObjectFile file_;
   Digest expected_;
-  std::filesystem::path path_;
-  std::uint64_t size_;
+  std::uint64_t done_ = 0;
   Hasher hasher_;
   std::string buf_;
-};
-
-// An open object file, positioned at 0. The caller owns the descriptor.
-struct ObjectFile {
-  UniqueFd fd;
-  std::uint64_t size = 0;
 };
 
 struct SnapshotInfo {
@@ -112,6 +124,13 @@ struct StoreOptions {
 
 class Store;
 
+// Objects of at most this many bytes, declared before they are written, are packed.
+inline constexpr std::uint64_t kPackedObjectMax = 64 * 1024;
+
+struct BatchOptions {
+  bool pack_small = true;  // false: every object in a file of its own
+};
+
 // One object being written: bytes are hashed while they go to a temporary
 // file beside the objects. Destroying an unfinished sink removes the file.
 class ObjectSink {
@@ -141,7 +160,9 @@ class Batch {
   Batch(Batch&&) noexcept;
   Batch& operator=(Batch&&) noexcept;
 
-  // Starts an object. With expected_size, writing more is refused (limit).
+  // Starts an object. With expected_size, writing more is refused (limit);
+  // an object of at most kPackedObjectMax declared bytes goes into the
+  // batch's pack (unless the batch keeps every object in a file).
   Result<ObjectSink> begin_object(std::optional<Digest> expected = {},
                                   std::optional<std::uint64_t> expected_size = {});
   // Verifies digest and size against what was expected (corrupt on mismatch,
@@ -180,12 +201,12 @@ class Batch {
   bool contains(const Digest& id) const;  // in this batch or the store
   std::size_t object_count() const;
   // New objects of this batch and where their bytes are before commit (for
-  // a scan before they are indexed). Valid until commit or destruction.
+  // a scan before they are indexed): each in a file of its own unless
+  // packed, so a batch for a scan keeps every object in a file (see
+  // BatchOptions). Valid until commit or destruction.
   std::vector<std::pair<Digest, std::filesystem::path>> pending_files() const;
-  // Where the bytes of an object finished in this batch are now (its place,
-  // or its temporary file until commit); nullopt when the batch has no such
-  // object. Valid until commit or destruction.
-  std::optional<std::filesystem::path> file_of(const Digest& id) const;
+  // Reads and re-hashes an object of this batch or the store (as Store::read).
+  Result<std::string> read(const Digest& id, std::uint64_t max_size = 64ull << 20);
 
   // One LMDB transaction. After success the batch is spent.
   Status commit();
@@ -212,7 +233,8 @@ class Store {
 
   Result<bool> contains(const Digest& id) const;
   Result<ObjectInfo> stat(const Digest& id) const;  // not_found when not indexed
-  // Opens the object's file for reading (e.g. to send it); does not re-hash.
+  // Opens the object's file or pack for reading (e.g. to send it); does not
+  // re-hash. corrupt when the file is missing or too short for the object.
   Result<ObjectFile> open_object(const Digest& id) const;
   // Reads and re-hashes; corrupt with expected/actual when the bytes are wrong,
   // limit when the object is larger than max_size.
@@ -224,7 +246,7 @@ class Store {
   Result<std::uint64_t> object_count() const;
 
   // Blocks until this caller is the only writer.
-  Result<Batch> begin_batch();
+  Result<Batch> begin_batch(BatchOptions options = {});
   // Single-object conveniences: a batch of one.
   Result<Digest> put_bytes(std::string_view bytes, std::optional<Digest> expected = {});
   Result<Digest> put_fd(int fd, std::optional<Digest> expected = {},

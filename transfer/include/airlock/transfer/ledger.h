@@ -77,9 +77,9 @@ class Change {
   Change(Change&&) noexcept;
   Change& operator=(Change&&) noexcept;
 
-  // The store batch of this change, begun on first use (it takes the
-  // store's writer lock). Valid until commit, record or destruction.
-  Result<Batch*> batch();
+  // The store batch of this change, begun on first use with options (it
+  // takes the store's writer lock). Valid until commit, record or destruction.
+  Result<Batch*> batch(BatchOptions options = {});
   // Commits the batch (if one was begun) together with records (steps 1-4
   // above). On a failure before the commit nothing changed and the change
   // may still be used to record a refusal; after the commit, a failure to
