@@ -21,7 +21,80 @@ Status VolumeWriter::close_current() {
   return {};
 }
 
+VolumeWriter::VolumeWriter(Env& env, std::filesystem::path dir, std::uint64_t volume_size)
+    : env_(env), dir_(std::move(dir)), volume_size_(volume_size) {
+  chunk_.reserve(kChunk);
+  thread_ = std::thread([this] { run(); });
+}
+
+VolumeWriter::~VolumeWriter() {
+  {
+    std::lock_guard lk(mu_);
+    closing_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
 Status VolumeWriter::write(std::span<const std::uint8_t> bytes) {
+  while (!bytes.empty()) {
+    const auto n = std::min(bytes.size(), kChunk - chunk_.size());
+    chunk_.insert(chunk_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+    bytes = bytes.subspan(n);
+    if (chunk_.size() == kChunk) {
+      if (auto s = hand_over(); !s) return s;
+    }
+  }
+  return {};
+}
+
+Status VolumeWriter::hand_over() {
+  std::unique_lock lk(mu_);
+  changed_.wait(lk, [&] { return queue_.size() < kDepth || error_; });
+  if (error_) return fail(*error_);
+  queue_.push_back(std::move(chunk_));
+  chunk_ = std::vector<std::uint8_t>();
+  chunk_.reserve(kChunk);
+  lk.unlock();
+  changed_.notify_all();
+  return {};
+}
+
+void VolumeWriter::run() {
+  for (;;) {
+    std::unique_lock lk(mu_);
+    changed_.wait(lk, [&] { return !queue_.empty() || closing_; });
+    if (queue_.empty()) return;  // closing, and nothing left
+    auto chunk = std::move(queue_.front());
+    queue_.erase(queue_.begin());
+    const bool failed = error_.has_value();
+    lk.unlock();
+    changed_.notify_all();
+    if (failed) continue;  // drained, never written
+    if (auto s = write_now(chunk); !s) {
+      lk.lock();
+      error_ = s.error();
+      lk.unlock();
+      changed_.notify_all();
+    }
+  }
+}
+
+Status VolumeWriter::finish() {
+  if (!chunk_.empty()) {
+    if (auto s = hand_over(); !s) return s;
+  }
+  {
+    std::lock_guard lk(mu_);
+    closing_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+  if (error_) return fail(*error_);
+  return close_current();
+}
+
+Status VolumeWriter::write_now(std::span<const std::uint8_t> bytes) {
   while (!bytes.empty()) {
     if (!fd_) {
       auto path = dir_ / volume_name(volumes_.size());
@@ -50,8 +123,6 @@ Status VolumeWriter::write(std::span<const std::uint8_t> bytes) {
   }
   return {};
 }
-
-Status VolumeWriter::finish() { return close_current(); }
 
 ZstdWriter::ZstdWriter(VolumeWriter& out, int level, int threads)
     : out_(out), cctx_(ZSTD_createCCtx()), buf_(ZSTD_CStreamOutSize()) {

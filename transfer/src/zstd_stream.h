@@ -29,18 +29,36 @@ namespace airlock::bundle_io {
 inline constexpr int kWindowLogMax = 24;
 
 // Splits a byte stream into files data.000, data.001 ... of at most
-// volume_size bytes in dir, hashing and fsyncing each.
+// volume_size bytes in dir, hashing and fsyncing each. The files are written
+// and hashed on a thread of their own, a few MiB behind the caller, so that
+// this work overlaps with the caller's; write() returns that thread's first
+// failure from then on, and finish() waits for it to end.
 class VolumeWriter {
  public:
-  VolumeWriter(Env& env, std::filesystem::path dir, std::uint64_t volume_size)
-      : env_(env), dir_(std::move(dir)), volume_size_(volume_size) {}
+  VolumeWriter(Env& env, std::filesystem::path dir, std::uint64_t volume_size);
+  ~VolumeWriter();  // stops and joins the thread
+  VolumeWriter(const VolumeWriter&) = delete;
+  VolumeWriter& operator=(const VolumeWriter&) = delete;
   Status write(std::span<const std::uint8_t> bytes);
   Status finish();
+  // Valid after finish().
   const std::vector<BundleVolume>& volumes() const { return volumes_; }
   std::uint64_t total() const { return total_; }
 
  private:
+  static constexpr std::size_t kChunk = 1 << 20;
+  static constexpr std::size_t kDepth = 8;
+  Status hand_over();  // the chunk being filled goes to the thread
+  void run();
+  Status write_now(std::span<const std::uint8_t> bytes);
   Status close_current();
+  std::vector<std::uint8_t> chunk_;  // being filled by the caller
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<std::vector<std::uint8_t>> queue_;  // full chunks, oldest first
+  bool closing_ = false;
+  std::optional<Error> error_;  // the thread's first failure
+  std::thread thread_;
   Env& env_;
   std::filesystem::path dir_;
   std::uint64_t volume_size_;
