@@ -190,7 +190,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (response_.file && !response_.head && response_.length <= kInlineBody) {
       std::string body(response_.length, '\0');
       ssize_t got = ::pread(response_.file->fd.get(), body.data(), body.size(),
-                            static_cast<off_t>(response_.offset));
+                            static_cast<off_t>(response_.file->offset + response_.offset));
       if (got == static_cast<ssize_t>(body.size())) {
         response_.body = std::move(body);
         response_.file.reset();

@@ -159,7 +159,7 @@ Result<std::optional<ObjectFile>> Batch::State::open(const Digest& id) {
   };
   if (it != objects.end() && it->second.pack_offset != kNotPacked) {
     if (auto s = flush_pack(); !s) return fail(s.error());
-    // A descriptor of its own: reading must not move the writer's offset.
+    // Opened again: the pack may be unnamed, and the reader owns its descriptor.
     const fs::path path = pack->number ? store->pack_path(*pack->number)
                           : !pack->tmp.empty()
                               ? pack->tmp
@@ -216,12 +216,14 @@ Status Batch::State::add_to_pack(const Digest& id, std::string_view bytes) {
   return {};
 }
 
+// A failed write may have written part of the buffer: the batch is broken.
 Status Batch::State::flush_pack() {
   if (!pack || pack->buffer.empty()) return {};
   const auto bytes =
       std::span(reinterpret_cast<const std::uint8_t*>(pack->buffer.data()), pack->buffer.size());
   if (auto s = store->env->write(pack->fd.get(), bytes); !s) {
-    return fail(s.error().context("writing a pack of objects under " + store->packs_dir.string()));
+    broken = s.error().context("writing a pack of objects under " + store->packs_dir.string());
+    return fail(*broken);
   }
   pack->written += bytes.size();
   pack->buffer.clear();
@@ -280,7 +282,8 @@ Status Batch::State::place_pending() {
       if (auto s = sync_file(store->object_path(id)); !s) return s;
     }
     if (new_pack) {
-      if (auto s = env.sync(pack->fd.get(), "a pack of objects"); !s) return s;
+      if (auto s = env.sync(pack->fd.get(), "a new pack in " + store->packs_dir.string()); !s)
+        return s;
     }
   }
   if (auto s = ensure_marker(); !s) return s;
@@ -351,6 +354,7 @@ Batch& Batch::operator=(Batch&&) noexcept = default;
 Result<ObjectSink> Batch::begin_object(std::optional<Digest> expected,
                                        std::optional<std::uint64_t> expected_size) {
   if (state_->spent) return fail(spent_batch().error());
+  if (state_->broken) return fail(state_->broken_error());
   auto* store = state_->store;
   auto sink = std::make_unique<ObjectSink::State>();
   sink->store = store;
@@ -433,6 +437,7 @@ Result<Digest> Batch::put_fd(int fd, std::optional<Digest> expected,
 Result<Digest> Batch::adopt_file(const fs::path& file, const Digest& id, std::uint64_t size) {
   auto& st = *state_;
   if (st.spent) return fail(spent_batch().error());
+  if (st.broken) return fail(st.broken_error());
   std::error_code ec;
   auto actual = fs::file_size(file, ec);
   if (ec) return fail(Code::io, file.string() + ": " + ec.message());
@@ -496,13 +501,17 @@ Result<std::string> Batch::read(const Digest& id, std::uint64_t max_size) {
 Status Batch::commit() {
   auto& st = *state_;
   if (st.spent) return spent_batch();
+  if (st.broken) return fail(st.broken_error());
   for (const auto& r : st.refs) {
     if (auto s = check_ref_name(r.name); !s) return s;
   }
   for (const auto& m : st.metas) {
     if (auto s = check_ref_name(m.first); !s) return s;
   }
-  if (auto s = st.place_pending(); !s) return s;
+  if (auto s = st.place_pending(); !s) {
+    st.broken = s.error();
+    return s;
+  }
   const TimePoint now = st.store->env->now();
   auto status = st.store->write([&](WriteCtx& w) -> Status {
     if (auto s = st.index_objects(w, now); !s) return s;

@@ -29,8 +29,13 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& dir, StoreOptions opt
   impl->env = options.env ? options.env : &Env::system();
   impl->read_only = options.read_only;
   if (!options.read_only) {
+    const bool packs_missing = !path_exists(impl->packs_dir);
     for (const auto& d : {impl->objects_dir, impl->packs_dir, impl->tmp_dir, impl->index_dir}) {
       if (auto s = impl->env->make_dirs(d); !s) return fail(s.error());
+    }
+    // A store made before packs gains the directory: durable before a pack is named in it.
+    if (packs_missing) {
+      if (auto s = impl->env->sync_dir(impl->objects_dir); !s) return fail(s.error());
     }
     if (auto s = impl->make_shards(); !s) return fail(s.error());
     // Unnamed files are named through /proc/self/fd.

@@ -232,6 +232,10 @@ Status Store::Impl::open_tables() {
                 {"meta", &meta}};
   for (auto& t : tables) {
     rc = mdb_dbi_open(raw, t.name, read_only ? 0 : MDB_CREATE, t.dbi);
+    if (rc == MDB_NOTFOUND && read_only && (t.dbi == &packed || t.dbi == &packs)) {
+      has_packs = false;  // nothing is packed
+      continue;
+    }
     if (rc != 0) return lmdb::fail_rc(std::string("open table ") + t.name, rc);
   }
   rc = txn.commit();
@@ -278,7 +282,7 @@ Result<ObjectFile> Store::Impl::open_object(const ObjectInfo& info,
   struct stat st;
   if (::fstat(fd->get(), &st) != 0) return fail_errno(path.string());
   const auto actual = static_cast<std::uint64_t>(st.st_size);
-  if (place && actual < place->offset + info.size) {
+  if (place && (place->offset > actual || info.size > actual - place->offset)) {
     return fail(Code::corrupt, "object " + info.id.hex() + " is corrupt: its pack " +
                                    path.string() + " has " + std::to_string(actual) +
                                    " bytes, the object ends at " +
@@ -366,6 +370,7 @@ Result<std::optional<ObjectInfo>> Store::Impl::lookup(const Digest& id) const {
 }
 
 Result<std::optional<PackPlace>> Store::Impl::place(MDB_txn* txn, const Digest& id) const {
+  if (!has_packs) return std::optional<PackPlace>{};
   const std::string key = store_codec::encode_digest_key(id);
   auto value = lmdb::get(txn, packed, key);
   if (!value) return fail(value.error());

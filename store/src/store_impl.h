@@ -62,6 +62,8 @@ struct Store::Impl {
   bool unnamed_files = true;
   MDB_env* mdb = nullptr;
   MDB_dbi objects{}, packed{}, packs{}, snapshots{}, refs{}, history{}, meta{};
+  // A store made before packs, opened read-only, has neither packs table.
+  bool has_packs = true;
   mutable std::shared_mutex map_mutex;  // shared: any transaction; unique: map resize
 
   ~Impl();
@@ -168,6 +170,12 @@ struct Batch::State {
   std::vector<std::pair<std::string, std::optional<std::string>>> metas;
   bool marker = false;
   bool spent = false;
+  // Set when writing the pack or placing objects failed: what the batch
+  // holds is no longer known to be on disk, so it takes nothing more.
+  std::optional<Error> broken;
+  Error broken_error() const {
+    return {broken->code, "the batch failed earlier and takes nothing more: " + broken->message};
+  }
 
   // Unless spent, removes every file this batch wrote: none of it is indexed.
   ~State();

@@ -90,6 +90,111 @@ TEST(Store, ABatchPacksItsSmallObjectsBackToBackInOnePack) {
   EXPECT_EQ(report.bytes, offset + 5);
 }
 
+// Removes tables from a store's index with LMDB itself, as a build before
+// they existed left it.
+void drop_tables(const fs::path& store, std::initializer_list<const char*> tables) {
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 10);
+  ASSERT_EQ(mdb_env_open(env, (store / "index").c_str(), 0, 0644), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  for (auto* t : tables) {
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_dbi_open(txn, t, 0, &dbi), 0);
+    ASSERT_EQ(mdb_drop(txn, dbi, 1), 0);
+  }
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+TEST(Store, AStoreMadeBeforePacksOpensReadOnlyAndGainsPacksWhenWritten) {
+  TempDir dir;
+  Digest id;
+  {
+    auto store = open_store(dir.path());
+    auto batch = store->begin_batch({.pack_small = false}).value();
+    id = batch.put_bytes("old object").value();
+    ASSERT_TRUE(batch.commit());
+  }
+  drop_tables(dir.path(), {"packed", "packs"});
+  fs::remove_all(dir / "objects" / "packs");
+  {
+    auto ro = Store::open(dir.path(), {.read_only = true});
+    ASSERT_TRUE(ro) << ro.error().message;
+    EXPECT_EQ((*ro)->read(id).value(), "old object");
+    EXPECT_TRUE((*ro)->scrub().value().ok());
+    EXPECT_FALSE(fs::exists(dir / "objects" / "packs"));
+  }
+  auto rw = open_store(dir.path());
+  EXPECT_EQ(rw->read(id).value(), "old object");
+  auto small = rw->put_bytes("new small").value();
+  EXPECT_TRUE(rw->open_object(small).value().packed);
+  EXPECT_EQ(rw->read(small).value(), "new small");
+}
+
+TEST(Store, ABatchWhosePackCouldNotBeWrittenTakesNothingMore) {
+  TempDir dir;
+  testing::FaultEnv env;
+  auto store = open_store(dir.path(), {.env = &env});
+  auto batch = store->begin_batch().value();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(batch.put_bytes(testing::random_bytes(1000, i)));
+  env.write_budget = 1500;  // part of the pack is written, then the disk is full
+  auto failed = batch.commit();
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message.find("No space left on device"), std::string::npos);
+  env.write_budget = -1;
+  auto retried = batch.commit();
+  ASSERT_FALSE(retried);
+  EXPECT_EQ(retried.error().message.rfind("the batch failed earlier and takes nothing more: ", 0),
+            0u)
+      << retried.error().message;
+  auto more = batch.put_bytes("more");
+  ASSERT_FALSE(more);
+  EXPECT_EQ(more.error().message, retried.error().message);
+  EXPECT_EQ(store->object_count().value(), 0u);
+}
+
+TEST(Store, ABatchWhoseCommitFailedAfterNamingItsPackTakesNothingMore) {
+  TempDir dir;
+  testing::FaultEnv env;
+  auto store = open_store(dir.path(), {.env = &env});
+  {
+    auto batch = store->begin_batch().value();
+    ASSERT_TRUE(batch.put_bytes("first"));
+    // The marker's directory is flushed first, the packs directory second.
+    int seen = 0;
+    env.fail_if = [&](const std::string& op, int) { return op == "sync_dir" && ++seen == 2; };
+    ASSERT_FALSE(batch.commit());
+    env.fail_if = nullptr;
+    auto more = batch.put_bytes("second");
+    ASSERT_FALSE(more);
+    EXPECT_EQ(more.error().message.rfind("the batch failed earlier", 0), 0u);
+    EXPECT_FALSE(batch.commit());
+  }
+  // Nothing of it stays: the named pack goes with the batch.
+  EXPECT_EQ(store->object_count().value(), 0u);
+  EXPECT_TRUE(fs::is_empty(dir.path() / "objects" / "packs"));
+  auto id = store->put_bytes("after").value();
+  EXPECT_EQ(store->read(id).value(), "after");
+}
+
+TEST(Store, WithoutUnnamedFilesAPackWaitsInTmpAndIsReadThere) {
+  TempDir dir;
+  testing::FaultEnv env;
+  env.unnamed_files = false;
+  auto store = open_store(dir.path(), {.env = &env});
+  auto batch = store->begin_batch().value();
+  auto a = batch.put_bytes("aaaa").value();
+  auto big = batch.put_bytes(std::string(kPackedObjectMax + 5, 'z')).value();
+  EXPECT_EQ(testing::tree_fingerprint(dir / "tmp").size(), 2u);
+  EXPECT_EQ(batch.read(a).value(), "aaaa");
+  EXPECT_EQ(batch.read(big).value().size(), kPackedObjectMax + 5);
+  ASSERT_TRUE(batch.commit());
+  EXPECT_EQ(store->read(a).value(), "aaaa");
+  EXPECT_TRUE(testing::tree_fingerprint(dir / "tmp").empty());
+}
+
 TEST(Store, ABatchForAScanKeepsEveryObjectInAFileOfItsOwn) {
   TempDir dir;
   auto store = open_store(dir.path());
