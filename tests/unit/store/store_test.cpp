@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "test_support.h"
@@ -90,22 +91,29 @@ TEST(Store, ABatchPacksItsSmallObjectsBackToBackInOnePack) {
   EXPECT_EQ(report.bytes, offset + 5);
 }
 
-// Removes tables from a store's index with LMDB itself, as a build before
-// they existed left it.
-void drop_tables(const fs::path& store, std::initializer_list<const char*> tables) {
+// Runs change in one write transaction on the index of a closed store,
+// with LMDB itself (what the store's own code would refuse to write).
+void change_index(const fs::path& store, const std::function<void(MDB_txn*)>& change) {
   MDB_env* env = nullptr;
   ASSERT_EQ(mdb_env_create(&env), 0);
   mdb_env_set_maxdbs(env, 10);
   ASSERT_EQ(mdb_env_open(env, (store / "index").c_str(), 0, 0644), 0);
   MDB_txn* txn = nullptr;
   ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-  for (auto* t : tables) {
-    MDB_dbi dbi;
-    ASSERT_EQ(mdb_dbi_open(txn, t, 0, &dbi), 0);
-    ASSERT_EQ(mdb_drop(txn, dbi, 1), 0);
-  }
+  change(txn);
   ASSERT_EQ(mdb_txn_commit(txn), 0);
   mdb_env_close(env);
+}
+
+// Removes tables from a store's index, as a build before they existed left it.
+void drop_tables(const fs::path& store, std::initializer_list<const char*> tables) {
+  change_index(store, [&](MDB_txn* txn) {
+    for (auto* t : tables) {
+      MDB_dbi dbi;
+      ASSERT_EQ(mdb_dbi_open(txn, t, 0, &dbi), 0);
+      ASSERT_EQ(mdb_drop(txn, dbi, 1), 0);
+    }
+  });
 }
 
 TEST(Store, AStoreMadeBeforePacksOpensReadOnlyAndGainsPacksWhenWritten) {
@@ -413,6 +421,34 @@ TEST(Store, CorruptBlobIsReportedByReadAndScrub) {
   EXPECT_EQ(missing.error().code, Code::corrupt);
 }
 
+TEST(Store, APackCutShortIsCorruptNamingThePackAndWhereTheObjectEnds) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  Digest first, second;
+  {
+    auto batch = store->begin_batch().value();
+    first = batch.put_bytes("first object").value();
+    second = batch.put_bytes("second object").value();
+    ASSERT_TRUE(batch.commit());
+  }
+  const auto pack = store->open_object(second).value().path;
+  fs::resize_file(pack, 20);  // "first object" (12 bytes) and 8 of the second's 13
+  auto r = store->read(second);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::corrupt);
+  EXPECT_EQ(r.error().message, "object " + second.hex() + " is corrupt: its pack " + pack.string() +
+                                   " has 20 bytes, the object ends at 25");
+  EXPECT_EQ(store->read(first).value(), "first object");
+  auto report = store->scrub().value();
+  ASSERT_EQ(report.corrupt.size(), 1u);
+  EXPECT_EQ(report.corrupt[0].id, second);
+  EXPECT_NE(report.corrupt[0].message.find(pack.string() + " at offset 12: expected sha256 " +
+                                           second.hex() + " (13 bytes)"),
+            std::string::npos)
+      << report.corrupt[0].message;
+  EXPECT_NE(report.corrupt[0].message.find("(8 bytes)"), std::string::npos);
+}
+
 TEST(Store, ReadOfUnknownObjectIsNotFound) {
   TempDir dir;
   auto store = open_store(dir.path());
@@ -520,19 +556,13 @@ Error error_of(const Result<T>& r) {
 // Overwrites one record of an LMDB table of a closed store.
 void put_raw(const fs::path& store, const char* table, std::string_view key,
              std::string_view value) {
-  MDB_env* env = nullptr;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  mdb_env_set_maxdbs(env, 8);
-  ASSERT_EQ(mdb_env_open(env, (store / "index").c_str(), 0, 0644), 0);
-  MDB_txn* txn = nullptr;
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-  MDB_dbi dbi;
-  ASSERT_EQ(mdb_dbi_open(txn, table, 0, &dbi), 0);
-  MDB_val k{key.size(), const_cast<char*>(key.data())};
-  MDB_val v{value.size(), const_cast<char*>(value.data())};
-  ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
-  ASSERT_EQ(mdb_txn_commit(txn), 0);
-  mdb_env_close(env);
+  change_index(store, [&](MDB_txn* txn) {
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_dbi_open(txn, table, 0, &dbi), 0);
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v{value.size(), const_cast<char*>(value.data())};
+    ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+  });
 }
 
 TEST(Store, MalformedIndexRecordsAreCorruptNotMisread) {
