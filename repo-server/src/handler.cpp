@@ -187,6 +187,18 @@ struct ObjectBody {
   std::uint64_t size() const { return content ? content->size() : file->size; }
 };
 
+// format_http_date, remembered for the time last asked for: requests on a
+// channel ask for the same time over and over.
+const std::string& http_date(TimePoint time) {
+  thread_local std::optional<TimePoint> last;
+  thread_local std::string text;
+  if (last != time) {
+    text = format_http_date(time);
+    last = time;
+  }
+  return text;
+}
+
 // The answer for an object found at path, last changed (its channel moved) at
 // modified: validators and type, then 304, 416, 206 or 200.
 HttpResponse object_response(const HttpRequest& req, const Digest& object, const std::string& path,
@@ -196,7 +208,7 @@ HttpResponse object_response(const HttpRequest& req, const Digest& object, const
   const std::string etag = "\"" + object.hex() + "\"";
   r.headers.emplace_back("Content-Type", content_type(path));
   r.headers.emplace_back("ETag", etag);
-  r.headers.emplace_back("Last-Modified", format_http_date(modified));
+  r.headers.emplace_back("Last-Modified", http_date(modified));
   r.headers.emplace_back("Accept-Ranges", "bytes");
   if (not_modified(req, etag, modified)) {
     r.status = 304;
@@ -220,7 +232,7 @@ HttpResponse object_response(const HttpRequest& req, const Digest& object, const
     r.length = size;
   }
   if (body.content) {
-    r.body = body.content->substr(r.offset, r.length);
+    r.cached = std::move(body.content);
   } else {
     r.file = std::move(body.file);
   }

@@ -4,9 +4,10 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <iostream>
@@ -215,19 +216,17 @@ class Session : public std::enable_shared_from_this<Session> {
                                });
       return;
     }
+    // The body is sent from where it is: the response or the object cache.
+    const std::string_view content = response_.content();
+    const bool empty = response_.head || response_.status == 304;
     text_.emplace(static_cast<http::status>(response_.status), version);
     for (auto& [k, v] : response_.headers) text_->set(k, v);
     text_->set(http::field::server, "airlock-repo");
     text_->keep_alive(keep_alive_);
-    if (response_.status == 304) {
-      text_->body().clear();
-    } else {
-      text_->body() = response_.body;
-    }
+    if (!empty) text_->body() = {content.data(), content.size()};
     text_->prepare_payload();
-    if (response_.head) text_->body().clear();
-    if (response_.head) text_->content_length(response_.body.size());
-    sent_ = response_.head || response_.status == 304 ? 0 : response_.body.size();
+    if (response_.head) text_->content_length(content.size());
+    sent_ = empty ? 0 : content.size();
     stream_.expires_after(shared_.options->idle_timeout);
     http::async_write(
         stream_, *text_,
@@ -272,30 +271,41 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void done(bool ok) {
-    auto ms = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started_)
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started_)
                   .count();
-    // Built by hand: this runs once per request. Strings go through JSON escaping.
+    // Built by hand: this runs once per request. Strings go through JSON
+    // escaping; the client's address and User-Agent once for all the
+    // connection's requests that repeat them.
     std::string rec;
-    rec.reserve(256);
-    rec += "\"client\":" + json(client_).dump();
-    rec += ",\"method\":" + json(escape_invalid_utf8(method_)).dump();
+    rec.reserve(384);
+    if (client_json_.empty()) client_json_ = json(client_).dump();
+    rec += "\"client\":";
+    rec += client_json_;
+    rec += ",\"method\":";
+    rec += method_ == "GET" ? "\"GET\"" : json(escape_invalid_utf8(method_)).dump();
     // The path decoded once, as the server routed it, so that it can be searched
     // for; the raw target too when it differs (which also marks the path decoded).
     const std::string raw = escape_invalid_utf8(std::string_view(target_).substr(0, 2048));
     const std::string path = escape_invalid_utf8(percent_decode(target_.substr(0, 2048)));
-    rec += ",\"path\":" + json(path).dump();
+    rec += ",\"path\":";
+    rec += json(path).dump();
     if (path != raw) rec += ",\"target\":" + json(raw).dump();
     rec += ",\"object\":";
     rec += response_.object ? "\"" + response_.object->hex() + "\"" : std::string("null");
     rec += ",\"status\":" + std::to_string(response_.status);
     rec += ",\"bytes\":" + std::to_string(sent_);
-    char duration[32];
-    std::snprintf(duration, sizeof duration, "%.3f", static_cast<double>(ms) / 1000.0);
-    rec += ",\"duration_ms\":";
-    rec += duration;
+    // Milliseconds with three decimals.
+    rec += ",\"duration_ms\":" + std::to_string(us / 1000) + ".";
+    const auto micros = std::to_string(1000 + us % 1000);
+    rec.append(micros, 1, 3);
     if (!ok) rec += ",\"incomplete\":true";
     if (!response_.reason.empty()) rec += ",\"reason\":" + json(response_.reason).dump();
-    rec += ",\"user_agent\":" + json(escape_invalid_utf8(user_agent_)).dump();
+    if (user_agent_json_.empty() || user_agent_ != json_user_agent_) {
+      json_user_agent_ = user_agent_;
+      user_agent_json_ = json(escape_invalid_utf8(user_agent_)).dump();
+    }
+    rec += ",\"user_agent\":";
+    rec += user_agent_json_;
     if (!request_line_.empty())
       rec += ",\"request\":" + json(escape_invalid_utf8(request_line_)).dump();
     shared_.logger->record(std::move(rec));
@@ -321,10 +331,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::empty_body>> parser_;
   std::optional<http::response<http::empty_body>> header_;
   std::optional<http::response_serializer<http::empty_body>> file_serializer_;
-  std::optional<http::response<http::string_body>> text_;
+  std::optional<http::response<http::span_body<const char>>> text_;
   HttpResponse response_;
   std::string client_, method_, target_, user_agent_;
   std::string request_line_;  // only for a request refused while parsing
+  // The client address and the User-Agent json_user_agent_ as JSON strings.
+  std::string client_json_, json_user_agent_, user_agent_json_;
   off_t file_offset_ = 0;
   std::uint64_t sent_ = 0;
   std::size_t requests_ = 0;
@@ -361,19 +373,27 @@ bool exhausted(const beast::error_code& ec) {
          ec == net::error::no_memory || ec == boost::system::errc::too_many_files_open_in_system;
 }
 
-// One of several accept loops on the acceptor: each keeps one accept
-// outstanding, so that connections are taken in while every thread is busy
-// with sessions (one loop re-armed behind each ready session takes in only a
-// few connections a round). pause is this loop's own.
-void accept(tcp::acceptor& acceptor, net::io_context& ioc, Shared& shared,
-            net::steady_timer& pause) {
-  acceptor.async_accept(net::make_strand(ioc), [&](beast::error_code ec, tcp::socket socket) {
+// A worker thread's own event loop and acceptor. Every acceptor holds a
+// duplicate of the one listening socket, so that each thread takes in
+// connections itself and never waits for another; each keeps several accepts
+// outstanding, so that a burst of connections is taken in at one wake-up.
+// pauses are the accept loops' own timers.
+struct Worker {
+  explicit Worker(int listening_fd, const tcp::endpoint& endpoint)
+      : acceptor(ioc, endpoint.protocol(), ::dup(listening_fd)) {}
+  net::io_context ioc{1};
+  tcp::acceptor acceptor;
+  std::vector<std::unique_ptr<net::steady_timer>> pauses;
+};
+
+void accept(Worker& worker, Shared& shared, net::steady_timer& pause) {
+  worker.acceptor.async_accept([&](beast::error_code ec, tcp::socket socket) {
     if (ec) {
-      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (ec == net::error::operation_aborted || !worker.acceptor.is_open()) return;
       if (exhausted(ec)) {  // until connections close; the backlog keeps waiting clients
         pause.expires_after(kAcceptPause);
         pause.async_wait([&](beast::error_code e) {
-          if (!e) accept(acceptor, ioc, shared, pause);
+          if (!e) accept(worker, shared, pause);
         });
         return;
       }
@@ -384,7 +404,7 @@ void accept(tcp::acceptor& acceptor, net::io_context& ioc, Shared& shared,
       const bool over = shared.connections >= shared.max_connections;
       std::make_shared<Session>(std::move(socket), shared, over)->start();
     }
-    accept(acceptor, ioc, shared, pause);
+    accept(worker, shared, pause);
   });
 }
 
@@ -436,46 +456,60 @@ Status Home::serve(const ServeOptions& options) {
   const int threads = options.threads > 0
                           ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  net::io_context ioc(threads);
-  // Accepting, its pauses and the stop signal run on one strand: closing the
-  // acceptor and cancelling the pause never race an accept handler.
-  auto accepting = net::make_strand(ioc);
-  tcp::acceptor acceptor(accepting);
+  net::io_context listening_ioc{1};
+  tcp::acceptor listening(listening_ioc);
   beast::error_code ec;
-  acceptor.open(endpoint->protocol(), ec);
-  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(*endpoint, ec);
-  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  listening.open(endpoint->protocol(), ec);
+  if (!ec) listening.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) listening.bind(*endpoint, ec);
+  if (!ec) listening.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return fail(Code::io, "cannot listen on " + options.listen + ": " + ec.message());
-  auto bound = acceptor.local_endpoint();
+  auto bound = listening.local_endpoint();
+  std::vector<std::unique_ptr<Worker>> workers;
+  try {
+    for (int i = 0; i < threads; ++i) {
+      workers.push_back(std::make_unique<Worker>(listening.native_handle(), bound));
+    }
+  } catch (const boost::system::system_error& e) {
+    return fail(Code::io, "cannot listen on " + options.listen + ": " + e.code().message());
+  }
+  listening.close(ec);
 
   {
     json rec{{"action", "serve"},
              {"listen", bound.address().to_string() + ":" + std::to_string(bound.port())}};
     if (auto s = ledger().record({{"serve", std::move(rec)}}); !s) return s;
   }
-  std::vector<std::unique_ptr<net::steady_timer>> accept_pauses;
-  for (int i = 0; i < std::max(16, threads * 8); ++i) {
-    accept_pauses.push_back(std::make_unique<net::steady_timer>(accepting));
-  }
-  net::signal_set signals(accepting, SIGINT, SIGTERM);
+  // Each worker's acceptor and pauses are closed on its own thread.
+  net::signal_set signals(workers.front()->ioc, SIGINT, SIGTERM);
   signals.async_wait([&](beast::error_code, int) {
     shared.draining = true;
-    beast::error_code ignore;
-    acceptor.close(ignore);
-    for (auto& p : accept_pauses) p->cancel();
+    for (auto& w : workers) {
+      net::post(w->ioc, [&worker = *w] {
+        beast::error_code ignore;
+        worker.acceptor.close(ignore);
+        for (auto& p : worker.pauses) p->cancel();
+      });
+    }
     std::lock_guard lk(shared.mu);
     for (auto& weak : shared.sessions) {
       if (auto s = weak.lock()) std::static_pointer_cast<Session>(s)->drain();
     }
   });
-  for (auto& p : accept_pauses) accept(acceptor, ioc, shared, *p);
+  for (auto& w : workers) {
+    for (int i = 0; i < 8; ++i) {
+      w->pauses.push_back(std::make_unique<net::steady_timer>(w->ioc));
+      accept(*w, shared, *w->pauses.back());
+    }
+  }
   if (options.on_ready)
     options.on_ready(bound.address().to_string() + ":" + std::to_string(bound.port()));
 
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
-  ioc.run();
+  for (std::size_t i = 1; i < workers.size(); ++i) {
+    pool.emplace_back([&w = *workers[i]] { w.ioc.run(); });
+  }
+  workers.front()->ioc.run();
   for (auto& t : pool) t.join();
 
   auto stopped = logger.stop();

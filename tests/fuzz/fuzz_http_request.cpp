@@ -89,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (r.object) {
       auto object = fixture().store->open_object(*r.object);
       if (!object || r.offset > object->size || r.length > object->size - r.offset) std::abort();
-      if (!r.file && r.body.size() != r.length) std::abort();
+      if (!r.file && r.content().size() != r.length) std::abort();
     }
   }
   return 0;

@@ -67,9 +67,11 @@ struct Chain {
   std::optional<std::pair<std::uint64_t, std::string>> latest_checkpoint;
   merkle::CompactRange before_latest;  // the range just before latest_checkpoint
 
-  // leaf: the line's leaf hash when the caller has it already.
+  // leaf and root: the line's leaf hash and the root of the records before
+  // it, when the caller has them already.
   Status take(std::string_view line, const fs::path& path,
-              const merkle::CompactRange::OnNode& on_node = nullptr, const Digest* leaf = nullptr) {
+              const merkle::CompactRange::OnNode& on_node = nullptr, const Digest* leaf = nullptr,
+              const Digest* known_root = nullptr) {
     const std::uint64_t n = count;
     auto where = "record " + std::to_string(n);
     if (line.size() > kMaxLine) return corrupt(path, where + " is longer than 1 MiB");
@@ -86,7 +88,7 @@ struct Chain {
     }
     auto prev = Digest::parse(line.substr(line.size() - 66, 64));
     if (!prev) return corrupt(path, where + " has a malformed prev_root");
-    const Digest root = range.root();
+    const Digest root = known_root ? *known_root : range.root();
     if (*prev != root) {
       return corrupt(path, n == 0 ? "record 0 has a wrong prev_root"
                                   : "record " + std::to_string(n - 1) + " was altered: record " +
@@ -278,13 +280,15 @@ struct TransferLog::Impl {
 
   // Takes one line that starts at offset in segments[cur] into the chain,
   // checking it against (or adding it to) the tiles and the index.
-  Status take_line(std::string_view line, std::uint64_t offset) {
+  // leaf and root as for Chain::take.
+  Status take_line(std::string_view line, std::uint64_t offset, const Digest* leaf = nullptr,
+                   const Digest* root = nullptr) {
     const std::uint64_t n = chain.count;
     auto on_node = [&](unsigned h, std::uint64_t i, const Digest& d) {
       if (damage) return;
       if (auto s = tiles.put_node(h, i, d); !s) note_damage(s.error());
     };
-    if (auto s = chain.take(line, seg_path(), on_node); !s) return s;
+    if (auto s = chain.take(line, seg_path(), on_node, leaf, root); !s) return s;
     if (!segments[cur].first) segments[cur].first = n;
     if (n % logfiles::kTileWidth == 0 && !damage) {
       if (auto s = tiles.put_offset(n, offset); !s) note_damage(s.error());
@@ -433,12 +437,21 @@ struct TransferLog::Impl {
     const TimePoint now = env->now();
     merkle::CompactRange range = chain.range;
     std::string out;
-    std::vector<std::pair<std::uint64_t, std::size_t>> spans;  // offset in out, length
+    // Each line's place in out, its leaf hash and the root before it.
+    struct Span {
+      std::uint64_t offset;
+      std::size_t length;
+      Digest leaf, root;
+    };
+    std::vector<Span> spans;
+    spans.reserve(records.size());
     for (std::size_t i = 0; i < records.size(); ++i) {
-      auto line = make_line(first + i, now, records[i].first, records[i].second, range.root());
+      const Digest root = range.root();
+      auto line = make_line(first + i, now, records[i].first, records[i].second, root);
       if (line.size() > kMaxLine) return fail(Code::limit, "log record is longer than 1 MiB");
-      range.append(merkle::leaf_hash(line));
-      spans.emplace_back(out.size(), line.size());
+      const Digest leaf = merkle::leaf_hash(line);
+      range.append(leaf);
+      spans.push_back({out.size(), line.size(), leaf, root});
       out += line;
       out += '\n';
     }
@@ -457,15 +470,18 @@ struct TransferLog::Impl {
     };
     auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
     if (auto s = env->write(fd.get(), bytes); !s) return undo(s.error());
-    for (const auto& [off, len] : spans) {
-      if (auto t = take_line(std::string_view(out).substr(off, len), old_bytes + off); !t)
+    for (const auto& span : spans) {
+      if (auto t = take_line(std::string_view(out).substr(span.offset, span.length),
+                             old_bytes + span.offset, &span.leaf, &span.root);
+          !t)
         return undo(t.error());
     }
     seg_bytes = old_bytes + out.size();
     if (damage) return undo(*damage);
     if (auto s = tiles.flush(*env); !s) return undo(s.error());
     if (forward) {
-      for (const auto& [off, len] : spans) forward(std::string_view(out).substr(off, len));
+      for (const auto& span : spans)
+        forward(std::string_view(out).substr(span.offset, span.length));
     }
     return first;
   }

@@ -55,8 +55,8 @@ TEST_F(HandlerTest, ResolvesPathsThroughTheChannel) {
   auto r = get("/prod/debian/pool/main/h/hello.deb");
   EXPECT_EQ(r.status, 200);
   EXPECT_FALSE(r.file);  // small: served from memory
-  EXPECT_EQ(r.body, deb);
-  EXPECT_EQ(get("/prod/debian/pool/main/h/hello.deb", "bytes=10-19").body, deb.substr(10, 10));
+  EXPECT_EQ(r.content(), deb);
+  EXPECT_EQ(get("/prod/debian/pool/main/h/hello.deb", "bytes=10-19").content(), deb.substr(10, 10));
   auto big = get("/prod/debian/pool/main/b/big.deb");
   ASSERT_TRUE(big.file);  // large: sent from the object file
   EXPECT_EQ(big.length, 200000u);
@@ -137,7 +137,7 @@ TEST_F(HandlerTest, HealthAndQueryStrings) {
   handler->health = [] { return std::string("{\"log\":\"behind\"}\n"); };
   EXPECT_EQ(get("/-/health?verbose=1").body, "{\"log\":\"behind\"}\n");
   // The query is not part of the path.
-  EXPECT_EQ(get("/prod/debian/pool/main/h/hello.deb?x=/../y").body, deb);
+  EXPECT_EQ(get("/prod/debian/pool/main/h/hello.deb?x=/../y").content(), deb);
   // Fewer than three segments, or an unknown repo on a known channel.
   EXPECT_EQ(get("/prod/debian").status, 404);
   EXPECT_EQ(get("/prod/debian/").status, 404);
@@ -159,7 +159,7 @@ TEST_F(HandlerTest, ObjectHeadersAndConditionalRequestRules) {
   };
   auto not_modified = cond("", modified);
   EXPECT_EQ(not_modified.status, 304);
-  EXPECT_EQ(not_modified.body, "");
+  EXPECT_EQ(not_modified.content(), "");
   EXPECT_EQ(not_modified.length, 0u);
   EXPECT_EQ(header(not_modified, "ETag"), etag);
   EXPECT_EQ(*not_modified.object, sha256(deb));
@@ -183,14 +183,14 @@ TEST_F(HandlerTest, RangeForms) {
   EXPECT_EQ(clamped.status, 206);
   EXPECT_EQ(clamped.offset, 9000u);
   EXPECT_EQ(clamped.length, 1000u);
-  EXPECT_EQ(clamped.body, deb.substr(9000));
+  EXPECT_EQ(clamped.content(), deb.substr(9000));
   EXPECT_EQ(header(clamped, "Content-Range"), "bytes 9000-9999/10000");
   auto all = get(target, "bytes=-20000");  // suffix longer than the object: all of it
   EXPECT_EQ(all.status, 206);
   EXPECT_EQ(all.offset, 0u);
   EXPECT_EQ(all.length, 10000u);
   EXPECT_EQ(header(all, "Content-Range"), "bytes 0-9999/10000");
-  EXPECT_EQ(get(target, "bytes=9999-9999").body, deb.substr(9999));
+  EXPECT_EQ(get(target, "bytes=9999-9999").content(), deb.substr(9999));
   for (std::string bad : {"bytes=10000-", "bytes=5-3", "bytes=20000-30000"}) {
     auto r = get(target, bad);
     EXPECT_EQ(r.status, 416) << bad;
@@ -205,7 +205,7 @@ TEST_F(HandlerTest, RangeForms) {
     EXPECT_EQ(r.status, 200) << ignored;
     EXPECT_EQ(r.offset, 0u) << ignored;
     EXPECT_EQ(r.length, 10000u) << ignored;
-    EXPECT_EQ(r.body, deb) << ignored;
+    EXPECT_EQ(r.content(), deb) << ignored;
     EXPECT_EQ(header(r, "Content-Range"), "") << ignored;
   }
   // A range of an object sent from its file.
@@ -214,7 +214,7 @@ TEST_F(HandlerTest, RangeForms) {
   ASSERT_TRUE(big.file);
   EXPECT_EQ(big.offset, 100000u);
   EXPECT_EQ(big.length, 100000u);
-  EXPECT_EQ(big.body, "");
+  EXPECT_EQ(big.content(), "");
 }
 
 TEST_F(HandlerTest, StrictPaths) {

@@ -29,13 +29,22 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;                // for small answers
-  std::optional<ObjectFile> file;  // for objects: send [offset, offset + length)
+  std::string body;  // for small answers
+  // For objects: send [offset, offset + length) of the object held in memory
+  // (small ones) or of its file.
+  std::shared_ptr<const std::string> cached;
+  std::optional<ObjectFile> file;
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
   std::optional<Digest> object;  // what was asked for, for the log
   bool head = false;             // answer without a body
   std::string reason;            // why an object could not be served, for the log
+
+  // The bytes of the answer when they are in memory: the range of a cached
+  // object, or body.
+  std::string_view content() const {
+    return cached ? std::string_view(*cached).substr(offset, length) : std::string_view(body);
+  }
 };
 
 // Turns a request into a response without touching a socket. Thread-safe.
