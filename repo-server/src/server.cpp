@@ -126,9 +126,12 @@ class Session : public std::enable_shared_from_this<Session> {
       return respond(std::move(r), 11);
     }
     auto& req = parser_->get();
-    method_ = std::string(req.method_string());
-    target_ = std::string(req.target());
-    user_agent_ = std::string(req[http::field::user_agent]).substr(0, kMaxUserAgent);
+    const auto assign = [](std::string& to, beast::string_view from, std::size_t max = SIZE_MAX) {
+      to.assign(from.data(), std::min(from.size(), max));
+    };
+    assign(method_, req.method_string());
+    assign(target_, req.target());
+    assign(user_agent_, req[http::field::user_agent], kMaxUserAgent);
     keep_alive_ = req.keep_alive() && requests_ < shared_.options->max_requests_per_connection &&
                   !shared_.draining;
     HttpResponse r;
@@ -286,7 +289,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // The path decoded once, as the server routed it, so that it can be searched
     // for; the raw target too when it differs (which also marks the path decoded).
     const std::string raw = escape_invalid_utf8(std::string_view(target_).substr(0, 2048));
-    const std::string path = escape_invalid_utf8(percent_decode(target_.substr(0, 2048)));
+    const std::string path =
+        escape_invalid_utf8(percent_decode(std::string_view(target_).substr(0, 2048)));
     rec += ",\"path\":";
     rec += json(path).dump();
     if (path != raw) rec += ",\"target\":" + json(raw).dump();

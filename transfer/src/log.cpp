@@ -174,10 +174,16 @@ constexpr std::size_t kLineOverhead =
     std::string_view(R"({"n":,"time":"","event":,,"prev_root":""})").size() + 20 +
     std::string_view("2026-11-22T10:51:33Z").size() + 64;
 
-std::string make_line(std::uint64_t n, TimePoint time, std::string_view event_json,
+// time: as format_time writes it.
+std::string make_line(std::uint64_t n, std::string_view time, std::string_view event_json,
                       std::string_view fields, const Digest& prev_root) {
-  std::string line =
-      "{\"n\":" + std::to_string(n) + ",\"time\":\"" + format_time(time) + "\",\"event\":";
+  std::string line;
+  line.reserve(fields.size() + 200);
+  line += "{\"n\":";
+  line += std::to_string(n);
+  line += ",\"time\":\"";
+  line += time;
+  line += "\",\"event\":";
   line += event_json;
   if (!fields.empty()) {
     line += ',';
@@ -413,7 +419,9 @@ struct TransferLog::Impl {
 
   // Caller holds mu and the file lock, and has caught up.
   // records: (event as a JSON string, fields as inner_fields()).
-  Result<std::uint64_t> write_lines(std::span<const std::pair<std::string, std::string>> records) {
+  // records: each one's event as a JSON string and its fields as for make_line.
+  Result<std::uint64_t> write_lines(
+      std::span<const std::pair<std::string_view, std::string_view>> records) {
     if (read_only)
       return fail(Code::refused, "transfer log " + dir.string() + " is open read-only");
     if (damage) {
@@ -434,7 +442,7 @@ struct TransferLog::Impl {
       seg_bytes = 0;
     }
     const std::uint64_t first = chain.count;
-    const TimePoint now = env->now();
+    const std::string now = format_time(env->now());
     merkle::CompactRange range = chain.range;
     std::string out;
     // Each line's place in out, its leaf hash and the root before it.
@@ -673,9 +681,10 @@ Result<std::uint64_t> TransferLog::append_many(std::span<const LogRecordInput> r
 }
 
 Result<std::uint64_t> TransferLog::append_prepared(std::span<const PreparedRecord> records) {
-  std::vector<std::pair<std::string, std::string>> lines;
-  lines.reserve(records.size());
-  for (const auto& r : records) lines.emplace_back(json(r.event).dump(), inner_fields(r.fields));
+  std::vector<std::pair<std::string, std::string>> texts;
+  texts.reserve(records.size());
+  for (const auto& r : records) texts.emplace_back(json(r.event).dump(), inner_fields(r.fields));
+  std::vector<std::pair<std::string_view, std::string_view>> lines(texts.begin(), texts.end());
   std::lock_guard lk(impl_->mu);
   auto lock = FileLock::acquire(impl_->dir_fd.get(), impl_->dir);
   if (!lock) return fail(lock.error());
@@ -686,7 +695,7 @@ Result<std::uint64_t> TransferLog::append_prepared(std::span<const PreparedRecor
 Result<std::uint64_t> TransferLog::append_trusted(std::string_view event,
                                                   std::span<const std::string> fields_inner) {
   const std::string ev = json(event).dump();
-  std::vector<std::pair<std::string, std::string>> lines;
+  std::vector<std::pair<std::string_view, std::string_view>> lines;
   lines.reserve(fields_inner.size());
   for (const auto& f : fields_inner) lines.emplace_back(ev, f);
   std::lock_guard lk(impl_->mu);
@@ -710,7 +719,8 @@ Result<std::string> TransferLog::checkpoint(const PrivateKey& key) {
   auto note = sign_checkpoint(cp, key, kLogKeyName);
   if (!note) return fail(note.error());
   json fields{{"size", cp.size}, {"root", cp.root.hex()}, {"note", *note}};
-  std::pair<std::string, std::string> record{"\"checkpoint\"", inner_fields(fields)};
+  const std::string inner = inner_fields(fields);
+  std::pair<std::string_view, std::string_view> record{"\"checkpoint\"", inner};
   auto n = impl_->write_lines(std::span(&record, 1));
   if (!n) return fail(n.error());
   if (auto s = impl_->env->sync(impl_->fd.get(), impl_->seg_path().string()); !s)
