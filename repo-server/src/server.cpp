@@ -1,5 +1,7 @@
 #include "airlock/repo/server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -207,6 +209,8 @@ class Session : public std::enable_shared_from_this<Session> {
       header_->content_length(response_.length);
       header_->keep_alive(keep_alive_);
       file_serializer_.emplace(*header_);
+      // The header waits for the body's first bytes, to leave in one segment.
+      cork(true);
       stream_.expires_after(shared_.options->idle_timeout);
       http::async_write_header(stream_, *file_serializer_,
                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -273,7 +277,14 @@ class Session : public std::enable_shared_from_this<Session> {
     done(true);
   }
 
+  void cork(bool on) {
+    const int value = on ? 1 : 0;
+    ::setsockopt(stream_.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+    corked_ = on;
+  }
+
   void done(bool ok) {
+    if (corked_) cork(false);
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started_)
                   .count();
     // Built by hand: this runs once per request. Strings go through JSON
@@ -346,6 +357,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t requests_ = 0;
   bool keep_alive_ = false;
   bool reading_ = false;
+  bool corked_ = false;
   const bool over_capacity_;
   SteadyClock::time_point started_;
 };

@@ -7,7 +7,8 @@
 # and 2,000 keep-alive connections on 4 KiB files (requests/s, p99 latency,
 # timeouts). Targets: >= 1.0x nginx requests/s and MB/s at 64 connections; at
 # 2,000 connections p99 under 100 ms and no timeouts; a pull record for every
-# request answered.
+# request answered. Each case runs BENCH_ROUNDS (3) paired rounds; the median
+# ratio is reported.
 set -euo pipefail
 build="$1"; base="$2"
 work="$base/airlock-bench-serve"
@@ -52,24 +53,42 @@ run_wrk() {
   timeouts=$(awk '/Socket errors/ {gsub(",",""); print $NF}' "$work/wrk.out")
   echo "$rps $mbs $reqs ${p99:-0} ${timeouts:-0}"
 }
-read -r n_small_rps _ _ _ _ < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/small/f 1000)
-read -r a_small_rps _ a_small_reqs _ _ < <(run_wrk "http://$aaddr" /prod/bench/small/f 1000)
-read -r _ n_large_mbs _ _ _ < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/large/f 100)
-read -r _ a_large_mbs a_large_reqs _ _ < <(run_wrk "http://$aaddr" /prod/bench/large/f 100)
-read -r n_many_rps _ _ n_many_p99 n_many_timeouts < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/small/f 1000 2000)
-read -r a_many_rps _ a_many_reqs a_many_p99 a_many_timeouts < <(run_wrk "http://$aaddr" /prod/bench/small/f 1000 2000)
+# Each case runs $rounds times, nginx and airlock one after the other, and
+# the median of the rounds' ratios is reported: the machine's noise moves a
+# single pair by 10% either way.
+rounds="${BENCH_ROUNDS:-3}"
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+small_ratios=(); large_ratios=(); many_ratios=(); a_many_p99s=(); n_many_p99s=()
+served=0; a_many_timeouts=0; n_many_timeouts=0
+for _ in $(seq "$rounds"); do
+  read -r n_rps _ _ _ _ < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/small/f 1000)
+  read -r a_rps _ a_reqs _ _ < <(run_wrk "http://$aaddr" /prod/bench/small/f 1000)
+  small_ratios+=("$(echo "$a_rps / $n_rps" | bc -l)"); served=$((served + a_reqs))
+  a_small_rps="$a_rps"; n_small_rps="$n_rps"
+  read -r _ n_mbs _ _ _ < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/large/f 100)
+  read -r _ a_mbs a_reqs _ _ < <(run_wrk "http://$aaddr" /prod/bench/large/f 100)
+  large_ratios+=("$(echo "$a_mbs / $n_mbs" | bc -l)"); served=$((served + a_reqs))
+  a_large_mbs="$a_mbs"; n_large_mbs="$n_mbs"
+  read -r n_rps _ _ n_p99 n_to < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/small/f 1000 2000)
+  read -r a_rps _ a_reqs a_p99 a_to < <(run_wrk "http://$aaddr" /prod/bench/small/f 1000 2000)
+  many_ratios+=("$(echo "$a_rps / $n_rps" | bc -l)"); served=$((served + a_reqs))
+  a_many_p99s+=("$a_p99"); n_many_p99s+=("$n_p99")
+  a_many_timeouts=$((a_many_timeouts + a_to)); n_many_timeouts=$((n_many_timeouts + n_to))
+  a_many_rps="$a_rps"; n_many_rps="$n_rps"
+done
 kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
 logged=$(cat "$work/home/log"/transfer-*.jsonl | grep -c '"event":"pull"' || true)
-served=$((a_small_reqs + a_large_reqs + a_many_reqs))
 
-printf 'bench_serve: wrk -t2 -d%ss on loopback, logging on for both\n' "$duration"
-printf '  -c64   4 KiB files   airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f (target >= 1.00)\n' \
-  "$a_small_rps" "$n_small_rps" "$(echo "$a_small_rps / $n_small_rps" | bc -l)"
-printf '  -c64   1 MiB files   airlock %9.1f MB/s    nginx %9.1f MB/s    ratio %.2f (target >= 1.00)\n' \
-  "$a_large_mbs" "$n_large_mbs" "$(echo "$a_large_mbs / $n_large_mbs" | bc -l)"
-printf '  -c2000 4 KiB files   airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f\n' \
-  "$a_many_rps" "$n_many_rps" "$(echo "$a_many_rps / $n_many_rps" | bc -l)"
-printf '                       airlock p99 %.1f ms, %s timeouts; nginx p99 %.1f ms, %s timeouts (target < 100 ms, none)\n' \
-  "$a_many_p99" "$a_many_timeouts" "$n_many_p99" "$n_many_timeouts"
+printf 'bench_serve: wrk -t2 -d%ss on loopback, logging on for both; median of %s paired rounds (last round shown)\n' \
+  "$duration" "$rounds"
+printf '  -c64   4 KiB files   airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f (target >= 1.00; rounds %s)\n' \
+  "$a_small_rps" "$n_small_rps" "$(median "${small_ratios[@]}")" "$(printf '%.2f ' "${small_ratios[@]}")"
+printf '  -c64   1 MiB files   airlock %9.1f MB/s    nginx %9.1f MB/s    ratio %.2f (target >= 1.00; rounds %s)\n' \
+  "$a_large_mbs" "$n_large_mbs" "$(median "${large_ratios[@]}")" "$(printf '%.2f ' "${large_ratios[@]}")"
+printf '  -c2000 4 KiB files   airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f (rounds %s)\n' \
+  "$a_many_rps" "$n_many_rps" "$(median "${many_ratios[@]}")" "$(printf '%.2f ' "${many_ratios[@]}")"
+printf '                       airlock p99 %.1f ms (rounds %s), %s timeouts; nginx p99 %.1f ms, %s timeouts (target < 100 ms, none)\n' \
+  "$(median "${a_many_p99s[@]}")" "$(printf '%.0f ' "${a_many_p99s[@]}")" "$a_many_timeouts" \
+  "$(median "${n_many_p99s[@]}")" "$n_many_timeouts"
 printf '  pull records  %s logged for %s requests wrk completed (in-flight ones at the end are logged too)\n' \
   "$logged" "$served"
