@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -21,6 +22,7 @@
 #include "airlock/repo/home.h"
 #include "pull_logger.h"
 #include "syslog.h"
+#include "tls.h"
 
 namespace airlock::repo {
 namespace {
@@ -41,28 +43,51 @@ constexpr std::size_t kMaxUserAgent = 256;
 constexpr std::chrono::seconds kOverCapacityWait{2};
 // How long accepting pauses when the process is out of descriptors.
 constexpr std::chrono::milliseconds kAcceptPause{100};
+// How long a TLS handshake, or the close_notify exchange, may take.
+constexpr std::chrono::seconds kHandshakeWait{10};
+// HTTPS: bytes of a file read and encrypted at a time.
+constexpr std::uint64_t kTlsChunk = 256 * 1024;
+
+// A connection, whichever its transport.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Called on stop: an idle connection closes now, a busy one after its response.
+  virtual void drain() = 0;
+};
 
 struct Shared {
   RequestHandler* handler = nullptr;
   PullLogger* logger = nullptr;
   const ServeOptions* options = nullptr;
   std::mutex mu;
-  std::set<std::weak_ptr<void>, std::owner_less<std::weak_ptr<void>>> sessions;
+  std::set<std::weak_ptr<SessionBase>, std::owner_less<std::weak_ptr<SessionBase>>> sessions;
+  // HTTPS: the context new connections take (replaced on SIGHUP); under mu.
+  std::shared_ptr<net::ssl::context> tls;
   std::atomic<bool> draining{false};
   std::size_t max_connections = 0;
   std::atomic<std::size_t> connections{0};  // sessions within max_connections
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+// Plain HTTP runs on a tcp_stream and sends files with sendfile; HTTPS on
+// an ssl_stream over one, after a handshake, sending files in chunks.
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+
  public:
   // An over-capacity session answers its one request 503.
-  Session(tcp::socket socket, Shared& shared, bool over_capacity)
-      : stream_(std::move(socket)),
+  Session(Stream stream, Shared& shared, bool over_capacity)
+      : stream_(std::move(stream)),
         shared_(shared),
-        timer_(stream_.get_executor()),
+        timer_(lowest().get_executor()),
         over_capacity_(over_capacity) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = lowest().socket().remote_endpoint(ec);
     client_ = ec ? "unknown" : ep.address().to_string();
     if (!over_capacity_) ++shared_.connections;
   }
@@ -75,31 +100,61 @@ class Session : public std::enable_shared_from_this<Session> {
       std::lock_guard lk(shared_.mu);
       if (shared_.sessions.size() > 4096)
         std::erase_if(shared_.sessions, [](auto& w) { return w.expired(); });
-      shared_.sessions.insert(std::weak_ptr<void>(shared_from_this()));
+      shared_.sessions.insert(std::weak_ptr<SessionBase>(shared_from_this()));
     }
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    net::dispatch(lowest().get_executor(), [self = shared_from_this()] { self->handshake(); });
   }
 
-  // Called on stop: an idle connection closes now, a busy one after its response.
-  void drain() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+  void drain() override {
+    net::post(lowest().get_executor(), [self = shared_from_this()] {
       if (self->reading_) {
         beast::error_code ec;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-        self->stream_.socket().close(ec);
+        self->lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+        self->lowest().socket().close(ec);
       }
     });
   }
 
  private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  // HTTPS: the TLS handshake, which checks the client's certificate when the
+  // server asks for one. A refused handshake is a pull record of its own.
+  void handshake() {
+    if constexpr (kTls) {
+      lowest().expires_after(
+          std::min<std::chrono::seconds>(shared_.options->idle_timeout, kHandshakeWait));
+      reading_ = true;
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = shared_from_this()](beast::error_code ec) {
+                                self->reading_ = false;
+                                self->peer_ = tls::peer_certificate(self->stream_.native_handle());
+                                if (!ec) return self->read();
+                                auto refused = tls::refusal(self->stream_.native_handle(), ec);
+                                if (!refused) return self->close_now();
+                                self->started_ = SteadyClock::now();
+                                self->method_.clear();
+                                self->target_.clear();
+                                self->user_agent_.clear();
+                                self->response_.status = refused->status;
+                                self->response_.reason = std::move(refused->reason);
+                                self->keep_alive_ = false;
+                                self->handshake_refused_ = true;
+                                self->done(false);
+                              });
+    } else {
+      read();
+    }
+  }
+
   void read() {
     if (shared_.draining) return close();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options->max_header_bytes));
     parser_->body_limit(0);
-    stream_.expires_after(over_capacity_ ? std::min<std::chrono::seconds>(
-                                               shared_.options->idle_timeout, kOverCapacityWait)
-                                         : shared_.options->idle_timeout);
+    lowest().expires_after(over_capacity_ ? std::min<std::chrono::seconds>(
+                                                shared_.options->idle_timeout, kOverCapacityWait)
+                                          : shared_.options->idle_timeout);
     reading_ = true;
     http::async_read(
         stream_, buffer_, *parser_,
@@ -110,7 +165,8 @@ class Session : public std::enable_shared_from_this<Session> {
     reading_ = false;
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-        ec == net::error::bad_descriptor) {
+        ec == net::error::bad_descriptor || ec == net::ssl::error::stream_truncated ||
+        ec.category() == net::error::get_ssl_category()) {
       return close();
     }
     started_ = SteadyClock::now();
@@ -210,8 +266,8 @@ class Session : public std::enable_shared_from_this<Session> {
       header_->keep_alive(keep_alive_);
       file_serializer_.emplace(*header_);
       // The header waits for the body's first bytes, to leave in one segment.
-      cork(true);
-      stream_.expires_after(shared_.options->idle_timeout);
+      if constexpr (!kTls) cork(true);
+      lowest().expires_after(shared_.options->idle_timeout);
       http::async_write_header(stream_, *file_serializer_,
                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                  if (ec) return self->done(false);
@@ -234,16 +290,38 @@ class Session : public std::enable_shared_from_this<Session> {
     text_->prepare_payload();
     if (response_.head) text_->content_length(content.size());
     sent_ = empty ? 0 : content.size();
-    stream_.expires_after(shared_.options->idle_timeout);
+    lowest().expires_after(shared_.options->idle_timeout);
     http::async_write(
         stream_, *text_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->done(!ec); });
   }
 
-  // The body goes from the object file to the socket without passing through
-  // user space.
+  // Plain HTTP: the body goes from the object file to the socket without
+  // passing through user space. HTTPS: it is read and encrypted a chunk at a
+  // time.
   void send_file() {
-    auto& sock = stream_.socket();
+    if constexpr (kTls) {
+      const std::uint64_t end = response_.file->offset + response_.offset + response_.length;
+      if (static_cast<std::uint64_t>(file_offset_) >= end) return done(true);
+      chunk_.resize(static_cast<std::size_t>(
+          std::min<std::uint64_t>(end - static_cast<std::uint64_t>(file_offset_), kTlsChunk)));
+      ssize_t got = ::pread(response_.file->fd.get(), chunk_.data(), chunk_.size(), file_offset_);
+      if (got <= 0) {
+        response_.reason = "object unreadable while it was sent";
+        return done(false);
+      }
+      chunk_.resize(static_cast<std::size_t>(got));
+      lowest().expires_after(shared_.options->idle_timeout);
+      net::async_write(stream_, net::buffer(chunk_),
+                       [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                         self->sent_ += n;
+                         self->file_offset_ += static_cast<off_t>(n);
+                         if (ec) return self->done(false);
+                         self->send_file();
+                       });
+      return;
+    }
+    auto& sock = lowest().socket();
     if (!sock.non_blocking()) {
       beast::error_code ec;
       sock.non_blocking(true, ec);
@@ -262,7 +340,7 @@ class Session : public std::enable_shared_from_this<Session> {
         timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
           if (!ec) {  // the client stopped reading
             beast::error_code ignore;
-            self->stream_.socket().cancel(ignore);
+            self->lowest().socket().cancel(ignore);
           }
         });
         sock.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
@@ -278,8 +356,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void cork(bool on) {
+    if constexpr (kTls) return;
     const int value = on ? 1 : 0;
-    ::setsockopt(stream_.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+    ::setsockopt(lowest().socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
     corked_ = on;
   }
 
@@ -295,6 +374,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (client_json_.empty()) client_json_ = json(client_).dump();
     rec += "\"client\":";
     rec += client_json_;
+    if (peer_) {
+      if (peer_json_.empty()) {
+        peer_json_ = ",\"client_subject\":" + json(peer_->subject).dump() +
+                     ",\"client_fingerprint\":\"" + peer_->fingerprint + "\",\"client_serial\":\"" +
+                     peer_->serial + "\"";
+      }
+      rec += peer_json_;
+    }
     rec += ",\"method\":";
     rec += method_ == "GET" ? "\"GET\"" : json(escape_invalid_utf8(method_)).dump();
     // The path decoded once, as the server routed it, so that it can be searched
@@ -313,7 +400,7 @@ class Session : public std::enable_shared_from_this<Session> {
     rec += ",\"duration_ms\":" + std::to_string(us / 1000) + ".";
     const auto micros = std::to_string(1000 + us % 1000);
     rec.append(micros, 1, 3);
-    if (!ok) rec += ",\"incomplete\":true";
+    if (!ok && !handshake_refused_) rec += ",\"incomplete\":true";
     if (!response_.reason.empty()) rec += ",\"reason\":" + json(response_.reason).dump();
     if (user_agent_json_.empty() || user_agent_ != json_user_agent_) {
       json_user_agent_ = user_agent_;
@@ -333,13 +420,26 @@ class Session : public std::enable_shared_from_this<Session> {
     read();
   }
 
+  // HTTPS says close_notify first, for a few seconds at most.
   void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    if constexpr (kTls) {
+      if (!handshake_refused_ && lowest().socket().is_open()) {
+        lowest().expires_after(kHandshakeWait);
+        stream_.async_shutdown(
+            [self = shared_from_this()](beast::error_code) { self->close_now(); });
+        return;
+      }
+    }
+    close_now();
   }
 
-  beast::tcp_stream stream_;
+  void close_now() {
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest().socket().close(ec);
+  }
+
+  Stream stream_;
   Shared& shared_;
   net::steady_timer timer_;
   beast::flat_buffer buffer_{16384};
@@ -352,6 +452,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string request_line_;  // only for a request refused while parsing
   // The client address and the User-Agent json_user_agent_ as JSON strings.
   std::string client_json_, json_user_agent_, user_agent_json_;
+  // HTTPS: the client's certificate, and its fields for the pull records.
+  std::optional<tls::PeerCertificate> peer_;
+  std::string peer_json_;
+  bool handshake_refused_ = false;
+  std::vector<char> chunk_;  // HTTPS: the piece of a file being sent
   off_t file_offset_ = 0;
   std::uint64_t sent_ = 0;
   std::size_t requests_ = 0;
@@ -362,16 +467,16 @@ class Session : public std::enable_shared_from_this<Session> {
   SteadyClock::time_point started_;
 };
 
-Result<tcp::endpoint> parse_listen(const std::string& listen) {
+Result<tcp::endpoint> parse_listen(const std::string& option, const std::string& listen) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos)
-    return fail(Code::invalid_input, "--listen must be HOST:PORT, got '" + listen + "'");
+    return fail(Code::invalid_input, option + " must be HOST:PORT, got '" + listen + "'");
   std::string host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   beast::error_code ec;
   auto addr = net::ip::make_address(host, ec);
-  if (ec) return fail(Code::invalid_input, "--listen: '" + host + "' is not an IP address");
+  if (ec) return fail(Code::invalid_input, option + ": '" + host + "' is not an IP address");
   int port = 0;
   try {
     port = std::stoi(listen.substr(colon + 1));
@@ -379,7 +484,7 @@ Result<tcp::endpoint> parse_listen(const std::string& listen) {
     port = -1;
   }
   if (port < 0 || port > 65535)
-    return fail(Code::invalid_input, "--listen: bad port in '" + listen + "'");
+    return fail(Code::invalid_input, option + ": bad port in '" + listen + "'");
   return tcp::endpoint(addr, static_cast<unsigned short>(port));
 }
 
@@ -389,27 +494,32 @@ bool exhausted(const beast::error_code& ec) {
          ec == net::error::no_memory || ec == boost::system::errc::too_many_files_open_in_system;
 }
 
-// A worker thread's own event loop and acceptor. Every acceptor holds a
-// duplicate of the one listening socket, so that each thread takes in
-// connections itself and never waits for another; each keeps several accepts
-// outstanding, so that a burst of connections is taken in at one wake-up.
-// pauses are the accept loops' own timers.
-struct Worker {
-  explicit Worker(int listening_fd, const tcp::endpoint& endpoint)
-      : acceptor(ioc, endpoint.protocol(), ::dup(listening_fd)) {}
-  net::io_context ioc{1};
+// A listening socket of a worker thread: a duplicate of the one bound
+// socket, so that each thread takes in connections itself and never waits
+// for another. Each keeps several accepts outstanding (pauses are their
+// timers), so that a burst of connections is taken in at one wake-up.
+struct Listener {
+  Listener(net::io_context& ioc, int listening_fd, const tcp::endpoint& endpoint, bool tls)
+      : acceptor(ioc, endpoint.protocol(), ::dup(listening_fd)), tls(tls) {}
   tcp::acceptor acceptor;
+  const bool tls;
   std::vector<std::unique_ptr<net::steady_timer>> pauses;
 };
 
-void accept(Worker& worker, Shared& shared, net::steady_timer& pause) {
-  worker.acceptor.async_accept([&](beast::error_code ec, tcp::socket socket) {
+// A worker thread's own event loop and its listeners.
+struct Worker {
+  net::io_context ioc{1};
+  std::vector<std::unique_ptr<Listener>> listeners;
+};
+
+void accept(Listener& listener, Shared& shared, net::steady_timer& pause) {
+  listener.acceptor.async_accept([&](beast::error_code ec, tcp::socket socket) {
     if (ec) {
-      if (ec == net::error::operation_aborted || !worker.acceptor.is_open()) return;
+      if (ec == net::error::operation_aborted || !listener.acceptor.is_open()) return;
       if (exhausted(ec)) {  // until connections close; the backlog keeps waiting clients
         pause.expires_after(kAcceptPause);
         pause.async_wait([&](beast::error_code e) {
-          if (!e) accept(worker, shared, pause);
+          if (!e) accept(listener, shared, pause);
         });
         return;
       }
@@ -418,10 +528,41 @@ void accept(Worker& worker, Shared& shared, net::steady_timer& pause) {
       socket.set_option(tcp::no_delay(true),
                         ignore);  // header and body must not wait on each other
       const bool over = shared.connections >= shared.max_connections;
-      std::make_shared<Session>(std::move(socket), shared, over)->start();
+      if (listener.tls) {
+        std::shared_ptr<net::ssl::context> context;
+        {
+          std::lock_guard lk(shared.mu);
+          context = shared.tls;
+        }
+        std::make_shared<Session<TlsStream>>(TlsStream(std::move(socket), *context), shared, over)
+            ->start();
+      } else {
+        std::make_shared<Session<PlainStream>>(PlainStream(std::move(socket)), shared, over)
+            ->start();
+      }
     }
-    accept(worker, shared, pause);
+    accept(listener, shared, pause);
   });
+}
+
+// A socket bound to listen (an --listen or --listen-tls value), listening.
+Result<tcp::acceptor> bind_listener(net::io_context& ioc, const std::string& option,
+                                    const std::string& listen) {
+  auto endpoint = parse_listen(option, listen);
+  if (!endpoint) return fail(endpoint.error());
+  tcp::acceptor acceptor(ioc);
+  beast::error_code ec;
+  acceptor.open(endpoint->protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(*endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return fail(Code::io, "cannot listen on " + listen + ": " + ec.message());
+  return acceptor;
+}
+
+std::string address_of(const tcp::endpoint& e) {
+  const auto a = e.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(e.port());
 }
 
 // (RLIMIT_NOFILE - 64) / 2: a socket and an object file each, and room for
@@ -439,8 +580,21 @@ Status Home::serve(const ServeOptions& options) {
   ::signal(SIGPIPE, SIG_IGN);
   // A log that hits a file size limit must fail with EFBIG, not kill us.
   ::signal(SIGXFSZ, SIG_IGN);
-  auto endpoint = parse_listen(options.listen);
-  if (!endpoint) return fail(endpoint.error());
+  if (options.listen.empty() && options.listen_tls.empty())
+    return fail(Code::invalid_input, "nothing to listen on: give --listen or --listen-tls");
+  // HTTPS: the context is made before anything is logged or bound, so that a
+  // bad certificate or key stops the server at once.
+  const tls::ContextFiles tls_files{
+      options.tls_cert, options.tls_key, options.client_ca,
+      options.crl.empty() ? std::vector<std::filesystem::path>{} : std::vector{options.crl},
+      options.client_ca.empty() ? std::vector<std::filesystem::path>{}
+                                : std::vector{site_crl_file()}};
+  std::shared_ptr<net::ssl::context> tls_context;
+  if (!options.listen_tls.empty()) {
+    auto made = tls::server_context(tls_files);
+    if (!made) return fail(made.error());
+    tls_context = std::move(*made);
+  }
   std::optional<SyslogForwarder> syslog;
   if (!options.syslog_socket.empty()) {
     auto opened = SyslogForwarder::open(options.syslog_socket);
@@ -472,54 +626,98 @@ Status Home::serve(const ServeOptions& options) {
   const int threads = options.threads > 0
                           ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  shared.tls = tls_context;
+  // The bound sockets; each worker listens on duplicates of them.
   net::io_context listening_ioc{1};
-  tcp::acceptor listening(listening_ioc);
-  beast::error_code ec;
-  listening.open(endpoint->protocol(), ec);
-  if (!ec) listening.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) listening.bind(*endpoint, ec);
-  if (!ec) listening.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return fail(Code::io, "cannot listen on " + options.listen + ": " + ec.message());
-  auto bound = listening.local_endpoint();
+  struct Bound {
+    tcp::acceptor acceptor;
+    bool tls;
+    std::string address;
+  };
+  std::vector<Bound> bound;
+  for (const auto& [option, listen, tls] : {std::tuple{"--listen", options.listen, false},
+                                            {"--listen-tls", options.listen_tls, true}}) {
+    if (listen.empty()) continue;
+    auto acceptor = bind_listener(listening_ioc, option, listen);
+    if (!acceptor) return fail(acceptor.error());
+    auto address = address_of(acceptor->local_endpoint());
+    bound.push_back({std::move(*acceptor), tls, std::move(address)});
+  }
   std::vector<std::unique_ptr<Worker>> workers;
   try {
     for (int i = 0; i < threads; ++i) {
-      workers.push_back(std::make_unique<Worker>(listening.native_handle(), bound));
+      auto w = std::make_unique<Worker>();
+      for (auto& b : bound) {
+        w->listeners.push_back(std::make_unique<Listener>(w->ioc, b.acceptor.native_handle(),
+                                                          b.acceptor.local_endpoint(), b.tls));
+      }
+      workers.push_back(std::move(w));
     }
   } catch (const boost::system::system_error& e) {
-    return fail(Code::io, "cannot listen on " + options.listen + ": " + e.code().message());
+    return fail(Code::io, "cannot listen: " + e.code().message());
   }
-  listening.close(ec);
+  for (auto& b : bound) {
+    beast::error_code ignore;
+    b.acceptor.close(ignore);
+  }
 
   {
-    json rec{{"action", "serve"},
-             {"listen", bound.address().to_string() + ":" + std::to_string(bound.port())}};
+    json rec{{"action", "serve"}};
+    for (const auto& b : bound) rec[b.tls ? "listen_tls" : "listen"] = b.address;
+    if (!options.client_ca.empty()) rec["client_ca"] = options.client_ca.string();
     if (auto s = ledger().record({{"serve", std::move(rec)}}); !s) return s;
   }
-  // Each worker's acceptor and pauses are closed on its own thread.
+  net::signal_set reload(workers.front()->ioc, SIGHUP);
+  // Each worker's acceptors and pauses are closed on its own thread.
   net::signal_set signals(workers.front()->ioc, SIGINT, SIGTERM);
   signals.async_wait([&](beast::error_code, int) {
     shared.draining = true;
+    reload.cancel();
     for (auto& w : workers) {
       net::post(w->ioc, [&worker = *w] {
         beast::error_code ignore;
-        worker.acceptor.close(ignore);
-        for (auto& p : worker.pauses) p->cancel();
+        for (auto& l : worker.listeners) {
+          l->acceptor.close(ignore);
+          for (auto& p : l->pauses) p->cancel();
+        }
       });
     }
     std::lock_guard lk(shared.mu);
     for (auto& weak : shared.sessions) {
-      if (auto s = weak.lock()) std::static_pointer_cast<Session>(s)->drain();
+      if (auto s = weak.lock()) s->drain();
     }
   });
+  // SIGHUP: the certificate, key, client CA and revocation lists are read
+  // again; connections open keep what they were made with. A file that no
+  // longer reads keeps the server on what it had.
+  std::function<void()> on_reload = [&] {
+    reload.async_wait([&](beast::error_code ec, int) {
+      if (ec || shared.draining) return;
+      if (tls_context) {
+        auto made = tls::server_context(tls_files);
+        if (made) {
+          std::lock_guard lk(shared.mu);
+          shared.tls = std::move(*made);
+        }
+        if (options.on_reload) options.on_reload(made ? Status{} : Status(fail(made.error())));
+      } else if (options.on_reload) {
+        options.on_reload({});
+      }
+      on_reload();
+    });
+  };
+  on_reload();
   for (auto& w : workers) {
-    for (int i = 0; i < 8; ++i) {
-      w->pauses.push_back(std::make_unique<net::steady_timer>(w->ioc));
-      accept(*w, shared, *w->pauses.back());
+    for (auto& l : w->listeners) {
+      for (int i = 0; i < 8; ++i) {
+        l->pauses.push_back(std::make_unique<net::steady_timer>(w->ioc));
+        accept(*l, shared, *l->pauses.back());
+      }
     }
   }
-  if (options.on_ready)
-    options.on_ready(bound.address().to_string() + ":" + std::to_string(bound.port()));
+  if (options.on_ready) {
+    for (const auto& b : bound) options.on_ready(b.address, b.tls);
+  }
 
   std::vector<std::thread> pool;
   for (std::size_t i = 1; i < workers.size(); ++i) {

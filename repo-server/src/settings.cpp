@@ -15,6 +15,11 @@ constexpr std::string_view kTemplate =
 
 [serve]
 # listen = "127.0.0.1:8080"   # address:port; 0.0.0.0:8080 for every interface
+# listen_tls = "0.0.0.0:8443" # HTTPS as well (HTTPS alone when listen is not set)
+# tls_cert = "/etc/airlock/repo.crt"   # the server's certificate chain (PEM)
+# tls_key = "/etc/airlock/repo.key"    # its private key (PEM)
+# client_ca = "/srv/airlock/ca/ca.crt" # clients must present a certificate from this CA
+# crl = "/etc/airlock/enterprise.crl"  # a revocation list of that CA
 # threads = 0                 # 0: one per core
 # idle_timeout = 30           # seconds a connection may stay idle
 # max_connections = 0         # open connections at most; 0: from the descriptor limit
@@ -25,7 +30,9 @@ constexpr std::string_view kTemplate =
 )";
 
 const std::map<std::string, std::set<std::string>> kKeys = {
-    {"serve", {"listen", "threads", "idle_timeout", "max_connections"}},
+    {"serve",
+     {"listen", "threads", "idle_timeout", "max_connections", "listen_tls", "tls_cert", "tls_key",
+      "client_ca", "crl"}},
     {"log", {"syslog", "syslog_socket"}},
 };
 
@@ -37,6 +44,17 @@ class Reader {
     if (auto s = check_keys(); !s) return fail(s.error());
     ServeOptions o;
     if (auto s = text("serve", "listen", o.listen); !s) return fail(s.error());
+    o.listen_set = node("serve", "listen") != nullptr;
+    if (auto s = text("serve", "listen_tls", o.listen_tls); !s) return fail(s.error());
+    if (!o.listen_tls.empty() && !o.listen_set) o.listen.clear();
+    for (auto [key, path] : {std::pair{"tls_cert", &o.tls_cert},
+                             {"tls_key", &o.tls_key},
+                             {"client_ca", &o.client_ca},
+                             {"crl", &o.crl}}) {
+      std::string value;
+      if (auto s = text("serve", key, value); !s) return fail(s.error());
+      if (!value.empty()) *path = value;
+    }
     std::int64_t threads = o.threads, idle = o.idle_timeout.count();
     auto connections = static_cast<std::int64_t>(o.max_connections);
     if (auto s = integer("serve", "threads", 0, 1024, threads); !s) return fail(s.error());

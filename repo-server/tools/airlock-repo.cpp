@@ -203,13 +203,38 @@ int serve(const Invocation& inv) {
   if (!settings) return cli::fail(inv, settings.error());
   ServeOptions opt = std::move(*settings);
   if (inv.has("listen")) opt.listen = inv.str("listen");
+  if (inv.has("listen-tls")) {
+    opt.listen_tls = inv.str("listen-tls");
+    // HTTPS alone, unless HTTP is asked for as well.
+    if (!inv.has("listen") && !opt.listen_set) opt.listen.clear();
+  }
+  if (inv.has("tls-cert")) opt.tls_cert = inv.str("tls-cert");
+  if (inv.has("tls-key")) opt.tls_key = inv.str("tls-key");
+  if (inv.has("client-ca")) opt.client_ca = inv.str("client-ca");
+  if (inv.has("crl")) opt.crl = inv.str("crl");
+  if (!opt.listen_tls.empty() && (opt.tls_cert.empty() || opt.tls_key.empty()))
+    return cli::usage(inv, "--listen-tls needs --tls-cert and --tls-key");
+  if (opt.listen_tls.empty() &&
+      (!opt.tls_cert.empty() || !opt.tls_key.empty() || !opt.client_ca.empty() || !opt.crl.empty()))
+    return cli::usage(inv, "--tls-cert, --tls-key, --client-ca and --crl go with --listen-tls");
+  if (!opt.crl.empty() && opt.client_ca.empty())
+    return cli::usage(inv, "--crl goes with --client-ca");
   if (inv.has("threads")) opt.threads = inv.get<int>("threads");
   if (inv.has("idle-timeout"))
     opt.idle_timeout = std::chrono::seconds(std::max(1, inv.get<int>("idle-timeout")));
   if (inv.has("syslog")) opt.syslog_socket = "/dev/log";
   if (inv.has("syslog-socket")) opt.syslog_socket = inv.str("syslog-socket");
-  opt.on_ready = [](const std::string& address) {
-    std::cout << "serving on http://" << address << "/<channel>/<repo>/" << std::endl;
+  opt.on_ready = [](const std::string& address, bool tls) {
+    std::cout << "serving on " << (tls ? "https://" : "http://") << address << "/<channel>/<repo>/"
+              << std::endl;
+  };
+  opt.on_reload = [](const Status& reloaded) {
+    if (reloaded) {
+      std::cout << "reloaded the certificate, key, client CA and revocation lists" << std::endl;
+    } else {
+      std::cerr << "airlock-repo: reload failed, serving with what was loaded before: "
+                << escape_for_terminal(reloaded.error().message) << std::endl;
+    }
   };
   if (auto s = (*home)->serve(opt); !s) return cli::fail(inv, s.error());
   std::cout << "stopped" << std::endl;
@@ -406,7 +431,14 @@ cli::Command serve_command() {
       "serve",
       [](cli::Options& o, cli::Positionals&) {
         o.add_options()("listen", po::value<std::string>(),
-                        "address and port (default 127.0.0.1:8080)")(
+                        "address and port for HTTP (default 127.0.0.1:8080; none with "
+                        "--listen-tls unless given)")("listen-tls", po::value<std::string>(),
+                                                      "address and port for HTTPS")(
+            "tls-cert", po::value<std::string>(), "the server's certificate chain (PEM)")(
+            "tls-key", po::value<std::string>(), "its private key (PEM)")(
+            "client-ca", po::value<std::string>(),
+            "ask HTTPS clients for a certificate issued by this CA (PEM)")(
+            "crl", po::value<std::string>(), "a revocation list of that CA (PEM)")(
             "threads", po::value<int>(), "worker threads (default: one per core)")(
             "idle-timeout", po::value<int>(),
             "seconds before an idle connection closes (default 30)")(

@@ -25,25 +25,55 @@ def low_side(mirror, home, upstream_url, keyring):
                 f'keyring = "{keyring}"\n')
 
 
-class Server:
-    """airlock-repo serve on an ephemeral loopback port."""
+def high_side(repo, home, low):
+    """An isolated side at home: initialised, trusting the low side's key alice."""
+    run(repo, "init", home=home)
+    run(repo, "trust", "add", pathlib.Path(low) / "keys/alice.pub", "--name", "alice", home=home)
 
-    def __init__(self, repo, home, file_size_limit=None, args=(), open_files=None):
+
+class Server:
+    """airlock-repo serve on ephemeral loopback ports: HTTP (url, addr) unless
+    plain is False, and HTTPS (tls_url, tls_addr) when args hold --listen-tls."""
+
+    def __init__(self, repo, home, file_size_limit=None, args=(), open_files=None, plain=True):
         def limit():
             import resource
             if file_size_limit is not None:
                 resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
             if open_files is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
-        self.proc = subprocess.Popen([repo, "--home", str(home), "serve", "--listen", "127.0.0.1:0"]
-                                     + [str(a) for a in args],
+        args = [str(a) for a in args]
+        self.proc = subprocess.Popen([repo, "--home", str(home), "serve"]
+                                     + (["--listen", "127.0.0.1:0"] if plain else []) + args,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
-        line = self.proc.stdout.readline()
-        m = re.search(r"http://([0-9.]+:[0-9]+)/", line)
-        if not m:
-            raise AssertionError("serve did not start: " + line + self.proc.stderr.read())
-        self.addr = m.group(1)
-        self.url = "http://" + self.addr
+        self.addr = self.url = self.tls_addr = self.tls_url = None
+        for _ in range(int(plain) + int("--listen-tls" in args)):
+            line = self.proc.stdout.readline()
+            m = re.search(r"(https?)://([0-9.]+:[0-9]+)/", line)
+            if not m:
+                raise AssertionError("serve did not start: " + line + self.proc.stderr.read())
+            if m.group(1) == "https":
+                self.tls_addr, self.tls_url = m.group(2), "https://" + m.group(2)
+            else:
+                self.addr, self.url = m.group(2), "http://" + m.group(2)
+
+    def wait_line(self, pattern, timeout=30, stream=None):
+        """The next line of the server's output (or of stream) that matches pattern, read within
+        timeout seconds."""
+        import select
+        import time
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            stream = stream or self.proc.stdout
+            ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            line = stream.readline()
+            if not line:
+                break
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"serve printed no line matching {pattern!r}")
 
     def stop(self):
         self.proc.terminate()
@@ -67,8 +97,9 @@ class AptClient:
     one `deb [signed-by=KEYRING] URL/CHANNEL/REPO SUITE COMPONENT` line, the
     dpkg status lists `installed` as (name, version, arch)."""
 
-    def __init__(self, root, url, channel, keyring, repo="sample", suite="bookworm", installed=()):
+    def __init__(self, root, url, channel, keyring, repo="sample", suite="bookworm", installed=(), options=()):
         self.root = pathlib.Path(root)
+        self.options = [f"-o{o}" for o in options]  # more apt options, e.g. a client certificate
         for d in ("etc/apt/sources.list.d", "etc/apt/preferences.d", "etc/apt/apt.conf.d", "etc/apt/trusted.gpg.d",
                   "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "var/log/apt"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
@@ -81,7 +112,7 @@ class AptClient:
         opts = [f"-oDir={self.root}", f"-oDir::State::status={self.root}/var/lib/dpkg/status",
                 "-oDebug::NoLocking=1", "-oAPT::Architecture=amd64", "-oAcquire::Languages=none",
                 "-oAPT::Sandbox::User=root", "-oDir::Etc::trusted=/dev/null",
-                f"-oDir::Etc::trustedparts={self.root}/etc/apt/trusted.gpg.d"]
+                f"-oDir::Etc::trustedparts={self.root}/etc/apt/trusted.gpg.d"] + self.options
         p = subprocess.run([tool] + opts + list(args), capture_output=True, text=True, timeout=120)
         if expect is not None and p.returncode != expect:
             raise AssertionError(f"{tool} {' '.join(args)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")

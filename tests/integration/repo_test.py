@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hosts import low_side, AptClient, Server, run  # noqa: E402
+from hosts import high_side, low_side, AptClient, Server, run  # noqa: E402
 from upstream_server import UpstreamServer  # noqa: E402
 
 MIRROR, REPO, VERIFY, MAKE_SAMPLE = sys.argv[1:5]
@@ -94,8 +94,7 @@ class RepoTest(unittest.TestCase):
     def setUp(self):
         self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="airlock-high-"))
         self.home = self.tmp / "high"
-        run(REPO, "init", home=self.home)
-        run(REPO, "trust", "add", W.low / "keys/alice.pub", "--name", "alice", home=self.home)
+        high_side(REPO, self.home, W.low)
         self.servers = []
 
     def tearDown(self):

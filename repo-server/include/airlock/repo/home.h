@@ -78,6 +78,9 @@ class Home : public HomeBase {
   std::filesystem::path site_key_dir() const { return dir() / "site" / "gnupg"; }
   // Defaults for serve (repo/settings.h); a home made before it may have none.
   std::filesystem::path settings_file() const { return dir() / "repo.toml"; }
+  // The site CA's revocation list (airlock-repo ca), read by serve when it asks
+  // for client certificates.
+  std::filesystem::path site_crl_file() const { return dir() / "ca" / "crl.pem"; }
 
   Result<TrustPolicy> trust() const;
   // The OpenPGP key that signs site indices; not_found naming

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -84,7 +85,8 @@ class RequestHandler {
 
 struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
-  int threads = 0;  // 0: one per core
+  bool listen_set = false;  // listen came from the settings file
+  int threads = 0;          // 0: one per core
   std::chrono::seconds idle_timeout{30};
   std::size_t max_requests_per_connection = 10000;
   std::size_t max_header_bytes = 8192;
@@ -95,7 +97,17 @@ struct ServeOptions {
   std::uint64_t checkpoint_every = 1000;  // records
   std::chrono::seconds checkpoint_interval{60};
   std::chrono::milliseconds flush_interval{200};  // at most 1 s by contract
-  std::function<void(const std::string& address)> on_ready;
+  // HTTPS: its address (empty: none), the server's certificate chain and
+  // key (PEM). With client_ca, a client must present a certificate that
+  // chains to it; crl, and the site CA's own list when present, revoke them.
+  // listen may be empty when listen_tls is not.
+  std::string listen_tls;
+  std::filesystem::path tls_cert, tls_key, client_ca, crl;
+  // Called once for each address listened on, once the server takes connections.
+  std::function<void(const std::string& address, bool tls)> on_ready;
+  // Called after SIGHUP read the certificate, key, CA and lists again: what
+  // failed (the server keeps what it had).
+  std::function<void(const Status& reloaded)> on_reload;
   // When set (/dev/log), every log record is also sent to this syslog
   // socket as one RFC 5424 message.
   std::string syslog_socket;
