@@ -21,6 +21,13 @@ Result<ProcessResult> gpg(const fs::path& home, std::vector<std::string> args) {
                                 "--passphrase", ""};
   argv.insert(argv.end(), args.begin(), args.end());
   auto r = run_process(argv);
+  // An agent stopped a moment ago may still hold its socket: gpg then finds
+  // it closing and gives up. The next try starts a fresh one.
+  for (int retry = 0; retry < 3 && r && r->exit_code != 0 &&
+                      r->err.find("can't connect to the agent") != std::string::npos;
+       ++retry) {
+    r = run_process(argv);
+  }
   if (!r) return fail(r.error().context("gpg"));
   if (r->exit_code != 0) {
     std::string first = r->err.substr(0, r->err.find('\n'));

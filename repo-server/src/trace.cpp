@@ -143,8 +143,8 @@ struct Walk {
     const std::string event = json_string(r, "event");
     if (event == "pull" && names(objects, r.value("object", json()))) {
       pulls.push_back({"pull", n,
-                       pick(r, {"time", "client", "client_subject", "method", "path", "object",
-                                "status", "bytes", "user_agent"})});
+                       pick(r, {"time", "client", "client_subject", "client_fingerprint", "method",
+                                "path", "object", "status", "bytes", "user_agent"})});
     } else if (event == "publish" || event == "promote" || event == "rollback") {
       if (names(snapshots, r.value("snapshot", json())))
         channels.push_back({event, n, channel_facts(r)});

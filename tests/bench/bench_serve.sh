@@ -7,8 +7,10 @@
 # and 2,000 keep-alive connections on 4 KiB files (requests/s, p99 latency,
 # timeouts). Targets: >= 1.0x nginx requests/s and MB/s at 64 connections; at
 # 2,000 connections p99 under 100 ms and no timeouts; a pull record for every
-# request answered. Each case runs BENCH_ROUNDS (3) paired rounds; the median
-# ratio is reported.
+# request answered. Then HTTPS, both servers with the same certificate and
+# key (no client certificates: wrk cannot present one): >= 0.9x nginx on
+# 4 KiB requests/s and 1 MiB MB/s. Each case runs BENCH_ROUNDS (3) paired
+# rounds; the median ratio is reported.
 set -euo pipefail
 build="$1"; base="$2"
 work="$base/airlock-bench-serve"
@@ -24,13 +26,21 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 "$build/tests/bench/bench_serve_setup" "$work/home" "$work/www" 1000 100
-nport=$(free_port)
-write_nginx_conf "$work" "$nport" "$work/www" "$work/access.log" "tcp_nopush on; keepalive_requests 10000;"
+# HTTPS: one certificate and key for both servers. wrk cannot present a
+# client certificate, so neither asks for one.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/tls.key" \
+  -out "$work/tls.crt" -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+nport=$(free_port); ntport=$(free_port)
+write_nginx_conf "$work" "$nport" "$work/www" "$work/access.log" "tcp_nopush on; keepalive_requests 10000;
+  server { listen 127.0.0.1:$ntport ssl; root $work/www; ssl_certificate $work/tls.crt;
+           ssl_certificate_key $work/tls.key; ssl_protocols TLSv1.2 TLSv1.3; }"
 nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
-"$build/repo-server/airlock-repo" --home "$work/home" serve --listen 127.0.0.1:0 --threads 2 > "$work/serve.out" &
+"$build/repo-server/airlock-repo" --home "$work/home" serve --listen 127.0.0.1:0 --threads 2 \
+  --listen-tls 127.0.0.1:0 --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" > "$work/serve.out" &
 serve_pid=$!; pids+=($serve_pid)
-for _ in $(seq 50); do grep -q serving "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q https "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 aaddr=$(sed -n 's|.*http://\([0-9.:]*\)/.*|\1|p' "$work/serve.out")
+atls=$(sed -n 's|.*https://\([0-9.:]*\)/.*|\1|p' "$work/serve.out")
 sleep 0.5
 
 cat > "$work/paths.lua" <<'LUA'
@@ -59,6 +69,7 @@ run_wrk() {
 rounds="${BENCH_ROUNDS:-3}"
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 small_ratios=(); large_ratios=(); many_ratios=(); a_many_p99s=(); n_many_p99s=()
+tls_small_ratios=(); tls_large_ratios=()
 served=0; a_many_timeouts=0; n_many_timeouts=0
 for _ in $(seq "$rounds"); do
   read -r n_rps _ _ _ _ < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/small/f 1000)
@@ -75,6 +86,14 @@ for _ in $(seq "$rounds"); do
   a_many_p99s+=("$a_p99"); n_many_p99s+=("$n_p99")
   a_many_timeouts=$((a_many_timeouts + a_to)); n_many_timeouts=$((n_many_timeouts + n_to))
   a_many_rps="$a_rps"; n_many_rps="$n_rps"
+  read -r n_rps _ _ _ _ < <(run_wrk "https://127.0.0.1:$ntport" /prod/bench/small/f 1000)
+  read -r a_rps _ a_reqs _ _ < <(run_wrk "https://$atls" /prod/bench/small/f 1000)
+  tls_small_ratios+=("$(echo "$a_rps / $n_rps" | bc -l)"); served=$((served + a_reqs))
+  a_tls_small_rps="$a_rps"; n_tls_small_rps="$n_rps"
+  read -r _ n_mbs _ _ _ < <(run_wrk "https://127.0.0.1:$ntport" /prod/bench/large/f 100)
+  read -r _ a_mbs a_reqs _ _ < <(run_wrk "https://$atls" /prod/bench/large/f 100)
+  tls_large_ratios+=("$(echo "$a_mbs / $n_mbs" | bc -l)"); served=$((served + a_reqs))
+  a_tls_large_mbs="$a_mbs"; n_tls_large_mbs="$n_mbs"
 done
 kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
 logged=$(cat "$work/home/log"/transfer-*.jsonl | grep -c '"event":"pull"' || true)
@@ -90,5 +109,9 @@ printf '  -c2000 4 KiB files   airlock %9.0f req/s   nginx %9.0f req/s   ratio %
 printf '                       airlock p99 %.1f ms (rounds %s), %s timeouts; nginx p99 %.1f ms, %s timeouts (target < 100 ms, none)\n' \
   "$(median "${a_many_p99s[@]}")" "$(printf '%.0f ' "${a_many_p99s[@]}")" "$a_many_timeouts" \
   "$(median "${n_many_p99s[@]}")" "$n_many_timeouts"
+printf '  HTTPS -c64 4 KiB     airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f (target >= 0.90; rounds %s)\n' \
+  "$a_tls_small_rps" "$n_tls_small_rps" "$(median "${tls_small_ratios[@]}")" "$(printf '%.2f ' "${tls_small_ratios[@]}")"
+printf '  HTTPS -c64 1 MiB     airlock %9.1f MB/s    nginx %9.1f MB/s    ratio %.2f (target >= 0.90; rounds %s)\n' \
+  "$a_tls_large_mbs" "$n_tls_large_mbs" "$(median "${tls_large_ratios[@]}")" "$(printf '%.2f ' "${tls_large_ratios[@]}")"
 printf '  pull records  %s logged for %s requests wrk completed (in-flight ones at the end are logged too)\n' \
   "$logged" "$served"

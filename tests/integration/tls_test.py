@@ -176,6 +176,15 @@ class TlsTest(unittest.TestCase):
         self.assertTrue(all(len(p["client_serial"]) > 0 for p in https))
         self.assertIn("/prod/sample/pool/main/h/hello-airlock/hello-airlock_1.0-1_amd64.deb", [p["path"] for p in https])
         self.assertTrue([p for p in pulls if "client_subject" not in p and p["status"] == 200])
+        # The report names the host by its certificate, the plain one by its address; the trace
+        # of the package names who took it.
+        report = json.loads(run(REPO, "report", "--format", "json", home=self.home).stdout)
+        self.assertEqual(sorted(h["host"] for h in report["hosts"]), ["127.0.0.1", "CN=host1.example"])
+        trace = json.loads(run(REPO, "trace", "hello-airlock=1.0-1", "--json", home=self.home).stdout)
+        takers = [x for x in trace["links"] if x["link"] == "pull"]
+        self.assertEqual([(x["client_subject"], x["client_fingerprint"]) for x in takers],
+                         [("CN=host1.example", fingerprint(W.host_crt))])
+        self.assertIn("CN=host1.example", run(REPO, "trace", "hello-airlock=1.0-1", home=self.home).stdout)
 
     def test_refused_handshakes_are_logged_with_their_reason(self):
         server = self.serve()
