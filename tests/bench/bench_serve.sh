@@ -68,32 +68,34 @@ run_wrk() {
 # single pair by 10% either way.
 rounds="${BENCH_ROUNDS:-3}"
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+# paired NGINX_URL AIRLOCK_URL PREFIX COUNT CONNECTIONS FIELD: one round, nginx
+# then airlock; sets n_value/a_value (FIELD 1 requests/s, 2 MB/s), ratio,
+# n_p99/a_p99 and n_to/a_to, and counts the requests airlock answered.
+served=0
+paired() {
+  local a_reqs
+  read -r -a n < <(run_wrk "$1" "$3" "$4" "$5")
+  read -r -a a < <(run_wrk "$2" "$3" "$4" "$5")
+  n_value=${n[$6 - 1]}; a_value=${a[$6 - 1]}; a_reqs=${a[2]}
+  n_p99=${n[3]}; a_p99=${a[3]}; n_to=${n[4]}; a_to=${a[4]}
+  ratio=$(echo "$a_value / $n_value" | bc -l); served=$((served + a_reqs))
+}
 small_ratios=(); large_ratios=(); many_ratios=(); a_many_p99s=(); n_many_p99s=()
 tls_small_ratios=(); tls_large_ratios=()
-served=0; a_many_timeouts=0; n_many_timeouts=0
+a_many_timeouts=0; n_many_timeouts=0
 for _ in $(seq "$rounds"); do
-  read -r n_rps _ _ _ _ < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/small/f 1000)
-  read -r a_rps _ a_reqs _ _ < <(run_wrk "http://$aaddr" /prod/bench/small/f 1000)
-  small_ratios+=("$(echo "$a_rps / $n_rps" | bc -l)"); served=$((served + a_reqs))
-  a_small_rps="$a_rps"; n_small_rps="$n_rps"
-  read -r _ n_mbs _ _ _ < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/large/f 100)
-  read -r _ a_mbs a_reqs _ _ < <(run_wrk "http://$aaddr" /prod/bench/large/f 100)
-  large_ratios+=("$(echo "$a_mbs / $n_mbs" | bc -l)"); served=$((served + a_reqs))
-  a_large_mbs="$a_mbs"; n_large_mbs="$n_mbs"
-  read -r n_rps _ _ n_p99 n_to < <(run_wrk "http://127.0.0.1:$nport" /prod/bench/small/f 1000 2000)
-  read -r a_rps _ a_reqs a_p99 a_to < <(run_wrk "http://$aaddr" /prod/bench/small/f 1000 2000)
-  many_ratios+=("$(echo "$a_rps / $n_rps" | bc -l)"); served=$((served + a_reqs))
+  paired "http://127.0.0.1:$nport" "http://$aaddr" /prod/bench/small/f 1000 64 1
+  small_ratios+=("$ratio"); a_small_rps="$a_value"; n_small_rps="$n_value"
+  paired "http://127.0.0.1:$nport" "http://$aaddr" /prod/bench/large/f 100 64 2
+  large_ratios+=("$ratio"); a_large_mbs="$a_value"; n_large_mbs="$n_value"
+  paired "http://127.0.0.1:$nport" "http://$aaddr" /prod/bench/small/f 1000 2000 1
+  many_ratios+=("$ratio"); a_many_rps="$a_value"; n_many_rps="$n_value"
   a_many_p99s+=("$a_p99"); n_many_p99s+=("$n_p99")
   a_many_timeouts=$((a_many_timeouts + a_to)); n_many_timeouts=$((n_many_timeouts + n_to))
-  a_many_rps="$a_rps"; n_many_rps="$n_rps"
-  read -r n_rps _ _ _ _ < <(run_wrk "https://127.0.0.1:$ntport" /prod/bench/small/f 1000)
-  read -r a_rps _ a_reqs _ _ < <(run_wrk "https://$atls" /prod/bench/small/f 1000)
-  tls_small_ratios+=("$(echo "$a_rps / $n_rps" | bc -l)"); served=$((served + a_reqs))
-  a_tls_small_rps="$a_rps"; n_tls_small_rps="$n_rps"
-  read -r _ n_mbs _ _ _ < <(run_wrk "https://127.0.0.1:$ntport" /prod/bench/large/f 100)
-  read -r _ a_mbs a_reqs _ _ < <(run_wrk "https://$atls" /prod/bench/large/f 100)
-  tls_large_ratios+=("$(echo "$a_mbs / $n_mbs" | bc -l)"); served=$((served + a_reqs))
-  a_tls_large_mbs="$a_mbs"; n_tls_large_mbs="$n_mbs"
+  paired "https://127.0.0.1:$ntport" "https://$atls" /prod/bench/small/f 1000 64 1
+  tls_small_ratios+=("$ratio"); a_tls_small_rps="$a_value"; n_tls_small_rps="$n_value"
+  paired "https://127.0.0.1:$ntport" "https://$atls" /prod/bench/large/f 100 64 2
+  tls_large_ratios+=("$ratio"); a_tls_large_mbs="$a_value"; n_tls_large_mbs="$n_value"
 done
 kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
 logged=$(cat "$work/home/log"/transfer-*.jsonl | grep -c '"event":"pull"' || true)
