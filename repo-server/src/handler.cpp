@@ -401,6 +401,13 @@ HttpResponse RequestHandler::handle(const HttpRequest& req) {
   if (*path == "/-/health") return finish(health_response(health));
   auto route = parse_route(*path);
   if (!route) return finish(text(404, "not found\n"));
+  if (auto policy = access_.load(); policy && !policy->empty()) {
+    if (auto why = policy->refuses(req.client, route->channel, route->repo)) {
+      auto r = text(403, "forbidden\n");
+      r.reason = std::move(*why);
+      return finish(std::move(r));
+    }
+  }
   auto ref = store_.ref_state("channel/" + route->channel + "/" + route->repo);
   if (!ref || !ref->target) return finish(text(404, "not found\n"));
   auto cached = snapshot(*ref->target);

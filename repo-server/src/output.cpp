@@ -74,6 +74,19 @@ json to_json(const TrustReport& r) {
   return out;
 }
 
+json to_json(const AccessPolicy& policy) {
+  json rules = json::array();
+  for (const auto& r : policy.rules()) rules.push_back(to_json(r));
+  return {{"rules", std::move(rules)}};
+}
+
+json to_json(const AccessReport& r) {
+  json out = to_json(r.policy);
+  out["action"] = r.action;
+  out["rule"] = to_json(r.rule);
+  return out;
+}
+
 json to_json(const ImportReport& r) {
   json snaps = json::array();
   for (const auto& s : r.snapshots) snaps.push_back({{"repo", s.repo}, {"id", s.id.hex()}});
@@ -219,6 +232,34 @@ void print_trust_change(std::ostream& out, const TrustReport& r) {
   out << "trust " << r.action << ": ";
   if (r.key_id) out << escape_for_terminal(r.key_name) << ", key " << r.key_id->hex() << "; ";
   out << "done (threshold " << r.policy.threshold << ", " << r.policy.keys.size() << " key(s))\n";
+}
+
+void print_access(std::ostream& out, const AccessPolicy& policy) {
+  if (policy.empty()) {
+    out << "no access rules: every client may read every channel\n";
+    return;
+  }
+  auto join = [](const std::vector<std::string>& list) {
+    std::string s;
+    for (const auto& x : list) s += (s.empty() ? "" : ",") + x;
+    return s;
+  };
+  for (const auto& r : policy.rules()) {
+    out << escape_for_terminal(r.name) << "  channels " << join(r.channels) << "  repos "
+        << join(r.repos);
+    for (auto [key, value] : {std::pair{"cn", &r.cn}, std::pair{"ou", &r.ou},
+                              std::pair{"fingerprint", &r.fingerprint}, std::pair{"ca", &r.ca}}) {
+      if (!value->empty()) out << "  " << key << " " << escape_for_terminal(*value);
+    }
+    if (!r.addresses.empty()) out << "  addresses " << join(r.addresses);
+    out << "\n";
+  }
+}
+
+void print_access_change(std::ostream& out, const AccessReport& r) {
+  out << "access " << r.action << ": rule '" << escape_for_terminal(r.rule.name) << "'; done ("
+      << r.policy.rules().size() << " rule(s)"
+      << (r.policy.empty() ? ": every client may read every channel" : "") << ")\n";
 }
 
 void print_import(std::ostream& out, const ImportReport& r) {

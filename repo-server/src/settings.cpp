@@ -1,11 +1,10 @@
 #include "airlock/repo/settings.h"
 
-#include <toml++/toml.h>
-
 #include <map>
 #include <set>
 
 #include "airlock/base/file.h"
+#include "toml_doc.h"
 
 namespace airlock::repo {
 namespace {
@@ -134,14 +133,9 @@ class Reader {
 std::string_view settings_template() { return kTemplate; }
 
 Result<ServeOptions> parse_settings(std::string_view text, const std::string& origin) {
-  toml::table doc;
-  try {
-    doc = toml::parse(text, origin);
-  } catch (const toml::parse_error& e) {
-    return fail(Code::invalid_input, origin + ":" + std::to_string(e.source().begin.line) + ": " +
-                                         std::string(e.description()));
-  }
-  return Reader(doc, origin).read();
+  auto parsed = parse_toml(text, origin);
+  if (!parsed) return fail(parsed.error());
+  return Reader(*parsed, origin).read();
 }
 
 Result<ServeOptions> load_settings(const std::filesystem::path& path) {

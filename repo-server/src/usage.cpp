@@ -40,6 +40,30 @@ constexpr std::array kUsage{
         "  airlock-repo --home /srv/airlock trust threshold 2 --reason \"two-person rule\"\n"
         "  airlock-repo --home /srv/airlock trust max-validity 30\n"},
     CommandUsage{
+        "access", "access add|remove NAME|list              who may read which channel",
+        "usage: airlock-repo --home DIR access add --name NAME --channel CH [--channel CH...]\n"
+        "                                     [--repo R...] [--cn P] [--ou P] [--fingerprint HEX]\n"
+        "                                     [--ca CERT] [--address CIDR...]\n"
+        "       airlock-repo --home DIR access remove NAME\n"
+        "       airlock-repo --home DIR access list [--json]\n\n"
+        "The access policy (<home>/access.toml): named rules saying which clients may\n"
+        "read which channels and repositories. A rule matches a client when every\n"
+        "condition it states holds: --cn and --ou are glob patterns on the client\n"
+        "certificate's CN and OU, --fingerprint its SHA-256, --ca the certificate of\n"
+        "the CA that issued it (stored as its SHA-256), --address an IPv4 or IPv6\n"
+        "address or CIDR range. It grants --channel (\"*\": every channel) and --repo\n"
+        "(default: every repository). Without rules every client may read everything;\n"
+        "with rules, a request no matching rule grants gets 403 and a logged refusal.\n"
+        "Without TLS an address is not an identity: any machine can take an address.\n"
+        "Every change is logged; the server reads the policy when it starts and on\n"
+        "SIGHUP.\n\nexamples:\n"
+        "  airlock-repo --home /srv/airlock access add --name web --channel prod --cn 'web-*' "
+        "--ca site-ca.pem\n"
+        "  airlock-repo --home /srv/airlock access add --name lab --channel test --repo debian "
+        "--address 10.20.0.0/16 --address fd00:20::/32\n"
+        "  airlock-repo --home /srv/airlock access remove lab --reason \"lab closed\"\n"
+        "  airlock-repo --home /srv/airlock access list --json\n"},
+    CommandUsage{
         "import", "import BUNDLE_DIR [VOLUME_DIR...]    verify a bundle and import it atomically",
         "usage: airlock-repo --home DIR "
         "import BUNDLE_DIR [VOLUME_DIR...] [options]\n\n"

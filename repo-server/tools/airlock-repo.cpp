@@ -119,6 +119,44 @@ int trust(const Invocation& inv) {
       inv, [&](Home& h) { return trust_change(h, inv); }, print_trust_change);
 }
 
+// access add: the rule the options describe; --ca names a certificate file,
+// stored by its fingerprint.
+Result<AccessReport> access_add(Home& home, const Invocation& inv) {
+  AccessRule rule;
+  rule.name = inv.str("name");
+  rule.channels = list(inv, "channel");
+  if (inv.has("repo")) rule.repos = list(inv, "repo");
+  rule.cn = inv.str("cn");
+  rule.ou = inv.str("ou");
+  rule.fingerprint = inv.str("fingerprint");
+  rule.addresses = list(inv, "address");
+  if (inv.has("ca")) {
+    auto ca = certificate_fingerprint(inv.str("ca"));
+    if (!ca) return fail(ca.error().context("--ca"));
+    rule.ca = *ca;
+  }
+  return home.access_add(std::move(rule), who(inv));
+}
+
+int access(const Invocation& inv) {
+  const auto action = inv.str("action");
+  if (action == "list")
+    return with_home(
+        inv, [](Home& h) { return h.access(); }, print_access, reading_options(inv.home));
+  if (action == "remove") {
+    if (!inv.has("arg")) return cli::usage(inv, "remove: missing NAME");
+    return with_home(
+        inv, [&](Home& h) { return h.access_remove(inv.str("arg"), who(inv)); },
+        print_access_change);
+  }
+  if (action != "add") return cli::usage(inv, "add, remove or list?");
+  if (inv.has("arg")) return cli::usage(inv, "add: the rule's name goes with --name");
+  if (!inv.has("name") || !inv.has("channel"))
+    return cli::usage(inv, "add needs --name NAME and --channel CH");
+  return with_home(
+      inv, [&](Home& h) { return access_add(h, inv); }, print_access_change);
+}
+
 int import(const Invocation& inv) {
   auto dirs = list(inv, "dirs");
   if (dirs.empty()) return cli::usage(inv, "missing BUNDLE_DIR");
@@ -289,6 +327,28 @@ cli::Command trust_command() {
         p.add("action", 1).add("arg", 1);
       },
       trust);
+}
+
+cli::Command access_command() {
+  return command(
+      "access",
+      [](cli::Options& o, cli::Positionals& p) {
+        using many = std::vector<std::string>;
+        o.add_options()("action", po::value<std::string>(), "add, remove, list")(
+            "arg", po::value<std::string>(), "NAME (remove)")("name", po::value<std::string>(),
+                                                              "the rule's name (add)")(
+            "channel", po::value<many>(), "a channel it grants, or \"*\" (repeatable)")(
+            "repo", po::value<many>(), "a repository it grants (repeatable; default all)")(
+            "cn", po::value<std::string>(), "certificate CN pattern (glob)")(
+            "ou", po::value<std::string>(), "certificate OU pattern (glob)")(
+            "fingerprint", po::value<std::string>(), "certificate SHA-256 fingerprint")(
+            "ca", po::value<std::string>(), "PEM certificate of the issuing CA")(
+            "address", po::value<many>(), "client address or CIDR range (repeatable)")(
+            "json", "print JSON");
+        change_options(o);
+        p.add("action", 1).add("arg", 1);
+      },
+      access);
 }
 
 cli::Command import_command() {
@@ -556,6 +616,12 @@ cli::Command report_command() {
       report);
 }
 
+// access comes after trust in --help: who may sign, then who may read.
+std::vector<cli::Command> with_access(std::vector<cli::Command> commands) {
+  commands.insert(commands.begin() + 2, access_command());
+  return commands;
+}
+
 std::vector<cli::Command> commands() {
   return {init_command(),
           trust_command(),
@@ -589,6 +655,6 @@ int main(int argc, char** argv) {
       "  airlock-repo --home /srv/airlock channels --history prod\n"
       "  airlock-repo --home /srv/airlock promote test prod --reason \"patch Tuesday\"\n"
       "  airlock-repo --home /srv/airlock serve --listen 0.0.0.0:8080\n",
-      true, commands()};
+      true, with_access(commands())};
   return cli::run(program, argc, argv);
 }

@@ -236,6 +236,113 @@ TEST_F(HandlerTest, StrictPaths) {
   EXPECT_FALSE(decode_path("/a%4"));
 }
 
+// --- the access policy -------------------------------------------------------
+
+class AccessHandlerTest : public HandlerTest {
+ protected:
+  void allow(const std::string& access_toml) {
+    auto policy = AccessPolicy::parse(access_toml, "access.toml");
+    ASSERT_TRUE(policy) << policy.error().message;
+    handler->set_access(std::make_shared<const AccessPolicy>(std::move(*policy)));
+  }
+
+  HttpResponse get_as(const ClientIdentity& who, const std::string& target) {
+    HttpRequest req;
+    req.method = "GET";
+    req.target = target;
+    req.client = who;
+    return handler->handle(req);
+  }
+
+  static ClientIdentity host(const std::string& cn, const std::string& address = "10.0.0.5") {
+    return {address, "CN=" + cn + ",OU=servers", cn, {"servers"}, kHostFp, kSiteCaFp};
+  }
+
+  static ClientIdentity at(const std::string& address) { return {address, "", "", {}, "", ""}; }
+
+  static inline const std::string kHostFp = std::string(64, 'a');
+  static inline const std::string kSiteCaFp = std::string(64, 'c');
+  const std::string hello = "/prod/debian/pool/main/h/hello.deb";
+};
+
+TEST_F(AccessHandlerTest, WithoutAPolicyOrRulesEveryoneMayRead) {
+  EXPECT_EQ(get_as(at("10.0.0.5"), hello).status, 200);
+  allow("# no rules\n");
+  EXPECT_EQ(get_as(at("10.0.0.5"), hello).status, 200);
+  handler->set_access(nullptr);
+  EXPECT_EQ(get_as(host("db-01"), hello).status, 200);
+}
+
+TEST_F(AccessHandlerTest, AllowsByCommonNameGlob) {
+  allow("[[rule]]\nname = \"web\"\nchannels = [\"prod\"]\ncn = \"web-*\"\n");
+  auto r = get_as(host("web-01"), hello);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content(), deb);
+  EXPECT_EQ(get_as(host("db-01"), hello).status, 403);
+  EXPECT_EQ(get_as(at("10.0.0.5"), hello).status, 403);  // no certificate, no CN
+}
+
+TEST_F(AccessHandlerTest, RefusesOutsideItsChannelWith403AndTheReasonBeforeReadingAnything) {
+  allow(
+      "[[rule]]\nname = \"web\"\nchannels = [\"test\"]\ncn = \"web-*\"\n"
+      "[[rule]]\nname = \"other repo\"\nchannels = [\"prod\"]\nrepos = [\"rhel\"]\n"
+      "cn = \"web-*\"\n");
+  auto r = get_as(host("web-01"), hello);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body, "forbidden\n");
+  EXPECT_EQ(r.reason, "no access rule allows CN=web-01,OU=servers (10.0.0.5) to read prod/debian");
+  EXPECT_FALSE(r.object);
+  EXPECT_FALSE(r.cached);
+  EXPECT_FALSE(r.file);
+  // Decided before the channel is looked up: a channel or file that does not
+  // exist is refused the same way, so the answer says nothing about either.
+  EXPECT_EQ(get_as(host("web-01"), "/prod/debian/pool/missing.deb").status, 403);
+  EXPECT_EQ(get_as(host("web-01"), "/staging/debian/pool/main/h/hello.deb").reason,
+            "no access rule allows CN=web-01,OU=servers (10.0.0.5) to read staging/debian");
+  EXPECT_EQ(get_as(host("web-01"), "/test/debian/pool/main/h/hello.deb").status, 404);
+  // The health check stays open.
+  EXPECT_EQ(get_as(at("192.0.2.1"), "/-/health").status, 200);
+  // A new policy applies from the next request.
+  allow("[[rule]]\nname = \"web\"\nchannels = [\"*\"]\ncn = \"web-*\"\n");
+  EXPECT_EQ(get_as(host("web-01"), hello).status, 200);
+}
+
+TEST_F(AccessHandlerTest, AddressRangesV4AndV6) {
+  allow(
+      "[[rule]]\nname = \"lab\"\nchannels = [\"prod\"]\n"
+      "addresses = [\"10.0.0.0/8\", \"192.168.1.7\", \"fd00:20::/32\", \"2001:db8::1\"]\n");
+  for (std::string ok : {"10.0.0.1", "10.255.255.255", "192.168.1.7", "::ffff:10.1.2.3",
+                         "fd00:20::5", "fd00:20:ffff::1", "2001:db8::1"}) {
+    EXPECT_EQ(get_as(at(ok), hello).status, 200) << ok;
+  }
+  for (std::string no : {"11.0.0.1", "9.255.255.255", "192.168.1.8", "::ffff:11.0.0.1",
+                         "fd00:21::5", "2001:db8::2", "::1", "", "not an address"}) {
+    auto r = get_as(at(no), hello);
+    EXPECT_EQ(r.status, 403) << no;
+    EXPECT_EQ(r.reason, "no access rule allows " + no + " to read prod/debian");
+  }
+}
+
+TEST_F(AccessHandlerTest, FingerprintAndCaRules) {
+  allow("[[rule]]\nname = \"one host\"\nchannels = [\"prod\"]\nfingerprint = \"" + kHostFp +
+        "\"\n");
+  EXPECT_EQ(get_as(host("anything"), hello).status, 200);
+  auto other = host("anything");
+  other.fingerprint = std::string(64, 'b');
+  EXPECT_EQ(get_as(other, hello).status, 403);
+  EXPECT_EQ(get_as(at("10.0.0.5"), hello).status, 403);
+
+  allow("[[rule]]\nname = \"site ca\"\nchannels = [\"prod\"]\nca = \"" + kSiteCaFp + "\"\n");
+  EXPECT_EQ(get_as(host("web-01"), hello).status, 200);
+  auto foreign = host("web-01");
+  foreign.issuer_fingerprint = std::string(64, 'd');
+  EXPECT_EQ(get_as(foreign, hello).status, 403);
+  auto unknown_issuer = host("web-01");
+  unknown_issuer.issuer_fingerprint.clear();
+  EXPECT_EQ(get_as(unknown_issuer, hello).status, 403);
+  EXPECT_EQ(get_as(at("10.0.0.5"), hello).status, 403);
+}
+
 // Changes the first stored byte of the object that has data's hash (in its
 // file or its pack); returns the hash of what is there now.
 Digest corrupt_object(const Store& store, const std::string& data) {

@@ -3,7 +3,7 @@
 //
 //   <home>/trust.json  keys/log.key keys/log.pub  store/  log/  staging/
 //
-// Every state change (trust, import accepted or refused, publish, promote,
+// Every state change (trust, access, import accepted or refused, publish, promote,
 // rollback, channel delete, scrub) goes through the home's ledger: the change and its log
 // record are both made or both absent, whatever happens (transfer/ledger.h).
 // Strings from the command line or from bundles may hold any bytes: they are
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "airlock/repo/access.h"
 #include "airlock/repo/channels.h"
 #include "airlock/repo/import.h"
 #include "airlock/repo/report.h"
@@ -50,6 +51,12 @@ struct TrustReport {
   // The key added or removed (add, remove): its name and key id.
   std::string key_name;
   std::optional<KeyId> key_id;
+};
+
+struct AccessReport {
+  std::string action;   // add, remove
+  AccessRule rule;      // the rule added or removed
+  AccessPolicy policy;  // as it is now
 };
 
 struct StatusReport {
@@ -94,6 +101,15 @@ class Home : public HomeBase {
   // The longest validity (expires - created) a bundle may have; invalid_input
   // unless 1 <= days <= 3650.
   Result<TrustReport> trust_max_validity(int days, const ChangeInfo& who);
+
+  // Who may read which channel (access.h); no rules when there is no file.
+  std::filesystem::path access_file() const { return dir() / "access.toml"; }
+  Result<AccessPolicy> access() const;
+  // Each change rewrites access.toml atomically together with an `access`
+  // record (action, rule). Refused as AccessPolicy::add and remove refuse,
+  // and invalid_input when access.toml does not read; nothing changes then.
+  Result<AccessReport> access_add(AccessRule rule, const ChangeInfo& who);
+  Result<AccessReport> access_remove(const std::string& name, const ChangeInfo& who);
 
   // Verifies and imports a bundle (see import.h). A refusal changes nothing
   // but is itself logged. A --publish channel that is not a valid name
@@ -160,6 +176,8 @@ class Home : public HomeBase {
   Home() = default;
   Result<TrustReport> change_trust(const std::string& action, TrustPolicy policy,
                                    nlohmann::json record, const ChangeInfo& who);
+  Result<AccessReport> change_access(const std::string& name, const AccessRule* added,
+                                     const ChangeInfo& who);
 };
 
 }  // namespace airlock::repo

@@ -14,6 +14,8 @@ namespace airlock::repo {
 
 nlohmann::json to_json(const TrustPolicy& policy);
 nlohmann::json to_json(const TrustReport& report);
+nlohmann::json to_json(const AccessPolicy& policy);
+nlohmann::json to_json(const AccessReport& report);
 nlohmann::json to_json(const ImportReport& report);
 nlohmann::json to_json(const std::vector<SnapshotInfo>& snapshots);
 nlohmann::json to_json(const SnapshotView& view);
@@ -28,6 +30,9 @@ nlohmann::json to_json(const Trace& trace);
 void print_trust(std::ostream& out, const TrustPolicy& policy);
 // The change, and a note on stderr when the threshold cannot be met.
 void print_trust_change(std::ostream& out, const TrustReport& report);
+// One line a rule: name, what it grants, its conditions.
+void print_access(std::ostream& out, const AccessPolicy& policy);
+void print_access_change(std::ostream& out, const AccessReport& report);
 void print_import(std::ostream& out, const ImportReport& report);
 void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapshots);
 // The snapshot's facts, then its packages as a table.

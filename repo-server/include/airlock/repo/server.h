@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "airlock/repo/access.h"
 #include "airlock/store/store.h"
 
 namespace airlock::repo {
@@ -25,6 +26,7 @@ struct HttpRequest {
   std::string range;
   std::string if_none_match;
   std::string if_modified_since;
+  ClientIdentity client = {};  // who asks, for the access policy
 };
 
 struct HttpResponse {
@@ -60,6 +62,11 @@ class RequestHandler {
   HttpResponse handle(const HttpRequest& request);
   // What /-/health reports about the log.
   std::function<std::string()> health;
+  // The access policy from the next request on (null: everything allowed).
+  // Thread-safe: may be swapped while requests are handled (SIGHUP). A
+  // request it refuses is a 403 whose reason says why, answered before the
+  // channel or anything else is read; /-/health stays open.
+  void set_access(std::shared_ptr<const AccessPolicy> policy) { access_.store(std::move(policy)); }
   // How many times an object's bytes were hashed before serving.
   std::uint64_t objects_hashed() const { return hashed_; }
 
@@ -73,6 +80,7 @@ class RequestHandler {
   // found to have it before; otherwise "expected sha256 X, actual Y".
   std::string check_once(const Digest& id, const std::string* content, const ObjectFile& file);
   const Store& store_;
+  std::atomic<std::shared_ptr<const AccessPolicy>> access_;
   std::mutex verified_mu_;
   std::set<Digest> verified_;
   std::atomic<std::uint64_t> hashed_{0};

@@ -1,0 +1,185 @@
+// access.toml: rules read strictly (every mistake named with the file, the
+// rule and the key), matched by every condition they state, and written
+// back as they were read.
+#include "airlock/repo/access.h"
+
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+
+namespace airlock::repo {
+namespace {
+
+const std::string kFp(64, 'a');
+const std::string kCa(64, 'c');
+
+AccessPolicy parse(const std::string& text) {
+  auto p = AccessPolicy::parse(text, "access.toml");
+  EXPECT_TRUE(p) << p.error().message;
+  return p ? std::move(*p) : AccessPolicy{};
+}
+
+ClientIdentity host(std::string cn, std::string address = "10.0.0.5",
+                    std::vector<std::string> units = {"servers"}) {
+  ClientIdentity c;
+  c.address = std::move(address);
+  c.subject = "CN=" + cn;
+  c.common_name = std::move(cn);
+  c.units = std::move(units);
+  c.fingerprint = kFp;
+  c.issuer_fingerprint = kCa;
+  return c;
+}
+
+ClientIdentity address_only(std::string address) {
+  ClientIdentity c;
+  c.address = std::move(address);
+  return c;
+}
+
+TEST(AccessPolicyTest, NoFileAndNoRulesAllowEverything) {
+  testing::TempDir dir;
+  auto absent = AccessPolicy::load(dir / "access.toml");
+  ASSERT_TRUE(absent) << absent.error().message;
+  EXPECT_TRUE(absent->empty());
+  EXPECT_FALSE(absent->refuses(address_only("10.0.0.5"), "prod", "debian"));
+  testing::write_text(dir / "access.toml", "# nothing yet\n");
+  auto none = AccessPolicy::load(dir / "access.toml");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  EXPECT_FALSE(none->refuses(host("anyone"), "prod", "debian"));
+}
+
+TEST(AccessPolicyTest, ReadsEveryKeyAndWritesTheSameRulesBack) {
+  auto p = parse(
+      "[[rule]]\nname = \"web servers\"\nchannels = [\"prod\"]\nrepos = [\"debian\"]\n"
+      "cn = \"web-*\"\nou = \"servers\"\nfingerprint = \"" +
+      kFp + "\"\nca = \"" + kCa +
+      "\"\naddresses = [\"10.0.0.0/8\", \"fd00::/8\"]\n\n"
+      "[[rule]]\nname = \"lab\"\nchannels = [\"*\"]\naddresses = [\"192.168.1.7\"]\n");
+  ASSERT_EQ(p.rules().size(), 2u);
+  const auto& r = p.rules()[0];
+  EXPECT_EQ(r.name, "web servers");
+  EXPECT_EQ(r.channels, std::vector<std::string>{"prod"});
+  EXPECT_EQ(r.repos, std::vector<std::string>{"debian"});
+  EXPECT_EQ(r.cn, "web-*");
+  EXPECT_EQ(r.ou, "servers");
+  EXPECT_EQ(r.fingerprint, kFp);
+  EXPECT_EQ(r.ca, kCa);
+  EXPECT_EQ(r.addresses, (std::vector<std::string>{"10.0.0.0/8", "fd00::/8"}));
+  EXPECT_EQ(p.rules()[1].repos, std::vector<std::string>{"*"});  // the default
+  auto again = AccessPolicy::parse(p.to_toml(), "written");
+  ASSERT_TRUE(again) << again.error().message << "\n" << p.to_toml();
+  EXPECT_EQ(again->to_toml(), p.to_toml());
+  EXPECT_EQ(to_json(again->rules()[0]), to_json(r));
+  EXPECT_EQ(to_json(again->rules()[1]), to_json(p.rules()[1]));
+}
+
+TEST(AccessPolicyTest, RefusesMistakesNamingFileRuleAndKey) {
+  const std::string head = "[[rule]]\nname = \"web\"\nchannels = [\"prod\"]\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {head + "cn = \"web-*\"\ncolour = \"red\"\n",
+       "access.toml: rule 'web': key 'colour': unknown key (known: name, channels, repos, cn, ou, "
+       "fingerprint, ca, addresses)"},
+      {head + "cn = \"web-[\"\n",
+       "access.toml: rule 'web': key 'cn': 'web-[': '[' at 5 is not closed"},
+      {head + "ou = \"\"\n", "access.toml: rule 'web': key 'ou': must be a non-empty string"},
+      {head + "addresses = [\"10.0.0.0/33\"]\n",
+       "access.toml: rule 'web': key 'addresses': '10.0.0.0/33': expected an IPv4 or IPv6 address "
+       "or CIDR range"},
+      {head + "addresses = [\"fd00::/129\"]\n", "key 'addresses': 'fd00::/129': expected"},
+      {head + "addresses = [\"web1.example\"]\n", "key 'addresses': 'web1.example': expected"},
+      {head + "addresses = [\"10.1.2.3/8\"]\n",
+       "key 'addresses': '10.1.2.3/8' has bits set after the prefix (did you mean 10.0.0.0/8?)"},
+      {head + "addresses = [\"fd00::1/64\"]\n", "(did you mean fd00::/64?)"},
+      {head + "addresses = \"10.0.0.0/8\"\n", "key 'addresses': must be a list of strings"},
+      {"[[rule]]\nname = \"web\"\nchannels = [\"Prod/x\"]\ncn = \"a\"\n",
+       "access.toml: rule 'web': key 'channels': 'Prod/x' is not a valid channel name"},
+      {"[[rule]]\nname = \"web\"\nchannels = []\ncn = \"a\"\n",
+       "key 'channels': name at least one"},
+      {"[[rule]]\nname = \"web\"\ncn = \"a\"\n", "key 'channels': name at least one"},
+      {head + "repos = [\"../x\"]\ncn = \"a\"\n", "key 'repos': '../x' is not a valid repository"},
+      {head + "fingerprint = \"AB:CD\"\n",
+       "key 'fingerprint': 'AB:CD' is not a SHA-256 fingerprint (64 hex digits)"},
+      {head + "ca = 7\n", "access.toml: rule 'web': key 'ca': must be a non-empty string"},
+      {head, "access.toml: rule 'web': the rule states no condition"},
+      {"[[rule]]\nchannels = [\"prod\"]\ncn = \"a\"\n",
+       "access.toml: rule 1: key 'name': a rule needs a name"},
+      {head + "cn = \"a\"\n" + head + "cn = \"b\"\n",
+       "access.toml: rule 'web': key 'name': a second rule with this name"},
+      {"channels = [\"prod\"]\n",
+       "access.toml: unknown key 'channels' (rules are [[rule]] tables)"},
+      {"rule = \"x\"\n", "access.toml: 'rule' must be [[rule]] tables"},
+      {"[[rule]]\nname = \"web\nx", "access.toml:2: "},
+  };
+  for (const auto& [text, message] : cases) {
+    auto p = AccessPolicy::parse(text, "access.toml");
+    ASSERT_FALSE(p) << text;
+    EXPECT_EQ(p.error().code, Code::invalid_input) << text;
+    EXPECT_NE(p.error().message.find(message), std::string::npos) << text << "\n"
+                                                                  << p.error().message;
+    EXPECT_EQ(p.error().message.find('\n'), std::string::npos) << p.error().message;
+  }
+}
+
+TEST(AccessPolicyTest, ARuleMatchesWhenEveryConditionItStatesMatches) {
+  auto p = parse(
+      "[[rule]]\nname = \"web\"\nchannels = [\"prod\"]\ncn = \"web-*\"\nou = \"serv*\"\n"
+      "addresses = [\"10.0.0.0/8\"]\n");
+  EXPECT_FALSE(p.refuses(host("web-01"), "prod", "debian"));
+  EXPECT_FALSE(p.refuses(host("web-01", "10.0.0.9", {"lab", "servers"}), "prod", "debian"));
+  EXPECT_TRUE(p.refuses(host("db-01"), "prod", "debian"));                        // cn
+  EXPECT_TRUE(p.refuses(host("web-01", "10.0.0.5", {"desktops"}), "prod", "x"));  // ou
+  EXPECT_TRUE(p.refuses(host("web-01", "192.168.0.1"), "prod", "debian"));        // address
+  // Without a certificate no CN or OU condition holds, whatever the fields say.
+  auto no_cert = host("web-01");
+  no_cert.fingerprint.clear();
+  EXPECT_TRUE(p.refuses(no_cert, "prod", "debian"));
+}
+
+TEST(AccessPolicyTest, RefusalNamesTheClientAndWhatItAskedFor) {
+  auto p = parse("[[rule]]\nname = \"web\"\nchannels = [\"test\"]\ncn = \"web-*\"\n");
+  EXPECT_EQ(p.refuses(host("web1"), "prod", "debian"),
+            "no access rule allows CN=web1 (10.0.0.5) to read prod/debian");
+  EXPECT_EQ(p.refuses(address_only("10.0.0.6"), "test", "debian"),
+            "no access rule allows 10.0.0.6 to read test/debian");
+}
+
+TEST(AccessPolicyTest, AddAndRemoveRefuseWithoutChangingThePolicy) {
+  AccessPolicy p;
+  AccessRule web{"web", {"prod"}, {"*"}, "web-*", "", "", "", {}};
+  ASSERT_TRUE(p.add(web));
+  const std::string before = p.to_toml();
+  auto again = p.add(web);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Code::conflict);
+  EXPECT_EQ(again.error().message, "an access rule named 'web' exists already");
+  AccessRule bad{"lab", {"test"}, {"*"}, "", "", "", "", {"10.0.0.0/8", "10.0.0.0/40"}};
+  auto refused = p.add(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Code::invalid_input);
+  EXPECT_NE(refused.error().message.find("access rule 'lab': --address: '10.0.0.0/40'"),
+            std::string::npos)
+      << refused.error().message;
+  AccessRule none{"none", {"test"}, {"*"}, "", "", "", "", {}};
+  EXPECT_EQ(p.add(none).error().message,
+            "access rule 'none': the rule states no condition (cn, ou, fingerprint, ca or "
+            "addresses)");
+  auto unknown = p.remove("lab");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, Code::not_found);
+  EXPECT_EQ(unknown.error().message, "no access rule named 'lab' (rules: 'web')");
+  EXPECT_EQ(p.to_toml(), before);
+  // A fingerprint as openssl prints it is stored as lowercase hex.
+  std::string colons, lower;
+  for (int i = 0; i < 32; ++i) colons += std::string(i ? ":" : "") + "AB", lower += "ab";
+  ASSERT_TRUE(p.add({"one host", {"prod"}, {"*"}, "", "", colons, "", {}}));
+  EXPECT_EQ(p.rules().back().fingerprint, lower);
+  auto removed = p.remove("web");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(removed->name, "web");
+  EXPECT_EQ(p.rules().size(), 1u);
+}
+
+}  // namespace
+}  // namespace airlock::repo
