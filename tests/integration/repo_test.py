@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import unittest
 import urllib.error
 import urllib.request
@@ -25,6 +26,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hosts import high_side, low_side, AptClient, Server, run  # noqa: E402
 from upstream_server import UpstreamServer  # noqa: E402
+from schema_check import check_schema  # noqa: E402
 
 MIRROR, REPO, VERIFY, MAKE_SAMPLE = sys.argv[1:5]
 del sys.argv[1:5]
@@ -354,8 +356,8 @@ class RepoTest(unittest.TestCase):
             p = run(REPO, "import", b, home=self.home, expect=3, timeout=20)
             self.assertIn(said, p.stderr)
             self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
-            store, channels, _ = self.state()
-            self.assertEqual((store, channels), before[:2])
+            store, channels, _, access = self.state()  # the refusal itself is logged
+            self.assertEqual((store, channels, access), (before[0], before[1], before[3]))
             self.assertEqual(self.log("import")[-1]["result"], "refused")
             self.assertIn(said, self.log("import")[-1]["reason"])
 
@@ -640,9 +642,11 @@ class RepoTest(unittest.TestCase):
         return json.loads(self.repo(*args, "--json").stdout)
 
     def state(self):
-        """What a refusal must leave as it was: the store, the channels, the log."""
+        """What a refusal must leave as it was: the store, the channels, the log, the access policy."""
         log = {str(p): p.read_bytes() for p in sorted((self.home / "log").rglob("*")) if p.is_file()}
-        return store_state(self.home), self.repo("channels", "--json").stdout, log
+        access = self.home / "access.toml"
+        return (store_state(self.home), self.repo("channels", "--json").stdout, log,
+                access.read_bytes() if access.exists() else None)
 
     def refused(self, *args, expect, says):
         """Runs a command that must fail with exit code expect, saying says, and change nothing."""
@@ -653,6 +657,90 @@ class RepoTest(unittest.TestCase):
         self.assertLessEqual(len(p.stderr.splitlines()), 1 if expect != 2 else 2, p.stderr)
         self.assertEqual(self.state(), before, args)
         return p
+
+    # --- who may read what: access.toml ----------------------------------------------------
+
+    def make_certificate(self, name):
+        """A self-signed certificate (as a CA's would be) and its SHA-256 as openssl computes it."""
+        pem = self.tmp / f"{name}.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2",
+                        "-subj", f"/CN={name}", "-keyout", self.tmp / f"{name}.key", "-out", pem],
+                       check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", pem, "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        return pem, hashlib.sha256(der).hexdigest()
+
+    def test_access_rules_are_added_listed_removed_and_logged(self):
+        self.assertEqual(self.repo("access", "list").stdout,
+                         "no access rules: every client may read every channel\n")
+        ca, ca_fp = self.make_certificate("site-ca")
+        out = self.repo("access", "add", "--name", "web servers", "--channel", "prod", "--channel", "test",
+                        "--repo", "sample", "--cn", "web-*", "--ou", "servers", "--ca", ca,
+                        "--address", "10.0.0.0/8", "--address", "fd00::/8", "--reason", "hosts").stdout
+        self.assertEqual(out, "access add: rule 'web servers'; done (1 rule(s))\n")
+        host_fp = hashlib.sha256(b"host").hexdigest()
+        openssl_form = ":".join(host_fp[i:i + 2] for i in range(0, 64, 2)).upper()
+        self.repo("access", "add", "--name", "lab", "--channel", "*", "--fingerprint", openssl_form)
+        web = {"name": "web servers", "channels": ["prod", "test"], "repos": ["sample"], "cn": "web-*",
+               "ou": "servers", "ca": ca_fp, "addresses": ["10.0.0.0/8", "fd00::/8"]}
+        lab = {"name": "lab", "channels": ["*"], "repos": ["*"], "fingerprint": host_fp}
+        self.assertEqual(self.json_of("access", "list"), {"rules": [web, lab]})
+        # The file holds what list shows, and nothing was left beside it.
+        with open(self.home / "access.toml", "rb") as f:
+            self.assertEqual(tomllib.load(f), {"rule": [web, lab]})
+        self.assertEqual(sorted(p.name for p in self.home.iterdir() if p.name.startswith("access")),
+                         ["access.toml"])
+        self.assertIn("web servers  channels prod,test  repos sample  cn web-*  ou servers  ca " + ca_fp +
+                      "  addresses 10.0.0.0/8,fd00::/8", self.repo("access", "list").stdout)
+        out = self.repo("access", "remove", "lab", "--operator", "olga").stdout
+        self.assertEqual(out, "access remove: rule 'lab'; done (1 rule(s))\n")
+        self.assertEqual(self.json_of("access", "list"), {"rules": [web]})
+        records = self.log("access")
+        self.assertEqual([(r["action"], r["rule"]) for r in records],
+                         [("add", web), ("add", lab), ("remove", lab)])
+        self.assertEqual(records[0]["reason"], "hosts")
+        self.assertEqual(records[2]["operator"], "olga")
+        for r in records:
+            check_schema(r, "log-record.schema.json")
+        out = self.json_of("access", "remove", "web servers")
+        self.assertEqual((out["action"], out["rules"]), ("remove", []))
+        self.assertIn("every client may read every channel", self.repo("access", "list").stdout)
+
+    def test_access_refusals_change_nothing(self):
+        self.repo("access", "add", "--name", "web", "--channel", "prod", "--cn", "web-*")
+        add = ("access", "add", "--name", "w2", "--channel", "prod")
+        self.refused("access", "add", "--name", "web", "--channel", "test", "--cn", "x", expect=1,
+                     says="an access rule named 'web' exists already")
+        self.refused("access", "remove", "nope", expect=1, says="no access rule named 'nope' (rules: 'web')")
+        self.refused(*add, expect=2, says="access rule 'w2': the rule states no condition (cn, ou, "
+                                          "fingerprint, ca or addresses)")
+        self.refused(*add, "--address", "10.0.0.0/33", expect=2,
+                     says="access rule 'w2': --address: '10.0.0.0/33': expected an IPv4 or IPv6 address or "
+                          "CIDR range")
+        self.refused(*add, "--address", "10.0.0.1/8", expect=2,
+                     says="--address: '10.0.0.1/8' has bits set after the prefix (did you mean 10.0.0.0/8?)")
+        self.refused("access", "add", "--name", "w2", "--channel", "Prod!", "--cn", "a", expect=2,
+                     says="access rule 'w2': --channel: 'Prod!' is not a valid channel name")
+        self.refused(*add, "--repo", "a/b", "--cn", "a", expect=2,
+                     says="--repo: 'a/b' is not a valid repository name")
+        self.refused(*add, "--cn", "web[", expect=2, says="access rule 'w2': --cn: 'web[': '[' at 4 is not closed")
+        self.refused(*add, "--fingerprint", "abc", expect=2,
+                     says="--fingerprint: 'abc' is not a SHA-256 fingerprint (64 hex digits)")
+        self.refused(*add, "--ca", self.tmp / "missing.pem", expect=1, says="--ca: ")
+        self.refused(*add, "--ca", W.low / "keys/alice.pub", expect=2,
+                     says="not a PEM certificate (expected a -----BEGIN CERTIFICATE----- block)")
+        self.refused("access", "add", "--channel", "prod", "--cn", "a", expect=2,
+                     says="add needs --name NAME and --channel CH")
+        self.refused("access", "add", "--name", "w2", "--cn", "a", expect=2,
+                     says="add needs --name NAME and --channel CH")
+        self.refused("access", "remove", expect=2, says="remove: missing NAME")
+        self.refused("access", "grant", expect=2, says="add, remove or list?")
+        # A policy file that does not read is named, and left as it is.
+        (self.home / "access.toml").write_text('[[rule]]\nname = "x"\nchannels = ["prod"]\ncolour = 1\n')
+        msg = f"{self.home / 'access.toml'}: rule 'x': key 'colour': unknown key"
+        self.refused(*add, "--cn", "a", expect=2, says=msg)
+        self.refused("access", "remove", "x", expect=2, says=msg)
+        self.refused("access", "list", expect=2, says=msg)
 
     def test_snapshot_show_and_diff(self):
         self.repo("import", W.b1)
@@ -784,7 +872,7 @@ class RepoTest(unittest.TestCase):
 
     def test_help_and_status(self):
         self.assertIn("examples:", run(REPO, "--help").stdout)
-        for cmd in ("init", "trust", "import", "snapshots", "diff", "channels", "channel", "publish", "promote",
+        for cmd in ("init", "trust", "access", "import", "snapshots", "diff", "channels", "channel", "publish", "promote",
                     "rollback", "serve", "log", "scrub", "status"):
             self.assertIn("example", self.repo(cmd, "--help").stdout, cmd)
         self.repo("import", W.b1, "--publish", "test", "--create")
