@@ -16,9 +16,10 @@
 
 #include "airlock/base/file.h"
 #include "airlock/base/text.h"
-#include "airlock/repo/channels.h"
 #include "airlock/store/snapshot.h"
 #include "airlock/verify/digest.h"
+#include "channel_refs.h"
+#include "tls.h"
 #include "toml_doc.h"
 
 namespace airlock::repo {
@@ -118,14 +119,16 @@ Result<std::shared_ptr<AccessPolicy::Matcher>> compile(const AccessRule& r, cons
   auto m = std::make_shared<AccessPolicy::Matcher>();
   if (r.channels.empty()) return bad(where, "channels", "name at least one channel, or \"*\"");
   for (const auto& c : r.channels) {
-    if (c != kAll && !valid_channel_name(c))
-      return bad(where, "channels", "'" + c + "' is not a valid channel name");
-    m->channels.insert(c);
+    if (c == kAll) continue;
+    if (auto s = check_channel_name(c); !s) return bad(where, "channels", s.error().message);
   }
+  m->channels.insert(r.channels.begin(), r.channels.end());
   if (r.repos.empty()) return bad(where, "repos", "name at least one repository, or \"*\"");
   for (const auto& name : r.repos) {
     if (name != kAll && !valid_repo_name(name))
-      return bad(where, "repos", "'" + name + "' is not a valid repository name");
+      return bad(where, "repos",
+                 "repository name '" + name +
+                     "' must be 1-128 characters of A-Z a-z 0-9 - _ . (not . or ..)");
     m->repos.insert(name);
   }
   for (auto [key, value] : {std::pair{"cn", &r.cn}, std::pair{"ou", &r.ou}}) {
@@ -411,13 +414,10 @@ Result<std::string> certificate_fingerprint(const std::filesystem::path& pem_fil
                                          ": not a PEM certificate (expected a -----BEGIN "
                                          "CERTIFICATE----- block)");
   }
-  unsigned char* der = nullptr;
-  const int size = i2d_X509(cert.get(), &der);
-  if (size <= 0)
+  auto fp = tls::certificate_sha256(cert.get());
+  if (fp.empty())
     return fail(Code::invalid_input, pem_file.string() + ": certificate not encodable");
-  std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(
-      der, [](unsigned char* p) { OPENSSL_free(p); });
-  return sha256(std::span<const std::uint8_t>(der, static_cast<std::size_t>(size))).hex();
+  return fp;
 }
 
 }  // namespace airlock::repo

@@ -324,6 +324,12 @@ struct RequestHandler::CachedSnapshot {
 
 RequestHandler::RequestHandler(const Store& store) : store_(store) {}
 
+void RequestHandler::set_access(std::shared_ptr<const AccessPolicy> policy) {
+  const bool rules = policy && !policy->empty();
+  access_.store(std::move(policy));
+  access_rules_.store(rules, std::memory_order_release);
+}
+
 std::shared_ptr<const RequestHandler::CachedSnapshot> RequestHandler::snapshot(const Digest& id) {
   {
     std::lock_guard lk(mu_);
@@ -401,8 +407,10 @@ HttpResponse RequestHandler::handle(const HttpRequest& req) {
   if (*path == "/-/health") return finish(health_response(health));
   auto route = parse_route(*path);
   if (!route) return finish(text(404, "not found\n"));
-  if (auto policy = access_.load(); policy && !policy->empty()) {
-    if (auto why = policy->refuses(req.client, route->channel, route->repo)) {
+  if (access_rules_.load(std::memory_order_acquire)) {
+    auto policy = access_.load();
+    if (auto why =
+            policy ? policy->refuses(req.client, route->channel, route->repo) : std::nullopt) {
       auto r = text(403, "forbidden\n");
       r.reason = std::move(*why);
       return finish(std::move(r));

@@ -233,4 +233,6 @@ std::optional<Refusal> refusal(SSL* ssl, const boost::system::error_code& ec) {
   return Refusal{0, "TLS handshake refused: " + ec.message()};
 }
 
+std::string certificate_sha256(const X509* cert) { return fingerprint(cert); }
+
 }  // namespace airlock::repo::tls

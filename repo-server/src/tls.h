@@ -43,6 +43,10 @@ struct PeerCertificate {
   std::string issuer_fingerprint;  // of the CA certificate that issued it, when verified
 };
 
+// The SHA-256 of cert's DER form, lowercase hex (PeerCertificate's
+// fingerprint); empty when it cannot be encoded.
+std::string certificate_sha256(const X509* cert);
+
 // The certificate the client presented, if any (after a failed handshake
 // too, when the client got as far as sending one).
 std::optional<PeerCertificate> peer_certificate(SSL* ssl);

@@ -720,9 +720,10 @@ class RepoTest(unittest.TestCase):
         self.refused(*add, "--address", "10.0.0.1/8", expect=2,
                      says="--address: '10.0.0.1/8' has bits set after the prefix (did you mean 10.0.0.0/8?)")
         self.refused("access", "add", "--name", "w2", "--channel", "Prod!", "--cn", "a", expect=2,
-                     says="access rule 'w2': --channel: 'Prod!' is not a valid channel name")
+                     says="access rule 'w2': --channel: channel name 'Prod!' must be 1-32 characters of a-z 0-9 - _, "
+                          "starting with a letter")
         self.refused(*add, "--repo", "a/b", "--cn", "a", expect=2,
-                     says="--repo: 'a/b' is not a valid repository name")
+                     says="--repo: repository name 'a/b' must be 1-128 characters")
         self.refused(*add, "--cn", "web[", expect=2, says="access rule 'w2': --cn: 'web[': '[' at 4 is not closed")
         self.refused(*add, "--fingerprint", "abc", expect=2,
                      says="--fingerprint: 'abc' is not a SHA-256 fingerprint (64 hex digits)")

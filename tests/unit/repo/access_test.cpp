@@ -4,6 +4,11 @@
 #include "airlock/repo/access.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
 
 #include "test_support.h"
 
@@ -73,6 +78,14 @@ TEST(AccessPolicyTest, ReadsEveryKeyAndWritesTheSameRulesBack) {
   EXPECT_EQ(again->to_toml(), p.to_toml());
   EXPECT_EQ(to_json(again->rules()[0]), to_json(r));
   EXPECT_EQ(to_json(again->rules()[1]), to_json(p.rules()[1]));
+  // Any name is written so that it reads back the same.
+  AccessPolicy quoted;
+  const std::string name = "it's \"quoted\" \\ ünïcode";
+  ASSERT_TRUE(quoted.add({name, {"prod"}, {"*"}, "h'*", "", "", "", {}}));
+  auto read = AccessPolicy::parse(quoted.to_toml(), "written");
+  ASSERT_TRUE(read) << read.error().message << "\n" << quoted.to_toml();
+  EXPECT_EQ(read->rules()[0].name, name);
+  EXPECT_EQ(read->rules()[0].cn, "h'*");
 }
 
 TEST(AccessPolicyTest, RefusesMistakesNamingFileRuleAndKey) {
@@ -94,11 +107,13 @@ TEST(AccessPolicyTest, RefusesMistakesNamingFileRuleAndKey) {
       {head + "addresses = [\"fd00::1/64\"]\n", "(did you mean fd00::/64?)"},
       {head + "addresses = \"10.0.0.0/8\"\n", "key 'addresses': must be a list of strings"},
       {"[[rule]]\nname = \"web\"\nchannels = [\"Prod/x\"]\ncn = \"a\"\n",
-       "access.toml: rule 'web': key 'channels': 'Prod/x' is not a valid channel name"},
+       "access.toml: rule 'web': key 'channels': channel name 'Prod/x' must be 1-32 characters of "
+       "a-z 0-9 - _, starting with a letter"},
       {"[[rule]]\nname = \"web\"\nchannels = []\ncn = \"a\"\n",
        "key 'channels': name at least one"},
       {"[[rule]]\nname = \"web\"\ncn = \"a\"\n", "key 'channels': name at least one"},
-      {head + "repos = [\"../x\"]\ncn = \"a\"\n", "key 'repos': '../x' is not a valid repository"},
+      {head + "repos = [\"../x\"]\ncn = \"a\"\n",
+       "key 'repos': repository name '../x' must be 1-128 characters"},
       {head + "fingerprint = \"AB:CD\"\n",
        "key 'fingerprint': 'AB:CD' is not a SHA-256 fingerprint (64 hex digits)"},
       {head + "ca = 7\n", "access.toml: rule 'web': key 'ca': must be a non-empty string"},
@@ -179,6 +194,82 @@ TEST(AccessPolicyTest, AddAndRemoveRefuseWithoutChangingThePolicy) {
   ASSERT_TRUE(removed);
   EXPECT_EQ(removed->name, "web");
   EXPECT_EQ(p.rules().size(), 1u);
+}
+
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+
+// A self-signed certificate for subject (name, value) pairs, signed with a
+// new Ed25519 key.
+X509Ptr self_signed(const std::vector<std::pair<std::string, std::string>>& subject) {
+  X509Ptr cert(X509_new(), X509_free);
+  EVP_PKEY* raw = nullptr;
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr), EVP_PKEY_CTX_free);
+  EXPECT_EQ(EVP_PKEY_keygen_init(ctx.get()), 1);
+  EXPECT_EQ(EVP_PKEY_keygen(ctx.get(), &raw), 1);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(raw, EVP_PKEY_free);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  for (const auto& [field, value] : subject) {
+    EXPECT_EQ(X509_NAME_add_entry_by_txt(name, field.c_str(), MBSTRING_UTF8,
+                                         reinterpret_cast<const unsigned char*>(value.c_str()), -1,
+                                         -1, 0),
+              1);
+  }
+  EXPECT_EQ(X509_set_issuer_name(cert.get(), name), 1);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 7);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
+  EXPECT_EQ(X509_set_pubkey(cert.get(), key.get()), 1);
+  EXPECT_GT(X509_sign(cert.get(), key.get(), nullptr), 0);
+  return cert;
+}
+
+void write_pem(const std::filesystem::path& path, X509* cert) {
+  std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(path.c_str(), "w"), std::fclose);
+  ASSERT_TRUE(f);
+  ASSERT_EQ(PEM_write_X509(f.get(), cert), 1);
+}
+
+TEST(AccessPolicyTest, ACaRuleHoldsTheFingerprintOfTheCaCertificateFile) {
+  testing::TempDir dir;
+  auto ca = self_signed({{"CN", "site CA"}});
+  auto host = self_signed({{"O", "plant"}, {"OU", "servers"}, {"OU", "lab"}, {"CN", "web-01"}});
+  write_pem(dir / "ca.pem", ca.get());
+  write_pem(dir / "host.pem", host.get());
+  auto ca_fp = certificate_fingerprint(dir / "ca.pem");
+  auto host_fp = certificate_fingerprint(dir / "host.pem");
+  ASSERT_TRUE(ca_fp && host_fp);
+  unsigned char* der = nullptr;
+  const int size = i2d_X509(ca.get(), &der);
+  ASSERT_GT(size, 0);
+  EXPECT_EQ(*ca_fp, sha256(std::string_view(reinterpret_cast<char*>(der), size)).hex());
+  OPENSSL_free(der);
+  EXPECT_NE(*ca_fp, *host_fp);
+
+  // What TLS reports of a verified host certificate.
+  ClientIdentity who{"10.0.0.5", "CN=web-01,OU=lab,OU=servers,O=plant",
+                     "web-01",   {"servers", "lab"},
+                     *host_fp,   *ca_fp};
+  auto foreign = who;
+  foreign.issuer_fingerprint = *host_fp;
+  ClientIdentity anonymous{"10.0.0.5", "", "", {}, "", ""};
+  // What a rule written from those files matches.
+  AccessPolicy p;
+  ASSERT_TRUE(p.add({"lab", {"prod"}, {"*"}, "web-*", "lab", "", *ca_fp, {}}));
+  EXPECT_FALSE(p.refuses(who, "prod", "debian"));
+  EXPECT_TRUE(p.refuses(foreign, "prod", "debian"));
+  EXPECT_TRUE(p.refuses(anonymous, "prod", "debian"));
+  // A file without a certificate is named.
+  auto key = certificate_fingerprint(dir / "missing.pem");
+  ASSERT_FALSE(key);
+  EXPECT_EQ(key.error().code, Code::not_found);
+  testing::write_text(dir / "not.pem",
+                      "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+  auto not_cert = certificate_fingerprint(dir / "not.pem");
+  ASSERT_FALSE(not_cert);
+  EXPECT_EQ(not_cert.error().message, (dir / "not.pem").string() +
+                                          ": not a PEM certificate (expected a -----BEGIN "
+                                          "CERTIFICATE----- block)");
 }
 
 }  // namespace

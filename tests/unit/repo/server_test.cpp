@@ -343,6 +343,35 @@ TEST_F(AccessHandlerTest, FingerprintAndCaRules) {
   EXPECT_EQ(get_as(at("10.0.0.5"), hello).status, 403);
 }
 
+TEST_F(AccessHandlerTest, APolicySwappedWhileRequestsRunAppliesWholeFromTheNextRequest) {
+  auto policy = [](const std::string& cn) {
+    return std::make_shared<const AccessPolicy>(
+        AccessPolicy::parse("[[rule]]\nname = \"r\"\nchannels = [\"prod\"]\ncn = \"" + cn + "\"\n",
+                            "access.toml")
+            .value());
+  };
+  const auto web = policy("web-*"), db = policy("db-*");
+  std::atomic<int> odd{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&] {
+      for (int i = 0; i < 300; ++i) {
+        auto r = get_as(host("web-01"), hello);
+        const bool whole = (r.status == 200 && r.content() == deb) ||
+                           (r.status == 403 && r.reason.starts_with("no access rule allows"));
+        if (!whole) ++odd;
+      }
+    });
+  }
+  for (int i = 0; i < 300; ++i) handler->set_access(i % 2 ? web : db);
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(odd, 0);
+  handler->set_access(db);
+  EXPECT_EQ(get_as(host("web-01"), hello).status, 403);
+  handler->set_access(web);
+  EXPECT_EQ(get_as(host("web-01"), hello).status, 200);
+}
+
 // Changes the first stored byte of the object that has data's hash (in its
 // file or its pack); returns the hash of what is there now.
 Digest corrupt_object(const Store& store, const std::string& data) {

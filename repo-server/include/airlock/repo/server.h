@@ -66,7 +66,7 @@ class RequestHandler {
   // Thread-safe: may be swapped while requests are handled (SIGHUP). A
   // request it refuses is a 403 whose reason says why, answered before the
   // channel or anything else is read; /-/health stays open.
-  void set_access(std::shared_ptr<const AccessPolicy> policy) { access_.store(std::move(policy)); }
+  void set_access(std::shared_ptr<const AccessPolicy> policy);
   // How many times an object's bytes were hashed before serving.
   std::uint64_t objects_hashed() const { return hashed_; }
 
@@ -81,6 +81,8 @@ class RequestHandler {
   std::string check_once(const Digest& id, const std::string* content, const ObjectFile& file);
   const Store& store_;
   std::atomic<std::shared_ptr<const AccessPolicy>> access_;
+  // Whether access_ has rules: without any, requests do not touch access_.
+  std::atomic<bool> access_rules_{false};
   std::mutex verified_mu_;
   std::set<Digest> verified_;
   std::atomic<std::uint64_t> hashed_{0};
