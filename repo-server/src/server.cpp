@@ -118,6 +118,22 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
  private:
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
+  // Who asks, for the access policy: the address, and the certificate when
+  // the handshake verified one.
+  const ClientIdentity& identity() {
+    if (identity_.address.empty()) {
+      identity_.address = client_;
+      if (peer_) {
+        identity_.subject = peer_->subject;
+        identity_.common_name = peer_->common_name;
+        identity_.units = peer_->units;
+        identity_.fingerprint = peer_->fingerprint;
+        identity_.issuer_fingerprint = peer_->issuer_fingerprint;
+      }
+    }
+    return identity_;
+  }
+
   // HTTPS: the TLS handshake, which checks the client's certificate when the
   // server asks for one. A refused handshake is a pull record of its own.
   void handshake() {
@@ -206,6 +222,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       r.headers.emplace_back("Retry-After", "60");
     } else {
       HttpRequest hr;
+      hr.client = identity();
       hr.method = method_;
       hr.target = target_;
       hr.range = std::string(req[http::field::range]);
@@ -454,6 +471,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string client_json_, json_user_agent_, user_agent_json_;
   // HTTPS: the client's certificate, and its fields for the pull records.
   std::optional<tls::PeerCertificate> peer_;
+  ClientIdentity identity_;
   std::string peer_json_;
   bool handshake_refused_ = false;
   std::vector<char> chunk_;  // HTTPS: the piece of a file being sent
@@ -595,6 +613,8 @@ Status Home::serve(const ServeOptions& options) {
     if (!made) return fail(made.error());
     tls_context = std::move(*made);
   }
+  auto policy = access();
+  if (!policy) return fail(policy.error());
   std::optional<SyslogForwarder> syslog;
   if (!options.syslog_socket.empty()) {
     auto opened = SyslogForwarder::open(options.syslog_socket);
@@ -607,6 +627,7 @@ Status Home::serve(const ServeOptions& options) {
     ~StopForwarding() { log.forward_to({}); }
   } stop_forwarding{log()};
   RequestHandler handler(store());
+  handler.set_access(std::make_shared<const AccessPolicy>(std::move(*policy)));
   PullLogger logger(log(), log_key(), options.checkpoint_every, options.checkpoint_interval,
                     options.flush_interval);
   TransferLog* log_ptr = &log();
@@ -693,16 +714,22 @@ Status Home::serve(const ServeOptions& options) {
   std::function<void()> on_reload = [&] {
     reload.async_wait([&](beast::error_code ec, int) {
       if (ec || shared.draining) return;
+      Status reloaded;
       if (tls_context) {
         auto made = tls::server_context(tls_files);
         if (made) {
           std::lock_guard lk(shared.mu);
           shared.tls = std::move(*made);
+        } else {
+          reloaded = fail(made.error());
         }
-        if (options.on_reload) options.on_reload(made ? Status{} : Status(fail(made.error())));
-      } else if (options.on_reload) {
-        options.on_reload({});
       }
+      if (auto again = access(); again) {
+        handler.set_access(std::make_shared<const AccessPolicy>(std::move(*again)));
+      } else if (reloaded) {
+        reloaded = fail(again.error());
+      }
+      if (options.on_reload) options.on_reload(reloaded);
       on_reload();
     });
   };

@@ -266,9 +266,12 @@ int serve(const Invocation& inv) {
     std::cout << "serving on " << (tls ? "https://" : "http://") << address << "/<channel>/<repo>/"
               << std::endl;
   };
-  opt.on_reload = [](const Status& reloaded) {
+  opt.on_reload = [tls = !opt.listen_tls.empty()](const Status& reloaded) {
     if (reloaded) {
-      std::cout << "reloaded the certificate, key, client CA and revocation lists" << std::endl;
+      std::cout << (tls ? "reloaded the certificate, key, client CA, revocation lists and access "
+                          "policy"
+                        : "reloaded the access policy")
+                << std::endl;
     } else {
       std::cerr << "airlock-repo: reload failed, serving with what was loaded before: "
                 << escape_for_terminal(reloaded.error().message) << std::endl;

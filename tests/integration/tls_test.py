@@ -242,6 +242,43 @@ class TlsTest(unittest.TestCase):
                                 *cert)
         self.assertEqual((status, body), (200, deb))
 
+    def test_the_access_policy_refuses_a_host_outside_its_channels_and_sighup_applies_changes(self):
+        run(REPO, "access", "add", "--name", "test hosts", "--channel", "test", "--cn", "host*",
+            "--ca", W.ca / "ca.crt", home=self.home)
+        server = self.serve()
+        cert = (W.host_crt, W.host_key)
+        self.assertEqual(self.get(server, INRELEASE, *cert), (403, b"forbidden\n"))
+        self.assertEqual(self.get(server, "/-/health", *cert)[0], 200)
+        run(REPO, "access", "add", "--name", "prod hosts", "--channel", "prod", "--fingerprint",
+            fingerprint(W.host_crt), home=self.home)
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_line("reloaded")
+        self.assertEqual(self.get(server, INRELEASE, *cert)[0], 200)
+        server.stop()
+        [refused] = [p for p in self.pulls() if p["status"] == 403]
+        self.assertEqual((refused["path"], refused["client_subject"]), (INRELEASE, "CN=host1.example"))
+        self.assertIn("no access rule allows", refused["reason"])
+        self.assertIn("prod/sample", refused["reason"])
+
+    def test_without_tls_the_policy_names_address_ranges(self):
+        run(REPO, "access", "add", "--name", "second loopback", "--channel", "prod", "--address", "127.0.0.2/32",
+            home=self.home)
+        server = Server(REPO, self.home)
+        self.servers.append(server)
+        host, port = server.addr.split(":")
+
+        def get(source):
+            conn = http.client.HTTPConnection(host, int(port), source_address=(source, 0), timeout=10)
+            try:
+                conn.request("GET", INRELEASE)
+                return conn.getresponse().status
+            finally:
+                conn.close()
+
+        self.assertEqual((get("127.0.0.1"), get("127.0.0.2")), (403, 200))
+        server.stop()
+        self.assertEqual([(p["client"], p["status"]) for p in self.pulls()], [("127.0.0.1", 403), ("127.0.0.2", 200)])
+
     def test_serve_checks_its_tls_options_before_anything_is_logged(self):
         before = run(REPO, "log", "show", "--json", home=self.home).stdout
         for args, code, message in (

@@ -115,8 +115,9 @@ struct ServeOptions {
   std::filesystem::path tls_cert, tls_key, client_ca, crl;
   // Called once for each address listened on, once the server takes connections.
   std::function<void(const std::string& address, bool tls)> on_ready;
-  // Called after SIGHUP read the certificate, key, CA and lists again: what
-  // failed (the server keeps what it had).
+  // Called after SIGHUP read the access policy (and, with HTTPS, the
+  // certificate, key, CA and lists) again: what failed (the server keeps
+  // what it had).
   std::function<void(const Status& reloaded)> on_reload;
   // When set (/dev/log), every log record is also sent to this syslog
   // socket as one RFC 5424 message.
