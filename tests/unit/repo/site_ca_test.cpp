@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "airlock/repo/home.h"
+#include "crash_points.h"
 #include "test_support.h"
 
 namespace airlock::repo {
@@ -310,6 +311,49 @@ TEST_F(SiteCaTest, RevokingAnUnknownHostOrTwiceIsRefused) {
   ASSERT_TRUE(home->ca_revoke("web01", who));
   expect_refused([&] { return home->ca_revoke("WEB01", who); }, Code::conflict, 1,
                  "every certificate of host 'web01' is revoked already (1)");
+}
+
+// Killed before every durable operation of a CA change in turn: afterwards
+// the index shows the change exactly when the log holds its `ca` record.
+class SiteCaCrashTest : public SiteCaTest {
+ protected:
+  template <class Work, class Changed>
+  void enumerate(Work work, Changed changed) {
+    const std::size_t records_before = ca_records().size();
+    home.reset();
+    const fs::path pristine = dir / "pristine";
+    testing::restore_tree(home_dir, pristine);
+    auto run = [&](Env& env) {
+      if (auto h = Home::open(home_dir, {.env = &env})) (void)work(**h);
+    };
+    const auto points = testing::crash_points(run);
+    ASSERT_GE(points.size(), 5u);
+    for (const auto& point : points) {
+      SCOPED_TRACE(testing::describe(point));
+      testing::restore_tree(pristine, home_dir);
+      ASSERT_TRUE(testing::run_killed_at(point, run));
+      auto h = Home::open(home_dir).value();
+      EXPECT_EQ(changed(*h), ca_records().size() > records_before);
+      auto v = h->verify_log();
+      EXPECT_TRUE(v) << v.error().message;
+    }
+  }
+};
+
+TEST_F(SiteCaCrashTest, Issue) {
+  ASSERT_TRUE(home->ca_init({}, who));
+  enumerate(
+      [&](Home& h) {
+        return h.ca_issue({"web01", {}, 825}, who);
+      },
+      [](Home& h) { return !h.ca_list().value().empty(); });
+}
+
+TEST_F(SiteCaCrashTest, Revoke) {
+  ASSERT_TRUE(home->ca_init({}, who));
+  ASSERT_TRUE(home->ca_issue({"web01", {}, 825}, who));
+  enumerate([&](Home& h) { return h.ca_revoke("web01", who); },
+            [](Home& h) { return h.ca_list().value().at(0).revoked.has_value(); });
 }
 
 }  // namespace
