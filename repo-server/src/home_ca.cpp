@@ -154,10 +154,15 @@ Result<CaReport> Home::ca_init(const CaInitOptions& options, const ChangeInfo& w
   auto change = ledger().begin();
   if (!change) return fail(change.error());
   const fs::path ca = ca_dir();
-  for (const char* f : {"ca.key", "ca.crt", "issued.json"}) {
+  if (path_exists(ca / "issued.json"))
+    return fail(Code::conflict,
+                "a site CA exists already in " + ca.string() + " (ca list shows its certificates)");
+  // Left by an init that never committed: kept for the operator to look at, never replaced.
+  for (const char* f : {"ca.key", "ca.crt"}) {
     if (path_exists(ca / f))
-      return fail(Code::conflict, "a site CA exists already: " + (ca / f).string() +
-                                      " (ca list shows its certificates)");
+      return fail(Code::conflict, (ca / f).string() + " exists without issued.json (an " +
+                                      "interrupted ca init?): move " + ca.string() +
+                                      " aside and run ca init again");
   }
   const TimePoint now = env().now();
   auto made = make_ca(name, now, options.days);

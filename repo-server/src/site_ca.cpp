@@ -12,6 +12,7 @@
 #include <cctype>
 
 #include "airlock/base/file.h"
+#include "airlock/base/text.h"
 #include "site_ca_x509.h"
 
 namespace airlock::repo {
@@ -193,7 +194,7 @@ Result<HostName> parse_host(std::string_view host) {
   if (ok && std::ranges::all_of(last, [](unsigned char c) { return std::isdigit(c); })) ok = false;
   if (!ok) {
     return fail(Code::invalid_input,
-                "host '" + text +
+                "host '" + escape_invalid_utf8(text) +
                     "' is neither a DNS name (letters, digits and hyphens in dot-separated "
                     "labels, at most 64 characters) nor an IPv4 or IPv6 address");
   }

@@ -119,7 +119,7 @@ class CaTest(unittest.TestCase):
                      f"this home has no site CA (run 'airlock-repo --home {self.home} ca init' first)")
         run(REPO, "ca", "init", home=self.home)
         self.refused(["ca", "init"], 1,
-                     f"a site CA exists already: {self.home}/ca/ca.key (ca list shows its certificates)")
+                     f"a site CA exists already in {self.home}/ca (ca list shows its certificates)")
         self.refused(["ca", "issue", "web_01;rm"], 2,
                      "host 'web_01;rm' is neither a DNS name (letters, digits and hyphens in "
                      "dot-separated labels, at most 64 characters) nor an IPv4 or IPv6 address")

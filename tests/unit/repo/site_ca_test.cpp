@@ -264,8 +264,16 @@ TEST_F(SiteCaTest, InitTwiceIsRefusedAndKeepsTheCa) {
         return home->ca_init({"another", 10}, who);
       },
       Code::conflict, 1,
-      "a site CA exists already: " + (ca() / "ca.key").string() +
-          " (ca list shows its certificates)");
+      "a site CA exists already in " + ca().string() + " (ca list shows its certificates)");
+}
+
+TEST_F(SiteCaTest, InitKeepsAKeyAnInterruptedInitLeftAndSaysWhatToDo) {
+  fs::create_directories(ca());
+  testing::write_text(ca() / "ca.key", "left by a killed init\n");
+  expect_refused([&] { return home->ca_init({}, who); }, Code::conflict, 1,
+                 (ca() / "ca.key").string() +
+                     " exists without issued.json (an interrupted ca init?): move " +
+                     ca().string() + " aside and run ca init again");
 }
 
 TEST_F(SiteCaTest, IssueAndRevokeBeforeInitAreRefusedNamingInit) {

@@ -1,10 +1,10 @@
 // The isolated side's home and its commands: one method per command of
 // airlock-repo, each returning a value the program prints as text or JSON.
 //
-//   <home>/trust.json  keys/log.key keys/log.pub  store/  log/  staging/
+//   <home>/trust.json  keys/log.key keys/log.pub  store/  log/  staging/  ca/
 //
-// Every state change (trust, access, import accepted or refused, publish, promote,
-// rollback, channel delete, scrub) goes through the home's ledger: the change and its log
+// Every state change (trust, access, site CA, import accepted or refused, publish,
+// promote, rollback, channel delete, scrub) goes through the home's ledger: the change and its log
 // record are both made or both absent, whatever happens (transfer/ledger.h).
 // Strings from the command line or from bundles may hold any bytes: they are
 // logged with invalid UTF-8 escaped. No method throws.
