@@ -14,6 +14,7 @@
 #include "airlock/base/file.h"
 #include "airlock/base/text.h"
 #include "site_ca_x509.h"
+#include "tls.h"
 
 namespace airlock::repo {
 namespace {
@@ -52,18 +53,6 @@ Result<std::string> pem(Write write, const std::string& what) {
 Result<AsnTimePtr> asn1_time(TimePoint t) {
   AsnTimePtr out(ASN1_TIME_set(nullptr, std::chrono::system_clock::to_time_t(t)));
   if (!out) return ssl_failure("ASN1_TIME_set");
-  return out;
-}
-
-// The lowercase hex of a serial number, as the index and the log hold it.
-Result<std::string> serial_hex(const ASN1_INTEGER* serial) {
-  BnPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
-  if (!bn) return ssl_failure("reading a serial number");
-  char* hex = BN_bn2hex(bn.get());
-  if (!hex) return ssl_failure("BN_bn2hex");
-  std::string out(hex);
-  OPENSSL_free(hex);
-  std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -140,15 +129,13 @@ Result<CertPtr> make_certificate(const CertSpec& spec) {
 Result<CaCertificate> describe(X509* cert, const std::string& host, TimePoint now, int days) {
   CaCertificate out;
   out.host = host;
-  auto serial = serial_hex(X509_get0_serialNumber(cert));
-  if (!serial) return fail(serial.error());
-  out.serial = *serial;
+  out.serial = tls::serial_hex(cert);
+  auto fingerprint = Digest::parse(tls::fingerprint(cert));
+  if (out.serial.empty() || !fingerprint) return ssl_failure("reading the new certificate");
+  out.fingerprint = *fingerprint;
   char cn[256] = {};
   X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
   out.subject = std::string("CN=") + cn;
-  auto der = certificate_der(cert);
-  if (!der) return fail(der.error());
-  out.fingerprint = sha256(*der);
   out.not_before = now - kBackdate;
   out.not_after = now + std::chrono::days(days);
   return out;
@@ -161,15 +148,6 @@ bool dns_label(std::string_view label) {
 }
 
 }  // namespace
-
-Result<std::string> certificate_der(X509* cert) {
-  const int n = i2d_X509(cert, nullptr);
-  if (n <= 0) return ssl_failure("encoding the certificate");
-  std::string der(static_cast<std::size_t>(n), '\0');
-  auto* p = reinterpret_cast<unsigned char*>(der.data());
-  if (i2d_X509(cert, &p) != n) return ssl_failure("encoding the certificate");
-  return der;
-}
 
 Result<HostName> parse_host(std::string_view host) {
   const std::string text(host);

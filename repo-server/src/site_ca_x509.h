@@ -56,6 +56,5 @@ Result<std::string> sign_crl(const CaFiles& ca, const std::vector<CaCertificate>
 
 Result<std::string> private_key_pem(EVP_PKEY* key);
 Result<std::string> certificate_pem(X509* cert);
-Result<std::string> certificate_der(X509* cert);
 
 }  // namespace airlock::repo

@@ -57,6 +57,8 @@ std::vector<std::string> name_entries(const X509_NAME* name, int nid) {
   return out;
 }
 
+}  // namespace
+
 std::string fingerprint(const X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
@@ -74,6 +76,8 @@ std::string serial_hex(const X509* cert) {
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+namespace {
 
 // The SSL ex_data slot that keeps the client's certificate as verification
 // saw it: OpenSSL does not keep the certificate of a refused handshake, and

@@ -32,6 +32,12 @@ struct ContextFiles {
 // by any loaded list (a CA without a list is not checked for revocation).
 Result<std::shared_ptr<boost::asio::ssl::context>> server_context(const ContextFiles& files);
 
+// A certificate's SHA-256 fingerprint (of its DER bytes) and serial number,
+// lowercase hex, as pull records and the site CA's index hold them; empty
+// when OpenSSL cannot compute them.
+std::string fingerprint(const X509* cert);
+std::string serial_hex(const X509* cert);
+
 // What a client's certificate says, as pull records and the access policy
 // name it.
 struct PeerCertificate {
