@@ -2,22 +2,27 @@
 """The site CA through the real airlock-repo: ca init, ca issue, ca list --json
 and ca revoke, checked with the openssl program (a host certificate verifies
 against ca.crt and crl.pem before the revoke and not after), the refusals'
-exit codes and lines, and the `ca` log records against the log schema.
+exit codes and lines, and the `ca` log records against the log schema; and
+serve over HTTPS with its own certificate and a host's both from ca issue,
+the host named in its pull records until ca revoke and SIGHUP refuse it.
 
     ca_test.py AIRLOCK_REPO MAKE_SAMPLE_UPSTREAM
 """
 import hashlib
+import http.client
 import json
 import os
 import pathlib
 import shutil
+import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hosts import run  # noqa: E402
+from hosts import Server, run  # noqa: E402
 from schema_check import check_schema  # noqa: E402
 
 REPO = sys.argv[1]
@@ -131,6 +136,45 @@ class CaTest(unittest.TestCase):
                      "every certificate of host 'web01' is revoked already (1)")
         p = run(REPO, "ca", "issue", home=self.home, expect=2)
         self.assertIn("issue: missing HOST", p.stderr)
+
+    def test_serve_names_a_host_by_its_ca_issue_certificate_until_it_is_revoked(self):
+        ca = self.home / "ca"
+        run(REPO, "ca", "init", home=self.home)
+        run(REPO, "ca", "issue", "127.0.0.1", home=self.home)  # the server's own certificate
+        run(REPO, "ca", "issue", "host1.example", home=self.home)
+        srv, host = ca / "hosts/127.0.0.1", ca / "hosts/host1.example"
+        listed = json.loads(run(REPO, "ca", "list", "--json", home=self.home).stdout)[1]
+        server = Server(REPO, self.home, plain=False,
+                        args=["--listen-tls", "127.0.0.1:0", "--tls-cert", srv / "127.0.0.1.crt",
+                              "--tls-key", srv / "127.0.0.1.key", "--client-ca", ca / "ca.crt"])
+        ctx = ssl.create_default_context(cafile=str(host / "ca.crt"))  # checks the IP address too
+        ctx.load_cert_chain(str(host / "host1.example.crt"), str(host / "host1.example.key"))
+        address, port = server.tls_addr.split(":")
+
+        def get():
+            conn = http.client.HTTPSConnection(address, int(port), context=ctx, timeout=10)
+            try:
+                conn.request("GET", "/prod/sample/dists/bookworm/InRelease")
+                return conn.getresponse().status
+            finally:
+                conn.close()
+
+        try:
+            self.assertEqual(get(), 404)  # no channel: answered, and logged with the host's identity
+            run(REPO, "ca", "revoke", "host1.example", home=self.home)
+            server.proc.send_signal(signal.SIGHUP)
+            server.wait_line("reloaded")
+            with self.assertRaises((ssl.SSLError, ConnectionError)):
+                get()
+        finally:
+            self.assertEqual(server.stop()[0], 0)
+        pulls = [r for r in self.log() if r["event"] == "pull"]
+        self.assertEqual(len(pulls), 2, pulls)
+        self.assertEqual((pulls[0]["status"], pulls[0]["client_fingerprint"], pulls[0]["client_serial"]),
+                         (404, listed["fingerprint"], listed["serial"]))
+        self.assertIn("CN=host1.example", pulls[0]["client_subject"])
+        self.assertEqual(pulls[1]["status"], 495)
+        self.assertIn("certificate revoked", json.dumps(pulls[1]))
 
 
 if __name__ == "__main__":
