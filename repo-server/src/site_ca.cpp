@@ -130,7 +130,7 @@ Result<CaCertificate> describe(X509* cert, const std::string& host, TimePoint no
   CaCertificate out;
   out.host = host;
   out.serial = tls::serial_hex(cert);
-  auto fingerprint = Digest::parse(tls::fingerprint(cert));
+  auto fingerprint = Digest::parse(tls::certificate_sha256(cert));
   if (out.serial.empty() || !fingerprint) return ssl_failure("reading the new certificate");
   out.fingerprint = *fingerprint;
   char cn[256] = {};

@@ -57,14 +57,14 @@ std::vector<std::string> name_entries(const X509_NAME* name, int nid) {
   return out;
 }
 
-}  // namespace
-
 std::string fingerprint(const X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   if (X509_digest(cert, EVP_sha256(), md, &n) != 1) return {};
   return to_hex(std::span<const std::uint8_t>(md, n));
 }
+
+}  // namespace
 
 std::string serial_hex(const X509* cert) {
   BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);

@@ -32,12 +32,6 @@ struct ContextFiles {
 // by any loaded list (a CA without a list is not checked for revocation).
 Result<std::shared_ptr<boost::asio::ssl::context>> server_context(const ContextFiles& files);
 
-// A certificate's SHA-256 fingerprint (of its DER bytes) and serial number,
-// lowercase hex, as pull records and the site CA's index hold them; empty
-// when OpenSSL cannot compute them.
-std::string fingerprint(const X509* cert);
-std::string serial_hex(const X509* cert);
-
 // What a client's certificate says, as pull records and the access policy
 // name it.
 struct PeerCertificate {
@@ -52,6 +46,9 @@ struct PeerCertificate {
 // The SHA-256 of cert's DER form, lowercase hex (PeerCertificate's
 // fingerprint); empty when it cannot be encoded.
 std::string certificate_sha256(const X509* cert);
+// cert's serial number, lowercase hex (PeerCertificate's serial, the site
+// CA's index); empty when it cannot be read.
+std::string serial_hex(const X509* cert);
 
 // The certificate the client presented, if any (after a failed handshake
 // too, when the client got as far as sending one).
