@@ -461,4 +461,47 @@ void print_trace(std::ostream& out, const Trace& t) {
   if (!t.checkpoint) out << "     -  checkpoint  none covers the chain yet\n";
 }
 
+json to_json(const std::vector<CaCertificate>& certificates) {
+  json out = json::array();
+  for (const auto& c : certificates) out.push_back(to_json(c));
+  return out;
+}
+
+json to_json(const CaReport& r) {
+  json files = json::array();
+  for (const auto& f : r.files) files.push_back(f.string());
+  return {{"action", r.action},
+          {"certificates", to_json(r.certificates)},
+          {"files", std::move(files)},
+          {"crl_number", r.crl_number}};
+}
+
+void print_ca_change(std::ostream& out, const CaReport& r) {
+  for (const auto& c : r.certificates) {
+    field(out, r.action == "revoke" ? "revoked" : "certificate",
+          (c.host.empty() ? c.subject : c.host) + ", serial " + c.serial);
+    field(out, "sha256", c.fingerprint.hex());
+    if (r.action != "revoke") field(out, "valid until", format_time(c.not_after));
+  }
+  for (const auto& f : r.files) field(out, "written", f.string());
+  if (r.action == "revoke" || r.action == "crl")
+    field(out, "crl",
+          "number " + std::to_string(r.crl_number) + ", valid for " + std::to_string(kCrlDays) +
+              " days");
+}
+
+void print_ca_list(std::ostream& out, const std::vector<CaCertificate>& certificates) {
+  if (certificates.empty()) {
+    out << "no certificates issued yet ('ca issue HOST' makes one)\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows{
+      {"HOST", "SERIAL", "NOT AFTER", "REVOKED", "SHA-256 FINGERPRINT"}};
+  for (const auto& c : certificates) {
+    rows.push_back({c.host, c.serial, format_time(c.not_after),
+                    c.revoked ? format_time(*c.revoked) : "-", c.fingerprint.hex()});
+  }
+  print_table(out, std::move(rows));
+}
+
 }  // namespace airlock::repo

@@ -64,6 +64,8 @@ std::string fingerprint(const X509* cert) {
   return to_hex(std::span<const std::uint8_t>(md, n));
 }
 
+}  // namespace
+
 std::string serial_hex(const X509* cert) {
   BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
   if (!bn) return {};
@@ -74,6 +76,8 @@ std::string serial_hex(const X509* cert) {
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+namespace {
 
 // The SSL ex_data slot that keeps the client's certificate as verification
 // saw it: OpenSSL does not keep the certificate of a refused handshake, and

@@ -46,6 +46,9 @@ struct PeerCertificate {
 // The SHA-256 of cert's DER form, lowercase hex (PeerCertificate's
 // fingerprint); empty when it cannot be encoded.
 std::string certificate_sha256(const X509* cert);
+// cert's serial number, lowercase hex (PeerCertificate's serial, the site
+// CA's index); empty when it cannot be read.
+std::string serial_hex(const X509* cert);
 
 // The certificate the client presented, if any (after a failed handshake
 // too, when the client got as far as sending one).

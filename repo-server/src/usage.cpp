@@ -28,6 +28,30 @@ constexpr std::array kUsage{
         "  airlock-repo --home /srv/airlock site-key export --out airlock-site.asc\n"
         "  airlock-repo --home /srv/airlock site-key export --binary --out airlock-site.gpg\n"},
     CommandUsage{
+        "ca", "ca init | issue HOST | revoke HOST | crl | list   the site CA for host certificates",
+        "usage: airlock-repo --home DIR ca init [--name CN] [--days N]\n"
+        "       airlock-repo --home DIR ca issue HOST [--out DIR] [--days N]\n"
+        "       airlock-repo --home DIR ca revoke HOST | crl | list [--json]\n\n"
+        "A certificate authority in the home for host identities on serve's TLS listener.\n"
+        "init makes the CA (once): an ECDSA P-256 key ca/ca.key (0600, never printed),\n"
+        "the self-signed ca/ca.crt (CN \"airlock site CA <home dir name>\" unless --name,\n"
+        "3650 days unless --days), an empty revocation list ca/crl.pem and the index\n"
+        "ca/issued.json. issue makes a P-256 key and a certificate for HOST (a DNS name or\n"
+        "an IP address; CN and subjectAltName, client and server use, 825 days unless\n"
+        "--days) and writes HOST.key (0600), HOST.crt and ca.crt to --out DIR (default\n"
+        "ca/hosts/HOST/) for copying to the host. Issuing again gives a host a new key\n"
+        "(both certificates are listed; the old one stays valid until revoked). revoke\n"
+        "puts every unrevoked certificate of HOST on the CRL. A CRL is valid for 30\n"
+        "days: crl signs it anew (run it from cron). list shows every certificate: host,\n"
+        "serial, expiry, revocation time, SHA-256 fingerprint. Every change is logged as\n"
+        "a `ca` record.\n\nexamples:\n"
+        "  airlock-repo --home /srv/airlock ca init\n"
+        "  airlock-repo --home /srv/airlock ca issue web01.plant.example\n"
+        "  airlock-repo --home /srv/airlock ca issue 10.1.2.3 --out /media/usb/10.1.2.3\n"
+        "  airlock-repo --home /srv/airlock ca revoke web01.plant.example --reason "
+        "\"decommissioned\"\n"
+        "  airlock-repo --home /srv/airlock ca list --json\n"},
+    CommandUsage{
         "trust", "trust add PUB | list | remove KEYID | threshold N   who may sign bundles",
         "usage: airlock-repo --home DIR "
         "trust add PUB [--name N] [--not-before T] [--not-after T] | list | remove KEYID | "

@@ -81,6 +81,34 @@ int site_key(const Invocation& inv) {
   return 0;
 }
 
+// `ca init | issue HOST | revoke HOST | crl | list`: the site CA.
+int ca(const Invocation& inv) {
+  const auto action = inv.str("action"), host = inv.str("host");
+  if (action == "list") {
+    if (inv.has("host")) return cli::usage(inv, "list takes no HOST");
+    return with_home(
+        inv, [](Home& h) { return h.ca_list(); }, print_ca_list, reading_options(inv.home));
+  }
+  const bool needs_host = action == "issue" || action == "revoke";
+  if (!needs_host && action != "init" && action != "crl")
+    return cli::usage(inv, "init, issue HOST, revoke HOST, crl or list?");
+  if (needs_host != inv.has("host"))
+    return cli::usage(inv, action + (needs_host ? ": missing HOST" : " takes no HOST"));
+  if ((inv.has("out") && action != "issue") ||
+      (inv.has("days") && action != "issue" && action != "init") ||
+      (inv.has("name") && action != "init"))
+    return cli::usage(inv, "--days goes with init and issue, --out with issue, --name with init");
+  auto change = [&](Home& h) -> Result<CaReport> {
+    if (action == "init")
+      return h.ca_init({inv.str("name"), inv.get<int>("days", kCaDefaultDays)}, who(inv));
+    if (action == "issue")
+      return h.ca_issue({host, inv.str("out"), inv.get<int>("days", kHostDefaultDays)}, who(inv));
+    if (action == "revoke") return h.ca_revoke(host, who(inv));
+    return h.ca_crl(who(inv));
+  };
+  return with_home(inv, change, print_ca_change);
+}
+
 Result<TrustReport> trust_change(Home& home, const Invocation& inv) {
   const auto action = inv.str("action"), arg = inv.str("arg");
   if (action == "add") {
@@ -314,6 +342,22 @@ cli::Command site_key_command() {
         p.add("action", 1);
       },
       site_key);
+}
+
+cli::Command ca_command() {
+  return command(
+      "ca",
+      [](cli::Options& o, cli::Positionals& p) {
+        o.add_options()("action", po::value<std::string>(), "init, issue, revoke, crl, list")(
+            "host", po::value<std::string>(), "HOST: a DNS name or an IP address")(
+            "name", po::value<std::string>(), "init: the CA's CN")(
+            "days", po::value<int>(), "init: 3650 (default); issue: 825 (default)")(
+            "out", po::value<std::string>(), "issue: write the host's files here")("json",
+                                                                                   "print JSON");
+        change_options(o);
+        p.add("action", 1).add("host", 1);
+      },
+      ca);
 }
 
 cli::Command trust_command() {
@@ -640,6 +684,7 @@ std::vector<cli::Command> commands() {
           scrub_command(),
           status_command(),
           site_key_command(),
+          ca_command(),
           trace_command(),
           report_command(),
           log_command<Home>("airlock-repo")};

@@ -1,10 +1,10 @@
 // The isolated side's home and its commands: one method per command of
 // airlock-repo, each returning a value the program prints as text or JSON.
 //
-//   <home>/trust.json  keys/log.key keys/log.pub  store/  log/  staging/
+//   <home>/trust.json  keys/log.key keys/log.pub  store/  log/  staging/  ca/
 //
-// Every state change (trust, access, import accepted or refused, publish, promote,
-// rollback, channel delete, scrub) goes through the home's ledger: the change and its log
+// Every state change (trust, access, site CA, import accepted or refused, publish,
+// promote, rollback, channel delete, scrub) goes through the home's ledger: the change and its log
 // record are both made or both absent, whatever happens (transfer/ledger.h).
 // Strings from the command line or from bundles may hold any bytes: they are
 // logged with invalid UTF-8 escaped. No method throws.
@@ -21,6 +21,7 @@
 #include "airlock/repo/import.h"
 #include "airlock/repo/report.h"
 #include "airlock/repo/server.h"
+#include "airlock/repo/site_ca.h"
 #include "airlock/repo/site_key.h"
 #include "airlock/repo/trace.h"
 #include "airlock/repo/views.h"
@@ -165,6 +166,20 @@ class Home : public HomeBase {
   // verified against keys/log.pub: a log that fails verification gives a
   // report that says so (integrity.verified false). Reads only.
   Result<Report> report(const ReportOptions& options) const;
+
+  // The site CA (site_ca.h). Each change is logged as a `ca` record per
+  // certificate. init: conflict when a CA exists; invalid_input for days
+  // outside 1-36500. issue: not_found before init; invalid_input for a bad
+  // host or days. revoke: not_found for a host with no certificate, conflict
+  // when all of its certificates are revoked already. crl: signs the CRL
+  // anew (a new number, the same entries) before it expires.
+  std::filesystem::path ca_dir() const { return dir() / "ca"; }
+  Result<CaReport> ca_init(const CaInitOptions& options, const ChangeInfo& who);
+  Result<CaReport> ca_issue(const CaIssueOptions& options, const ChangeInfo& who);
+  Result<CaReport> ca_revoke(const std::string& host, const ChangeInfo& who);
+  Result<CaReport> ca_crl(const ChangeInfo& who);
+  // Every certificate issued, oldest first.
+  Result<std::vector<CaCertificate>> ca_list() const;
 
   // Serves hosts until SIGTERM or SIGINT (see server.h).
   Status serve(const ServeOptions& options);
