@@ -157,11 +157,20 @@ class TlsTest(unittest.TestCase):
         return subprocess.run(["curl", "-s", "-o", "/dev/null", "--cacert", W.ca / "ca.crt", *args,
                                server.tls_url + INRELEASE], capture_output=True, timeout=30).returncode
 
-    def test_apt_over_https_with_a_client_certificate_and_http_beside_it(self):
-        server = self.serve(plain=True)
+    def test_apt_over_https_with_a_certificate_from_ca_issue_and_http_beside_it(self):
+        # The site CA of the home issues the server's certificate and the host's.
+        run(REPO, "ca", "init", home=self.home)
+        run(REPO, "ca", "issue", "127.0.0.1", home=self.home)
+        run(REPO, "ca", "issue", "host1.example", "--out", self.tmp / "host1-cert", home=self.home)
+        ca, issued = self.home / "ca/ca.crt", self.home / "ca/hosts/127.0.0.1"
+        host_crt, host_key = self.tmp / "host1-cert/host1.example.crt", self.tmp / "host1-cert/host1.example.key"
+        server = Server(REPO, self.home, args=[
+            "--listen-tls", "127.0.0.1:0", "--tls-cert", issued / "127.0.0.1.crt", "--tls-key",
+            issued / "127.0.0.1.key", "--client-ca", ca])
+        self.servers.append(server)
         apt = AptClient(self.tmp / "host1", server.tls_url, "prod", W.keyring, options=[
-            f"Acquire::https::CaInfo={W.ca / 'ca.crt'}", f"Acquire::https::SslCert={W.host_crt}",
-            f"Acquire::https::SslKey={W.host_key}"])
+            f"Acquire::https::CaInfo={self.tmp / 'host1-cert/ca.crt'}", f"Acquire::https::SslCert={host_crt}",
+            f"Acquire::https::SslKey={host_key}"])
         apt.apt("apt-get", "update")
         self.assertIn("hello-airlock_1.0-1_amd64.deb", apt.download("hello-airlock"))
         # The plain listener serves the same channel at the same time.
@@ -172,8 +181,11 @@ class TlsTest(unittest.TestCase):
         https = [p for p in pulls if "client_subject" in p]
         self.assertTrue(https)
         self.assertTrue(all(p["client_subject"] == "CN=host1.example" for p in https))
-        self.assertTrue(all(p["client_fingerprint"] == fingerprint(W.host_crt) for p in https))
-        self.assertTrue(all(len(p["client_serial"]) > 0 for p in https))
+        self.assertTrue(all(p["client_fingerprint"] == fingerprint(host_crt) for p in https))
+        listed = json.loads(run(REPO, "ca", "list", "--json", home=self.home).stdout)
+        serials = [c["serial"] for c in (listed if isinstance(listed, list) else listed["certificates"])
+                   if c["host"] == "host1.example"]
+        self.assertTrue(all(p["client_serial"] in serials for p in https), (serials, https[0]["client_serial"]))
         self.assertIn("/prod/sample/pool/main/h/hello-airlock/hello-airlock_1.0-1_amd64.deb", [p["path"] for p in https])
         self.assertTrue([p for p in pulls if "client_subject" not in p and p["status"] == 200])
         # The report names the host by its certificate, the plain one by its address; the trace
@@ -183,7 +195,7 @@ class TlsTest(unittest.TestCase):
         trace = json.loads(run(REPO, "trace", "hello-airlock=1.0-1", "--json", home=self.home).stdout)
         takers = [x for x in trace["links"] if x["link"] == "pull"]
         self.assertEqual([(x["client_subject"], x["client_fingerprint"]) for x in takers],
-                         [("CN=host1.example", fingerprint(W.host_crt))])
+                         [("CN=host1.example", fingerprint(host_crt))])
         self.assertIn("CN=host1.example", run(REPO, "trace", "hello-airlock=1.0-1", home=self.home).stdout)
 
     def test_refused_handshakes_are_logged_with_their_reason(self):
