@@ -132,6 +132,27 @@ Result<int> add_crls(X509_STORE* store, const std::filesystem::path& file) {
   return added;
 }
 
+// The fingerprint of the CA that issued cert, found again as the handshake
+// found it: a resumed session keeps the client's certificate but not the
+// chain verified for it. Empty when the chain no longer verifies.
+std::string issuer_fingerprint_again(SSL* ssl, X509* cert) {
+  std::string out;
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  if (ctx &&
+      X509_STORE_CTX_init(ctx, SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), cert, nullptr) == 1) {
+    X509_STORE_CTX_set_default(ctx, "ssl_client");
+    X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(ctx), SSL_get0_param(ssl));
+    X509_STORE_CTX_set_verify_cb(ctx, verify_callback);
+    if (X509_verify_cert(ctx) == 1) {
+      STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
+      if (chain && sk_X509_num(chain) > 1) out = fingerprint(sk_X509_value(chain, 1));
+    }
+  }
+  X509_STORE_CTX_free(ctx);
+  ERR_clear_error();
+  return out;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<ssl::context>> server_context(const ContextFiles& files) {
@@ -218,6 +239,8 @@ std::optional<PeerCertificate> peer_certificate(SSL* ssl) {
   out.serial = serial_hex(cert);
   if (STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl); chain && sk_X509_num(chain) > 1) {
     out.issuer_fingerprint = fingerprint(sk_X509_value(chain, 1));
+  } else if (SSL_session_reused(ssl)) {
+    out.issuer_fingerprint = issuer_fingerprint_again(ssl, cert);
   }
   return out;
 }

@@ -272,6 +272,27 @@ class TlsTest(unittest.TestCase):
         self.assertIn("no access rule allows", refused["reason"])
         self.assertIn("prod/sample", refused["reason"])
 
+    def test_a_resumed_tls_session_keeps_the_issuer_a_ca_rule_names(self):
+        run(REPO, "access", "add", "--name", "site hosts", "--channel", "prod", "--ca", W.ca / "ca.crt",
+            home=self.home)
+        server = self.serve()
+        host, port = server.tls_addr.split(":")
+        request = f"GET {INRELEASE} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = self.context(W.host_crt, W.host_key)
+            ctx.maximum_version = version
+            session = None
+            for attempt in range(2):
+                with socket.create_connection((host, int(port)), timeout=10) as plain:
+                    with ctx.wrap_socket(plain, server_hostname=host, session=session) as s:
+                        s.sendall(request)
+                        data = b""
+                        while chunk := s.recv(65536):
+                            data += chunk
+                        self.assertEqual(s.session_reused, attempt == 1, version)
+                        session = s.session
+                self.assertTrue(data.startswith(b"HTTP/1.1 200 "), (version, attempt, data[:200]))
+
     def test_without_tls_the_policy_names_address_ranges(self):
         run(REPO, "access", "add", "--name", "second loopback", "--channel", "prod", "--address", "127.0.0.2/32",
             home=self.home)
