@@ -107,12 +107,14 @@ int verify_callback(int ok, X509_STORE_CTX* ctx) {
   return ok;
 }
 
-// Adds every CRL in the PEM file to store; the count added.
-Result<int> add_crls(X509_STORE* store, const std::filesystem::path& file) {
+// Adds every CRL in the PEM file to store; the count added. Errors start
+// with what: "--crl FILE", or the file alone for a list no option named.
+Result<int> add_crls(X509_STORE* store, const std::filesystem::path& file,
+                     const std::string& what) {
   BIO* bio = BIO_new_file(file.c_str(), "r");
   if (!bio) {
     ERR_clear_error();
-    return fail(Code::io, "--crl " + file.string() + ": cannot be read");
+    return fail(Code::io, what + ": cannot be read");
   }
   int added = 0;
   while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr)) {
@@ -120,14 +122,14 @@ Result<int> add_crls(X509_STORE* store, const std::filesystem::path& file) {
     X509_CRL_free(crl);
     if (ok != 1) {
       BIO_free(bio);
-      return fail(Code::io, "--crl " + file.string() + ": " + openssl_error());
+      return fail(Code::io, what + ": " + openssl_error());
     }
     ++added;
   }
   ERR_clear_error();  // the end of the file
   BIO_free(bio);
   if (added == 0) {
-    return fail(Code::io, "--crl " + file.string() + ": no PEM revocation list (X509 CRL) in it");
+    return fail(Code::io, what + ": no PEM revocation list (X509 CRL) in it");
   }
   return added;
 }
@@ -208,13 +210,13 @@ Result<std::shared_ptr<ssl::context>> server_context(const ContextFiles& files) 
   X509_STORE* store = SSL_CTX_get_cert_store(native);
   int crls = 0;
   for (const auto& f : files.crls) {
-    auto n = add_crls(store, f);
+    auto n = add_crls(store, f, "--crl " + f.string());
     if (!n) return fail(n.error());
     crls += *n;
   }
   for (const auto& f : files.optional_crls) {
     if (!path_exists(f)) continue;
-    auto n = add_crls(store, f);
+    auto n = add_crls(store, f, f.string());
     if (!n) return fail(n.error());
     crls += *n;
   }

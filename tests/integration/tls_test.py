@@ -332,6 +332,17 @@ class TlsTest(unittest.TestCase):
                 self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
         self.assertEqual(run(REPO, "log", "show", "--json", home=self.home).stdout, before)
 
+    def test_a_site_crl_that_does_not_read_is_named_as_the_site_ca_list(self):
+        before = run(REPO, "log", "show", "--json", home=self.home).stdout
+        crl = self.home / "ca" / "crl.pem"
+        crl.parent.mkdir()
+        crl.write_text("not a list\n")
+        p = run(REPO, "serve", "--listen-tls", "127.0.0.1:0", "--tls-cert", W.server_crt, "--tls-key", W.server_key,
+                "--client-ca", W.ca / "ca.crt", home=self.home, expect=1)
+        self.assertEqual(p.stderr.strip().splitlines(),
+                         [f"airlock-repo: {crl}: no PEM revocation list (X509 CRL) in it"])
+        self.assertEqual(run(REPO, "log", "show", "--json", home=self.home).stdout, before)
+
     def test_sighup_reloads_the_certificate_without_dropping_connections(self):
         cert_dir = self.tmp / "server-cert"
         cert_dir.mkdir()
