@@ -134,11 +134,18 @@ Result<int> add_crls(X509_STORE* store, const std::filesystem::path& file,
   return added;
 }
 
-// The fingerprint of the CA that issued cert, found again as the handshake
-// found it: a resumed session keeps the client's certificate but not the
-// chain verified for it. Empty when the chain no longer verifies.
-std::string issuer_fingerprint_again(SSL* ssl, X509* cert) {
-  std::string out;
+// A resumed session keeps the client's certificate but not the chain
+// verified for it, and skips verification: the certificate is checked again
+// against the context's store as the handshake checked it (expiry,
+// revocation, chain). The verify result, and the issuing CA's fingerprint
+// when it verifies.
+struct Reverified {
+  long result = X509_V_ERR_UNSPECIFIED;
+  std::string issuer_fingerprint;
+};
+
+Reverified verify_again(SSL* ssl, X509* cert) {
+  Reverified out;
   X509_STORE_CTX* ctx = X509_STORE_CTX_new();
   if (ctx &&
       X509_STORE_CTX_init(ctx, SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), cert, nullptr) == 1) {
@@ -146,8 +153,12 @@ std::string issuer_fingerprint_again(SSL* ssl, X509* cert) {
     X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(ctx), SSL_get0_param(ssl));
     X509_STORE_CTX_set_verify_cb(ctx, verify_callback);
     if (X509_verify_cert(ctx) == 1) {
+      out.result = X509_V_OK;
       STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
-      if (chain && sk_X509_num(chain) > 1) out = fingerprint(sk_X509_value(chain, 1));
+      if (chain && sk_X509_num(chain) > 1)
+        out.issuer_fingerprint = fingerprint(sk_X509_value(chain, 1));
+    } else {
+      out.result = X509_STORE_CTX_get_error(ctx);
     }
   }
   X509_STORE_CTX_free(ctx);
@@ -242,7 +253,11 @@ std::optional<PeerCertificate> peer_certificate(SSL* ssl) {
   if (STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl); chain && sk_X509_num(chain) > 1) {
     out.issuer_fingerprint = fingerprint(sk_X509_value(chain, 1));
   } else if (SSL_session_reused(ssl)) {
-    out.issuer_fingerprint = issuer_fingerprint_again(ssl, cert);
+    auto again = verify_again(ssl, cert);
+    out.issuer_fingerprint = std::move(again.issuer_fingerprint);
+    if (again.result != X509_V_OK)
+      out.refused =
+          std::string("client certificate refused: ") + X509_verify_cert_error_string(again.result);
   }
   return out;
 }
