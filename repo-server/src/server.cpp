@@ -716,20 +716,26 @@ Status Home::serve(const ServeOptions& options) {
   std::function<void()> on_reload = [&] {
     reload.async_wait([&](beast::error_code ec, int) {
       if (ec || shared.draining) return;
+      // Applied only when every file reads, so that the server never runs
+      // on half of a reload.
       Status reloaded;
+      std::shared_ptr<net::ssl::context> made_tls;
       if (tls_context) {
         auto made = tls::server_context(tls_files);
         if (made) {
-          std::lock_guard lk(shared.mu);
-          shared.tls = std::move(*made);
+          made_tls = std::move(*made);
         } else {
           reloaded = fail(made.error());
         }
       }
-      if (auto again = access(); again) {
+      auto again = access();
+      if (reloaded && !again) reloaded = fail(again.error());
+      if (reloaded) {
+        if (made_tls) {
+          std::lock_guard lk(shared.mu);
+          shared.tls = std::move(made_tls);
+        }
         handler.set_access(std::make_shared<const AccessPolicy>(std::move(*again)));
-      } else if (reloaded) {
-        reloaded = fail(again.error());
       }
       if (options.on_reload) options.on_reload(reloaded);
       on_reload();

@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
@@ -348,6 +349,36 @@ class TlsTest(unittest.TestCase):
         refused = [(p["status"], p["client_subject"], p["reason"]) for p in self.pulls() if p["status"] != 200]
         self.assertEqual(refused, [(495, f"CN=brief-{v}.example", "client certificate refused: certificate has expired")
                                    for v in ("TLSv1_2", "TLSv1_3")])
+
+    def test_a_reload_that_fails_keeps_the_access_policy_it_had_too(self):
+        cert_dir = self.tmp / "certs"
+        cert_dir.mkdir()
+        shutil.copy(W.server_crt, cert_dir / "server.crt")
+        shutil.copy(W.server_key, cert_dir / "server.key")
+        run(REPO, "access", "add", "--name", "test hosts", "--channel", "test", "--cn", "host*", home=self.home)
+        server = Server(REPO, self.home, plain=False, args=[
+            "--listen-tls", "127.0.0.1:0", "--tls-cert", cert_dir / "server.crt", "--tls-key",
+            cert_dir / "server.key", "--client-ca", W.ca / "ca.crt"])
+        self.servers.append(server)
+        cert = (W.host_crt, W.host_key)
+        self.assertEqual(self.get(server, INRELEASE, *cert)[0], 403)
+        # The key no longer reads and a rule now lets the host read prod: the reload fails whole.
+        (cert_dir / "server.key").write_text("not a key\n")
+        run(REPO, "access", "add", "--name", "prod hosts", "--channel", "prod", "--cn", "host*", home=self.home)
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_line("reload failed, serving with what was loaded before: --tls-key", stream=server.proc.stderr)
+        self.assertEqual(self.get(server, INRELEASE, *cert)[0], 403)
+        # A policy that no longer reads keeps the certificate the server had, too.
+        shutil.copy(W.server_key, cert_dir / "server.key")
+        (self.home / "access.toml").write_text("[[rule]]\nname = 1\n")
+        other = make_ca(self.tmp / "renewed-ca", "renewed CA")
+        crt, key = issue(other, "127.0.0.1")
+        shutil.copy(crt, cert_dir / "server.crt")
+        shutil.copy(key, cert_dir / "server.key")
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_line("reload failed, serving with what was loaded before: " + re.escape(str(self.home / "access.toml")),
+                         stream=server.proc.stderr)
+        self.assertEqual(self.get(server, INRELEASE, *cert)[0], 403)  # still verifies against the site CA
 
     def test_without_tls_the_policy_names_address_ranges(self):
         run(REPO, "access", "add", "--name", "second loopback", "--channel", "prod", "--address", "127.0.0.2/32",
