@@ -166,8 +166,12 @@ bool in_ranges(const AccessPolicy::Matcher& m, const std::string& text) {
       return ip::network_v4(a.to_v4(), n.prefix_length()).canonical() == n;
     });
   }
+  // A link-local client's address carries its interface ("fe80::1%eth0");
+  // ranges name addresses only.
+  auto v6 = a.to_v6();
+  v6.scope_id(0);
   return std::any_of(m.v6.begin(), m.v6.end(), [&](const ip::network_v6& n) {
-    return ip::network_v6(a.to_v6(), n.prefix_length()).canonical() == n;
+    return ip::network_v6(v6, n.prefix_length()).canonical() == n;
   });
 }
 

@@ -74,7 +74,7 @@ Result<CaIndex> load_index(const fs::path& home, const fs::path& dir) {
     return fail(Code::corrupt, file.string() + ": " + why);
   };
   const json j = json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != kIndexFormat)
+  if (j.is_discarded() || !j.is_object() || j.value("format", json()) != std::string(kIndexFormat))
     return corrupt(std::string("expected JSON of format ") + std::string(kIndexFormat));
   CaIndex index;
   try {

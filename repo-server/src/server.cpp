@@ -141,23 +141,25 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       lowest().expires_after(
           std::min<std::chrono::seconds>(shared_.options->idle_timeout, kHandshakeWait));
       reading_ = true;
-      stream_.async_handshake(net::ssl::stream_base::server,
-                              [self = shared_from_this()](beast::error_code ec) {
-                                self->reading_ = false;
-                                self->peer_ = tls::peer_certificate(self->stream_.native_handle());
-                                if (!ec) return self->read();
-                                auto refused = tls::refusal(self->stream_.native_handle(), ec);
-                                if (!refused) return self->close_now();
-                                self->started_ = SteadyClock::now();
-                                self->method_.clear();
-                                self->target_.clear();
-                                self->user_agent_.clear();
-                                self->response_.status = refused->status;
-                                self->response_.reason = std::move(refused->reason);
-                                self->keep_alive_ = false;
-                                self->handshake_refused_ = true;
-                                self->done(false);
-                              });
+      stream_.async_handshake(
+          net::ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+            self->reading_ = false;
+            self->peer_ = tls::peer_certificate(self->stream_.native_handle());
+            const bool refused_again = self->peer_ && !self->peer_->refused.empty();
+            if (!ec && !refused_again) return self->read();
+            auto refused = ec ? tls::refusal(self->stream_.native_handle(), ec)
+                              : tls::Refusal{495, self->peer_->refused};
+            if (!refused) return self->close_now();
+            self->started_ = SteadyClock::now();
+            self->method_.clear();
+            self->target_.clear();
+            self->user_agent_.clear();
+            self->response_.status = refused->status;
+            self->response_.reason = std::move(refused->reason);
+            self->keep_alive_ = false;
+            self->handshake_refused_ = true;
+            self->done(false);
+          });
     } else {
       read();
     }
@@ -714,20 +716,26 @@ Status Home::serve(const ServeOptions& options) {
   std::function<void()> on_reload = [&] {
     reload.async_wait([&](beast::error_code ec, int) {
       if (ec || shared.draining) return;
+      // Applied only when every file reads, so that the server never runs
+      // on half of a reload.
       Status reloaded;
+      std::shared_ptr<net::ssl::context> made_tls;
       if (tls_context) {
         auto made = tls::server_context(tls_files);
         if (made) {
-          std::lock_guard lk(shared.mu);
-          shared.tls = std::move(*made);
+          made_tls = std::move(*made);
         } else {
           reloaded = fail(made.error());
         }
       }
-      if (auto again = access(); again) {
+      auto again = access();
+      if (reloaded && !again) reloaded = fail(again.error());
+      if (reloaded) {
+        if (made_tls) {
+          std::lock_guard lk(shared.mu);
+          shared.tls = std::move(made_tls);
+        }
         handler.set_access(std::make_shared<const AccessPolicy>(std::move(*again)));
-      } else if (reloaded) {
-        reloaded = fail(again.error());
       }
       if (options.on_reload) options.on_reload(reloaded);
       on_reload();

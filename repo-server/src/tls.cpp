@@ -107,12 +107,14 @@ int verify_callback(int ok, X509_STORE_CTX* ctx) {
   return ok;
 }
 
-// Adds every CRL in the PEM file to store; the count added.
-Result<int> add_crls(X509_STORE* store, const std::filesystem::path& file) {
+// Adds every CRL in the PEM file to store; the count added. Errors start
+// with what: "--crl FILE", or the file alone for a list no option named.
+Result<int> add_crls(X509_STORE* store, const std::filesystem::path& file,
+                     const std::string& what) {
   BIO* bio = BIO_new_file(file.c_str(), "r");
   if (!bio) {
     ERR_clear_error();
-    return fail(Code::io, "--crl " + file.string() + ": cannot be read");
+    return fail(Code::io, what + ": cannot be read");
   }
   int added = 0;
   while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr)) {
@@ -120,16 +122,48 @@ Result<int> add_crls(X509_STORE* store, const std::filesystem::path& file) {
     X509_CRL_free(crl);
     if (ok != 1) {
       BIO_free(bio);
-      return fail(Code::io, "--crl " + file.string() + ": " + openssl_error());
+      return fail(Code::io, what + ": " + openssl_error());
     }
     ++added;
   }
   ERR_clear_error();  // the end of the file
   BIO_free(bio);
   if (added == 0) {
-    return fail(Code::io, "--crl " + file.string() + ": no PEM revocation list (X509 CRL) in it");
+    return fail(Code::io, what + ": no PEM revocation list (X509 CRL) in it");
   }
   return added;
+}
+
+// A resumed session keeps the client's certificate but not the chain
+// verified for it, and skips verification: the certificate is checked again
+// against the context's store as the handshake checked it (expiry,
+// revocation, chain). The verify result, and the issuing CA's fingerprint
+// when it verifies.
+struct Reverified {
+  long result = X509_V_ERR_UNSPECIFIED;
+  std::string issuer_fingerprint;
+};
+
+Reverified verify_again(SSL* ssl, X509* cert) {
+  Reverified out;
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  if (ctx &&
+      X509_STORE_CTX_init(ctx, SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), cert, nullptr) == 1) {
+    X509_STORE_CTX_set_default(ctx, "ssl_client");
+    X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(ctx), SSL_get0_param(ssl));
+    X509_STORE_CTX_set_verify_cb(ctx, verify_callback);
+    if (X509_verify_cert(ctx) == 1) {
+      out.result = X509_V_OK;
+      STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx);
+      if (chain && sk_X509_num(chain) > 1)
+        out.issuer_fingerprint = fingerprint(sk_X509_value(chain, 1));
+    } else {
+      out.result = X509_STORE_CTX_get_error(ctx);
+    }
+  }
+  X509_STORE_CTX_free(ctx);
+  ERR_clear_error();
+  return out;
 }
 
 }  // namespace
@@ -187,13 +221,13 @@ Result<std::shared_ptr<ssl::context>> server_context(const ContextFiles& files) 
   X509_STORE* store = SSL_CTX_get_cert_store(native);
   int crls = 0;
   for (const auto& f : files.crls) {
-    auto n = add_crls(store, f);
+    auto n = add_crls(store, f, "--crl " + f.string());
     if (!n) return fail(n.error());
     crls += *n;
   }
   for (const auto& f : files.optional_crls) {
     if (!path_exists(f)) continue;
-    auto n = add_crls(store, f);
+    auto n = add_crls(store, f, f.string());
     if (!n) return fail(n.error());
     crls += *n;
   }
@@ -218,6 +252,12 @@ std::optional<PeerCertificate> peer_certificate(SSL* ssl) {
   out.serial = serial_hex(cert);
   if (STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl); chain && sk_X509_num(chain) > 1) {
     out.issuer_fingerprint = fingerprint(sk_X509_value(chain, 1));
+  } else if (SSL_session_reused(ssl)) {
+    auto again = verify_again(ssl, cert);
+    out.issuer_fingerprint = std::move(again.issuer_fingerprint);
+    if (again.result != X509_V_OK)
+      out.refused =
+          std::string("client certificate refused: ") + X509_verify_cert_error_string(again.result);
   }
   return out;
 }

@@ -41,6 +41,9 @@ struct PeerCertificate {
   std::string fingerprint;         // SHA-256 of the DER certificate, lowercase hex
   std::string serial;              // lowercase hex
   std::string issuer_fingerprint;  // of the CA certificate that issued it, when verified
+  // A resumed session whose certificate no longer verifies (expired since,
+  // say): the reason it is refused, as Refusal's for status 495.
+  std::string refused;
 };
 
 // The SHA-256 of cert's DER form, lowercase hex (PeerCertificate's

@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,6 +56,30 @@ def issue(ca, name, days=30):
     openssl("x509", "-req", "-in", csr, "-CA", ca / "ca.crt", "-CAkey", ca / "ca.key", "-CAcreateserial",
             "-out", crt, "-days", str(days), "-extfile", ext)
     return crt, key
+
+
+def issue_expiring(ca, name, seconds):
+    """A key and certificate for name from the CA in directory ca that expires seconds from now,
+    and when (a Unix time)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    ca_key = serialization.load_pem_private_key((ca / "ca.key").read_bytes(), None)
+    ca_crt = x509.load_pem_x509_certificate((ca / "ca.crt").read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    until = now + datetime.timedelta(seconds=seconds)
+    crt = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(x509.OID_COMMON_NAME, name)]))
+           .issuer_name(ca_crt.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+           .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(until)
+           .add_extension(x509.ExtendedKeyUsage([x509.OID_CLIENT_AUTH]), critical=False)
+           .sign(ca_key, hashes.SHA256()))
+    crt_file, key_file = ca / f"{name}.crt", ca / f"{name}.key"
+    crt_file.write_bytes(crt.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return crt_file, key_file, until.timestamp()
 
 
 def fingerprint(crt):
@@ -272,6 +298,88 @@ class TlsTest(unittest.TestCase):
         self.assertIn("no access rule allows", refused["reason"])
         self.assertIn("prod/sample", refused["reason"])
 
+    def test_a_resumed_tls_session_keeps_the_issuer_a_ca_rule_names(self):
+        run(REPO, "access", "add", "--name", "site hosts", "--channel", "prod", "--ca", W.ca / "ca.crt",
+            home=self.home)
+        server = self.serve()
+        host, port = server.tls_addr.split(":")
+        request = f"GET {INRELEASE} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = self.context(W.host_crt, W.host_key)
+            ctx.maximum_version = version
+            session = None
+            for attempt in range(2):
+                with socket.create_connection((host, int(port)), timeout=10) as plain:
+                    with ctx.wrap_socket(plain, server_hostname=host, session=session) as s:
+                        s.sendall(request)
+                        data = b""
+                        while chunk := s.recv(65536):
+                            data += chunk
+                        self.assertEqual(s.session_reused, attempt == 1, version)
+                        session = s.session
+                self.assertTrue(data.startswith(b"HTTP/1.1 200 "), (version, attempt, data[:200]))
+
+    def test_a_certificate_that_expired_cannot_resume_the_session_it_had(self):
+        server = self.serve()
+        host, port = server.tls_addr.split(":")
+        request = f"GET {INRELEASE} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            crt, key, until = issue_expiring(W.ca, f"brief-{version.name}.example", 3)
+            ctx = self.context(crt, key)
+            ctx.maximum_version = version
+            session, answers = None, []
+            for attempt in range(2):
+                if attempt == 1:
+                    while time.time() < until + 1:  # the certificate has expired
+                        time.sleep(0.1)
+                with socket.create_connection((host, int(port)), timeout=10) as plain:
+                    with ctx.wrap_socket(plain, server_hostname=host, session=session) as s:
+                        s.sendall(request)
+                        data = b""
+                        try:
+                            while chunk := s.recv(65536):
+                                data += chunk
+                        except (ssl.SSLError, ConnectionResetError):
+                            pass
+                        self.assertEqual(s.session_reused, attempt == 1, version)
+                        session = s.session
+                answers.append(data[:12])
+            self.assertEqual(answers, [b"HTTP/1.1 200", b""], version)
+        server.stop()
+        refused = [(p["status"], p["client_subject"], p["reason"]) for p in self.pulls() if p["status"] != 200]
+        self.assertEqual(refused, [(495, f"CN=brief-{v}.example", "client certificate refused: certificate has expired")
+                                   for v in ("TLSv1_2", "TLSv1_3")])
+
+    def test_a_reload_that_fails_keeps_the_access_policy_it_had_too(self):
+        cert_dir = self.tmp / "certs"
+        cert_dir.mkdir()
+        shutil.copy(W.server_crt, cert_dir / "server.crt")
+        shutil.copy(W.server_key, cert_dir / "server.key")
+        run(REPO, "access", "add", "--name", "test hosts", "--channel", "test", "--cn", "host*", home=self.home)
+        server = Server(REPO, self.home, plain=False, args=[
+            "--listen-tls", "127.0.0.1:0", "--tls-cert", cert_dir / "server.crt", "--tls-key",
+            cert_dir / "server.key", "--client-ca", W.ca / "ca.crt"])
+        self.servers.append(server)
+        cert = (W.host_crt, W.host_key)
+        self.assertEqual(self.get(server, INRELEASE, *cert)[0], 403)
+        # The key no longer reads and a rule now lets the host read prod: the reload fails whole.
+        (cert_dir / "server.key").write_text("not a key\n")
+        run(REPO, "access", "add", "--name", "prod hosts", "--channel", "prod", "--cn", "host*", home=self.home)
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_line("reload failed, serving with what was loaded before: --tls-key", stream=server.proc.stderr)
+        self.assertEqual(self.get(server, INRELEASE, *cert)[0], 403)
+        # A policy that no longer reads keeps the certificate the server had, too.
+        shutil.copy(W.server_key, cert_dir / "server.key")
+        (self.home / "access.toml").write_text("[[rule]]\nname = 1\n")
+        other = make_ca(self.tmp / "renewed-ca", "renewed CA")
+        crt, key = issue(other, "127.0.0.1")
+        shutil.copy(crt, cert_dir / "server.crt")
+        shutil.copy(key, cert_dir / "server.key")
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_line("reload failed, serving with what was loaded before: " + re.escape(str(self.home / "access.toml")),
+                         stream=server.proc.stderr)
+        self.assertEqual(self.get(server, INRELEASE, *cert)[0], 403)  # still verifies against the site CA
+
     def test_without_tls_the_policy_names_address_ranges(self):
         run(REPO, "access", "add", "--name", "second loopback", "--channel", "prod", "--address", "127.0.0.2/32",
             home=self.home)
@@ -309,6 +417,17 @@ class TlsTest(unittest.TestCase):
             self.assertIn(message, p.stderr)
             if code == 1:
                 self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertEqual(run(REPO, "log", "show", "--json", home=self.home).stdout, before)
+
+    def test_a_site_crl_that_does_not_read_is_named_as_the_site_ca_list(self):
+        before = run(REPO, "log", "show", "--json", home=self.home).stdout
+        crl = self.home / "ca" / "crl.pem"
+        crl.parent.mkdir()
+        crl.write_text("not a list\n")
+        p = run(REPO, "serve", "--listen-tls", "127.0.0.1:0", "--tls-cert", W.server_crt, "--tls-key", W.server_key,
+                "--client-ca", W.ca / "ca.crt", home=self.home, expect=1)
+        self.assertEqual(p.stderr.strip().splitlines(),
+                         [f"airlock-repo: {crl}: no PEM revocation list (X509 CRL) in it"])
         self.assertEqual(run(REPO, "log", "show", "--json", home=self.home).stdout, before)
 
     def test_sighup_reloads_the_certificate_without_dropping_connections(self):

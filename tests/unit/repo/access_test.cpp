@@ -152,6 +152,17 @@ TEST(AccessPolicyTest, ARuleMatchesWhenEveryConditionItStatesMatches) {
   EXPECT_TRUE(p.refuses(no_cert, "prod", "debian"));
 }
 
+TEST(AccessPolicyTest, AddressRangesHoldForMappedAndLinkLocalClients) {
+  auto p = parse(
+      "[[rule]]\nname = \"lan\"\nchannels = [\"prod\"]\n"
+      "addresses = [\"10.0.0.0/8\", \"fe80::/10\", \"fd00::1\"]\n");
+  EXPECT_FALSE(p.refuses(address_only("::ffff:10.1.2.3"), "prod", "debian"));
+  EXPECT_FALSE(p.refuses(address_only("fe80::1%lo"), "prod", "debian"));
+  EXPECT_FALSE(p.refuses(address_only("fd00::1"), "prod", "debian"));
+  EXPECT_TRUE(p.refuses(address_only("fd00::2"), "prod", "debian"));
+  EXPECT_TRUE(p.refuses(address_only("11.0.0.1"), "prod", "debian"));
+}
+
 TEST(AccessPolicyTest, RefusalNamesTheClientAndWhatItAskedFor) {
   auto p = parse("[[rule]]\nname = \"web\"\nchannels = [\"test\"]\ncn = \"web-*\"\n");
   EXPECT_EQ(p.refuses(host("web1"), "prod", "debian"),

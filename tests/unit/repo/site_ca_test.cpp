@@ -321,6 +321,22 @@ TEST_F(SiteCaTest, RevokingAnUnknownHostOrTwiceIsRefused) {
                  "every certificate of host 'web01' is revoked already (1)");
 }
 
+TEST_F(SiteCaTest, AnIndexThatIsNotTheFormatIsCorruptNamingTheFile) {
+  ASSERT_TRUE(home->ca_init({}, who));
+  const fs::path index = ca() / "issued.json";
+  for (const char* text : {R"({"format": 1})", R"({"format": null})", "[]", "{"}) {
+    SCOPED_TRACE(text);
+    testing::write_text(index, text);
+    const std::string message = index.string() + ": expected JSON of format airlock-ca-index/1";
+    expect_refused([&] { return home->ca_list(); }, Code::corrupt, 3, message);
+    expect_refused(
+        [&] {
+          return home->ca_issue({"web01", {}, 825}, who);
+        },
+        Code::corrupt, 3, message);
+  }
+}
+
 // Killed before every durable operation of a CA change in turn: afterwards
 // the index shows the change exactly when the log holds its `ca` record.
 class SiteCaCrashTest : public SiteCaTest {
