@@ -326,7 +326,10 @@ RequestHandler::RequestHandler(const Store& store) : store_(store) {}
 
 void RequestHandler::set_access(std::shared_ptr<const AccessPolicy> policy) {
   const bool rules = policy && !policy->empty();
-  access_.store(std::move(policy));
+  {
+    std::lock_guard lk(access_mu_);
+    access_ = std::move(policy);
+  }
   access_rules_.store(rules, std::memory_order_release);
 }
 
@@ -408,7 +411,11 @@ HttpResponse RequestHandler::handle(const HttpRequest& req) {
   auto route = parse_route(*path);
   if (!route) return finish(text(404, "not found\n"));
   if (access_rules_.load(std::memory_order_acquire)) {
-    auto policy = access_.load();
+    std::shared_ptr<const AccessPolicy> policy;
+    {
+      std::lock_guard lk(access_mu_);
+      policy = access_;
+    }
     if (auto why =
             policy ? policy->refuses(req.client, route->channel, route->repo) : std::nullopt) {
       auto r = text(403, "forbidden\n");

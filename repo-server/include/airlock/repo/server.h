@@ -80,7 +80,8 @@ class RequestHandler {
   // found to have it before; otherwise "expected sha256 X, actual Y".
   std::string check_once(const Digest& id, const std::string* content, const ObjectFile& file);
   const Store& store_;
-  std::atomic<std::shared_ptr<const AccessPolicy>> access_;
+  mutable std::mutex access_mu_;
+  std::shared_ptr<const AccessPolicy> access_;  // under access_mu_
   // Whether access_ has rules: without any, requests do not touch access_.
   std::atomic<bool> access_rules_{false};
   std::mutex verified_mu_;
