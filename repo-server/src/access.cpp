@@ -84,6 +84,11 @@ Status add_range(AccessPolicy::Matcher& m, const std::string& text, const Where&
       "expected an IPv4 or IPv6 address or CIDR range such as 10.0.0.0/8 "
       "or fd00::/8";
   boost::system::error_code ec;
+  if (text.find('%') != std::string::npos) {
+    return bad(
+        where, "addresses",
+        "'" + text + "': a client's address is matched without its interface; give it without %");
+  }
   if (text.find('/') == std::string::npos) {
     auto a = ip::make_address(text, ec);
     if (ec) return bad(where, "addresses", "'" + text + "': " + expected);

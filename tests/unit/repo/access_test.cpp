@@ -105,6 +105,8 @@ TEST(AccessPolicyTest, RefusesMistakesNamingFileRuleAndKey) {
       {head + "addresses = [\"10.1.2.3/8\"]\n",
        "key 'addresses': '10.1.2.3/8' has bits set after the prefix (did you mean 10.0.0.0/8?)"},
       {head + "addresses = [\"fd00::1/64\"]\n", "(did you mean fd00::/64?)"},
+      {head + "addresses = [\"fe80::1%eth0\"]\n",
+       "'fe80::1%eth0': a client's address is matched without its interface; give it without %"},
       {head + "addresses = \"10.0.0.0/8\"\n", "key 'addresses': must be a list of strings"},
       {"[[rule]]\nname = \"web\"\nchannels = [\"Prod/x\"]\ncn = \"a\"\n",
        "access.toml: rule 'web': key 'channels': channel name 'Prod/x' must be 1-32 characters of "
