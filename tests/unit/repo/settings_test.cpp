@@ -37,6 +37,30 @@ TEST(SettingsTest, ReadsEverySetting) {
   EXPECT_EQ(off->syslog_socket, "");
 }
 
+// HTTPS settings; listen_tls without listen serves HTTPS alone.
+TEST(SettingsTest, ReadsTheHttpsSettings) {
+  auto tls_only = parse_settings(
+      "[serve]\nlisten_tls = \"0.0.0.0:8443\"\ntls_cert = \"/c.crt\"\ntls_key = \"/c.key\"\n"
+      "client_ca = \"/ca.crt\"\ncrl = \"/ca.crl\"\n",
+      "repo.toml");
+  ASSERT_TRUE(tls_only) << tls_only.error().message;
+  EXPECT_EQ(tls_only->listen_tls, "0.0.0.0:8443");
+  EXPECT_EQ(tls_only->listen, "");
+  EXPECT_FALSE(tls_only->listen_set);
+  EXPECT_EQ(tls_only->tls_cert, "/c.crt");
+  EXPECT_EQ(tls_only->tls_key, "/c.key");
+  EXPECT_EQ(tls_only->client_ca, "/ca.crt");
+  EXPECT_EQ(tls_only->crl, "/ca.crl");
+  auto both = parse_settings("[serve]\nlisten = \"127.0.0.1:80\"\nlisten_tls = \"127.0.0.1:443\"\n",
+                             "repo.toml");
+  ASSERT_TRUE(both) << both.error().message;
+  EXPECT_EQ(both->listen, "127.0.0.1:80");
+  EXPECT_TRUE(both->listen_set);
+  auto bad = parse_settings("[serve]\ntls_cert = 1\n", "repo.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "repo.toml: serve.tls_cert must be a non-empty string");
+}
+
 TEST(SettingsTest, RefusesMistakesNamingFileAndKey) {
   const std::pair<const char*, const char*> cases[] = {
       {"[log]\nsyslog = 1\n", "repo.toml: log.syslog must be true or false"},
