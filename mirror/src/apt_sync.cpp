@@ -17,6 +17,7 @@
 #include "airlock/verify/gpgv.h"
 #include "apt_paths.h"
 #include "apt_select.h"
+#include "sync_core.h"
 
 namespace airlock::mirror {
 namespace fs = std::filesystem;
@@ -26,8 +27,6 @@ namespace {
 
 constexpr std::uint64_t kMaxIndex = 1ull << 30;
 constexpr std::uint64_t kMaxRelease = 64ull << 20;
-constexpr std::size_t kPoolBatchFiles = 4096;
-constexpr std::uint64_t kPoolBatchBytes = 1ull << 30;
 
 struct SuiteState {
   std::string suite;
@@ -38,26 +37,6 @@ struct SuiteState {
       index_paths;  // relative to dists, the Packages/Release/Translation files
   bool changed = true;
   std::string signed_by;  // fingerprint of the vendor key that signed its Release
-};
-
-// One metadata or pool file to fetch.
-struct Want {
-  std::string path;          // repository-relative path in the snapshot
-  std::string url;           // empty for the path's own address (see address()): a pool file's
-  std::string fallback_url;  // canonical path when url is a by-hash address
-  Digest sha256;
-  std::uint64_t size = 0;
-  // Metadata: one variant of index (the upstream may not serve it; apt and
-  // aptly fall back to another variant the Release lists).
-  std::string index;
-};
-
-// A pool file the store lacks: its path is that of the new snapshot's
-// entry (pool_), which outlives it.
-struct PoolFile {
-  const std::string* path;
-  Digest sha256;
-  std::uint64_t size = 0;
 };
 
 // The index a listed file is a variant of: its path without a compression
@@ -71,18 +50,6 @@ std::string index_of_variant(const std::string& path) {
 // directory; a per-architecture Release only describes its directory.
 bool hosts_need(const std::string& index) { return !index.ends_with("/Release"); }
 
-// The number of the first line (from 1) on which a and b differ.
-std::size_t first_difference(std::string_view a, std::string_view b) {
-  auto at = std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin();
-  return static_cast<std::size_t>(std::count(a.begin(), a.begin() + at, '\n')) + 1;
-}
-
-// A string member of a JSON object, or "" when absent or not a string.
-std::string text_field(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 PackageVersion package_version(const apt::PackageRecord& rec) {
   return {rec.package, rec.architecture, rec.version};
 }
@@ -93,28 +60,9 @@ void sort_packages(std::vector<PackageVersion>& list) {
   list.erase(std::unique(list.begin(), list.end()), list.end());
 }
 
-// How downloads for repo run: jobs in parallel, cut off when too slow.
-FetchOptions fetch_options(const RepoConfig& repo, int jobs) {
-  FetchOptions fo;
-  fo.jobs = jobs;
-  fo.min_rate = repo.min_rate;
-  fo.stall_timeout = std::chrono::seconds(repo.stall_timeout);
-  return fo;
-}
-
-// The fetcher's single result, or an error when it broke its contract.
-Result<FetchResult> fetch_one(Fetcher& fetcher, const FetchJob& job, const FetchOptions& fo) {
-  auto results = fetcher.fetch({job}, fo);
-  if (results.size() != 1)
-    return fail(Code::io, "the fetcher answered " + job.url + " with no result");
-  if (results[0].error) return fail(*results[0].error);
-  return results[0];
-}
-
-class AptSync {
+class AptSync : SyncCore {
  public:
-  AptSync(const RepoConfig& repo, Ledger& ledger, const SyncOptions& options)
-      : repo_(repo), ledger_(ledger), store_(ledger.store()), env_(ledger.env()), opt_(options) {}
+  using SyncCore::SyncCore;
 
   Result<SyncReport> run();
 
@@ -130,16 +78,9 @@ class AptSync {
   Result<std::vector<Want>> metadata_wants(const std::vector<SuiteState>& suites);
   Status fetch_metadata(const std::vector<SuiteState>& suites);
   Status check_variants(const std::vector<Want>& meta) const;
-  Status store_direct();
   Result<IndexRecords> read_indices(const std::vector<SuiteState>& suites);
   Status select_pool(const std::vector<SuiteState>& suites);
-  Result<std::vector<PoolFile>> pool_wants();
-  Status fetch_pool(const std::vector<PoolFile>& wants);
-  Result<std::vector<FetchResult>> fetch(std::span<const Want> wants, const std::string& phase,
-                                         const FetchProgress& before = {});
-  Status store_files(std::span<const Want> wants, const std::vector<FetchResult>& results);
   Status read_index(const std::string& path, const Digest& id, IndexRecords& out);
-  Result<SyncReport> dry_report(const std::vector<PoolFile>& wants);
   // What the last snapshot carries, read with its release and entries.
   struct Held {
     std::size_t packages = 0;
@@ -147,50 +88,11 @@ class AptSync {
     std::uint64_t pool_bytes = 0;
   };
   Result<SyncReport> report_held(const Held& held);
-  Result<SyncReport> record_unchanged();
-  Result<SyncReport> record_snapshot();
-  void add_counts(json& record) const;
   static json suite_records(const std::vector<SuiteState>& suites);
-  void keep_direct(const std::string& path, const FetchResult& r, const fs::path& file);
-  fs::path partial(const Digest& id) const { return opt_.workdir / "partial" / id.hex(); }
-  fs::path scratch() const { return opt_.workdir / "gpg"; }
-  std::string url(const std::string& path) const { return repo_.url + "/" + path; }
-  std::string address(const Want& w) const { return w.url.empty() ? url(w.path) : w.url; }
 
-  const RepoConfig& repo_;
-  Ledger& ledger_;
-  Store& store_;
-  Env& env_;
-  const SyncOptions& opt_;
   std::optional<Snapshot> prev_;  // the last snapshot's release and entries under dists/
-  Digest prev_id_;
-  std::string selection_;                         // selection_digest(repo_), hex
-  std::map<std::string, SnapshotEntry> entries_;  // the new snapshot's metadata
-  // Its pool files: sorted by path, each once (a vector: a map node would
-  // cost twice as much).
-  std::vector<SnapshotEntry> pool_;
-  std::map<std::string, std::string> release_info_;
-  // What the snapshot carries: one each (name, architecture, version, path),
-  // since the index records are; the snapshot sorts them when written.
-  std::vector<PackageEntry> packages_;
-  std::vector<std::pair<std::string, std::string>> validators_;  // meta key -> json
-  std::map<Digest, fs::path> dry_files_;  // verified files by content, before they are stored
-  struct Direct {
-    std::string path;
-    Digest sha256;
-    std::uint64_t size;
-    fs::path file;
-  };
-  std::vector<Direct> direct_;  // InRelease, Release, Release.gpg as fetched
-  json suites_;                 // suite_records() of this sync
-  SyncReport report_;
+  std::string selection_;         // selection_digest(repo_), hex
 };
-
-void AptSync::keep_direct(const std::string& path, const FetchResult& r, const fs::path& file) {
-  dry_files_[r.sha256] = file;
-  entries_[path] = SnapshotEntry{path, r.sha256, r.size};
-  direct_.push_back({path, r.sha256, r.size, file});
-}
 
 Result<SuiteState> AptSync::fetch_release(const std::string& suite) {
   SuiteState s;
@@ -296,31 +198,9 @@ Result<std::string> AptSync::detached_release(SuiteState& s) {
 }
 
 // An InRelease must be exactly one clearsigned message with a good
-// signature: bytes before or after it would be carried to hosts unverified
-// (and apt refuses them there). Returns gpgv's signed text: the only text
-// the Release is read from.
+// signature (verify_clearsigned).
 Result<GpgvSignature> AptSync::verify_inrelease(const fs::path& file, const std::string& where) {
-  auto bytes = read_file(file, kMaxRelease);
-  if (!bytes) return fail(bytes.error());
-  auto message = formats::split_clearsigned(*bytes);
-  if (!message) {
-    return fail(Code::refused,
-                repo_.name + ": " + where +
-                    " is not exactly one clearsigned message: " + message.error().message);
-  }
-  auto text = gpgv_check_clearsigned(repo_.keyring, file, scratch());
-  if (!text) return fail(text.error().context(repo_.name + " " + where));
-  // The isolated side reads the message's text (its by-hash map, the site
-  // index): it must be exactly what gpgv verified, which gpgv writes with a
-  // final line break.
-  if (text->text != message->text && text->text != message->text + "\n") {
-    return fail(Code::refused, repo_.name + ": " + where +
-                                   " has a message text that differs from " +
-                                   "the text gpgv verified, from line " +
-                                   std::to_string(first_difference(message->text, text->text)) +
-                                   " of the text on");
-  }
-  return text;
+  return verify_clearsigned(repo_, file, where, scratch(), kMaxRelease);
 }
 
 // The Release must be the configured suite's: a validly signed Release of
@@ -409,78 +289,6 @@ Status AptSync::choose_indices(SuiteState& s) {
     }
   }
   return {};
-}
-
-// Fetches wants; progress is told as the part of a larger fetch that
-// follows before (files and bytes done and the whole's totals), when given.
-Result<std::vector<FetchResult>> AptSync::fetch(std::span<const Want> wants,
-                                                const std::string& phase,
-                                                const FetchProgress& before) {
-  if (auto s = env_.make_dirs(opt_.workdir / "partial"); !s) return fail(s.error());
-  std::vector<FetchJob> jobs;
-  for (const auto& w : wants)
-    jobs.push_back({address(w), partial(w.sha256), w.sha256, w.size, w.size, {}, {}});
-  FetchOptions fo = fetch_options(repo_, opt_.jobs);
-  if (opt_.progress) {
-    fo.progress = [&](const FetchProgress& p) {
-      if (before.files_total == 0) return opt_.progress(phase, p);
-      opt_.progress(phase, {before.files_done + p.files_done, before.files_total,
-                            before.bytes_done + p.bytes_done, before.bytes_total});
-    };
-  }
-  auto results = opt_.fetcher->fetch(jobs, fo);
-  if (results.size() != jobs.size())
-    return fail(Code::io, "the fetcher lost results of the " + phase + " files");
-  // A by-hash address the server lacks: try the canonical path once.
-  std::vector<std::size_t> retry;
-  std::vector<FetchJob> again;
-  for (std::size_t i = 0; i < wants.size(); ++i) {
-    if (!results[i].missing || wants[i].fallback_url.empty()) continue;
-    retry.push_back(i);
-    again.push_back({wants[i].fallback_url,
-                     partial(wants[i].sha256),
-                     wants[i].sha256,
-                     wants[i].size,
-                     wants[i].size,
-                     {},
-                     {}});
-  }
-  if (retry.empty()) return results;
-  auto more = opt_.fetcher->fetch(again, fo);
-  if (more.size() != again.size())
-    return fail(Code::io, "the fetcher lost results of the " + phase + " files");
-  for (std::size_t k = 0; k < retry.size(); ++k) results[retry[k]] = more[k];
-  return results;
-}
-
-Status AptSync::store_files(std::span<const Want> wants, const std::vector<FetchResult>& results) {
-  // Verified downloads move into the store; a commit every so many files or
-  // bytes keeps the work of an interrupted sync. Objects only: what records
-  // the sync is its snapshot.
-  std::optional<Batch> batch;
-  std::size_t files = 0;
-  std::uint64_t bytes = 0;
-  for (std::size_t i = 0; i < wants.size(); ++i) {
-    const auto& r = results[i];
-    if (r.error || r.missing || r.not_modified) continue;
-    if (!batch) {
-      auto b = store_.begin_batch();
-      if (!b) return fail(b.error());
-      batch.emplace(std::move(*b));
-    }
-    // The fetcher hashed these bytes as they arrived and checked them
-    // against the signed index.
-    auto id = batch->adopt_file(partial(wants[i].sha256), r.sha256, r.size);
-    if (!id) return fail(id.error().context(wants[i].path));
-    bytes += r.size;
-    if (++files >= kPoolBatchFiles || bytes >= kPoolBatchBytes) {
-      if (auto s = batch->commit(); !s) return s;
-      batch.reset();
-      files = 0;
-      bytes = 0;
-    }
-  }
-  return batch ? batch->commit() : Status{};
 }
 
 // The records of the Packages index at path (content id) into out, parsed
@@ -596,19 +404,6 @@ Status AptSync::check_variants(const std::vector<Want>& meta) const {
   return {};
 }
 
-// The signed release files themselves.
-Status AptSync::store_direct() {
-  auto batch = store_.begin_batch();
-  if (!batch) return fail(batch.error());
-  for (const auto& d : direct_) {
-    auto fd = open_file(d.file, O_RDONLY);
-    if (!fd) return fail(fd.error());
-    if (auto id = batch->put_fd(fd->get(), d.sha256, d.size); !id)
-      return fail(id.error().context(d.path));
-  }
-  return batch->commit();
-}
-
 // The records of every Packages index (one variant per directory).
 Result<IndexRecords> AptSync::read_indices(const std::vector<SuiteState>& suites) {
   IndexRecords out(report_.filtered ? IndexRecords::Keep::records : IndexRecords::Keep::packages);
@@ -652,100 +447,7 @@ Status AptSync::select_pool(const std::vector<SuiteState>& suites) {
   }
   report_.packages = packages_.size();
   if (!report_.filtered) report_.packages_selected = report_.packages;
-  // Room for the metadata too: record_snapshot adds it without growing.
-  pool_.reserve(packages_.size() + entries_.size());
-  for (const auto& p : packages_) {
-    if (!is_safe_relative_path(p.path)) {
-      return fail(Code::refused,
-                  repo_.name + ": " + p.index + " names an unsafe pool path '" + p.path + "'");
-    }
-    pool_.push_back({p.path, p.sha256, p.size});
-  }
-  // Each file once, however many indices list it; never two contents.
-  std::sort(pool_.begin(), pool_.end(), [](const SnapshotEntry& a, const SnapshotEntry& b) {
-    return std::tie(a.path, a.sha256) < std::tie(b.path, b.sha256);
-  });
-  for (std::size_t i = 1; i < pool_.size(); ++i) {
-    if (pool_[i].path == pool_[i - 1].path && pool_[i].sha256 != pool_[i - 1].sha256) {
-      return fail(Code::refused, repo_.name + ": the indices list " + pool_[i].path +
-                                     " with two contents (sha256 " + pool_[i - 1].sha256.hex() +
-                                     " and " + pool_[i].sha256.hex() + ")");
-    }
-  }
-  auto same_path = [](const SnapshotEntry& a, const SnapshotEntry& b) { return a.path == b.path; };
-  pool_.erase(std::unique(pool_.begin(), pool_.end(), same_path), pool_.end());
-  return {};
-}
-
-// What of the pool the store lacks, each file once, in path order.
-Result<std::vector<PoolFile>> AptSync::pool_wants() {
-  std::vector<PoolFile> wants;
-  for (const auto& e : pool_) {
-    report_.pool_files++;
-    report_.pool_bytes += e.size;
-    auto have = store_.contains(e.sha256);
-    if (!have) return fail(have.error());
-    if (!*have) wants.push_back({&e.path, e.sha256, e.size});
-  }
-  // One download of a file that several paths carry.
-  auto by_content = [](const PoolFile& a, const PoolFile& b) {
-    return std::tie(a.sha256, *a.path) < std::tie(b.sha256, *b.path);
-  };
-  std::sort(wants.begin(), wants.end(), by_content);
-  auto same = [](const PoolFile& a, const PoolFile& b) { return a.sha256 == b.sha256; };
-  wants.erase(std::unique(wants.begin(), wants.end(), same), wants.end());
-  std::sort(wants.begin(), wants.end(),
-            [](const PoolFile& a, const PoolFile& b) { return *a.path < *b.path; });
-  return wants;
-}
-
-// The pool a slice at a time, so that the wants, jobs and results of only
-// one slice are held (a job costs about a kilobyte).
-Status AptSync::fetch_pool(const std::vector<PoolFile>& pool) {
-  std::optional<Error> first;
-  std::size_t failed = 0;
-  FetchProgress before{0, pool.size(), 0, 0};
-  for (const auto& f : pool) before.bytes_total += f.size;
-  std::vector<Want> slice;
-  for (std::size_t from = 0; from < pool.size(); from += kPoolBatchFiles) {
-    slice.clear();
-    for (std::size_t i = from; i < std::min(from + kPoolBatchFiles, pool.size()); ++i)
-      slice.push_back({*pool[i].path, "", "", pool[i].sha256, pool[i].size, ""});
-    auto results = fetch(slice, "pool", before);
-    if (!results) return fail(results.error());
-    if (auto s = store_files(slice, *results); !s) return s;
-    for (std::size_t i = 0; i < slice.size(); ++i) {
-      const auto& r = (*results)[i];
-      before.files_done++;
-      before.bytes_done += slice[i].size;
-      if (r.error || r.missing) {
-        ++failed;
-        if (!first)
-          first = r.error ? *r.error
-                          : Error{Code::refused,
-                                  address(slice[i]) + " is listed in the index but missing"};
-        continue;
-      }
-      report_.pool_fetched++;
-      report_.bytes_fetched += r.size;
-    }
-  }
-  if (failed == 0) return {};
-  return fail(first->code,
-              repo_.name + ": " + std::to_string(failed) + " of " + std::to_string(pool.size()) +
-                  " pool files failed (" + first->message + "); " +
-                  std::to_string(pool.size() - failed) +
-                  " were stored and no snapshot was recorded: run sync again to resume");
-}
-
-// What the snapshot carries, what the filter selected and what its
-// closure added, for a `sync` record.
-void AptSync::add_counts(json& record) const {
-  record["packages"] = report_.packages;
-  if (!report_.filtered) return;
-  record["packages_selected"] = report_.packages_selected;
-  record["packages_added"] = report_.added.size();
-  record["unsatisfied"] = report_.unsatisfied.size();
+  return carry_packages();
 }
 
 // Per suite, the vendor's Release Date and the fingerprint of the key that
@@ -762,15 +464,6 @@ json AptSync::suite_records(const std::vector<SuiteState>& suites) {
   return out;
 }
 
-// What the sync that follows would fetch and whether it would record a
-// snapshot: wants is what it would fetch.
-Result<SyncReport> AptSync::dry_report(const std::vector<PoolFile>& wants) {
-  report_.pool_missing = wants.size();
-  for (const auto& w : wants) report_.bytes_missing += w.size;
-  if (report_.unchanged) report_.snapshot = prev_id_;
-  return report_;
-}
-
 // An unchanged, unfiltered repository: what the last snapshot carries.
 Result<SyncReport> AptSync::report_held(const Held& held) {
   report_.packages = report_.packages_selected = held.packages;
@@ -778,61 +471,6 @@ Result<SyncReport> AptSync::report_held(const Held& held) {
   report_.pool_bytes = held.pool_bytes;
   if (opt_.dry_run) return dry_report({});
   return record_unchanged();
-}
-
-Result<SyncReport> AptSync::record_unchanged() {
-  report_.snapshot = prev_id_;
-  json rec{{"repo", repo_.name}, {"upstream", repo_.url}, {"snapshot", prev_id_.hex()},
-           {"unchanged", true},  {"suites", suites_},     {"operator", opt_.operator_name}};
-  add_counts(rec);
-  if (auto s = ledger_.record({{"sync", std::move(rec)}}); !s) return fail(s.error());
-  return report_;
-}
-
-// The snapshot and the fetch validators, committed with the `sync` record.
-Result<SyncReport> AptSync::record_snapshot() {
-  Snapshot snap;
-  snap.repo = repo_.name;
-  snap.kind = "apt";
-  snap.upstream = repo_.url;
-  snap.synced_at = opt_.now;
-  snap.release = release_info_;
-  snap.filtered = !repo_.packages.empty();
-  snap.packages = std::move(packages_);
-  // The pool, and the metadata where no pool file has its path.
-  snap.entries = std::move(pool_);
-  const std::size_t pool_files = snap.entries.size();
-  for (auto& [path, e] : entries_) {
-    auto it = std::lower_bound(
-        snap.entries.begin(), snap.entries.begin() + static_cast<std::ptrdiff_t>(pool_files), path,
-        [](const SnapshotEntry& a, const std::string& p) { return a.path < p; });
-    if (it == snap.entries.begin() + static_cast<std::ptrdiff_t>(pool_files) || it->path != path)
-      snap.entries.push_back(std::move(e));
-  }
-  entries_.clear();
-  std::sort(snap.entries.begin(), snap.entries.end(),
-            [](const SnapshotEntry& a, const SnapshotEntry& b) { return a.path < b.path; });
-  auto change = ledger_.begin();
-  if (!change) return fail(change.error());
-  auto batch = change->batch();
-  if (!batch) return fail(batch.error());
-  auto id = (*batch)->add_snapshot(snap);
-  if (!id) return fail(id.error());
-  for (const auto& [key, value] : validators_) (*batch)->set_meta(key, value);
-  json rec{{"repo", repo_.name},
-           {"upstream", repo_.url},
-           {"snapshot", id->hex()},
-           {"files", snap.entries.size()},
-           {"bytes", snap.total_size()},
-           {"fetched_files", report_.metadata_fetched + report_.pool_fetched},
-           {"fetched_bytes", report_.bytes_fetched},
-           {"suites", suites_},
-           {"operator", opt_.operator_name}};
-  if (report_.selection_changed) rec["selection_changed"] = true;
-  add_counts(rec);
-  if (auto s = change->commit({{"sync", std::move(rec)}}); !s) return fail(s.error());
-  report_.snapshot = *id;
-  return report_;
 }
 
 Result<SyncReport> AptSync::run() {
@@ -883,7 +521,7 @@ Result<SyncReport> AptSync::run() {
     if (auto c = choose_indices(*s); !c) return fail(c.error());
     suites.push_back(std::move(*s));
   }
-  suites_ = suite_records(suites);
+  origin_["suites"] = suite_records(suites);
   report_.unchanged =
       !report_.selection_changed &&
       std::none_of(suites.begin(), suites.end(), [](const SuiteState& s) { return s.changed; });
@@ -897,7 +535,7 @@ Result<SyncReport> AptSync::run() {
   if (opt_.dry_run) return dry_report(*wants);
   if (report_.unchanged) return record_unchanged();
   if (auto s = fetch_pool(*wants); !s) return fail(s.error());
-  return record_snapshot();
+  return record_snapshot("apt");
 }
 
 }  // namespace
