@@ -206,6 +206,12 @@ class DnfClient:
                                  f"{p.stdout}\n{p.stderr}")
         return p
 
+    def close(self):
+        """Stops the gpg-agent dnf (librepo) leaves running for each repository keyring it
+        made under the cachedir for repo_gpgcheck; they would outlive the test otherwise."""
+        for pubring in (self.installroot / "var/cache/dnf").glob("*/pubring"):
+            subprocess.run(["gpgconf", "--homedir", str(pubring), "--kill", "gpg-agent"], capture_output=True)
+
     def makecache(self, expect=0):
         return self.dnf("makecache", expect=expect)
 

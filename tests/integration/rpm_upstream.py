@@ -174,8 +174,9 @@ _RPMBUILD_DEFINES = ["--define", "_build_id_links none", "--define", "__os_insta
 
 
 def build_packages(outdir, key, nevras):
-    """Builds and signs the named packages (keys of PACKAGES) into outdir, skipping ones
-    already there. Returns their paths, in the order given."""
+    """Builds the named packages (keys of PACKAGES) into outdir and signs them with key,
+    skipping ones already there (so outdir holds one key's packages). Returns their paths, in
+    the order given."""
     outdir = pathlib.Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     todo = [PACKAGES[n] for n in nevras if not (outdir / PACKAGES[n].filename).exists()]
@@ -242,12 +243,12 @@ def build_repo(dir, key, packages=DAY1, revision=None, updateinfo=None, database
     to it (revision is Unix time; default now), updateinfo (the XML text, or True for
     `updateinfo_xml()`) added by modifyrepo_c, and repodata/repomd.xml.asc signed by key.
     compress is createrepo_c's --general-compress-type (gz, xz, zstd, bz2); database adds the
-    sqlite files. cache is a directory of built packages to reuse (default dir/../.rpms).
-    Returns dir."""
+    sqlite files. cache is a directory of packages built and signed by key to reuse (default
+    dir/../.rpms-<key fingerprint>). Returns dir."""
     dir = pathlib.Path(dir)
     if dir.exists():
         shutil.rmtree(dir)
-    cache = pathlib.Path(cache) if cache else dir.parent / ".rpms"
+    cache = pathlib.Path(cache) if cache else dir.parent / f".rpms-{key.fingerprint}"
     (dir / "Packages").mkdir(parents=True)
     for path in build_packages(cache, key, packages):
         shutil.copy2(path, dir / "Packages" / path.name)
@@ -319,7 +320,8 @@ DOTDOT_HREF = "../hello-1.0-1.noarch.rpm"
 ABSOLUTE_HREF = "/etc/hello-1.0-1.noarch.rpm"
 
 
-def _copy(good, dst):
+def fresh_copy(good, dst):
+    """Copies the tree good to dst, replacing whatever dst held. Returns dst as a Path."""
     dst = pathlib.Path(dst)
     if dst.exists():
         shutil.rmtree(dst)
@@ -365,14 +367,14 @@ def _rewrite(repo, mdtype, transform, key=None):
 
 def unsigned(good, dst):
     """good without repodata/repomd.xml.asc."""
-    dst = _copy(good, dst)
+    dst = fresh_copy(good, dst)
     (dst / "repodata/repomd.xml.asc").unlink()
     return dst
 
 
 def wrong_key(good, dst, other):
     """good with repomd.xml signed by the key other instead of the vendor's."""
-    dst = _copy(good, dst)
+    dst = fresh_copy(good, dst)
     sign_repomd(dst, other)
     return dst
 
@@ -380,7 +382,7 @@ def wrong_key(good, dst, other):
 def metadata_mismatch(good, dst, mdtype="filelists"):
     """good whose mdtype file (still well-formed, same name) differs from the sha256 the
     signed repomd.xml gives for it: one comment line added."""
-    dst = _copy(good, dst)
+    dst = fresh_copy(good, dst)
     _rewrite(dst, mdtype, lambda x: x.replace(b"?>", b"?>\n<!-- altered -->", 1))
     return dst
 
@@ -388,7 +390,7 @@ def metadata_mismatch(good, dst, mdtype="filelists"):
 def package_mismatch(good, dst, nevra="hello-1.0-1.noarch"):
     """good with one byte in the middle of nevra's rpm flipped: same size, a sha256 other
     than the one primary gives."""
-    dst = _copy(good, dst)
+    dst = fresh_copy(good, dst)
     path = dst / "Packages" / PACKAGES[nevra].filename
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -399,7 +401,7 @@ def package_mismatch(good, dst, nevra="hello-1.0-1.noarch"):
 def unsafe_href(good, dst, key, href=DOTDOT_HREF, nevra="hello-1.0-1.noarch"):
     """good whose primary gives nevra the location href (default DOTDOT_HREF; ABSOLUTE_HREF
     for an absolute path), with repomd.xml updated and signed by key."""
-    dst = _copy(good, dst)
+    dst = fresh_copy(good, dst)
     old = f'<location href="Packages/{PACKAGES[nevra].filename}"/>'.encode()
     new = f'<location href="{href}"/>'.encode()
 
@@ -413,7 +415,7 @@ def unsafe_href(good, dst, key, href=DOTDOT_HREF, nevra="hello-1.0-1.noarch"):
 def older_revision(good, dst, key, by=30 * 86400):
     """good with repomd.xml's revision and every timestamp moved back by seconds, re-signed
     by key: what a replay of an older repository looks like after a newer one was seen."""
-    dst = _copy(good, dst)
+    dst = fresh_copy(good, dst)
     repomd = dst / "repodata/repomd.xml"
     text = re.sub(r"<revision>(\d+)</revision>", lambda m: f"<revision>{int(m.group(1)) - by}</revision>",
                   repomd.read_text())
@@ -436,7 +438,7 @@ def xml_bomb(good, dst, key, levels=10):
     """good whose primary.xml declares the billion-laughs entities and uses the biggest in
     hello's summary; repomd.xml matches it and is signed by key, so only the XML parser can
     refuse it."""
-    dst = _copy(good, dst)
+    dst = fresh_copy(good, dst)
 
     def edit(x):
         decl, rest = x.split(b"?>", 1)
@@ -477,7 +479,7 @@ def huge_primary(good, dst, key, size=1 << 30):
     after a run of spaces. repomd.xml gives its true size and sha256 and is signed by key;
     the file itself is not written. Returns (dst, HugeFile): serve it with
     `UpstreamServer.stream[<url path of the repo> + "/" + huge.href] = (huge.size, huge.chunks)`."""
-    dst = _copy(good, dst)
+    dst = fresh_copy(good, dst)
     old = repomd_entries(dst)["primary"]["href"]
     text = primary_xml(dst).encode()
     opening = re.search(rb"<metadata[^>]*>", text)
