@@ -37,8 +37,18 @@ class World:
 
     def __init__(self):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="airlock-rpm-fixture-"))
+        self.hosts, self.keys, self.server = [], [], None
+        try:
+            self.build()
+        except BaseException:
+            self.close()  # unittest skips tearDownModule when setUpModule fails
+            raise
+
+    def build(self):
         self.key = ru.make_vendor_key(self.dir)
+        self.keys.append(self.key)
         self.other = ru.make_vendor_key(self.dir, "someone else", "other@rpm.invalid", "other")
+        self.keys.append(self.other)
         now = int(time.time())
         self.day1_revision, self.patch_revision = now - 86400, now
         self.day1 = ru.day1(self.dir / "day1", self.key, self.day1_revision)
@@ -56,11 +66,19 @@ class World:
         }
         self.hostile["huge"], self.huge = ru.huge_primary(self.day1, h / "huge", self.key)
         self.files = {s: fu.build_files(self.dir / "files" / s, self.key, s) for s in fu.SIGNATURES}
-        ru.forget_key(self.key)
-        ru.forget_key(self.other)
-        self.hosts = []
         self.server = UpstreamServer(self.dir).start()
         self.server.stream[f"/hostile/huge/{self.huge.href}"] = (self.huge.size, self.huge.chunks)
+
+    def close(self):
+        """Stops the server and every gpg-agent the keys and dnf hosts started; removes the
+        directory."""
+        if self.server:
+            self.server.stop()
+        for host in self.hosts:
+            host.close()
+        for key in self.keys:  # the tests sign again, which starts gpg-agent again
+            ru.forget_key(key)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self, path):
         return f"{self.server.url}/{pathlib.Path(path).relative_to(self.dir)}"
@@ -77,12 +95,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    W.server.stop()
-    for host in W.hosts:
-        host.close()
-    ru.forget_key(W.key)  # the tests sign again, which starts gpg-agent again
-    ru.forget_key(W.other)
-    shutil.rmtree(W.dir, ignore_errors=True)
+    W.close()
 
 
 def sha256(path):

@@ -222,7 +222,8 @@ def updateinfo_xml(repo, advisory=ADVISORY_ID, fixed=FIXED, issued="2026-01-13 0
     <summary>An update for hello and libgreet is now available.</summary>
     <description>A flaw in libgreet let a long greeting overflow a buffer ({ADVISORY_CVE}).</description>
     <references>
-      <reference href="https://www.cve.org/CVERecord?id={ADVISORY_CVE}" id="{ADVISORY_CVE}" title="{ADVISORY_CVE}" type="cve"/>
+      <reference href="https://www.cve.org/CVERecord?id={ADVISORY_CVE}" id="{ADVISORY_CVE}"
+                 title="{ADVISORY_CVE}" type="cve"/>
       <reference href="https://rpm.invalid/errata/{advisory}" id="{advisory}" title="{advisory}" type="self"/>
     </references>
     <pkglist>
