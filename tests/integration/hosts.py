@@ -152,3 +152,111 @@ class AptClient:
     def download(self, *packages):
         self.apt("apt-get", "install", "--download-only", "-y", *packages)
         return sorted(p.name for p in (self.root / "var/cache/apt/archives").glob("*.deb"))
+
+
+class DnfClient:
+    """A real dnf (Debian's dnf 4) installing into its own installroot, root/installroot,
+    with nothing of the machine's: its own dnf.conf (no plugins, no weak dependencies, no
+    docs, private cachedir, persistdir and logdir, which dnf keeps inside the installroot)
+    and reposdir holding one repository, `repo`, at baseurl with gpgcheck=1 and
+    repo_gpgcheck=1 against the armored key gpgkey (dnf imports it with -y). Every command
+    refreshes the metadata first, so a change on the server is seen at once. sslcacert,
+    sslclientcert and sslclientkey go into the repository definition for HTTPS."""
+
+    def __init__(self, root, baseurl, gpgkey, repo="airlock", repo_gpgcheck=True, gpgcheck=True,
+                 sslcacert=None, sslclientcert=None, sslclientkey=None, options=()):
+        self.root = pathlib.Path(root)
+        self.installroot = self.root / "installroot"
+        self.repo = repo
+        self.options = [f"--setopt={o}" for o in options]
+        for d in ("installroot", "repos.d"):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        self.conf = self.root / "dnf.conf"
+        self.conf.write_text(
+            "[main]\n"
+            f"reposdir={self.root}/repos.d\n"
+            "cachedir=/var/cache/dnf\npersistdir=/var/lib/dnf\nlogdir=/var/log\n"
+            "plugins=0\ninstall_weak_deps=0\ntsflags=nodocs\nskip_if_unavailable=0\n"
+            "gpgcheck=1\nbest=1\nkeepcache=0\nmetadata_expire=0\ncheck_config_file_age=0\n")
+        self.repo_lines = {"name": repo, "gpgcheck": int(gpgcheck), "repo_gpgcheck": int(repo_gpgcheck),
+                           "gpgkey": f"file://{gpgkey}", "sslverify": 1, "sslcacert": sslcacert,
+                           "sslclientcert": sslclientcert, "sslclientkey": sslclientkey}
+        self.set_baseurl(baseurl)
+
+    def set_baseurl(self, baseurl):
+        """Points the repository at baseurl (what a host's admin edits after a move)."""
+        self.repo_lines["baseurl"] = baseurl
+        lines = [f"[{self.repo}]"] + [f"{k}={v}" for k, v in self.repo_lines.items() if v is not None]
+        (self.root / "repos.d" / f"{self.repo}.repo").write_text("\n".join(lines) + "\n")
+
+    def env(self):
+        # Debian's rpm puts its database at ~/.rpmdb (inside the installroot): one HOME for
+        # dnf and rpm so both name the same one.
+        import os
+        return dict(os.environ, HOME="/root", LC_ALL="C.UTF-8")
+
+    def dnf(self, *args, expect=0):
+        """Runs dnf quietly with -y; when its exit code is not expect (None: any), raises
+        with its output. Returns the completed process."""
+        cmd = ["dnf", "-c", str(self.conf), f"--installroot={self.installroot}", "--releasever=1",
+               "--noplugins", "--refresh", "-y", "-q", "--setopt=debuglevel=0"] + self.options + list(args)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=self.env())
+        if expect is not None and p.returncode != expect:
+            raise AssertionError(f"dnf {' '.join(args)} exited {p.returncode}, wanted {expect}\n"
+                                 f"{p.stdout}\n{p.stderr}")
+        return p
+
+    def close(self):
+        """Stops the gpg-agent dnf (librepo) leaves running for each repository keyring it
+        made under the cachedir for repo_gpgcheck; they would outlive the test otherwise."""
+        for pubring in (self.installroot / "var/cache/dnf").glob("*/pubring"):
+            subprocess.run(["gpgconf", "--homedir", str(pubring), "--kill", "gpg-agent"], capture_output=True)
+
+    def makecache(self, expect=0):
+        return self.dnf("makecache", expect=expect)
+
+    def install(self, *names):
+        """Installs names (and what they require); returns installed()."""
+        self.dnf("install", *names)
+        return self.installed()
+
+    def upgrade(self, *names):
+        """Upgrades names (all when none); returns installed()."""
+        self.dnf("upgrade", *names)
+        return self.installed()
+
+    def distro_sync(self):
+        """Brings every installed package to the repository's version, downgrading too: how a
+        host follows a rollback. Returns installed()."""
+        self.dnf("distro-sync")
+        return self.installed()
+
+    def installed(self):
+        """{name: "version-release"} of the packages in the installroot's rpm database ("epoch:"
+        before it when not 0), without the imported gpg-pubkey entries."""
+        out = subprocess.run(["rpm", f"--root={self.installroot}", "-qa", "--qf",
+                              "%{NAME} %{EPOCHNUM} %{VERSION}-%{RELEASE}\\n"],
+                             capture_output=True, text=True, env=self.env(), check=True).stdout
+        got = {}
+        for line in out.splitlines():
+            name, epoch, vr = line.split()
+            if name != "gpg-pubkey":
+                got[name] = vr if epoch == "0" else f"{epoch}:{vr}"
+        return got
+
+    def available(self):
+        """Sorted NEVRAs the repository offers, as dnf read them from its metadata."""
+        out = self.dnf("repoquery", "--available", "--qf", "%{name}-%{version}-%{release}.%{arch}").stdout
+        return sorted(set(out.split()))
+
+    def advisories(self):
+        """Sorted (advisory id, type, severity) dnf reads from the repository's updateinfo."""
+        out = self.dnf("updateinfo", "info", "--all").stdout
+        got = set()
+        for block in re.split(r"\n(?==+\n)", out):
+            ident = re.search(r"^\s*Update ID: (\S+)", block, re.M)
+            kind = re.search(r"^\s*Type: (\S+)", block, re.M)
+            sev = re.search(r"^\s*Severity: (\S+)", block, re.M)
+            if ident:
+                got.add((ident.group(1), kind.group(1) if kind else "", sev.group(1) if sev else ""))
+        return sorted(got)

@@ -14,6 +14,8 @@ In a test:
     server.replace["/dists/bookworm/InRelease"] = b"..."  # serve these bytes instead
     server.hide.add("/dists/bookworm/main/binary-amd64/Packages")  # answer 404
     server.drip["/pool/x.deb"] = (2, 0.5)     # 2 body bytes every 0.5 s, every time
+    server.stream["/repodata/huge.xml"] = (size, chunks)  # generated: chunks(start) yields
+                                              # the body from offset start, never held whole
 Standalone:
     upstream_server.py --root DIR [--port N] [--idle-timeout S]
 """
@@ -63,6 +65,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fails:
             entry["status"] = 500
             return self.send_status(500, b"try again\n")
+        stream = srv.stream.get(path)
+        if stream is not None and path not in srv.hide:
+            return self.serve_stream(entry, *stream)
         body = srv.replace.get(path)
         if path in srv.hide:
             entry["status"] = 404
@@ -125,6 +130,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.drip_body(part, *drip)
         self.wfile.write(part)
 
+    def serve_stream(self, entry, size, chunks):
+        """Serves a generated body of size bytes (an open-ended Range from its start offset
+        too) until the client stops reading."""
+        headers = {"ETag": f'"stream-{size}"', "Accept-Ranges": "bytes",
+                   "Content-Type": "application/octet-stream"}
+        start, status = 0, 200
+        rng = self.headers.get("Range")
+        if rng and rng.startswith("bytes=") and rng[6:].endswith("-") and rng[6:-1].isdigit():
+            start, status = int(rng[6:-1]), 206
+            if start >= size:
+                entry["status"] = 416
+                return self.send_status(416, b"", {"Content-Range": f"bytes */{size}"})
+            headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
+        entry["status"] = status
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(size - start))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        sent = 0
+        try:
+            for chunk in chunks(start):
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        entry["sent"] = sent
+
     def drip_body(self, part, size, interval):
         """Sends part a few bytes at a time on a timer, until the client gives up."""
         try:
@@ -146,6 +181,7 @@ class UpstreamServer:
         self.replace = {}
         self.hide = set()
         self.drip = {}
+        self.stream = {}
         self.lock = threading.Lock()
         self.started = time.time()
         self.idle_timeout = idle_timeout
