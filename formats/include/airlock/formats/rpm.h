@@ -1,5 +1,5 @@
 // RHEL-family (rpm-md) repository metadata: repomd.xml, primary.xml and
-// updateinfo.xml as written by createrepo_c, and rpm's version order. Pure
+// updateinfo.xml as createrepo_c writes them, and rpm's version order. Pure
 // parsing over libexpat: bytes in, values out, no I/O.
 //
 // Hostile input rules shared by every parser here: a document type
@@ -121,6 +121,56 @@ class PrimaryParser {
   Status finish();
   std::uint64_t declared_packages() const;  // <metadata packages="N">, 0 before it is seen
   std::uint64_t packages() const;           // how many on_package got
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ------------------------------------------------------------ updateinfo.xml
+
+// pkglist/collection/package of an advisory: a package that fixes it.
+struct AdvisoryPackage {
+  std::string name, arch, epoch, version, release;  // epoch "0" when absent
+  std::string filename;                             // <filename>, "" when absent
+};
+
+struct Advisory {
+  std::string id;        // <id>, never empty
+  std::string type;      // <update type="">: "security", "bugfix", "enhancement", ...
+  std::string severity;  // <severity>, "" when absent
+  std::string title;     // <title>
+  std::string issued;    // <issued date=""> as written
+  std::vector<std::string> references;    // <reference id="">s (CVE-2024-1234, ...), in order
+  std::vector<AdvisoryPackage> packages;  // in order, across collections
+};
+
+// Bounds of one advisory, past which the parser gives Code::limit.
+inline constexpr std::size_t kMaxAdvisoryReferences = 65536;
+inline constexpr std::size_t kMaxAdvisoryPackages = 65536;
+
+struct UpdateinfoOptions {
+  std::uint64_t max_advisories = 1'000'000;  // more is Code::limit
+};
+
+// Streaming updateinfo.xml parser, shaped as PrimaryParser. The root must
+// be <updates> (no namespace, as createrepo_c and modifyrepo_c write it);
+// each <update> needs a non-empty <id> (at most one); a package needs name,
+// version and release attributes. References without an id (links only)
+// are not listed. Text is as written, blanks included.
+class UpdateinfoParser {
+ public:
+  using Options = UpdateinfoOptions;
+
+  explicit UpdateinfoParser(std::function<Status(Advisory&&)> on_advisory, Options options = {});
+  ~UpdateinfoParser();
+  UpdateinfoParser(UpdateinfoParser&&) noexcept;
+  UpdateinfoParser& operator=(UpdateinfoParser&&) noexcept;
+
+  // As PrimaryParser's: the first error sticks.
+  Status feed(std::string_view piece);
+  Status finish();
+  std::uint64_t advisories() const;  // how many on_advisory got
 
  private:
   class Impl;
