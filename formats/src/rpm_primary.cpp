@@ -1,0 +1,323 @@
+// primary.xml, streamed: one RpmPackage per <package>, never the whole
+// document in memory.
+#include <algorithm>
+#include <bitset>
+
+#include "airlock/formats/rpm.h"
+#include "rpm_xml.h"
+#include "xml.h"
+
+namespace airlock::rpm {
+namespace {
+
+using formats::detail::kNsCommon;
+using formats::detail::kNsRpm;
+using formats::detail::quote;
+using formats::detail::XmlName;
+
+constexpr std::string_view kFlags[] = {"EQ", "LT", "LE", "GT", "GE"};
+
+}  // namespace
+
+class PrimaryParser::Impl : public formats::detail::XmlStream {
+ public:
+  Impl(std::function<Status(RpmPackage&&)> on_package, Options options)
+      : XmlStream("primary.xml", "metadata"),
+        on_package_(std::move(on_package)),
+        options_(options) {}
+
+  std::uint64_t declared = 0;
+  std::uint64_t count = 0;
+
+ private:
+  enum class At { top, metadata, package, format, relations, text, leaf };
+  enum class Text { none, name, arch, checksum, sourcerpm, file };
+  // Elements a package may hold once.
+  enum Once { kName, kArch, kVersion, kChecksum, kSize, kLocation, kFormat, kSourcerpm, kOnce };
+
+  void on_start(XmlName name, const char** attrs) override;
+  void on_end(XmlName name) override;
+  void before_piece(std::string_view piece) override;
+  void after_piece() override;
+  void start_root(XmlName name, const char** attrs);
+  void start_package();
+  void start_in_package(XmlName name, const char** attrs);
+  void start_in_format(XmlName name);
+  void start_entry(const char** attrs);
+  void start_version(const char** attrs);
+  void start_text(Text which);
+  bool once(Once which, std::string_view element);
+  void end_text();
+  void end_package();
+  std::string who() const {
+    return pkg_.name.empty() ? "a package" : "package " + quote(pkg_.name);
+  }
+
+  std::function<Status(RpmPackage&&)> on_package_;
+  Options options_;
+  std::vector<At> at_{At::top};
+  Text text_ = Text::none;
+  RpmPackage pkg_;
+  std::vector<Relation>* relations_ = nullptr;
+  std::bitset<kOnce> seen_;
+  bool in_package_ = false;
+  std::uint64_t package_begin_ = 0;
+  // With keep_elements: the document's bytes from window_begin_ on.
+  std::string window_;
+  std::uint64_t window_begin_ = 0;
+};
+
+void PrimaryParser::Impl::on_start(XmlName name, const char** attrs) {
+  if (in_package_ && event_begin() - package_begin_ > kMaxPackageElement) {
+    return stop(Code::limit, who() + ": expected at most " + std::to_string(kMaxPackageElement) +
+                                 " bytes in <package>, found more");
+  }
+  switch (at_.back()) {
+    case At::top:
+      return start_root(name, attrs);
+    case At::metadata:
+      if (name.is(kNsCommon, "package")) return start_package();
+      return skip();
+    case At::package:
+      return start_in_package(name, attrs);
+    case At::format:
+      return start_in_format(name);
+    case At::relations:
+      if (name.is(kNsRpm, "entry")) return start_entry(attrs);
+      return skip();
+    case At::text:
+    case At::leaf:
+      return skip();
+  }
+}
+
+void PrimaryParser::Impl::start_root(XmlName name, const char** attrs) {
+  if (!name.is(kNsCommon, "metadata")) {
+    return stop(Code::invalid_input, wrong_root(name, kNsCommon, "metadata"));
+  }
+  if (const char* n = attr(attrs, "packages")) {
+    auto value = formats::detail::to_u64(n);
+    if (!value) {
+      return stop(Code::invalid_input,
+                  "expected a number in <metadata packages>, found " + quote(n));
+    }
+    declared = *value;
+  }
+  at_.push_back(At::metadata);
+}
+
+void PrimaryParser::Impl::start_package() {
+  if (count >= options_.max_packages) {
+    return stop(Code::limit, "expected at most " + std::to_string(options_.max_packages) +
+                                 " packages, found more");
+  }
+  pkg_ = {};
+  seen_.reset();
+  in_package_ = true;
+  package_begin_ = event_begin();
+  at_.push_back(At::package);
+}
+
+bool PrimaryParser::Impl::once(Once which, std::string_view element) {
+  if (!seen_[which]) {
+    seen_[which] = true;
+    return true;
+  }
+  stop(Code::invalid_input,
+       who() + ": expected one <" + std::string(element) + ">, found a second");
+  return false;
+}
+
+void PrimaryParser::Impl::start_text(Text which) {
+  text_ = which;
+  at_.push_back(At::text);
+  collect_text();
+}
+
+void PrimaryParser::Impl::start_in_package(XmlName name, const char** attrs) {
+  if (name.ns != kNsCommon) return skip();
+  const auto local = name.local;
+  if (local == "name") {
+    if (once(kName, local)) start_text(Text::name);
+  } else if (local == "arch") {
+    if (once(kArch, local)) start_text(Text::arch);
+  } else if (local == "version") {
+    if (once(kVersion, local)) start_version(attrs);
+  } else if (local == "checksum") {
+    if (!once(kChecksum, local)) return;
+    if (auto s = check_sha256_type(attr(attrs, "type"), who()); !s) {
+      return stop(Code::invalid_input, s.error().message);
+    }
+    start_text(Text::checksum);
+  } else if (local == "size") {
+    if (!once(kSize, local)) return;
+    const char* size = attr(attrs, "package");
+    auto n = size ? formats::detail::to_u64(size) : std::nullopt;
+    if (!n) {
+      return stop(Code::invalid_input, who() + ": expected a number in <size package>, found " +
+                                           (size ? quote(size) : std::string("none")));
+    }
+    pkg_.size = *n;
+    at_.push_back(At::leaf);
+  } else if (local == "location") {
+    if (!once(kLocation, local)) return;
+    auto href = location_href(attrs, who());
+    if (!href) return stop(Code::invalid_input, href.error().message);
+    pkg_.location = std::move(*href);
+    at_.push_back(At::leaf);
+  } else if (local == "format") {
+    if (once(kFormat, local)) at_.push_back(At::format);
+  } else {
+    skip();
+  }
+}
+
+void PrimaryParser::Impl::start_version(const char** attrs) {
+  const char* ver = attr(attrs, "ver");
+  const char* rel = attr(attrs, "rel");
+  if (!ver || !*ver || !rel || !*rel) {
+    return stop(Code::invalid_input, who() +
+                                         ": expected <version ver=\"...\" rel=\"...\">, found " +
+                                         (!ver || !*ver ? "no ver" : "no rel"));
+  }
+  const char* epoch = attr(attrs, "epoch");
+  pkg_.epoch = epoch && *epoch ? epoch : "0";
+  pkg_.version = ver;
+  pkg_.release = rel;
+  at_.push_back(At::leaf);
+}
+
+void PrimaryParser::Impl::start_in_format(XmlName name) {
+  if (name.is(kNsCommon, "file")) {
+    if (pkg_.files.size() >= kMaxFiles) {
+      return stop(Code::limit, who() + ": expected at most " + std::to_string(kMaxFiles) +
+                                   " <file> entries, found more");
+    }
+    return start_text(Text::file);
+  }
+  if (name.is(kNsRpm, "sourcerpm")) {
+    if (once(kSourcerpm, "rpm:sourcerpm")) start_text(Text::sourcerpm);
+    return;
+  }
+  if (name.is(kNsRpm, "provides") || name.is(kNsRpm, "requires")) {
+    relations_ = name.local == "provides" ? &pkg_.provides : &pkg_.requirements;
+    at_.push_back(At::relations);
+    return;
+  }
+  skip();
+}
+
+void PrimaryParser::Impl::start_entry(const char** attrs) {
+  if (relations_->size() >= kMaxRelations) {
+    return stop(Code::limit, who() + ": expected at most " + std::to_string(kMaxRelations) +
+                                 " <rpm:entry> in a list, found more");
+  }
+  Relation r;
+  const char* name = attr(attrs, "name");
+  if (!name || !*name) {
+    return stop(Code::invalid_input, who() + ": expected <rpm:entry name=\"...\">, found none");
+  }
+  r.name = name;
+  if (const char* flags = attr(attrs, "flags")) {
+    r.flags = flags;
+    if (std::find(std::begin(kFlags), std::end(kFlags), r.flags) == std::end(kFlags)) {
+      return stop(Code::invalid_input,
+                  who() + ": expected flags EQ, LT, LE, GT or GE, found " + quote(r.flags));
+    }
+  }
+  if (const char* v = attr(attrs, "epoch")) r.epoch = v;
+  if (const char* v = attr(attrs, "ver")) r.version = v;
+  if (const char* v = attr(attrs, "rel")) r.release = v;
+  if (const char* v = attr(attrs, "pre")) r.pre = std::string_view(v) == "1";
+  relations_->push_back(std::move(r));
+  at_.push_back(At::leaf);
+}
+
+void PrimaryParser::Impl::on_end(XmlName) {
+  const At ending = at_.back();
+  at_.pop_back();
+  if (ending == At::text) return end_text();
+  if (ending == At::package) return end_package();
+}
+
+void PrimaryParser::Impl::end_text() {
+  std::string text = take_text();
+  const Text which = text_;
+  text_ = Text::none;
+  switch (which) {
+    case Text::name:
+      pkg_.name = std::move(text);
+      return;
+    case Text::arch:
+      pkg_.arch = std::move(text);
+      return;
+    case Text::checksum: {
+      auto d = parse_sha256_text(text, who());
+      if (!d) return stop(Code::invalid_input, d.error().message);
+      pkg_.sha256 = *d;
+      return;
+    }
+    case Text::sourcerpm:
+      pkg_.sourcerpm = std::move(text);
+      return;
+    case Text::file:
+      pkg_.files.push_back(std::move(text));
+      return;
+    case Text::none:
+      return;
+  }
+}
+
+void PrimaryParser::Impl::end_package() {
+  in_package_ = false;
+  constexpr std::pair<Once, std::string_view> kRequired[] = {
+      {kName, "<name>"},
+      {kArch, "<arch>"},
+      {kVersion, "<version>"},
+      {kChecksum, "<checksum type=\"sha256\">"},
+      {kSize, "<size package=\"...\">"},
+      {kLocation, "<location href=\"...\">"}};
+  for (const auto& [which, element] : kRequired) {
+    if (!seen_[which] || (which == kName && pkg_.name.empty()) ||
+        (which == kArch && pkg_.arch.empty())) {
+      return stop(Code::invalid_input,
+                  who() + ": expected " + std::string(element) + ", found none");
+    }
+  }
+  if (options_.keep_elements) {
+    pkg_.element = window_.substr(package_begin_ - window_begin_, event_end() - package_begin_);
+  }
+  ++count;
+  if (auto s = on_package_(std::move(pkg_)); !s) stop_with(s.error());
+}
+
+void PrimaryParser::Impl::before_piece(std::string_view piece) {
+  if (options_.keep_elements) window_.append(piece);
+}
+
+void PrimaryParser::Impl::after_piece() {
+  if (in_package_ && fed() - package_begin_ > kMaxPackageElement) {
+    return stop(Code::limit, who() + ": expected at most " + std::to_string(kMaxPackageElement) +
+                                 " bytes in <package>, found more");
+  }
+  if (!options_.keep_elements) return;
+  // Nothing before the open package, or before the last event, is needed again.
+  const std::uint64_t keep_from = in_package_ ? package_begin_ : last_event_end();
+  if (keep_from > window_begin_) {
+    window_.erase(0, keep_from - window_begin_);
+    window_begin_ = keep_from;
+  }
+}
+
+PrimaryParser::PrimaryParser(std::function<Status(RpmPackage&&)> on_package, Options options)
+    : impl_(std::make_unique<Impl>(std::move(on_package), options)) {}
+PrimaryParser::~PrimaryParser() = default;
+PrimaryParser::PrimaryParser(PrimaryParser&&) noexcept = default;
+PrimaryParser& PrimaryParser::operator=(PrimaryParser&&) noexcept = default;
+
+Status PrimaryParser::feed(std::string_view piece) { return impl_->feed(piece); }
+Status PrimaryParser::finish() { return impl_->finish(); }
+std::uint64_t PrimaryParser::declared_packages() const { return impl_->declared; }
+std::uint64_t PrimaryParser::packages() const { return impl_->count; }
+
+}  // namespace airlock::rpm

@@ -1,0 +1,247 @@
+#include "xml.h"
+
+#include <expat.h>
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cstring>
+
+#include "airlock/base/text.h"
+
+namespace airlock::formats::detail {
+namespace {
+
+// Expanded names are "URI|local|prefix" (or "URI|local" in a default
+// namespace, "local" in none); '|' cannot occur in a local name or prefix.
+constexpr char kSeparator = '|';
+
+XmlName split(const char* name) {
+  std::string_view s(name);
+  auto last = s.rfind(kSeparator);
+  if (last == std::string_view::npos) return {{}, s, {}};
+  auto before = last == 0 ? std::string_view::npos : s.rfind(kSeparator, last - 1);
+  if (before == std::string_view::npos) return {s.substr(0, last), s.substr(last + 1), {}};
+  return {s.substr(0, before), s.substr(before + 1, last - before - 1), s.substr(last + 1)};
+}
+
+bool incomplete(XML_Error code) {
+  return code == XML_ERROR_NO_ELEMENTS || code == XML_ERROR_UNCLOSED_TOKEN ||
+         code == XML_ERROR_PARTIAL_CHAR || code == XML_ERROR_UNCLOSED_CDATA_SECTION;
+}
+
+}  // namespace
+
+std::string quote(std::string_view value) {
+  constexpr std::size_t kShown = 80;
+  std::string out = "'" + escape_for_terminal(value.substr(0, kShown));
+  if (value.size() > kShown) out += "...";
+  return out + "'";
+}
+
+std::string_view trim_blanks(std::string_view text) {
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!text.empty() && blank(text.front())) text.remove_prefix(1);
+  while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+std::optional<std::uint64_t> to_u64(std::string_view text) {
+  text = trim_blanks(text);
+  if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+struct XmlStream::Expat {
+  XML_Parser parser;
+  explicit Expat(XmlStream* owner) : parser(XML_ParserCreateNS(nullptr, kSeparator)) {
+    if (!parser) return;
+    XML_SetUserData(parser, owner);
+    XML_SetReturnNSTriplet(parser, XML_TRUE);
+    XML_SetElementHandler(parser, &XmlStream::start_handler, &XmlStream::end_handler);
+    XML_SetCharacterDataHandler(parser, &XmlStream::text_handler);
+    XML_SetDefaultHandlerExpand(parser, &XmlStream::default_handler);
+    XML_SetStartDoctypeDeclHandler(parser, &XmlStream::doctype_handler);
+  }
+  ~Expat() {
+    if (parser) XML_ParserFree(parser);
+  }
+};
+
+XmlStream::XmlStream(std::string_view document, std::string_view root)
+    : document_(document), root_(root), expat_(std::make_unique<Expat>(this)) {
+  if (!expat_->parser) error_ = Error{Code::io, document_ + ": cannot create an XML parser"};
+}
+
+XmlStream::~XmlStream() = default;
+
+Status XmlStream::feed(std::string_view piece) {
+  if (error_) return fail(*error_);
+  if (finished_) {
+    return fail(Code::invalid_input, document_ + ": expected nothing after the end, found more");
+  }
+  constexpr std::size_t kChunk = 1 << 26;  // XML_Parse takes an int length
+  do {
+    const std::string_view chunk = piece.substr(0, kChunk);
+    piece.remove_prefix(chunk.size());
+    before_piece(chunk);
+    if (error_) return fail(*error_);
+    fed_ += chunk.size();
+    parsing_ = true;
+    const auto status =
+        XML_Parse(expat_->parser, chunk.data(), static_cast<int>(chunk.size()), XML_FALSE);
+    parsing_ = false;
+    if (status != XML_STATUS_OK) return expat_error(false);
+    after_piece();
+    if (!error_ && fed_ - last_event_end_ > kMaxXmlToken) {
+      stop(Code::limit, "expected a tag, text or comment of at most " +
+                            std::to_string(kMaxXmlToken) + " bytes, found more");
+    }
+    if (error_) return fail(*error_);
+  } while (!piece.empty());
+  return {};
+}
+
+Status XmlStream::finish() {
+  if (error_) return fail(*error_);
+  if (finished_) return {};
+  parsing_ = true;
+  const auto status = XML_Parse(expat_->parser, "", 0, XML_TRUE);
+  parsing_ = false;
+  if (status != XML_STATUS_OK) return expat_error(true);
+  finished_ = true;
+  return {};
+}
+
+Status XmlStream::expat_error(bool final) {
+  if (error_) return fail(*error_);
+  const XML_Error code = XML_GetErrorCode(expat_->parser);
+  const std::string at =
+      document_ + ": line " + std::to_string(XML_GetCurrentLineNumber(expat_->parser)) + ": ";
+  if (final && incomplete(code)) {
+    const std::string expected =
+        open_.empty() ? "the root element <" + root_ + ">" : "the end of <" + open_.back() + ">";
+    error_ = Error{Code::invalid_input, at + "the document is incomplete: expected " + expected +
+                                            ", found the end of the input"};
+  } else {
+    error_ = Error{Code::invalid_input,
+                   at + "expected well-formed XML, found: " + XML_ErrorString(code)};
+  }
+  return fail(*error_);
+}
+
+void XmlStream::stop(Code code, const std::string& what) {
+  if (error_) return;
+  error_ = Error{code, document_ + ": line " +
+                           std::to_string(XML_GetCurrentLineNumber(expat_->parser)) + ": " + what};
+  if (parsing_) XML_StopParser(expat_->parser, XML_FALSE);
+}
+
+void XmlStream::stop_with(Error error) {
+  if (error_) return;
+  error_ = std::move(error);
+  if (parsing_) XML_StopParser(expat_->parser, XML_FALSE);
+}
+
+void XmlStream::skip() { skip_depth_ = 1; }
+
+void XmlStream::collect_text() {
+  collecting_ = true;
+  text_.clear();
+}
+
+std::string XmlStream::take_text() {
+  collecting_ = false;
+  return std::move(text_);
+}
+
+const char* XmlStream::attr(const char** attrs, std::string_view name) {
+  return attr(attrs, {}, name);
+}
+
+const char* XmlStream::attr(const char** attrs, std::string_view ns, std::string_view local) {
+  for (std::size_t i = 0; attrs[i]; i += 2) {
+    if (split(attrs[i]).is(ns, local)) return attrs[i + 1];
+  }
+  return nullptr;
+}
+
+std::uint64_t XmlStream::event_begin() const {
+  return static_cast<std::uint64_t>(XML_GetCurrentByteIndex(expat_->parser));
+}
+
+std::uint64_t XmlStream::event_end() const {
+  return event_begin() + static_cast<std::uint64_t>(XML_GetCurrentByteCount(expat_->parser));
+}
+
+void XmlStream::mark_event() {
+  const auto index = XML_GetCurrentByteIndex(expat_->parser);
+  if (index >= 0) last_event_end_ = std::max(last_event_end_, event_end());
+}
+
+void XmlStream::start_handler(void* p, const char* name, const char** attrs) {
+  auto* self = static_cast<XmlStream*>(p);
+  if (self->error_) return;
+  self->mark_event();
+  const XmlName n = split(name);
+  if (self->open_.size() >= kMaxXmlDepth) {
+    return self->stop(Code::limit, "expected at most " + std::to_string(kMaxXmlDepth) +
+                                       " nested elements, found more at <" + n.qualified() + ">");
+  }
+  for (std::size_t i = 0; attrs[i]; i += 2) {
+    if (std::strlen(attrs[i + 1]) > kMaxXmlText) {
+      return self->stop(Code::limit, "expected an attribute value of at most " +
+                                         std::to_string(kMaxXmlText) + " bytes, found more in <" +
+                                         n.qualified() + " " + split(attrs[i]).qualified() +
+                                         "=...>");
+    }
+  }
+  self->open_.push_back(n.qualified());
+  if (self->skip_depth_ > 0) {
+    ++self->skip_depth_;
+    return;
+  }
+  self->on_start(n, attrs);
+}
+
+void XmlStream::end_handler(void* p, const char* name) {
+  auto* self = static_cast<XmlStream*>(p);
+  if (self->error_) return;
+  self->mark_event();
+  if (!self->open_.empty()) self->open_.pop_back();
+  if (self->skip_depth_ > 0) {
+    --self->skip_depth_;
+    return;
+  }
+  self->on_end(split(name));
+}
+
+void XmlStream::text_handler(void* p, const char* text, int len) {
+  auto* self = static_cast<XmlStream*>(p);
+  if (self->error_) return;
+  self->mark_event();
+  if (self->skip_depth_ > 0 || !self->collecting_) return;
+  if (self->text_.size() + static_cast<std::size_t>(len) > kMaxXmlText) {
+    const std::string where = self->open_.empty() ? "" : " in <" + self->open_.back() + ">";
+    return self->stop(Code::limit, "expected at most " + std::to_string(kMaxXmlText) +
+                                       " bytes of text" + where + ", found more");
+  }
+  self->text_.append(text, static_cast<std::size_t>(len));
+}
+
+void XmlStream::default_handler(void* p, const char*, int) {
+  auto* self = static_cast<XmlStream*>(p);
+  if (!self->error_) self->mark_event();
+}
+
+void XmlStream::doctype_handler(void* p, const char* name, const char*, const char*, int) {
+  auto* self = static_cast<XmlStream*>(p);
+  self->stop(Code::invalid_input, "expected the root element <" + self->root_ +
+                                      ">, found <!DOCTYPE " + std::string(name).substr(0, 80) +
+                                      ">: a document type declaration is not allowed");
+}
+
+}  // namespace airlock::formats::detail
