@@ -1,0 +1,132 @@
+// rpm dependency closure: names, versioned provides, file requirements,
+// and which of several candidates is taken.
+#include "airlock/formats/rpm_closure.h"
+
+#include <gtest/gtest.h>
+
+namespace airlock::rpm {
+namespace {
+
+Relation rel(std::string name, std::string flags = "", std::string epoch = "",
+             std::string version = "", std::string release = "") {
+  return Relation{std::move(name),    std::move(flags),   std::move(epoch),
+                  std::move(version), std::move(release), false};
+}
+
+RpmPackage package(std::string name, std::string version, std::string arch = "x86_64",
+                   std::vector<Relation> requirements = {}, std::vector<Relation> provides = {},
+                   std::vector<std::string> files = {}) {
+  RpmPackage p;
+  p.name = std::move(name);
+  p.arch = std::move(arch);
+  p.epoch = "0";
+  p.version = std::move(version);
+  p.release = "1.el9";
+  p.requirements = std::move(requirements);
+  p.provides = std::move(provides);
+  p.files = std::move(files);
+  return p;
+}
+
+std::vector<std::string> names(const std::vector<RpmPackage>& packages,
+                               const std::vector<std::size_t>& indices) {
+  std::vector<std::string> out;
+  for (auto i : indices) {
+    out.push_back(packages[i].name + "-" + packages[i].evr() + "." + packages[i].arch);
+  }
+  return out;
+}
+
+TEST(RpmClosure, FollowsNamesProvidesAndFiles) {
+  const std::vector<RpmPackage> packages = {
+      package("app", "2.0", "x86_64",
+              {rel("/bin/sh"), rel("libfoo", "GE", "0", "1.2", "3"),
+               rel("rpmlib(CompressedFileNames)", "LE", "0", "3.0.4", "1"), rel("app-data"),
+               rel("config(app)", "EQ", "0", "2.0", "1.el9"), rel("mta")},
+              {rel("config(app)", "EQ", "0", "2.0", "1.el9")}),
+      package("bash", "5.1", "x86_64", {}, {}, {"/bin/sh", "/usr/bin/bash"}),
+      package("libfoo", "1.0"),
+      package("libfoo", "1.3", "i686"),
+      package("libfoo", "1.3"),
+      package("libfoo", "1.2"),
+      package("app-data", "2.0", "noarch", {rel("/bin/sh")}),
+      package("sendmail", "8.0", "x86_64", {}, {rel("mta")}),
+      package("postfix", "3.5", "x86_64", {}, {rel("mta")}),
+      package("unrelated", "1.0"),
+  };
+  auto c = dependency_closure(packages, {0});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(names(packages, c->selected), (std::vector<std::string>{"app-2.0-1.el9.x86_64"}));
+  EXPECT_EQ(names(packages, c->added),
+            (std::vector<std::string>{"bash-5.1-1.el9.x86_64", "libfoo-1.3-1.el9.x86_64",
+                                      "app-data-2.0-1.el9.noarch", "postfix-3.5-1.el9.x86_64"}));
+  EXPECT_TRUE(c->unsatisfied.empty());
+}
+
+TEST(RpmClosure, PrefersWhatIsAlreadyInTheClosure) {
+  const std::vector<RpmPackage> packages = {
+      package("app", "1", "x86_64", {rel("mta")}),
+      package("postfix", "3.5", "x86_64", {}, {rel("mta")}),
+      package("sendmail", "8.0", "x86_64", {}, {rel("mta")}),
+  };
+  auto c = dependency_closure(packages, {0, 2});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->selected, (std::vector<std::size_t>{0, 2}));
+  EXPECT_TRUE(c->added.empty());
+}
+
+TEST(RpmClosure, ReportsWhatNothingSatisfiesOncePerPackage) {
+  const std::vector<RpmPackage> packages = {
+      package("app", "1", "x86_64",
+              {rel("libfoo", "GE", "1", "2.0"), rel("libfoo", "GE", "1", "2.0"),
+               rel("/usr/bin/perl"), rel("(python3 or python2)")}),
+      package("libfoo", "9.0"),
+  };
+  auto c = dependency_closure(packages, {0});
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->added.empty());
+  EXPECT_EQ(c->unsatisfied,
+            (std::vector<Unsatisfied>{{"app", "1-1.el9", "x86_64", "libfoo >= 1:2.0"},
+                                      {"app", "1-1.el9", "x86_64", "/usr/bin/perl"},
+                                      {"app", "1-1.el9", "x86_64", "(python3 or python2)"}}));
+}
+
+TEST(RpmClosure, SamePackageTwiceIsOneAndBadRootsAreRefused) {
+  const std::vector<RpmPackage> packages = {package("a", "1"), package("a", "1")};
+  auto c = dependency_closure(packages, {1});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->selected, (std::vector<std::size_t>{0}));
+  auto bad = dependency_closure(packages, {2});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Code::invalid_input);
+  EXPECT_EQ(bad.error().message, "closure: no package 2");
+}
+
+TEST(RpmClosure, ProvidesSatisfyAsRpmDecides) {
+  const Relation provide = rel("foo", "EQ", "0", "1.0", "5");
+  EXPECT_TRUE(provides_satisfy(provide, rel("foo")));
+  EXPECT_TRUE(provides_satisfy(provide, rel("foo", "GE", "", "1.0")));
+  EXPECT_TRUE(provides_satisfy(provide, rel("foo", "EQ", "", "1.0")));  // no release: any
+  EXPECT_FALSE(provides_satisfy(provide, rel("foo", "EQ", "", "1.0", "4")));
+  EXPECT_FALSE(provides_satisfy(provide, rel("foo", "LT", "0", "1.0")));
+  EXPECT_TRUE(provides_satisfy(provide, rel("foo", "LE", "0", "1.0")));
+  EXPECT_TRUE(provides_satisfy(provide, rel("foo", "GT", "0", "0.9")));
+  EXPECT_FALSE(provides_satisfy(provide, rel("foo", "GT", "0", "1.0", "5")));
+  EXPECT_FALSE(provides_satisfy(provide, rel("foo", "GE", "1", "0.1")));
+  EXPECT_TRUE(provides_satisfy(rel("foo"), rel("foo", "GE", "9", "9")));
+  EXPECT_TRUE(provides_satisfy(rel("foo", "GE", "0", "2"), rel("foo", "LT", "0", "3")));
+  EXPECT_FALSE(provides_satisfy(rel("foo", "GE", "0", "3"), rel("foo", "LT", "0", "3")));
+  EXPECT_FALSE(provides_satisfy(provide, rel("bar")));
+}
+
+TEST(RpmClosure, FormatsRelationsAsRpm) {
+  EXPECT_EQ(format_relation(rel("bash")), "bash");
+  EXPECT_EQ(format_relation(rel("name", "GE", "0", "1.2", "3")), "name >= 1.2-3");
+  EXPECT_EQ(format_relation(rel("perl(:VERSION)", "GE", "4", "5.8.0")),
+            "perl(:VERSION) >= 4:5.8.0");
+  EXPECT_EQ(format_relation(rel("x", "LT", "", "2")), "x < 2");
+  EXPECT_EQ(format_relation(rel("x", "EQ", "", "2")), "x = 2");
+}
+
+}  // namespace
+}  // namespace airlock::rpm
