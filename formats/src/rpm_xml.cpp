@@ -13,7 +13,7 @@ namespace {
 constexpr std::string_view kNsXml = "http://www.w3.org/XML/1998/namespace";
 
 std::string describe(std::string_view ns) {
-  return ns.empty() ? "no namespace" : "namespace " + std::string(ns);
+  return ns.empty() ? "no namespace" : "namespace " + quote(ns);
 }
 
 }  // namespace

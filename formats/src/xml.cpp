@@ -30,13 +30,20 @@ bool incomplete(XML_Error code) {
          code == XML_ERROR_PARTIAL_CHAR || code == XML_ERROR_UNCLOSED_CDATA_SECTION;
 }
 
+// At most 80 bytes of value, escaped for one line.
+std::string shown(std::string_view value) {
+  constexpr std::size_t kShown = 80;
+  std::string out = escape_for_terminal(value.substr(0, kShown));
+  return value.size() > kShown ? out + "..." : out;
+}
+
 }  // namespace
 
-std::string quote(std::string_view value) {
-  constexpr std::size_t kShown = 80;
-  std::string out = "'" + escape_for_terminal(value.substr(0, kShown));
-  if (value.size() > kShown) out += "...";
-  return out + "'";
+std::string quote(std::string_view value) { return "'" + shown(value) + "'"; }
+
+std::string XmlName::qualified() const {
+  return shown(prefix.empty() ? std::string(local)
+                              : std::string(prefix) + ":" + std::string(local));
 }
 
 std::string_view trim_blanks(std::string_view text) {
@@ -122,8 +129,8 @@ Status XmlStream::expat_error(bool final) {
   const std::string at =
       document_ + ": line " + std::to_string(XML_GetCurrentLineNumber(expat_->parser)) + ": ";
   if (final && incomplete(code)) {
-    const std::string expected =
-        open_.empty() ? "the root element <" + root_ + ">" : "the end of <" + open_.back() + ">";
+    const std::string expected = open_.empty() ? "the root element <" + root_ + ">"
+                                               : "the end of <" + shown(open_.back()) + ">";
     error_ = Error{Code::invalid_input, at + "the document is incomplete: expected " + expected +
                                             ", found the end of the input"};
   } else {
@@ -199,7 +206,10 @@ void XmlStream::start_handler(void* p, const char* name, const char** attrs) {
                                          "=...>");
     }
   }
-  self->open_.push_back(n.qualified());
+  // Raw here, escaped only when a message shows it: this runs for every element.
+  self->open_.emplace_back(n.prefix);
+  if (!n.prefix.empty()) self->open_.back() += ':';
+  self->open_.back() += n.local;
   if (self->skip_depth_ > 0) {
     ++self->skip_depth_;
     return;
@@ -225,7 +235,7 @@ void XmlStream::text_handler(void* p, const char* text, int len) {
   self->mark_event();
   if (self->skip_depth_ > 0 || !self->collecting_) return;
   if (self->text_.size() + static_cast<std::size_t>(len) > kMaxXmlText) {
-    const std::string where = self->open_.empty() ? "" : " in <" + self->open_.back() + ">";
+    const std::string where = self->open_.empty() ? "" : " in <" + shown(self->open_.back()) + ">";
     return self->stop(Code::limit, "expected at most " + std::to_string(kMaxXmlText) +
                                        " bytes of text" + where + ", found more");
   }
@@ -240,7 +250,7 @@ void XmlStream::default_handler(void* p, const char*, int) {
 void XmlStream::doctype_handler(void* p, const char* name, const char*, const char*, int) {
   auto* self = static_cast<XmlStream*>(p);
   self->stop(Code::invalid_input, "expected the root element <" + self->root_ +
-                                      ">, found <!DOCTYPE " + std::string(name).substr(0, 80) +
+                                      ">, found <!DOCTYPE " + shown(name) +
                                       ">: a document type declaration is not allowed");
 }
 

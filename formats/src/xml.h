@@ -32,10 +32,9 @@ struct XmlName {
   std::string_view local;
   std::string_view prefix;  // as written, "" when none
   bool is(std::string_view n, std::string_view l) const { return ns == n && local == l; }
-  // As written in the document: "rpm:entry", "package".
-  std::string qualified() const {
-    return prefix.empty() ? std::string(local) : std::string(prefix) + ":" + std::string(local);
-  }
+  // As written in the document ("rpm:entry", "package"), for a message:
+  // escaped as quote() escapes and cut after 80 bytes.
+  std::string qualified() const;
 };
 
 // A value from the document as it may appear in a one-line message: quoted,
@@ -111,7 +110,7 @@ class XmlStream {
   bool finished_ = false;
   std::uint64_t fed_ = 0;
   std::uint64_t last_event_end_ = 0;
-  std::vector<std::string> open_;  // local names of the open elements, for messages
+  std::vector<std::string> open_;  // qualified names of the open elements, for messages
   std::size_t skip_depth_ = 0;     // > 0 inside a skipped element
   bool collecting_ = false;
   std::string text_;

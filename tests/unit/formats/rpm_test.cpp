@@ -236,11 +236,11 @@ TEST(Repomd, RefusesDuplicatesAndMissingParts) {
 TEST(Repomd, RefusesWrongRootAndBrokenXml) {
   EXPECT_EQ(repomd_error("<repomd><data type=\"primary\"/></repomd>"),
             "repomd.xml: line 1: expected the root element <repomd> in namespace "
-            "http://linux.duke.edu/metadata/repo, found <repomd> in no namespace");
+            "'http://linux.duke.edu/metadata/repo', found <repomd> in no namespace");
   EXPECT_EQ(repomd_error(kPrimary),
             "repomd.xml: line 2: expected the root element <repomd> in namespace "
-            "http://linux.duke.edu/metadata/repo, found <metadata> in namespace "
-            "http://linux.duke.edu/metadata/common");
+            "'http://linux.duke.edu/metadata/repo', found <metadata> in namespace "
+            "'http://linux.duke.edu/metadata/common'");
   EXPECT_EQ(repomd_error(kRepomd.substr(0, 400)),
             "repomd.xml: line 6: the document is incomplete: expected the end of <open-checksum>, "
             "found the end of the input");
@@ -392,8 +392,8 @@ TEST(Primary, RefusesPackagesMissingWhatSyncNeeds) {
 TEST(Primary, RefusesWrongRootAndTruncation) {
   EXPECT_EQ(error_of(kRepomd),
             "primary.xml: line 2: expected the root element <metadata> in namespace "
-            "http://linux.duke.edu/metadata/common, found <repomd> in namespace "
-            "http://linux.duke.edu/metadata/repo");
+            "'http://linux.duke.edu/metadata/common', found <repomd> in namespace "
+            "'http://linux.duke.edu/metadata/repo'");
   EXPECT_EQ(error_of(kPrimary.substr(0, kPrimary.size() - 12)),
             "primary.xml: line 49: the document is incomplete: expected the end of <metadata>, "
             "found the end of the input");

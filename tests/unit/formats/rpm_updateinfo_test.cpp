@@ -131,7 +131,7 @@ TEST(Updateinfo, RefusesWhatCannotBeListed) {
             "version=\"...\" release=\"...\">, found no release");
   EXPECT_EQ(error_of(with("<updates>", "<updates xmlns=\"http://example.com/u\">")),
             "updateinfo.xml: line 2: expected the root element <updates> in no namespace, found "
-            "<updates> in namespace http://example.com/u");
+            "<updates> in namespace 'http://example.com/u'");
   EXPECT_EQ(error_of(kUpdateinfo.substr(0, 300)),
             "updateinfo.xml: line 8: the document is incomplete: expected the end of <update>, "
             "found the end of the input");
