@@ -144,8 +144,31 @@ void print_json(const json& value) {
 }
 
 void field(std::string_view name, std::string_view value, std::size_t column) {
-  std::cout << name << std::string(name.size() < column ? column - name.size() : 1, ' ')
-            << escape_for_terminal(value) << "\n";
+  field(std::cout, name, value, column);
+}
+
+void field(std::ostream& out, std::string_view name, std::string_view value, std::size_t column) {
+  out << name << std::string(name.size() < column ? column - name.size() : 1, ' ')
+      << escape_for_terminal(value) << "\n";
+}
+
+void print_table(std::ostream& out, std::vector<std::vector<std::string>> rows) {
+  std::vector<std::size_t> width;
+  for (auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      row[i] = escape_for_terminal(row[i]);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line = " ";
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += " " + row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 1, ' ');
+    }
+    out << line << "\n";
+  }
 }
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {

@@ -91,7 +91,6 @@ class AptSync : SyncCore {
   static json suite_records(const std::vector<SuiteState>& suites);
 
   std::optional<Snapshot> prev_;  // the last snapshot's release and entries under dists/
-  std::string selection_;         // selection_digest(repo_), hex
 };
 
 Result<SuiteState> AptSync::fetch_release(const std::string& suite) {
@@ -108,32 +107,18 @@ Result<SuiteState> AptSync::fetch_release(const std::string& suite) {
 // when the upstream answers 304, or Release checked against Release.gpg.
 Result<std::string> AptSync::release_text(SuiteState& s) {
   const std::string inrelease = s.dists + "InRelease";
-  const std::string meta_key = "fetch/" + repo_.name + "/" + inrelease;
   const SnapshotEntry* held = prev_ ? prev_->find(inrelease) : nullptr;
-  FetchJob job;
-  job.url = url(inrelease);
-  job.dest = opt_.workdir / "meta" / (s.suite + ".InRelease");
-  job.max_size = kMaxRelease;
-  std::error_code ec;
-  fs::remove(job.dest, ec);
-  auto validators = held ? store_.get_meta(meta_key) : Result<std::string>();
-  if (validators && !validators->empty()) {
-    json j = json::parse(*validators, nullptr, false);
-    job.if_none_match = text_field(j, "etag");
-    job.if_modified_since = text_field(j, "last_modified");
-  }
-  auto r = fetch_one(*opt_.fetcher, job, fetch_options(repo_, 1));
+  const fs::path dest = opt_.workdir / "meta" / (s.suite + ".InRelease");
+  auto r = fetch_head(inrelease, dest, kMaxRelease, held != nullptr);
   if (!r) return fail(r.error());
   if (r->not_modified && held) return held_release(s, *held);
   if (r->missing || r->not_modified) return detached_release(s);
-  s.source = job.url;
-  auto text = verify_inrelease(job.dest, job.url);
+  s.source = url(inrelease);
+  auto text = verify_inrelease(dest, s.source);
   if (!text) return fail(text.error());
   s.signed_by = text->fingerprint;
-  keep_direct(inrelease, *r, job.dest);
+  keep_direct(inrelease, *r, dest);
   ++report_.metadata_fetched;
-  json v{{"etag", r->etag}, {"last_modified", r->last_modified}};
-  validators_.emplace_back(meta_key, v.dump(-1, ' ', false, json::error_handler_t::replace));
   return std::move(text->text);
 }
 
@@ -142,16 +127,13 @@ Result<std::string> AptSync::release_text(SuiteState& s) {
 // verified again.
 Result<std::string> AptSync::held_release(SuiteState& s, const SnapshotEntry& held) {
   s.changed = false;
-  auto bytes = store_.read(held.sha256, kMaxRelease);
-  if (!bytes) return fail(bytes.error());
   auto copy = opt_.workdir / "meta" / (s.suite + ".InRelease.held");
-  if (auto w = env_.write_file_atomic(copy, *bytes); !w) return fail(w.error());
+  if (auto bytes = restore_held(held, copy, kMaxRelease); !bytes) return fail(bytes.error());
   s.source = url(held.path) + " (held from the last snapshot)";
   auto text = verify_inrelease(copy, s.source);
   if (!text) return fail(text.error());
   s.signed_by = text->fingerprint;
   // A changed selection chooses its indices again (metadata_wants).
-  entries_[held.path] = held;
   for (const auto& e : prev_->entries) {
     if (e.path.starts_with(s.dists) && !report_.selection_changed) entries_[e.path] = e;
   }
@@ -507,12 +489,7 @@ Result<SyncReport> AptSync::run() {
   package_files = {};
   prev_ = std::move(*prev);
   if (prev_) prev_->entries = std::move(dists);
-  selection_ = selection_digest(repo_).hex();
-  release_info_[kSelectionKey] = selection_;
-  if (prev_) {
-    auto held = prev_->release.find(kSelectionKey);
-    report_.selection_changed = held == prev_->release.end() || held->second != selection_;
-  }
+  check_selection(prev_);
   if (auto s = env_.make_dirs(opt_.workdir / "meta"); !s) return fail(s.error());
   std::vector<SuiteState> suites;
   for (const auto& suite : repo_.suites) {
@@ -528,14 +505,7 @@ Result<SyncReport> AptSync::run() {
   if (report_.unchanged && unfiltered) return report_held(held);
   if (auto s = fetch_metadata(suites); !s) return fail(s.error());
   if (auto s = select_pool(suites); !s) return fail(s.error());
-  auto wants = pool_wants();
-  if (!wants) return fail(wants.error());
-  // Unchanged: nothing is fetched and no snapshot recorded, dry run or not.
-  if (report_.unchanged) wants->clear();
-  if (opt_.dry_run) return dry_report(*wants);
-  if (report_.unchanged) return record_unchanged();
-  if (auto s = fetch_pool(*wants); !s) return fail(s.error());
-  return record_snapshot("apt");
+  return finish("apt");
 }
 
 }  // namespace

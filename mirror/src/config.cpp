@@ -73,7 +73,7 @@ class RepoReader {
   // An absent flag leaves out at its default.
   Status flag(const char* key, bool& out) const {
     if (auto v = t_[key].node()) {
-      auto b = v->value<bool>();
+      auto b = v->value_exact<bool>();
       if (!b) return bad(std::string(key) + " must be true or false");
       out = *b;
     }
@@ -93,7 +93,8 @@ class RepoReader {
                                                 "check_valid_until",
                                                 "with_dependencies",
                                                 "min_rate",
-                                                "stall_timeout"};
+                                                "stall_timeout",
+                                                "check_signature"};
     for (auto&& [key, _] : t_) {
       const std::string name(key.str());
       if (!known.contains(name)) return bad("unknown key '" + name + "'");
@@ -128,11 +129,8 @@ class RepoReader {
     if (!valid_name(r_.name)) return bad("name must be 1-64 characters of a-z 0-9 - _ .");
     if (!names.insert(r_.name).second) return bad("a repo of this name is already configured");
     r_.kind = str("kind").value_or("");
-    if (r_.kind != "apt") {
-      if (r_.kind == "rpm" || r_.kind == "files") {
-        return bad("kind '" + r_.kind + "' is not supported yet");
-      }
-      return bad("kind must be \"apt\"");
+    if (r_.kind != "apt" && r_.kind != "rpm" && r_.kind != "files") {
+      return bad("kind must be \"apt\", \"rpm\" or \"files\"");
     }
     r_.url = str("url").value_or("");
     if (!(r_.url.starts_with("http://") || r_.url.starts_with("https://")) || r_.url.size() < 10) {
@@ -142,9 +140,29 @@ class RepoReader {
     return {};
   }
 
+  // The keys that only mean something for another kind of repository.
+  Status check_kind_keys() const {
+    static const std::set<std::string> apt_only = {"suites", "components", "architectures",
+                                                   "translations", "check_valid_until"};
+    static const std::set<std::string> filters = {"packages", "with_dependencies"};
+    for (auto&& [key, _] : t_) {
+      const std::string name(key.str());
+      bool applies = r_.kind == "apt" ? name != "check_signature"
+                                      : !apt_only.contains(name) &&
+                                            (r_.kind != "files" || !filters.contains(name));
+      if (!applies) return bad("key '" + name + "' does not apply to kind \"" + r_.kind + "\"");
+    }
+    return {};
+  }
+
   // suites, components, architectures, packages and with_dependencies:
   // what to mirror.
   Status read_lists() {
+    if (auto s = check_kind_keys(); !s) return s;
+    if (r_.kind != "apt") {
+      if (auto s = list("packages", r_.packages); !s) return s;
+      return flag("with_dependencies", r_.with_dependencies);
+    }
     for (auto [key, out] :
          {std::pair{"suites", &r_.suites}, std::pair{"components", &r_.components},
           std::pair{"architectures", &r_.architectures}, std::pair{"packages", &r_.packages}}) {
@@ -165,10 +183,12 @@ class RepoReader {
 
   // keyring, check_valid_until and translations: how the upstream is checked.
   Status read_trust() {
+    if (auto s = flag("check_signature", r_.check_signature); !s) return s;
     auto keyring = str("keyring");
-    if (!keyring || keyring->empty()) {
+    if ((!keyring || keyring->empty()) && r_.check_signature) {
       return bad("keyring (the upstream's OpenPGP keyring) is required");
     }
+    if (!keyring) return {};
     r_.keyring = *keyring;
     if (auto s = flag("check_valid_until", r_.check_valid_until); !s) return s;
     return flag("translations", r_.translations);
@@ -234,7 +254,7 @@ std::string config_template() {
 #
 # [[repo]]
 # name = "debian-security"          # your name for it: channel paths and bundles use it
-# kind = "apt"                      # apt (rpm and files are planned)
+# kind = "apt"                      # apt | rpm | files
 # url = "http://deb.debian.org/debian-security"
 # suites = ["bookworm-security"]
 # components = ["main"]
@@ -247,6 +267,19 @@ std::string config_template() {
 # min_rate = 1024                   # bytes/s: a download slower than this for stall_timeout
 # stall_timeout = 30                #   seconds is cut off, and each must end within
 #                                   #   stall_timeout + its size / min_rate seconds
+#
+# [[repo]]
+# name = "rocky-baseos"
+# kind = "rpm"                      # repodata/repomd.xml + repomd.xml.asc checked with gpgv
+# url = "https://dl.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os"
+# keyring = "/etc/airlock/keys/rocky.gpg"
+# check_signature = true            # false: accept an unsigned repomd.xml (recorded in each snapshot)
+#
+# [[repo]]
+# name = "firmware"
+# kind = "files"                    # SHA256SUMS + SHA256SUMS.gpg, or a clearsigned SHA256SUMS
+# url = "https://vendor.example/firmware"
+# keyring = "/etc/airlock/keys/vendor-files.gpg"
 )";
 }
 

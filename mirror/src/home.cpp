@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "airlock/mirror/files_sync.h"
+#include "airlock/mirror/rpm_sync.h"
 #include "airlock/transfer/changes.h"
 
 namespace airlock::mirror {
@@ -99,7 +101,9 @@ Result<std::vector<RepoSync>> Home::sync(const std::vector<std::string>& repos,
         request.progress(repo->name, phase, p);
       };
     }
-    out.push_back({repo->name, sync_apt(*repo, ledger(), opt)});
+    out.push_back({repo->name, repo->kind == "rpm"     ? sync_rpm(*repo, ledger(), opt)
+                               : repo->kind == "files" ? sync_files(*repo, ledger(), opt)
+                                                       : sync_apt(*repo, ledger(), opt)});
   }
   return out;
 }
@@ -109,6 +113,12 @@ Result<std::vector<SnapshotInfo>> Home::snapshots(const std::string& repo) const
   if (!list) return fail(list.error());
   if (!repo.empty()) std::erase_if(*list, [&](const SnapshotInfo& s) { return s.repo != repo; });
   return list;
+}
+
+Result<SnapshotView> Home::snapshot(const std::string& id) const {
+  auto resolved = resolve_snapshot(store(), id);
+  if (!resolved) return fail(resolved.error());
+  return load_snapshot_view(store(), *resolved);
 }
 
 Result<DiffReport> Home::diff(const std::string& a, const std::string& b) const {

@@ -173,6 +173,8 @@ json to_json(const std::vector<SnapshotInfo>& snapshots) {
   return out;
 }
 
+json to_json(const SnapshotView& view) { return snapshot_view_json(view); }
+
 void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapshots) {
   for (const auto& s : snapshots) {
     out << s.id.hex() << "  " << format_time(s.synced_at) << "  " << escape_for_terminal(s.repo)

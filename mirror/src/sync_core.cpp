@@ -8,6 +8,8 @@
 #include "airlock/base/env.h"
 #include "airlock/base/file.h"
 #include "airlock/formats/clearsign.h"
+#include "airlock/mirror/packages.h"
+#include "apt_select.h"
 
 namespace airlock::mirror {
 namespace fs = std::filesystem;
@@ -80,6 +82,76 @@ Result<FetchResult> fetch_one(Fetcher& fetcher, const FetchJob& job, const Fetch
 std::string text_field(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+Result<FetchResult> SyncCore::fetch_head(const std::string& path, const fs::path& dest,
+                                         std::uint64_t max_size, bool held) {
+  const std::string meta_key = "fetch/" + repo_.name + "/" + path;
+  FetchJob job;
+  job.url = url(path);
+  job.dest = dest;
+  job.max_size = max_size;
+  std::error_code ec;
+  fs::remove(job.dest, ec);
+  auto validators = held ? store_.get_meta(meta_key) : Result<std::string>();
+  if (validators && !validators->empty()) {
+    json j = json::parse(*validators, nullptr, false);
+    job.if_none_match = text_field(j, "etag");
+    job.if_modified_since = text_field(j, "last_modified");
+  }
+  auto r = fetch_one(*opt_.fetcher, job, fetch_options(repo_, 1));
+  if (!r) return fail(r.error());
+  if (!r->missing && !r->not_modified) {
+    json v{{"etag", r->etag}, {"last_modified", r->last_modified}};
+    validators_.emplace_back(meta_key, v.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  return r;
+}
+
+Result<std::optional<FetchResult>> SyncCore::fetch_signature(const std::string& path,
+                                                             const fs::path& dest) {
+  constexpr std::uint64_t kMaxSignature = 1ull << 20;
+  FetchJob job;
+  job.url = url(path);
+  job.dest = dest;
+  job.max_size = kMaxSignature;
+  std::error_code ec;
+  fs::remove(dest, ec);
+  auto r = fetch_one(*opt_.fetcher, job, fetch_options(repo_, 1));
+  if (!r) return fail(r.error());
+  if (r->missing || r->not_modified) return std::optional<FetchResult>();
+  return std::optional<FetchResult>(std::move(*r));
+}
+
+Result<std::optional<Snapshot>> SyncCore::last_snapshot(const std::vector<std::string>& paths) {
+  SnapshotVisitor only;
+  std::vector<SnapshotEntry> kept;
+  only.entry = [&](SnapshotEntry&& e) -> Status {
+    if (std::find(paths.begin(), paths.end(), e.path) != paths.end()) kept.push_back(std::move(e));
+    return {};
+  };
+  only.package = [](PackageEntry&&) -> Status { return {}; };
+  auto last = latest_snapshot(store_, repo_.name, &prev_id_, only);
+  if (!last) return fail(last.error());
+  if (*last) (*last)->entries = std::move(kept);
+  return last;
+}
+
+Result<std::string> SyncCore::restore_held(const SnapshotEntry& held, const fs::path& dest,
+                                           std::uint64_t max_size) {
+  auto bytes = store_.read(held.sha256, max_size);
+  if (!bytes) return fail(bytes.error());
+  if (auto w = env_.write_file_atomic(dest, *bytes); !w) return fail(w.error());
+  entries_[held.path] = held;
+  return bytes;
+}
+
+void SyncCore::check_selection(const std::optional<Snapshot>& last) {
+  const std::string selection = selection_digest(repo_).hex();
+  release_info_[kSelectionKey] = selection;
+  if (!last) return;
+  auto held = last->release.find(kSelectionKey);
+  report_.selection_changed = held == last->release.end() || held->second != selection;
 }
 
 void SyncCore::keep_direct(const std::string& path, const FetchResult& r, const fs::path& file) {
@@ -249,6 +321,17 @@ void SyncCore::add_counts(json& record) const {
   record["packages_selected"] = report_.packages_selected;
   record["packages_added"] = report_.added.size();
   record["unsatisfied"] = report_.unsatisfied.size();
+}
+
+Result<SyncReport> SyncCore::finish(const std::string& kind) {
+  auto wants = pool_wants();
+  if (!wants) return fail(wants.error());
+  // Unchanged: nothing is fetched and no snapshot recorded, dry run or not.
+  if (report_.unchanged) wants->clear();
+  if (opt_.dry_run) return dry_report(*wants);
+  if (report_.unchanged) return record_unchanged();
+  if (auto s = fetch_pool(*wants); !s) return fail(s.error());
+  return record_snapshot(kind);
 }
 
 // What the sync that follows would fetch and whether it would record a

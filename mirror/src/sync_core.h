@@ -74,6 +74,27 @@ class SyncCore {
   // tried once more at its fallback_url.
   Result<std::vector<FetchResult>> fetch(std::span<const Want> wants, const std::string& phase,
                                          const FetchProgress& before = {});
+  // A signed head file (an InRelease, repomd.xml, SHA256SUMS) at path, into
+  // dest (removed first), asked with the validators of the copy the last
+  // snapshot holds when held: a 304 answer means that copy is current. A
+  // fresh copy's validators are kept for the snapshot (validators_).
+  Result<FetchResult> fetch_head(const std::string& path, const std::filesystem::path& dest,
+                                 std::uint64_t max_size, bool held);
+  // A detached signature at path into dest (removed first): nullopt when
+  // the upstream serves none.
+  Result<std::optional<FetchResult>> fetch_signature(const std::string& path,
+                                                     const std::filesystem::path& dest);
+  // The last snapshot of repo_ (its id into prev_id_) with its release
+  // information and only the entries of paths (its signed head files), or
+  // nullopt when there is none.
+  Result<std::optional<Snapshot>> last_snapshot(const std::vector<std::string>& paths);
+  // A file of the last snapshot (its entry held), copied to dest for gpgv and
+  // made an entry of the new one; returns its bytes.
+  Result<std::string> restore_held(const SnapshotEntry& held, const std::filesystem::path& dest,
+                                   std::uint64_t max_size);
+  // Records the selection digest of repo_ in release_info_ and whether it
+  // differs from that of last (the last snapshot).
+  void check_selection(const std::optional<Snapshot>& last);
   // Moves the verified downloads of wants into the store (objects only),
   // committing every so many files or bytes.
   Status store_files(std::span<const Want> wants, const std::vector<FetchResult>& results);
@@ -91,6 +112,10 @@ class SyncCore {
   // Downloads and stores pool a slice at a time; refused or io naming how
   // many failed (what was fetched stays stored, for a resume).
   Status fetch_pool(const std::vector<PoolFile>& pool);
+  // The last steps of a sync of kind, once pool_ holds the package files:
+  // fetches what the store lacks (nothing when report_.unchanged) and
+  // records the snapshot, the unchanged sync, or (dry run) nothing.
+  Result<SyncReport> finish(const std::string& kind);
   // What the sync that follows would fetch and whether it would record a
   // snapshot: wants is what it would fetch.
   Result<SyncReport> dry_report(const std::vector<PoolFile>& wants);

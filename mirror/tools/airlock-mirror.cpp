@@ -186,8 +186,13 @@ constexpr const char* kSyncHelp =
     "  airlock-mirror --home /srv/airlock-low sync debian-security --jobs 16\n"
     "  airlock-mirror --home /srv/airlock-low sync --dry-run\n";
 constexpr const char* kSnapshotsHelp =
-    "snapshots [REPO] [--json]\n\nLists the recorded snapshots, oldest first.\n\n"
-    "example:\n  airlock-mirror --home /srv/airlock-low snapshots debian-security\n";
+    "snapshots [REPO] [--json]\nsnapshots show ID [--json]\n\n"
+    "Lists the recorded snapshots, oldest first; `show` shows one (by id or a\n"
+    "unique prefix): its release information, every package it carries and, for\n"
+    "an rpm repository, the vendor's advisories (id, type, severity, references\n"
+    "and the packages that fix each).\n\n"
+    "examples:\n  airlock-mirror --home /srv/airlock-low snapshots debian-security\n"
+    "  airlock-mirror --home /srv/airlock-low snapshots show 3f2a9c81\n";
 constexpr const char* kDiffHelp =
     "diff SNAP_A SNAP_B [--json]\n\nPackages added, upgraded, downgraded and removed from snapshot "
     "A to B, with\n"
@@ -277,13 +282,20 @@ std::vector<cli::Command> commands() {
           },
           on_home(sync)),
       command(
-          "snapshots", "snapshots [REPO]          list recorded snapshots", kSnapshotsHelp,
+          "snapshots", "snapshots [REPO|show ID]  list recorded snapshots, or show one",
+          kSnapshotsHelp,
           [](cli::Options& o, cli::Positionals& p) {
-            o.add_options()("repo", po::value<std::string>(), "only this repository");
+            o.add_options()("repo", po::value<std::string>(), "only this repository")(
+                "id", po::value<std::string>(), "with show: the snapshot");
             json_option(o);
-            p.add("repo", 1);
+            p.add("repo", 1).add("id", 1);
           },
           on_home([](const Invocation& inv, Home& h) {
+            if (inv.str("repo") == "show") {
+              if (!inv.has("id")) return cli::usage(inv, "show: missing ID");
+              return emit(inv, h.snapshot(inv.str("id")), print_snapshot_view);
+            }
+            if (inv.has("id")) return cli::usage(inv, "one repository at most (or show ID)");
             return emit(inv, h.snapshots(inv.str("repo")), print_snapshots);
           })),
       command(

@@ -18,36 +18,12 @@ json optional_time(const std::optional<TimePoint>& t) {
   return t ? json(format_time(*t)) : json(nullptr);
 }
 
-// "name       value", as cli::field, onto out.
-void field(std::ostream& out, std::string_view name, std::string_view value) {
-  out << name << std::string(name.size() < 11 ? 11 - name.size() : 1, ' ')
-      << escape_for_terminal(value) << "\n";
-}
+using cli::field;
+using cli::print_table;
 
 json optional_id(const std::optional<Digest>& id) { return id ? json(id->hex()) : json(nullptr); }
 
 json optional_text(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
-
-// Rows of cells as aligned columns, each line indented by two spaces and
-// every cell escaped for the terminal.
-void print_table(std::ostream& out, std::vector<std::vector<std::string>> rows) {
-  std::vector<std::size_t> width;
-  for (auto& row : rows) {
-    width.resize(std::max(width.size(), row.size()));
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      row[i] = escape_for_terminal(row[i]);
-      width[i] = std::max(width[i], row[i].size());
-    }
-  }
-  for (const auto& row : rows) {
-    std::string line = " ";
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += " " + row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 1, ' ');
-    }
-    out << line << "\n";
-  }
-}
 
 std::string id_or_none(const std::optional<Digest>& id) { return id ? id->hex() : "none"; }
 
@@ -123,29 +99,7 @@ json to_json(const std::vector<SnapshotInfo>& snapshots) {
   return out;
 }
 
-json to_json(const SnapshotView& v) {
-  const Snapshot& s = v.snapshot;
-  json packages = json::array();
-  for (const auto& p : s.packages) {
-    packages.push_back({{"name", p.name},
-                        {"version", p.version},
-                        {"architecture", p.architecture},
-                        {"source", p.source},
-                        {"size", p.size},
-                        {"sha256", p.sha256.hex()},
-                        {"path", p.path}});
-  }
-  return {{"id", v.id.hex()},
-          {"repo", s.repo},
-          {"kind", s.kind},
-          {"upstream", s.upstream},
-          {"synced_at", format_time(s.synced_at)},
-          {"files", s.entries.size()},
-          {"bytes", s.total_size()},
-          {"release", s.release},
-          {"filtered", s.filtered},
-          {"packages", std::move(packages)}};
-}
+json to_json(const SnapshotView& v) { return snapshot_view_json(v); }
 
 json to_json(const SnapshotDiff& d) {
   return {{"from", {{"id", d.from.hex()}, {"repo", d.from_repo}}},
@@ -286,24 +240,7 @@ void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapsho
   }
 }
 
-void print_snapshot(std::ostream& out, const SnapshotView& v) {
-  const Snapshot& s = v.snapshot;
-  field(out, "snapshot", v.id.hex());
-  field(out, "repo", s.repo + " (" + s.kind + ")");
-  field(out, "upstream", s.upstream);
-  field(out, "synced", format_time(s.synced_at));
-  field(out, "files",
-        std::to_string(s.entries.size()) + " (" + cli::human_bytes(s.total_size()) + ")");
-  for (const auto& [key, value] : s.release) field(out, "release", key + ": " + value);
-  field(out, "filtered",
-        s.filtered ? "yes: the packages a filter chose, with their dependencies"
-                   : "no: every package its indices list");
-  field(out, "packages", std::to_string(s.packages.size()));
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& p : s.packages)
-    rows.push_back({p.name, p.version, p.architecture, p.source, cli::human_bytes(p.size)});
-  print_table(out, std::move(rows));
-}
+void print_snapshot(std::ostream& out, const SnapshotView& v) { print_snapshot_view(out, v); }
 
 void print_diff(std::ostream& out, const SnapshotDiff& d) {
   field(out, "from", d.from.hex() + " (" + d.from_repo + ")");

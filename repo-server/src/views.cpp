@@ -63,9 +63,7 @@ Result<Digest> Home::resolve_snapshot(std::string_view id) const {
 Result<SnapshotView> Home::snapshot(std::string_view id) const {
   auto resolved = resolve_snapshot(id);
   if (!resolved) return fail(resolved.error());
-  auto snap = store().get_snapshot(*resolved);
-  if (!snap) return fail(snap.error());
-  return SnapshotView{*resolved, std::move(*snap)};
+  return load_snapshot_view(store(), *resolved);
 }
 
 Result<SnapshotDiff> Home::diff(std::string_view from, std::string_view to) const {

@@ -751,7 +751,8 @@ class RepoTest(unittest.TestCase):
         self.assertEqual(show["id"], s1)
         self.assertEqual((show["repo"], show["kind"], show["filtered"]), ("sample", "apt", False))
         self.assertEqual(set(show), {"id", "repo", "kind", "upstream", "synced_at", "files", "bytes", "release",
-                                     "filtered", "packages"})
+                                     "filtered", "packages", "advisories"})
+        self.assertEqual(show["advisories"], [])  # only rpm repositories publish advisories
         self.assertIsInstance(show["release"], dict)
         hello = [p for p in show["packages"] if p["name"] == "hello-airlock"]
         self.assertEqual([(p["version"], p["architecture"]) for p in hello], [("1.0-1", "amd64")])

@@ -115,7 +115,7 @@ check_valid_until = false
   EXPECT_EQ(ok->repos[0].packages.size(), 2u);
   auto bad = MirrorConfig::parse("[[repo]]\nname = \"x\"\nkind = \"rpm\"\n", "m.toml");
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message, "m.toml: repo 'x': kind 'rpm' is not supported yet");
+  EXPECT_EQ(bad.error().message, "m.toml: repo 'x': url must be an http:// or https:// address");
   auto syntax = MirrorConfig::parse("[[repo]\n", "m.toml");
   ASSERT_FALSE(syntax);
   EXPECT_TRUE(syntax.error().message.starts_with("m.toml:1: ")) << syntax.error().message;
@@ -124,6 +124,47 @@ check_valid_until = false
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("unknown key 'suite'"), std::string::npos);
   EXPECT_TRUE(MirrorConfig::parse(config_template(), "template"));  // all commented out
+}
+
+TEST(Config, ReadsRpmAndFilesRepositoriesWithTheKeysEachKindTakes) {
+  auto ok = MirrorConfig::parse(R"([[repo]]
+name = "rocky"
+kind = "rpm"
+url = "http://rpm.example/9/BaseOS/x86_64/os/"
+keyring = "/k.gpg"
+packages = ["bash"]
+
+[[repo]]
+name = "firmware"
+kind = "files"
+url = "https://vendor.example/fw"
+check_signature = false
+)",
+                                "m.toml");
+  ASSERT_TRUE(ok) << ok.error().message;
+  ASSERT_EQ(ok->repos.size(), 2u);
+  EXPECT_EQ(ok->repos[0].kind, "rpm");
+  EXPECT_EQ(ok->repos[0].url, "http://rpm.example/9/BaseOS/x86_64/os");
+  EXPECT_TRUE(ok->repos[0].check_signature);
+  EXPECT_EQ(ok->repos[0].packages, std::vector<std::string>{"bash"});
+  EXPECT_EQ(ok->repos[1].kind, "files");
+  EXPECT_FALSE(ok->repos[1].check_signature);
+  EXPECT_TRUE(ok->repos[1].keyring.empty());
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"kind = \"rpm\"\nurl = \"http://rpm.example/os\"\n",
+       "keyring (the upstream's OpenPGP keyring) is required"},
+      {"kind = \"rpm\"\nurl = \"http://rpm.example/os\"\nkeyring = \"/k\"\nsuites = [\"a\"]\n",
+       "key 'suites' does not apply to kind \"rpm\""},
+      {"kind = \"files\"\nurl = \"http://f.example/os\"\nkeyring = \"/k\"\npackages = [\"a\"]\n",
+       "key 'packages' does not apply to kind \"files\""},
+      {"kind = \"rpm\"\nurl = \"http://rpm.example/os\"\ncheck_signature = 1\n",
+       "check_signature must be true or false"},
+  };
+  for (const auto& [body, what] : refused) {
+    auto c = MirrorConfig::parse("[[repo]]\nname = \"x\"\n" + body, "m.toml");
+    ASSERT_FALSE(c) << body;
+    EXPECT_EQ(c.error().message, "m.toml: repo 'x': " + what) << body;
+  }
 }
 
 // A valid [[repo]] named x with one field set to value; an empty value
@@ -166,9 +207,10 @@ TEST(Config, EveryRefusalNamesTheFileTheRepoAndTheField) {
     std::string key, value, what;
   };
   const std::vector<Field> fields = {
-      {"kind", "\"files\"", "kind 'files' is not supported yet"},
-      {"kind", "\"yum\"", "kind must be \"apt\""},
-      {"kind", "", "kind must be \"apt\""},
+      {"kind", "\"files\"", "key 'architectures' does not apply to kind \"files\""},
+      {"kind", "\"yum\"", "kind must be \"apt\", \"rpm\" or \"files\""},
+      {"kind", "", "kind must be \"apt\", \"rpm\" or \"files\""},
+      {"check_signature", "false", "key 'check_signature' does not apply to kind \"apt\""},
       {"url", "\"ftp://deb.example/debian\"", "url must be an http:// or https:// address"},
       {"url", "\"http://a\"", "url must be an http:// or https:// address"},
       {"suites", "\"bookworm\"", "suites must be a list of strings"},

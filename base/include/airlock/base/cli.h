@@ -105,6 +105,12 @@ int emit(const Invocation& inv, const Result<T>& result, Print print, AsJson as_
 // "name       value": a name padded to a column (at least one space), then
 // the value, escaped for the terminal.
 void field(std::string_view name, std::string_view value, std::size_t column = 11);
+// The same onto out.
+void field(std::ostream& out, std::string_view name, std::string_view value,
+           std::size_t column = 11);
+// Rows of cells as aligned columns onto out, each line indented by two
+// spaces and every cell escaped for the terminal.
+void print_table(std::ostream& out, std::vector<std::vector<std::string>> rows);
 
 // Parses a size with an optional binary suffix: "4096", "640K", "700M", "4G",
 // "1T" (K = 1024). invalid_input for anything else or zero.

@@ -13,7 +13,7 @@ namespace airlock::mirror {
 
 struct RepoConfig {
   std::string name;
-  std::string kind;  // "apt" (rpm and files are planned)
+  std::string kind;  // "apt", "rpm" or "files"
   std::string url;   // repository root, without a trailing slash
   std::vector<std::string> suites;
   std::vector<std::string> components;
@@ -24,6 +24,9 @@ struct RepoConfig {
   // Pre-Depends, recursively, as formats/depends.h resolves them).
   bool with_dependencies = true;
   bool check_valid_until = true;
+  // rpm and files: false accepts metadata the upstream did not sign (and
+  // each snapshot records that it was not checked); keyring is then optional.
+  bool check_signature = true;
   bool translations = true;  // fetch i18n/Translation-en when the Release lists it
   // A download slower than min_rate bytes a second for stall_timeout seconds
   // is cut off; each attempt must also end within stall_timeout plus the

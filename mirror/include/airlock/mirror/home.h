@@ -23,6 +23,7 @@
 #include "airlock/mirror/export.h"
 #include "airlock/transfer/bundle_check.h"
 #include "airlock/transfer/home.h"
+#include "airlock/transfer/snapshot_view.h"
 
 namespace airlock::mirror {
 
@@ -114,6 +115,9 @@ class Home : public HomeBase {
                                      const SyncRequest& request);
   // Recorded snapshots, oldest first; only repo's when it is not empty.
   Result<std::vector<SnapshotInfo>> snapshots(const std::string& repo = {}) const;
+  // One snapshot (id or unique prefix of 6+ digits) as `snapshots show`
+  // shows it, with an rpm snapshot's advisories.
+  Result<SnapshotView> snapshot(const std::string& id) const;
   // Package changes from snapshot a to b (ids or unique prefixes of 6+ digits).
   Result<DiffReport> diff(const std::string& a, const std::string& b) const;
   // The stream's next bundle (see export.h), signed by options.keys.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "airlock/mirror/home.h"
+#include "airlock/transfer/snapshot_view.h"
 
 namespace airlock::mirror {
 
@@ -33,6 +34,7 @@ int print_sync_problems(std::ostream& err, std::string_view program,
 
 nlohmann::json to_json(const std::vector<SnapshotInfo>& snapshots);
 void print_snapshots(std::ostream& out, const std::vector<SnapshotInfo>& snapshots);
+nlohmann::json to_json(const SnapshotView& view);
 
 // The changes, as an array of {change, package, architecture, old, new}.
 nlohmann::json to_json(const DiffReport& report);

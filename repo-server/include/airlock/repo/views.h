@@ -10,15 +10,14 @@
 
 #include "airlock/store/store.h"
 #include "airlock/transfer/manifest.h"
+#include "airlock/transfer/snapshot_view.h"
 
 namespace airlock::repo {
 
 // `snapshots show ID`: the snapshot as stored (repository, upstream, sync
-// time, release information, entries, packages, filtered or not).
-struct SnapshotView {
-  Digest id;
-  Snapshot snapshot;
-};
+// time, release information, entries, packages, filtered or not) and, for
+// rpm, its advisories: as the online side shows it.
+using airlock::SnapshotView;
 
 // `diff A B`: what changed by package from snapshot `from` to `to`, in the
 // form a bundle carries its changes (transfer/manifest.h), so that one

@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""RHEL-family repositories and signed file sets end to end: a signed rpm upstream (rpmbuild,
+createrepo_c, gpg) is synced with repomd.xml's signature checked, crosses in bundles, and a
+real dnf (gpgcheck=1, repo_gpgcheck=1 with the vendor key) installs from the isolated side,
+upgrades after the patch-day bundle and follows a rollback; snapshots show the vendor's
+advisory. Hostile rpm upstreams are each refused with one line and nothing recorded. A signed
+SHA256SUMS file set crosses and is fetched by curl byte-identical.
+
+    rpm_test.py AIRLOCK_MIRROR AIRLOCK_REPO MAKE_SAMPLE_UPSTREAM
+"""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import files_upstream as fu  # noqa: E402
+import rpm_upstream as ru  # noqa: E402
+from hosts import DnfClient, Server, high_side, run  # noqa: E402
+from upstream_server import UpstreamServer  # noqa: E402
+
+MIRROR, REPO = sys.argv[1:3]
+del sys.argv[1:4]
+W = None
+
+
+def objects(home):
+    """How many objects the home's store holds."""
+    return sum(1 for p in (pathlib.Path(home) / "store/objects").rglob("*") if p.is_file())
+
+
+class World:
+    """The vendor's day-1 and patch-day rpm repositories and a signed file set, mirrored by a
+    low side into bundles: rocky-000001 (day 1), rocky-000002 (patch day), fw-000001."""
+
+    def __init__(self):
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="airlock-rpm-test-"))
+        self.keys, self.hosts, self.server = [], [], None
+        try:
+            self.build()
+        except BaseException:
+            self.close()
+            raise
+
+    def build(self):
+        self.key = ru.make_vendor_key(self.dir)
+        self.other = ru.make_vendor_key(self.dir, "someone else", "other@rpm.invalid", "other")
+        self.keys += [self.key, self.other]
+        now = int(time.time())
+        self.day1 = ru.day1(self.dir / "up/day1", self.key, now - 86400)
+        self.patch = ru.patch_day(self.dir / "up/patch-day", self.key, now)
+        self.files = fu.build_files(self.dir / "up/files", self.key, "binary")
+        self.clearsigned = fu.build_files(self.dir / "up/files-clearsigned", self.key, "clearsigned")
+        self.server = UpstreamServer(self.dir / "up").start()
+        self.low = self.dir / "low"
+        self.media = self.dir / "media"
+        run(MIRROR, "init", home=self.low)
+        run(MIRROR, "keygen", "alice", home=self.low)
+        self.add_repo("rocky", "rpm", "current")
+        self.add_repo("fw", "files", "files")
+        self.add_repo("fw2", "files", "files-clearsigned")
+        self.point("current", self.day1)
+        self.sync_export("rocky")
+        self.point("current", self.patch)
+        self.sync_export("rocky")
+        self.sync_export("fw")
+        run(MIRROR, "sync", "fw2", home=self.low)
+
+    def add_repo(self, name, kind, path, keyring=None, home=None, extra=""):
+        with open(pathlib.Path(home or self.low) / "mirror.toml", "a") as f:
+            f.write(f'\n[[repo]]\nname = "{name}"\nkind = "{kind}"\nurl = "{self.server.url}/{path}"\n'
+                    f'keyring = "{keyring or self.key.keyring}"\n{extra}')
+
+    def point(self, name, target):
+        link = self.dir / "up" / name
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(target)
+
+    def sync_export(self, repo):
+        run(MIRROR, "sync", repo, home=self.low)
+        run(MIRROR, "export", "--mkdir", "--stream", repo, "--repo", repo, "--out", self.media, "--key", "alice",
+            home=self.low)
+
+    def close(self):
+        if self.server:
+            self.server.stop()
+        for host in self.hosts:
+            host.close()
+        for key in self.keys:
+            ru.forget_key(key)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def setUpModule():
+    global W
+    W = World()
+
+
+def tearDownModule():
+    if W:
+        W.close()
+
+
+class RpmEndToEndTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="airlock-rpm-high-"))
+        self.home = self.tmp / "high"
+        high_side(REPO, self.home, W.low)
+        self.server = None
+
+    def tearDown(self):
+        if self.server and self.server.proc.poll() is None:
+            self.server.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def repo(self, *args, expect=0):
+        return run(REPO, *args, home=self.home, expect=expect)
+
+    def test_dnf_installs_upgrades_and_follows_a_rollback_with_the_vendor_signature_checked(self):
+        self.repo("import", W.media / "airlock-rocky-000001", "--publish", "prod", "--create")
+        self.server = Server(REPO, self.home)
+        host = DnfClient(self.tmp / "host", f"{self.server.url}/prod/rocky", W.key.armored)
+        W.hosts.append(host)
+        host.install("hello")
+        installed = host.installed()
+        for name in ("hello", "libgreet", "greet-data", "greet-words"):
+            self.assertEqual(installed.get(name), "1.0-1", installed)
+
+        # Patch day: the second bundle is published, dnf sees the advisory and upgrades.
+        self.repo("import", W.media / "airlock-rocky-000002", "--publish", "prod")
+        self.assertIn((ru.ADVISORY_ID, "security", "Important"), host.advisories())
+        host.upgrade()
+        self.assertEqual(host.installed()["hello"], "2.0-1")
+        self.assertEqual(host.installed()["libgreet"], "2.0-1")
+
+        # Rollback: the channel goes back one step and dnf follows it.
+        self.repo("rollback", "prod", "rocky", "--reason", "regression")
+        host.distro_sync()
+        self.assertEqual(host.installed()["hello"], "1.0-1")
+
+        # Every file dnf pulled is a pull record naming the file.
+        self.server.stop()
+        pulls = [json.loads(line) for line in self.repo("log", "show", "--json").stdout.splitlines()]
+        paths = {r.get("path", "") for r in pulls if r["event"] == "pull" and r.get("status") == 200}
+        self.assertIn("/prod/rocky/repodata/repomd.xml", paths)
+        self.assertIn("/prod/rocky/repodata/repomd.xml.asc", paths)
+        self.assertTrue(any(p.endswith("hello-2.0-1.noarch.rpm") for p in paths), paths)
+
+    def test_snapshots_show_lists_the_advisories_on_both_sides(self):
+        snaps = json.loads(run(MIRROR, "snapshots", "rocky", "--json", home=W.low).stdout)
+        newest = snaps[-1]["id"]
+        low = json.loads(run(MIRROR, "snapshots", "show", newest, "--json", home=W.low).stdout)
+        [advisory] = low["advisories"]
+        self.assertEqual((advisory["id"], advisory["type"], advisory["severity"]),
+                         (ru.ADVISORY_ID, "security", "Important"))
+        self.assertIn(ru.ADVISORY_CVE, advisory["references"])
+        self.assertIn("hello-2.0-1.noarch", advisory["packages"])
+        self.assertIn("repomd/signature", low["release"])
+        self.assertTrue(low["release"]["repomd/signature"].startswith("signed by " + W.key.fingerprint))
+        self.repo("import", W.media / "airlock-rocky-000001")
+        self.repo("import", W.media / "airlock-rocky-000002")
+        text = self.repo("snapshots", "show", newest[:12]).stdout
+        self.assertIn(ru.ADVISORY_ID, text)
+        self.assertIn("Important", text)
+        self.assertIn(ru.ADVISORY_CVE, text)
+        self.assertRegex(text, r"hello\s+2\.0-1\s+noarch")
+
+    def test_a_signed_file_set_crosses_and_is_fetched_byte_identical(self):
+        self.repo("import", W.media / "airlock-fw-000001", "--publish", "prod", "--create")
+        self.server = Server(REPO, self.home)
+        root = pathlib.Path(W.files)
+        listed = [line.split(None, 1)[1].lstrip("*") for line in (root / "SHA256SUMS").read_text().splitlines()]
+        self.assertTrue(listed)
+        fetched = self.tmp / "fetched"
+        for path in listed + ["SHA256SUMS", "SHA256SUMS.gpg"]:
+            out = fetched / path
+            out.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["curl", "-sSf", "-o", out, f"{self.server.url}/prod/fw/{path}"], check=True)
+            self.assertEqual(out.read_bytes(), (root / path).read_bytes(), path)
+        # The host re-checks the list itself.
+        subprocess.run(["gpgv", "--keyring", W.key.keyring, fetched / "SHA256SUMS.gpg", fetched / "SHA256SUMS"],
+                       check=True, capture_output=True)
+        subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=fetched, check=True)
+        missing = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                  f"{self.server.url}/prod/fw/not-listed.bin"], capture_output=True, text=True)
+        self.assertEqual(missing.stdout, "404")
+
+
+class HostileUpstreamTest(unittest.TestCase):
+    """Each broken upstream is refused by sync with one line and exit 3; nothing is recorded."""
+
+    def setUp(self):
+        # Upstreams are built under the upstream server's root, low homes beside it.
+        self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="hostile-", dir=W.dir / "up"))
+        self.low = W.dir / ("low-" + self.tmp.name)
+        run(MIRROR, "init", home=self.low)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        shutil.rmtree(self.low, ignore_errors=True)
+
+    def url_path(self, src):
+        return str(pathlib.Path(src).relative_to(W.dir / "up"))
+
+    def refused(self, name, kind, src, expected, keyring=None, extra="", stored=0):
+        W.add_repo(name, kind, self.url_path(src), keyring=keyring, home=self.low, extra=extra)
+        log_before = run(MIRROR, "log", "show", "--json", home=self.low).stdout
+        p = run(MIRROR, "sync", name, home=self.low, expect=3)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertIn(expected, lines[0])
+        self.assertEqual(run(MIRROR, "snapshots", "--json", home=self.low).stdout.strip(), "[]")
+        self.assertEqual(run(MIRROR, "log", "show", "--json", home=self.low).stdout, log_before)
+        if stored is not None:
+            self.assertEqual(objects(self.low), stored)
+        return lines[0]
+
+    def test_rpm_upstreams_that_break_the_chain_are_refused(self):
+        h = self.tmp / "variants"
+        cases = [
+            ("unsigned", ru.unsigned(W.day1, h / "unsigned"), "is not signed (no repomd.xml.asc)"),
+            ("wrongkey", ru.wrong_key(W.day1, h / "wrongkey", W.other), "repomd.xml"),
+            ("metadata", ru.metadata_mismatch(W.day1, h / "metadata"), "the size the signed index declares"),
+            ("dotdot", ru.unsafe_href(W.day1, h / "dotdot", W.key), "unsafe pool path"),
+            ("absolute", ru.unsafe_href(W.day1, h / "absolute", W.key, ru.ABSOLUTE_HREF), "unsafe pool path"),
+            ("bomb", ru.xml_bomb(W.day1, h / "bomb", W.key), "document type declaration is not allowed"),
+        ]
+        for name, src, expected in cases:
+            with self.subTest(name):
+                self.refused(name, "rpm", src, expected)
+        # A package whose bytes are not primary's: the others stay stored for a resume.
+        self.refused("package", "rpm", ru.package_mismatch(W.day1, h / "package"), "1 of", stored=None)
+
+    def test_a_huge_primary_is_refused_before_it_is_fetched(self):
+        src, huge = ru.huge_primary(W.day1, self.tmp / "huge", W.key)
+        W.server.stream[f"/{self.url_path(src)}/{huge.href}"] = (huge.size, huge.chunks)
+        line = self.refused("huge", "rpm", src, "more than the 536870912 a metadata file may have")
+        self.assertIn("1073741824", line)
+
+    def test_an_older_repomd_is_refused_as_a_rollback(self):
+        older = ru.older_revision(W.patch, self.tmp / "older", W.key)
+        link = self.tmp / "current"
+        link.symlink_to(W.patch)
+        W.add_repo("back", "rpm", self.url_path(link), home=self.low)
+        run(MIRROR, "sync", "back", home=self.low)
+        link.unlink()
+        link.symlink_to(older)
+        before = run(MIRROR, "snapshots", "--json", home=self.low).stdout
+        p = run(MIRROR, "sync", "back", home=self.low, expect=3)
+        self.assertIn("older than the last snapshot's", p.stderr)
+        self.assertIn("the upstream went back in time", p.stderr)
+        self.assertEqual(run(MIRROR, "snapshots", "--json", home=self.low).stdout, before)
+
+    def test_file_sets_that_break_the_chain_are_refused(self):
+        h = self.tmp / "files"
+        cases = [
+            ("unsigned", fu.unsigned(W.files, h / "unsigned"), "is not signed"),
+            ("wrongkey", fu.wrong_key(W.files, h / "wrongkey", W.other), "SHA256SUMS"),
+            ("mismatch", fu.checksum_mismatch(W.files, h / "mismatch"), "1 of"),
+        ]
+        for name, src, expected in cases:
+            with self.subTest(name):
+                self.refused(name, "files", src, expected, stored=None)
+
+    def test_a_file_the_list_does_not_name_is_not_carried(self):
+        src = fu.unlisted_file(W.files, self.tmp / "unlisted")
+        W.add_repo("unlisted", "files", self.url_path(src), home=self.low)
+        run(MIRROR, "sync", "unlisted", home=self.low)
+        [snap] = json.loads(run(MIRROR, "snapshots", "--json", home=self.low).stdout)
+        shown = json.loads(run(MIRROR, "snapshots", "show", snap["id"], "--json", home=self.low).stdout)
+        carried = {p["path"] for p in shown["packages"]}
+        listed = {line.split(None, 1)[1].lstrip("*") for line in (src / "SHA256SUMS").read_text().splitlines()}
+        self.assertEqual(carried, listed)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
