@@ -35,6 +35,11 @@ std::string content_type(std::string_view path) {
     return "text/plain; charset=utf-8";
   }
   if (ends(".xml")) return "application/xml";
+  if (ends(".iso")) return "application/x-iso9660-image";
+  if (ends(".tar")) return "application/x-tar";
+  if (ends(".json")) return "application/json";
+  if (ends("/SHA256SUMS") || path == "SHA256SUMS" || ends(".txt"))
+    return "text/plain; charset=utf-8";
   return "application/octet-stream";
 }
 

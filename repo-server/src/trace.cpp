@@ -177,8 +177,8 @@ struct Walk {
     const std::string event = json_string(low, "event");
     ojson facts{{"carried_in", json_string(r, "bundle")}, {"low_n", low.value("n", json())}};
     if (event == "sync" && names(snapshots, low.value("snapshot", json()))) {
-      facts.update(
-          pick(low, {"time", "repo", "upstream", "snapshot", "unchanged", "suites", "operator"}));
+      facts.update(pick(low, {"time", "repo", "upstream", "snapshot", "unchanged", "suites",
+                              "repomd", "list", "operator"}));
       syncs.push_back({"sync", n, std::move(facts)});
     } else if (event == "export" || event == "cosign") {
       facts.update(pick(low, {"time", "bundle", "manifest", "stream", "sequence", "keyid",

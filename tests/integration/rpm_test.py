@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import files_upstream as fu  # noqa: E402
@@ -144,6 +145,11 @@ class RpmEndToEndTest(unittest.TestCase):
         host.distro_sync()
         self.assertEqual(host.installed()["hello"], "1.0-1")
 
+        for path, expected in [("repodata/repomd.xml", "application/xml"),
+                               ("repodata/repomd.xml.asc", "application/pgp-signature")]:
+            with urllib.request.urlopen(f"{self.server.url}/prod/rocky/{path}", timeout=30) as r:
+                self.assertEqual(r.headers["Content-Type"], expected, path)
+
         # Every file dnf pulled is a pull record naming the file.
         self.server.stop()
         pulls = [json.loads(line) for line in self.repo("log", "show", "--json").stdout.splitlines()]
@@ -151,6 +157,32 @@ class RpmEndToEndTest(unittest.TestCase):
         self.assertIn("/prod/rocky/repodata/repomd.xml", paths)
         self.assertIn("/prod/rocky/repodata/repomd.xml.asc", paths)
         self.assertTrue(any(p.endswith("hello-2.0-1.noarch.rpm") for p in paths), paths)
+
+        # The chain of custody of the upgrade: who pulled it, and the vendor key that signed
+        # the repomd.xml it was fetched under.
+        trace = json.loads(self.repo("trace", "hello=2.0-1", "--json").stdout)
+        self.assertEqual([p["name"] + "=" + p["version"] for p in trace["packages"]], ["hello=2.0-1"])
+        links = {x["link"] for x in trace["links"]}
+        self.assertTrue({"pull", "snapshot", "publish", "import", "sync", "checkpoint"} <= links, links)
+        [sync] = [x for x in trace["links"] if x["link"] == "sync"]
+        self.assertEqual(sync["repomd"]["signed_by"], W.key.fingerprint)
+        text = self.repo("trace", "hello=2.0-1").stdout
+        self.assertIn(W.key.fingerprint, text)
+
+    def test_a_second_sync_of_an_unchanged_upstream_records_no_new_snapshot(self):
+        for repo in ("rocky", "fw"):
+            with self.subTest(repo):
+                before = json.loads(run(MIRROR, "snapshots", repo, "--json", home=W.low).stdout)
+                dry = json.loads(run(MIRROR, "sync", repo, "--dry-run", "--json", home=W.low).stdout)
+                self.assertEqual((dry[0]["unchanged"], dry[0]["would_fetch_files"]), (True, 0))
+                [r] = json.loads(run(MIRROR, "sync", repo, "--json", home=W.low).stdout)
+                self.assertTrue(r["unchanged"])
+                self.assertEqual(r["snapshot"], before[-1]["id"])
+                # At most the signed head files again; no package, no metadata file.
+                self.assertLessEqual(r["fetched_files"], 2)
+                self.assertGreater(r["packages"], 0)
+                after = json.loads(run(MIRROR, "snapshots", repo, "--json", home=W.low).stdout)
+                self.assertEqual(after, before)
 
     def test_snapshots_show_lists_the_advisories_on_both_sides(self):
         snaps = json.loads(run(MIRROR, "snapshots", "rocky", "--json", home=W.low).stdout)
@@ -187,6 +219,12 @@ class RpmEndToEndTest(unittest.TestCase):
         subprocess.run(["gpgv", "--keyring", W.key.keyring, fetched / "SHA256SUMS.gpg", fetched / "SHA256SUMS"],
                        check=True, capture_output=True)
         subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=fetched, check=True)
+        for path, expected in [("images/installer-12.iso", "application/x-iso9660-image"),
+                               ("SHA256SUMS", "text/plain; charset=utf-8"),
+                               ("SHA256SUMS.gpg", "application/pgp-signature"),
+                               ("tools/vendor-tool-1.2.tar.gz", "application/gzip")]:
+            with urllib.request.urlopen(f"{self.server.url}/prod/fw/{path}", timeout=30) as r:
+                self.assertEqual(r.headers["Content-Type"], expected, path)
         missing = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                                   f"{self.server.url}/prod/fw/not-listed.bin"], capture_output=True, text=True)
         self.assertEqual(missing.stdout, "404")
