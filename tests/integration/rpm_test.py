@@ -169,6 +169,15 @@ class RpmEndToEndTest(unittest.TestCase):
         text = self.repo("trace", "hello=2.0-1").stdout
         self.assertIn(W.key.fingerprint, text)
 
+        # The compliance report shows the patch day's upgrade and what the host took.
+        report = json.loads(self.repo("report", "--json").stdout)
+        [patch] = [x for x in report["imports"] if x["bundle"] == "airlock-rocky-000002"]
+        upgraded = {(p["name"], p["old"], p["new"]) for p in patch["changes"][0]["packages"]
+                    if p["change"] == "upgraded"}
+        self.assertIn(("hello", "1.0-1", "2.0-1"), upgraded)
+        self.assertIn(("libgreet", "1.0-1", "2.0-1"), upgraded)
+        self.assertTrue(report["hosts"], report["hosts"])
+
     def test_a_second_sync_of_an_unchanged_upstream_records_no_new_snapshot(self):
         for repo in ("rocky", "fw"):
             with self.subTest(repo):
