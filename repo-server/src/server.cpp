@@ -46,8 +46,10 @@ constexpr std::chrono::seconds kOverCapacityWait{2};
 constexpr std::chrono::milliseconds kAcceptPause{100};
 // How long a TLS handshake, or the close_notify exchange, may take.
 constexpr std::chrono::seconds kHandshakeWait{10};
-// HTTPS: bytes of a file read and encrypted at a time.
-constexpr std::uint64_t kTlsChunk = 256 * 1024;
+// HTTPS: bytes of a file read and encrypted at a time. Small enough that
+// OpenSSL copies them from cache into its records, and that many downloads
+// at once cost little memory; large enough that a few writes send a file.
+constexpr std::uint64_t kTlsChunk = 64 * 1024;
 
 // A connection, whichever its transport.
 class SessionBase {
