@@ -9,10 +9,10 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -23,6 +23,7 @@
 #include "pull_logger.h"
 #include "syslog.h"
 #include "tls.h"
+#include "tls_stream.h"
 
 namespace airlock::repo {
 namespace {
@@ -45,8 +46,10 @@ constexpr std::chrono::seconds kOverCapacityWait{2};
 constexpr std::chrono::milliseconds kAcceptPause{100};
 // How long a TLS handshake, or the close_notify exchange, may take.
 constexpr std::chrono::seconds kHandshakeWait{10};
-// HTTPS: bytes of a file read and encrypted at a time.
-constexpr std::uint64_t kTlsChunk = 256 * 1024;
+// HTTPS: bytes of a file read and encrypted at a time. Small enough that
+// OpenSSL copies them from cache into its records, and that many downloads
+// at once cost little memory; large enough that a few writes send a file.
+constexpr std::uint64_t kTlsChunk = 64 * 1024;
 
 // A connection, whichever its transport.
 class SessionBase {
@@ -70,9 +73,9 @@ struct Shared {
 };
 
 // Plain HTTP runs on a tcp_stream and sends files with sendfile; HTTPS on
-// an ssl_stream over one, after a handshake, sending files in chunks.
+// OpenSSL over the socket, after a handshake, sending files in chunks.
 using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using TlsStream = tls::SocketStream;
 
 template <class Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
@@ -116,7 +119,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
  private:
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  // The tcp_stream, or the TLS stream itself: a socket with a deadline.
+  auto& lowest() { return beast::get_lowest_layer(stream_); }
 
   // Who asks, for the access policy: the address, and the certificate when
   // the handshake verified one.
@@ -141,25 +145,24 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       lowest().expires_after(
           std::min<std::chrono::seconds>(shared_.options->idle_timeout, kHandshakeWait));
       reading_ = true;
-      stream_.async_handshake(
-          net::ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
-            self->reading_ = false;
-            self->peer_ = tls::peer_certificate(self->stream_.native_handle());
-            const bool refused_again = self->peer_ && !self->peer_->refused.empty();
-            if (!ec && !refused_again) return self->read();
-            auto refused = ec ? tls::refusal(self->stream_.native_handle(), ec)
-                              : tls::Refusal{495, self->peer_->refused};
-            if (!refused) return self->close_now();
-            self->started_ = SteadyClock::now();
-            self->method_.clear();
-            self->target_.clear();
-            self->user_agent_.clear();
-            self->response_.status = refused->status;
-            self->response_.reason = std::move(refused->reason);
-            self->keep_alive_ = false;
-            self->handshake_refused_ = true;
-            self->done(false);
-          });
+      stream_.async_handshake([self = shared_from_this()](beast::error_code ec) {
+        self->reading_ = false;
+        self->peer_ = tls::peer_certificate(self->stream_.native_handle());
+        const bool refused_again = self->peer_ && !self->peer_->refused.empty();
+        if (!ec && !refused_again) return self->read();
+        auto refused = ec ? tls::refusal(self->stream_.native_handle(), ec)
+                          : tls::Refusal{495, self->peer_->refused};
+        if (!refused) return self->close_now();
+        self->started_ = SteadyClock::now();
+        self->method_.clear();
+        self->target_.clear();
+        self->user_agent_.clear();
+        self->response_.status = refused->status;
+        self->response_.reason = std::move(refused->reason);
+        self->keep_alive_ = false;
+        self->handshake_refused_ = true;
+        self->done(false);
+      });
     } else {
       read();
     }

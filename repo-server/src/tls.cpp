@@ -238,6 +238,7 @@ Result<std::shared_ptr<ssl::context>> server_context(const ContextFiles& files) 
 }
 
 std::optional<PeerCertificate> peer_certificate(SSL* ssl) {
+  if (!ssl) return std::nullopt;
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (!cert) cert = static_cast<X509*>(SSL_get_ex_data(ssl, presented_slot()));
   if (!cert) return std::nullopt;

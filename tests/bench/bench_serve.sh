@@ -10,11 +10,14 @@
 # request answered. Then HTTPS, both servers with the same certificate and
 # key (no client certificates: wrk cannot present one): >= 0.9x nginx on
 # 4 KiB requests/s and 1 MiB MB/s. Each case runs BENCH_ROUNDS (3) paired
-# rounds; the median ratio is reported.
+# rounds; the median ratio is reported. BENCH_ONLY=http or BENCH_ONLY=https
+# runs only those cases.
 set -euo pipefail
 build="$1"; base="$2"
 work="$base/airlock-bench-serve"
 duration="${BENCH_SECONDS:-10}"
+only="${BENCH_ONLY:-}"
+case "$only" in ""|http|https) ;; *) echo "BENCH_ONLY must be http or https" >&2; exit 2 ;; esac
 
 . "$(dirname "$0")/lib.sh"
 need_packages nginx-light wrk
@@ -84,36 +87,44 @@ small_ratios=(); large_ratios=(); many_ratios=(); a_many_p99s=(); n_many_p99s=()
 tls_small_ratios=(); tls_large_ratios=()
 a_many_timeouts=0; n_many_timeouts=0
 for _ in $(seq "$rounds"); do
-  paired "http://127.0.0.1:$nport" "http://$aaddr" /prod/bench/small/f 1000 64 1
-  small_ratios+=("$ratio"); a_small_rps="$a_value"; n_small_rps="$n_value"
-  paired "http://127.0.0.1:$nport" "http://$aaddr" /prod/bench/large/f 100 64 2
-  large_ratios+=("$ratio"); a_large_mbs="$a_value"; n_large_mbs="$n_value"
-  paired "http://127.0.0.1:$nport" "http://$aaddr" /prod/bench/small/f 1000 2000 1
-  many_ratios+=("$ratio"); a_many_rps="$a_value"; n_many_rps="$n_value"
-  a_many_p99s+=("$a_p99"); n_many_p99s+=("$n_p99")
-  a_many_timeouts=$((a_many_timeouts + a_to)); n_many_timeouts=$((n_many_timeouts + n_to))
-  paired "https://127.0.0.1:$ntport" "https://$atls" /prod/bench/small/f 1000 64 1
-  tls_small_ratios+=("$ratio"); a_tls_small_rps="$a_value"; n_tls_small_rps="$n_value"
-  paired "https://127.0.0.1:$ntport" "https://$atls" /prod/bench/large/f 100 64 2
-  tls_large_ratios+=("$ratio"); a_tls_large_mbs="$a_value"; n_tls_large_mbs="$n_value"
+  if [ "$only" != https ]; then
+    paired "http://127.0.0.1:$nport" "http://$aaddr" /prod/bench/small/f 1000 64 1
+    small_ratios+=("$ratio"); a_small_rps="$a_value"; n_small_rps="$n_value"
+    paired "http://127.0.0.1:$nport" "http://$aaddr" /prod/bench/large/f 100 64 2
+    large_ratios+=("$ratio"); a_large_mbs="$a_value"; n_large_mbs="$n_value"
+    paired "http://127.0.0.1:$nport" "http://$aaddr" /prod/bench/small/f 1000 2000 1
+    many_ratios+=("$ratio"); a_many_rps="$a_value"; n_many_rps="$n_value"
+    a_many_p99s+=("$a_p99"); n_many_p99s+=("$n_p99")
+    a_many_timeouts=$((a_many_timeouts + a_to)); n_many_timeouts=$((n_many_timeouts + n_to))
+  fi
+  if [ "$only" != http ]; then
+    paired "https://127.0.0.1:$ntport" "https://$atls" /prod/bench/small/f 1000 64 1
+    tls_small_ratios+=("$ratio"); a_tls_small_rps="$a_value"; n_tls_small_rps="$n_value"
+    paired "https://127.0.0.1:$ntport" "https://$atls" /prod/bench/large/f 100 64 2
+    tls_large_ratios+=("$ratio"); a_tls_large_mbs="$a_value"; n_tls_large_mbs="$n_value"
+  fi
 done
 kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
 logged=$(cat "$work/home/log"/transfer-*.jsonl | grep -c '"event":"pull"' || true)
 
 printf 'bench_serve: wrk -t2 -d%ss on loopback, logging on for both; median of %s paired rounds (last round shown)\n' \
   "$duration" "$rounds"
-printf '  -c64   4 KiB files   airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f (target >= 1.00; rounds %s)\n' \
-  "$a_small_rps" "$n_small_rps" "$(median "${small_ratios[@]}")" "$(printf '%.2f ' "${small_ratios[@]}")"
-printf '  -c64   1 MiB files   airlock %9.1f MB/s    nginx %9.1f MB/s    ratio %.2f (target >= 1.00; rounds %s)\n' \
-  "$a_large_mbs" "$n_large_mbs" "$(median "${large_ratios[@]}")" "$(printf '%.2f ' "${large_ratios[@]}")"
-printf '  -c2000 4 KiB files   airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f (rounds %s)\n' \
-  "$a_many_rps" "$n_many_rps" "$(median "${many_ratios[@]}")" "$(printf '%.2f ' "${many_ratios[@]}")"
-printf '                       airlock p99 %.1f ms (rounds %s), %s timeouts; nginx p99 %.1f ms, %s timeouts (target < 100 ms, none)\n' \
-  "$(median "${a_many_p99s[@]}")" "$(printf '%.0f ' "${a_many_p99s[@]}")" "$a_many_timeouts" \
-  "$(median "${n_many_p99s[@]}")" "$n_many_timeouts"
-printf '  HTTPS -c64 4 KiB     airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f (target >= 0.90; rounds %s)\n' \
-  "$a_tls_small_rps" "$n_tls_small_rps" "$(median "${tls_small_ratios[@]}")" "$(printf '%.2f ' "${tls_small_ratios[@]}")"
-printf '  HTTPS -c64 1 MiB     airlock %9.1f MB/s    nginx %9.1f MB/s    ratio %.2f (target >= 0.90; rounds %s)\n' \
-  "$a_tls_large_mbs" "$n_tls_large_mbs" "$(median "${tls_large_ratios[@]}")" "$(printf '%.2f ' "${tls_large_ratios[@]}")"
+if [ "$only" != https ]; then
+  printf '  -c64   4 KiB files   airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f (target >= 1.00; rounds %s)\n' \
+    "$a_small_rps" "$n_small_rps" "$(median "${small_ratios[@]}")" "$(printf '%.2f ' "${small_ratios[@]}")"
+  printf '  -c64   1 MiB files   airlock %9.1f MB/s    nginx %9.1f MB/s    ratio %.2f (target >= 1.00; rounds %s)\n' \
+    "$a_large_mbs" "$n_large_mbs" "$(median "${large_ratios[@]}")" "$(printf '%.2f ' "${large_ratios[@]}")"
+  printf '  -c2000 4 KiB files   airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f (rounds %s)\n' \
+    "$a_many_rps" "$n_many_rps" "$(median "${many_ratios[@]}")" "$(printf '%.2f ' "${many_ratios[@]}")"
+  printf '                       airlock p99 %.1f ms (rounds %s), %s timeouts; nginx p99 %.1f ms, %s timeouts (target < 100 ms, none)\n' \
+    "$(median "${a_many_p99s[@]}")" "$(printf '%.0f ' "${a_many_p99s[@]}")" "$a_many_timeouts" \
+    "$(median "${n_many_p99s[@]}")" "$n_many_timeouts"
+fi
+if [ "$only" != http ]; then
+  printf '  HTTPS -c64 4 KiB     airlock %9.0f req/s   nginx %9.0f req/s   ratio %.2f (target >= 0.90; rounds %s)\n' \
+    "$a_tls_small_rps" "$n_tls_small_rps" "$(median "${tls_small_ratios[@]}")" "$(printf '%.2f ' "${tls_small_ratios[@]}")"
+  printf '  HTTPS -c64 1 MiB     airlock %9.1f MB/s    nginx %9.1f MB/s    ratio %.2f (target >= 0.90; rounds %s)\n' \
+    "$a_tls_large_mbs" "$n_tls_large_mbs" "$(median "${tls_large_ratios[@]}")" "$(printf '%.2f ' "${tls_large_ratios[@]}")"
+fi
 printf '  pull records  %s logged for %s requests wrk completed (in-flight ones at the end are logged too)\n' \
   "$logged" "$served"

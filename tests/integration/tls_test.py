@@ -252,6 +252,30 @@ class TlsTest(unittest.TestCase):
         server.stop()
         self.assertEqual([p["status"] for p in self.pulls()], [200])
 
+    def test_idle_https_connections_are_closed_at_the_idle_timeout(self):
+        server = self.serve("--idle-timeout", "1")
+        host, port = server.tls_addr.split(":")
+        # Silent before the handshake: closed without a word.
+        with socket.create_connection((host, int(port)), timeout=10) as silent:
+            self.assertEqual(silent.recv(100), b"")
+        # Idle after a response on a kept-alive connection: close_notify, then the end.
+        with socket.create_connection((host, int(port)), timeout=10) as plain:
+            with self.context(W.host_crt, W.host_key).wrap_socket(plain, server_hostname=host) as s:
+                s.sendall(b"GET " + INRELEASE.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+                data = b""
+                while True:
+                    try:
+                        chunk = s.recv(65536)
+                    except ssl.SSLEOFError:
+                        chunk = b""
+                    if not chunk:
+                        break
+                    data += chunk
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:40])
+        self.assertNotIn(b"Connection: close", data)
+        server.stop()
+        self.assertEqual([(p["status"], p["path"]) for p in self.pulls()], [(200, INRELEASE)])
+
     def test_hostile_requests_are_refused_over_tls_as_over_http(self):
         server = self.serve()
         cert = (W.host_crt, W.host_key)
