@@ -92,11 +92,7 @@ class World:
 def setUpModule():
     global W
     W = World()
-
-
-def tearDownModule():
-    if W:
-        W.close()
+    unittest.addModuleCleanup(W.close)
 
 
 class RpmPartialMirrorTest(unittest.TestCase):
@@ -118,16 +114,18 @@ class RpmPartialMirrorTest(unittest.TestCase):
     def repo(self, *args, expect=0):
         return run(REPO, *args, home=self.home, expect=expect)
 
-    def get(self, path):
-        with urllib.request.urlopen(self.server.url + path, timeout=30) as r:
-            return r.read()
-
-    def status(self, path):
+    def fetch(self, path):
+        """(HTTP status, body) of path on the server; the body is empty unless 200."""
         try:
-            self.get(path)
-            return 200
+            with urllib.request.urlopen(self.server.url + path, timeout=30) as r:
+                return r.status, r.read()
         except urllib.error.HTTPError as e:
-            return e.code
+            return e.code, b""
+
+    def get(self, path):
+        status, body = self.fetch(path)
+        self.assertEqual(status, 200, path)
+        return body
 
     def site_primary(self):
         """(href, bytes) of the primary the served repomd.xml lists."""
@@ -165,7 +163,7 @@ class RpmPartialMirrorTest(unittest.TestCase):
         # here); the vendor's updateinfo is, as the site repomd.xml lists it.
         entries = ru.repomd_entries(W.day1)
         for kind in ("primary", "filelists", "other"):
-            self.assertEqual(self.status("/prod/rocky/" + entries[kind]["href"]), 404, kind)
+            self.assertEqual(self.fetch("/prod/rocky/" + entries[kind]["href"])[0], 404, kind)
         # repomd.xml is the site key's: gpgv with the site key accepts it, the vendor's refuses.
         repomd, asc = self.tmp / "repomd.xml", self.tmp / "repomd.xml.asc"
         repomd.write_bytes(self.get("/prod/rocky/repodata/repomd.xml"))
