@@ -116,4 +116,50 @@ Result<std::string> decompress_index(std::string_view bytes, std::uint64_t max_s
   return text;
 }
 
+namespace {
+
+struct ArchiveWriteFree {
+  void operator()(archive* a) const { archive_write_free(a); }
+};
+
+la_ssize_t append_out(archive*, void* data, const void* buffer, size_t size) {
+  static_cast<std::string*>(data)->append(static_cast<const char*>(buffer), size);
+  return static_cast<la_ssize_t>(size);
+}
+
+}  // namespace
+
+Result<std::string> compress_gzip(std::string_view bytes) {
+  std::unique_ptr<archive, ArchiveWriteFree> a(archive_write_new());
+  auto failed = [&](const char* what) -> std::unexpected<Error> {
+    const char* why = a ? archive_error_string(a.get()) : nullptr;
+    return fail(Code::io,
+                std::string("cannot gzip: ") + what + (why ? std::string(": ") + why : ""));
+  };
+  if (!a) return failed("out of memory");
+  std::string out;
+  // The raw format writes one entry's data as the whole stream; no block
+  // padding, no timestamp in the gzip header.
+  if (archive_write_add_filter_gzip(a.get()) != ARCHIVE_OK ||
+      archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr) != ARCHIVE_OK ||
+      archive_write_set_format_raw(a.get()) != ARCHIVE_OK ||
+      archive_write_set_bytes_in_last_block(a.get(), 1) != ARCHIVE_OK ||
+      archive_write_open(a.get(), &out, nullptr, append_out, nullptr) != ARCHIVE_OK)
+    return failed("setup");
+  std::unique_ptr<archive_entry, decltype(&archive_entry_free)> entry(archive_entry_new(),
+                                                                      archive_entry_free);
+  if (!entry) return failed("out of memory");
+  archive_entry_set_filetype(entry.get(), AE_IFREG);
+  archive_entry_set_size(entry.get(), static_cast<la_int64_t>(bytes.size()));
+  if (archive_write_header(a.get(), entry.get()) != ARCHIVE_OK) return failed("header");
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    la_ssize_t n = archive_write_data(a.get(), bytes.data() + done, bytes.size() - done);
+    if (n <= 0) return failed("write");
+    done += static_cast<std::size_t>(n);
+  }
+  if (archive_write_close(a.get()) != ARCHIVE_OK) return failed("close");
+  return out;
+}
+
 }  // namespace airlock::formats

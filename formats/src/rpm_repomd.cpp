@@ -15,7 +15,7 @@ using formats::detail::XmlName;
 
 class RepomdReader : public formats::detail::XmlStream {
  public:
-  RepomdReader() : XmlStream("repomd.xml", "repomd") {}
+  explicit RepomdReader(std::string_view xml) : XmlStream("repomd.xml", "repomd"), xml_(xml) {}
   Repomd take() { return std::move(repomd_); }
 
  private:
@@ -30,6 +30,8 @@ class RepomdReader : public formats::detail::XmlStream {
   void end_data();
   std::string data_name() const { return "data " + quote(data_.type); }
 
+  std::string_view xml_;  // the whole document, for the bytes of each <data>
+  std::uint64_t data_begin_ = 0;
   Repomd repomd_;
   std::vector<At> at_{At::top};
   Text text_ = Text::none;
@@ -63,6 +65,7 @@ void RepomdReader::on_start(XmlName name, const char** attrs) {
 
 void RepomdReader::start_data(const char** attrs) {
   data_ = {};
+  data_begin_ = event_begin();
   has_checksum_ = has_location_ = false;
   const char* type = attr(attrs, "type");
   if (!type || !*type) return stop(Code::invalid_input, "expected <data type=\"...\">, found none");
@@ -157,6 +160,7 @@ void RepomdReader::end_data() {
                                          ": expected a location no other data has, found " +
                                          quote(data_.location) + " a second time");
   }
+  data_.element = std::string(xml_.substr(data_begin_, event_end() - data_begin_));
   repomd_.timestamp = std::max(repomd_.timestamp, data_.timestamp);
   repomd_.data.push_back(std::move(data_));
 }
@@ -164,7 +168,7 @@ void RepomdReader::end_data() {
 }  // namespace
 
 Result<Repomd> parse_repomd(std::string_view xml) {
-  RepomdReader reader;
+  RepomdReader reader(xml);
   if (auto s = reader.feed(xml); !s) return fail(s.error());
   if (auto s = reader.finish(); !s) return fail(s.error());
   return reader.take();

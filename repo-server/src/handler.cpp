@@ -317,12 +317,14 @@ PathIndex index_paths(const Store& store, Snapshot snap) {
 
 struct RequestHandler::CachedSnapshot {
   PathIndex files;
-  // A filtered snapshot's site index: what its dists/ paths answer.
+  // A filtered snapshot's site index: what its paths under site_root
+  // (site_index_root: dists/ or repodata/) answer, the vendor's never.
   std::optional<PathIndex> site;
+  std::string site_root;
 
   // The object an upstream path names.
   std::optional<Digest> find(const std::string& path) const {
-    if (site && path.starts_with("dists/")) return site->find(path);
+    if (site && path.starts_with(site_root)) return site->find(path);
     return files.find(path);
   }
 };
@@ -346,7 +348,7 @@ std::shared_ptr<const RequestHandler::CachedSnapshot> RequestHandler::snapshot(c
   auto snap = store_.get_snapshot(id);
   if (!snap) return nullptr;
   auto cached = std::make_shared<CachedSnapshot>();
-  if (snap->filtered) {
+  if (needs_site_index(*snap)) {
     // Made with the snapshot's import: without it the vendor's whole index
     // would list packages this mirror does not carry.
     auto site_id = store_.get_ref(site_index_ref(id));
@@ -356,6 +358,7 @@ std::shared_ptr<const RequestHandler::CachedSnapshot> RequestHandler::snapshot(c
     auto site = Snapshot::parse(*bytes);
     if (!site) return nullptr;
     cached->site = index_paths(store_, std::move(*site));
+    cached->site_root = site_index_root(snap->kind);
   }
   cached->files = index_paths(store_, std::move(*snap));
   std::lock_guard lk(mu_);

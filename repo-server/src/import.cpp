@@ -194,7 +194,7 @@ class Importer {
   std::optional<Digest> manifest_id_;
   ImportReport report_;
   fs::path staging_;
-  std::map<Digest, Snapshot> indexed_;  // filtered apt snapshots, as registered
+  std::map<Digest, Snapshot> indexed_;  // snapshots served through a site index, as registered
 };
 
 json Importer::who() const {
@@ -293,7 +293,7 @@ Status Importer::extract(const Manifest& m, const std::vector<fs::path>& from) {
                                         snap.repo + "'"});
     }
     // Kept for its site index (add_site_indices); any other is not held.
-    if (parsed.filtered && parsed.kind == "apt") indexed_.emplace(snap.id, std::move(parsed));
+    if (needs_site_index(parsed)) indexed_.emplace(snap.id, std::move(parsed));
   }
   if (!opt_.scan_cmd.empty()) {
     if (auto s = run_scan(opt_.scan_cmd, (*batch)->pending_files()); !s) return refuse(s.error());
@@ -437,7 +437,7 @@ Result<ImportReport> Importer::commit(const VerifiedManifest& vm) {
   return report_;
 }
 
-// The site index of each filtered apt snapshot the bundle brings that has
+// The site index of each filtered apt or rpm snapshot the bundle brings that has
 // none yet, signed by the site key, in the same commit as the import.
 Status Importer::add_site_indices(const Manifest& m, Batch& batch) {
   const ObjectReader read = [&](const Digest& id, std::uint64_t max) -> Result<std::string> {
@@ -447,7 +447,7 @@ Status Importer::add_site_indices(const Manifest& m, Batch& batch) {
   for (const auto& s : m.snapshots) {
     if (home_.store().get_ref(site_index_ref(s.id))) continue;
     auto snap = indexed_.find(s.id);
-    if (snap == indexed_.end()) continue;  // not a filtered apt snapshot
+    if (snap == indexed_.end()) continue;  // not served through a site index
     if (!key) {
       auto k = home_.site_key();
       if (!k) return fail(k.error().context("the index of filtered repository '" + s.repo + "'"));

@@ -47,8 +47,53 @@ Result<apt::Release> vendor_release(const Snapshot& snap, const std::string& sui
 
 std::string site_index_ref(const Digest& snapshot) { return "site-index/" + snapshot.hex(); }
 
+std::string_view site_index_root(std::string_view kind) {
+  if (kind == "apt") return "dists/";
+  if (kind == "rpm") return "repodata/";
+  return {};
+}
+
+bool needs_site_index(const Snapshot& snapshot) {
+  return snapshot.filtered && !site_index_root(snapshot.kind).empty();
+}
+
 Result<Digest> build_site_index(const Snapshot& snap, const Digest& id, const ObjectReader& read,
                                 const SiteKey& key, TimePoint now, Batch& batch) {
+  if (snap.kind == "rpm") return build_rpm_site_index(snap, id, read, key, now, batch);
+  if (snap.kind == "apt") return build_apt_site_index(snap, id, read, key, now, batch);
+  return fail(Code::invalid_input, "a snapshot of kind '" + snap.kind + "' has no site index");
+}
+
+SiteOverlay::SiteOverlay(const Snapshot& snap, const Digest& id, TimePoint now, Batch& batch)
+    : id_(id), batch_(batch) {
+  overlay_.repo = snap.repo;
+  overlay_.kind = snap.kind;
+  overlay_.upstream = "site index of snapshot " + id.hex();
+  overlay_.synced_at = now;
+}
+
+Status SiteOverlay::add(const std::string& path, std::string_view bytes) {
+  auto d = batch_.put_bytes(bytes);
+  if (!d) return fail(d.error());
+  overlay_.entries.push_back({path, *d, bytes.size()});
+  return {};
+}
+
+void SiteOverlay::add_stored(const SnapshotEntry& entry) { overlay_.entries.push_back(entry); }
+
+Result<Digest> SiteOverlay::finish(const SiteKey& key) {
+  auto json = overlay_.to_canonical_json();
+  if (!json) return fail(json.error());
+  auto overlay_id = batch_.put_bytes(*json);
+  if (!overlay_id) return fail(overlay_id.error());
+  nlohmann::json note{{"site_key", key.fingerprint()}, {"snapshot", id_.hex()}};
+  batch_.set_ref(site_index_ref(id_), *overlay_id, note.dump());
+  return *overlay_id;
+}
+
+Result<Digest> build_apt_site_index(const Snapshot& snap, const Digest& id,
+                                    const ObjectReader& read, const SiteKey& key, TimePoint now,
+                                    Batch& batch) {
   std::map<std::string, IndexDir> dirs;
   for (const auto& e : snap.entries) {
     std::string suite;
@@ -66,17 +111,7 @@ Result<Digest> build_site_index(const Snapshot& snap, const Digest& id, const Ob
     carried.emplace(p.path, p.sha256);
   }
   std::map<std::string, std::vector<apt::ReleaseFile>> suites;
-  Snapshot overlay;
-  overlay.repo = snap.repo;
-  overlay.kind = snap.kind;
-  overlay.upstream = "site index of snapshot " + id.hex();
-  overlay.synced_at = now;
-  auto add = [&](const std::string& path, std::string_view bytes) -> Status {
-    auto d = batch.put_bytes(bytes);
-    if (!d) return fail(d.error());
-    overlay.entries.push_back({path, *d, bytes.size()});
-    return {};
-  };
+  SiteOverlay overlay(snap, id, now, batch);
   for (const auto& [dir, d] : dirs) {
     // The variant the packages were read from; any verified variant of an
     // index that only lists packages read from another (arch all).
@@ -97,7 +132,7 @@ Result<Digest> build_site_index(const Snapshot& snap, const Digest& id, const Ob
       text = std::move(*site);
     }
     const std::string path = dir + "/Packages";
-    if (auto s = add(path, text); !s) return fail(s.error());
+    if (auto s = overlay.add(path, text); !s) return fail(s.error());
     const std::string prefix = "dists/" + d.suite + "/";
     suites[d.suite].push_back({path.substr(prefix.size()), sha256(text), text.size()});
   }
@@ -113,16 +148,10 @@ Result<Digest> build_site_index(const Snapshot& snap, const Digest& id, const Ob
     for (const auto& [name, bytes] : {std::pair{"Release", &release},
                                       {"InRelease", &*inrelease},
                                       {"Release.gpg", &*detached}}) {
-      if (auto s = add(base + name, *bytes); !s) return fail(s.error());
+      if (auto s = overlay.add(base + name, *bytes); !s) return fail(s.error());
     }
   }
-  auto json = overlay.to_canonical_json();
-  if (!json) return fail(json.error());
-  auto overlay_id = batch.put_bytes(*json);
-  if (!overlay_id) return fail(overlay_id.error());
-  nlohmann::json note{{"site_key", key.fingerprint()}, {"snapshot", id.hex()}};
-  batch.set_ref(site_index_ref(id), *overlay_id, note.dump());
-  return *overlay_id;
+  return overlay.finish(key);
 }
 
 }  // namespace airlock::repo

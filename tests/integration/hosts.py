@@ -159,7 +159,9 @@ class DnfClient:
     with nothing of the machine's: its own dnf.conf (no plugins, no weak dependencies, no
     docs, private cachedir, persistdir and logdir, which dnf keeps inside the installroot)
     and reposdir holding one repository, `repo`, at baseurl with gpgcheck=1 and
-    repo_gpgcheck=1 against the armored key gpgkey (dnf imports it with -y). Every command
+    repo_gpgcheck=1 against the armored key gpgkey, or each of a list of keys (dnf imports
+    them with -y, for both checks: a filtered repository's repomd.xml is signed by the site
+    key, its packages by the vendor). Every command
     refreshes the metadata first, so a change on the server is seen at once. sslcacert,
     sslclientcert and sslclientkey go into the repository definition for HTTPS."""
 
@@ -169,6 +171,7 @@ class DnfClient:
         self.installroot = self.root / "installroot"
         self.repo = repo
         self.options = [f"--setopt={o}" for o in options]
+        keys = gpgkey if isinstance(gpgkey, (list, tuple)) else [gpgkey]
         for d in ("installroot", "repos.d"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         self.conf = self.root / "dnf.conf"
@@ -179,7 +182,7 @@ class DnfClient:
             "plugins=0\ninstall_weak_deps=0\ntsflags=nodocs\nskip_if_unavailable=0\n"
             "gpgcheck=1\nbest=1\nkeepcache=0\nmetadata_expire=0\ncheck_config_file_age=0\n")
         self.repo_lines = {"name": repo, "gpgcheck": int(gpgcheck), "repo_gpgcheck": int(repo_gpgcheck),
-                           "gpgkey": f"file://{gpgkey}", "sslverify": 1, "sslcacert": sslcacert,
+                           "gpgkey": " ".join(f"file://{k}" for k in keys), "sslverify": 1, "sslcacert": sslcacert,
                            "sslclientcert": sslclientcert, "sslclientkey": sslclientkey}
         self.set_baseurl(baseurl)
 

@@ -371,13 +371,14 @@ int index_cmd(const Invocation& inv) {
   if (inv.json()) {
     json files = json::array(), indices = json::array();
     for (const auto& f : proof->site_files)
-      files.push_back({{"file", f.path.string()}, {"stanzas", f.stanzas}});
+      files.push_back({{"file", f.path.string()}, {f.rpm ? "packages" : "stanzas", f.stanzas}});
     for (const auto& v : proof->vendor_indices)
       indices.push_back({{"repo", v.repo}, {"snapshot", v.snapshot.hex()}, {"path", v.path}});
     cli::print_json({{"ok", true},
                      {"bundles", proof->bundles},
                      {"vendor_indices", indices},
                      {"vendor_stanzas", proof->vendor_stanzas},
+                     {"vendor_packages", proof->vendor_packages},
                      {"site_indices", files}});
     return 0;
   }
@@ -390,7 +391,9 @@ int index_cmd(const Invocation& inv) {
   field("keyring", req.vendor_keyring.string());
   for (const auto& f : proof->site_files) {
     field("site index", escape_for_terminal(f.path.string()) + "  " + std::to_string(f.stanzas) +
-                            " stanzas, each byte-identical to a vendor-signed stanza");
+                            (f.rpm ? " packages, each <package> element byte-identical to a "
+                                     "vendor-signed one"
+                                   : " stanzas, each byte-identical to a vendor-signed stanza"));
   }
   std::cout << "OK\n";
   return 0;
@@ -496,8 +499,8 @@ int main(int argc, char** argv) {
           p.add("file", 1).add("n", 1);
         },
         prove_cmd},
-       {"index", "index FILE...  prove a site index lists only vendor-signed stanzas",
-        "usage: airlock-verify index PACKAGES... --bundle DIR... (--trust FILE | --key PUB...)\n"
+       {"index", "index FILE...  prove a site index lists only vendor-signed entries",
+        "usage: airlock-verify index FILE... --bundle DIR... (--trust FILE | --key PUB...)\n"
         "                            --vendor-keyring KEYRING [--json]\n\n"
         "Proves that a site index (the Packages files the isolated side serves for a\n"
         "repository mirrored with a filter, signed by its site key) says nothing the\n"
@@ -505,16 +508,22 @@ int main(int argc, char** argv) {
         "Release each bundle's filtered snapshots carry is checked with gpgv against\n"
         "the vendor keyring, each vendor Packages index against that Release, and every\n"
         "stanza of each site index must be byte-identical to a stanza of those indices.\n"
+        "For an rpm repository give the site primary.xml(.gz) instead: the vendor\n"
+        "repomd.xml is checked with gpgv (repomd.xml.asc), the vendor primary against\n"
+        "it, and every <package> element of the site primary must be byte-identical to\n"
+        "one of the vendor primary's, with nothing else in the file.\n"
         "Give every bundle that carried the vendor indices (a delta bundle carries\n"
         "only what changed).\n\nexamples:\n"
         "  curl -O http://repo.site/prod/debian-security/dists/bookworm-security/main/"
         "binary-amd64/Packages\n"
         "  airlock-verify index Packages --bundle /media/usb/airlock-debian-000042 \\\n"
         "      --trust trust.json --vendor-keyring "
-        "/usr/share/keyrings/debian-archive-keyring.gpg\n",
+        "/usr/share/keyrings/debian-archive-keyring.gpg\n"
+        "  airlock-verify index primary.xml.gz --bundle /media/usb/airlock-rocky-000007 \\\n"
+        "      --trust trust.json --vendor-keyring /etc/pki/rpm-gpg/vendor.gpg\n",
         [](cli::Options& o, cli::Positionals& p) {
           o.add_options()("files", po::value<std::vector<std::string>>(),
-                          "site Packages files (plain or compressed)")(
+                          "site Packages or primary.xml files (plain or compressed)")(
               "bundle", po::value<std::vector<std::string>>(),
               "bundle directory that carried the snapshot; repeatable")(
               "trust", po::value<std::string>(), "trust policy file (trust.json)")(

@@ -7,10 +7,12 @@
 #include "airlock/formats/clearsign.h"
 #include "airlock/formats/compress.h"
 #include "airlock/formats/release.h"
+#include "airlock/formats/rpm_site.h"
 #include "airlock/formats/site_index.h"
 #include "airlock/store/snapshot.h"
 #include "airlock/transfer/bundle.h"
 #include "airlock/verify/gpgv.h"
+#include "site_proof_rpm.h"
 
 namespace airlock {
 namespace fs = std::filesystem;
@@ -106,6 +108,74 @@ Status extract(const std::vector<Checked>& bundles, const std::set<Digest>& want
   return {};
 }
 
+// The digests of every stanza of snap's vendor Packages indices (one
+// verified variant of each), each checked against its vendor-signed Release.
+Status apt_vendor_stanzas(const Digest& id, const Snapshot& snap,
+                          const std::map<Digest, std::string>& kept, const fs::path& keyring,
+                          const fs::path& scratch, SiteProof& proof, std::set<Digest>& vendor) {
+  // One verified variant of each index the bundles hold.
+  std::map<std::string, const SnapshotEntry*> dirs;
+  std::map<std::string, std::string> suite_of;
+  for (const auto& e : snap.entries) {
+    std::string suite;
+    auto dir = apt::packages_index_dir(e.path, suite);
+    if (dir.empty() || dirs.contains(dir) || !kept.contains(e.sha256)) continue;
+    dirs[dir] = &e;
+    suite_of[dir] = suite;
+  }
+  std::map<std::string, apt::Release> releases;
+  for (const auto& [dir, e] : dirs) {
+    const std::string& suite = suite_of[dir];
+    if (!releases.contains(suite)) {
+      auto r = vendor_release(snap, suite, kept, keyring, scratch);
+      if (!r) return fail(r.error());
+      releases.emplace(suite, std::move(*r));
+    }
+    const std::string rel = e->path.substr(("dists/" + suite + "/").size());
+    const auto* listed = releases.at(suite).find(rel);
+    if (!listed || listed->sha256 != e->sha256) {
+      return fail(Code::refused,
+                  snap.repo + " " + e->path + " is not the file the vendor-signed Release lists");
+    }
+    auto plain = formats::decompress_index(kept.at(e->sha256), kMaxIndex);
+    if (!plain) return fail(plain.error().context(e->path));
+    auto digests = apt::stanza_digests(*plain);
+    if (!digests) return fail(digests.error().context(e->path));
+    proof.vendor_stanzas += digests->size();
+    vendor.merge(*digests);
+    proof.vendor_indices.push_back({snap.repo, e->path, id});
+  }
+  return {};
+}
+
+// The filtered apt and rpm snapshots among ids (kept holds them), and the
+// vendor files of theirs the proof reads.
+Status filtered_snapshots(const std::set<Digest>& ids, const std::map<Digest, std::string>& kept,
+                          std::vector<std::pair<Digest, Snapshot>>& snaps,
+                          std::set<Digest>& wanted) {
+  for (const auto& id : ids) {
+    auto it = kept.find(id);
+    if (it == kept.end()) continue;
+    auto snap = Snapshot::parse(it->second);
+    if (!snap) {
+      // The snapshot came in a signed bundle: malformed or unsafe is a refusal.
+      return fail(Code::refused, snap.error().context("snapshot " + id.hex()).message);
+    }
+    if (!snap->filtered || (snap->kind != "apt" && snap->kind != "rpm")) continue;
+    if (snap->kind == "rpm") site_proof::rpm_wanted(*snap, wanted);
+    for (const auto& e : snap->entries) {
+      std::string suite;
+      if (e.path.starts_with("dists/") &&
+          (e.path.ends_with("/InRelease") || e.path.ends_with("/Release") ||
+           e.path.ends_with("/Release.gpg") || !apt::packages_index_dir(e.path, suite).empty())) {
+        wanted.insert(e.sha256);
+      }
+    }
+    snaps.emplace_back(id, std::move(*snap));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<SiteProof> prove_site_index(const SiteProofRequest& req) {
@@ -134,28 +204,9 @@ Result<SiteProof> prove_site_index(const SiteProofRequest& req) {
     if (auto s = extract_bundle(b.manifest, dirs, sink); !s)
       return fail(s.error().context(b.dir.string()));
   }
-  // The filtered apt snapshots and the vendor files they name.
   std::vector<std::pair<Digest, Snapshot>> snaps;
   std::set<Digest> wanted;
-  for (const auto& id : snapshot_ids) {
-    auto it = kept.find(id);
-    if (it == kept.end()) continue;
-    auto snap = Snapshot::parse(it->second);
-    if (!snap) {
-      // The snapshot came in a signed bundle: malformed or unsafe is a refusal.
-      return fail(Code::refused, snap.error().context("snapshot " + id.hex()).message);
-    }
-    if (!snap->filtered || snap->kind != "apt") continue;
-    for (const auto& e : snap->entries) {
-      std::string suite;
-      if (e.path.starts_with("dists/") &&
-          (e.path.ends_with("/InRelease") || e.path.ends_with("/Release") ||
-           e.path.ends_with("/Release.gpg") || !apt::packages_index_dir(e.path, suite).empty())) {
-        wanted.insert(e.sha256);
-      }
-    }
-    snaps.emplace_back(id, std::move(*snap));
-  }
+  if (auto s = filtered_snapshots(snapshot_ids, kept, snaps, wanted); !s) return fail(s.error());
   if (snaps.empty()) {
     return fail(Code::invalid_input,
                 "none of the bundles given carries a snapshot of a repository mirrored with a "
@@ -165,49 +216,29 @@ Result<SiteProof> prove_site_index(const SiteProofRequest& req) {
 
   auto scratch = ScratchDir::make(fs::temp_directory_path(), "airlock-verify-");
   if (!scratch) return fail(scratch.error());
-  std::set<Digest> vendor;
+  std::set<Digest> vendor, vendor_rpm;
   for (const auto& [id, snap] : snaps) {
-    // One verified variant of each index the bundles hold.
-    std::map<std::string, const SnapshotEntry*> dirs;
-    std::map<std::string, std::string> suite_of;
-    for (const auto& e : snap.entries) {
-      std::string suite;
-      auto dir = apt::packages_index_dir(e.path, suite);
-      if (dir.empty() || dirs.contains(dir) || !kept.contains(e.sha256)) continue;
-      dirs[dir] = &e;
-      suite_of[dir] = suite;
+    if (snap.kind == "rpm") {
+      auto elements = site_proof::rpm_vendor_elements(id, snap, kept, req.vendor_keyring,
+                                                      scratch->path(), proof);
+      if (!elements) return fail(elements.error());
+      vendor_rpm.merge(*elements);
+      continue;
     }
-    std::map<std::string, apt::Release> releases;
-    for (const auto& [dir, e] : dirs) {
-      const std::string& suite = suite_of[dir];
-      if (!releases.contains(suite)) {
-        auto r = vendor_release(snap, suite, kept, req.vendor_keyring, scratch->path());
-        if (!r) return fail(r.error());
-        releases.emplace(suite, std::move(*r));
-      }
-      const std::string rel = e->path.substr(("dists/" + suite + "/").size());
-      const auto* listed = releases.at(suite).find(rel);
-      if (!listed || listed->sha256 != e->sha256) {
-        return fail(Code::refused,
-                    snap.repo + " " + e->path + " is not the file the vendor-signed Release lists");
-      }
-      auto plain = formats::decompress_index(kept.at(e->sha256), kMaxIndex);
-      if (!plain) return fail(plain.error().context(e->path));
-      auto digests = apt::stanza_digests(*plain);
-      if (!digests) return fail(digests.error().context(e->path));
-      proof.vendor_stanzas += digests->size();
-      vendor.merge(*digests);
-      proof.vendor_indices.push_back({snap.repo, e->path, id});
-    }
+    if (auto s =
+            apt_vendor_stanzas(id, snap, kept, req.vendor_keyring, scratch->path(), proof, vendor);
+        !s)
+      return fail(s.error());
   }
   for (const auto& file : req.site_indices) {
     auto bytes = read_file(file, kMaxIndex);
     if (!bytes) return fail(bytes.error());
     auto plain = formats::decompress_index(*bytes, kMaxIndex);
     if (!plain) return fail(plain.error().context(file.string()));
-    auto n = apt::check_stanzas(*plain, vendor);
+    const bool rpm = site_proof::is_xml(*plain);
+    auto n = rpm ? rpm::check_elements(*plain, vendor_rpm) : apt::check_stanzas(*plain, vendor);
     if (!n) return fail(n.error().context(file.string()));
-    proof.site_files.push_back({file, *n});
+    proof.site_files.push_back({file, *n, rpm});
   }
   return proof;
 }

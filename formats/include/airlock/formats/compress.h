@@ -33,4 +33,9 @@ Status decompress_index_to(const IndexSource& source,
                            const std::function<Status(std::string_view)>& out,
                            std::uint64_t max_size = 1ull << 30);
 
+// bytes as one gzip member (what rpm-md repositories name .gz), with no
+// file name and no time in its header: the same bytes give the same output.
+// io when the compressor cannot be set up or fails.
+Result<std::string> compress_gzip(std::string_view bytes);
+
 }  // namespace airlock::formats

@@ -37,6 +37,7 @@ struct RepomdData {
   Digest sha256;           // <checksum type="sha256">
   std::uint64_t size = 0;  // <size>, 0 when absent
   std::int64_t timestamp = 0;  // <timestamp>, 0 when absent
+  std::string element;         // the exact bytes of the <data ...>...</data> element
 };
 
 struct Repomd {
