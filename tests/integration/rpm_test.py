@@ -178,6 +178,35 @@ class RpmEndToEndTest(unittest.TestCase):
         self.assertIn(("libgreet", "1.0-1", "2.0-1"), upgraded)
         self.assertTrue(report["hosts"], report["hosts"])
 
+    def test_dnf_installs_over_https_with_a_host_certificate_and_every_pull_names_the_host(self):
+        self.repo("import", W.media / "airlock-rocky-000001", "--publish", "prod", "--create")
+        self.repo("ca", "init")
+        self.repo("ca", "issue", "127.0.0.1")
+        self.repo("ca", "issue", "rhel1.example", "--out", self.tmp / "rhel1")
+        issued = self.home / "ca/hosts/127.0.0.1"
+        self.server = Server(REPO, self.home, plain=False, args=[
+            "--listen-tls", "127.0.0.1:0", "--tls-cert", issued / "127.0.0.1.crt", "--tls-key",
+            issued / "127.0.0.1.key", "--client-ca", self.home / "ca/ca.crt"])
+        cert = self.tmp / "rhel1"
+        host = DnfClient(self.tmp / "host", f"{self.server.tls_url}/prod/rocky", W.key.armored,
+                         sslcacert=cert / "ca.crt", sslclientcert=cert / "rhel1.example.crt",
+                         sslclientkey=cert / "rhel1.example.key")
+        W.hosts.append(host)
+        host.install("hello")
+        self.assertEqual(host.installed()["hello"], "1.0-1")
+        # Without a certificate the handshake is refused, and that is logged too.
+        anonymous = DnfClient(self.tmp / "anonymous", f"{self.server.tls_url}/prod/rocky", W.key.armored,
+                              sslcacert=cert / "ca.crt")
+        W.hosts.append(anonymous)
+        self.assertNotEqual(anonymous.makecache(expect=None).returncode, 0)
+        self.server.stop()
+        pulls = [json.loads(line) for line in self.repo("log", "show", "--json").stdout.splitlines()]
+        pulls = [r for r in pulls if r["event"] == "pull"]
+        served = [r for r in pulls if r.get("status") == 200]
+        self.assertTrue(any(r["path"].endswith("hello-1.0-1.noarch.rpm") for r in served))
+        self.assertTrue(all(r.get("client_subject") == "CN=rhel1.example" for r in served), served[0])
+        self.assertIn(496, [r.get("status") for r in pulls])
+
     def test_a_second_sync_of_an_unchanged_upstream_records_no_new_snapshot(self):
         for repo in ("rocky", "fw"):
             with self.subTest(repo):
