@@ -36,7 +36,7 @@ class PrimaryParser::Impl : public formats::detail::XmlStream {
   enum Once { kName, kArch, kVersion, kChecksum, kSize, kLocation, kFormat, kSourcerpm, kOnce };
 
   void on_start(XmlName name, const char** attrs) override;
-  void on_end(XmlName name) override;
+  void on_end() override;
   void before_piece(std::string_view piece) override;
   void after_piece() override;
   void start_root(XmlName name, const char** attrs);
@@ -145,7 +145,7 @@ void PrimaryParser::Impl::start_in_package(XmlName name, const char** attrs) {
     if (once(kVersion, local)) start_version(attrs);
   } else if (local == "checksum") {
     if (!once(kChecksum, local)) return;
-    if (auto s = check_sha256_type(attr(attrs, "type"), who()); !s) {
+    if (auto s = check_sha256_type(attr(attrs, "type"), [this] { return who(); }); !s) {
       return stop(Code::invalid_input, s.error().message);
     }
     start_text(Text::checksum);
@@ -161,7 +161,7 @@ void PrimaryParser::Impl::start_in_package(XmlName name, const char** attrs) {
     at_.push_back(At::leaf);
   } else if (local == "location") {
     if (!once(kLocation, local)) return;
-    auto href = location_href(attrs, who());
+    auto href = location_href(attrs, [this] { return who(); });
     if (!href) return stop(Code::invalid_input, href.error().message);
     pkg_.location = std::move(*href);
     at_.push_back(At::leaf);
@@ -212,28 +212,46 @@ void PrimaryParser::Impl::start_entry(const char** attrs) {
     return stop(Code::limit, who() + ": expected at most " + std::to_string(kMaxRelations) +
                                  " <rpm:entry> in a list, found more");
   }
-  Relation r;
-  const char* name = attr(attrs, "name");
+  // One pass over the tag's attributes, names compared as they are: an
+  // attribute of rpm:entry has no namespace (one that has is not these).
+  const char *name = nullptr, *flags = nullptr, *epoch = nullptr, *ver = nullptr, *rel = nullptr;
+  const char* pre = nullptr;
+  for (std::size_t i = 0; attrs[i]; i += 2) {
+    const std::string_view a = attrs[i];
+    const char* v = attrs[i + 1];
+    if (a == "name")
+      name = v;
+    else if (a == "flags")
+      flags = v;
+    else if (a == "epoch")
+      epoch = v;
+    else if (a == "ver")
+      ver = v;
+    else if (a == "rel")
+      rel = v;
+    else if (a == "pre")
+      pre = v;
+  }
   if (!name || !*name) {
     return stop(Code::invalid_input, who() + ": expected <rpm:entry name=\"...\">, found none");
   }
-  r.name = name;
-  if (const char* flags = attr(attrs, "flags")) {
-    r.flags = flags;
-    if (std::find(std::begin(kFlags), std::end(kFlags), r.flags) == std::end(kFlags)) {
-      return stop(Code::invalid_input,
-                  who() + ": expected flags EQ, LT, LE, GT or GE, found " + quote(r.flags));
-    }
+  if (flags && std::find(std::begin(kFlags), std::end(kFlags), flags) == std::end(kFlags)) {
+    return stop(Code::invalid_input,
+                who() + ": expected flags EQ, LT, LE, GT or GE, found " + quote(flags));
   }
-  if (const char* v = attr(attrs, "epoch")) r.epoch = v;
-  if (const char* v = attr(attrs, "ver")) r.version = v;
-  if (const char* v = attr(attrs, "rel")) r.release = v;
-  if (const char* v = attr(attrs, "pre")) r.pre = std::string_view(v) == "1";
-  relations_->push_back(std::move(r));
+  // Most packages hold a few dozen relations: grow past the first few at once.
+  if (relations_->empty()) relations_->reserve(16);
+  Relation& r = relations_->emplace_back();
+  r.name = name;
+  if (flags) r.flags = flags;
+  if (epoch) r.epoch = epoch;
+  if (ver) r.version = ver;
+  if (rel) r.release = rel;
+  r.pre = pre && std::string_view(pre) == "1";
   at_.push_back(At::leaf);
 }
 
-void PrimaryParser::Impl::on_end(XmlName) {
+void PrimaryParser::Impl::on_end() {
   const At ending = at_.back();
   at_.pop_back();
   if (ending == At::text) return end_text();
@@ -252,7 +270,7 @@ void PrimaryParser::Impl::end_text() {
       pkg_.arch = std::move(text);
       return;
     case Text::checksum: {
-      auto d = parse_sha256_text(text, who());
+      auto d = parse_sha256_text(text, [this] { return who(); });
       if (!d) return stop(Code::invalid_input, d.error().message);
       pkg_.sha256 = *d;
       return;

@@ -23,7 +23,7 @@ class RepomdReader : public formats::detail::XmlStream {
   enum class Text { none, revision, checksum, size, timestamp };
 
   void on_start(XmlName name, const char** attrs) override;
-  void on_end(XmlName name) override;
+  void on_end() override;
   void start_data(const char** attrs);
   void start_in_data(XmlName name, const char** attrs);
   void end_text();
@@ -82,7 +82,7 @@ void RepomdReader::start_in_data(XmlName name, const char** attrs) {
     if (has_checksum_)
       return stop(Code::invalid_input, data_name() + ": expected one <checksum>, found a second");
     has_checksum_ = true;
-    if (auto s = check_sha256_type(attr(attrs, "type"), data_name()); !s) {
+    if (auto s = check_sha256_type(attr(attrs, "type"), [this] { return data_name(); }); !s) {
       return stop(Code::invalid_input, s.error().message);
     }
     text_ = Text::checksum;
@@ -90,7 +90,7 @@ void RepomdReader::start_in_data(XmlName name, const char** attrs) {
     if (has_location_)
       return stop(Code::invalid_input, data_name() + ": expected one <location>, found a second");
     has_location_ = true;
-    auto href = location_href(attrs, data_name());
+    auto href = location_href(attrs, [this] { return data_name(); });
     if (!href) return stop(Code::invalid_input, href.error().message);
     data_.location = std::move(*href);
     at_.push_back(At::leaf);
@@ -106,7 +106,7 @@ void RepomdReader::start_in_data(XmlName name, const char** attrs) {
   collect_text();
 }
 
-void RepomdReader::on_end(XmlName) {
+void RepomdReader::on_end() {
   const At ending = at_.back();
   at_.pop_back();
   if (ending == At::text) return end_text();
@@ -122,7 +122,7 @@ void RepomdReader::end_text() {
       repomd_.revision = std::string(trim_blanks(text));
       return;
     case Text::checksum: {
-      auto d = parse_sha256_text(text, data_name());
+      auto d = parse_sha256_text(text, [this] { return data_name(); });
       if (!d) return stop(Code::invalid_input, d.error().message);
       data_.sha256 = *d;
       return;

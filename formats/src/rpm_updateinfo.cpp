@@ -25,7 +25,7 @@ class UpdateinfoParser::Impl : public formats::detail::XmlStream {
   enum class Text { none, id, title, severity, filename };
 
   void on_start(XmlName name, const char** attrs) override;
-  void on_end(XmlName name) override;
+  void on_end() override;
   void start_update(const char** attrs);
   void start_in_update(XmlName name, const char** attrs);
   void start_reference(const char** attrs);
@@ -157,7 +157,7 @@ void UpdateinfoParser::Impl::start_package(const char** attrs) {
   at_.push_back(At::package);
 }
 
-void UpdateinfoParser::Impl::on_end(XmlName) {
+void UpdateinfoParser::Impl::on_end() {
   const At ending = at_.back();
   at_.pop_back();
   if (ending == At::text) return end_text();

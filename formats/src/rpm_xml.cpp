@@ -24,29 +24,29 @@ std::string wrong_root(formats::detail::XmlName found, std::string_view ns,
          found.qualified() + "> in " + describe(found.ns);
 }
 
-Status check_sha256_type(const char* type, const std::string& who) {
+Status check_sha256_type(const char* type, const Who& who) {
   if (type && std::string_view(type) == "sha256") return {};
-  return fail(Code::invalid_input, who + ": expected <checksum type=\"sha256\">, found " +
+  return fail(Code::invalid_input, who() + ": expected <checksum type=\"sha256\">, found " +
                                        (type ? "type " + quote(type) : "no type"));
 }
 
-Result<Digest> parse_sha256_text(std::string_view text, const std::string& who) {
+Result<Digest> parse_sha256_text(std::string_view text, const Who& who) {
   auto d = Digest::parse(trim_blanks(text));
   if (!d) {
     return fail(Code::invalid_input,
-                who + ": expected 64 lowercase hex digits in <checksum>, found " + quote(text));
+                who() + ": expected 64 lowercase hex digits in <checksum>, found " + quote(text));
   }
   return *d;
 }
 
-Result<std::string> location_href(const char** attrs, const std::string& who) {
+Result<std::string> location_href(const char** attrs, const Who& who) {
   if (const char* base = XmlStream::attr(attrs, kNsXml, "base")) {
     return fail(Code::invalid_input,
-                who + ": expected <location> without xml:base, found xml:base=" + quote(base));
+                who() + ": expected <location> without xml:base, found xml:base=" + quote(base));
   }
   const char* href = XmlStream::attr(attrs, "href");
   if (!href || !*href) {
-    return fail(Code::invalid_input, who + ": expected <location href=\"...\">, found none");
+    return fail(Code::invalid_input, who() + ": expected <location href=\"...\">, found none");
   }
   return std::string(href);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,13 +16,17 @@ namespace airlock::rpm {
 // "expected the root element <local> in namespace ns, found <x> in namespace y".
 std::string wrong_root(formats::detail::XmlName found, std::string_view ns, std::string_view local);
 
+// Who a refusal is about ("data 'primary'", "package 'bash'"): worded only
+// when there is a refusal, since the checks run for every package.
+using Who = std::function<std::string()>;
+
 // Only sha256 is accepted: any other <checksum type> (or none) is refused,
-// the message naming it and `who` ("data 'primary'", "package 'bash'").
-Status check_sha256_type(const char* type, const std::string& who);
+// the message naming it and who.
+Status check_sha256_type(const char* type, const Who& who);
 // A <checksum>'s text: 64 lowercase hex digits, blanks around them allowed.
-Result<Digest> parse_sha256_text(std::string_view text, const std::string& who);
+Result<Digest> parse_sha256_text(std::string_view text, const Who& who);
 // <location href>: present, not empty, and without xml:base.
-Result<std::string> location_href(const char** attrs, const std::string& who);
+Result<std::string> location_href(const char** attrs, const Who& who);
 
 // Decimal seconds, optionally with a fraction (dropped).
 std::optional<std::int64_t> parse_timestamp(std::string_view text);

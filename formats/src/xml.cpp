@@ -129,8 +129,8 @@ Status XmlStream::expat_error(bool final) {
   const std::string at =
       document_ + ": line " + std::to_string(XML_GetCurrentLineNumber(expat_->parser)) + ": ";
   if (final && incomplete(code)) {
-    const std::string expected = open_.empty() ? "the root element <" + root_ + ">"
-                                               : "the end of <" + shown(open_.back()) + ">";
+    const std::string expected = depth_ == 0 ? "the root element <" + root_ + ">"
+                                             : "the end of <" + shown(open_[depth_ - 1]) + ">";
     error_ = Error{Code::invalid_input, at + "the document is incomplete: expected " + expected +
                                             ", found the end of the input"};
   } else {
@@ -170,8 +170,10 @@ const char* XmlStream::attr(const char** attrs, std::string_view name) {
 }
 
 const char* XmlStream::attr(const char** attrs, std::string_view ns, std::string_view local) {
+  // An attribute without a namespace is named by its local name alone:
+  // compared as it is, without splitting every name of the tag.
   for (std::size_t i = 0; attrs[i]; i += 2) {
-    if (split(attrs[i]).is(ns, local)) return attrs[i + 1];
+    if (ns.empty() ? local == attrs[i] : split(attrs[i]).is(ns, local)) return attrs[i + 1];
   }
   return nullptr;
 }
@@ -194,11 +196,16 @@ void XmlStream::start_handler(void* p, const char* name, const char** attrs) {
   if (self->error_) return;
   self->mark_event();
   const XmlName n = split(name);
-  if (self->open_.size() >= kMaxXmlDepth) {
+  if (self->depth_ >= kMaxXmlDepth) {
     return self->stop(Code::limit, "expected at most " + std::to_string(kMaxXmlDepth) +
                                        " nested elements, found more at <" + n.qualified() + ">");
   }
-  for (std::size_t i = 0; attrs[i]; i += 2) {
+  // A value is at most twice as long in UTF-8 as in the document (references
+  // only shrink; no encoding more than doubles a character), so values in
+  // a tag of at most half the limit need not be measured.
+  const bool short_tag =
+      XML_GetCurrentByteCount(self->expat_->parser) <= static_cast<int>(kMaxXmlText / 2);
+  for (std::size_t i = 0; !short_tag && attrs[i]; i += 2) {
     if (std::strlen(attrs[i + 1]) > kMaxXmlText) {
       return self->stop(Code::limit, "expected an attribute value of at most " +
                                          std::to_string(kMaxXmlText) + " bytes, found more in <" +
@@ -206,10 +213,13 @@ void XmlStream::start_handler(void* p, const char* name, const char** attrs) {
                                          "=...>");
     }
   }
-  // Raw here, escaped only when a message shows it: this runs for every element.
-  self->open_.emplace_back(n.prefix);
-  if (!n.prefix.empty()) self->open_.back() += ':';
-  self->open_.back() += n.local;
+  // Raw here, escaped only when a message shows it: this runs for every
+  // element, so the strings of closed elements are reused, not freed.
+  if (self->depth_ == self->open_.size()) self->open_.emplace_back();
+  std::string& open = self->open_[self->depth_++];
+  open.assign(n.prefix);
+  if (!n.prefix.empty()) open += ':';
+  open += n.local;
   if (self->skip_depth_ > 0) {
     ++self->skip_depth_;
     return;
@@ -217,16 +227,16 @@ void XmlStream::start_handler(void* p, const char* name, const char** attrs) {
   self->on_start(n, attrs);
 }
 
-void XmlStream::end_handler(void* p, const char* name) {
+void XmlStream::end_handler(void* p, const char*) {
   auto* self = static_cast<XmlStream*>(p);
   if (self->error_) return;
   self->mark_event();
-  if (!self->open_.empty()) self->open_.pop_back();
+  if (self->depth_ > 0) --self->depth_;
   if (self->skip_depth_ > 0) {
     --self->skip_depth_;
     return;
   }
-  self->on_end(split(name));
+  self->on_end();
 }
 
 void XmlStream::text_handler(void* p, const char* text, int len) {
@@ -235,7 +245,8 @@ void XmlStream::text_handler(void* p, const char* text, int len) {
   self->mark_event();
   if (self->skip_depth_ > 0 || !self->collecting_) return;
   if (self->text_.size() + static_cast<std::size_t>(len) > kMaxXmlText) {
-    const std::string where = self->open_.empty() ? "" : " in <" + shown(self->open_.back()) + ">";
+    const std::string where =
+        self->depth_ == 0 ? "" : " in <" + shown(self->open_[self->depth_ - 1]) + ">";
     return self->stop(Code::limit, "expected at most " + std::to_string(kMaxXmlText) +
                                        " bytes of text" + where + ", found more");
   }

@@ -67,7 +67,9 @@ class XmlStream {
  protected:
   // attrs: expat's name/value pairs, names already checked to be bounded.
   virtual void on_start(XmlName name, const char** attrs) = 0;
-  virtual void on_end(XmlName name) = 0;
+  // The end of the element of the last on_start not ended yet (expat
+  // refuses an end tag that does not match).
+  virtual void on_end() = 0;
   // Called with each piece just before expat parses it, then after; may stop().
   virtual void before_piece(std::string_view) {}
   virtual void after_piece() {}
@@ -110,8 +112,11 @@ class XmlStream {
   bool finished_ = false;
   std::uint64_t fed_ = 0;
   std::uint64_t last_event_end_ = 0;
-  std::vector<std::string> open_;  // qualified names of the open elements, for messages
-  std::size_t skip_depth_ = 0;     // > 0 inside a skipped element
+  // Qualified names of the open elements, for messages: the first depth_
+  // of open_ (the rest are kept for their buffers).
+  std::vector<std::string> open_;
+  std::size_t depth_ = 0;
+  std::size_t skip_depth_ = 0;  // > 0 inside a skipped element
   bool collecting_ = false;
   std::string text_;
 };

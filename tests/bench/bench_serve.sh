@@ -70,7 +70,6 @@ run_wrk() {
 # the median of the rounds' ratios is reported: the machine's noise moves a
 # single pair by 10% either way.
 rounds="${BENCH_ROUNDS:-3}"
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 # paired NGINX_URL AIRLOCK_URL PREFIX COUNT CONNECTIONS FIELD: one round, nginx
 # then airlock; sets n_value/a_value (FIELD 1 requests/s, 2 MB/s), ratio,
 # n_p99/a_p99 and n_to/a_to, and counts the requests airlock answered.

@@ -47,6 +47,9 @@ measure() {
   mib[$name]=$(echo "$kib / 1024" | bc -l)
 }
 
+# median V...: the median of the numbers (the upper one of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
 # sign_apt_upstream WORK: compresses the Packages index of WORK/upstream's
 # bookworm main amd64, makes a throwaway signing key (GNUPGHOME=WORK/gnupg,
 # its public key in WORK/keyring.gpg) and writes the suite's Release,
@@ -63,21 +66,22 @@ sign_apt_upstream() {
    gpg --batch --quiet --clearsign -o InRelease Release && gpg --batch --quiet -abs -o Release.gpg Release)
 }
 
-# start_upstream WORK: nginx serving WORK/upstream on a free loopback port;
-# sets port and nginx_pid, and returns once it answers.
+# start_upstream WORK [ROOT [PROBE]]: nginx serving ROOT (WORK/upstream) on a
+# free loopback port; sets port and nginx_pid, and returns once it serves
+# PROBE (the apt suite's Release).
 start_upstream() {
   port=$(free_port)
-  write_nginx_conf "$1" "$port" "$1/upstream" off
+  write_nginx_conf "$1" "$port" "${2:-$1/upstream}" off
   nginx -c "$1/nginx.conf" -p "$1" &
   nginx_pid=$!
-  wait_for_upstream "$port"
+  wait_for_upstream "$port" "${3:-dists/bookworm/Release}"
 }
 
-# wait_for_upstream PORT: until nginx on 127.0.0.1:PORT serves the suite's
-# Release (10 s at most).
+# wait_for_upstream PORT [PROBE]: until nginx on 127.0.0.1:PORT serves PROBE
+# (the apt suite's Release), 10 s at most.
 wait_for_upstream() {
   local deadline=$((SECONDS + 10))
-  until curl -sf -o /dev/null "http://127.0.0.1:$1/dists/bookworm/Release"; do
+  until curl -sf -o /dev/null "http://127.0.0.1:$1/${2:-dists/bookworm/Release}"; do
     [ $SECONDS -lt $deadline ] || { echo "$(basename "$0"): nginx did not answer" >&2; exit 1; }
     sleep 0.1
   done
