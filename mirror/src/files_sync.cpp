@@ -127,6 +127,7 @@ Result<std::string> FilesSync::verified_text(const fs::path& list, const fs::pat
 // when the store lacks it.
 Status FilesSync::choose_files(const std::vector<formats::ChecksumLine>& lines) {
   std::set<std::string> seen;
+  std::set<Digest> wanted;
   for (const auto& line : lines) {
     std::string path = line.path.starts_with("./") ? line.path.substr(2) : line.path;
     if (!is_safe_relative_path(path) || path == kChecksumList || path == kChecksumListSignature) {
@@ -138,7 +139,9 @@ Status FilesSync::choose_files(const std::vector<formats::ChecksumLine>& lines) 
     auto info = store_.stat(line.sha256);
     if (!info && info.error().code != Code::not_found) return fail(info.error());
     std::uint64_t size = info ? info->size : 0;
-    if (!info) wants_.push_back({path, "", "", line.sha256, 0, "", false});
+    // One download of a content that two paths list.
+    if (!info && wanted.insert(line.sha256).second)
+      wants_.push_back({path, "", "", line.sha256, 0, "", false});
     pool_.push_back({path, line.sha256, size});
   }
   return {};

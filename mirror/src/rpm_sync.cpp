@@ -188,7 +188,10 @@ Status RpmSync::fetch_metadata() {
     entries_[d.location] = SnapshotEntry{d.location, d.sha256, d.size};
     auto have = store_.contains(d.sha256);
     if (!have) return fail(have.error());
-    if (!*have) wants.push_back({d.location, "", "", d.sha256, d.size, d.type});
+    // One download of a content that two locations list.
+    bool wanted = std::any_of(wants.begin(), wants.end(),
+                              [&](const Want& w) { return w.sha256 == d.sha256; });
+    if (!*have && !wanted) wants.push_back({d.location, "", "", d.sha256, d.size, d.type});
   }
   if (primary_.empty())
     return fail(Code::refused, repo_.name + ": " + url(kRepomd) + " lists no primary metadata");

@@ -344,6 +344,22 @@ class HostileUpstreamTest(unittest.TestCase):
             with self.subTest(name):
                 self.refused(name, "files", src, expected, stored=None)
 
+    def test_files_of_one_content_under_two_paths_are_fetched_once_and_both_carried(self):
+        src = ru.fresh_copy(W.files, self.tmp / "twins")
+        shutil.copy(src / "firmware/bmc-2.14.bin", src / "firmware/bmc-2.14-copy.bin")
+        paths = list(fu.FILES) + ["firmware/bmc-2.14-copy.bin"]
+        (src / "SHA256SUMS").write_text(fu.sha256sums(src, paths))
+        fu.sign_list(src, W.key, "clearsigned")
+        W.add_repo("twins", "files", self.url_path(src), home=self.low)
+        [r] = json.loads(run(MIRROR, "sync", "twins", "--json", home=self.low).stdout)
+        self.assertEqual(r["packages"], len(paths))
+        shown = json.loads(run(MIRROR, "snapshots", "show", r["snapshot"], "--json", home=self.low).stdout)
+        self.assertEqual({p["path"] for p in shown["packages"]}, set(paths))
+        self.assertTrue(all(p["size"] > 0 for p in shown["packages"]), shown["packages"])
+        self.assertEqual(shown["release"]["list/signature"], "signed by " + W.key.fingerprint)
+        fetched = [g for g in W.server.gets(f"/{self.url_path(src)}/firmware/")]
+        self.assertEqual(len(fetched), 1, fetched)
+
     def test_a_file_the_list_does_not_name_is_not_carried(self):
         src = fu.unlisted_file(W.files, self.tmp / "unlisted")
         W.add_repo("unlisted", "files", self.url_path(src), home=self.low)
