@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "airlock/base/text.h"
+#include "version.h"
 
 namespace airlock::cli {
 namespace {

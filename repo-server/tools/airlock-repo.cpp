@@ -1,6 +1,9 @@
 // airlock-repo: the isolated (high) side. An argument adapter over
 // repo::Home: each command parses its options, calls one method and prints
 // the result (repo/output.h) as text or JSON.
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
 #include <iostream>
 #include <sstream>
 
@@ -261,6 +264,30 @@ int channels(const Invocation& inv) {
       inv, [](Home& h) { return h.channels(); }, print_channels, reading_options(inv.home));
 }
 
+// Tells systemd (a Type=notify unit, $NOTIFY_SOCKET) what the server does,
+// around the callbacks opt has: READY=1 once every address is listened on;
+// after a SIGHUP reload, RELOADING=1 and then READY=1 (the server reports a
+// reload only once its files are read: it keeps serving meanwhile). Without
+// $NOTIFY_SOCKET sd_notify sends nothing.
+void notify_systemd(ServeOptions& opt) {
+  const std::size_t listeners = !opt.listen.empty() + !opt.listen_tls.empty();
+  opt.on_ready = [ready = std::size_t{0}, listeners, print = std::move(opt.on_ready)](
+                     const std::string& address, bool tls) mutable {
+    if (print) print(address, tls);
+    if (++ready == listeners) sd_notify(0, "READY=1\nSTATUS=serving");
+  };
+  opt.on_reload = [print = std::move(opt.on_reload)](const Status& reloaded) {
+    if (print) print(reloaded);
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    // Separate messages: systemd reads READY=1 before RELOADING=1 in one.
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%lld",
+               static_cast<long long>(now.tv_sec) * 1000000 + now.tv_nsec / 1000);
+    sd_notify(0, reloaded ? "READY=1\nSTATUS=serving"
+                          : "READY=1\nSTATUS=serving; the last reload failed");
+  };
+}
+
 // repo.toml's settings, overridden by the options given.
 int serve(const Invocation& inv) {
   auto home = Home::open(inv.home, command_options(inv));
@@ -305,7 +332,11 @@ int serve(const Invocation& inv) {
                 << escape_for_terminal(reloaded.error().message) << std::endl;
     }
   };
-  if (auto s = (*home)->serve(opt); !s) return cli::fail(inv, s.error());
+  notify_systemd(opt);
+  auto served = (*home)->serve(opt);
+  // The connections are drained and the log flushed (or serving failed).
+  sd_notify(0, "STOPPING=1");
+  if (!served) return cli::fail(inv, served.error());
   std::cout << "stopped" << std::endl;
   return 0;
 }
