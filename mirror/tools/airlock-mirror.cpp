@@ -149,6 +149,19 @@ int sign(const Invocation& inv) {
   })(inv);
 }
 
+// `config check`: every problem one line; exit 2 when there is one
+// (warnings do not count), 1 when the check cannot run.
+int config(const Invocation& inv) {
+  if (inv.str("action") != "check") return cli::usage(inv, "the only action is 'check'");
+  if (inv.home.empty())
+    return cli::fail(inv,
+                     Error{Code::invalid_input, "no home: pass --home DIR or set AIRLOCK_HOME"});
+  auto check = check_config(inv.home);
+  if (!check) return cli::fail(inv, check.error());
+  inv.json() ? cli::print_json(to_json(*check)) : print_config_check(std::cout, *check);
+  return check->ok() ? 0 : 2;
+}
+
 void json_option(cli::Options& o) { o.add_options()("json", "print the result as JSON"); }
 
 cli::Command command(std::string name, std::string summary, std::string help,
@@ -157,6 +170,22 @@ cli::Command command(std::string name, std::string summary, std::string help,
           std::move(run)};
 }
 
+constexpr const char* kConfigHelp =
+    "config check [--json]\n\n"
+    "Checks the configuration before it is used, without changing anything.\n"
+    "mirror.toml: every [[repo]] read as sync reads it (names, kinds, urls, the keys\n"
+    "each kind takes, lists, flags and numbers), every problem at once. Then for each\n"
+    "repository: its keyring exists, is readable and holds an OpenPGP public key that\n"
+    "has not expired or been revoked (as gpg --show-keys lists it); no upstream (kind,\n"
+    "url and, for apt, a suite) is configured twice with the same selection (a\n"
+    "different packages filter of it is a warning). keys/: every NAME.key loads (mode\n"
+    "0600) and NAME.pub is its public half. Prints one line a problem,\n"
+    "FILE:LINE: repo 'NAME': key 'KEY': what (expected ...), or \"ok: N\n"
+    "repositories, M signing keys\". Exit 0 when there is no problem (warnings\n"
+    "aside), 2 when there is one, 1 when the check cannot run (gpg missing, a file\n"
+    "that cannot be read).\n\n"
+    "examples:\n  airlock-mirror --home /srv/airlock-low config check\n"
+    "  airlock-mirror --home /srv/airlock-low config check --json | jq '.problems[].text'\n";
 constexpr const char* kInitHelp =
     "init\n\nCreates the home: mirror.toml (a commented template to edit), the store, the\n"
     "transfer log and its signing key keys/log.key. Safe to run again: nothing\n"
@@ -314,6 +343,15 @@ std::vector<cli::Command> commands() {
               kExportHelp, export_options, export_bundle),
       command("sign", "sign --key K BUNDLE_DIR   add a co-signature to an exported bundle",
               kSignHelp, sign_options, sign),
+      command(
+          "config", "config check              check mirror.toml, the keyrings and keys/",
+          kConfigHelp,
+          [](cli::Options& o, cli::Positionals& p) {
+            o.add_options()("action", po::value<std::string>(), "check");
+            json_option(o);
+            p.add("action", 1);
+          },
+          config),
       log_command<Home>("airlock-mirror"),
   };
 }

@@ -42,10 +42,18 @@ const std::set<std::string> kKeys = {"name", "channels",    "repos", "cn",
 
 // Where a key of a rule is, for the start of an error: "access.toml: rule
 // 'web': key 'addresses'" in a file, "access rule 'web': --address" on the
-// command line; the rule alone for an empty key.
-using Where = std::function<std::string(std::string_view key)>;
+// command line; the rule alone for an empty key. Keeps the key and words of
+// the last problem, for a caller that reports it as a value.
+struct Where {
+  explicit Where(std::function<std::string(std::string_view key)> f) : prefix(std::move(f)) {}
+  std::function<std::string(std::string_view key)> prefix;
+  mutable std::string key, what;
+  std::string operator()(std::string_view k) const { return prefix(k); }
+};
 
 std::unexpected<Error> bad(const Where& where, std::string_view key, const std::string& what) {
+  where.key = key;
+  where.what = what;
   return fail(Code::invalid_input, where(key) + ": " + what);
 }
 
@@ -149,9 +157,7 @@ Result<std::shared_ptr<AccessPolicy::Matcher>> compile(const AccessRule& r, cons
   }
   if (r.cn.empty() && r.ou.empty() && r.fingerprint.empty() && r.ca.empty() &&
       r.addresses.empty()) {
-    return fail(
-        Code::invalid_input,
-        where("") + ": the rule states no condition (cn, ou, fingerprint, ca or addresses)");
+    return bad(where, "", "the rule states no condition (cn, ou, fingerprint, ca or addresses)");
   }
   return m;
 }
@@ -203,7 +209,7 @@ bool grants(const AccessPolicy::Matcher& m, std::string_view channel, std::strin
 // A file's rule, read strictly: known keys, strings and lists of strings.
 class RuleReader {
  public:
-  RuleReader(const toml::table& t, Where where) : t_(t), where_(std::move(where)) {}
+  RuleReader(const toml::table& t, const Where& where) : t_(t), where_(where) {}
 
   Result<AccessRule> read() {
     for (auto&& [key, _] : t_) {
@@ -249,7 +255,7 @@ class RuleReader {
   }
 
   const toml::table& t_;
-  Where where_;
+  const Where& where_;
 };
 
 // What a command-line option is called for a key of a rule.
@@ -294,35 +300,47 @@ std::string quoted(const std::vector<std::string>& list) {
 
 AccessPolicy::AccessPolicy() = default;
 
-Result<AccessPolicy> AccessPolicy::parse(std::string_view text, const std::string& origin) {
-  auto parsed = parse_toml(text, origin);
+Result<AccessPolicy> AccessPolicy::parse(std::string_view text, const std::string& origin,
+                                         ConfigProblem* problem) {
+  auto parsed = parse_toml(text, origin, problem);
   if (!parsed) return fail(parsed.error());
   const toml::table& doc = *parsed;
-  for (auto&& [key, _] : doc) {
+  auto top = [&](const toml::node& n, const std::string& key, const std::string& what) {
+    if (problem) *problem = {origin, static_cast<int>(n.source().begin.line), {}, key, what, false};
+    return fail(Code::invalid_input, origin + ": " + what);
+  };
+  for (auto&& [key, node] : doc) {
     if (key.str() != "rule")
-      return fail(Code::invalid_input, origin + ": unknown key '" + std::string(key.str()) +
-                                           "' (rules are [[rule]] tables)");
+      return top(node, std::string(key.str()),
+                 "unknown key '" + std::string(key.str()) + "' (rules are [[rule]] tables)");
   }
   AccessPolicy policy;
   const toml::node* rules = doc.get("rule");
   if (!rules) return policy;
   const auto* list = rules->as_array();
   if (!list || !list->is_array_of_tables())
-    return fail(Code::invalid_input, origin + ": 'rule' must be [[rule]] tables");
+    return top(*rules, "rule", "'rule' must be [[rule]] tables");
   for (std::size_t i = 0; i < list->size(); ++i) {
     const auto& table = *list->get(i)->as_table();
     std::string label = "rule " + std::to_string(i + 1);
     if (const auto* n = table.get("name"); n && n->is_string())
       label = "rule '" + *n->value<std::string>() + "'";
-    Where where = [&](std::string_view key) {
+    Where where{[&](std::string_view key) {
       return origin + ": " + label + (key.empty() ? "" : ": key '" + std::string(key) + "'");
-    };
+    }};
     auto rule = RuleReader(table, where).read();
-    if (!rule) return fail(rule.error());
-    auto m = compile(*rule, where);
-    if (!m) return fail(m.error());
-    for (const auto& r : policy.rules_) {
-      if (r.name == rule->name) return bad(where, "name", "a second rule with this name");
+    auto m = rule ? compile(*rule, where) : Result<std::shared_ptr<Matcher>>(fail(rule.error()));
+    if (m && std::any_of(policy.rules_.begin(), policy.rules_.end(),
+                         [&](const AccessRule& r) { return r.name == rule->name; }))
+      m = bad(where, "name", "a second rule with this name");
+    if (!m) {
+      if (problem) {
+        const toml::node* n = where.key.empty() ? nullptr : table.get(where.key);
+        *problem = {origin,     static_cast<int>((n ? n->source() : table.source()).begin.line),
+                    label,      where.key,
+                    where.what, false};
+      }
+      return fail(m.error());
     }
     policy.rules_.push_back(std::move(*rule));
     policy.matchers_.push_back(std::move(*m));
@@ -354,9 +372,9 @@ std::optional<std::string> AccessPolicy::refuses(const ClientIdentity& who,
 Status AccessPolicy::add(AccessRule rule) {
   rule.fingerprint = normalize_fingerprint(rule.fingerprint);
   rule.ca = normalize_fingerprint(rule.ca);
-  Where where = [&](std::string_view key) {
+  Where where{[&](std::string_view key) {
     return "access rule '" + rule.name + "'" + (key.empty() ? "" : ": " + option_for(key));
-  };
+  }};
   auto m = compile(rule, where);
   if (!m) return fail(m.error());
   for (const auto& r : rules_) {

@@ -20,6 +20,7 @@
 
 #include "airlock/base/text.h"
 #include "airlock/repo/home.h"
+#include "listen.h"
 #include "pull_logger.h"
 #include "syslog.h"
 #include "tls.h"
@@ -490,6 +491,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   SteadyClock::time_point started_;
 };
 
+}  // namespace
+
 Result<tcp::endpoint> parse_listen(const std::string& option, const std::string& listen) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos)
@@ -510,6 +513,8 @@ Result<tcp::endpoint> parse_listen(const std::string& option, const std::string&
     return fail(Code::invalid_input, option + ": bad port in '" + listen + "'");
   return tcp::endpoint(addr, static_cast<unsigned short>(port));
 }
+
+namespace {
 
 // Out of descriptors or memory: accepting again at once would fail again.
 bool exhausted(const beast::error_code& ec) {

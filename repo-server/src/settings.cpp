@@ -35,9 +35,16 @@ const std::map<std::string, std::set<std::string>> kKeys = {
     {"log", {"syslog", "syslog_socket"}},
 };
 
+std::string known_keys(const std::set<std::string>& keys) {
+  std::string out;
+  for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
 class Reader {
  public:
-  Reader(const toml::table& doc, const std::string& origin) : doc_(doc), origin_(origin) {}
+  Reader(const toml::table& doc, const std::string& origin, ConfigProblem* problem)
+      : doc_(doc), origin_(origin), problem_(problem) {}
 
   Result<ServeOptions> read() {
     if (auto s = check_keys(); !s) return fail(s.error());
@@ -71,20 +78,39 @@ class Reader {
   }
 
  private:
-  std::unexpected<Error> bad(const std::string& what) const {
-    return fail(Code::invalid_input, origin_ + ": " + what);
+  // The problem at node n (key, what) as the error says it (origin: text)
+  // and, when asked for, as a value.
+  std::unexpected<Error> bad(const toml::node& n, const std::string& key, const std::string& what,
+                             const std::string& text) const {
+    if (problem_)
+      *problem_ = {origin_, static_cast<int>(n.source().begin.line), {}, key, what, false};
+    return fail(Code::invalid_input, origin_ + ": " + text);
+  }
+  // "table.key must ...": the key, then what it must be.
+  std::unexpected<Error> bad(const toml::node& n, const std::string& key,
+                             const std::string& what) const {
+    return bad(n, key, what, key + " " + what);
   }
 
   Status check_keys() const {
     for (auto&& [table, node] : doc_) {
       const std::string name(table.str());
       auto known = kKeys.find(name);
-      if (known == kKeys.end()) return bad("unknown table [" + name + "] (known: [serve], [log])");
+      if (known == kKeys.end()) {
+        return bad(node, name, "unknown table (known: [serve], [log])",
+                   "unknown table [" + name + "] (known: [serve], [log])");
+      }
       auto* t = node.as_table();
-      if (!t) return bad("'" + name + "' must be a table, [" + name + "]");
-      for (auto&& [key, _] : *t) {
+      if (!t)
+        return bad(node, name, "must be a table, [" + name + "]",
+                   "'" + name + "' must be a table, [" + name + "]");
+      for (auto&& [key, value] : *t) {
+        const std::string full = name + "." + std::string(key.str());
         if (!known->second.contains(std::string(key.str())))
-          return bad("unknown key '" + name + "." + std::string(key.str()) + "'");
+          return bad(
+              value, full,
+              "unknown key (the [" + name + "] table takes: " + known_keys(known->second) + ")",
+              "unknown key '" + full + "'");
       }
     }
     return {};
@@ -99,7 +125,7 @@ class Reader {
     if (!n) return {};
     auto v = n->value<std::string>();
     if (!n->is_string() || !v || v->empty())
-      return bad(std::string(table) + "." + key + " must be a non-empty string");
+      return bad(*n, std::string(table) + "." + key, "must be a non-empty string");
     out = *v;
     return {};
   }
@@ -109,8 +135,9 @@ class Reader {
     const toml::node* n = node(table, key);
     if (!n) return {};
     if (!n->is_integer() || *n->value<std::int64_t>() < min || *n->value<std::int64_t>() > max) {
-      return bad(std::string(table) + "." + key + " must be a whole number from " +
-                 std::to_string(min) + " to " + std::to_string(max));
+      return bad(
+          *n, std::string(table) + "." + key,
+          "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max));
     }
     out = *n->value<std::int64_t>();
     return {};
@@ -119,23 +146,25 @@ class Reader {
   Status flag(const char* table, const char* key, bool& out) const {
     const toml::node* n = node(table, key);
     if (!n) return {};
-    if (!n->is_boolean()) return bad(std::string(table) + "." + key + " must be true or false");
+    if (!n->is_boolean()) return bad(*n, std::string(table) + "." + key, "must be true or false");
     out = *n->value<bool>();
     return {};
   }
 
   const toml::table& doc_;
   const std::string& origin_;
+  ConfigProblem* problem_;
 };
 
 }  // namespace
 
 std::string_view settings_template() { return kTemplate; }
 
-Result<ServeOptions> parse_settings(std::string_view text, const std::string& origin) {
-  auto parsed = parse_toml(text, origin);
+Result<ServeOptions> parse_settings(std::string_view text, const std::string& origin,
+                                    ConfigProblem* problem) {
+  auto parsed = parse_toml(text, origin, problem);
   if (!parsed) return fail(parsed.error());
-  return Reader(*parsed, origin).read();
+  return Reader(*parsed, origin, problem).read();
 }
 
 Result<ServeOptions> load_settings(const std::filesystem::path& path) {

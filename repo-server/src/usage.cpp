@@ -280,6 +280,27 @@ constexpr std::array kUsage{
         "status [--json]\n\nThe last import of each stream, what each channel serves, the "
         "store's size\n"
         "and the log's head.\n\nexample:\n  airlock-repo --home /srv/airlock status --json\n"},
+    CommandUsage{
+        "config",
+        "config check                         check trust.json, repo.toml, access.toml, ca/",
+        "usage: airlock-repo --home DIR config check [--json]\n\n"
+        "Checks the configuration before it is used, reading only, each file by the\n"
+        "loader that uses it. trust.json: as import reads it, then the threshold is at\n"
+        "least 1 and at most the number of keys, and of the keys valid now; names are\n"
+        "printable text; a key expired or not yet valid is a warning. repo.toml: as serve\n"
+        "reads it (tables, keys, types, ranges), then listen and listen_tls are\n"
+        "HOST:PORT with an IP address, the TLS settings go together as serve requires\n"
+        "(listen_tls with tls_cert and tls_key, crl with client_ca), each file is\n"
+        "readable and the key belongs to the certificate. access.toml: as serve reads\n"
+        "it (keys, patterns, address ranges, fingerprints, names); a rule naming a\n"
+        "channel or repository that nothing serves yet is a warning (it grants nothing\n"
+        "until something is published there). ca/: ca.key and ca.crt both there and a\n"
+        "pair. Prints one line a problem, FILE:LINE: ITEM: key 'KEY': what (expected\n"
+        "...), or \"ok: N trusted keys, threshold T, R access rules, site CA\". Exit 0\n"
+        "when there is no problem (warnings aside), 2 when there is one, 1 when the home\n"
+        "cannot be read.\n\n"
+        "examples:\n  airlock-repo --home /srv/airlock config check\n"
+        "  airlock-repo --home /srv/airlock config check --json | jq '.problems[].text'\n"},
 };
 
 }  // namespace

@@ -605,6 +605,28 @@ cli::Command status_command() {
       });
 }
 
+// `config check`: one line a problem; exit 2 when there is one (warnings
+// do not count), 1 when the home cannot be read.
+int config(const Invocation& inv) {
+  if (inv.str("action") != "check") return cli::usage(inv, "the only action is 'check'");
+  auto home = Home::open(inv.home, command_options(inv, reading_options(inv.home)));
+  if (!home) return cli::fail(inv, home.error());
+  auto check = (*home)->check_config(system_now());
+  if (!check) return cli::fail(inv, check.error());
+  inv.json() ? cli::print_json(to_json(*check)) : print_config_check(std::cout, *check);
+  return check->ok() ? 0 : 2;
+}
+
+cli::Command config_command() {
+  return command(
+      "config",
+      [](cli::Options& o, cli::Positionals& p) {
+        o.add_options()("action", po::value<std::string>(), "check")("json", "print JSON");
+        p.add("action", 1);
+      },
+      config);
+}
+
 // Prints the trace and, with --proof OUT, writes its proof to OUT.
 int trace(const Invocation& inv) {
   if (!inv.has("query")) return cli::usage(inv, "needs FILE, SHA256 or NAME=VERSION");
@@ -714,6 +736,7 @@ std::vector<cli::Command> commands() {
           serve_command(),
           scrub_command(),
           status_command(),
+          config_command(),
           site_key_command(),
           ca_command(),
           trace_command(),

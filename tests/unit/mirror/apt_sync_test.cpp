@@ -94,6 +94,19 @@ TEST(PackageDiff, EqualsTheNewestVersionMapOnRandomLists) {
   }
 }
 
+// The line of key in text (a line starting "key = "); 1, the [[repo]]
+// header, when the key is not there.
+int line_of(const std::string& text, const std::string& key) {
+  int line = 1;
+  for (std::size_t at = 0; at < text.size(); ++line) {
+    if (text.compare(at, key.size() + 3, key + " = ") == 0) return line;
+    auto next = text.find('\n', at);
+    if (next == std::string::npos) break;
+    at = next + 1;
+  }
+  return 1;
+}
+
 TEST(Config, ParsesAndNamesTheFirstProblem) {
   auto ok = MirrorConfig::parse(R"(
 [[repo]]
@@ -113,16 +126,16 @@ check_valid_until = false
   EXPECT_EQ(ok->repos[0].url, "http://deb.example/debian-security");
   EXPECT_FALSE(ok->repos[0].check_valid_until);
   EXPECT_EQ(ok->repos[0].packages.size(), 2u);
+  EXPECT_EQ(ok->repos[0].line, 2);
+  EXPECT_EQ(ok->repos[0].line_of("keyring"), 9);
+  EXPECT_EQ(ok->repos[0].line_of("translations"), 2);  // not set: the [[repo]] line
   auto bad = MirrorConfig::parse("[[repo]]\nname = \"x\"\nkind = \"rpm\"\n", "m.toml");
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message, "m.toml: repo 'x': url must be an http:// or https:// address");
+  EXPECT_EQ(bad.error().message,
+            "m.toml:1: repo 'x': key 'url': missing (expected an http:// or https:// address)");
   auto syntax = MirrorConfig::parse("[[repo]\n", "m.toml");
   ASSERT_FALSE(syntax);
-  EXPECT_TRUE(syntax.error().message.starts_with("m.toml:1: ")) << syntax.error().message;
-  auto unknown =
-      MirrorConfig::parse("[[repo]]\nname = \"x\"\nkind = \"apt\"\nsuite = [\"a\"]\n", "m.toml");
-  ASSERT_FALSE(unknown);
-  EXPECT_NE(unknown.error().message.find("unknown key 'suite'"), std::string::npos);
+  EXPECT_TRUE(syntax.error().message.starts_with("m.toml:1:8: ")) << syntax.error().message;
   EXPECT_TRUE(MirrorConfig::parse(config_template(), "template"));  // all commented out
 }
 
@@ -150,20 +163,31 @@ check_signature = false
   EXPECT_EQ(ok->repos[1].kind, "files");
   EXPECT_FALSE(ok->repos[1].check_signature);
   EXPECT_TRUE(ok->repos[1].keyring.empty());
-  const std::vector<std::pair<std::string, std::string>> refused = {
-      {"kind = \"rpm\"\nurl = \"http://rpm.example/os\"\n",
-       "keyring (the upstream's OpenPGP keyring) is required"},
-      {"kind = \"rpm\"\nurl = \"http://rpm.example/os\"\nkeyring = \"/k\"\nsuites = [\"a\"]\n",
-       "key 'suites' does not apply to kind \"rpm\""},
-      {"kind = \"files\"\nurl = \"http://f.example/os\"\nkeyring = \"/k\"\npackages = [\"a\"]\n",
-       "key 'packages' does not apply to kind \"files\""},
-      {"kind = \"rpm\"\nurl = \"http://rpm.example/os\"\ncheck_signature = 1\n",
-       "check_signature must be true or false"},
+  struct Refused {
+    std::string body, key, what;
   };
-  for (const auto& [body, what] : refused) {
-    auto c = MirrorConfig::parse("[[repo]]\nname = \"x\"\n" + body, "m.toml");
+  const std::vector<Refused> refused = {
+      {"kind = \"rpm\"\nurl = \"http://rpm.example/os\"\n", "keyring",
+       "missing (expected the path of the upstream's OpenPGP keyring, or check_signature = false "
+       "for an unsigned upstream)"},
+      {"kind = \"rpm\"\nurl = \"http://rpm.example/os\"\nkeyring = \"/k\"\nsuites = [\"a\"]\n",
+       "suites", "does not apply to kind \"rpm\""},
+      {"kind = \"files\"\nurl = \"http://f.example/os\"\nkeyring = \"/k\"\npackages = [\"a\"]\n",
+       "packages", "does not apply to kind \"files\""},
+      {"kind = \"rpm\"\nurl = \"http://rpm.example/os\"\nkeyring = \"/k\"\ncheck_signature = 1\n",
+       "check_signature", "expected true or false"},
+      {"kind = \"rpm\"\nurl = \"http://rpm.example/os\"\nkeyring = \"/k\"\nsuite = [\"a\"]\n",
+       "suite",
+       "unknown key (a rpm repo takes: name, kind, url, keyring, packages, with_dependencies, "
+       "check_signature, min_rate, stall_timeout)"},
+  };
+  for (const auto& [body, key, what] : refused) {
+    const std::string text = "[[repo]]\nname = \"x\"\n" + body;
+    auto c = MirrorConfig::parse(text, "m.toml");
     ASSERT_FALSE(c) << body;
-    EXPECT_EQ(c.error().message, "m.toml: repo 'x': " + what) << body;
+    EXPECT_EQ(c.error().message, "m.toml:" + std::to_string(line_of(text, key)) +
+                                     ": repo 'x': key '" + key + "': " + what)
+        << body;
   }
 }
 
@@ -190,50 +214,70 @@ std::string repo_with(const std::string& key, const std::string& value) {
   return out;
 }
 
-TEST(Config, EveryRefusalNamesTheFileTheRepoAndTheField) {
+TEST(Config, EveryRefusalNamesTheFileTheLineTheRepoAndTheKey) {
+  const std::string name_rule = "1-64 characters of a-z 0-9 - _ ., not starting with '-'";
   const std::vector<std::pair<std::string, std::string>> documents = {
-      {"x = 1\n", "m.toml: unknown top-level key 'x'"},
-      {"repo = 1\n", "m.toml: 'repo' must be [[repo]] tables"},
-      {"repo = [1]\n", "m.toml: each [[repo]] must be a table"},
-      {repo_with("suite", "[\"a\"]"), "m.toml: repo '?': unknown key 'suite'"},
-      {repo_with("name", ""), "m.toml: repo '?': name must be 1-64 characters of a-z 0-9 - _ ."},
+      {"x = 1\n", "m.toml:1: key 'x': unknown top-level key (expected [[repo]] tables)"},
+      {"repo = 1\n",
+       "m.toml:1: key 'repo': expected [[repo]] tables, each begun by a line [[repo]]"},
+      {"repo = [1]\n",
+       "m.toml:1: key 'repo': expected [[repo]] tables, each begun by a line [[repo]]"},
+      {repo_with("suite", "[\"a\"]"),
+       "m.toml:9: repo 'x': key 'suite': unknown key (did you mean 'suites'?)"},
+      // The suites the misspelt key was meant as are not said to be missing.
+      {"[[repo]]\nname = \"x\"\nkind = \"apt\"\nurl = \"http://deb.example/d\"\nsuite = [\"a\"]\n"
+       "components = [\"main\"]\narchitectures = [\"amd64\"]\nkeyring = \"/k.gpg\"\n",
+       "m.toml:5: repo 'x': key 'suite': unknown key (did you mean 'suites'?)"},
+      {repo_with("arch", "[\"amd64\"]"),
+       "m.toml:9: repo 'x': key 'arch': unknown key (an apt repo takes: name, kind, url, suites, "
+       "components, architectures, keyring, packages, with_dependencies, check_valid_until, "
+       "translations, min_rate, stall_timeout)"},
+      {repo_with("name", ""),
+       "m.toml:1: [[repo]] #1 (line 1): key 'name': missing (expected " + name_rule + ")"},
       {repo_with("name", "\"-x\""),
-       "m.toml: repo '-x': name must be 1-64 characters of a-z 0-9 - _ ."},
+       "m.toml:2: [[repo]] #1 (line 1): key 'name': expected " + name_rule},
+      {repo_with("name", "\"x\"") + "\n" + repo_with("name", ""),
+       "m.toml:10: [[repo]] #2 (line 10): key 'name': missing (expected " + name_rule + ")"},
       {repo_with("name", "\"x\"") + repo_with("name", "\"x\""),
-       "m.toml: repo 'x': a repo of this name is already configured"},
+       "m.toml:10: repo 'x': key 'name': already names the repo at line 2"},
   };
-  // One field of repo x set to a value (empty: left out), and what is said.
+  // One field of repo x set to a value (empty: left out), the key the
+  // problem is about, and what is said.
   struct Field {
-    std::string key, value, what;
+    std::string key, value, problem_key, what;
   };
   const std::vector<Field> fields = {
-      {"kind", "\"files\"", "key 'architectures' does not apply to kind \"files\""},
-      {"kind", "\"yum\"", "kind must be \"apt\", \"rpm\" or \"files\""},
-      {"kind", "", "kind must be \"apt\", \"rpm\" or \"files\""},
-      {"check_signature", "false", "key 'check_signature' does not apply to kind \"apt\""},
-      {"url", "\"ftp://deb.example/debian\"", "url must be an http:// or https:// address"},
-      {"url", "\"http://a\"", "url must be an http:// or https:// address"},
-      {"suites", "\"bookworm\"", "suites must be a list of strings"},
-      {"components", "[1]", "components must be a list of strings"},
-      {"packages", "[\"a\", 2]", "packages must be a list of strings"},
-      {"suites", "", "suites must list at least one suite"},
-      {"components", "[]", "components must list at least one component"},
-      {"architectures", "", "architectures must list at least one architecture"},
-      {"architectures", "[\"../amd64\"]",
-       "'../amd64' is not a valid suite, component or architecture"},
-      {"keyring", "", "keyring (the upstream's OpenPGP keyring) is required"},
-      {"keyring", "\"\"", "keyring (the upstream's OpenPGP keyring) is required"},
-      {"check_valid_until", "\"no\"", "check_valid_until must be true or false"},
-      {"translations", "[true]", "translations must be true or false"},
-      {"with_dependencies", "\"yes\"", "with_dependencies must be true or false"},
-      {"min_rate", "0", "min_rate must be a whole number from 1 to 1073741824"},
-      {"min_rate", "1.5", "min_rate must be a whole number from 1 to 1073741824"},
-      {"stall_timeout", "\"30\"", "stall_timeout must be a whole number from 1 to 86400"},
-      {"stall_timeout", "86401", "stall_timeout must be a whole number from 1 to 86400"},
+      {"kind", "\"files\"", "suites", "does not apply to kind \"files\""},
+      {"kind", "\"yum\"", "kind", "expected \"apt\", \"rpm\" or \"files\""},
+      {"kind", "", "kind", "missing (expected \"apt\", \"rpm\" or \"files\")"},
+      {"check_signature", "false", "check_signature", "does not apply to kind \"apt\""},
+      {"url", "\"ftp://deb.example/debian\"", "url", "expected an http:// or https:// address"},
+      {"url", "\"http://a\"", "url", "expected an http:// or https:// address"},
+      {"suites", "\"bookworm\"", "suites", "expected a list of strings, e.g. [\"a\", \"b\"]"},
+      {"components", "[1]", "components", "expected a list of strings, e.g. [\"a\", \"b\"]"},
+      {"packages", "[\"a\", 2]", "packages", "expected a list of strings, e.g. [\"a\", \"b\"]"},
+      {"suites", "", "suites", "missing (expected a list of at least one suite)"},
+      {"components", "[]", "components", "expected at least one component"},
+      {"architectures", "", "architectures",
+       "missing (expected a list of at least one architecture)"},
+      {"architectures", "[\"../amd64\"]", "architectures",
+       "'../amd64' is not a valid architecture (expected letters, digits and - _ . / +, without "
+       "'..')"},
+      {"keyring", "", "keyring", "missing (expected the path of the upstream's OpenPGP keyring)"},
+      {"keyring", "\"\"", "keyring", "expected the path of the upstream's OpenPGP keyring"},
+      {"check_valid_until", "\"no\"", "check_valid_until", "expected true or false"},
+      {"translations", "[true]", "translations", "expected true or false"},
+      {"with_dependencies", "\"yes\"", "with_dependencies", "expected true or false"},
+      {"min_rate", "0", "min_rate", "expected a whole number from 1 to 1073741824"},
+      {"min_rate", "1.5", "min_rate", "expected a whole number from 1 to 1073741824"},
+      {"stall_timeout", "\"30\"", "stall_timeout", "expected a whole number from 1 to 86400"},
+      {"stall_timeout", "86401", "stall_timeout", "expected a whole number from 1 to 86400"},
   };
   auto cases = documents;
   for (const auto& f : fields) {
-    cases.emplace_back(repo_with(f.key, f.value), "m.toml: repo 'x': " + f.what);
+    const std::string text = repo_with(f.key, f.value);
+    cases.emplace_back(text, "m.toml:" + std::to_string(line_of(text, f.problem_key)) +
+                                 ": repo 'x': key '" + f.problem_key + "': " + f.what);
   }
   for (const auto& [text, message] : cases) {
     auto c = MirrorConfig::parse(text, "m.toml");
@@ -241,6 +285,58 @@ TEST(Config, EveryRefusalNamesTheFileTheRepoAndTheField) {
     EXPECT_EQ(c.error().code, Code::invalid_input) << text;
     EXPECT_EQ(c.error().message, message) << text;
   }
+}
+
+// A text that is not TOML: the line and column, and toml++'s terse words
+// said plainly where they are cryptic.
+TEST(Config, SyntaxErrorsKeepLineAndColumnInPlainWords) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[[repo]]\nname = \"a\nb\"\n",
+       "m.toml:2:10: a string holds a control character (such as a line break) that TOML does "
+       "not allow as it is: write \\n for a line break and \\t for a tab, or use ''' for a "
+       "multi-line string"},
+      {"[[repo]]\nkeyring = \"C:\\keys\"\n",
+       "m.toml:2:15: a string holds an unknown escape sequence '\\k': in \"...\" a backslash "
+       "starts an escape such as \\n, \\t or \\\\ (write \\\\ for a backslash), or use '...' for "
+       "text without escapes"},
+      {"[[repo]]\nname = debian\n",
+       "m.toml:2:8: not a value: put text in quotes (name = \"debian\"), lists in brackets "
+       "(suites = [\"bookworm\"])"},
+      {"[[repo]]\nsuites = [\"a\",\n",
+       "m.toml:2:16: the file ends inside a list that is not closed"},
+  };
+  for (const auto& [text, message] : cases) {
+    auto c = MirrorConfig::parse(text, "m.toml");
+    ASSERT_FALSE(c) << text;
+    EXPECT_EQ(c.error().message, message) << text;
+  }
+}
+
+// read() finds every problem of every [[repo]], in the order of their
+// lines, and keeps the repositories without one.
+TEST(Config, ReadFindsEveryProblemOfEveryRepo) {
+  const std::string text =
+      repo_with("suite", "[\"a\"]") + "min_rate = 0\n" + repo_with("name", "\"y\"") +
+      "[[repo]]\nname = \"z\"\nkind = \"yum\"\nurl = \"http://deb.example/d\"\n";
+  auto reading = MirrorConfig::read(text, "m.toml");
+  std::vector<std::string> said;
+  for (const auto& p : reading.problems) said.push_back(p.text());
+  EXPECT_EQ(said, (std::vector<std::string>{
+                      "m.toml:9: repo 'x': key 'suite': unknown key (did you mean 'suites'?)",
+                      "m.toml:10: repo 'x': key 'min_rate': expected a whole number from 1 to "
+                      "1073741824",
+                      "m.toml:21: repo 'z': key 'kind': expected \"apt\", \"rpm\" or \"files\"",
+                  }))
+      << text;
+  ASSERT_EQ(reading.config.repos.size(), 1u);
+  EXPECT_EQ(reading.config.repos[0].name, "y");
+  const ConfigProblem& first = reading.problems.at(0);
+  EXPECT_EQ(first.file, "m.toml");
+  EXPECT_EQ(first.line, 9);
+  EXPECT_EQ(first.repo, "x");
+  EXPECT_EQ(first.entry, 1);
+  EXPECT_EQ(first.key, "suite");
+  EXPECT_EQ(first.message, "unknown key (did you mean 'suites'?)");
 }
 
 TEST(Config, OptionalFieldsKeepTheirDefaultsUnlessSet) {

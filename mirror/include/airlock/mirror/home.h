@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -71,6 +73,16 @@ struct SignReport {
   BundleReview review;                // what the signer approved
 };
 
+// What `config check` found: every problem of mirror.toml (as
+// MirrorConfig::read finds them) and of what it names, by file and line.
+struct ConfigCheck {
+  std::vector<ConfigProblem> problems;  // errors and warnings
+  std::size_t repositories = 0;         // configured without a problem
+  std::size_t signing_keys = 0;         // bundle signing keys in keys/ that load
+  // No problem but warnings: the configuration works.
+  bool ok() const;
+};
+
 // Decides, having seen the review, whether to sign: an error (refused, with
 // the reason) means no.
 using SignApproval = std::function<Status(const BundleReview&)>;
@@ -93,6 +105,8 @@ class Home : public HomeBase {
   std::filesystem::path work_dir() const { return dir() / "work"; }
 
   Result<MirrorConfig> config() const;
+  // check_config(dir()).
+  Result<ConfigCheck> check_config() const;
 
   // A new Ed25519 bundle signing key: keys/NAME.pub, then keys/NAME.key
   // (0600, written atomically: the commit point), with a `keygen` record.
@@ -137,6 +151,23 @@ class Home : public HomeBase {
  private:
   Home() = default;
 };
+
+// Checks a mirror home's configuration without opening its store: every
+// problem of mirror.toml, then for each repository that reads what reading
+// cannot tell — its keyring exists, is readable and holds an OpenPGP public
+// key not expired or revoked (as `gpg --show-keys` lists it); no upstream
+// (kind, url and, for apt, a suite) is configured twice with the same
+// selection (an error) or another one (a warning) — and every key pair in
+// keys/ loads (NAME.key 0600 and the NAME.pub of the same key). Fails only
+// when the check cannot run: not_found when dir is not a mirror home, io
+// when mirror.toml cannot be read or gpg cannot be run.
+Result<ConfigCheck> check_config(const std::filesystem::path& dir);
+// The check as JSON: {ok, repositories, signing_keys, problems: [{file,
+// line, column?, repo, entry?, key, message, severity, text}]}; as text, one
+// line a problem (ConfigProblem::text) and, when ok, "ok: N repositories, M
+// signing keys".
+nlohmann::json to_json(const ConfigCheck& check);
+void print_config_check(std::ostream& out, const ConfigCheck& check);
 
 // A signing key by path, or by name in keys_dir (when not empty).
 Result<PrivateKey> load_signing_key(const std::filesystem::path& keys_dir,

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "airlock/base/error.h"
+#include "airlock/repo/config_check.h"
 
 namespace airlock::repo {
 
@@ -60,8 +61,10 @@ class AccessPolicy {
   // syntax error, an unknown key, a bad pattern, address range, fingerprint,
   // channel or repository name, a rule without a condition or a name used twice.
   static Result<AccessPolicy> load(const std::filesystem::path& access_toml);
-  // The same for text read from origin (named in errors).
-  static Result<AccessPolicy> parse(std::string_view text, const std::string& origin);
+  // The same for text read from origin (named in errors); the problem in
+  // *problem as well, when given, with its line, rule and key (config check).
+  static Result<AccessPolicy> parse(std::string_view text, const std::string& origin,
+                                    ConfigProblem* problem = nullptr);
 
   // nullopt when who may read channel/repo; otherwise the reason (for a
   // 403's log record), e.g. "no access rule allows CN=web1 (10.0.0.5) to

@@ -18,6 +18,7 @@
 
 #include "airlock/repo/access.h"
 #include "airlock/repo/channels.h"
+#include "airlock/repo/config_check.h"
 #include "airlock/repo/import.h"
 #include "airlock/repo/report.h"
 #include "airlock/repo/server.h"
@@ -186,6 +187,17 @@ class Home : public HomeBase {
   // Re-hashes every object; logged.
   Result<ScrubReport> scrub(const ChangeInfo& who);
   Result<StatusReport> status() const;
+  // Checks the configuration files (config_check.h), reading only, each by
+  // the loader that uses it: trust.json (as import reads it; then a
+  // threshold of at most the keys, and of the keys valid at now; names of
+  // printable text; keys expired or not yet valid are warnings), repo.toml
+  // (as serve reads it; then the listen addresses parse, the TLS settings go
+  // together as serve requires, each file is readable and the key belongs to
+  // the certificate), access.toml (as serve reads it; a rule naming a
+  // channel or repository nothing serves yet is a warning) and the site CA
+  // (ca.key and ca.crt both there and a pair). Every problem is a value;
+  // the call fails only when the store cannot be read.
+  Result<ConfigCheck> check_config(TimePoint now) const;
 
  private:
   Home() = default;

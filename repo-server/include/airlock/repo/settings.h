@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "airlock/base/error.h"
+#include "airlock/repo/config_check.h"
 #include "airlock/repo/server.h"
 
 namespace airlock::repo {
@@ -22,8 +23,10 @@ std::string_view settings_template();
 
 // The serve options repo.toml sets, from defaults. invalid_input naming the
 // origin, the line or the key, for text that is not TOML, an unknown table
-// or key, or a value of the wrong type or out of range.
-Result<ServeOptions> parse_settings(std::string_view text, const std::string& origin);
+// or key, or a value of the wrong type or out of range; the same problem in
+// *problem, when given, with its line and key (config check).
+Result<ServeOptions> parse_settings(std::string_view text, const std::string& origin,
+                                    ConfigProblem* problem = nullptr);
 
 // parse_settings of the file; the defaults when it does not exist.
 Result<ServeOptions> load_settings(const std::filesystem::path& path);
