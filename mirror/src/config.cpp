@@ -8,6 +8,7 @@
 #include <set>
 
 #include "airlock/base/file.h"
+#include "airlock/base/text.h"
 
 namespace airlock::mirror {
 namespace {
@@ -66,21 +67,6 @@ std::vector<std::string> kind_keys(std::string_view kind) {
     if (applies) out.emplace_back(k.key);
   }
   return out;
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
 }
 
 // "(did you mean 'suites'?)" and "suites" for a near key (at most two

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "airlock/base/json.h"
+#include "airlock/base/text.h"
 #include "airlock/repo/home.h"
 #include "channel_refs.h"
 
@@ -94,22 +95,6 @@ Result<std::vector<ChannelEntry>> channel_entries(const Store& store, const std:
 Status check_target(const Store& store, const std::string& channel, bool create) {
   if (auto s = check_channel_name(channel); !s) return s;
   return create ? Status{} : require_channel(store, channel, true);
-}
-
-// Levenshtein distance, for "did you mean".
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  std::iota(row.begin(), row.end(), std::size_t{0});
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 // The existing name nearest to name, when it is near enough to be a typo.

@@ -326,5 +326,14 @@ TEST(JsonMembers, RefusesWhatIsNotOneObject) {
   EXPECT_FALSE(m.has(0));  // nothing kept from an earlier parse
 }
 
+TEST(Text, EditDistanceCountsInsertionsDeletionsAndSubstitutions) {
+  EXPECT_EQ(edit_distance("", ""), 0u);
+  EXPECT_EQ(edit_distance("suite", "suites"), 1u);
+  EXPECT_EQ(edit_distance("suites", "suite"), 1u);
+  EXPECT_EQ(edit_distance("kyering", "keyring"), 2u);
+  EXPECT_EQ(edit_distance("prod", "test"), 4u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+}
+
 }  // namespace
 }  // namespace airlock

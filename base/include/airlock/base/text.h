@@ -3,6 +3,7 @@
 // cell (no formula). Each function is total: any bytes in, safe text out.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -35,5 +36,9 @@ std::string csv_cell(std::string_view text);
 // else, a % without two hex digits after it included, is kept as it is. The
 // result may hold any byte: escape it for where it goes.
 std::string percent_decode(std::string_view text);
+
+// Levenshtein distance: the fewest single-character insertions, deletions
+// and substitutions that turn a into b. For "did you mean".
+std::size_t edit_distance(std::string_view a, std::string_view b);
 
 }  // namespace airlock
