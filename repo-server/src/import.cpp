@@ -440,8 +440,8 @@ Result<ImportReport> Importer::commit(const VerifiedManifest& vm) {
 // The site index of each filtered apt or rpm snapshot the bundle brings that has
 // none yet, signed by the site key, in the same commit as the import.
 Status Importer::add_site_indices(const Manifest& m, Batch& batch) {
-  const ObjectReader read = [&](const Digest& id, std::uint64_t max) -> Result<std::string> {
-    return batch.read(id, max);
+  const ObjectSource read = [&](const Digest& id, std::uint64_t max) {
+    return batch.read_pieces(id, max);
   };
   std::optional<SiteKey> key;
   for (const auto& s : m.snapshots) {

@@ -24,11 +24,11 @@ struct IndexDir {
 
 // The vendor Release of a suite, from its InRelease or Release.
 Result<apt::Release> vendor_release(const Snapshot& snap, const std::string& suite,
-                                    const ObjectReader& read) {
+                                    const ObjectSource& read) {
   for (const char* name : {"InRelease", "Release"}) {
     const auto* e = snap.find("dists/" + suite + "/" + name);
     if (!e) continue;
-    auto bytes = read(e->sha256, kMaxRelease);
+    auto bytes = read_whole(read, e->sha256, kMaxRelease);
     if (!bytes) return fail(bytes.error());
     std::string text = std::move(*bytes);
     if (text.starts_with(formats::kSignedMessageBegin)) {
@@ -47,6 +47,22 @@ Result<apt::Release> vendor_release(const Snapshot& snap, const std::string& sui
 
 std::string site_index_ref(const Digest& snapshot) { return "site-index/" + snapshot.hex(); }
 
+Result<std::string> read_whole(const ObjectSource& source, const Digest& id,
+                               std::uint64_t max_size) {
+  auto reader = source(id, max_size);
+  if (!reader) return fail(reader.error());
+  std::string out;
+  out.reserve(reader->size());
+  for (;;) {
+    auto piece = reader->next();
+    if (!piece) return fail(piece.error());
+    if (piece->empty()) break;
+    out.append(*piece);
+  }
+  if (auto s = reader->finish(); !s) return fail(s.error());
+  return out;
+}
+
 std::string_view site_index_root(std::string_view kind) {
   if (kind == "apt") return "dists/";
   if (kind == "rpm") return "repodata/";
@@ -57,7 +73,7 @@ bool needs_site_index(const Snapshot& snapshot) {
   return snapshot.filtered && !site_index_root(snapshot.kind).empty();
 }
 
-Result<Digest> build_site_index(const Snapshot& snap, const Digest& id, const ObjectReader& read,
+Result<Digest> build_site_index(const Snapshot& snap, const Digest& id, const ObjectSource& read,
                                 const SiteKey& key, TimePoint now, Batch& batch) {
   if (snap.kind == "rpm") return build_rpm_site_index(snap, id, read, key, now, batch);
   if (snap.kind == "apt") return build_apt_site_index(snap, id, read, key, now, batch);
@@ -92,7 +108,7 @@ Result<Digest> SiteOverlay::finish(const SiteKey& key) {
 }
 
 Result<Digest> build_apt_site_index(const Snapshot& snap, const Digest& id,
-                                    const ObjectReader& read, const SiteKey& key, TimePoint now,
+                                    const ObjectSource& read, const SiteKey& key, TimePoint now,
                                     Batch& batch) {
   std::map<std::string, IndexDir> dirs;
   for (const auto& e : snap.entries) {
@@ -121,7 +137,7 @@ Result<Digest> build_apt_site_index(const Snapshot& snap, const Digest& id,
     }
     std::string text;
     {
-      auto bytes = read(from->sha256, kMaxIndex);
+      auto bytes = read_whole(read, from->sha256, kMaxIndex);
       if (!bytes) return fail(bytes.error().context(from->path));
       auto plain = formats::decompress_index(*bytes, kMaxIndex);
       if (!plain) return fail(plain.error().context(from->path));

@@ -33,15 +33,21 @@ std::string_view site_index_root(std::string_view kind);
 // that has one.
 bool needs_site_index(const Snapshot& snapshot);
 
-// Reads an object that is in the store or still pending in a batch.
-using ObjectReader = std::function<Result<std::string>(const Digest&, std::uint64_t max_size)>;
+// Opens an object that is in the store or still pending in a batch, to be
+// read a piece at a time (no more than max_size bytes).
+using ObjectSource =
+    std::function<Result<airlock::ObjectReader>(const Digest&, std::uint64_t max_size)>;
+
+// The whole object, through source (for files that are small or parsed whole).
+Result<std::string> read_whole(const ObjectSource& source, const Digest& id,
+                               std::uint64_t max_size);
 
 // Builds and signs the site index of snapshot (needs_site_index), puts its
 // files and overlay into batch and points its ref at the overlay. Returns
 // the overlay's id. invalid_input when vendor metadata of the snapshot does
 // not parse or does not list what the snapshot says it carries.
 Result<Digest> build_site_index(const Snapshot& snapshot, const Digest& id,
-                                const ObjectReader& read, const SiteKey& key, TimePoint now,
+                                const ObjectSource& read, const SiteKey& key, TimePoint now,
                                 Batch& batch);
 
 // The overlay snapshot of a site index being built (shared by the kinds):
@@ -65,10 +71,10 @@ class SiteOverlay {
 
 // The kinds' builders (build_site_index chooses).
 Result<Digest> build_apt_site_index(const Snapshot& snapshot, const Digest& id,
-                                    const ObjectReader& read, const SiteKey& key, TimePoint now,
+                                    const ObjectSource& read, const SiteKey& key, TimePoint now,
                                     Batch& batch);
 Result<Digest> build_rpm_site_index(const Snapshot& snapshot, const Digest& id,
-                                    const ObjectReader& read, const SiteKey& key, TimePoint now,
+                                    const ObjectSource& read, const SiteKey& key, TimePoint now,
                                     Batch& batch);
 
 }  // namespace airlock::repo

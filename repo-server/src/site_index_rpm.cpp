@@ -25,7 +25,7 @@ bool served_unchanged(const std::string& type) { return type == "updateinfo" || 
 // must be among them.
 Result<std::vector<std::string>> carried_elements(const Snapshot& snap,
                                                   const SnapshotEntry& primary,
-                                                  const ObjectReader& read) {
+                                                  const ObjectSource& read) {
   std::set<std::pair<std::string, Digest>> carried, found;
   for (const auto& p : snap.packages) carried.emplace(p.path, p.sha256);
   std::vector<std::string> elements;
@@ -37,11 +37,14 @@ Result<std::vector<std::string>> carried_elements(const Snapshot& snap,
         return {};
       },
       {.keep_elements = true});
-  auto bytes = read(primary.sha256, kMaxPrimary);
-  if (!bytes) return fail(bytes.error().context(primary.path));
+  // The compressed document too is read a piece at a time: never held whole.
+  auto reader = read(primary.sha256, kMaxPrimary);
+  if (!reader) return fail(reader.error().context(primary.path));
+  auto source = [&reader] { return reader->next(); };
   auto s = formats::decompress_index_to(
-      *bytes, [&](std::string_view piece) { return parser.feed(piece); }, kMaxPrimary);
+      source, [&](std::string_view piece) { return parser.feed(piece); }, kMaxPrimary);
   if (s) s = parser.finish();
+  if (auto whole = reader->finish(); !whole) return fail(whole.error().context(primary.path));
   if (!s) return fail(s.error().context(snap.repo + " " + primary.path));
   for (const auto& p : snap.packages) {
     if (!found.contains({p.path, p.sha256})) {
@@ -79,12 +82,12 @@ Result<std::pair<rpm::SiteRepomdFile, std::string>> site_primary_file(
 }  // namespace
 
 Result<Digest> build_rpm_site_index(const Snapshot& snap, const Digest& id,
-                                    const ObjectReader& read, const SiteKey& key, TimePoint now,
+                                    const ObjectSource& read, const SiteKey& key, TimePoint now,
                                     Batch& batch) {
   const auto* repomd_entry = snap.find(kRepomd);
   if (!repomd_entry)
     return fail(Code::invalid_input, "snapshot of " + snap.repo + " has no " + kRepomd);
-  auto repomd_bytes = read(repomd_entry->sha256, kMaxRepomd);
+  auto repomd_bytes = read_whole(read, repomd_entry->sha256, kMaxRepomd);
   if (!repomd_bytes) return fail(repomd_bytes.error().context(kRepomd));
   auto repomd = rpm::parse_repomd(*repomd_bytes);
   if (!repomd) return fail(repomd.error().context(snap.repo + " " + kRepomd));

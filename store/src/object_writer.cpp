@@ -487,12 +487,16 @@ std::vector<std::pair<Digest, fs::path>> Batch::pending_files() const {
 }
 
 Result<std::string> Batch::read(const Digest& id, std::uint64_t max_size) {
+  auto reader = read_pieces(id, max_size);
+  if (!reader) return fail(reader.error());
+  return read_all(*reader);
+}
+
+Result<ObjectReader> Batch::read_pieces(const Digest& id, std::uint64_t max_size) {
   auto file = state_->open(id);
   if (!file) return fail(file.error());
   if (!*file) return fail(Code::not_found, "object " + id.hex() + " is not in the store");
-  auto reader = ObjectReader::of(std::move(**file), id, max_size);
-  if (!reader) return fail(reader.error());
-  return read_all(*reader);
+  return ObjectReader::of(std::move(**file), id, max_size);
 }
 
 // Names are checked before anything moves, so that a bad name costs no I/O.

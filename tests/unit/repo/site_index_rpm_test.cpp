@@ -92,8 +92,8 @@ class RpmSiteIndexTest : public ::testing::Test {
 
   Result<Digest> build(const Digest& id) {
     auto batch = store->begin_batch().value();
-    const ObjectReader read = [&](const Digest& d, std::uint64_t max) {
-      return batch.read(d, max);
+    const ObjectSource read = [&](const Digest& d, std::uint64_t max) {
+      return batch.read_pieces(d, max);
     };
     auto index = build_site_index(snap, id, read, *key, kNow, batch);
     if (index) {

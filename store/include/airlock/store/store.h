@@ -207,6 +207,8 @@ class Batch {
   std::vector<std::pair<Digest, std::filesystem::path>> pending_files() const;
   // Reads and re-hashes an object of this batch or the store (as Store::read).
   Result<std::string> read(const Digest& id, std::uint64_t max_size = 64ull << 20);
+  // The same, a piece at a time (ObjectReader).
+  Result<ObjectReader> read_pieces(const Digest& id, std::uint64_t max_size);
 
   // One LMDB transaction. After success the batch is spent.
   Status commit();
