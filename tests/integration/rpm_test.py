@@ -8,6 +8,7 @@ SHA256SUMS file set crosses and is fetched by curl byte-identical.
 
     rpm_test.py AIRLOCK_MIRROR AIRLOCK_REPO MAKE_SAMPLE_UPSTREAM
 """
+import hashlib
 import json
 import os
 import pathlib
@@ -359,6 +360,22 @@ class HostileUpstreamTest(unittest.TestCase):
         self.assertEqual(shown["release"]["list/signature"], "signed by " + W.key.fingerprint)
         fetched = [g for g in W.server.gets(f"/{self.url_path(src)}/firmware/")]
         self.assertEqual(len(fetched), 1, fetched)
+
+    def test_a_list_naming_a_path_outside_the_tree_is_refused(self):
+        src = ru.fresh_copy(W.files, self.tmp / "outside")
+        digest = hashlib.sha256((src / "firmware/bmc-2.14.bin").read_bytes()).hexdigest()
+        with open(src / "SHA256SUMS", "a") as f:
+            f.write(f"{digest}  ../outside.bin\n")
+        fu.sign_list(src, W.key, "clearsigned")
+        self.refused("outside", "files", src, "SHA256SUMS names an unsafe path '../outside.bin'")
+
+    def test_unsigned_metadata_is_accepted_only_when_said_and_each_snapshot_records_it(self):
+        src = ru.unsigned(W.day1, self.tmp / "unsigned")
+        W.add_repo("unsigned", "rpm", self.url_path(src), home=self.low, extra="check_signature = false\n")
+        [r] = json.loads(run(MIRROR, "sync", "unsigned", "--json", home=self.low).stdout)
+        self.assertGreater(r["packages"], 0)
+        shown = json.loads(run(MIRROR, "snapshots", "show", r["snapshot"], "--json", home=self.low).stdout)
+        self.assertEqual(shown["release"]["repomd/signature"], "not checked (check_signature = false)")
 
     def test_a_file_the_list_does_not_name_is_not_carried(self):
         src = fu.unlisted_file(W.files, self.tmp / "unlisted")
