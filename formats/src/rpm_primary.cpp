@@ -2,6 +2,12 @@
 // document in memory.
 #include <algorithm>
 #include <bitset>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include "airlock/formats/rpm.h"
 #include "rpm_xml.h"
@@ -19,12 +25,24 @@ constexpr std::string_view kFlags[] = {"EQ", "LT", "LE", "GT", "GE"};
 
 }  // namespace
 
-class PrimaryParser::Impl : public formats::detail::XmlStream {
+// The document read in order, a package at a time.
+class Reader : public formats::detail::XmlStream {
  public:
-  Impl(std::function<Status(RpmPackage&&)> on_package, Options options)
+  // count: packages before the part this reader reads (resume()).
+  Reader(std::function<Status(RpmPackage&&)> on_package, PrimaryOptions options,
+         std::uint64_t count = 0)
       : XmlStream("primary.xml", "metadata"),
+        count(count),
         on_package_(std::move(on_package)),
         options_(options) {}
+
+  // XmlStream::resume(), the window of kept bytes starting there.
+  Status resume(std::string_view prolog, std::uint64_t offset, std::uint64_t lines) {
+    auto s = XmlStream::resume(prolog, offset, lines);
+    window_.clear();
+    window_begin_ = offset;
+    return s;
+  }
 
   std::uint64_t declared = 0;
   std::uint64_t count = 0;
@@ -54,7 +72,7 @@ class PrimaryParser::Impl : public formats::detail::XmlStream {
   }
 
   std::function<Status(RpmPackage&&)> on_package_;
-  Options options_;
+  PrimaryOptions options_;
   std::vector<At> at_{At::top};
   Text text_ = Text::none;
   RpmPackage pkg_;
@@ -67,7 +85,7 @@ class PrimaryParser::Impl : public formats::detail::XmlStream {
   std::uint64_t window_begin_ = 0;
 };
 
-void PrimaryParser::Impl::on_start(XmlName name, const char** attrs) {
+void Reader::on_start(XmlName name, const char** attrs) {
   if (in_package_ && event_begin() - package_begin_ > kMaxPackageElement) {
     return stop(Code::limit, who() + ": expected at most " + std::to_string(kMaxPackageElement) +
                                  " bytes in <package>, found more");
@@ -91,7 +109,7 @@ void PrimaryParser::Impl::on_start(XmlName name, const char** attrs) {
   }
 }
 
-void PrimaryParser::Impl::start_root(XmlName name, const char** attrs) {
+void Reader::start_root(XmlName name, const char** attrs) {
   if (!name.is(kNsCommon, "metadata")) {
     return stop(Code::invalid_input, wrong_root(name, kNsCommon, "metadata"));
   }
@@ -106,7 +124,7 @@ void PrimaryParser::Impl::start_root(XmlName name, const char** attrs) {
   at_.push_back(At::metadata);
 }
 
-void PrimaryParser::Impl::start_package() {
+void Reader::start_package() {
   if (count >= options_.max_packages) {
     return stop(Code::limit, "expected at most " + std::to_string(options_.max_packages) +
                                  " packages, found more");
@@ -118,7 +136,7 @@ void PrimaryParser::Impl::start_package() {
   at_.push_back(At::package);
 }
 
-bool PrimaryParser::Impl::once(Once which, std::string_view element) {
+bool Reader::once(Once which, std::string_view element) {
   if (!seen_[which]) {
     seen_[which] = true;
     return true;
@@ -128,13 +146,13 @@ bool PrimaryParser::Impl::once(Once which, std::string_view element) {
   return false;
 }
 
-void PrimaryParser::Impl::start_text(Text which) {
+void Reader::start_text(Text which) {
   text_ = which;
   at_.push_back(At::text);
   collect_text();
 }
 
-void PrimaryParser::Impl::start_in_package(XmlName name, const char** attrs) {
+void Reader::start_in_package(XmlName name, const char** attrs) {
   if (name.ns != kNsCommon) return skip();
   const auto local = name.local;
   if (local == "name") {
@@ -172,7 +190,7 @@ void PrimaryParser::Impl::start_in_package(XmlName name, const char** attrs) {
   }
 }
 
-void PrimaryParser::Impl::start_version(const char** attrs) {
+void Reader::start_version(const char** attrs) {
   const char* ver = attr(attrs, "ver");
   const char* rel = attr(attrs, "rel");
   if (!ver || !*ver || !rel || !*rel) {
@@ -187,7 +205,7 @@ void PrimaryParser::Impl::start_version(const char** attrs) {
   at_.push_back(At::leaf);
 }
 
-void PrimaryParser::Impl::start_in_format(XmlName name) {
+void Reader::start_in_format(XmlName name) {
   if (name.is(kNsCommon, "file")) {
     if (pkg_.files.size() >= kMaxFiles) {
       return stop(Code::limit, who() + ": expected at most " + std::to_string(kMaxFiles) +
@@ -207,7 +225,7 @@ void PrimaryParser::Impl::start_in_format(XmlName name) {
   skip();
 }
 
-void PrimaryParser::Impl::start_entry(const char** attrs) {
+void Reader::start_entry(const char** attrs) {
   if (relations_->size() >= kMaxRelations) {
     return stop(Code::limit, who() + ": expected at most " + std::to_string(kMaxRelations) +
                                  " <rpm:entry> in a list, found more");
@@ -251,14 +269,14 @@ void PrimaryParser::Impl::start_entry(const char** attrs) {
   at_.push_back(At::leaf);
 }
 
-void PrimaryParser::Impl::on_end() {
+void Reader::on_end() {
   const At ending = at_.back();
   at_.pop_back();
   if (ending == At::text) return end_text();
   if (ending == At::package) return end_package();
 }
 
-void PrimaryParser::Impl::end_text() {
+void Reader::end_text() {
   std::string text = take_text();
   const Text which = text_;
   text_ = Text::none;
@@ -286,7 +304,7 @@ void PrimaryParser::Impl::end_text() {
   }
 }
 
-void PrimaryParser::Impl::end_package() {
+void Reader::end_package() {
   in_package_ = false;
   constexpr std::pair<Once, std::string_view> kRequired[] = {
       {kName, "<name>"},
@@ -309,11 +327,11 @@ void PrimaryParser::Impl::end_package() {
   if (auto s = on_package_(std::move(pkg_)); !s) stop_with(s.error());
 }
 
-void PrimaryParser::Impl::before_piece(std::string_view piece) {
+void Reader::before_piece(std::string_view piece) {
   if (options_.keep_elements) window_.append(piece);
 }
 
-void PrimaryParser::Impl::after_piece() {
+void Reader::after_piece() {
   if (in_package_ && fed() - package_begin_ > kMaxPackageElement) {
     return stop(Code::limit, who() + ": expected at most " + std::to_string(kMaxPackageElement) +
                                  " bytes in <package>, found more");
@@ -327,6 +345,341 @@ void PrimaryParser::Impl::after_piece() {
   }
 }
 
+namespace {
+
+// One part of the document, cut right after a "</package>", and what
+// parsing it on its own gave.
+struct Part {
+  std::string text;
+  std::uint64_t offset = 0;  // of text in the document
+  bool last = false;         // text ends the document
+  // Set by the worker that parsed it, read once done.
+  bool done = false;
+  std::size_t worker = 0;
+  std::uint64_t newlines = 0;  // in text
+  std::vector<RpmPackage> packages;
+  std::uint64_t declared = 0;
+  std::optional<Error> error;
+  std::exception_ptr exception;
+};
+
+// Threads that parse parts as they are queued.
+class Workers {
+ public:
+  Workers(std::size_t n, std::function<void(Part&)> parse) : parse_(std::move(parse)) {
+    retired_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { run(i); });
+  }
+  // Parts queued and not started are dropped.
+  ~Workers() {
+    {
+      std::lock_guard lock(mutex_);
+      quit_ = true;
+    }
+    queued_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  Workers(const Workers&) = delete;
+  Workers& operator=(const Workers&) = delete;
+
+  void add(std::shared_ptr<Part> part) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(part));
+    }
+    queued_.notify_one();
+  }
+  void wait(const Part& part) {
+    std::unique_lock lock(mutex_);
+    finished_.wait(lock, [&] { return part.done; });
+  }
+  // A part read: freed by the worker that parsed it, whose allocator
+  // holds its packages' memory.
+  void retire(std::shared_ptr<Part> part) {
+    {
+      std::lock_guard lock(mutex_);
+      retired_[part->worker].push_back(std::move(part));
+    }
+    queued_.notify_all();
+  }
+
+ private:
+  void run(std::size_t worker) {
+    for (;;) {
+      std::shared_ptr<Part> part;
+      std::vector<std::shared_ptr<Part>> retired;
+      {
+        std::unique_lock lock(mutex_);
+        queued_.wait(lock, [&] { return quit_ || !queue_.empty() || !retired_[worker].empty(); });
+        if (quit_) return;
+        retired.swap(retired_[worker]);
+        if (!queue_.empty()) {
+          part = std::move(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      retired.clear();
+      if (!part) continue;
+      part->worker = worker;
+      try {
+        parse_(*part);
+      } catch (...) {
+        part->exception = std::current_exception();
+      }
+      {
+        std::lock_guard lock(mutex_);
+        part->done = true;
+      }
+      finished_.notify_all();
+    }
+  }
+
+  std::function<void(Part&)> parse_;
+  std::mutex mutex_;
+  std::condition_variable queued_, finished_;
+  std::deque<std::shared_ptr<Part>> queue_;
+  std::vector<std::vector<std::shared_ptr<Part>>> retired_;  // by worker
+  bool quit_ = false;
+  std::vector<std::thread> threads_;
+};
+
+constexpr std::string_view kPackageEnd = "</package>";
+
+// text to reader as a stream of decompressed pieces comes: XmlStream's
+// limit on bytes without an event is checked where pieces end.
+Status feed_pieces(Reader& reader, std::string_view text) {
+  constexpr std::size_t kPiece = 1 << 16;
+  Status s;
+  while (s && !text.empty()) {
+    s = reader.feed(text.substr(0, kPiece));
+    text.remove_prefix(std::min(kPiece, text.size()));
+  }
+  return s;
+}
+
+}  // namespace
+
+// The document cut into parts, each right after a "</package>", parsed on
+// several threads: a part gets the document's prolog in front (its own
+// root start tag) and, unless it is the last, the root's end tag behind.
+// Packages reach on_package in document order on the caller's thread.
+//
+// A part parsed this way gives exactly what reading the whole document
+// gives only if its cut fell between two elements of the root (and not in
+// a comment, a CDATA section or a nested element): a cut anywhere else
+// leaves a comment, a section or an element open in one of the two parts
+// it makes, so that part fails to parse. Whenever a part fails (or its
+// packages pass max_packages) the document is read in order from that
+// part on, with a Reader resumed where it starts: whatever the failure,
+// the error is the one reading the whole document gives.
+class PrimaryParser::Impl {
+ public:
+  Impl(std::function<Status(RpmPackage&&)> on_package, PrimaryOptions options)
+      : on_package_(std::move(on_package)), options_(options) {
+    threads_ = options_.threads != 0
+                   ? options_.threads
+                   : std::min<std::size_t>(4, std::max(1u, std::thread::hardware_concurrency()));
+    options_.part_bytes = std::max<std::size_t>(options_.part_bytes, kPackageEnd.size());
+    if (threads_ == 1) start_reader({}, 0, 0, 0);
+  }
+
+  Status feed(std::string_view piece);
+  Status finish();
+  std::uint64_t declared() const { return reader_ ? reader_->declared : declared_; }
+  std::uint64_t count() const { return reader_ ? reader_->count : count_; }
+
+ private:
+  Status find_prolog();
+  Status cut_parts();
+  void queue(std::string text, bool last);
+  Status deliver_front();
+  Status read_in_order();
+  void start_reader(std::string_view prolog, std::uint64_t offset, std::uint64_t lines,
+                    std::uint64_t count);
+  void parse(Part& part) const;
+  Status stop(Status s) {
+    if (!s) error_ = s.error();
+    return s;
+  }
+
+  std::function<Status(RpmPackage&&)> on_package_;
+  PrimaryOptions options_;
+  std::size_t threads_ = 1;
+  std::optional<Error> error_;
+  // Reading in order: every byte fed goes to it.
+  std::unique_ptr<Reader> reader_;
+  // In parts: the prolog once it is known, the root's end tag, and the
+  // bytes not yet in a part, starting at pending_offset_.
+  std::optional<formats::detail::XmlProlog> prolog_;
+  std::string prolog_text_, root_end_;
+  std::string pending_;
+  std::uint64_t pending_offset_ = 0;
+  std::uint64_t lines_ = 0;   // newlines before the first part not delivered
+  std::size_t searched_ = 0;  // pending_ holds no cut before this
+  std::deque<std::shared_ptr<Part>> parts_;
+  std::uint64_t declared_ = 0, count_ = 0;
+  std::unique_ptr<Workers> workers_;  // last: joined before the rest goes
+};
+
+void PrimaryParser::Impl::start_reader(std::string_view prolog, std::uint64_t offset,
+                                       std::uint64_t lines, std::uint64_t count) {
+  reader_ = std::make_unique<Reader>(on_package_, options_, count);
+  if (offset > 0) stop(reader_->resume(prolog, offset, lines));
+}
+
+void PrimaryParser::Impl::parse(Part& part) const {
+  Reader reader(
+      [&part](RpmPackage&& p) {
+        part.packages.push_back(std::move(p));
+        return Status{};
+      },
+      options_);
+  // Lines matter only in a message, and a part that fails is read again
+  // (read_in_order) where the lines before it are known: here they are
+  // counted from 0, and expat counts them.
+  Status s;
+  if (part.offset > 0) s = reader.resume(prolog_text_, part.offset, 0);
+  if (s) s = feed_pieces(reader, part.text);
+  if (s && !part.last) s = reader.feed(root_end_);
+  if (s) s = reader.finish();
+  part.newlines = static_cast<std::uint64_t>(reader.line() - 1);
+  part.declared = reader.declared;
+  if (!s) part.error = s.error();
+}
+
+Status PrimaryParser::Impl::feed(std::string_view piece) {
+  if (error_) return fail(*error_);
+  if (reader_) return stop(reader_->feed(piece));
+  pending_.append(piece);
+  if (!prolog_) {
+    if (auto s = find_prolog(); !s || reader_) return s;
+    if (!prolog_) return {};
+  }
+  return cut_parts();
+}
+
+// The prolog, once pending_ holds it; a document whose parts cannot be
+// found by their bytes is read in order.
+Status PrimaryParser::Impl::find_prolog() {
+  auto prolog = formats::detail::find_prolog(pending_);
+  if (prolog && !*prolog) return {};
+  if (!prolog) {
+    start_reader({}, 0, 0, 0);
+    if (error_) return fail(*error_);
+    auto s = stop(reader_->feed(pending_));
+    pending_ = {};
+    return s;
+  }
+  prolog_ = std::move(**prolog);
+  prolog_text_ = pending_.substr(0, prolog_->size);
+  root_end_ = "</" + prolog_->root + ">";
+  searched_ = prolog_->size;
+  return {};
+}
+
+Status PrimaryParser::Impl::cut_parts() {
+  while (pending_.size() >= options_.part_bytes) {
+    const auto at = pending_.find(kPackageEnd, std::max(searched_, options_.part_bytes));
+    if (at == std::string::npos) {
+      searched_ = pending_.size() - (kPackageEnd.size() - 1);
+      // Only a package past its limit (or no package at all) is this long
+      // without an end: reading in order names it.
+      if (pending_.size() > options_.part_bytes + kMaxPackageElement) return read_in_order();
+      return {};
+    }
+    // Room first: a part that fails takes every byte not yet parsed.
+    while (parts_.size() >= 2 * threads_) {
+      if (auto s = deliver_front(); !s || reader_) return s;
+    }
+    // The part takes the buffer; the few bytes after the cut start the next.
+    const std::size_t end = at + kPackageEnd.size();
+    std::string rest;
+    rest.reserve(options_.part_bytes + (1 << 17));
+    rest.assign(pending_, end);
+    pending_.resize(end);
+    std::string text = std::exchange(pending_, std::move(rest));
+    searched_ = 0;
+    queue(std::move(text), false);
+  }
+  return {};
+}
+
+void PrimaryParser::Impl::queue(std::string text, bool last) {
+  auto part = std::make_shared<Part>();
+  part->offset = pending_offset_;
+  part->last = last;
+  pending_offset_ += text.size();
+  part->text = std::move(text);
+  parts_.push_back(part);
+  if (last) {
+    // The caller would only wait: it parses the last part itself.
+    try {
+      parse(*part);
+    } catch (...) {
+      part->exception = std::current_exception();
+    }
+    part->done = true;
+    return;
+  }
+  if (!workers_) workers_ = std::make_unique<Workers>(threads_, [this](Part& p) { parse(p); });
+  workers_->add(std::move(part));
+}
+
+// The first part's packages to on_package, or, when it failed, the
+// document read in order from it on.
+Status PrimaryParser::Impl::deliver_front() {
+  Part& part = *parts_.front();
+  if (workers_) workers_->wait(part);
+  if (part.exception) std::rethrow_exception(part.exception);
+  if (part.error || count_ + part.packages.size() > options_.max_packages) return read_in_order();
+  declared_ = part.declared;
+  for (auto& p : part.packages) {
+    ++count_;
+    if (auto s = on_package_(std::move(p)); !s) return stop(s);
+  }
+  lines_ += part.newlines;
+  if (workers_) workers_->retire(std::move(parts_.front()));
+  parts_.pop_front();
+  return {};
+}
+
+// From the first part not delivered on, every byte goes to one Reader.
+Status PrimaryParser::Impl::read_in_order() {
+  for (const auto& part : parts_) {
+    if (workers_) workers_->wait(*part);
+  }
+  const bool from_part = !parts_.empty();
+  start_reader(prolog_text_, from_part ? parts_.front()->offset : pending_offset_, lines_, count_);
+  if (error_) return fail(*error_);
+  Status s;
+  for (const auto& part : parts_) {
+    if (s) s = feed_pieces(*reader_, part->text);
+  }
+  parts_.clear();
+  if (s) s = feed_pieces(*reader_, pending_);
+  pending_ = {};
+  return stop(s);
+}
+
+Status PrimaryParser::Impl::finish() {
+  if (error_) return fail(*error_);
+  if (!reader_ && !prolog_) {
+    // Too short to hold a prolog: read in order, for its error.
+    start_reader({}, 0, 0, 0);
+    if (!error_) stop(reader_->feed(pending_));
+    pending_ = {};
+  }
+  if (!reader_) {
+    queue(std::move(pending_), true);
+    pending_ = {};
+    while (!parts_.empty() && !reader_) {
+      if (auto s = deliver_front(); !s) return s;
+    }
+  }
+  if (error_) return fail(*error_);
+  return stop(reader_ ? reader_->finish() : Status{});
+}
+
 PrimaryParser::PrimaryParser(std::function<Status(RpmPackage&&)> on_package, Options options)
     : impl_(std::make_unique<Impl>(std::move(on_package), options)) {}
 PrimaryParser::~PrimaryParser() = default;
@@ -335,7 +688,7 @@ PrimaryParser& PrimaryParser::operator=(PrimaryParser&&) noexcept = default;
 
 Status PrimaryParser::feed(std::string_view piece) { return impl_->feed(piece); }
 Status PrimaryParser::finish() { return impl_->finish(); }
-std::uint64_t PrimaryParser::declared_packages() const { return impl_->declared; }
-std::uint64_t PrimaryParser::packages() const { return impl_->count; }
+std::uint64_t PrimaryParser::declared_packages() const { return impl_->declared(); }
+std::uint64_t PrimaryParser::packages() const { return impl_->count(); }
 
 }  // namespace airlock::rpm

@@ -1,6 +1,7 @@
 #include "xml.h"
 
 #include <expat.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <charconv>
@@ -60,6 +61,67 @@ std::optional<std::uint64_t> to_u64(std::string_view text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
+}
+
+namespace {
+
+struct PrologScan {
+  XML_Parser parser = nullptr;
+  std::optional<XmlProlog> found;
+  std::string refused;  // why a part cannot follow this prolog
+};
+
+void prolog_root(void* p, const char* name, const char**) {
+  auto* scan = static_cast<PrologScan*>(p);
+  const auto begin = XML_GetCurrentByteIndex(scan->parser);
+  const auto count = XML_GetCurrentByteCount(scan->parser);
+  scan->found = XmlProlog{static_cast<std::size_t>(begin + count), name};
+  XML_StopParser(scan->parser, XML_FALSE);
+}
+
+void prolog_decl(void* p, const XML_Char*, const XML_Char* encoding, int) {
+  auto* scan = static_cast<PrologScan*>(p);
+  if (encoding && strcasecmp(encoding, "UTF-8") != 0) {
+    scan->refused = "an encoding other than UTF-8";
+    XML_StopParser(scan->parser, XML_FALSE);
+  }
+}
+
+void prolog_doctype(void* p, const char*, const char*, const char*, int) {
+  auto* scan = static_cast<PrologScan*>(p);
+  scan->refused = "a document type declaration";
+  XML_StopParser(scan->parser, XML_FALSE);
+}
+
+}  // namespace
+
+Result<std::optional<XmlProlog>> find_prolog(std::string_view head) {
+  constexpr std::size_t kMaxProlog = 1 << 20;
+  head = head.substr(0, kMaxProlog);
+  PrologScan scan;
+  scan.parser = XML_ParserCreate(nullptr);
+  if (!scan.parser) return fail(Code::io, "cannot create an XML parser");
+  XML_SetUserData(scan.parser, &scan);
+  XML_SetStartElementHandler(scan.parser, &prolog_root);
+  XML_SetXmlDeclHandler(scan.parser, &prolog_decl);
+  XML_SetStartDoctypeDeclHandler(scan.parser, &prolog_doctype);
+  const auto status = XML_Parse(scan.parser, head.data(), static_cast<int>(head.size()), XML_FALSE);
+  const bool stopped =
+      status == XML_STATUS_ERROR && XML_GetErrorCode(scan.parser) == XML_ERROR_ABORTED;
+  XML_ParserFree(scan.parser);
+  if (!scan.refused.empty()) return fail(Code::invalid_input, "the prolog has " + scan.refused);
+  if (status == XML_STATUS_ERROR && !stopped) {
+    return fail(Code::invalid_input, "the prolog is not well-formed");
+  }
+  if (!scan.found) {
+    if (head.size() == kMaxProlog) return fail(Code::limit, "the prolog is longer than 1 MiB");
+    return std::optional<XmlProlog>{};
+  }
+  // A NUL is a document in UTF-16 (or not text): its parts are not found by bytes.
+  if (head.substr(0, scan.found->size).find('\0') != std::string_view::npos) {
+    return fail(Code::invalid_input, "the prolog holds a NUL byte");
+  }
+  return std::optional<XmlProlog>{std::move(scan.found)};
 }
 
 struct XmlStream::Expat {
@@ -123,11 +185,29 @@ Status XmlStream::finish() {
   return {};
 }
 
+Status XmlStream::resume(std::string_view prolog, std::uint64_t offset, std::uint64_t lines) {
+  if (auto s = feed(prolog); !s) return s;
+  const auto prolog_lines =
+      static_cast<std::int64_t>(std::count(prolog.begin(), prolog.end(), '\n'));
+  byte_shift_ = static_cast<std::int64_t>(offset) - static_cast<std::int64_t>(fed_);
+  line_shift_ = static_cast<std::int64_t>(lines) - prolog_lines;
+  fed_ = offset;
+  last_event_end_ = offset;
+  return {};
+}
+
+std::int64_t XmlStream::line() const {
+  return static_cast<std::int64_t>(XML_GetCurrentLineNumber(expat_->parser)) + line_shift_;
+}
+
+std::string XmlStream::at_line() const {
+  return document_ + ": line " + std::to_string(line()) + ": ";
+}
+
 Status XmlStream::expat_error(bool final) {
   if (error_) return fail(*error_);
   const XML_Error code = XML_GetErrorCode(expat_->parser);
-  const std::string at =
-      document_ + ": line " + std::to_string(XML_GetCurrentLineNumber(expat_->parser)) + ": ";
+  const std::string at = at_line();
   if (final && incomplete(code)) {
     const std::string expected = depth_ == 0 ? "the root element <" + root_ + ">"
                                              : "the end of <" + shown(open_[depth_ - 1]) + ">";
@@ -142,8 +222,7 @@ Status XmlStream::expat_error(bool final) {
 
 void XmlStream::stop(Code code, const std::string& what) {
   if (error_) return;
-  error_ = Error{code, document_ + ": line " +
-                           std::to_string(XML_GetCurrentLineNumber(expat_->parser)) + ": " + what};
+  error_ = Error{code, at_line() + what};
   if (parsing_) XML_StopParser(expat_->parser, XML_FALSE);
 }
 
@@ -179,7 +258,7 @@ const char* XmlStream::attr(const char** attrs, std::string_view ns, std::string
 }
 
 std::uint64_t XmlStream::event_begin() const {
-  return static_cast<std::uint64_t>(XML_GetCurrentByteIndex(expat_->parser));
+  return static_cast<std::uint64_t>(XML_GetCurrentByteIndex(expat_->parser) + byte_shift_);
 }
 
 std::uint64_t XmlStream::event_end() const {

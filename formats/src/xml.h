@@ -45,6 +45,19 @@ std::string_view trim_blanks(std::string_view text);
 // A decimal number and nothing else (surrounding blanks allowed); nullopt otherwise.
 std::optional<std::uint64_t> to_u64(std::string_view text);
 
+// The start of a document up to the end of its root's start tag, where a
+// reader may resume (XmlStream::resume) to parse a later part of the
+// document on its own.
+struct XmlProlog {
+  std::size_t size = 0;  // bytes, through the root start tag's '>'
+  std::string root;      // the root as written ("metadata", "c:metadata")
+};
+// The prolog of the document head starts with: nullopt while head is too
+// short to hold it; an error when the head is not a prolog a part can be
+// parsed after: one with a document type declaration, an encoding other
+// than UTF-8 (the parts are found by their bytes), a NUL, or malformed.
+Result<std::optional<XmlProlog>> find_prolog(std::string_view head);
+
 // The reader. A subclass gets on_start/on_end for every element not inside
 // a skipped one and says what it collects; the first error (its own through
 // stop(), expat's, or a limit) is kept and returned by every later call.
@@ -59,6 +72,16 @@ class XmlStream {
 
   Status feed(std::string_view piece);
   Status finish();
+
+  // Before anything is fed: parses prolog (find_prolog's, of the same
+  // document), then reads what is fed as the document's bytes from offset
+  // on, lines after the first lines: positions and messages are then as a
+  // reader of the whole document gives them, provided offset is where the
+  // root's content is at depth 1 (right after an element ended).
+  Status resume(std::string_view prolog, std::uint64_t offset, std::uint64_t lines);
+  // The line of the current position (after a feed: of its end), counted
+  // as resume() says.
+  std::int64_t line() const;
 
   // The value of an attribute of expat's name/value pairs, or nullptr.
   static const char* attr(const char** attrs, std::string_view name);
@@ -103,6 +126,7 @@ class XmlStream {
   static void doctype_handler(void* self, const char*, const char*, const char*, int);
   void mark_event();
   Status expat_error(bool final);
+  std::string at_line() const;  // "<document>: line N: "
 
   std::string document_;
   std::string root_;
@@ -112,6 +136,10 @@ class XmlStream {
   bool finished_ = false;
   std::uint64_t fed_ = 0;
   std::uint64_t last_event_end_ = 0;
+  // After resume(): expat's positions and lines, which count the prolog,
+  // moved to the document's.
+  std::int64_t byte_shift_ = 0;
+  std::int64_t line_shift_ = 0;
   // Qualified names of the open elements, for messages: the first depth_
   // of open_ (the rest are kept for their buffers).
   std::vector<std::string> open_;

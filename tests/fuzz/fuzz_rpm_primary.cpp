@@ -1,7 +1,8 @@
 // Fuzz target: streaming primary.xml (formats/).
-// Invariants: never crash; fed whole or in pieces of any sizes, the parse
-// gives the same packages, the same element bytes and the same one-line error; every
-// kept element is bytes of the document, starting "<" and ending ">".
+// Invariants: never crash; fed whole or in pieces of any sizes, read in
+// order or in parts on two threads, the parse gives the same packages, the
+// same element bytes and the same one-line error; every kept element is
+// bytes of the document, starting "<" and ending ">".
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -17,15 +18,19 @@ struct Outcome {
   std::vector<airlock::rpm::RpmPackage> packages;
 };
 
-// Feeds text in pieces of 1 + (seed + i) % 13 bytes, or whole when seed is 0.
-Outcome parse(std::string_view text, unsigned seed) {
+// Feeds text in pieces of 1 + (seed + i) % 13 bytes, or whole when seed
+// is 0; in order when part_bytes is 0, else in parts of that many bytes.
+Outcome parse(std::string_view text, unsigned seed, std::size_t part_bytes) {
   Outcome out;
   airlock::rpm::PrimaryParser parser(
       [&](airlock::rpm::RpmPackage&& p) {
         out.packages.push_back(std::move(p));
         return airlock::Status{};
       },
-      {.keep_elements = true, .max_packages = 1000});
+      {.keep_elements = true,
+       .max_packages = 1000,
+       .threads = part_bytes == 0 ? 1u : 2u,
+       .part_bytes = part_bytes});
   airlock::Status s;
   for (unsigned i = 0; s && !text.empty(); ++i) {
     const std::size_t n = seed == 0 ? text.size() : 1 + (seed + i) % 13;
@@ -49,15 +54,21 @@ bool same(const airlock::rpm::RpmPackage& a, const airlock::rpm::RpmPackage& b) 
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  const Outcome whole = parse(text, 0);
-  const Outcome pieces = parse(text, size == 0 ? 1 : 1 + data[0]);
+  const Outcome whole = parse(text, 0, 0);
+  const unsigned seed = size == 0 ? 1 : 1 + data[0];
+  const Outcome pieces = parse(text, seed, 0);
+  const Outcome parts = parse(text, seed, 10 + seed % 200);
   // Limits on bytes without an event depend on where pieces end only above
   // 1 MiB; inputs here are smaller.
-  if (whole.error != pieces.error || whole.packages.size() != pieces.packages.size()) std::abort();
+  for (const Outcome* other : {&pieces, &parts}) {
+    if (whole.error != other->error || whole.packages.size() != other->packages.size()) {
+      std::abort();
+    }
+  }
   if (whole.error.find('\n') != std::string::npos) std::abort();
   for (std::size_t i = 0; i < whole.packages.size(); ++i) {
     const auto& p = whole.packages[i];
-    if (!same(p, pieces.packages[i])) std::abort();
+    if (!same(p, pieces.packages[i]) || !same(p, parts.packages[i])) std::abort();
     if (p.element.size() < 2 || p.element.front() != '<' || p.element.back() != '>' ||
         text.find(p.element) == std::string_view::npos) {
       std::abort();

@@ -495,12 +495,108 @@ TEST(Primary, LimitsCountsAndNesting) {
 TEST(Primary, CallbackErrorStopsAndSticks) {
   PrimaryParser parser(
       [](RpmPackage&& p) -> Status { return fail(Code::refused, "no " + p.name); });
+  // The packages of a part reach the callback when feed() or finish() hands it over.
   auto s = parser.feed(kPrimary);
+  if (s) s = parser.finish();
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message, "no hello");
   EXPECT_EQ(parser.packages(), 1u);
   EXPECT_EQ(parser.feed("more").error().message, "no hello");
   EXPECT_EQ(parser.finish().error().message, "no hello");
+}
+
+// A primary of n packages, libfoo renamed libfoo<i>, with middle put
+// inside package n / 2 before its <format>.
+std::string many_packages(int n, std::string_view middle = "") {
+  std::string doc = kHeader;
+  for (int i = 0; i < n; ++i) {
+    std::string p = kLibfooPackage;
+    p.replace(p.find("<name>libfoo"), 12, "<name>libfoo" + std::to_string(i));
+    if (i == n / 2) p.replace(p.find("<format>"), 8, std::string(middle) + "<format>");
+    doc += p + "\n";
+  }
+  return doc + "</metadata>\n";
+}
+
+// Parsed in parts of part_bytes on two threads, in random pieces, doc
+// reads as it does in order: the same packages and bytes, or the same error.
+void expect_parts_read_as_in_order(const std::string& doc, PrimaryParser::Options options = {}) {
+  options.keep_elements = true;
+  options.threads = 1;
+  const auto in_order = parse_whole(doc, options);
+  std::mt19937 random(15);
+  for (std::size_t part_bytes : {10, 100, 700, 5000}) {
+    options.threads = 2;
+    options.part_bytes = part_bytes;
+    const auto parts = parse_primary(
+        doc, [&] { return std::size_t{1} + random() % 300; }, options);
+    SCOPED_TRACE("parts of " + std::to_string(part_bytes) + " bytes");
+    ASSERT_EQ(parts.status.has_value(), in_order.status.has_value())
+        << (parts.status ? in_order.status.error().message : parts.status.error().message);
+    if (!in_order.status) {
+      EXPECT_EQ(parts.status.error().message, in_order.status.error().message);
+      EXPECT_EQ(parts.status.error().code, in_order.status.error().code);
+    }
+    EXPECT_EQ(parts.declared, in_order.declared);
+    ASSERT_EQ(parts.packages.size(), in_order.packages.size());
+    for (std::size_t i = 0; i < parts.packages.size(); ++i) {
+      EXPECT_EQ(parts.packages[i].name, in_order.packages[i].name);
+      EXPECT_EQ(parts.packages[i].element, in_order.packages[i].element);
+    }
+  }
+}
+
+TEST(Primary, PartsReadAsTheWholeDocument) {
+  const auto plain = many_packages(40);
+  auto parsed = parse_whole(plain, {.threads = 2, .part_bytes = 100});
+  ASSERT_TRUE(parsed.status) << parsed.status.error().message;
+  ASSERT_EQ(parsed.packages.size(), 40u);
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(parsed.packages[i].name, "libfoo" + std::to_string(i));
+  expect_parts_read_as_in_order(plain);
+  // A "</package>" that does not end a package: each cut there fails one part.
+  for (std::string_view middle : {"<!-- </package> -->", "<![CDATA[ </package> ]]>",
+                                  "<?pi </package> ?>", "<x><package></package></x>"}) {
+    SCOPED_TRACE(std::string(middle));
+    expect_parts_read_as_in_order(many_packages(40, middle));
+    std::string between = plain;
+    between.insert(between.find("<package", between.size() / 2), middle);
+    expect_parts_read_as_in_order(between);
+  }
+  // Errors in a later part are the errors of the whole document.
+  expect_parts_read_as_in_order(many_packages(40, "<version ver=\"1\" rel=\"2\"/>"));
+  expect_parts_read_as_in_order(many_packages(40, "<x>"));
+  expect_parts_read_as_in_order(many_packages(40, "&nbsp;"));
+  expect_parts_read_as_in_order(plain.substr(0, plain.size() - 30));
+  expect_parts_read_as_in_order(plain.substr(0, plain.size() - 12));
+  expect_parts_read_as_in_order(plain + "<junk/>");
+  expect_parts_read_as_in_order(plain, {.max_packages = 25});
+  // Documents whose parts are not found by bytes are read in order.
+  std::string latin1 = many_packages(40, "<description>caf\xe9</description>");
+  latin1.replace(latin1.find("UTF-8"), 5, "ISO-8859-1");
+  expect_parts_read_as_in_order(latin1);
+  expect_parts_read_as_in_order(kBillionLaughs);
+  std::string prefixed = plain;
+  prefixed.replace(prefixed.find("<metadata xmlns="), 16, "<c:metadata xmlns:c=");
+  prefixed.replace(prefixed.find("</metadata>"), 11, "</c:metadata>");
+  expect_parts_read_as_in_order(prefixed);
+}
+
+TEST(Primary, PartsStopAtTheCallbacksError) {
+  for (std::size_t threads : {1, 2}) {
+    int seen = 0;
+    PrimaryParser parser(
+        [&](RpmPackage&& p) -> Status {
+          if (++seen == 17) return fail(Code::refused, "no " + p.name);
+          return {};
+        },
+        {.threads = threads, .part_bytes = 100});
+    auto s = parser.feed(many_packages(40));
+    if (s) s = parser.finish();
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message, "no libfoo16");
+    EXPECT_EQ(seen, 17);
+    EXPECT_EQ(parser.packages(), 17u);
+  }
 }
 
 // ---------------------------------------------------------------- versions

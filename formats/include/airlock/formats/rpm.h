@@ -96,9 +96,17 @@ inline constexpr std::uint64_t kMaxPackageElement = 16u << 20;  // bytes of one 
 // of type sha256 (another type is refused, naming it), <size package> and
 // <location href> without xml:base (refused: the package would live
 // elsewhere); each of them at most once. Not thread-safe; one per document.
+//
+// A UTF-8 document is cut into parts of about part_bytes, each right after
+// a </package>, and the parts are parsed on up to `threads` threads; the
+// packages still reach on_package in document order on the caller's
+// thread, and what is read (packages, kept bytes, the first error and its
+// message) is what reading the document in order gives.
 struct PrimaryOptions {
   bool keep_elements = false;              // fill RpmPackage::element
   std::uint64_t max_packages = 2'000'000;  // more is Code::limit
+  std::size_t threads = 0;                 // 0: the machine's cores, at most 4; 1: in feed()
+  std::size_t part_bytes = 1 << 20;        // of the document, per part
 };
 
 class PrimaryParser {
@@ -106,8 +114,10 @@ class PrimaryParser {
   // Outside the class so that it can be a defaulted argument here.
   using Options = PrimaryOptions;
 
-  // on_package gets each package when its </package> is read; its first
-  // error stops the parse and is returned from feed().
+  // on_package gets each package, in document order, on the thread that
+  // calls feed() and finish() (when its part is parsed, so possibly later
+  // than its </package> is fed); its first error stops the parse and is
+  // returned from feed() or finish().
   explicit PrimaryParser(std::function<Status(RpmPackage&&)> on_package, Options options = {});
   ~PrimaryParser();
   PrimaryParser(PrimaryParser&&) noexcept;
