@@ -76,6 +76,31 @@ int compare_evr(std::string_view epoch_a, std::string_view version_a, std::strin
   return compare_versions(release_a, release_b);
 }
 
+namespace {
+
+struct Evr {
+  std::string_view epoch, version, release;
+};
+
+Evr split_evr(std::string_view text) {
+  Evr out;
+  if (auto colon = text.find(':'); colon != std::string_view::npos) {
+    out.epoch = text.substr(0, colon);
+    text.remove_prefix(colon + 1);
+  }
+  auto dash = text.rfind('-');
+  out.version = text.substr(0, dash);
+  if (dash != std::string_view::npos) out.release = text.substr(dash + 1);
+  return out;
+}
+
+}  // namespace
+
+int compare_evr(std::string_view a, std::string_view b) {
+  const Evr x = split_evr(a), y = split_evr(b);
+  return compare_evr(x.epoch, x.version, x.release, y.epoch, y.version, y.release);
+}
+
 std::string RpmPackage::evr() const {
   std::string out;
   if (!epoch.empty() && epoch != "0") out = epoch + ":";

@@ -361,6 +361,26 @@ class HostileUpstreamTest(unittest.TestCase):
         fetched = [g for g in W.server.gets(f"/{self.url_path(src)}/firmware/")]
         self.assertEqual(len(fetched), 1, fetched)
 
+    def test_a_file_whose_content_changed_is_listed_as_upgraded(self):
+        src = ru.fresh_copy(W.files, self.tmp / "changed")
+        W.add_repo("changed", "files", self.url_path(src), home=self.low)
+        [first] = json.loads(run(MIRROR, "sync", "changed", "--json", home=self.low).stdout)
+        old = hashlib.sha256((src / "firmware/bmc-2.14.bin").read_bytes()).hexdigest()
+        # New content whose digest starts with a digit where the old one starts with a
+        # letter: dpkg's order would call it older.
+        self.assertTrue(old[0].isalpha(), old)
+        new = next(b for b in (fu._bytes(f"bmc-new-{i}", 64 << 10) for i in range(200))
+                   if hashlib.sha256(b).hexdigest()[0].isdigit())
+        (src / "firmware/bmc-2.14.bin").write_bytes(new)
+        (src / "SHA256SUMS").write_text(fu.sha256sums(src, list(fu.FILES)))
+        fu.sign_list(src, W.key, "binary")
+        [second] = json.loads(run(MIRROR, "sync", "changed", "--json", home=self.low).stdout)
+        diff = json.loads(run(MIRROR, "diff", first["snapshot"], second["snapshot"], "--json",
+                              home=self.low).stdout)
+        changes = [(p["change"], p["name"], p["old"], p["new"]) for p in diff["changes"][0]["packages"]]
+        self.assertEqual(changes, [("upgraded", "firmware/bmc-2.14.bin", old[:16],
+                                    hashlib.sha256(new).hexdigest()[:16])])
+
     def test_a_list_naming_a_path_outside_the_tree_is_refused(self):
         src = ru.fresh_copy(W.files, self.tmp / "outside")
         digest = hashlib.sha256((src / "firmware/bmc-2.14.bin").read_bytes()).hexdigest()

@@ -125,12 +125,17 @@ RepoChanges package_changes(const std::string& repo, const Snapshot* before,
     return total;
   };
   RepoChanges out{repo, {}};
-  apt::diff_packages(versions(before), versions(after), [&](apt::PackageChange&& c) {
-    const std::uint64_t size = c.new_version.empty() ? 0 : size_of(c);
-    out.packages.push_back({std::string(apt::change_name(c.kind)), std::move(c.package),
-                            std::move(c.architecture), std::move(c.old_version),
-                            std::move(c.new_version), size});
-  });
+  const Snapshot* kind_of = after ? after : before;
+  const auto order = apt::version_order(kind_of ? kind_of->kind : "");
+  apt::diff_packages(
+      versions(before), versions(after),
+      [&](apt::PackageChange&& c) {
+        const std::uint64_t size = c.new_version.empty() ? 0 : size_of(c);
+        out.packages.push_back({std::string(apt::change_name(c.kind)), std::move(c.package),
+                                std::move(c.architecture), std::move(c.old_version),
+                                std::move(c.new_version), size});
+      },
+      order);
   return out;
 }
 

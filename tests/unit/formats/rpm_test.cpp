@@ -7,6 +7,8 @@
 #include <random>
 #include <tuple>
 
+#include "airlock/formats/package_diff.h"
+
 namespace airlock::rpm {
 namespace {
 
@@ -665,6 +667,36 @@ TEST(RpmVersion, EvrComparesEpochFirst) {
   EXPECT_EQ(compare_evr("", "1.0", "1", "0", "1.0", "1"), 0);
   EXPECT_LT(compare_evr("0", "1.0", "1.el9", "0", "1.0", "2.el9"), 0);
   EXPECT_LT(compare_evr("0", "1.0", "9", "0", "1.0.1", "1"), 0);
+}
+
+TEST(RpmVersion, EvrTextSplitsEpochAndRelease) {
+  EXPECT_GT(compare_evr("1:1.0-1", "9.9-9"), 0);
+  EXPECT_EQ(compare_evr("0:1.0-1", "1.0-1"), 0);
+  EXPECT_LT(compare_evr("1.0-1.el9", "1.0-2.el9"), 0);
+  EXPECT_LT(compare_evr("1.0^git1-1", "1.0.1-1"), 0);  // dpkg orders these the other way
+  EXPECT_EQ(compare_evr("1.0-a-b", "1.0-a-b"), 0);
+  EXPECT_LT(compare_evr("1.0-a-1", "1.0-a-2"), 0);  // the release follows the last '-'
+}
+
+TEST(PackageDiff, EachKindInItsOwnOrder) {
+  using apt::PackageChange;
+  using apt::VersionOrder;
+  auto diff = [](std::string before, std::string after, VersionOrder order) {
+    auto changes = apt::diff_packages({{"p", "x86_64", before}}, {{"p", "x86_64", after}}, order);
+    return changes.size() == 1 ? std::string(apt::change_name(changes[0].kind)) : "none";
+  };
+  // rpm's caret sorts before a further segment; dpkg's does not.
+  EXPECT_EQ(diff("1.0^git1-1", "1.0.1-1", VersionOrder::rpm), "upgraded");
+  EXPECT_EQ(diff("1.0^git1-1", "1.0.1-1", VersionOrder::debian), "downgraded");
+  EXPECT_EQ(diff("2:1.0-1", "1:9.0-1", VersionOrder::rpm), "downgraded");
+  // rpm reads separators as equal: the same version, no change.
+  EXPECT_EQ(diff("1.0_1-1", "1.0.1-1", VersionOrder::rpm), "none");
+  // A file set's version names the content: any other content is the update.
+  EXPECT_EQ(diff("ffffffffffffffff", "0000000000000000", VersionOrder::content), "upgraded");
+  EXPECT_EQ(diff("0000000000000000", "0000000000000000", VersionOrder::content), "none");
+  EXPECT_EQ(apt::version_order("rpm"), VersionOrder::rpm);
+  EXPECT_EQ(apt::version_order("files"), VersionOrder::content);
+  EXPECT_EQ(apt::version_order("apt"), VersionOrder::debian);
 }
 
 }  // namespace

@@ -201,4 +201,8 @@ int compare_versions(std::string_view a, std::string_view b);
 int compare_evr(std::string_view epoch_a, std::string_view version_a, std::string_view release_a,
                 std::string_view epoch_b, std::string_view version_b, std::string_view release_b);
 
+// compare_evr of two "[epoch:]version-release" texts (RpmPackage::evr()):
+// the epoch is what comes before a ':', the release what follows the last '-'.
+int compare_evr(std::string_view a, std::string_view b);
+
 }  // namespace airlock::rpm
