@@ -38,6 +38,122 @@ Relation self_provide(const RpmPackage& p) {
   return Relation{p.name, "EQ", p.epoch, p.version, p.release, false};
 }
 
+// A rich (boolean) dependency, "(a or (b >= 2 with c))", as rpm parses it
+// (rpmrichParse): operands are simple relations or parenthesised rich
+// ones; and, or, with chain one operator, if and unless take one operand
+// each side and an optional else.
+struct Rich {
+  enum Op { simple, all, any, with, without, when, unless } op = simple;
+  Relation relation;           // simple
+  std::vector<Rich> operands;  // condition second for when/unless; else third
+};
+
+class RichParser {
+ public:
+  explicit RichParser(std::string_view text) : s_(text) {}
+  // nullopt when text is not one well-formed rich dependency.
+  std::optional<Rich> parse() {
+    auto r = group();
+    blanks();
+    if (!r || i_ != s_.size()) return std::nullopt;
+    return r;
+  }
+
+ private:
+  static constexpr std::size_t kMaxDepth = 32;
+
+  void blanks() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t')) ++i_;
+  }
+  // A word ends at a blank or at a ')' that closes no '(' of its own.
+  std::string_view word() {
+    const std::size_t start = i_;
+    int open = 0;
+    for (; i_ < s_.size() && s_[i_] != ' ' && s_[i_] != '\t'; ++i_) {
+      if (s_[i_] == '(') ++open;
+      if (s_[i_] == ')' && open-- == 0) break;
+    }
+    return s_.substr(start, i_ - start);
+  }
+  std::optional<Rich> operand() {
+    blanks();
+    if (i_ < s_.size() && s_[i_] == '(') return group();
+    Rich r;
+    r.relation.name = std::string(word());
+    if (r.relation.name.empty()) return std::nullopt;
+    const std::size_t before = i_;
+    blanks();
+    static constexpr std::pair<std::string_view, std::string_view> kOps[] = {
+        {"<=", "LE"}, {">=", "GE"}, {"==", "EQ"}, {"<", "LT"}, {">", "GT"}, {"=", "EQ"}};
+    for (const auto& [op, flags] : kOps) {
+      if (s_.substr(i_, op.size()) != op) continue;
+      i_ += op.size();
+      blanks();
+      std::string_view evr = word();
+      if (evr.empty()) return std::nullopt;
+      r.relation.flags = std::string(flags);
+      if (auto colon = evr.find(':'); colon != std::string_view::npos) {
+        r.relation.epoch = std::string(evr.substr(0, colon));
+        evr.remove_prefix(colon + 1);
+      }
+      auto dash = evr.rfind('-');
+      r.relation.version = std::string(evr.substr(0, dash));
+      if (dash != std::string_view::npos) r.relation.release = std::string(evr.substr(dash + 1));
+      return r;
+    }
+    i_ = before;
+    return r;
+  }
+  std::optional<Rich> group() {
+    blanks();
+    if (i_ >= s_.size() || s_[i_] != '(' || ++depth_ > kMaxDepth) return std::nullopt;
+    ++i_;
+    auto first = operand();
+    if (!first) return std::nullopt;
+    Rich r;
+    r.operands.push_back(std::move(*first));
+    std::string_view op_word;
+    for (;;) {
+      blanks();
+      if (i_ < s_.size() && s_[i_] == ')') break;
+      const std::string_view w = word();
+      const bool chained = !op_word.empty();
+      if (w == "else") {
+        if (r.op != Rich::when && r.op != Rich::unless) return std::nullopt;
+        if (r.operands.size() != 2) return std::nullopt;
+      } else if (chained && w != op_word) {
+        return std::nullopt;
+      } else if (w == "and") {
+        r.op = Rich::all;
+      } else if (w == "or") {
+        r.op = Rich::any;
+      } else if (w == "with") {
+        r.op = Rich::with;
+      } else if (w == "without" && !chained) {
+        r.op = Rich::without;
+      } else if (w == "if" && !chained) {
+        r.op = Rich::when;
+      } else if (w == "unless" && !chained) {
+        r.op = Rich::unless;
+      } else {
+        return std::nullopt;
+      }
+      if (op_word.empty()) op_word = w;
+      auto next = operand();
+      if (!next) return std::nullopt;
+      r.operands.push_back(std::move(*next));
+    }
+    ++i_;
+    --depth_;
+    if (r.operands.size() == 1) return std::move(r.operands[0]);
+    return r;
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+  std::size_t depth_ = 0;
+};
+
 class Resolver {
  public:
   explicit Resolver(const std::vector<RpmPackage>& packages)
@@ -53,6 +169,14 @@ class Resolver {
                                     std::size_t requirer) const;
   void expand(std::size_t i, Closure& out);
   void visit(std::size_t i);
+  // What carrying a rich dependency of requirer takes: whether the
+  // repository satisfies it, and the packages to carry.
+  struct Need {
+    bool met = false;
+    std::set<std::size_t> carry;
+  };
+  Need need(const Rich& r, std::size_t requirer) const;
+  Need need_simple(std::vector<std::size_t> found, const Relation& r, std::size_t requirer) const;
 
   const std::vector<RpmPackage>& packages_;
   std::vector<std::size_t> canonical_;  // each package -> the first that is the same
@@ -121,15 +245,96 @@ void Resolver::visit(std::size_t i) {
   queue_.push_back(i);
 }
 
+Resolver::Need Resolver::need_simple(std::vector<std::size_t> found, const Relation& r,
+                                     std::size_t requirer) const {
+  if (std::find(found.begin(), found.end(), requirer) != found.end()) return {true, {}};
+  if (auto chosen = choose(found, r, requirer)) return {true, {*chosen}};
+  return {};
+}
+
+// and: every operand; or: the first operand met by what the closure holds,
+// else the first the repository meets; with/without: one package that
+// satisfies both (simple) relations, or the first and not the second;
+// if/unless: a host may or may not have the condition, so every branch
+// the repository meets is carried, and the dependency is met when every
+// host can be served: "A if B" unless A is missing while B is here to be
+// installed; "A unless B" when A is here, or else B (then carried); an
+// else branch when it is here, or when the condition is here (if) or is
+// not (unless).
+Resolver::Need Resolver::need(const Rich& r, std::size_t requirer) const {
+  auto simple_found = [&](const Rich& x) { return candidates(x.relation); };
+  switch (r.op) {
+    case Rich::simple:
+      return need_simple(candidates(r.relation), r.relation, requirer);
+    case Rich::all: {
+      Need out{true, {}};
+      for (const auto& o : r.operands) {
+        auto n = need(o, requirer);
+        out.met = out.met && n.met;
+        out.carry.insert(n.carry.begin(), n.carry.end());
+      }
+      return out;
+    }
+    case Rich::any: {
+      std::optional<Need> first;
+      for (const auto& o : r.operands) {
+        auto n = need(o, requirer);
+        if (!n.met) continue;
+        if (std::all_of(n.carry.begin(), n.carry.end(), [&](auto i) { return in_closure_[i]; }))
+          return n;
+        if (!first) first = std::move(n);
+      }
+      return first ? *first : Need{};
+    }
+    case Rich::with:
+    case Rich::without: {
+      const bool simple = std::all_of(r.operands.begin(), r.operands.end(),
+                                      [](const Rich& o) { return o.op == Rich::simple; });
+      if (!simple) return need(r.operands[0], requirer);
+      std::vector<std::size_t> found = simple_found(r.operands[0]);
+      for (std::size_t k = 1; k < r.operands.size(); ++k) {
+        const auto other = simple_found(r.operands[k]);
+        std::erase_if(found, [&](std::size_t i) {
+          const bool in = std::binary_search(other.begin(), other.end(), i);
+          return r.op == Rich::with ? !in : in;
+        });
+      }
+      return need_simple(std::move(found), r.operands[0].relation, requirer);
+    }
+    case Rich::when:
+    case Rich::unless: {
+      const Need a = need(r.operands[0], requirer);
+      const Need b = need(r.operands[1], requirer);
+      const bool condition = b.met;
+      Need out{r.op == Rich::when ? a.met || !condition : a.met || condition, a.carry};
+      if (r.op == Rich::unless && !a.met) out.carry.insert(b.carry.begin(), b.carry.end());
+      if (r.operands.size() > 2) {
+        const Need c = need(r.operands[2], requirer);
+        out.carry.insert(c.carry.begin(), c.carry.end());
+        if (!c.met) out.met = out.met && (r.op == Rich::when ? condition : !condition);
+      }
+      return out;
+    }
+  }
+  return {};
+}
+
 void Resolver::expand(std::size_t i, Closure& out) {
   std::set<std::string> reported;
   for (const auto& r : pkg(i).requirements) {
     if (r.name.starts_with("rpmlib(")) continue;
-    const auto found = r.name.starts_with('(') ? std::vector<std::size_t>{} : candidates(r);
-    if (std::find(found.begin(), found.end(), i) != found.end()) continue;
-    if (auto chosen = choose(found, r, i)) {
-      visit(*chosen);
-      continue;
+    if (r.name.starts_with('(')) {
+      auto rich = RichParser(r.name).parse();
+      const Need n = rich ? need(*rich, i) : Need{};
+      for (std::size_t k : n.carry) visit(k);
+      if (n.met) continue;
+    } else {
+      const auto found = candidates(r);
+      if (std::find(found.begin(), found.end(), i) != found.end()) continue;
+      if (auto chosen = choose(found, r, i)) {
+        visit(*chosen);
+        continue;
+      }
     }
     std::string requirement = format_relation(r);
     if (reported.insert(requirement).second) {

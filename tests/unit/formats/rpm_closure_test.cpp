@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace airlock::rpm {
 namespace {
 
@@ -89,6 +91,91 @@ TEST(RpmClosure, ReportsWhatNothingSatisfiesOncePerPackage) {
             (std::vector<Unsatisfied>{{"app", "1-1.el9", "x86_64", "libfoo >= 1:2.0"},
                                       {"app", "1-1.el9", "x86_64", "/usr/bin/perl"},
                                       {"app", "1-1.el9", "x86_64", "(python3 or python2)"}}));
+}
+
+// The closure of a package "app" requiring exactly `requirement`, over
+// the packages named in `others` (each "name" or "name-version", x86_64,
+// providing its name and `provides` of each "name:provide").
+struct RichCase {
+  std::vector<std::string> added;
+  bool unsatisfied;
+};
+RichCase rich_closure(const std::string& requirement, const std::vector<std::string>& others,
+                      const std::vector<std::string>& roots_too = {}) {
+  std::vector<RpmPackage> packages = {package("app", "1", "x86_64", {rel(requirement)})};
+  for (const auto& o : others) {
+    auto colon = o.find(':');
+    std::string name = o.substr(0, colon);
+    std::string version = "1.0";
+    if (auto dash = name.find('-'); dash != std::string::npos) {
+      version = name.substr(dash + 1);
+      name.resize(dash);
+    }
+    std::vector<Relation> provides;
+    if (colon != std::string::npos) provides.push_back(rel(o.substr(colon + 1)));
+    packages.push_back(package(name, version, "x86_64", {}, provides));
+  }
+  std::vector<std::size_t> roots = {0};
+  for (const auto& r : roots_too) {
+    for (std::size_t i = 1; i < packages.size(); ++i) {
+      if (packages[i].name == r) roots.push_back(i);
+    }
+  }
+  auto c = dependency_closure(packages, roots);
+  EXPECT_TRUE(c);
+  RichCase out{{}, !c->unsatisfied.empty()};
+  for (auto i : c->added) out.added.push_back(packages[i].name);
+  std::sort(out.added.begin(), out.added.end());
+  if (out.unsatisfied) {
+    EXPECT_EQ(c->unsatisfied[0].requirement, requirement);
+  }
+  return out;
+}
+
+TEST(RpmClosure, ResolvesRichDependenciesAsRpmReadsThem) {
+  using V = std::vector<std::string>;
+  auto added = [](const RichCase& c) { return c.added; };
+  // or: the first the repository has, or one the closure holds already.
+  EXPECT_EQ(added(rich_closure("(python3 or python2)", {"python2", "python3"})), V{"python3"});
+  EXPECT_EQ(added(rich_closure("(python3 or python2)", {"python2"})), V{"python2"});
+  EXPECT_EQ(added(rich_closure("(python3 or python2)", {"python2", "python3"}, {"python2"})), V{});
+  EXPECT_TRUE(rich_closure("(python3 or python2)", {"perl"}).unsatisfied);
+  // and, nested, with versions and names holding parentheses.
+  EXPECT_EQ(added(rich_closure("(perl(Foo) and (libbar >= 2.0 or libbaz))",
+                               {"perl-Foo:perl(Foo)", "libbar-1.0", "libbaz"})),
+            (V{"libbaz", "perl"}));
+  EXPECT_EQ(added(rich_closure("(perl(Foo) and (libbar >= 2.0 or libbaz))",
+                               {"perl-Foo:perl(Foo)", "libbar-2.1", "libbaz"})),
+            (V{"libbar", "perl"}));
+  auto half = rich_closure("(a and b)", {"a"});
+  EXPECT_EQ(half.added, V{"a"});
+  EXPECT_TRUE(half.unsatisfied);
+  // with: one package satisfying both; without: the first but not the second.
+  EXPECT_EQ(added(rich_closure("(font with lang_de)", {"fa:font", "fb:font", "fb-2:lang_de"})),
+            V{});  // fb-2 provides only lang_de, fb only font
+  EXPECT_TRUE(
+      rich_closure("(font with lang_de)", {"fa:font", "fb:font", "fb-2:lang_de"}).unsatisfied);
+  EXPECT_EQ(added(rich_closure("(font with fb)", {"fa:font", "fb:font"})), V{"fb"});
+  EXPECT_EQ(added(rich_closure("(font without lang_de)", {"fa:font", "fb:lang_de"})), V{"fa"});
+  EXPECT_EQ(added(rich_closure("(mta without sendmail)", {"sendmail:mta", "postfix:mta"})),
+            V{"postfix"});
+  // if/unless: every branch the repository has, since a host may have either.
+  EXPECT_EQ(added(rich_closure("(langpack_en if glibc)", {"langpack_en", "glibc"})),
+            V{"langpack_en"});
+  EXPECT_TRUE(rich_closure("(langpack_en if glibc)", {"glibc"}).unsatisfied);
+  EXPECT_FALSE(rich_closure("(langpack_en if glibc)", {}).unsatisfied);
+  EXPECT_EQ(added(rich_closure("(a if b else c)", {"a", "b", "c"})), (V{"a", "c"}));
+  EXPECT_TRUE(rich_closure("(a if b else c)", {"a"}).unsatisfied);
+  EXPECT_EQ(added(rich_closure("(a unless b)", {"b"})), V{"b"});
+  EXPECT_FALSE(rich_closure("(a unless b)", {"b"}).unsatisfied);
+  EXPECT_TRUE(rich_closure("(a unless b)", {}).unsatisfied);
+  // Malformed: reported as written, nothing carried.
+  for (std::string bad : {"(a or b and c)", "(a or)", "(a or b", "((a)", "(a if b if c)",
+                          "(a else b)", "(a xor b)", "(a >= )", "(a) b"}) {
+    auto c = rich_closure(bad, {"a", "b", "c"});
+    EXPECT_TRUE(c.unsatisfied) << bad;
+    EXPECT_EQ(c.added, V{}) << bad;
+  }
 }
 
 TEST(RpmClosure, SamePackageTwiceIsOneAndBadRootsAreRefused) {

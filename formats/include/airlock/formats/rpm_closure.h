@@ -46,11 +46,17 @@ bool provides_satisfy(const Relation& provide, const Relation& requirement);
 //     taken, else one of the required name, else one of the requiring
 //     package's architecture (or noarch, or any for a noarch package),
 //     then the first by name and, of that name, the newest EVR.
+//   - a rich (boolean) dependency, "(a or (b >= 2 with c))", is resolved
+//     as rpm reads it: and takes every operand, or the first met by the
+//     closure or else by the repository, with one package satisfying
+//     both, without one satisfying the first but not the second; if and
+//     unless (with else) depend on what a host has installed, so every
+//     branch the repository can satisfy is carried, and the dependency is
+//     unsatisfied only when some host could be left without what it needs.
 // A requirement nothing satisfies is listed in `unsatisfied`, once per
-// package; so is a rich (boolean) dependency "(a or b)", which is not
-// resolved. It is not a failure. Packages that are the same (name, arch,
-// EVR) are one candidate: the first counts. invalid_input when a root is
-// not an index of packages.
+// package, as is a rich dependency that does not parse. It is not a failure. Packages that are the
+// same (name, arch, EVR) are one candidate: the first counts. invalid_input when a root is not an
+// index of packages.
 Result<Closure> dependency_closure(const std::vector<RpmPackage>& packages,
                                    const std::vector<std::size_t>& roots);
 
