@@ -187,8 +187,9 @@ Status XmlStream::finish() {
 
 Status XmlStream::resume(std::string_view prolog, std::uint64_t offset, std::uint64_t lines) {
   if (auto s = feed(prolog); !s) return s;
-  const auto prolog_lines =
-      static_cast<std::int64_t>(std::count(prolog.begin(), prolog.end(), '\n'));
+  // Lines as expat counts them (a CR alone ends one too), up to the
+  // prolog's end, where it stands once it is parsed.
+  const auto prolog_lines = static_cast<std::int64_t>(XML_GetCurrentLineNumber(expat_->parser)) - 1;
   byte_shift_ = static_cast<std::int64_t>(offset) - static_cast<std::int64_t>(fed_);
   line_shift_ = static_cast<std::int64_t>(lines) - prolog_lines;
   fed_ = offset;
@@ -208,7 +209,12 @@ Status XmlStream::expat_error(bool final) {
   if (error_) return fail(*error_);
   const XML_Error code = XML_GetErrorCode(expat_->parser);
   const std::string at = at_line();
-  if (final && incomplete(code)) {
+  if (root_ended_) {
+    // Expat names what follows the root by how the input came in pieces
+    // ("junk after document element", "invalid token"): one message for all.
+    error_ = Error{Code::invalid_input, at + "expected nothing but comments after the end of <" +
+                                            shown(open_[0]) + ">, found more"};
+  } else if (final && incomplete(code)) {
     const std::string expected = depth_ == 0 ? "the root element <" + root_ + ">"
                                              : "the end of <" + shown(open_[depth_ - 1]) + ">";
     error_ = Error{Code::invalid_input, at + "the document is incomplete: expected " + expected +
@@ -310,7 +316,7 @@ void XmlStream::end_handler(void* p, const char*) {
   auto* self = static_cast<XmlStream*>(p);
   if (self->error_) return;
   self->mark_event();
-  if (self->depth_ > 0) --self->depth_;
+  if (self->depth_ > 0 && --self->depth_ == 0) self->root_ended_ = true;
   if (self->skip_depth_ > 0) {
     --self->skip_depth_;
     return;

@@ -144,6 +144,7 @@ class XmlStream {
   // of open_ (the rest are kept for their buffers).
   std::vector<std::string> open_;
   std::size_t depth_ = 0;
+  bool root_ended_ = false;     // the root element's end tag was read
   std::size_t skip_depth_ = 0;  // > 0 inside a skipped element
   bool collecting_ = false;
   std::string text_;

@@ -403,7 +403,8 @@ TEST(Primary, RefusesWrongRootAndTruncation) {
             "primary.xml: line 24: the document is incomplete: expected the end of <rpm:provides>, "
             "found the end of the input");
   EXPECT_EQ(error_of(kPrimary + "<metadata/>"),
-            "primary.xml: line 50: expected well-formed XML, found: junk after document element");
+            "primary.xml: line 50: expected nothing but comments after the end of <metadata>, "
+            "found more");
   EXPECT_EQ(error_of(hello_with("<summary>A hello &amp;", "<summary>A hello &nbsp;")),
             "primary.xml: line 8: expected well-formed XML, found: undefined entity");
 }
