@@ -302,7 +302,9 @@ class HostileUpstreamTest(unittest.TestCase):
         h = self.tmp / "variants"
         cases = [
             ("unsigned", ru.unsigned(W.day1, h / "unsigned"), "is not signed (no repomd.xml.asc)"),
-            ("wrongkey", ru.wrong_key(W.day1, h / "wrongkey", W.other), "repomd.xml"),
+            ("wrongkey", ru.wrong_key(W.day1, h / "wrongkey", W.other),
+             f"repomd.xml: repomd.xml is not signed by a key in {W.key.keyring} "
+             f"(key {W.other.fingerprint[-16:]})"),
             ("metadata", ru.metadata_mismatch(W.day1, h / "metadata"), "the size the signed index declares"),
             ("dotdot", ru.unsafe_href(W.day1, h / "dotdot", W.key), "unsafe pool path"),
             ("absolute", ru.unsafe_href(W.day1, h / "absolute", W.key, ru.ABSOLUTE_HREF), "unsafe pool path"),
@@ -338,7 +340,9 @@ class HostileUpstreamTest(unittest.TestCase):
         h = self.tmp / "files"
         cases = [
             ("unsigned", fu.unsigned(W.files, h / "unsigned"), "is not signed"),
-            ("wrongkey", fu.wrong_key(W.files, h / "wrongkey", W.other), "SHA256SUMS"),
+            ("wrongkey", fu.wrong_key(W.files, h / "wrongkey", W.other),
+             f"SHA256SUMS: SHA256SUMS is not signed by a key in {W.key.keyring} "
+             f"(key {W.other.fingerprint[-16:]})"),
             ("mismatch", fu.checksum_mismatch(W.files, h / "mismatch"), "1 of"),
         ]
         for name, src, expected in cases:
