@@ -366,7 +366,8 @@ Result<SyncReport> SyncCore::record_snapshot(const std::string& kind) {
   snap.release = release_info_;
   snap.filtered = !repo_.packages.empty();
   snap.packages = std::move(packages_);
-  // The pool, and the metadata where no pool file has its path.
+  // The pool, and the metadata where no pool file has its path (a pool
+  // file at a metadata path has the same bytes: carry_packages).
   snap.entries = std::move(pool_);
   const std::size_t pool_files = snap.entries.size();
   for (auto& [path, e] : entries_) {
@@ -410,6 +411,15 @@ Status SyncCore::carry_packages() {
     if (!is_safe_relative_path(p.path)) {
       return fail(Code::refused,
                   repo_.name + ": " + p.index + " names an unsafe pool path '" + p.path + "'");
+    }
+    // A package where the signed metadata has other bytes would take its place.
+    if (auto meta = entries_.find(p.path);
+        meta != entries_.end() && meta->second.sha256 != p.sha256) {
+      return fail(Code::refused, repo_.name + ": " + p.index + " names a package at " + p.path +
+                                     ", where the signed metadata has a file of other bytes "
+                                     "(sha256 " +
+                                     meta->second.sha256.hex() + ", the package's " +
+                                     p.sha256.hex() + ")");
     }
     pool_.push_back({p.path, p.sha256, p.size});
   }

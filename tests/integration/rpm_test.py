@@ -309,6 +309,9 @@ class HostileUpstreamTest(unittest.TestCase):
             ("dotdot", ru.unsafe_href(W.day1, h / "dotdot", W.key), "unsafe pool path"),
             ("absolute", ru.unsafe_href(W.day1, h / "absolute", W.key, ru.ABSOLUTE_HREF), "unsafe pool path"),
             ("bomb", ru.xml_bomb(W.day1, h / "bomb", W.key), "document type declaration is not allowed"),
+            ("metapath", ru.unsafe_href(W.day1, h / "metapath", W.key, "repodata/repomd.xml.asc"),
+             "names a package at repodata/repomd.xml.asc, where the signed metadata has a file of "
+             "other bytes"),
         ]
         for name, src, expected in cases:
             with self.subTest(name):

@@ -559,6 +559,18 @@ TEST_F(SelectionTest, ASignedIndexThatCannotBeTrustedIsRefusedAndNothingRecorded
            b.hex() + ")"},
       {"no-sha256", Code::invalid_input,
        "sample " + index + ": Packages: airlock-tools lacks Filename, Size or SHA256"},
+      {"meta-path", Code::refused,
+       "sample: " + index +
+           " names a package at dists/bookworm/InRelease, where the signed metadata has a file "
+           "of other bytes (sha256 " +
+           sha256(airlock::testing::read_text(testing::sample_upstream() /
+                                              "meta-path/dists/bookworm/InRelease"))
+               .hex() +
+           ", the package's " +
+           sha256(airlock::testing::read_text(same / "pool/main/a/airlock-tools" /
+                                              "airlock-tools_2.3-1_amd64.deb"))
+               .hex() +
+           ")"},
   };
   auto home = open();
   for (const auto& [root, code, message] : cases) {
