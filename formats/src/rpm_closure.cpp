@@ -184,9 +184,21 @@ class Resolver {
   std::map<std::string, std::vector<std::size_t>, std::less<>> files_;
   std::vector<bool> in_closure_;
   std::deque<std::size_t> queue_;
+  std::string main_arch_;  // the most packages' architecture but noarch ("" when none)
 };
 
 void Resolver::index() {
+  std::map<std::string_view, std::size_t> arches;
+  for (const auto& p : packages_) {
+    if (p.arch != "noarch") ++arches[p.arch];
+  }
+  std::size_t most = 0;
+  for (const auto& [arch, n] : arches) {
+    if (n > most) {
+      most = n;
+      main_arch_ = std::string(arch);
+    }
+  }
   std::map<std::tuple<std::string_view, std::string_view, std::string>, std::size_t> first;
   canonical_.resize(packages_.size());
   for (std::size_t i = 0; i < packages_.size(); ++i) {
@@ -217,11 +229,13 @@ std::vector<std::size_t> Resolver::candidates(const Relation& r) const {
 
 std::optional<std::size_t> Resolver::choose(const std::vector<std::size_t>& found,
                                             const Relation& r, std::size_t requirer) const {
-  const std::string& arch = pkg(requirer).arch;
+  // A noarch package runs on the repository's main architecture: multilib
+  // packages of another one are taken only when nothing else satisfies it.
+  const std::string& arch = pkg(requirer).arch == "noarch" ? main_arch_ : pkg(requirer).arch;
   // Smaller is better: in the closure, of the required name, of a fitting architecture.
   auto rank = [&](std::size_t i) {
     const auto& p = pkg(i);
-    const bool fits = p.arch == arch || p.arch == "noarch" || arch == "noarch";
+    const bool fits = p.arch == arch || p.arch == "noarch" || arch.empty();
     return std::tuple(!in_closure_[i], p.name != r.name, !fits, std::string_view(p.name));
   };
   std::optional<std::size_t> best;

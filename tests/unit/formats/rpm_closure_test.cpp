@@ -178,6 +178,22 @@ TEST(RpmClosure, ResolvesRichDependenciesAsRpmReadsThem) {
   }
 }
 
+TEST(RpmClosure, ANoarchPackageTakesTheRepositorysMainArchitecture) {
+  const std::vector<RpmPackage> packages = {
+      package("tool", "1", "noarch", {rel("libfoo"), rel("libonly32")}),
+      package("libfoo", "1.0", "i686"),
+      package("libfoo", "1.0", "x86_64"),
+      package("libonly32", "1.0", "i686"),
+      package("bash", "5.1", "x86_64"),
+      package("glibc", "2.34", "x86_64"),
+  };
+  auto c = dependency_closure(packages, {0});
+  ASSERT_TRUE(c);
+  // The multilib i686 package only where nothing else satisfies the requirement.
+  EXPECT_EQ(names(packages, c->added),
+            (std::vector<std::string>{"libfoo-1.0-1.el9.x86_64", "libonly32-1.0-1.el9.i686"}));
+}
+
 TEST(RpmClosure, SamePackageTwiceIsOneAndBadRootsAreRefused) {
   const std::vector<RpmPackage> packages = {package("a", "1"), package("a", "1")};
   auto c = dependency_closure(packages, {1});

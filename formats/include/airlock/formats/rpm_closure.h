@@ -44,7 +44,9 @@ bool provides_satisfy(const Relation& provide, const Relation& requirement);
 //     primary.xml lists: /etc, bin directories, /usr/lib/sendmail);
 //   - of the packages that satisfy it, one already in the closure is
 //     taken, else one of the required name, else one of the requiring
-//     package's architecture (or noarch, or any for a noarch package),
+//     package's architecture or noarch (for a noarch package, the
+//     architecture most of the repository's packages have, so that a
+//     multilib i686 package is not taken for an x86_64 host),
 //     then the first by name and, of that name, the newest EVR.
 //   - a rich (boolean) dependency, "(a or (b >= 2 with c))", is resolved
 //     as rpm reads it: and takes every operand, or the first met by the
