@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.request
@@ -28,7 +27,7 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rpm_upstream as ru  # noqa: E402
 from hosts import DnfClient, Server, high_side, run  # noqa: E402
-from upstream_server import UpstreamServer  # noqa: E402
+from rpm_world import RpmWorld  # noqa: E402
 
 MIRROR, REPO, VERIFY = sys.argv[1:4]
 del sys.argv[1:5]
@@ -42,56 +41,22 @@ LEFT_OUT = ("airlock-tools", "other-app", "other-lib")
 PACKAGE = re.compile(r"<package .*?</package>", re.S)
 
 
-class World:
-    """The vendor's day-1 and patch-day repositories mirrored by a low side with
+class World(RpmWorld):
+    """rpm_world's day-1 and patch-day repositories mirrored by the low side with
     packages = ["hello"]: rocky-000001 (day 1) and rocky-000002 (patch day)."""
 
-    def __init__(self):
-        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="airlock-rpm-partial-test-"))
-        self.keys, self.server = [], None
-        try:
-            self.build()
-        except BaseException:
-            self.close()
-            raise
-
-    def build(self):
-        self.key = ru.make_vendor_key(self.dir)
-        self.other = ru.make_vendor_key(self.dir, "someone else", "other@rpm.invalid", "other")
-        self.keys += [self.key, self.other]
-        now = int(time.time())
-        self.day1 = ru.day1(self.dir / "up/day1", self.key, now - 86400)
-        self.patch = ru.patch_day(self.dir / "up/patch-day", self.key, now)
-        self.server = UpstreamServer(self.dir / "up").start()
-        self.low = self.dir / "low"
-        self.media = self.dir / "media"
-        run(MIRROR, "init", home=self.low)
-        run(MIRROR, "keygen", "alice", home=self.low)
-        with open(self.low / "mirror.toml", "a") as f:
-            f.write(f'\n[[repo]]\nname = "rocky"\nkind = "rpm"\nurl = "{self.server.url}/current"\n'
-                    f'keyring = "{self.key.keyring}"\npackages = ["hello"]\n')
+    def mirror_repos(self):
+        self.add_repo("rocky", "rpm", "current", extra='packages = ["hello"]\n')
         for day in (self.day1, self.patch):
-            link = self.dir / "up/current"
-            if link.is_symlink():
-                link.unlink()
-            link.symlink_to(day)
-            run(MIRROR, "sync", "rocky", home=self.low)
-            run(MIRROR, "export", "--mkdir", "--stream", "rocky", "--repo", "rocky", "--out", self.media,
-                "--key", "alice", home=self.low)
+            self.point("current", day)
+            self.sync_export("rocky")
         self.b1 = self.media / "airlock-rocky-000001"
         self.b2 = self.media / "airlock-rocky-000002"
-
-    def close(self):
-        if self.server:
-            self.server.stop()
-        for key in self.keys:
-            ru.forget_key(key)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def setUpModule():
     global W
-    W = World()
+    W = World(MIRROR, "airlock-rpm-partial-test-")
     unittest.addModuleCleanup(W.close)
 
 

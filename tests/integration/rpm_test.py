@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.request
 
@@ -24,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import files_upstream as fu  # noqa: E402
 import rpm_upstream as ru  # noqa: E402
 from hosts import DnfClient, Server, high_side, run  # noqa: E402
-from upstream_server import UpstreamServer  # noqa: E402
+from rpm_world import RpmWorld  # noqa: E402
 
 MIRROR, REPO = sys.argv[1:3]
 del sys.argv[1:4]
@@ -36,33 +35,16 @@ def objects(home):
     return sum(1 for p in (pathlib.Path(home) / "store/objects").rglob("*") if p.is_file())
 
 
-class World:
-    """The vendor's day-1 and patch-day rpm repositories and a signed file set, mirrored by a
-    low side into bundles: rocky-000001 (day 1), rocky-000002 (patch day), fw-000001."""
-
-    def __init__(self):
-        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="airlock-rpm-test-"))
-        self.keys, self.hosts, self.server = [], [], None
-        try:
-            self.build()
-        except BaseException:
-            self.close()
-            raise
+class World(RpmWorld):
+    """rpm_world's day-1 and patch-day repositories and a signed file set (binary and
+    clearsigned), mirrored by the low side into bundles: rocky-000001 (day 1), rocky-000002
+    (patch day), fw-000001."""
 
     def build(self):
-        self.key = ru.make_vendor_key(self.dir)
-        self.other = ru.make_vendor_key(self.dir, "someone else", "other@rpm.invalid", "other")
-        self.keys += [self.key, self.other]
-        now = int(time.time())
-        self.day1 = ru.day1(self.dir / "up/day1", self.key, now - 86400)
-        self.patch = ru.patch_day(self.dir / "up/patch-day", self.key, now)
         self.files = fu.build_files(self.dir / "up/files", self.key, "binary")
         self.clearsigned = fu.build_files(self.dir / "up/files-clearsigned", self.key, "clearsigned")
-        self.server = UpstreamServer(self.dir / "up").start()
-        self.low = self.dir / "low"
-        self.media = self.dir / "media"
-        run(MIRROR, "init", home=self.low)
-        run(MIRROR, "keygen", "alice", home=self.low)
+
+    def mirror_repos(self):
         self.add_repo("rocky", "rpm", "current")
         self.add_repo("fw", "files", "files")
         self.add_repo("fw2", "files", "files-clearsigned")
@@ -73,35 +55,10 @@ class World:
         self.sync_export("fw")
         run(MIRROR, "sync", "fw2", home=self.low)
 
-    def add_repo(self, name, kind, path, keyring=None, home=None, extra=""):
-        with open(pathlib.Path(home or self.low) / "mirror.toml", "a") as f:
-            f.write(f'\n[[repo]]\nname = "{name}"\nkind = "{kind}"\nurl = "{self.server.url}/{path}"\n'
-                    f'keyring = "{keyring or self.key.keyring}"\n{extra}')
-
-    def point(self, name, target):
-        link = self.dir / "up" / name
-        if link.is_symlink():
-            link.unlink()
-        link.symlink_to(target)
-
-    def sync_export(self, repo):
-        run(MIRROR, "sync", repo, home=self.low)
-        run(MIRROR, "export", "--mkdir", "--stream", repo, "--repo", repo, "--out", self.media, "--key", "alice",
-            home=self.low)
-
-    def close(self):
-        if self.server:
-            self.server.stop()
-        for host in self.hosts:
-            host.close()
-        for key in self.keys:
-            ru.forget_key(key)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
 
 def setUpModule():
     global W
-    W = World()
+    W = World(MIRROR, "airlock-rpm-test-")
 
 
 def tearDownModule():
