@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -62,18 +63,32 @@ class RichParser {
  private:
   static constexpr std::size_t kMaxDepth = 32;
 
+  // rpm's SKIPWHITE: blanks and commas separate words.
+  static bool blank(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == ',';
+  }
   void blanks() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t')) ++i_;
+    while (i_ < s_.size() && blank(s_[i_])) ++i_;
   }
   // A word ends at a blank or at a ')' that closes no '(' of its own.
   std::string_view word() {
     const std::size_t start = i_;
     int open = 0;
-    for (; i_ < s_.size() && s_[i_] != ' ' && s_[i_] != '\t'; ++i_) {
+    for (; i_ < s_.size() && !blank(s_[i_]); ++i_) {
       if (s_[i_] == '(') ++open;
       if (s_[i_] == ')' && open-- == 0) break;
     }
     return s_.substr(start, i_ - start);
+  }
+  // rpm's comparison words (rpmParseDSFlags), each a whole word.
+  static std::string_view flags_of(std::string_view op) {
+    static constexpr std::pair<std::string_view, std::string_view> kOps[] = {
+        {"<", "LT"},  {"<=", "LE"}, {"=<", "LE"}, {"=", "EQ"},
+        {"==", "EQ"}, {">=", "GE"}, {"=>", "GE"}, {">", "GT"}};
+    for (const auto& [word, flags] : kOps) {
+      if (op == word) return flags;
+    }
+    return {};
   }
   std::optional<Rich> operand() {
     blanks();
@@ -83,25 +98,25 @@ class RichParser {
     if (r.relation.name.empty()) return std::nullopt;
     const std::size_t before = i_;
     blanks();
-    static constexpr std::pair<std::string_view, std::string_view> kOps[] = {
-        {"<=", "LE"}, {">=", "GE"}, {"==", "EQ"}, {"<", "LT"}, {">", "GT"}, {"=", "EQ"}};
-    for (const auto& [op, flags] : kOps) {
-      if (s_.substr(i_, op.size()) != op) continue;
-      i_ += op.size();
-      blanks();
-      std::string_view evr = word();
-      if (evr.empty()) return std::nullopt;
-      r.relation.flags = std::string(flags);
-      if (auto colon = evr.find(':'); colon != std::string_view::npos) {
-        r.relation.epoch = std::string(evr.substr(0, colon));
-        evr.remove_prefix(colon + 1);
-      }
-      auto dash = evr.rfind('-');
-      r.relation.version = std::string(evr.substr(0, dash));
-      if (dash != std::string_view::npos) r.relation.release = std::string(evr.substr(dash + 1));
+    const std::string_view flags = flags_of(word());
+    if (flags.empty()) {
+      i_ = before;  // not a comparison: the next operator, or the end
       return r;
     }
-    i_ = before;
+    blanks();
+    std::string_view evr = word();
+    if (evr.empty()) return std::nullopt;
+    r.relation.flags = std::string(flags);
+    // An epoch is digits before a ':'; the release follows the last '-'.
+    if (auto colon = evr.find(':');
+        colon != std::string_view::npos && colon > 0 &&
+        evr.substr(0, colon).find_first_not_of("0123456789") == std::string_view::npos) {
+      r.relation.epoch = std::string(evr.substr(0, colon));
+      evr.remove_prefix(colon + 1);
+    }
+    auto dash = evr.rfind('-');
+    r.relation.version = std::string(evr.substr(0, dash));
+    if (dash != std::string_view::npos) r.relation.release = std::string(evr.substr(dash + 1));
     return r;
   }
   std::optional<Rich> group() {
@@ -176,6 +191,12 @@ class Resolver {
     std::set<std::size_t> carry;
   };
   Need need(const Rich& r, std::size_t requirer) const;
+  // The packages that each satisfy r alone (with, without, and, or of
+  // relations), sorted; nullopt for if/unless, which no one package is.
+  std::optional<std::vector<std::size_t>> single(const Rich& r) const;
+  static const Relation& first_relation(const Rich& r) {
+    return r.op == Rich::simple ? r.relation : first_relation(r.operands[0]);
+  }
   Need need_simple(std::vector<std::size_t> found, const Relation& r, std::size_t requirer) const;
 
   const std::vector<RpmPackage>& packages_;
@@ -266,17 +287,39 @@ Resolver::Need Resolver::need_simple(std::vector<std::size_t> found, const Relat
   return {};
 }
 
+std::optional<std::vector<std::size_t>> Resolver::single(const Rich& r) const {
+  if (r.op == Rich::simple) return candidates(r.relation);
+  if (r.op == Rich::when || r.op == Rich::unless) return std::nullopt;
+  auto out = single(r.operands[0]);
+  for (std::size_t k = 1; out && k < r.operands.size(); ++k) {
+    const auto other = single(r.operands[k]);
+    if (!other) return std::nullopt;
+    std::vector<std::size_t> merged;
+    if (r.op == Rich::any) {
+      std::set_union(out->begin(), out->end(), other->begin(), other->end(),
+                     std::back_inserter(merged));
+    } else if (r.op == Rich::without) {
+      std::set_difference(out->begin(), out->end(), other->begin(), other->end(),
+                          std::back_inserter(merged));
+    } else {
+      std::set_intersection(out->begin(), out->end(), other->begin(), other->end(),
+                            std::back_inserter(merged));
+    }
+    *out = std::move(merged);
+  }
+  return out;
+}
+
 // and: every operand; or: the first operand met by what the closure holds,
 // else the first the repository meets; with/without: one package that
-// satisfies both (simple) relations, or the first and not the second;
+// satisfies both operands, or the first and not the second;
 // if/unless: a host may or may not have the condition, so every branch
 // the repository meets is carried, and the dependency is met when every
 // host can be served: "A if B" unless A is missing while B is here to be
 // installed; "A unless B" when A is here, or else B (then carried); an
-// else branch when it is here, or when the condition is here (if) or is
-// not (unless).
+// else branch when it is here, or when the condition is here (if: then B
+// is carried, for hosts without it) or is not (unless).
 Resolver::Need Resolver::need(const Rich& r, std::size_t requirer) const {
-  auto simple_found = [&](const Rich& x) { return candidates(x.relation); };
   switch (r.op) {
     case Rich::simple:
       return need_simple(candidates(r.relation), r.relation, requirer);
@@ -302,18 +345,9 @@ Resolver::Need Resolver::need(const Rich& r, std::size_t requirer) const {
     }
     case Rich::with:
     case Rich::without: {
-      const bool simple = std::all_of(r.operands.begin(), r.operands.end(),
-                                      [](const Rich& o) { return o.op == Rich::simple; });
-      if (!simple) return need(r.operands[0], requirer);
-      std::vector<std::size_t> found = simple_found(r.operands[0]);
-      for (std::size_t k = 1; k < r.operands.size(); ++k) {
-        const auto other = simple_found(r.operands[k]);
-        std::erase_if(found, [&](std::size_t i) {
-          const bool in = std::binary_search(other.begin(), other.end(), i);
-          return r.op == Rich::with ? !in : in;
-        });
-      }
-      return need_simple(std::move(found), r.operands[0].relation, requirer);
+      auto found = single(r);
+      if (!found) return {};
+      return need_simple(std::move(*found), first_relation(r), requirer);
     }
     case Rich::when:
     case Rich::unless: {
@@ -326,6 +360,8 @@ Resolver::Need Resolver::need(const Rich& r, std::size_t requirer) const {
         const Need c = need(r.operands[2], requirer);
         out.carry.insert(c.carry.begin(), c.carry.end());
         if (!c.met) out.met = out.met && (r.op == Rich::when ? condition : !condition);
+        // Without the else branch, a host without B is served by taking B (and A).
+        if (!c.met && r.op == Rich::when) out.carry.insert(b.carry.begin(), b.carry.end());
       }
       return out;
     }

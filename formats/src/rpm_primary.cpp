@@ -6,6 +6,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -332,7 +333,7 @@ void Reader::before_piece(std::string_view piece) {
 }
 
 void Reader::after_piece() {
-  if (in_package_ && fed() - package_begin_ > kMaxPackageElement) {
+  if (at_boundary() && in_package_ && fed() - package_begin_ > kMaxPackageElement) {
     return stop(Code::limit, who() + ": expected at most " + std::to_string(kMaxPackageElement) +
                                  " bytes in <package>, found more");
   }
@@ -368,17 +369,15 @@ class Workers {
  public:
   Workers(std::size_t n, std::function<void(Part&)> parse) : parse_(std::move(parse)) {
     retired_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { run(i); });
+    try {
+      for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { run(i); });
+    } catch (...) {
+      stop();  // no thread left running; the caller reads in order
+      throw;
+    }
   }
   // Parts queued and not started are dropped.
-  ~Workers() {
-    {
-      std::lock_guard lock(mutex_);
-      quit_ = true;
-    }
-    queued_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
+  ~Workers() { stop(); }
   Workers(const Workers&) = delete;
   Workers& operator=(const Workers&) = delete;
 
@@ -404,6 +403,16 @@ class Workers {
   }
 
  private:
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      quit_ = true;
+    }
+    queued_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
   void run(std::size_t worker) {
     for (;;) {
       std::shared_ptr<Part> part;
@@ -445,18 +454,6 @@ class Workers {
 
 constexpr std::string_view kPackageEnd = "</package>";
 
-// text to reader as a stream of decompressed pieces comes: XmlStream's
-// limit on bytes without an event is checked where pieces end.
-Status feed_pieces(Reader& reader, std::string_view text) {
-  constexpr std::size_t kPiece = 1 << 16;
-  Status s;
-  while (s && !text.empty()) {
-    s = reader.feed(text.substr(0, kPiece));
-    text.remove_prefix(std::min(kPiece, text.size()));
-  }
-  return s;
-}
-
 }  // namespace
 
 // The document cut into parts, each right after a "</package>", parsed on
@@ -476,10 +473,15 @@ class PrimaryParser::Impl {
  public:
   Impl(std::function<Status(RpmPackage&&)> on_package, PrimaryOptions options)
       : on_package_(std::move(on_package)), options_(options) {
+    constexpr std::size_t kMaxThreads = 16;
     threads_ = options_.threads != 0
-                   ? options_.threads
+                   ? std::min(options_.threads, kMaxThreads)
                    : std::min<std::size_t>(4, std::max(1u, std::thread::hardware_concurrency()));
     options_.part_bytes = std::max<std::size_t>(options_.part_bytes, kPackageEnd.size());
+    // The bytes of parts not yet handed over (with each part's packages,
+    // what the parts add to the memory of reading in order), whatever the
+    // number of threads: a part past it waits for the ones before it.
+    budget_ = 4 * options_.part_bytes;
     if (threads_ == 1) start_reader({}, 0, 0, 0);
   }
 
@@ -489,6 +491,7 @@ class PrimaryParser::Impl {
   std::uint64_t count() const { return reader_ ? reader_->count : count_; }
 
  private:
+  Status append(std::string_view piece);
   Status find_prolog();
   Status cut_parts();
   void queue(std::string text, bool last);
@@ -505,19 +508,24 @@ class PrimaryParser::Impl {
   std::function<Status(RpmPackage&&)> on_package_;
   PrimaryOptions options_;
   std::size_t threads_ = 1;
+  std::uint64_t budget_ = 0;
   std::optional<Error> error_;
+  bool finished_ = false;
   // Reading in order: every byte fed goes to it.
   std::unique_ptr<Reader> reader_;
   // In parts: the prolog once it is known, the root's end tag, and the
   // bytes not yet in a part, starting at pending_offset_.
   std::optional<formats::detail::XmlProlog> prolog_;
+  std::size_t prolog_try_ = 0;  // look for the prolog once pending_ holds this much
   std::string prolog_text_, root_end_;
   std::string pending_;
   std::uint64_t pending_offset_ = 0;
   std::uint64_t lines_ = 0;   // newlines before the first part not delivered
   std::size_t searched_ = 0;  // pending_ holds no cut before this
   std::deque<std::shared_ptr<Part>> parts_;
+  std::uint64_t parts_bytes_ = 0;  // of the parts' texts
   std::uint64_t declared_ = 0, count_ = 0;
+  bool no_workers_ = false;           // threads could not start: parts are parsed here
   std::unique_ptr<Workers> workers_;  // last: joined before the rest goes
 };
 
@@ -539,7 +547,7 @@ void PrimaryParser::Impl::parse(Part& part) const {
   // counted from 0, and expat counts them.
   Status s;
   if (part.offset > 0) s = reader.resume(prolog_text_, part.offset, 0);
-  if (s) s = feed_pieces(reader, part.text);
+  if (s) s = reader.feed(part.text);
   if (s && !part.last) s = reader.feed(root_end_);
   if (s) s = reader.finish();
   part.newlines = static_cast<std::uint64_t>(reader.line() - 1);
@@ -549,11 +557,32 @@ void PrimaryParser::Impl::parse(Part& part) const {
 
 Status PrimaryParser::Impl::feed(std::string_view piece) {
   if (error_) return fail(*error_);
+  if (finished_) {
+    return stop(
+        fail(Code::invalid_input, "primary.xml: expected nothing after the end, found more"));
+  }
   if (reader_) return stop(reader_->feed(piece));
+  // A part at a time: a large piece is not copied again at every cut.
+  do {
+    const std::string_view some = piece.substr(0, options_.part_bytes);
+    piece.remove_prefix(some.size());
+    if (auto s = append(some); !s || reader_) {
+      if (s && !piece.empty()) return stop(reader_->feed(piece));
+      return s;
+    }
+  } while (!piece.empty());
+  return {};
+}
+
+Status PrimaryParser::Impl::append(std::string_view piece) {
   pending_.append(piece);
   if (!prolog_) {
+    if (pending_.size() < prolog_try_) return {};
     if (auto s = find_prolog(); !s || reader_) return s;
-    if (!prolog_) return {};
+    if (!prolog_) {
+      prolog_try_ = 2 * pending_.size();  // each byte is looked at a few times at most
+      return {};
+    }
   }
   return cut_parts();
 }
@@ -574,6 +603,9 @@ Status PrimaryParser::Impl::find_prolog() {
   prolog_text_ = pending_.substr(0, prolog_->size);
   root_end_ = "</" + prolog_->root + ">";
   searched_ = prolog_->size;
+  // <metadata packages="N"> as soon as reading in order would know it.
+  Reader head([](RpmPackage&&) { return Status{}; }, options_);
+  if (head.feed(prolog_text_)) declared_ = head.declared;
   return {};
 }
 
@@ -587,14 +619,14 @@ Status PrimaryParser::Impl::cut_parts() {
       if (pending_.size() > options_.part_bytes + kMaxPackageElement) return read_in_order();
       return {};
     }
+    const std::size_t end = at + kPackageEnd.size();
     // Room first: a part that fails takes every byte not yet parsed.
-    while (parts_.size() >= 2 * threads_) {
+    while (!parts_.empty() && (parts_.size() >= 2 * threads_ || parts_bytes_ + end > budget_)) {
       if (auto s = deliver_front(); !s || reader_) return s;
     }
     // The part takes the buffer; the few bytes after the cut start the next.
-    const std::size_t end = at + kPackageEnd.size();
     std::string rest;
-    rest.reserve(options_.part_bytes + (1 << 17));
+    rest.reserve(2 * options_.part_bytes);
     rest.assign(pending_, end);
     pending_.resize(end);
     std::string text = std::exchange(pending_, std::move(rest));
@@ -609,10 +641,19 @@ void PrimaryParser::Impl::queue(std::string text, bool last) {
   part->offset = pending_offset_;
   part->last = last;
   pending_offset_ += text.size();
+  parts_bytes_ += text.size();
   part->text = std::move(text);
   parts_.push_back(part);
-  if (last) {
-    // The caller would only wait: it parses the last part itself.
+  if (!last && !workers_ && !no_workers_) {
+    try {
+      workers_ = std::make_unique<Workers>(threads_, [this](Part& p) { parse(p); });
+    } catch (const std::system_error&) {
+      no_workers_ = true;
+    }
+  }
+  if (last || no_workers_) {
+    // The caller would only wait (or has no thread to hand it to): it
+    // parses the part itself.
     try {
       parse(*part);
     } catch (...) {
@@ -621,7 +662,6 @@ void PrimaryParser::Impl::queue(std::string text, bool last) {
     part->done = true;
     return;
   }
-  if (!workers_) workers_ = std::make_unique<Workers>(threads_, [this](Part& p) { parse(p); });
   workers_->add(std::move(part));
 }
 
@@ -638,7 +678,10 @@ Status PrimaryParser::Impl::deliver_front() {
     if (auto s = on_package_(std::move(p)); !s) return stop(s);
   }
   lines_ += part.newlines;
-  if (workers_) workers_->retire(std::move(parts_.front()));
+  parts_bytes_ -= part.text.size();
+  if (workers_) {
+    workers_->retire(std::move(parts_.front()));
+  }
   parts_.pop_front();
   return {};
 }
@@ -653,18 +696,20 @@ Status PrimaryParser::Impl::read_in_order() {
   if (error_) return fail(*error_);
   Status s;
   for (const auto& part : parts_) {
-    if (s) s = feed_pieces(*reader_, part->text);
+    if (s) s = reader_->feed(part->text);
   }
   parts_.clear();
-  if (s) s = feed_pieces(*reader_, pending_);
+  parts_bytes_ = 0;
+  if (s && !pending_.empty()) s = reader_->feed(pending_);
   pending_ = {};
   return stop(s);
 }
 
 Status PrimaryParser::Impl::finish() {
   if (error_) return fail(*error_);
+  if (finished_) return {};
   if (!reader_ && !prolog_) {
-    // Too short to hold a prolog: read in order, for its error.
+    // No prolog (yet): read in order, for its error or its packages.
     start_reader({}, 0, 0, 0);
     if (!error_) stop(reader_->feed(pending_));
     pending_ = {};
@@ -677,7 +722,9 @@ Status PrimaryParser::Impl::finish() {
     }
   }
   if (error_) return fail(*error_);
-  return stop(reader_ ? reader_->finish() : Status{});
+  if (auto s = stop(reader_ ? reader_->finish() : Status{}); !s) return s;
+  finished_ = true;
+  return {};
 }
 
 PrimaryParser::PrimaryParser(std::function<Status(RpmPackage&&)> on_package, Options options)

@@ -152,20 +152,23 @@ Status XmlStream::feed(std::string_view piece) {
   if (finished_) {
     return fail(Code::invalid_input, document_ + ": expected nothing after the end, found more");
   }
-  constexpr std::size_t kChunk = 1 << 26;  // XML_Parse takes an int length
+  // Slices end where the document's offset is a multiple of kXmlSlice (or
+  // where the piece ends): the limits are checked there, so that what is
+  // refused does not depend on how the document came in pieces.
   do {
-    const std::string_view chunk = piece.substr(0, kChunk);
-    piece.remove_prefix(chunk.size());
-    before_piece(chunk);
+    const std::size_t to_boundary = kXmlSlice - static_cast<std::size_t>(fed_ % kXmlSlice);
+    const std::string_view slice = piece.substr(0, to_boundary);
+    piece.remove_prefix(slice.size());
+    before_piece(slice);
     if (error_) return fail(*error_);
-    fed_ += chunk.size();
+    fed_ += slice.size();
     parsing_ = true;
     const auto status =
-        XML_Parse(expat_->parser, chunk.data(), static_cast<int>(chunk.size()), XML_FALSE);
+        XML_Parse(expat_->parser, slice.data(), static_cast<int>(slice.size()), XML_FALSE);
     parsing_ = false;
     if (status != XML_STATUS_OK) return expat_error(false);
     after_piece();
-    if (!error_ && fed_ - last_event_end_ > kMaxXmlToken) {
+    if (!error_ && at_boundary() && fed_ - last_event_end_ > kMaxXmlToken) {
       stop(Code::limit, "expected a tag, text or comment of at most " +
                             std::to_string(kMaxXmlToken) + " bytes, found more");
     }
@@ -212,8 +215,10 @@ Status XmlStream::expat_error(bool final) {
   if (root_ended_) {
     // Expat names what follows the root by how the input came in pieces
     // ("junk after document element", "invalid token"): one message for all.
-    error_ = Error{Code::invalid_input, at + "expected nothing but comments after the end of <" +
-                                            shown(open_[0]) + ">, found more"};
+    error_ =
+        Error{Code::invalid_input,
+              at + "expected nothing but comments and processing instructions after the end of <" +
+                  shown(open_[0]) + ">, found more"};
   } else if (final && incomplete(code)) {
     const std::string expected = depth_ == 0 ? "the root element <" + root_ + ">"
                                              : "the end of <" + shown(open_[depth_ - 1]) + ">";

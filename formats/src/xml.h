@@ -20,6 +20,9 @@ namespace airlock::formats::detail {
 inline constexpr std::size_t kMaxXmlText = 64 * 1024;   // one attribute value or text
 inline constexpr std::uint64_t kMaxXmlToken = 1 << 20;  // bytes fed without any event
 inline constexpr std::size_t kMaxXmlDepth = 256;        // open elements
+// Limits on bytes (kMaxXmlToken, a subclass's) are checked where the
+// document's offset is a multiple of this, wherever its pieces end.
+inline constexpr std::size_t kXmlSlice = 64 * 1024;
 
 // Namespace URIs of the rpm repository metadata, as createrepo_c writes them.
 inline constexpr std::string_view kNsCommon = "http://linux.duke.edu/metadata/common";
@@ -113,6 +116,9 @@ class XmlStream {
   std::uint64_t event_begin() const;
   std::uint64_t event_end() const;
   std::uint64_t fed() const { return fed_; }
+  // Whether the bytes fed end at a multiple of kXmlSlice: where a limit on
+  // bytes is checked (in after_piece()), the same for any pieces.
+  bool at_boundary() const { return fed_ % kXmlSlice == 0; }
   // Where the last reported event ended: bytes after it may still be part
   // of a token expat has not reported; bytes before it never are again.
   std::uint64_t last_event_end() const { return last_event_end_; }

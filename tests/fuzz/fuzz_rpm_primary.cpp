@@ -58,8 +58,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const unsigned seed = size == 0 ? 1 : 1 + data[0];
   const Outcome pieces = parse(text, seed, 0);
   const Outcome parts = parse(text, seed, 10 + seed % 200);
-  // Limits on bytes without an event depend on where pieces end only above
-  // 1 MiB; inputs here are smaller.
   for (const Outcome* other : {&pieces, &parts}) {
     if (whole.error != other->error || whole.packages.size() != other->packages.size()) {
       std::abort();

@@ -169,6 +169,21 @@ TEST(RpmClosure, ResolvesRichDependenciesAsRpmReadsThem) {
   EXPECT_EQ(added(rich_closure("(a unless b)", {"b"})), V{"b"});
   EXPECT_FALSE(rich_closure("(a unless b)", {"b"}).unsatisfied);
   EXPECT_TRUE(rich_closure("(a unless b)", {}).unsatisfied);
+  // Without the else branch a host without b takes b, and a: both carried.
+  auto no_else = rich_closure("(a if b else c)", {"a", "b"});
+  EXPECT_EQ(no_else.added, (V{"a", "b"}));
+  EXPECT_FALSE(no_else.unsatisfied);
+  // with and without over nested operands: still one package.
+  EXPECT_EQ(added(rich_closure("(font with (fb or fc))", {"fa:font", "fc:font"})), V{"fc"});
+  EXPECT_TRUE(rich_closure("(font with (fb or fc))", {"fa:font"}).unsatisfied);
+  EXPECT_TRUE(rich_closure("(font with (fb if fc))", {"fb:font", "fc"}).unsatisfied);
+  // rpm's comparison words, whole words only; commas separate like blanks;
+  // an epoch is digits.
+  EXPECT_EQ(added(rich_closure("(foo => 1.0 or bar)", {"foo-2.0", "bar"})), V{"foo"});
+  EXPECT_EQ(added(rich_closure("(foo =< 1.0 or bar)", {"foo-2.0", "bar"})), V{"bar"});
+  EXPECT_EQ(added(rich_closure("(foo,or,bar)", {"bar"})), V{"bar"});
+  EXPECT_EQ(added(rich_closure("(foo >= 1:1.0 or bar)", {"foo-9.0", "bar"})), V{"bar"});
+  EXPECT_TRUE(rich_closure("(foo >=1.0)", {"foo-2.0"}).unsatisfied);
   // Malformed: reported as written, nothing carried.
   for (std::string bad : {"(a or b and c)", "(a or)", "(a or b", "((a)", "(a if b if c)",
                           "(a else b)", "(a xor b)", "(a >= )", "(a) b"}) {

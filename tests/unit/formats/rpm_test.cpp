@@ -403,7 +403,8 @@ TEST(Primary, RefusesWrongRootAndTruncation) {
             "primary.xml: line 24: the document is incomplete: expected the end of <rpm:provides>, "
             "found the end of the input");
   EXPECT_EQ(error_of(kPrimary + "<metadata/>"),
-            "primary.xml: line 50: expected nothing but comments after the end of <metadata>, "
+            "primary.xml: line 50: expected nothing but comments and processing instructions after "
+            "the end of <metadata>, "
             "found more");
   EXPECT_EQ(error_of(hello_with("<summary>A hello &amp;", "<summary>A hello &nbsp;")),
             "primary.xml: line 8: expected well-formed XML, found: undefined entity");
@@ -462,14 +463,27 @@ TEST(Primary, LimitsEveryString) {
             "in <version ver=...>");
   // Text nobody collects is not limited, but one tag or comment is.
   EXPECT_TRUE(parse_whole(hello_with("Hello.", std::string(200000, 'd'))).status);
-  const std::string comment = "<!--" + std::string(1100000, 'c') + "-->";
-  auto token =
-      parse_primary(hello_with("<url>", comment + "<url>"), [] { return std::size_t{4096}; });
-  ASSERT_FALSE(token.status);
-  EXPECT_EQ(token.status.error().code, Code::limit);
-  EXPECT_EQ(token.status.error().message,
-            "primary.xml: line 11: expected a tag, text or comment of at most 1048576 bytes, found "
-            "more");
+  // Checked where the document's offset is a multiple of 64 KiB: the same
+  // refusal however the document comes in pieces, in order or in parts.
+  const std::string comment = "<!--" + std::string(1200000, 'c') + "-->";
+  const std::string doc = hello_with("<url>", comment + "<url>");
+  for (std::size_t threads : {1, 2}) {
+    for (std::size_t piece : {0, 4096, 100000}) {
+      auto token =
+          parse_primary(doc, [&] { return piece; }, {.threads = threads, .part_bytes = 1000});
+      ASSERT_FALSE(token.status);
+      EXPECT_EQ(token.status.error().code, Code::limit);
+      EXPECT_EQ(token.status.error().message,
+                "primary.xml: line 11: expected a tag, text or comment of at most 1048576 bytes, "
+                "found more");
+    }
+  }
+  // A token that ends before the next such offset passes, whatever the pieces.
+  const std::string shorter = "<!--" + std::string(1048576, 'c') + "-->";
+  for (std::size_t piece : {0, 4096}) {
+    EXPECT_TRUE(
+        parse_primary(hello_with("<url>", shorter + "<url>"), [&] { return piece; }).status);
+  }
 }
 
 TEST(Primary, LimitsCountsAndNesting) {
@@ -582,6 +596,32 @@ TEST(Primary, PartsReadAsTheWholeDocument) {
   prefixed.replace(prefixed.find("<metadata xmlns="), 16, "<c:metadata xmlns:c=");
   prefixed.replace(prefixed.find("</metadata>"), 11, "</c:metadata>");
   expect_parts_read_as_in_order(prefixed);
+}
+
+TEST(Primary, FinishEndsTheDocumentReadEitherWay) {
+  for (std::size_t threads : {1, 2}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    std::size_t seen = 0;
+    PrimaryParser parser(
+        [&](RpmPackage&&) {
+          ++seen;
+          return Status{};
+        },
+        {.threads = threads, .part_bytes = 100});
+    const std::string doc = many_packages(10);
+    ASSERT_TRUE(parser.feed(doc.substr(0, doc.size() / 2)));
+    EXPECT_EQ(parser.declared_packages(), 2u);  // the header says 2: as soon as it is read
+    ASSERT_TRUE(parser.feed(doc.substr(doc.size() / 2)));
+    ASSERT_TRUE(parser.finish());
+    EXPECT_TRUE(parser.finish());  // again: nothing more
+    EXPECT_EQ(seen, 10u);
+    auto more = parser.feed(kLibfooPackage);
+    ASSERT_FALSE(more);
+    EXPECT_EQ(more.error().message, "primary.xml: expected nothing after the end, found more");
+    EXPECT_EQ(parser.finish().error().message, more.error().message);
+    EXPECT_EQ(seen, 10u);
+    EXPECT_EQ(parser.packages(), 10u);
+  }
 }
 
 TEST(Primary, PartsStopAtTheCallbacksError) {
