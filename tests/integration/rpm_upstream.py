@@ -12,8 +12,9 @@ The packages (`PACKAGES`; every one installs into an empty dnf installroot):
 
     hello 1.0-1        Requires: libgreet >= 1.0, /usr/bin/greet-words
     hello 2.0-1        Requires: libgreet >= 2.0, /usr/bin/greet-words   (patch day)
-    libgreet 1.0-1     Requires: greet-data            Provides: greeter = <version>
-    libgreet 2.0-1     Requires: greet-data            Provides: greeter = 2.0 (patch day)
+    libgreet 1.0-1     Requires: (greet-data >= 1.0 with greet-data < 2.0)   (a rich dependency)
+                       Provides: greeter = <version>
+    libgreet 2.0-1     Requires: as 1.0                Provides: greeter = 2.0 (patch day)
     greet-data 1.0-1   files /usr/share/greet-data/words
     greet-words 1.0-1  files /usr/bin/greet-words (a file require, listed in primary
                        because createrepo_c puts */bin/* files there)
@@ -21,7 +22,8 @@ The packages (`PACKAGES`; every one installs into an empty dnf installroot):
                        outside hello's closure
 
 The closure of hello is hello, libgreet, greet-data and greet-words; a closure that
-ignores file requires misses greet-words and dnf then cannot install hello.
+ignores file requires misses greet-words, one that leaves rich dependencies unresolved
+misses greet-data, and dnf then cannot install hello.
 
 Day 1 (`DAY1`) carries the 1.0 packages; patch day (`PATCH_DAY`) adds hello and
 libgreet 2.0 (the 1.0 builds stay, as vendors keep them) and the advisory
@@ -83,8 +85,8 @@ def _pkg(name, version, requires=(), provides=(), files=None):
 PACKAGES = {p.nevra: p for p in (
     _pkg("hello", "1.0", ["libgreet >= 1.0", "/usr/bin/greet-words"], files=["/usr/bin/hello"]),
     _pkg("hello", "2.0", ["libgreet >= 2.0", "/usr/bin/greet-words"], files=["/usr/bin/hello"]),
-    _pkg("libgreet", "1.0", ["greet-data"], ["greeter = 1.0"]),
-    _pkg("libgreet", "2.0", ["greet-data"], ["greeter = 2.0"]),
+    _pkg("libgreet", "1.0", ["(greet-data >= 1.0 with greet-data < 2.0)"], ["greeter = 1.0"]),
+    _pkg("libgreet", "2.0", ["(greet-data >= 1.0 with greet-data < 2.0)"], ["greeter = 2.0"]),
     _pkg("greet-data", "1.0", files=["/usr/share/greet-data/words"]),
     _pkg("greet-words", "1.0", files=["/usr/bin/greet-words"]),
     _pkg("airlock-tools", "1.0", files=["/usr/bin/airlock-tools"]),
