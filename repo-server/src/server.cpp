@@ -702,6 +702,7 @@ Status Home::serve(const ServeOptions& options) {
   // Each worker's acceptors and pauses are closed on its own thread.
   net::signal_set signals(workers.front()->ioc, SIGINT, SIGTERM);
   signals.async_wait([&](beast::error_code, int) {
+    if (options.on_stopping) options.on_stopping();
     shared.draining = true;
     reload.cancel();
     for (auto& w : workers) {
@@ -724,6 +725,7 @@ Status Home::serve(const ServeOptions& options) {
   std::function<void()> on_reload = [&] {
     reload.async_wait([&](beast::error_code ec, int) {
       if (ec || shared.draining) return;
+      if (options.on_reloading) options.on_reloading();
       // Applied only when every file reads, so that the server never runs
       // on half of a reload.
       Status reloaded;

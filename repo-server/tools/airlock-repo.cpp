@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include <atomic>
 #include <iostream>
 #include <sstream>
 
@@ -266,25 +267,31 @@ int channels(const Invocation& inv) {
 
 // Tells systemd (a Type=notify unit, $NOTIFY_SOCKET) what the server does,
 // around the callbacks opt has: READY=1 once every address is listened on;
-// after a SIGHUP reload, RELOADING=1 and then READY=1 (the server reports a
-// reload only once its files are read: it keeps serving meanwhile). Without
-// $NOTIFY_SOCKET sd_notify sends nothing.
-void notify_systemd(ServeOptions& opt) {
+// RELOADING=1 when a SIGHUP arrives and READY=1 once the reload is done
+// (it keeps serving meanwhile); STOPPING=1 when SIGTERM arrives, before
+// the connections drain. Without $NOTIFY_SOCKET sd_notify sends nothing.
+// *stopping is set once STOPPING=1 is sent.
+void notify_systemd(ServeOptions& opt, std::shared_ptr<std::atomic<bool>> stopping) {
   const std::size_t listeners = !opt.listen.empty() + !opt.listen_tls.empty();
   opt.on_ready = [ready = std::size_t{0}, listeners, print = std::move(opt.on_ready)](
                      const std::string& address, bool tls) mutable {
     if (print) print(address, tls);
     if (++ready == listeners) sd_notify(0, "READY=1\nSTATUS=serving");
   };
-  opt.on_reload = [print = std::move(opt.on_reload)](const Status& reloaded) {
-    if (print) print(reloaded);
+  opt.on_reloading = [] {
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);
-    // Separate messages: systemd reads READY=1 before RELOADING=1 in one.
-    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%lld",
+    sd_notifyf(0, "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=%lld",
                static_cast<long long>(now.tv_sec) * 1000000 + now.tv_nsec / 1000);
+  };
+  opt.on_reload = [print = std::move(opt.on_reload)](const Status& reloaded) {
+    if (print) print(reloaded);
     sd_notify(0, reloaded ? "READY=1\nSTATUS=serving"
                           : "READY=1\nSTATUS=serving; the last reload failed");
+  };
+  opt.on_stopping = [stopping] {
+    sd_notify(0, "STOPPING=1\nSTATUS=draining the connections");
+    *stopping = true;
   };
 }
 
@@ -332,10 +339,11 @@ int serve(const Invocation& inv) {
                 << escape_for_terminal(reloaded.error().message) << std::endl;
     }
   };
-  notify_systemd(opt);
+  auto stopping = std::make_shared<std::atomic<bool>>(false);
+  notify_systemd(opt, stopping);
   auto served = (*home)->serve(opt);
-  // The connections are drained and the log flushed (or serving failed).
-  sd_notify(0, "STOPPING=1");
+  // Serving failed before any signal: systemd hears that it stops too.
+  if (!*stopping) sd_notify(0, "STOPPING=1");
   if (!served) return cli::fail(inv, served.error());
   std::cout << "stopped" << std::endl;
   return 0;

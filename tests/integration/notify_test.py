@@ -59,7 +59,9 @@ class NotifyTest(unittest.TestCase):
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
-        self.assertEqual(self.message().get("STOPPING"), "1")
+        stopping = self.message()
+        self.assertEqual((stopping.get("STOPPING"), stopping.get("STATUS")),
+                         ("1", "draining the connections"), stopping)
         out, err = self.proc.communicate(timeout=60)
         self.assertEqual(self.proc.returncode, 0, err)
         self.assertIn("stopped", out)
@@ -77,6 +79,7 @@ class NotifyTest(unittest.TestCase):
         self.proc.send_signal(signal.SIGHUP)
         reloading = self.message()
         self.assertEqual(reloading.get("RELOADING"), "1", reloading)
+        self.assertEqual(reloading.get("STATUS"), "reloading", reloading)
         self.assertRegex(reloading.get("MONOTONIC_USEC", ""), r"^[0-9]+$")
         self.assertEqual(self.message().get("READY"), "1")
         self.assertIn("reloaded", self.proc.stdout.readline())

@@ -120,6 +120,10 @@ struct ServeOptions {
   // certificate, key, CA and lists) again: what failed (the server keeps
   // what it had).
   std::function<void(const Status& reloaded)> on_reload;
+  // Called when SIGHUP arrives, before anything is read again.
+  std::function<void()> on_reloading;
+  // Called when SIGINT or SIGTERM arrives, before the connections drain.
+  std::function<void()> on_stopping;
   // When set (/dev/log), every log record is also sent to this syslog
   // socket as one RFC 5424 message.
   std::string syslog_socket;
