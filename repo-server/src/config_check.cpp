@@ -35,6 +35,19 @@ int json_line(std::string_view text, const std::string& key, std::size_t from = 
   return 0;
 }
 
+// The line where text stops being JSON, 0 when it is JSON (a problem the
+// trust policy's reader finds in a well-formed text has no one place).
+int syntax_error_line(std::string_view text) {
+  try {
+    const json parsed = json::parse(text);
+    (void)parsed;
+  } catch (const json::parse_error& e) {
+    const std::size_t end = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+    return 1 + static_cast<int>(std::count(text.begin(), text.begin() + end, '\n'));
+  }
+  return 0;
+}
+
 // A trusted key's line: that of the first "<name>" string, 0 when none.
 int key_line(std::string_view text, const std::string& name) {
   const std::string value = json(name).dump();
@@ -57,7 +70,7 @@ void check_trust(const fs::path& file, TimePoint now, ConfigCheck& out) {
   }
   auto policy = TrustPolicy::parse(*text);
   if (!policy) {
-    out.problems.push_back({f, 0, {}, {}, policy.error().message, false});
+    out.problems.push_back({f, syntax_error_line(*text), {}, {}, policy.error().message, false});
     return;
   }
   out.trusted_keys = policy->keys.size();

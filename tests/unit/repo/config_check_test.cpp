@@ -112,6 +112,15 @@ TEST_F(ConfigCheckTest, TrustJsonThatDoesNotReadIsNamed) {
   EXPECT_EQ(c.problems[0].message, "trust policy: threshold must be an integer");
 }
 
+TEST_F(ConfigCheckTest, TrustJsonThatIsNotJsonIsNamedByTheLineWhereItStops) {
+  write_text(home_dir / "trust.json", "{\n  \"threshold\": 1,\n  \"keys\": [,]\n}\n");
+  auto c = check();
+  ASSERT_EQ(c.problems.size(), 1u);
+  EXPECT_EQ(c.problems[0].file, file("trust.json"));
+  EXPECT_EQ(c.problems[0].line, 3);
+  EXPECT_FALSE(c.ok());
+}
+
 TEST_F(ConfigCheckTest, EveryBrokenRepoTomlIsNamedByLineAndKey) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"[log]\nsislog = true\n",
