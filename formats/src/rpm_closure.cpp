@@ -373,19 +373,14 @@ void Resolver::expand(std::size_t i, Closure& out) {
   std::set<std::string> reported;
   for (const auto& r : pkg(i).requirements) {
     if (r.name.starts_with("rpmlib(")) continue;
-    if (r.name.starts_with('(')) {
-      auto rich = RichParser(r.name).parse();
-      const Need n = rich ? need(*rich, i) : Need{};
-      for (std::size_t k : n.carry) visit(k);
-      if (n.met) continue;
-    } else {
-      const auto found = candidates(r);
-      if (std::find(found.begin(), found.end(), i) != found.end()) continue;
-      if (auto chosen = choose(found, r, i)) {
-        visit(*chosen);
-        continue;
-      }
+    Need n;
+    if (!r.name.starts_with('(')) {
+      n = need_simple(candidates(r), r, i);
+    } else if (auto rich = RichParser(r.name).parse()) {
+      n = need(*rich, i);
     }
+    for (std::size_t k : n.carry) visit(k);
+    if (n.met) continue;
     std::string requirement = format_relation(r);
     if (reported.insert(requirement).second) {
       out.unsatisfied.push_back({pkg(i).name, pkg(i).evr(), pkg(i).arch, std::move(requirement)});

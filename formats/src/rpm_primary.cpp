@@ -41,7 +41,7 @@ class Workers {
     try {
       for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { run(i); });
     } catch (...) {
-      stop();  // no thread left running; the caller reads in order
+      stop();  // no thread left running; the caller parses the parts itself
       throw;
     }
   }

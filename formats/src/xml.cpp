@@ -7,6 +7,7 @@
 #include <charconv>
 #include <climits>
 #include <cstring>
+#include <memory>
 
 #include "airlock/base/text.h"
 
@@ -99,8 +100,10 @@ Result<std::optional<XmlProlog>> find_prolog(std::string_view head) {
   constexpr std::size_t kMaxProlog = 1 << 20;
   head = head.substr(0, kMaxProlog);
   PrologScan scan;
-  scan.parser = XML_ParserCreate(nullptr);
-  if (!scan.parser) return fail(Code::io, "cannot create an XML parser");
+  const std::unique_ptr<XML_ParserStruct, decltype(&XML_ParserFree)> parser(
+      XML_ParserCreate(nullptr), &XML_ParserFree);
+  if (!parser) return fail(Code::io, "cannot create an XML parser");
+  scan.parser = parser.get();
   XML_SetUserData(scan.parser, &scan);
   XML_SetStartElementHandler(scan.parser, &prolog_root);
   XML_SetXmlDeclHandler(scan.parser, &prolog_decl);
@@ -108,7 +111,6 @@ Result<std::optional<XmlProlog>> find_prolog(std::string_view head) {
   const auto status = XML_Parse(scan.parser, head.data(), static_cast<int>(head.size()), XML_FALSE);
   const bool stopped =
       status == XML_STATUS_ERROR && XML_GetErrorCode(scan.parser) == XML_ERROR_ABORTED;
-  XML_ParserFree(scan.parser);
   if (!scan.refused.empty()) return fail(Code::invalid_input, "the prolog has " + scan.refused);
   if (status == XML_STATUS_ERROR && !stopped) {
     return fail(Code::invalid_input, "the prolog is not well-formed");
