@@ -243,6 +243,8 @@ int main(int argc, char** argv) {
       "  parse in parts      %7.3f s   CPU %.3f s   best %.3f s   (%u cores; target < 1 s)\n",
       parse.median(parse.wall), parse.median(parse.cpu), parse.wall.front(),
       std::thread::hardware_concurrency());
+  std::printf("  ratio in parts / in order  %.2f\n",
+              parse.median(parse.wall) / in_order.median(in_order.wall));
   std::printf(
       "  peak RSS            %7ld MiB (target < 128 MiB; %ld MiB before the parse, the "
       "gzipped document included)\n",

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <thread>
 #include <tuple>
 
 #include "airlock/formats/package_diff.h"
@@ -621,6 +622,34 @@ TEST(Primary, FinishEndsTheDocumentReadEitherWay) {
     EXPECT_EQ(parser.finish().error().message, more.error().message);
     EXPECT_EQ(seen, 10u);
     EXPECT_EQ(parser.packages(), 10u);
+  }
+}
+
+TEST(Primary, PartsAreParsedAheadAndHandedOverOnTheCallersThread) {
+  const auto caller = std::this_thread::get_id();
+  for (std::size_t threads : {1, 2}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    std::vector<std::string> names;
+    bool other_thread = false;
+    PrimaryParser parser(
+        [&](RpmPackage&& p) {
+          other_thread = other_thread || std::this_thread::get_id() != caller;
+          names.push_back(p.name);
+          return Status{};
+        },
+        {.threads = threads, .part_bytes = 100});
+    ASSERT_TRUE(parser.feed(many_packages(40)));
+    // In order, every package is read as it is fed; in parts, the last ones
+    // wait in parts not yet handed over until finish().
+    if (threads == 1) {
+      EXPECT_EQ(names.size(), 40u);
+    } else {
+      EXPECT_LT(names.size(), 40u);
+    }
+    ASSERT_TRUE(parser.finish());
+    ASSERT_EQ(names.size(), 40u);
+    for (std::size_t i = 0; i < 40; ++i) EXPECT_EQ(names[i], "libfoo" + std::to_string(i));
+    EXPECT_FALSE(other_thread);
   }
 }
 
